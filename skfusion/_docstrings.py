@@ -1,0 +1,80 @@
+"""Parameter descriptions shared by several estimators, written once."""
+
+SHARED_PARAMETERS = """\
+backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
+        ResNet depth of the image path (basic blocks for 18/34, bottleneck blocks for 50/101).
+    base_width : int, default=64
+        Width of the first ResNet stage; every stage scales with it (64 is the standard
+        ResNet, 8-16 trains quickly on a CPU).
+    max_epochs : int, default=100
+        Passes over the training data (fewer with ``early_stopping``).
+    batch_size : int, default=16
+        Samples per training and prediction batch (at least 2, for batch normalisation;
+        a last training batch of one sample joins the previous batch).
+    lr : float, default=1e-4
+        Learning rate of ``optimizer``.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        Built by the net with ``lr`` and any ``optimizer__*`` parameters.
+    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+        Loss on the network's logits; ``criterion__*`` parameters are passed to it.
+    class_weight : dict, "balanced" or None, default=None
+        Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
+        inversely to their frequency. Passed as the criterion's ``weight``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training samples (stratified by class), stop
+        when the validation loss has not improved for ``n_iter_no_change`` epochs, and keep
+        the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the training samples held out when ``early_stopping`` is on.
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the validation loss before training stops.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (learning-rate schedulers, checkpoints, gradient clipping...).
+    device : str, default="auto"
+        "auto" trains on CUDA when available and on the CPU otherwise; or any torch device
+        string ("cpu", "cuda", "cuda:1").
+    mixed_precision : {"auto", "bf16", "fp16"} or bool, default="auto"
+        Automatic mixed precision: "auto" uses it on CUDA (bfloat16 where the GPU supports
+        it, else float16 with loss scaling) and never on the CPU, where it is much slower
+        on most processors. ``True`` picks the dtype the same way on any device; ``False``
+        trains in float32.
+    channels_last : bool, default=True
+        Keep images and convolution weights in the channels-last memory layout (measured
+        faster for ResNet training on CPU and on GPUs with tensor cores).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split. An int makes ``fit``
+        reproducible (identical predictions on the CPU); torch's global random state is left
+        as it was.
+    verbose : int, default=1
+        1 prints a line per epoch (losses, duration); 0 prints nothing.
+    **kwargs
+        Parameters routed to the skorch net by prefix, as in skorch: ``module__*``,
+        ``optimizer__*`` (e.g. ``optimizer__weight_decay=1e-4``), ``criterion__*``,
+        ``iterator_train__*``, ``iterator_valid__*``, ``callbacks__*``. They can be tuned in
+        a grid search like any other parameter."""
+
+SHARED_ATTRIBUTES = """\
+classes_ : ndarray of shape (n_classes,)
+        Class labels, in the column order of ``predict_proba``.
+    n_features_in_ : int
+        Number of clinical features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Clinical column names seen in ``fit`` (only when the clinical part was a DataFrame
+        with string column names).
+    image_shape_ : tuple of (C, H, W)
+        Image shape seen in ``fit``; ``predict`` checks that its images match.
+    device_ : str
+        The torch device the model was trained on.
+    n_epochs_ : int
+        Epochs actually run (fewer than ``max_epochs`` when early stopping triggered).
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch module and ``net_.history``
+        the per-epoch losses."""
+
+
+def fill_doc(obj):
+    """Substitute ``{shared_parameters}`` and ``{shared_attributes}`` in ``obj.__doc__``."""
+    obj.__doc__ = obj.__doc__.replace("{shared_parameters}", SHARED_PARAMETERS).replace(
+        "{shared_attributes}", SHARED_ATTRIBUTES
+    )
+    return obj

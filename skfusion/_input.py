@@ -1,0 +1,177 @@
+"""FusionInput: the (images, clinical[, text]) container that scikit-learn can slice by sample."""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["FusionInput", "as_fusion_input"]
+
+
+class FusionInput:
+    """Images, clinical values and (optionally) report texts of the same samples.
+
+    scikit-learn's cross-validation, pipelines and searches slice ``X`` by sample; a
+    ``FusionInput`` slices every part together, so each fold keeps each sample's image with its
+    own clinical row and report. A plain tuple ``(images, clinical)`` is accepted wherever
+    skfusion takes ``X``; use ``FusionInput`` when sklearn itself has to slice ``X``
+    (``cross_validate``, ``GridSearchCV``, ``train_test_split``).
+
+    Parameters
+    ----------
+    images : array-like of shape (n_samples, H, W) or (n_samples, C, H, W)
+        Image slices.
+    clinical : pandas.DataFrame or array-like of shape (n_samples, n_features), default=None
+        Clinical values, one row per sample. DataFrames are sliced by position (``iloc``),
+        never by index label.
+    text : sequence of str of length n_samples, default=None
+        Free-text reports, one per sample.
+
+    Attributes
+    ----------
+    shape : tuple of (n_samples,)
+        What sklearn reads to count samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput
+    >>> X = FusionInput(np.zeros((4, 8, 8)), np.arange(8.0).reshape(4, 2))
+    >>> len(X), X.shape
+    (4, (4,))
+    >>> X[[0, 2]].clinical
+    array([[0., 1.],
+           [4., 5.]])
+    """
+
+    def __init__(self, images, clinical=None, text=None):
+        self.images = images
+        self.clinical = clinical
+        self.text = text
+        lengths = {name: _length(part) for name, part in self._parts().items()}
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+            raise ValueError(
+                f"FusionInput parts must have one entry per sample, but {detail}. "
+                "Pass images, clinical rows and texts of the same samples in the same order."
+            )
+        self._n_samples = lengths["images"]
+
+    def _parts(self):
+        parts = {"images": self.images}
+        if self.clinical is not None:
+            parts["clinical"] = self.clinical
+        if self.text is not None:
+            parts["text"] = self.text
+        return parts
+
+    def __len__(self):
+        return self._n_samples
+
+    @property
+    def shape(self):
+        return (self._n_samples,)
+
+    def __getitem__(self, key):
+        # sklearn's _safe_indexing indexes array-likes as X[key, ...].
+        if isinstance(key, tuple):
+            if len(key) == 2 and key[1] is Ellipsis:
+                key = key[0]
+            else:
+                raise IndexError(
+                    f"FusionInput is indexed by sample only; got the key {key!r}. "
+                    "Index the parts instead, e.g. X.images[:, 0]."
+                )
+        if isinstance(key, numbers.Integral):
+            raise IndexError(
+                f"FusionInput[{key}] would drop the sample axis; use X[[{key}]] or "
+                f"X[{key}:{key + 1}] for a one-sample FusionInput, or X.images[{key}] for a part."
+            )
+        if isinstance(key, slice):
+            positions = np.arange(self._n_samples)[key]
+        else:
+            positions = np.asarray(key)
+            if positions.dtype == bool:
+                if positions.shape != (self._n_samples,):
+                    raise IndexError(
+                        f"A boolean mask must have one entry per sample ({self._n_samples}); "
+                        f"got shape {positions.shape}."
+                    )
+                positions = np.flatnonzero(positions)
+            elif positions.size == 0:
+                positions = positions.astype(np.intp)
+            elif not np.issubdtype(positions.dtype, np.integer) or positions.ndim != 1:
+                raise IndexError(
+                    "FusionInput takes a slice, a boolean mask or a 1-D array of integer "
+                    f"positions; got {type(key).__name__} with dtype {positions.dtype}."
+                )
+        return FusionInput(
+            _take(self.images, positions),
+            None if self.clinical is None else _take(self.clinical, positions),
+            None if self.text is None else _take(self.text, positions),
+        )
+
+    def __repr__(self):
+        parts = ", ".join(f"{name}={_describe(part)}" for name, part in self._parts().items())
+        return f"FusionInput({parts})"
+
+    def __iter__(self):
+        raise TypeError(
+            "FusionInput is not iterable sample by sample; index it with an array of "
+            "positions (X[[0, 1]]) or use its parts X.images, X.clinical, X.text."
+        )
+
+
+def as_fusion_input(X, *, argument="X"):
+    """Return ``X`` as a :class:`FusionInput`; accepts a FusionInput or a 2- or 3-tuple.
+
+    Raises a TypeError naming ``argument`` for anything else.
+    """
+    if isinstance(X, FusionInput):
+        return X
+    if isinstance(X, (tuple, list)) and len(X) in (2, 3) and not _looks_like_rows(X):
+        return FusionInput(*X)
+    raise TypeError(
+        f"{argument} must be a FusionInput or a tuple (images, clinical) or "
+        f"(images, clinical, text); got {_describe(X)}. For example: "
+        f"{argument} = FusionInput(images, clinical_df) with images of shape "
+        "(n_samples, H, W) or (n_samples, C, H, W) and one clinical row per image."
+    )
+
+
+def _looks_like_rows(X):
+    # A list of two or three numbers is a row of data, not a (images, clinical) pair.
+    return all(isinstance(part, numbers.Number) for part in X)
+
+
+def _length(part):
+    if hasattr(part, "shape") and len(getattr(part, "shape", ())) > 0:
+        return int(part.shape[0])
+    try:
+        return len(part)
+    except TypeError:
+        raise TypeError(
+            f"FusionInput parts must be array-likes with one entry per sample; got "
+            f"{_describe(part)}."
+        ) from None
+
+
+def _take(part, positions):
+    if hasattr(part, "iloc"):
+        return part.iloc[positions]
+    if hasattr(part, "shape") and hasattr(part, "__getitem__") and not isinstance(part, str):
+        try:
+            return part[positions]
+        except (TypeError, IndexError):
+            pass
+    if isinstance(part, (list, tuple)):
+        return type(part)(part[i] for i in positions)
+    return np.asarray(part)[positions]
+
+
+def _describe(obj):
+    shape = getattr(obj, "shape", None)
+    if shape is not None:
+        return f"{type(obj).__name__} of shape {tuple(shape)}"
+    if isinstance(obj, (list, tuple)):
+        return f"{type(obj).__name__} of length {len(obj)}"
+    return type(obj).__name__

@@ -1,0 +1,317 @@
+"""The skorch layer: in-memory tensor datasets, a fast batch iterator, and the skorch net.
+
+This is the only place where estimators meet tensors. Estimators validate numpy/pandas input,
+build a :class:`FusionDataset` and a :class:`FusionNet` here, and read numpy arrays back.
+"""
+
+import contextlib
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator
+
+__all__ = [
+    "BatchAccuracy",
+    "FusionDataset",
+    "FusionNet",
+    "TensorBatchIterator",
+    "ValidationSplit",
+    "resolve_device",
+]
+
+
+class FusionDataset(torch.utils.data.Dataset):
+    """Samples held as whole tensors: images ``(n, C, H, W)``, clinical ``(n, F)``, labels ``(n,)``.
+
+    Works with a torch ``DataLoader`` (per-sample ``__getitem__``), and with
+    :class:`TensorBatchIterator`, which indexes whole batches at once and skips per-sample
+    Python work and collation.
+    """
+
+    def __init__(self, images, clinical, y=None):
+        self.images = images
+        self.clinical = clinical
+        self.y = y
+
+    def __len__(self):
+        return self.images.shape[0]
+
+    def __getitem__(self, index):
+        target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
+        return {"images": self.images[index], "clinical": self.clinical[index]}, target
+
+    def take(self, positions):
+        """Return the samples at ``positions`` (a 1-D integer tensor or array) as a new dataset."""
+        positions = torch.as_tensor(positions, dtype=torch.long, device=self.images.device)
+        return FusionDataset(
+            self.images[positions],
+            self.clinical[positions],
+            None if self.y is None else self.y[positions],
+        )
+
+    def to(self, device):
+        """Return the dataset with every tensor on ``device``."""
+        return FusionDataset(
+            self.images.to(device),
+            self.clinical.to(device),
+            None if self.y is None else self.y.to(device),
+        )
+
+
+class TensorBatchIterator:
+    """Yield ``({"images", "clinical"}, y)`` batches by indexing in-memory tensors directly.
+
+    Parameters
+    ----------
+    dataset : FusionDataset
+        The samples.
+    batch_size : int
+        Samples per batch.
+    shuffle : bool, default=False
+        Draw a new permutation of the samples on each pass.
+    random_state : numpy.random.RandomState or None, default=None
+        Source of the permutations; the same instance is kept across epochs so each epoch gets
+        a new order while the whole fit stays reproducible.
+    merge_singleton : bool, default=False
+        Merge a last batch of one sample into the previous batch (batch normalisation cannot
+        train on one sample).
+    device : str or torch.device, default="cpu"
+        Where batches are sent.
+    channels_last : bool, default=False
+        Give image batches the channels-last memory layout.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        random_state=None,
+        merge_singleton=False,
+        device="cpu",
+        channels_last=False,
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.merge_singleton = merge_singleton
+        self.device = torch.device(device)
+        self.channels_last = channels_last
+
+    def _batch_bounds(self):
+        n = len(self.dataset)
+        starts = list(range(0, n, self.batch_size))
+        bounds = [(start, min(start + self.batch_size, n)) for start in starts]
+        if self.merge_singleton and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+            bounds[-2:] = [(bounds[-2][0], n)]
+        return bounds
+
+    def __len__(self):
+        return len(self._batch_bounds())
+
+    def __iter__(self):
+        dataset = self.dataset
+        n = len(dataset)
+        if self.shuffle:
+            rng = self.random_state if self.random_state is not None else np.random
+            order = torch.from_numpy(rng.permutation(n))
+        else:
+            order = None
+        non_blocking = self.device.type == "cuda"
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        for start, stop in self._batch_bounds():
+            if order is None:
+                images = dataset.images[start:stop]
+                clinical = dataset.clinical[start:stop]
+                y = None if dataset.y is None else dataset.y[start:stop]
+            else:
+                index = order[start:stop].to(dataset.images.device)
+                images = dataset.images.index_select(0, index)
+                clinical = dataset.clinical.index_select(0, index)
+                y = None if dataset.y is None else dataset.y.index_select(0, index)
+            images = images.to(self.device, non_blocking=non_blocking, memory_format=memory_format)
+            clinical = clinical.to(self.device, non_blocking=non_blocking)
+            if y is None:
+                y = torch.zeros(stop - start, dtype=torch.long)
+            yield {"images": images, "clinical": clinical}, y.to(self.device, non_blocking=non_blocking)
+
+
+class FusionNet(NeuralNet):
+    """A skorch ``NeuralNet`` with channels-last modules and automatic mixed precision.
+
+    Parameters
+    ----------
+    channels_last : bool, default=False
+        Give the module the channels-last memory layout after it is built.
+    amp_dtype : torch.dtype or None, default=None
+        Run forward passes under ``torch.autocast`` with this dtype. ``torch.float16`` also
+        scales the loss with a ``GradScaler``; ``torch.bfloat16`` needs no scaling.
+    **kwargs
+        Everything ``skorch.NeuralNet`` takes.
+    """
+
+    def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, **kwargs):
+        super().__init__(module, criterion, **kwargs)
+        self.channels_last = channels_last
+        self.amp_dtype = amp_dtype
+
+    def get_dataset(self, X, y=None):
+        dataset = super().get_dataset(X, y)
+        if isinstance(dataset, FusionDataset) and torch.device(self.device).type == "cuda":
+            # Small datasets live on the GPU for the whole fit: no per-batch host transfers.
+            nbytes = dataset.images.nbytes + dataset.clinical.nbytes
+            free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+            if dataset.images.device.type == "cpu" and nbytes < 0.25 * free:
+                dataset = dataset.to(self.device)
+        return dataset
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if isinstance(iterator, TensorBatchIterator):
+            # Set here, not as iterator parameters, so that a model trained on a GPU and
+            # loaded on a CPU-only machine sends its batches to the device it now has.
+            iterator.device = torch.device(self.device)
+            iterator.channels_last = self.channels_last
+        return iterator
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self.channels_last:
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def initialize(self):
+        super().initialize()
+        device_type = torch.device(self.device).type
+        use_scaler = self.amp_dtype == torch.float16
+        self.grad_scaler_ = torch.amp.GradScaler(device_type) if use_scaler else None
+        return self
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=self.amp_dtype)
+
+    def infer(self, x, **fit_params):
+        with self._autocast():
+            y_pred = super().infer(x, **fit_params)
+        if self.amp_dtype is not None:
+            y_pred = y_pred.float()
+        return y_pred
+
+    def train_step_single(self, batch, **fit_params):
+        if self.grad_scaler_ is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self.grad_scaler_.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        if self.grad_scaler_ is None:
+            return super().train_step(batch, **fit_params)
+        # Loss scaling for float16: unscale before callbacks see the gradients (clipping),
+        # then let the scaler skip steps with inf/NaN gradients.
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self.grad_scaler_.unscale_(self.optimizer_)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        self.grad_scaler_.step(self.optimizer_)
+        self.grad_scaler_.update()
+        return step
+
+
+def resolve_device(device):
+    """Return the torch device string for ``device`` ("auto" picks CUDA when available).
+
+    Raises a ValueError naming ``device`` when it cannot be parsed or is not available here.
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; expected 'auto', 'cpu', 'cuda' or "
+            "'cuda:N'."
+        ) from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available on this machine; use device='auto' "
+            "(CUDA when present, else CPU) or device='cpu'."
+        )
+    if parsed.type == "cuda" and parsed.index is not None:
+        if parsed.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                "device(s); use an index below that."
+            )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} but MPS is not available; use device='cpu'.")
+    return str(parsed)
+
+
+class ValidationSplit:
+    """skorch ``train_split``: hold out a stratified fraction of a :class:`FusionDataset`.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the samples held out for validation.
+    random_state : int
+        Seed of the split.
+    """
+
+    def __init__(self, fraction, random_state):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def __call__(self, dataset, y=None, **fit_params):
+        from sklearn.model_selection import train_test_split
+
+        labels = dataset.y.cpu().numpy()
+        positions = np.arange(len(labels))
+        _, counts = np.unique(labels, return_counts=True)
+        n_valid = int(np.ceil(self.fraction * len(labels)))
+        stratify = labels if (counts.min() >= 2 and n_valid >= len(counts)) else None
+        train, valid = train_test_split(
+            positions, test_size=n_valid, stratify=stratify, random_state=self.random_state
+        )
+        return dataset.take(np.sort(train)), dataset.take(np.sort(valid))
+
+
+class BatchAccuracy(Callback):
+    """Record ``valid_acc`` (or ``train_acc``) per epoch from the logits the batches produced.
+
+    Costs one argmax per batch: no extra forward pass.
+    """
+
+    def __init__(self, on_train=False):
+        self.on_train = on_train
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._correct = 0
+        self._seen = 0
+
+    def on_batch_end(self, net, batch, training, y_pred=None, **kwargs):
+        if training != self.on_train or y_pred is None:
+            return
+        _, y = batch
+        self._correct += int((y_pred.argmax(dim=1) == y).sum())
+        self._seen += len(y)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._seen:
+            key = "train_acc" if self.on_train else "valid_acc"
+            net.history.record(key, self._correct / self._seen)

@@ -1,0 +1,230 @@
+"""Checks of user input: images, clinical tables and labels, with errors that say how to fix them.
+
+Every check returns new arrays and never modifies what it was given, so a failed call leaves
+both the user's data and any fitted estimator untouched.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["check_clinical", "check_images", "check_labels"]
+
+
+def check_images(images, *, argument="X.images"):
+    """Return ``images`` as a C-contiguous float32 array of shape ``(n, C, H, W)``.
+
+    Accepts ``(n, H, W)`` (one channel) and ``(n, C, H, W)``; rejects other ranks, non-numeric
+    dtypes, empty input and NaN/inf values with a message naming ``argument``.
+    """
+    if images is None:
+        raise ValueError(
+            f"{argument} is None; pass an array of shape (n_samples, H, W) or "
+            "(n_samples, C, H, W)."
+        )
+    try:
+        array = np.asarray(images)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{argument} could not be read as an array ({exc}); pass a numeric array of shape "
+            "(n_samples, H, W) or (n_samples, C, H, W)."
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{argument} must be numeric; got dtype {array.dtype}. Convert the images to a "
+            "float array, e.g. np.asarray(images, dtype=np.float32)."
+        )
+    if array.ndim == 3:
+        array = array[:, None]
+    elif array.ndim != 4:
+        raise ValueError(
+            f"{argument} must have shape (n_samples, H, W) or (n_samples, C, H, W); got "
+            f"{array.ndim} dimension(s) with shape {array.shape}. For a single image use "
+            "images[None]; for 3-D volumes take 2-D slices first."
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"{argument} has 0 samples; at least one is required.")
+    if min(array.shape[2:]) == 0:
+        raise ValueError(f"{argument} has an empty spatial size {array.shape[2:]}.")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.reshape(len(array), -1).all(axis=1))
+        raise ValueError(
+            f"{argument} contains NaN or infinite values (after conversion to float32) in "
+            f"{bad.size} sample(s), first at position(s) {bad[:5].tolist()}. Replace them "
+            "(e.g. np.nan_to_num) or drop those samples; values beyond the float32 range "
+            "overflow to infinity."
+        )
+    return array
+
+
+def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_features=None,
+                   argument="X.clinical"):
+    """Return ``(values, columns)``: clinical values as float32 ``(n, F)`` and column names.
+
+    Parameters
+    ----------
+    clinical : DataFrame, array-like of shape (n, F), or None
+        The clinical part of X. ``None`` gives an ``(n, 0)`` array.
+    n_samples : int
+        Expected number of rows.
+    fitted_columns : ndarray of str or None
+        Column names seen in fit; a DataFrame at predict time is reordered to them and must
+        have exactly these columns.
+    fitted_n_features : int or None
+        Number of columns seen in fit (checked at predict time).
+
+    Non-numeric columns and missing values raise a ValueError naming the columns and the
+    skfusion/sklearn transformer that fixes them.
+    """
+    if clinical is None:
+        values = np.zeros((n_samples, 0), dtype=np.float32)
+        columns = None
+    elif isinstance(clinical, pd.DataFrame):
+        frame = clinical
+        columns = np.asarray([str(c) for c in frame.columns], dtype=object)
+        if fitted_columns is not None:
+            frame, columns = _align_columns(frame, fitted_columns, argument)
+        non_numeric = [str(c) for c, dtype in frame.dtypes.items()
+                       if not (pd.api.types.is_numeric_dtype(dtype)
+                               or pd.api.types.is_bool_dtype(dtype))]
+        if non_numeric:
+            raise ValueError(
+                f"{argument} has non-numeric column(s) {non_numeric}. Encode them before the "
+                "classifier, e.g. make_pipeline(ClinicalTransformer(make_column_transformer("
+                f"(OneHotEncoder(handle_unknown='ignore'), {non_numeric}), "
+                "remainder=StandardScaler())), ...)."
+            )
+        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not all(isinstance(c, str) for c in frame.columns):
+            columns = None
+    else:
+        columns = None
+        try:
+            values = np.asarray(clinical)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{argument} could not be read as a 2-D array ({exc}); pass a DataFrame or a "
+                "numeric array of shape (n_samples, n_features)."
+            ) from None
+        if values.ndim == 1:
+            raise ValueError(
+                f"{argument} must be 2-D (n_samples, n_features); got a 1-D array of shape "
+                f"{values.shape}. Use clinical.reshape(-1, 1) for a single feature."
+            )
+        if values.ndim != 2:
+            raise ValueError(
+                f"{argument} must be 2-D (n_samples, n_features); got shape {values.shape}."
+            )
+        if values.dtype.kind not in "biuf":
+            try:
+                values = values.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{argument} contains non-numeric values (dtype {values.dtype}). Encode "
+                    "categorical columns before the classifier, e.g. "
+                    "ClinicalTransformer(OneHotEncoder(handle_unknown='ignore')), or pass a "
+                    "DataFrame and encode only its categorical columns with a "
+                    "ColumnTransformer."
+                ) from None
+        if fitted_columns is not None:
+            warnings.warn(
+                f"{argument} has no column names, but the model was fitted on a DataFrame "
+                "with names; its columns are taken in the fitted order.",
+                UserWarning,
+                stacklevel=4,
+            )
+    if values.shape[0] != n_samples:
+        raise ValueError(
+            f"{argument} has {values.shape[0]} rows but there are {n_samples} images; pass "
+            "one clinical row per image."
+        )
+    if fitted_n_features is not None and values.shape[1] != fitted_n_features:
+        raise ValueError(
+            f"{argument} has {values.shape[1]} feature(s) but the model was fitted with "
+            f"{fitted_n_features}; pass the same clinical columns as in fit."
+        )
+    values = values.astype(np.float64, copy=False)
+    missing = np.isnan(values)
+    if missing.any():
+        counts = missing.sum(axis=0)
+        names = columns if columns is not None else np.arange(values.shape[1])
+        detail = {str(names[j]): int(counts[j]) for j in np.flatnonzero(counts)}
+        raise ValueError(
+            f"{argument} has missing values (column: count) {detail}. Impute them first, e.g. "
+            "make_pipeline(ClinicalTransformer(SimpleImputer()), <classifier>)."
+        )
+    if np.isinf(values).any():
+        cols = np.flatnonzero(np.isinf(values).any(axis=0))
+        names = columns if columns is not None else np.arange(values.shape[1])
+        raise ValueError(
+            f"{argument} has infinite values in column(s) {[str(names[j]) for j in cols]}; "
+            "replace or clip them."
+        )
+    with np.errstate(over="ignore"):
+        values32 = values.astype(np.float32)
+    if not np.isfinite(values32).all():
+        raise ValueError(
+            f"{argument} has values beyond the float32 range (|x| > 3.4e38); rescale them, "
+            "e.g. ClinicalTransformer(StandardScaler())."
+        )
+    return np.ascontiguousarray(values32), columns
+
+
+def _align_columns(frame, fitted_columns, argument):
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"{argument} has duplicated column names {duplicated}.")
+    fitted = list(fitted_columns)
+    missing = [c for c in fitted if c not in names]
+    unexpected = [c for c in names if c not in fitted]
+    if missing or unexpected:
+        raise ValueError(
+            f"{argument} columns differ from those seen in fit: missing {missing}, "
+            f"unexpected {unexpected}. Pass the clinical columns the model was fitted on."
+        )
+    if names != fitted:
+        frame = frame.set_axis(names, axis=1)[fitted]
+    return frame, np.asarray(fitted, dtype=object)
+
+
+def check_labels(y, *, n_samples, argument="y"):
+    """Return ``y`` as a 1-D array of classification labels with one entry per sample."""
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+    if y is None:
+        raise ValueError(f"{argument} is None; a classifier needs one label per sample.")
+    array = np.asarray(y)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array.ravel()
+    if array.ndim != 1:
+        raise ValueError(
+            f"{argument} must be 1-D with one label per sample; got shape {array.shape}."
+        )
+    if len(array) != n_samples:
+        raise ValueError(
+            f"{argument} has {len(array)} labels but X has {n_samples} samples; pass one "
+            "label per sample."
+        )
+    if array.dtype == object:
+        kinds = {type(v).__name__ for v in array}
+        if len(kinds) > 1 and not kinds <= {"int", "float"}:
+            raise ValueError(
+                f"{argument} mixes label types {sorted(kinds)}; use one type for all labels, "
+                "e.g. y.astype(str)."
+            )
+        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in array):
+            raise ValueError(f"{argument} has missing labels (None/NaN); drop those samples.")
+    elif array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{argument} has NaN or infinite labels; drop those samples.")
+    try:
+        check_classification_targets(array)
+    except ValueError:
+        raise ValueError(
+            f"{argument} looks continuous (type {type_of_target(array)!r}); a classifier "
+            "needs class labels such as 0/1 or 'AD'/'NC'."
+        ) from None
+    return array

@@ -1,0 +1,398 @@
+"""The shared base of skfusion's classifiers: input checks, the skorch net built in ``fit``,
+parameter routing, prediction.
+
+A subclass declares its torch module (``_module_class``), the module arguments that come from
+its own parameters (``_module_params``) and whether it needs clinical values
+(``_uses_clinical``); everything else (training plumbing, validation, devices, determinism)
+lives here once.
+"""
+
+import difflib
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback, EarlyStopping
+
+from ._input import as_fusion_input
+from ._net import BatchAccuracy, FusionDataset, FusionNet, TensorBatchIterator, ValidationSplit
+from ._net import resolve_device
+from ._validation import check_clinical, check_images, check_labels
+from .nn.resnet import RESNET_SPECS
+
+__all__ = ["BaseFusionClassifier", "ROUTED_PREFIXES"]
+
+#: Prefixes of parameters passed through to the skorch net, as in skorch.
+ROUTED_PREFIXES = (
+    "module",
+    "criterion",
+    "optimizer",
+    "iterator_train",
+    "iterator_valid",
+    "callbacks",
+)
+
+
+class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
+    """Base class of skfusion's image + clinical classifiers (not for direct use).
+
+    Subclasses define ``__init__`` with their keyword parameters plus ``**kwargs`` for routed
+    skorch parameters, and call ``self._store_routed_params(kwargs)`` there.
+    """
+
+    _parameter_constraints = {
+        "backbone": [StrOptions(set(RESNET_SPECS))],
+        "base_width": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [callable],
+        "criterion": [callable],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "device": [str],
+        "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
+        "channels_last": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    _module_class = None
+
+    def _module_params(self):
+        """Module arguments that come from the estimator's own parameters."""
+        return {}
+
+    def _uses_clinical(self):
+        """Whether the network reads clinical values (so X must carry them)."""
+        return True
+
+    # -- parameters ------------------------------------------------------------------------
+
+    def _store_routed_params(self, kwargs):
+        for key, value in kwargs.items():
+            if "__" not in key:
+                names = list(self._get_param_names()) + [f"{p}__" for p in ROUTED_PREFIXES]
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                    f"{key!r}.{hint} Parameters of the skorch net are passed with a prefix, "
+                    "e.g. optimizer__weight_decay=1e-4 or module__norm_layer=..."
+                )
+            setattr(self, key, value)
+
+    def _routed_params(self):
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if "__" in key and not key.startswith("_") and not key.endswith("_")
+        }
+
+    def get_params(self, deep=True):
+        """Get parameters, including routed ones such as ``optimizer__weight_decay``."""
+        params = super().get_params(deep=deep)
+        params.update(self._routed_params())
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; keys with a skorch prefix (``optimizer__lr``...) are stored as-is."""
+        own = {}
+        for key, value in params.items():
+            if "__" in key and key.split("__", 1)[0] in ROUTED_PREFIXES:
+                setattr(self, key, value)
+            else:
+                own[key] = value
+        return super().set_params(**own)
+
+    def _check_routed_params(self):
+        for key in self._routed_params():
+            prefix = key.split("__", 1)[0]
+            if prefix not in ROUTED_PREFIXES:
+                close = difflib.get_close_matches(prefix, ROUTED_PREFIXES, n=1)
+                hint = f" Did you mean {close[0] + '__' + key.split('__', 1)[1]!r}?" if close \
+                    else ""
+                raise ValueError(
+                    f"{type(self).__name__} got the parameter {key!r}, whose prefix "
+                    f"{prefix!r} is not routed to the net; expected one of "
+                    f"{[p + '__' for p in ROUTED_PREFIXES]}.{hint}"
+                )
+
+    # -- input ------------------------------------------------------------------------------
+
+    def _check_X(self, X, *, fitting):
+        X = as_fusion_input(X)
+        images = check_images(X.images)
+        n_samples = images.shape[0]
+        if fitting:
+            if self._uses_clinical() and X.clinical is None:
+                raise ValueError(
+                    f"{self._describe_config()} needs clinical values, but X has none; pass "
+                    "X = FusionInput(images, clinical) or use mode='image'."
+                )
+            clinical, columns = check_clinical(
+                X.clinical if self._uses_clinical() else None, n_samples=n_samples
+            )
+            return images, clinical, columns, X
+        expected = self.image_shape_
+        if images.shape[1] != expected[0]:
+            raise ValueError(
+                f"X.images has {images.shape[1]} channel(s) but the model was fitted on "
+                f"{expected[0]}; pass images with the channels used in fit."
+            )
+        if images.shape[2:] != tuple(expected[1:]):
+            raise ValueError(
+                f"X.images has spatial size {images.shape[2:]} but the model was fitted on "
+                f"{tuple(expected[1:])}; resize the images to the training size."
+            )
+        if self._uses_clinical():
+            if X.clinical is None:
+                raise ValueError(
+                    f"{self._describe_config()} was fitted with clinical values, but X has "
+                    "none; pass X = FusionInput(images, clinical)."
+                )
+            clinical, _ = check_clinical(
+                X.clinical,
+                n_samples=n_samples,
+                fitted_columns=getattr(self, "feature_names_in_", None),
+                fitted_n_features=self.n_features_in_,
+            )
+        else:
+            clinical = np.zeros((n_samples, 0), dtype=np.float32)
+        return images, clinical, None, X
+
+    def _describe_config(self):
+        mode = getattr(self, "mode", None)
+        return f"{type(self).__name__}" + (f"(mode={mode!r})" if mode is not None else "")
+
+    # -- fit --------------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on images, clinical values and labels.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple (images, clinical)
+            ``images`` of shape (n_samples, H, W) or (n_samples, C, H, W); ``clinical`` a
+            DataFrame or array of shape (n_samples, n_features) with numeric, complete values
+            (encode and impute with :class:`~skfusion.ClinicalTransformer`).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (e.g. ``"AD"``/``"NC"``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_routed_params()
+        device = resolve_device(self.device)
+        amp_dtype = self._resolve_amp_dtype(device)
+        images, clinical, columns, _ = self._check_X(X, fitting=True)
+        y = check_labels(y, n_samples=images.shape[0])
+        encoder = LabelEncoder()
+        try:
+            y_encoded = encoder.fit_transform(y)
+        except TypeError:
+            raise ValueError(
+                "y mixes label types that cannot be ordered; use one type, e.g. y.astype(str)."
+            ) from None
+        classes = encoder.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                f"y has a single class {classes.tolist()}; a classifier needs at least two. "
+                "Check the labels, or the split that produced this subset."
+            )
+        n_train = images.shape[0]
+        if self.early_stopping:
+            n_train -= int(np.ceil(self.validation_fraction * n_train))
+        if n_train < 2:
+            raise ValueError(
+                f"X has {images.shape[0]} sample(s), leaving {n_train} for training; batch "
+                "normalisation needs at least 2. Pass more samples"
+                + (" or set early_stopping=False." if self.early_stopping else ".")
+            )
+        criterion_weight = self._criterion_weight(classes, y, y_encoded)
+
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        dataset = FusionDataset(
+            torch.from_numpy(images),
+            torch.from_numpy(clinical),
+            torch.from_numpy(y_encoded.astype(np.int64)),
+        )
+        net = self._build_net(
+            n_classes=len(classes),
+            n_clinical=clinical.shape[1],
+            in_channels=images.shape[1],
+            device=device,
+            amp_dtype=amp_dtype,
+            seed=seed,
+            criterion_weight=criterion_weight,
+        )
+        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            net.fit(dataset, y=None)
+
+        # Fitted state is assigned only once training has finished.
+        self.net_ = net
+        self.classes_ = classes
+        self.n_features_in_ = clinical.shape[1]
+        if columns is not None:
+            self.feature_names_in_ = columns
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.image_shape_ = tuple(images.shape[1:])
+        self.device_ = device
+        self.n_epochs_ = len(net.history)
+        return self
+
+    def _resolve_amp_dtype(self, device):
+        setting = self.mixed_precision
+        device_type = torch.device(device).type
+        if setting is False:
+            return None
+        if setting == "auto":
+            if device_type != "cuda":
+                return None
+            setting = True
+        if setting is True:
+            if device_type == "cuda":
+                return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.bfloat16
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
+
+    def _criterion_weight(self, classes, y, y_encoded):
+        if self.class_weight is None:
+            return None
+        if "criterion__weight" in self._routed_params():
+            raise ValueError(
+                "class_weight and criterion__weight were both given; set only one of them."
+            )
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {unknown} that are not in y; expected keys among "
+                    f"{classes.tolist()}."
+                )
+        weights = compute_class_weight(
+            self.class_weight if self.class_weight == "balanced" else
+            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist())},
+            classes=np.arange(len(classes)),
+            y=y_encoded,
+        )
+        return torch.as_tensor(weights, dtype=torch.float32)
+
+    def _build_net(self, *, n_classes, n_clinical, in_channels, device, amp_dtype, seed,
+                   criterion_weight):
+        quiet = not self.verbose
+        callbacks = []
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidationSplit(self.validation_fraction, seed)
+            callbacks.append(("valid_acc", BatchAccuracy()))
+            callbacks.append((
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss",
+                    patience=self.n_iter_no_change,
+                    load_best=True,
+                    sink=_silent if quiet else print,
+                ),
+            ))
+        for index, callback in enumerate(self.callbacks or []):
+            if isinstance(callback, tuple):
+                callbacks.append(callback)
+            elif isinstance(callback, Callback) or isinstance(callback, type):
+                callbacks.append(callback)
+            else:
+                raise ValueError(
+                    f"callbacks[{index}] is {callback!r}; expected a skorch Callback or a "
+                    "(name, Callback) tuple."
+                )
+        module_params = {
+            "module__n_classes": n_classes,
+            "module__n_clinical": n_clinical,
+            "module__in_channels": in_channels,
+            **{f"module__{k}": v for k, v in self._module_params().items()},
+        }
+        criterion_params = {} if criterion_weight is None else {
+            "criterion__weight": criterion_weight}
+        net_params = {
+            "module": self._module_class,
+            "criterion": self.criterion,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "max_epochs": self.max_epochs,
+            "batch_size": self.batch_size,
+            "iterator_train": TensorBatchIterator,
+            "iterator_train__shuffle": True,
+            "iterator_train__random_state": np.random.RandomState(seed),
+            "iterator_train__merge_singleton": True,
+            "iterator_valid": TensorBatchIterator,
+            "train_split": train_split,
+            "callbacks": callbacks,
+            "device": device,
+            "verbose": int(self.verbose),
+            "channels_last": self.channels_last,
+            "amp_dtype": amp_dtype,
+            **module_params,
+            **criterion_params,
+            **self._routed_params(),
+        }
+        return FusionNet(**net_params)
+
+    # -- predict ----------------------------------------------------------------------------
+
+    def _forward_logits(self, X):
+        check_is_fitted(self)
+        images, clinical, _, _ = self._check_X(X, fitting=False)
+        dataset = FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical))
+        with torch.inference_mode():
+            logits = self.net_.forward(dataset)
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        return logits.double()
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
+
+        Prediction runs in batches of ``batch_size`` (or ``iterator_valid__batch_size``), so
+        memory stays bounded for large inputs.
+        """
+        return torch.softmax(self._forward_logits(X), dim=1).numpy()
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, computed stably from the logits."""
+        return torch.log_softmax(self._forward_logits(X), dim=1).numpy()
+
+    def decision_function(self, X):
+        """Unnormalised scores: logits of shape (n_samples, n_classes), or for two classes the
+        logit of ``classes_[1]`` minus that of ``classes_[0]``, shape (n_samples,), as in sklearn.
+        """
+        logits = self._forward_logits(X).numpy()
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X):
+        """The most probable class of each sample, as labels from ``classes_``."""
+        return self.classes_[np.argmax(self._forward_logits(X).numpy(), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.classifier_tags.multi_class = True
+        return tags
+
+
+def _silent(*args, **kwargs):
+    return None

@@ -1,0 +1,19 @@
+"""Pure-torch building blocks of skfusion's networks (no scikit-learn imports here)."""
+
+from .clinical import ClinicalEncoder
+from .clinical_attention import MODES, ClinicalAttentionNet
+from .init import he_init_
+from .rbca import ClinicalChannelAttention
+from .resnet import RESNET_SPECS, ResidualBlock, ResNet, ResNetSpec
+
+__all__ = [
+    "MODES",
+    "RESNET_SPECS",
+    "ClinicalAttentionNet",
+    "ClinicalChannelAttention",
+    "ClinicalEncoder",
+    "ResNet",
+    "ResNetSpec",
+    "ResidualBlock",
+    "he_init_",
+]

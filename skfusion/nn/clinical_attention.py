@@ -1,0 +1,106 @@
+"""The clinical-attention fusion network of Yang et al. and its ablations."""
+
+import torch
+from torch import nn
+
+from ._checks import check_option, check_positive_int
+from .clinical import ClinicalEncoder
+from .init import he_init_
+from .resnet import ResNet
+
+#: What each mode uses: (image path, clinical path, clinical attention in stages 2-4).
+MODES = {
+    "image": (True, False, False),
+    "clinical": (False, True, False),
+    "concat": (True, True, False),
+    "full": (True, True, True),
+}
+
+
+class ClinicalAttentionNet(nn.Module):
+    """ResNet image features, clinical features, and their concatenation into a linear head.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    n_clinical : int
+        Clinical values per sample (ignored in mode ``"image"``).
+    in_channels : int, default=1
+        Image channels (ignored in mode ``"clinical"``).
+    mode : {"image", "clinical", "concat", "full"}, default="full"
+        ``"image"``: plain ResNet, clinical values ignored. ``"clinical"``: the clinical path
+        alone. ``"concat"``: plain ResNet features concatenated with clinical features.
+        ``"full"``: RBCA blocks in stages 2-4 guided by the clinical features, then the
+        concatenation (the paper's full model).
+    backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
+        ResNet depth.
+    base_width : int, default=64
+        Width of the first ResNet stage.
+    clinical_dim : int, default=1024
+        Size of the clinical feature vector.
+    norm_layer : callable, default=torch.nn.BatchNorm2d
+        2-D normalisation of the image path.
+
+    Notes
+    -----
+    ``forward(images, clinical)`` returns logits of shape ``(n, n_classes)``; softmax is left to
+    the loss and to ``predict_proba``. Weights start with He initialisation.
+    """
+
+    def __init__(
+        self,
+        n_classes,
+        n_clinical,
+        in_channels=1,
+        mode="full",
+        backbone="resnet50",
+        base_width=64,
+        clinical_dim=1024,
+        norm_layer=nn.BatchNorm2d,
+    ):
+        super().__init__()
+        check_positive_int("n_classes", n_classes, minimum=2)
+        check_positive_int("clinical_dim", clinical_dim)
+        use_image, use_clinical, use_attention = MODES[check_option("mode", mode, MODES)]
+        self.mode = mode
+        self.clinical_encoder = (
+            ClinicalEncoder(n_clinical, clinical_dim) if use_clinical else None
+        )
+        self.image_encoder = (
+            ResNet(
+                backbone,
+                in_channels=in_channels,
+                base_width=base_width,
+                attention_stages=(2, 3, 4) if use_attention else (),
+                clinical_dim=clinical_dim if use_attention else None,
+                norm_layer=norm_layer,
+            )
+            if use_image
+            else None
+        )
+        n_features = (self.image_encoder.out_features if use_image else 0) + (
+            clinical_dim if use_clinical else 0
+        )
+        self.head = nn.Linear(n_features, n_classes)
+        he_init_(self)
+
+    def forward_features(self, images, clinical):
+        """Return the fused feature vector that the head classifies."""
+        parts = []
+        clinical_features = None
+        if self.clinical_encoder is not None:
+            clinical_features = self.clinical_encoder(clinical)
+        if self.image_encoder is not None:
+            parts.append(self.image_encoder(images, clinical_features))
+        if clinical_features is not None:
+            parts.append(clinical_features)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def forward_head(self, features):
+        """Return logits from fused features."""
+        return self.head(features)
+
+    def forward(self, images, clinical=None):
+        """Return logits, shape ``(n, n_classes)``."""
+        return self.forward_head(self.forward_features(images, clinical))
