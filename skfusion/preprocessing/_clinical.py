@@ -21,7 +21,8 @@ class ClinicalTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
     transformer : transformer, "passthrough" or None, default=None
         Any object with ``fit`` and ``transform`` (``StandardScaler()``, ``SimpleImputer()``,
         a ``ColumnTransformer`` with a ``OneHotEncoder``...). It is cloned in ``fit``.
-        ``None`` and "passthrough" leave the clinical values unchanged.
+        ``None`` and "passthrough" leave the clinical values unchanged (after checking that
+        they are a finite numeric table).
 
     Attributes
     ----------
@@ -58,7 +59,7 @@ class ClinicalTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
 
     def _make_transformer(self):
         if self.transformer is None or self.transformer == "passthrough":
-            transformer = FunctionTransformer(feature_names_out="one-to-one")
+            transformer = _passthrough()
         else:
             transformer = clone(self.transformer)
         config = getattr(self, "_sklearn_output_config", {}).get("transform")
@@ -131,19 +132,14 @@ class ClinicalTransformer(TransformerMixin, BaseEstimator, auto_wrap_output_keys
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if self.transformer not in (None, "passthrough"):
-            inner = self.transformer.__sklearn_tags__()
-            tags.input_tags.allow_nan = inner.input_tags.allow_nan
-            tags.input_tags.categorical = inner.input_tags.categorical
-            tags.input_tags.string = inner.input_tags.string
-            tags.requires_fit = inner.requires_fit
-        else:
-            tags.input_tags.allow_nan = True
+        passthrough = self.transformer is None or self.transformer == "passthrough"
+        inner = (_passthrough() if passthrough else self.transformer).__sklearn_tags__()
+        tags.input_tags = inner.input_tags
         return tags
 
 
-def _is_fusion(X):
-    return isinstance(X, (FusionInput, tuple))
+def _passthrough():
+    return FunctionTransformer(validate=True, feature_names_out="one-to-one")
 
 
 def _clinical_part(X):
