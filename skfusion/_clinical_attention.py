@@ -91,7 +91,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         callbacks=None,
         device="auto",
         mixed_precision="auto",
-        channels_last=True,
+        channels_last="auto",
         random_state=None,
         verbose=1,
         **kwargs,

@@ -60,7 +60,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "device": [str],
         "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
-        "channels_last": ["boolean"],
+        "channels_last": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -344,7 +344,9 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             "callbacks": callbacks,
             "device": device,
             "verbose": int(self.verbose),
-            "channels_last": self.channels_last,
+            "channels_last": (
+                device.startswith("cuda") if self.channels_last == "auto" else self.channels_last
+            ),
             "amp_dtype": amp_dtype,
             **module_params,
             **criterion_params,
@@ -385,7 +387,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class of each sample, as labels from ``classes_``."""
-        return self.classes_[np.argmax(self._forward_logits(X).numpy(), axis=1)]
+        logits = self._forward_logits(X).numpy()
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
