@@ -1,5 +1,6 @@
-"""Data sets that need no download."""
+"""Data sets that need no download, and loading of the user's own NIfTI files."""
 
+from ._nifti import load_nifti_slices
 from ._synthetic import make_fusion_classification
 
-__all__ = ["make_fusion_classification"]
+__all__ = ["load_nifti_slices", "make_fusion_classification"]

@@ -1,0 +1,188 @@
+"""Read 2-D slices from NIfTI volumes into arrays that FusionInput takes."""
+
+import os
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["load_nifti_slices"]
+
+#: Axis of each plane in canonical (RAS+) voxel order.
+PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
+
+
+def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize=None,
+                      volume=None):
+    """Read 2-D slices from NIfTI files, in canonical (RAS+) orientation.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        NIfTI files (``.nii`` or ``.nii.gz``), 3-D, or 4-D with ``volume`` chosen.
+    plane : {"coronal", "axial", "sagittal"}, default="coronal"
+        Slicing plane, after reorienting each image to RAS+ (``nibabel.as_closest_canonical``),
+        so the same plane is read whatever the file's voxel order.
+    slices : int or sequence of int, default=10
+        An int ``k`` takes the ``k`` central slices of the plane; a sequence (e.g.
+        ``range(130, 140)``) takes those voxel indices along the plane's axis.
+    size : int, (int, int) or None, default=None
+        Resize every slice to ``(size, size)`` or ``(H, W)`` with linear interpolation.
+        Required when the files' slice shapes differ.
+    normalize : {"zscore", "minmax"} or None, default=None
+        Intensity normalisation per volume: "zscore" subtracts the mean and divides by the
+        standard deviation of the volume's non-zero voxels (the head, not the background);
+        "minmax" scales the whole volume to [0, 1]. ``None`` keeps the stored values (with the
+        header's slope and intercept applied).
+    volume : int or None, default=None
+        For 4-D files, the volume to read (0 is the first). A 4-D file with more than one
+        volume and ``volume=None`` raises an error that says so.
+
+    Returns
+    -------
+    images : ndarray of shape (n_slices_total, H, W), float32
+        Slices in file order, then slice order. Rows run from superior to inferior
+        (coronal, sagittal) or anterior to posterior (axial); columns follow the remaining
+        RAS axis in increasing order.
+    metadata : pandas.DataFrame
+        One row per slice: ``source`` (the file path), ``slice_index`` (voxel index along the
+        plane's axis, canonical orientation) and ``plane``.
+
+    Examples
+    --------
+    >>> import os, nibabel.testing
+    >>> from skfusion.datasets import load_nifti_slices
+    >>> path = os.path.join(nibabel.testing.data_path, "anatomical.nii")
+    >>> images, metadata = load_nifti_slices(path, slices=3, size=32)
+    >>> images.shape, metadata["slice_index"].tolist()
+    ((3, 32, 32), [19, 20, 21])
+    """
+    import nibabel as nib
+
+    if plane not in PLANES:
+        raise ValueError(
+            f"plane={plane!r} is not supported; expected one of {sorted(PLANES)}."
+        )
+    if normalize not in (None, "zscore", "minmax"):
+        raise ValueError(
+            f"normalize={normalize!r} is not supported; expected 'zscore', 'minmax' or None."
+        )
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = list(paths)
+    if not paths:
+        raise ValueError("paths is empty; pass at least one NIfTI file.")
+    out_size = _check_size(size)
+    axis = PLANES[plane]
+    images, rows = [], []
+    for path in paths:
+        data = _read_volume(nib, path, volume)
+        indices = _slice_indices(slices, data.shape[axis], path, plane)
+        if normalize is not None:
+            data = _normalize(data, normalize)
+        for index in indices:
+            section = np.take(data, index, axis=axis)
+            # (first remaining axis, second remaining axis) -> rows from the top down.
+            section = np.flipud(section.T)
+            if out_size is not None and section.shape != out_size:
+                section = _resize(section, out_size)
+            images.append(section.astype(np.float32, copy=False))
+            rows.append({"source": str(path), "slice_index": int(index), "plane": plane})
+    shapes = sorted({image.shape for image in images})
+    if len(shapes) > 1:
+        raise ValueError(
+            f"the slices have different shapes {shapes}; pass size=(H, W) (or an int) to "
+            "resize them to one shape."
+        )
+    return np.stack(images), pd.DataFrame(rows)
+
+
+def _check_size(size):
+    if size is None:
+        return None
+    if isinstance(size, Integral) and not isinstance(size, bool) and size > 0:
+        return (int(size), int(size))
+    if (isinstance(size, (tuple, list)) and len(size) == 2
+            and all(isinstance(s, Integral) and s > 0 for s in size)):
+        return (int(size[0]), int(size[1]))
+    raise ValueError(f"size must be a positive int, a pair (H, W) or None; got {size!r}.")
+
+
+def _read_volume(nib, path, volume):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"NIfTI file not found: {path!s}")
+    try:
+        image = nib.load(path)
+        image = nib.as_closest_canonical(image)
+        data = np.asarray(image.get_fdata(dtype=np.float32))
+    except Exception as exc:  # nibabel raises many types for damaged files
+        raise ValueError(
+            f"could not read {path!s} as a NIfTI image ({type(exc).__name__}: {exc}); check "
+            "that the file is a complete .nii or .nii.gz."
+        ) from None
+    if data.ndim == 4:
+        if volume is None:
+            if data.shape[3] != 1:
+                raise ValueError(
+                    f"{path!s} is 4-D with {data.shape[3]} volumes (shape {data.shape}); pass "
+                    "volume=0 to read the first, or another index."
+                )
+            volume = 0
+        if not (isinstance(volume, Integral) and -data.shape[3] <= volume < data.shape[3]):
+            raise ValueError(
+                f"volume={volume!r} is out of range for {path!s}, which has {data.shape[3]} "
+                "volumes."
+            )
+        data = data[..., volume]
+    elif data.ndim != 3:
+        raise ValueError(
+            f"{path!s} has {data.ndim} dimension(s) (shape {data.shape}); expected a 3-D volume "
+            "or a 4-D series."
+        )
+    if not np.isfinite(data).all():
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    return data
+
+
+def _slice_indices(slices, length, path, plane):
+    if isinstance(slices, Integral) and not isinstance(slices, bool):
+        if not 1 <= slices <= length:
+            raise ValueError(
+                f"slices={slices} central slices were asked for, but {path!s} has {length} "
+                f"{plane} slices; pass at most {length}."
+            )
+        start = (length - slices) // 2
+        return list(range(start, start + slices))
+    try:
+        indices = [int(i) for i in slices]
+    except TypeError:
+        raise ValueError(
+            f"slices must be an int (a count of central slices) or a sequence of indices; got "
+            f"{slices!r}."
+        ) from None
+    bad = [i for i in indices if not 0 <= i < length]
+    if bad or not indices:
+        raise ValueError(
+            f"slice indices {bad or indices} are outside {path!s}, which has {length} {plane} "
+            f"slices (valid: 0-{length - 1})."
+        )
+    return indices
+
+
+def _normalize(data, method):
+    if method == "zscore":
+        foreground = data[data != 0]
+        if foreground.size == 0:
+            return data
+        scale = foreground.std()
+        return (data - foreground.mean()) / (scale if scale > 0 else 1.0)
+    low, high = data.min(), data.max()
+    return (data - low) / ((high - low) if high > low else 1.0)
+
+
+def _resize(section, out_size):
+    from scipy.ndimage import zoom
+
+    factors = (out_size[0] / section.shape[0], out_size[1] / section.shape[1])
+    resized = zoom(section, factors, order=1, grid_mode=True, mode="nearest")
+    return resized[: out_size[0], : out_size[1]]
