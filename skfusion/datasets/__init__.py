@@ -1,6 +1,7 @@
 """Data sets that need no download, and loading of the user's own NIfTI files."""
 
+from ._cohort import make_brain_cohort
 from ._nifti import load_nifti_slices
 from ._synthetic import make_fusion_classification
 
-__all__ = ["load_nifti_slices", "make_fusion_classification"]
+__all__ = ["load_nifti_slices", "make_brain_cohort", "make_fusion_classification"]

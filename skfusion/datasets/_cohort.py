@@ -1,0 +1,414 @@
+"""A built-in brain MRI cohort simulated from the MNI152 template, with ADNI-like clinical data.
+
+The images are real anatomy (the ICBM 2009a MNI152 T1 template and its grey/white-matter
+probability maps, which ship inside nilearn's wheel) deformed per simulated subject; the
+clinical values follow published per-group summaries of ADNI. Nothing is downloaded.
+"""
+
+import functools
+import importlib.util
+import os
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from .._input import FusionInput
+
+__all__ = ["COHORT_SOURCES", "GROUP_STATISTICS", "make_brain_cohort"]
+
+# --- calibration ------------------------------------------------------------------------------
+#: Per-group (mean, sd) of each clinical variable, and proportions, with their sources.
+#: NC: cognitively normal; MCI: mild cognitive impairment; AD: Alzheimer's disease dementia;
+#: sMCI/pMCI: MCI that stayed stable / progressed to AD within about three years.
+GROUP_STATISTICS = {
+    "NC": dict(age=(75.8, 5.0), education=(16.0, 2.9), female=0.48, mmse=(29.1, 1.0),
+               cdr_sb=(0.03, 0.12), apoe4_carrier=0.27, abeta42=(205.6, 55.1),
+               total_tau=(69.7, 27.9), ptau181=(24.9, 14.6), nfl=(34.7, 17.0),
+               neurodegeneration=0.0),
+    "MCI": dict(age=(74.7, 7.4), education=(15.7, 3.0), female=0.36, mmse=(27.0, 1.8),
+                cdr_sb=(1.6, 0.9), apoe4_carrier=0.53, abeta42=(163.3, 54.9),
+                total_tau=(103.2, 61.3), ptau181=(35.7, 18.0), nfl=(42.8, 21.0),
+                neurodegeneration=0.8),
+    "AD": dict(age=(75.3, 7.5), education=(14.7, 3.1), female=0.47, mmse=(23.3, 2.0),
+               cdr_sb=(4.3, 1.6), apoe4_carrier=0.66, abeta42=(143.0, 40.8),
+               total_tau=(121.6, 57.3), ptau181=(41.6, 19.8), nfl=(51.0, 24.0),
+               neurodegeneration=1.6),
+    "sMCI": dict(age=(74.9, 7.6), education=(15.6, 3.0), female=0.36, mmse=(27.3, 1.8),
+                 cdr_sb=(1.4, 0.8), apoe4_carrier=0.45, abeta42=(178.0, 57.0),
+                 total_tau=(89.0, 50.0), ptau181=(31.0, 17.0), nfl=(40.0, 20.0),
+                 neurodegeneration=0.6),
+    "pMCI": dict(age=(74.4, 7.1), education=(15.8, 2.9), female=0.37, mmse=(26.6, 1.7),
+                 cdr_sb=(1.9, 1.0), apoe4_carrier=0.66, abeta42=(144.0, 41.0),
+                 total_tau=(118.0, 60.0), ptau181=(40.0, 18.0), nfl=(46.0, 22.0),
+                 neurodegeneration=1.1),
+}
+
+COHORT_SOURCES = """\
+Per-group means and SDs (GROUP_STATISTICS):
+- Age, years of education, sex, MMSE, CDR-SB and APOE e4 carrier rates of NC, MCI and AD:
+  ADNI-1 baseline, Petersen et al., "Alzheimer's Disease Neuroimaging Initiative (ADNI):
+  clinical characterization", Neurology 74:201-209 (2010), table 1.
+- CSF amyloid-beta 1-42, total tau and phosphorylated tau 181 (pg/mL, xMAP Luminex
+  INNO-BIA AlzBio3): ADNI baseline, Shaw et al., "Cerebrospinal fluid biomarker signature in
+  Alzheimer's disease neuroimaging initiative subjects", Annals of Neurology 65:403-413 (2009).
+- Plasma neurofilament light (pg/mL, Simoa): group means from ADNI, Mattsson et al., "Association
+  of plasma neurofilament light with neurodegeneration in patients with Alzheimer disease", JAMA
+  Neurology 74:557-566 (2017); the SDs here are approximations.
+- Stable vs progressive MCI (sMCI, pMCI): approximations placed between the MCI and NC / AD
+  rows above, in the directions reported for ADNI-1 converters; treat them as illustrative.
+- eTIV (estimated total intracranial volume): about 1,600 cm3 in men and 1,400 cm3 in women,
+  SD about 120 cm3 (Buckner et al., NeuroImage 23:724-738, 2004).
+These are the summaries we used to shape the simulation, not patient data; check them against
+the sources before relying on any number."""
+
+#: Template voxel (i, j, k) of MNI (0, 0, 0) in the 1 mm ICBM 2009a template shipped by nilearn.
+_ORIGIN = np.array([98.0, 134.0, 72.0])
+#: Coronal slab centre: MNI y = -22 mm, through the body of the hippocampus.
+_SLAB_CENTRE_Y = -22
+#: Hippocampus centres (MNI x, z) in the coronal plane, and their spread in mm.
+_HIPPOCAMPI = ((-28.0, -14.0), (28.0, -14.0))
+_HIPPOCAMPUS_SD = 5.5
+#: Lateral ventricles' centre (MNI x, z) at the slab, and the spread of their enlargement.
+_VENTRICLES = (0.0, 16.0)
+_VENTRICLE_SD = 14.0
+#: Square field of view in the coronal plane (MNI x and z, mm) that holds the brain.
+_FIELD = (-82.0, 82.0, -70.0, 94.0)
+
+TASKS = {
+    "ad_vs_nc": ("NC", "AD"),
+    "mci_conversion": ("sMCI", "pMCI"),
+    "nc_mci_ad": ("NC", "MCI", "AD"),
+}
+
+
+def _nilearn_data_dir():
+    spec = importlib.util.find_spec("nilearn")
+    if spec is None:
+        raise ImportError(
+            "make_brain_cohort reads the MNI152 template that ships inside nilearn's wheel; "
+            "install it with `pip install nilearn` (it is a dependency of skfusion)."
+        )
+    return os.path.join(spec.submodule_search_locations[0], "datasets", "data")
+
+
+@functools.lru_cache(maxsize=2)
+def _template_slab(n_slices):
+    """T1 intensities and grey-matter probabilities of the slab, shape (n_slices, 197, 189)."""
+    import nibabel as nib
+
+    folder = _nilearn_data_dir()
+    t1 = nib.load(os.path.join(folder, "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"))
+    gm = nib.load(os.path.join(folder, "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz"))
+    j0 = int(_ORIGIN[1] + _SLAB_CENTRE_Y - n_slices // 2)
+    t1_slab = np.asarray(t1.dataobj[:, j0:j0 + n_slices, :], dtype=np.float32) / 255.0
+    gm_slab = np.asarray(gm.dataobj[:, j0:j0 + n_slices, :], dtype=np.float32) / 255.0
+    return (np.ascontiguousarray(t1_slab.transpose(1, 0, 2)),
+            np.ascontiguousarray(gm_slab.transpose(1, 0, 2)), j0)
+
+
+@functools.lru_cache(maxsize=4)
+def _smoothed_slab(n_slices, image_size):
+    """The slab blurred to the output resolution (anti-aliasing), cached per size."""
+    from scipy.ndimage import gaussian_filter
+
+    t1, gm, j0 = _template_slab(n_slices)
+    pixel_mm = (_FIELD[1] - _FIELD[0]) / image_size
+    sigma = max(0.0, 0.4 * (pixel_mm - 1.0))
+    if sigma > 0:
+        t1 = gaussian_filter(t1, (0, sigma, sigma))
+        gm = gaussian_filter(gm, (0, sigma, sigma))
+    return t1, gm, j0
+
+
+def _smooth_field(rng, image_size, amplitude, grid=4):
+    from scipy.ndimage import zoom
+
+    coarse = rng.normal(size=(grid, grid)).astype(np.float32)
+    return zoom(coarse, image_size / grid, order=3, mode="nearest")[:image_size, :image_size] \
+        * amplitude
+
+
+# --- the generator ----------------------------------------------------------------------------
+
+@validate_params(
+    {
+        "n_subjects": [Interval(Integral, 2, None, closed="left")],
+        "task": [StrOptions(set(TASKS))],
+        "n_slices": [Interval(Integral, 1, 40, closed="both")],
+        "image_size": [Interval(Integral, 16, None, closed="left")],
+        "n_noise_features": [Interval(Integral, 0, None, closed="left")],
+        "missing_rate": [Interval(Real, 0, 1, closed="left")],
+        "include_cognitive": ["boolean"],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "return_masks": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_brain_cohort(
+    n_subjects=100,
+    *,
+    task="ad_vs_nc",
+    n_slices=10,
+    image_size=64,
+    n_noise_features=5,
+    missing_rate=0.0,
+    include_cognitive=False,
+    noise_level=0.03,
+    return_masks=False,
+    random_state=None,
+):
+    """Simulate a brain MRI + clinical cohort from the MNI152 template, with no download.
+
+    Each subject gets a diagnosis, demographics and biomarkers drawn from published ADNI
+    summaries (see ``COHORT_SOURCES``), and a brain: the real MNI152 T1 template warped by a
+    smooth random deformation, scaled to the subject's head size (eTIV), with global atrophy
+    (grey matter turned to CSF, enlarged ventricles) and hippocampal atrophy that grow with a
+    latent neurodegeneration score (diagnosis and age), then scanner effects (intensity scale,
+    bias field, Rician noise). ``n_slices`` consecutive 1 mm coronal slices through the
+    hippocampus (MNI y around -22 mm) are taken per subject, as in Yang et al.'s protocol.
+
+    Images and clinical values carry different information on purpose: plasma NfL tracks the
+    atrophy visible in the images and eTIV the head size, while CSF amyloid, tau and APOE are
+    drawn independently of the images given the diagnosis, so neither modality alone holds
+    all the signal.
+
+    Parameters
+    ----------
+    n_subjects : int, default=100
+        Subjects; the groups of ``task`` are balanced (sizes differ by at most one).
+    task : {"ad_vs_nc", "mci_conversion", "nc_mci_ad"}, default="ad_vs_nc"
+        Labels: AD vs NC; progressive (pMCI) vs stable (sMCI) MCI, a harder task with smaller
+        group differences; or NC / MCI / AD.
+    n_slices : int, default=10
+        Consecutive coronal slices per subject (the paper took 10).
+    image_size : int, default=64
+        Slices are ``image_size`` x ``image_size`` over a 164 mm field of view (64 suits a CPU;
+        256 matches the paper's input).
+    n_noise_features : int, default=5
+        Uninformative measurements ``lab_0``, ``lab_1``... added to the clinical table.
+    missing_rate : float, default=0.0
+        Share of biomarker values (CSF, NfL, labs) set to NaN at random, per subject.
+    include_cognitive : bool, default=False
+        Put MMSE and CDR-SB into ``X.clinical``. They are always in ``frame``, but ADNI
+        assigns its diagnoses partly from these scores, so predicting the diagnosis from them
+        is circular (it gives near-perfect accuracy): they stay out of X by default.
+    noise_level : float, default=0.03
+        Rician noise SD relative to white-matter intensity.
+    return_masks : bool, default=False
+        Also return ``masks``: the hippocampal region of each slice (where the regional
+        atrophy was applied), for localisation scores of attention maps.
+    random_state : int, RandomState instance or None, default=None
+        Makes the cohort exactly reproducible.
+
+    Returns
+    -------
+    data : Bunch
+        ``X`` (FusionInput: images ``(n_subjects * n_slices, image_size, image_size)`` float32
+        and the clinical DataFrame, one row per slice), ``y`` (string labels per slice),
+        ``groups`` (subject id per slice, for GroupKFold), ``frame`` (one row per subject: id,
+        diagnosis, every clinical variable), ``feature_names`` (columns of ``X.clinical``),
+        ``slice_index`` (MNI y in mm per slice), ``DESCR``, and ``masks`` if asked.
+
+    Examples
+    --------
+    >>> from skfusion.datasets import make_brain_cohort
+    >>> cohort = make_brain_cohort(n_subjects=4, n_slices=2, image_size=32, random_state=0)
+    >>> cohort.X.images.shape, cohort.X.clinical.shape, sorted(set(cohort.y))
+    ((8, 32, 32), (8, 15), ['AD', 'NC'])
+    >>> cohort.groups[:4].tolist()
+    ['sub-001', 'sub-001', 'sub-002', 'sub-002']
+    """
+    rng = check_random_state(random_state)
+    labels = TASKS[task]
+    diagnosis = np.asarray(labels)[rng.permutation(np.arange(n_subjects) % len(labels))]
+    frame = _clinical_frame(diagnosis, rng, n_noise_features)
+
+    t1, gm, j0 = _smoothed_slab(n_slices, image_size)
+    images = np.empty((n_subjects * n_slices, image_size, image_size), dtype=np.float32)
+    masks = np.empty(images.shape, dtype=bool) if return_masks else None
+    for index, subject in enumerate(frame.itertuples(index=False)):
+        block = slice(index * n_slices, (index + 1) * n_slices)
+        images[block], region = _subject_slices(t1, gm, subject, image_size, noise_level, rng)
+        if return_masks:
+            masks[block] = region
+
+    frame = _add_missing(frame, rng, missing_rate, n_noise_features)
+    cognitive = ["mmse", "cdr_sb"]
+    feature_names = [c for c in frame.columns
+                     if c not in ("subject_id", "diagnosis", "neurodegeneration")
+                     and (include_cognitive or c not in cognitive)]
+    clinical = frame[feature_names].loc[frame.index.repeat(n_slices)].reset_index(drop=True)
+    groups = np.repeat(frame["subject_id"].to_numpy(), n_slices)
+    y = np.repeat(frame["diagnosis"].to_numpy(), n_slices)
+    slice_mm = np.tile(np.arange(j0, j0 + n_slices) - int(_ORIGIN[1]), n_subjects)
+    result = Bunch(
+        X=FusionInput(images, clinical),
+        y=y,
+        groups=groups,
+        frame=frame.drop(columns="neurodegeneration"),
+        feature_names=feature_names,
+        slice_index=slice_mm,
+        DESCR=_describe(task, n_subjects, n_slices, image_size, feature_names),
+    )
+    if return_masks:
+        result["masks"] = masks
+    return result
+
+
+def _clinical_frame(diagnosis, rng, n_noise_features):
+    n = len(diagnosis)
+    stats = [GROUP_STATISTICS[d] for d in diagnosis]
+
+    def normal(key, low=None, high=None):
+        values = np.array([rng.normal(*s[key]) for s in stats])
+        return np.clip(values, low, high)
+
+    age = normal("age", 55, 92)
+    female = np.array([rng.random_sample() < s["female"] for s in stats])
+    education = np.round(normal("education", 6, 20))
+    # Latent neurodegeneration: what the images show (atrophy), from diagnosis and age.
+    neurodegeneration = (
+        np.array([s["neurodegeneration"] for s in stats])
+        + 0.04 * (age - 75)
+        + rng.normal(scale=0.6, size=n)
+    )
+    # Plasma NfL tracks neurodegeneration (Mattsson et al. 2017): its group mean and SD, with
+    # the within-group deviation taken from the subject's own atrophy.
+    nfl_mean = np.array([s["nfl"][0] for s in stats])
+    nfl_sd = np.array([s["nfl"][1] for s in stats])
+    group_nd = np.array([s["neurodegeneration"] for s in stats])
+    nfl_z = 0.75 * (neurodegeneration - group_nd - 0.04 * (age - 75)) / 0.6 \
+        + np.sqrt(1 - 0.75**2) * rng.normal(size=n)
+    nfl = np.clip(nfl_mean + nfl_sd * nfl_z, 5, None)
+    # Amyloid and tau: drawn per group, correlated with each other, independent of the images.
+    pathology = rng.normal(size=n)
+    abeta = np.clip([rng.normal(s["abeta42"][0] - 0.5 * s["abeta42"][1] * p,
+                                s["abeta42"][1] * np.sqrt(0.75)) for s, p in zip(stats, pathology)],
+                    60, 350)
+    tau = np.clip([rng.normal(s["total_tau"][0] + 0.6 * s["total_tau"][1] * p,
+                              s["total_tau"][1] * 0.8) for s, p in zip(stats, pathology)], 20, 400)
+    ptau = np.clip([rng.normal(s["ptau181"][0] + 0.6 * s["ptau181"][1] * p,
+                               s["ptau181"][1] * 0.8) for s, p in zip(stats, pathology)], 5, 150)
+    carrier = np.array([rng.random_sample() < s["apoe4_carrier"] for s in stats])
+    apoe4 = np.where(carrier, 1 + (rng.random_sample(n) < 0.2), 0)
+    etiv = np.where(female, rng.normal(1400, 120, n), rng.normal(1600, 120, n))
+    frame = pd.DataFrame(
+        {
+            "subject_id": [f"sub-{i + 1:03d}" for i in range(n)],
+            "diagnosis": diagnosis,
+            "age": np.round(age, 1),
+            "sex": np.where(female, "F", "M"),
+            "education_years": education,
+            "mmse": np.clip(np.round(normal("mmse")), 10, 30),
+            "cdr_sb": np.clip(np.round(normal("cdr_sb") * 2) / 2, 0, 18),
+            "apoe4_count": apoe4,
+            "csf_abeta42": np.round(abeta, 1),
+            "csf_total_tau": np.round(tau, 1),
+            "csf_ptau181": np.round(ptau, 1),
+            "plasma_nfl": np.round(nfl, 1),
+            "etiv": np.round(etiv, 0),
+            "neurodegeneration": neurodegeneration,
+        }
+    )
+    for index in range(n_noise_features):
+        frame[f"lab_{index}"] = np.round(rng.normal(size=n), 3)
+    return frame
+
+
+def _add_missing(frame, rng, missing_rate, n_noise_features):
+    if missing_rate <= 0:
+        return frame
+    frame = frame.copy()
+    columns = ["csf_abeta42", "csf_total_tau", "csf_ptau181", "plasma_nfl"] + [
+        f"lab_{i}" for i in range(n_noise_features)]
+    for column in columns:
+        frame.loc[rng.random_sample(len(frame)) < missing_rate, column] = np.nan
+    return frame
+
+
+def _subject_slices(t1, gm, subject, image_size, noise_level, rng):
+    """Warp, atrophy and scan one subject's slab; returns images and the hippocampal mask."""
+    from scipy.ndimage import map_coordinates
+
+    n_slices = t1.shape[0]
+    nd = max(subject.neurodegeneration, -0.5)
+    # Output pixel centres in MNI mm (x left->right across columns, z top->bottom down rows).
+    x0, x1, z0, z1 = _FIELD
+    xs = x0 + (np.arange(image_size) + 0.5) * (x1 - x0) / image_size
+    zs = z1 - (np.arange(image_size) + 0.5) * (z1 - z0) / image_size
+    zz, xx = np.meshgrid(zs, xs, indexing="ij")
+    # Head size: a bigger head fills more of the field of view.
+    scale = (subject.etiv / 1500.0) ** (1 / 3)
+    angle = np.deg2rad(rng.normal(scale=2.0))
+    cos, sin = np.cos(angle), np.sin(angle)
+    x = (cos * xx - sin * zz) / scale + rng.normal(scale=1.5)
+    z = (sin * xx + cos * zz) / scale + rng.normal(scale=1.5)
+    # Smooth random deformation (about 2 mm).
+    x = x + _smooth_field(rng, image_size, 2.0)
+    z = z + _smooth_field(rng, image_size, 2.0)
+    # Enlarged ventricles: sample closer to their centre, which widens them.
+    vx, vz = _VENTRICLES
+    dist2 = (x - vx) ** 2 + (z - vz) ** 2
+    pull = np.clip(0.10 + 0.12 * nd, 0, 0.45) * np.exp(-dist2 / (2 * _VENTRICLE_SD**2))
+    x = vx + (x - vx) * (1 - pull)
+    z = vz + (z - vz) * (1 - pull)
+    # Template voxel coordinates of each output pixel.
+    i = x + _ORIGIN[0]
+    k = z + _ORIGIN[2]
+    hippocampus = sum(
+        np.exp(-((x - hx) ** 2 + (z - hz) ** 2) / (2 * _HIPPOCAMPUS_SD**2))
+        for hx, hz in _HIPPOCAMPI
+    )
+    global_loss = np.clip(0.04 + 0.05 * nd + 0.004 * (subject.age - 75), 0, 0.35)
+    hippocampal_loss = np.clip(0.10 + 0.22 * nd, 0, 0.75)
+    loss_map = global_loss + hippocampal_loss * hippocampus
+    bias = np.exp(_smooth_field(rng, image_size, 0.08, grid=3))
+    gain = rng.uniform(0.85, 1.15)
+    images = np.empty((n_slices, image_size, image_size), dtype=np.float32)
+    masks = np.empty(images.shape, dtype=bool)
+    for s in range(n_slices):
+        t1_s = map_coordinates(t1[s], [i, k], order=1, mode="constant", cval=0.0)
+        gm_s = map_coordinates(gm[s], [i, k], order=1, mode="constant", cval=0.0)
+        # Atrophy turns grey matter into CSF: intensity falls from GM (~0.65) toward CSF (~0.3).
+        atrophied = t1_s - 0.35 * np.clip(gm_s * loss_map, 0, 1)
+        signal = np.clip(atrophied, 0, None) * bias * gain
+        sigma = noise_level * 0.86
+        noisy = np.sqrt((signal + rng.normal(scale=sigma, size=signal.shape)) ** 2
+                        + rng.normal(scale=sigma, size=signal.shape) ** 2)
+        images[s] = noisy
+        masks[s] = (hippocampus > 0.5) & (gm_s > 0.3)
+    return images, masks
+
+
+def _describe(task, n_subjects, n_slices, image_size, feature_names):
+    return f"""Simulated brain MRI cohort (skfusion.datasets.make_brain_cohort)
+=====================================================================
+
+The images are SIMULATED from a real template, not scans of patients: the ICBM 2009a MNI152
+T1 template and grey-matter map (shipped in nilearn's wheel), warped per subject (smooth random
+deformation, head size from eTIV), with atrophy driven by a latent neurodegeneration score
+(diagnosis and age): grey matter turned to CSF across the cortex, enlarged ventricles, and
+stronger hippocampal atrophy; then scanner effects (gain, bias field, Rician noise).
+{n_slices} consecutive 1 mm coronal slices per subject through the hippocampus (around MNI
+y = -22 mm), {image_size}x{image_size} pixels over a 164 mm field of view.
+
+Task: {task}; {n_subjects} subjects, {n_subjects * n_slices} slices; groups balanced.
+Keep a subject's slices in one fold (GroupKFold / StratifiedGroupKFold with `groups`).
+
+Clinical variables (X.clinical: {', '.join(feature_names)}):
+- age (years), sex ("F"/"M": encode it, e.g. OneHotEncoder), education_years
+- mmse (Mini-Mental State Examination, 0-30), cdr_sb (Clinical Dementia Rating sum of boxes,
+  0-18): in `frame` always; in X only with include_cognitive=True, since ADNI's diagnoses are
+  partly defined by them
+- apoe4_count (APOE e4 alleles, 0-2): genetic risk, not visible in images
+- csf_abeta42, csf_total_tau, csf_ptau181 (pg/mL): CSF biomarkers, not visible in images
+- plasma_nfl (pg/mL): neurofilament light, tracks the atrophy that the images show
+- etiv (cm3): estimated total intracranial volume, sets the head size in the images
+- lab_*: uninformative measurements
+
+{COHORT_SOURCES}
+"""
