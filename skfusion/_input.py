@@ -4,7 +4,37 @@ import numbers
 
 import numpy as np
 
-__all__ = ["FusionInput", "as_fusion_input"]
+__all__ = ["FusionInput", "LazyImages", "as_fusion_input"]
+
+
+class LazyImages:
+    """Base class of image collections that are read sample by sample, during training.
+
+    Subclasses hold references (file paths, slice indices) instead of pixels and define
+    ``__len__``, ``sample_shape`` (``(C, H, W)``), ``take(positions)`` (a subset, still lazy)
+    and ``read(position)`` (one float32 array of shape ``sample_shape``). skfusion's
+    estimators then train through a torch ``DataLoader`` (``iterator_train__num_workers``
+    reads in parallel) instead of holding every image in memory; ``np.asarray`` reads them all.
+    """
+
+    @property
+    def shape(self):
+        return (len(self), *self.sample_shape)
+
+    @property
+    def ndim(self):
+        return 1 + len(self.sample_shape)
+
+    def __getitem__(self, key):
+        positions = np.arange(len(self))[key]
+        if np.ndim(positions) == 0:
+            return self.read(int(positions))
+        return self.take(positions)
+
+    def __array__(self, dtype=None, copy=None):
+        array = np.stack([self.read(i) for i in range(len(self))]) if len(self) else np.zeros(
+            (0, *self.sample_shape), np.float32)
+        return array if dtype is None else array.astype(dtype)
 
 
 class FusionInput:

@@ -16,7 +16,10 @@ from skorch.utils import TeeGenerator
 __all__ = [
     "BatchAccuracy",
     "FusionDataset",
+    "BatchIndexSampler",
     "FusionNet",
+    "LazyBatchLoader",
+    "LazyFusionDataset",
     "TensorBatchIterator",
     "ValidationSplit",
     "resolve_device",
@@ -61,6 +64,42 @@ class FusionDataset(torch.utils.data.Dataset):
         )
 
 
+class LazyFusionDataset(torch.utils.data.Dataset):
+    """Samples whose images are read one by one from a :class:`~skfusion._input.LazyImages`.
+
+    Clinical values and labels are small and held as tensors; images are read in
+    ``__getitem__``, so a ``DataLoader`` with workers reads them in parallel with training.
+    """
+
+    def __init__(self, images, clinical, y=None):
+        self.images = images
+        self.clinical = clinical
+        self.y = y
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        image = self.images.read(index)
+        if not np.isfinite(image).all():
+            raise ValueError(
+                f"image {index} of {self.images!r} contains NaN or infinite values; fix or "
+                "drop that sample."
+            )
+        target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
+        return {"images": torch.from_numpy(image), "clinical": self.clinical[index]}, target
+
+    def take(self, positions):
+        """Return the samples at ``positions`` as a new lazy dataset."""
+        positions = np.asarray(positions, dtype=int)
+        index = torch.as_tensor(positions, dtype=torch.long)
+        return LazyFusionDataset(
+            self.images.take(positions),
+            self.clinical[index],
+            None if self.y is None else self.y[index],
+        )
+
+
 class TensorBatchIterator:
     """Yield ``({"images", "clinical"}, y)`` batches by indexing in-memory tensors directly.
 
@@ -82,7 +121,14 @@ class TensorBatchIterator:
         Where batches are sent.
     channels_last : bool, default=False
         Give image batches the channels-last memory layout.
+    **loader_options
+        ``DataLoader`` options that matter only for data read from disk (``num_workers``,
+        ``pin_memory``, ``persistent_workers``, ``prefetch_factor``, ``timeout``); accepted
+        so that the same settings work for lazy and in-memory input, and ignored here.
     """
+
+    _LOADER_OPTIONS = {"num_workers", "pin_memory", "persistent_workers", "prefetch_factor",
+                       "timeout", "worker_init_fn", "multiprocessing_context"}
 
     def __init__(
         self,
@@ -93,7 +139,14 @@ class TensorBatchIterator:
         merge_singleton=False,
         device="cpu",
         channels_last=False,
+        **loader_options,
     ):
+        unknown = sorted(set(loader_options) - self._LOADER_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"iterator option(s) {unknown} are not supported for in-memory data; "
+                f"expected batch_size, shuffle or one of {sorted(self._LOADER_OPTIONS)}."
+            )
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -102,28 +155,17 @@ class TensorBatchIterator:
         self.device = torch.device(device)
         self.channels_last = channels_last
 
-    def _batch_bounds(self):
-        n = len(self.dataset)
-        starts = list(range(0, n, self.batch_size))
-        bounds = [(start, min(start + self.batch_size, n)) for start in starts]
-        if self.merge_singleton and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-            bounds[-2:] = [(bounds[-2][0], n)]
-        return bounds
-
     def __len__(self):
-        return len(self._batch_bounds())
+        return len(_batch_bounds(len(self.dataset), self.batch_size, self.merge_singleton))
 
     def __iter__(self):
         dataset = self.dataset
         n = len(dataset)
-        if self.shuffle:
-            rng = self.random_state if self.random_state is not None else np.random
-            order = torch.from_numpy(rng.permutation(n))
-        else:
-            order = None
+        order = _epoch_order(n, self.shuffle, self.random_state)
+        order = None if order is None else torch.from_numpy(order)
         non_blocking = self.device.type == "cuda"
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        for start, stop in self._batch_bounds():
+        for start, stop in _batch_bounds(n, self.batch_size, self.merge_singleton):
             if order is None:
                 images = dataset.images[start:stop]
                 clinical = dataset.clinical[start:stop]
@@ -138,6 +180,55 @@ class TensorBatchIterator:
             if y is None:
                 y = torch.zeros(stop - start, dtype=torch.long)
             yield {"images": images, "clinical": clinical}, y.to(self.device, non_blocking=non_blocking)
+
+
+def _batch_bounds(n, batch_size, merge_singleton):
+    """(start, stop) of each batch; a last batch of one sample optionally joins the previous."""
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if merge_singleton and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _epoch_order(n, shuffle, random_state):
+    """The sample order of one epoch: a permutation drawn from ``random_state``, or None."""
+    if not shuffle:
+        return None
+    rng = random_state if random_state is not None else np.random
+    return rng.permutation(n)
+
+
+class BatchIndexSampler(torch.utils.data.Sampler):
+    """Batches of sample indices in exactly the order :class:`TensorBatchIterator` uses."""
+
+    def __init__(self, n, batch_size, shuffle=False, random_state=None, merge_singleton=False):
+        self.n = n
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.merge_singleton = merge_singleton
+
+    def __len__(self):
+        return len(_batch_bounds(self.n, self.batch_size, self.merge_singleton))
+
+    def __iter__(self):
+        order = _epoch_order(self.n, self.shuffle, self.random_state)
+        for start, stop in _batch_bounds(self.n, self.batch_size, self.merge_singleton):
+            yield (list(range(start, stop)) if order is None
+                   else order[start:stop].tolist())
+
+
+class LazyBatchLoader(torch.utils.data.DataLoader):
+    """A ``DataLoader`` over a :class:`LazyFusionDataset` that forms the same batches, in the
+    same order, as :class:`TensorBatchIterator` does for in-memory data, so both give the same
+    model. Other ``DataLoader`` arguments (``num_workers``, ``pin_memory``...) pass through.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, random_state=None,
+                 merge_singleton=False, **kwargs):
+        sampler = BatchIndexSampler(len(dataset), batch_size, shuffle, random_state,
+                                    merge_singleton)
+        super().__init__(dataset, batch_sampler=sampler, **kwargs)
 
 
 class FusionNet(NeuralNet):
@@ -197,6 +288,9 @@ class FusionNet(NeuralNet):
         return torch.autocast(torch.device(self.device).type, dtype=self.amp_dtype)
 
     def infer(self, x, **fit_params):
+        if self.channels_last and isinstance(x, dict) and x["images"].dim() == 4:
+            x = {**x, "images": x["images"].to(self.device).contiguous(
+                memory_format=torch.channels_last)}
         with self._autocast():
             y_pred = super().infer(x, **fit_params)
         if self.amp_dtype is not None:

@@ -19,9 +19,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping
 
-from ._input import as_fusion_input
-from ._net import BatchAccuracy, FusionDataset, FusionNet, TensorBatchIterator, ValidationSplit
-from ._net import resolve_device
+from ._input import LazyImages, as_fusion_input
+from ._net import BatchAccuracy, FusionDataset, FusionNet, LazyBatchLoader, LazyFusionDataset
+from ._net import TensorBatchIterator, ValidationSplit, resolve_device
 from ._validation import check_clinical, check_images, check_labels
 from .nn.resnet import RESNET_SPECS
 
@@ -130,7 +130,17 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X, *, fitting):
         X = as_fusion_input(X)
-        images = check_images(X.images)
+        if isinstance(X.images, LazyImages):
+            images = X.images
+            if len(images) == 0:
+                raise ValueError("X.images has 0 samples; at least one is required.")
+            if len(images.sample_shape) != 3:
+                raise ValueError(
+                    f"X.images yields samples of shape {images.sample_shape}; expected "
+                    "(C, H, W)."
+                )
+        else:
+            images = check_images(X.images)
         n_samples = images.shape[0]
         if fitting:
             if self._uses_clinical() and X.clinical is None:
@@ -224,12 +234,9 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        dataset = FusionDataset(
-            torch.from_numpy(images),
-            torch.from_numpy(clinical),
-            torch.from_numpy(y_encoded.astype(np.int64)),
-        )
+        dataset = _make_dataset(images, clinical, y_encoded.astype(np.int64))
         net = self._build_net(
+            lazy=isinstance(images, LazyImages),
             n_classes=len(classes),
             n_clinical=clinical.shape[1],
             in_channels=images.shape[1],
@@ -293,8 +300,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         )
         return torch.as_tensor(weights, dtype=torch.float32)
 
-    def _build_net(self, *, n_classes, n_clinical, in_channels, device, amp_dtype, seed,
-                   criterion_weight):
+    def _build_net(self, *, lazy, n_classes, n_clinical, in_channels, device, amp_dtype,
+                   seed, criterion_weight):
         quiet = not self.verbose
         callbacks = []
         train_split = None
@@ -335,11 +342,13 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             "lr": self.lr,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size,
-            "iterator_train": TensorBatchIterator,
+            "iterator_train": LazyBatchLoader if lazy else TensorBatchIterator,
             "iterator_train__shuffle": True,
             "iterator_train__random_state": np.random.RandomState(seed),
             "iterator_train__merge_singleton": True,
-            "iterator_valid": TensorBatchIterator,
+            "iterator_valid": LazyBatchLoader if lazy else TensorBatchIterator,
+            **({"iterator_train__pin_memory": True, "iterator_valid__pin_memory": True}
+               if lazy and device.startswith("cuda") else {}),
             "train_split": train_split,
             "callbacks": callbacks,
             "device": device,
@@ -359,7 +368,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
     def _forward_logits(self, X):
         check_is_fitted(self)
         images, clinical, _, _ = self._check_X(X, fitting=False)
-        dataset = FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical))
+        dataset = _make_dataset(images, clinical)
         with torch.inference_mode():
             logits = self.net_.forward(dataset)
         if isinstance(logits, tuple):
@@ -399,3 +408,10 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
 def _silent(*args, **kwargs):
     return None
+
+
+def _make_dataset(images, clinical, y=None):
+    y = None if y is None else torch.from_numpy(y)
+    if isinstance(images, LazyImages):
+        return LazyFusionDataset(images, torch.from_numpy(clinical), y)
+    return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y)

@@ -1,7 +1,16 @@
 """Data sets that need no download, and loading of the user's own NIfTI files."""
 
 from ._cohort import make_brain_cohort
+from ._layout import load_cohort, write_cohort
+from ._lazy import NiftiSlices
 from ._nifti import load_nifti_slices
 from ._synthetic import make_fusion_classification
 
-__all__ = ["load_nifti_slices", "make_brain_cohort", "make_fusion_classification"]
+__all__ = [
+    "NiftiSlices",
+    "load_cohort",
+    "load_nifti_slices",
+    "make_brain_cohort",
+    "make_fusion_classification",
+    "write_cohort",
+]

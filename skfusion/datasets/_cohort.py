@@ -144,6 +144,7 @@ def _smooth_field(rng, image_size, amplitude, grid=4):
         "include_cognitive": ["boolean"],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "return_masks": ["boolean"],
+        "output_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -159,6 +160,7 @@ def make_brain_cohort(
     include_cognitive=False,
     noise_level=0.03,
     return_masks=False,
+    output_dir=None,
     random_state=None,
 ):
     """Simulate a brain MRI + clinical cohort from the MNI152 template, with no download.
@@ -201,6 +203,9 @@ def make_brain_cohort(
     return_masks : bool, default=False
         Also return ``masks``: the hippocampal region of each slice (where the regional
         atrophy was applied), for localisation scores of attention maps.
+    output_dir : str, path-like or None, default=None
+        Also write the cohort there as NIfTI files with a ``participants.tsv`` (see
+        :func:`write_cohort`), loadable with :func:`load_cohort`.
     random_state : int, RandomState instance or None, default=None
         Makes the cohort exactly reproducible.
 
@@ -218,7 +223,7 @@ def make_brain_cohort(
     >>> from skfusion.datasets import make_brain_cohort
     >>> cohort = make_brain_cohort(n_subjects=4, n_slices=2, image_size=32, random_state=0)
     >>> cohort.X.images.shape, cohort.X.clinical.shape, sorted(set(cohort.y))
-    ((8, 32, 32), (8, 15), ['AD', 'NC'])
+    ((8, 32, 32), (8, 14), ['AD', 'NC'])
     >>> cohort.groups[:4].tolist()
     ['sub-001', 'sub-001', 'sub-002', 'sub-002']
     """
@@ -256,6 +261,10 @@ def make_brain_cohort(
     )
     if return_masks:
         result["masks"] = masks
+    if output_dir is not None:
+        from ._layout import write_cohort
+
+        result["path"] = write_cohort(result, output_dir)
     return result
 
 

@@ -13,7 +13,7 @@ PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
 def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize=None,
-                      volume=None):
+                      volume=None, lazy=False):
     """Read 2-D slices from NIfTI files, in canonical (RAS+) orientation.
 
     Parameters
@@ -23,9 +23,10 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
     plane : {"coronal", "axial", "sagittal"}, default="coronal"
         Slicing plane, after reorienting each image to RAS+ (``nibabel.as_closest_canonical``),
         so the same plane is read whatever the file's voxel order.
-    slices : int or sequence of int, default=10
+    slices : int, sequence of int or None, default=10
         An int ``k`` takes the ``k`` central slices of the plane; a sequence (e.g.
-        ``range(130, 140)``) takes those voxel indices along the plane's axis.
+        ``range(130, 140)``) takes those voxel indices along the plane's axis; ``None`` takes
+        every slice.
     size : int, (int, int) or None, default=None
         Resize every slice to ``(size, size)`` or ``(H, W)`` with linear interpolation.
         Required when the files' slice shapes differ.
@@ -37,10 +38,13 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
     volume : int or None, default=None
         For 4-D files, the volume to read (0 is the first). A 4-D file with more than one
         volume and ``volume=None`` raises an error that says so.
+    lazy : bool, default=False
+        Return a :class:`NiftiSlices` that reads slices when they are needed (for cohorts
+        larger than memory) instead of an array; only the file headers are read now.
 
     Returns
     -------
-    images : ndarray of shape (n_slices_total, H, W), float32
+    images : ndarray of shape (n_slices_total, H, W), float32, or NiftiSlices
         Slices in file order, then slice order. Rows run from superior to inferior
         (coronal, sagittal) or anterior to posterior (axial); columns follow the remaining
         RAS axis in increasing order.
@@ -74,6 +78,8 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
         raise ValueError("paths is empty; pass at least one NIfTI file.")
     out_size = _check_size(size)
     axis = PLANES[plane]
+    if lazy:
+        return _lazy_slices(paths, plane, slices, size, normalize, volume)
     images, rows = [], []
     for path in paths:
         data = _read_volume(nib, path, volume)
@@ -144,7 +150,37 @@ def _read_volume(nib, path, volume):
     return data
 
 
+def _lazy_slices(paths, plane, slices, size, normalize, volume):
+    import nibabel as nib
+
+    from ._lazy import NiftiSlices
+
+    sources, indices, rows = [], [], []
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"NIfTI file not found: {path!s}")
+        try:
+            image = nib.load(path)
+            orientation = nib.orientations.io_orientation(image.affine)
+        except Exception as exc:
+            raise ValueError(
+                f"could not read {path!s} as a NIfTI image ({type(exc).__name__}: {exc})."
+            ) from None
+        canonical = [0, 0, 0]
+        for axis_in, (axis_out, _) in enumerate(orientation[:3]):
+            canonical[int(axis_out)] = image.shape[axis_in]
+        for index in _slice_indices(slices, canonical[PLANES[plane]], path, plane):
+            sources.append(str(path))
+            indices.append(index)
+            rows.append({"source": str(path), "slice_index": int(index), "plane": plane})
+    lazy = NiftiSlices(sources, indices, plane=plane, size=size, normalize=normalize,
+                       volume=volume)
+    return lazy, pd.DataFrame(rows)
+
+
 def _slice_indices(slices, length, path, plane):
+    if slices is None:
+        return list(range(length))
     if isinstance(slices, Integral) and not isinstance(slices, bool):
         if not 1 <= slices <= length:
             raise ValueError(

@@ -1,0 +1,118 @@
+"""A cohort on disk: a BIDS-like folder of NIfTI files with a participants table."""
+
+import glob
+import os
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+from .._input import FusionInput
+from ._nifti import load_nifti_slices
+
+__all__ = ["load_cohort", "write_cohort"]
+
+
+def write_cohort(cohort, folder, *, field_mm=None):
+    """Write a cohort from :func:`make_brain_cohort` as NIfTI files and ``participants.tsv``.
+
+    Layout (BIDS-like)::
+
+        folder/participants.tsv                  participant_id, diagnosis, clinical columns
+        folder/sub-001/anat/sub-001_T1w.nii.gz   the subject's coronal slab, RAS+, in mm
+
+    Each volume holds the subject's slices along its second (anterior-posterior) axis, with an
+    affine in MNI millimetres, so ``load_cohort(folder)`` returns the same images.
+    Returns the folder as a ``pathlib.Path``.
+    """
+    import nibabel as nib
+
+    from ._cohort import _FIELD
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    images = cohort.X.images
+    clinical = cohort.X.clinical
+    groups = np.asarray(cohort.groups)
+    size = images.shape[-1]
+    pixel = (_FIELD[1] - _FIELD[0]) / size
+    rows = []
+    for subject in dict.fromkeys(groups):
+        where = np.flatnonzero(groups == subject)
+        slab = images[where]  # (n_slices, rows top->bottom, columns left->right)
+        volume = np.ascontiguousarray(slab[:, ::-1, :].transpose(2, 0, 1))  # (x, y, z)
+        affine = np.diag([pixel, 1.0, pixel, 1.0])
+        affine[:3, 3] = [
+            _FIELD[0] + pixel / 2,
+            float(cohort.slice_index[where[0]]),
+            _FIELD[3] - pixel / 2 - pixel * (size - 1),
+        ]
+        anat = folder / subject / "anat"
+        anat.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine),
+                 anat / f"{subject}_T1w.nii.gz")
+        row = {"participant_id": subject, "diagnosis": cohort.y[where[0]]}
+        row.update(clinical.iloc[where[0]].to_dict())
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(folder / "participants.tsv", sep="\t", index=False, na_rep="n/a")
+    return folder
+
+
+def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, size=None,
+                normalize=None, lazy=False):
+    """Load a BIDS-like cohort folder into ``(X, y, groups)`` with one call.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Holds ``participants.tsv`` (tab-separated, a ``participant_id`` column, the
+        ``target`` column and any clinical columns; "n/a" marks missing values) and each
+        participant's image at ``<participant_id>/anat/<participant_id>_*T1w.nii[.gz]``.
+    target : str, default="diagnosis"
+        Column of ``participants.tsv`` with the labels; the other columns except
+        ``participant_id`` become ``X.clinical``.
+    plane, slices, size, normalize
+        Passed to :func:`load_nifti_slices` (``slices=None`` takes every slice).
+    lazy : bool, default=False
+        Keep images on disk and read them during training (see :class:`NiftiSlices`).
+
+    Returns
+    -------
+    X : FusionInput
+        One row per slice: the slice and its participant's clinical values.
+    y : ndarray
+        The participant's ``target`` value per slice.
+    groups : ndarray
+        The participant id per slice, for GroupKFold / StratifiedGroupKFold.
+    """
+    folder = pathlib.Path(folder)
+    table_path = folder / "participants.tsv"
+    if not table_path.exists():
+        raise FileNotFoundError(
+            f"{table_path} not found; a cohort folder needs a tab-separated participants.tsv "
+            "with a participant_id column."
+        )
+    table = pd.read_csv(table_path, sep="\t", na_values=["n/a"], keep_default_na=True)
+    missing = [c for c in ("participant_id", target) if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{table_path} has no column(s) {missing}; its columns are {list(table.columns)}. "
+            "Pass target= the label column."
+        )
+    paths = []
+    for subject in table["participant_id"]:
+        found = sorted(glob.glob(os.path.join(folder, str(subject), "anat", "*T1w.nii*")))
+        if not found:
+            raise FileNotFoundError(
+                f"no image for participant {subject!r}: expected "
+                f"{folder / str(subject) / 'anat' / (str(subject) + '_T1w.nii.gz')}."
+            )
+        paths.append(found[0])
+    images, metadata = load_nifti_slices(paths, plane=plane, slices=slices, size=size,
+                                         normalize=normalize, lazy=lazy)
+    row_of_path = {path: row for row, path in enumerate(paths)}
+    rows = metadata["source"].map(row_of_path).to_numpy()
+    clinical = table.drop(columns=["participant_id", target]).iloc[rows].reset_index(drop=True)
+    y = table[target].to_numpy()[rows]
+    groups = table["participant_id"].astype(str).to_numpy()[rows]
+    return FusionInput(images, clinical), y, groups

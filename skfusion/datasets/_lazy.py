@@ -1,0 +1,94 @@
+"""NiftiSlices: 2-D slices of NIfTI files, read when a batch needs them."""
+
+import functools
+
+import numpy as np
+
+from .._input import LazyImages
+from ._nifti import _check_size, _read_volume, _normalize, _resize, PLANES
+
+__all__ = ["NiftiSlices"]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_volume(path, volume, normalize):
+    import nibabel as nib
+
+    data = _read_volume(nib, path, volume)
+    return data if normalize is None else _normalize(data, normalize)
+
+
+class NiftiSlices(LazyImages):
+    """Slices of NIfTI volumes, as an image collection that is read on demand.
+
+    Parameters
+    ----------
+    sources : sequence of str
+        One file path per slice.
+    slice_indices : sequence of int
+        Voxel index of each slice along the plane's axis (canonical RAS+ orientation).
+    plane : {"coronal", "axial", "sagittal"}, default="coronal"
+    size : int, (int, int) or None, default=None
+        Resize slices, as in :func:`load_nifti_slices`.
+    normalize : {"zscore", "minmax"} or None, default=None
+        Per-volume normalisation, as in :func:`load_nifti_slices`.
+    volume : int or None, default=None
+        Volume of 4-D files.
+
+    Notes
+    -----
+    ``read`` returns exactly what :func:`load_nifti_slices` returns for the same slice, so a
+    model gives the same predictions on lazy and eager input. The last few volumes read are
+    cached per process.
+    """
+
+    def __init__(self, sources, slice_indices, *, plane="coronal", size=None, normalize=None,
+                 volume=None):
+        self.sources = [str(s) for s in sources]
+        self.slice_indices = [int(i) for i in slice_indices]
+        if len(self.sources) != len(self.slice_indices):
+            raise ValueError(
+                f"sources has {len(self.sources)} entries but slice_indices has "
+                f"{len(self.slice_indices)}; pass one file and one index per slice."
+            )
+        self.plane = plane
+        self.size = size
+        self.normalize = normalize
+        self.volume = volume
+        self._sample_shape = None
+
+    def __len__(self):
+        return len(self.sources)
+
+    @property
+    def sample_shape(self):
+        if self._sample_shape is None:
+            size = _check_size(self.size)
+            if size is None:
+                size = self.read(0).shape[1:] if len(self) else (0, 0)
+            self._sample_shape = (1, *size)
+        return self._sample_shape
+
+    def take(self, positions):
+        positions = np.asarray(positions, dtype=int)
+        subset = NiftiSlices(
+            [self.sources[i] for i in positions],
+            [self.slice_indices[i] for i in positions],
+            plane=self.plane, size=self.size, normalize=self.normalize, volume=self.volume,
+        )
+        subset._sample_shape = self._sample_shape
+        return subset
+
+    def read(self, position):
+        path = self.sources[position]
+        data = _cached_volume(path, self.volume, self.normalize)
+        section = np.flipud(np.take(data, self.slice_indices[position],
+                                    axis=PLANES[self.plane]).T)
+        size = _check_size(self.size)
+        if size is not None and section.shape != size:
+            section = _resize(section, size)
+        return np.ascontiguousarray(section, dtype=np.float32)[None]
+
+    def __repr__(self):
+        files = len(set(self.sources))
+        return f"NiftiSlices({len(self)} {self.plane} slices from {files} file(s))"

@@ -1,0 +1,99 @@
+import os
+import pickle
+
+import nibabel.testing
+import numpy as np
+import pandas as pd
+import pytest
+
+from skfusion import ClinicalAttentionClassifier, FusionInput
+from skfusion.datasets import NiftiSlices, load_cohort, load_nifti_slices, make_brain_cohort
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cohort")
+    cohort = make_brain_cohort(6, n_slices=3, image_size=24, missing_rate=0.2,
+                               output_dir=folder, random_state=0)
+    return cohort, folder
+
+
+def test_layout_on_disk(written):
+    cohort, folder = written
+    assert cohort.path == folder
+    table = pd.read_csv(folder / "participants.tsv", sep="\t")
+    assert list(table.columns[:2]) == ["participant_id", "diagnosis"]
+    assert len(table) == 6
+    assert (folder / "sub-001" / "anat" / "sub-001_T1w.nii.gz").exists()
+    assert "n/a" in (folder / "participants.tsv").read_text()
+
+
+def test_round_trip_is_exact(written):
+    cohort, folder = written
+    X, y, groups = load_cohort(folder)
+    np.testing.assert_array_equal(X.images, cohort.X.images)
+    np.testing.assert_array_equal(y, cohort.y)
+    np.testing.assert_array_equal(groups, cohort.groups)
+    pd.testing.assert_frame_equal(X.clinical, cohort.X.clinical, check_dtype=False)
+
+
+def test_lazy_form_reads_the_same_pixels(written):
+    cohort, folder = written
+    X, _, _ = load_cohort(folder, lazy=True)
+    assert isinstance(X.images, NiftiSlices)
+    assert X.images.shape == (18, 1, 24, 24)
+    np.testing.assert_array_equal(np.asarray(X.images)[:, 0], cohort.X.images)
+    part = X[[4, 0]]
+    assert isinstance(part.images, NiftiSlices)
+    np.testing.assert_array_equal(np.asarray(part.images)[:, 0], cohort.X.images[[4, 0]])
+    restored = pickle.loads(pickle.dumps(X.images))
+    np.testing.assert_array_equal(restored.read(5), X.images.read(5))
+
+
+@pytest.mark.parametrize("extra", [{}, {"iterator_train__num_workers": 2,
+                                       "early_stopping": True, "validation_fraction": 0.3}])
+def test_lazy_and_eager_training_give_the_same_model(written, extra):
+    _, folder = written
+    eager, y, _ = load_cohort(folder)
+    lazy, _, _ = load_cohort(folder, lazy=True)
+
+    def numeric(X):
+        return FusionInput(X.images, X.clinical.drop(columns="sex").fillna(0))
+
+    params = {**TINY, "batch_size": 4, "max_epochs": 3, **extra}
+    a = ClinicalAttentionClassifier(**params).fit(numeric(eager), y)
+    b = ClinicalAttentionClassifier(**params).fit(numeric(lazy), y)
+    np.testing.assert_array_equal(a.predict_proba(numeric(eager)), b.predict_proba(numeric(lazy)))
+    np.testing.assert_array_equal(b.predict_proba(numeric(eager)), b.predict_proba(numeric(lazy)))
+
+
+def test_lazy_nifti_slices_of_real_files():
+    path = os.path.join(nibabel.testing.data_path, "anatomical.nii")
+    eager, meta_eager = load_nifti_slices(path, slices=4, size=16, normalize="zscore")
+    lazy, meta_lazy = load_nifti_slices(path, slices=4, size=16, normalize="zscore", lazy=True)
+    np.testing.assert_array_equal(np.asarray(lazy)[:, 0], eager)
+    pd.testing.assert_frame_equal(meta_eager, meta_lazy)
+
+
+def test_load_cohort_errors_name_the_problem(tmp_path, written):
+    _, folder = written
+    with pytest.raises(FileNotFoundError, match="participants.tsv"):
+        load_cohort(tmp_path)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['outcome'\]"):
+        load_cohort(folder, target="outcome")
+    (tmp_path / "participants.tsv").write_text("participant_id\tdiagnosis\nsub-9\tAD\n")
+    with pytest.raises(FileNotFoundError, match="no image for participant 'sub-9'"):
+        load_cohort(tmp_path)
+
+
+def test_lazy_images_with_nan_are_reported(tmp_path):
+    import nibabel as nib
+
+    data = np.ones((4, 4, 4), np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "ok.nii")
+    images = NiftiSlices([tmp_path / "ok.nii"] * 4, [0, 1, 2, 3])
+    assert images.shape == (4, 1, 4, 4)
+    with pytest.raises(ValueError, match="one file and one index per slice"):
+        NiftiSlices([tmp_path / "ok.nii"], [0, 1])
