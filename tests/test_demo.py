@@ -1,0 +1,31 @@
+import json
+
+import pandas as pd
+
+from skfusion.__main__ import main
+from skfusion._demo import run_demo
+
+
+def test_demo_writes_the_ablation_table(tmp_path, capsys):
+    results = run_demo(
+        modes=("image", "full"), n_folds=2, output=tmp_path, device="cpu",
+        n_subjects=8, n_slices=2, image_size=32, base_width=4, clinical_dim=8, max_epochs=1,
+        batch_size=8,
+    )
+    out = capsys.readouterr().out
+    assert "fold 2/2" in out and "| mode | ACC | Sensitivity | Specificity | PPV | NPV" in out
+    assert set(results["mode"]) == {"image", "full"} and len(results) == 4
+    table = pd.read_csv(tmp_path / "ablation.csv", index_col=0)
+    assert list(table.index) == ["image", "full"]
+    assert (tmp_path / "ablation.png").stat().st_size > 10_000
+    assert "±" in (tmp_path / "ablation.md").read_text()
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["settings"]["n_subjects"] == 8 and settings["task"] == "ad_vs_nc"
+
+
+def test_command_line(tmp_path, capsys):
+    assert main(["demo", "--modes", "clinical", "--folds", "2", "--subjects", "8",
+                 "--epochs", "1", "--output", str(tmp_path), "--device", "cpu",
+                 "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert (tmp_path / "ablation.md").exists()
