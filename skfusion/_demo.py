@@ -41,10 +41,14 @@ def _clinical_preprocessing():
 def _fold_metrics(y_true, y_pred, y_score, pos_label):
     return {
         "ACC": accuracy_score(y_true, y_pred),
-        "Sensitivity": sensitivity_score(y_true, y_pred, pos_label=pos_label),
-        "Specificity": specificity_score(y_true, y_pred, pos_label=pos_label),
-        "PPV": ppv_score(y_true, y_pred, pos_label=pos_label),
-        "NPV": npv_score(y_true, y_pred, pos_label=pos_label),
+        # Undefined values (e.g. PPV with no positive prediction) are NaN and left out of
+        # the mean over folds.
+        "Sensitivity": sensitivity_score(y_true, y_pred, pos_label=pos_label,
+                                         zero_division=np.nan),
+        "Specificity": specificity_score(y_true, y_pred, pos_label=pos_label,
+                                         zero_division=np.nan),
+        "PPV": ppv_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan),
+        "NPV": npv_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan),
         "AUC": roc_auc_score(y_true == pos_label, y_score),
         "Balanced ACC": balanced_accuracy_score(y_true, y_pred),
     }

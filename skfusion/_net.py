@@ -357,32 +357,60 @@ def resolve_device(device):
 
 
 class ValidationSplit:
-    """skorch ``train_split``: hold out a stratified fraction of a :class:`FusionDataset`.
+    """skorch ``train_split``: hold out a stratified fraction of a dataset for validation.
 
     Parameters
     ----------
     fraction : float
-        Share of the samples held out for validation.
+        Share of the samples held out.
     random_state : int
         Seed of the split.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Subject of each sample; whole subjects are then held out (about ``fraction`` of
+        them, stratified by class), so no subject is on both sides.
+
+    Attributes
+    ----------
+    valid_positions_ : ndarray
+        Positions of the held-out samples in the last split.
     """
 
-    def __init__(self, fraction, random_state):
+    def __init__(self, fraction, random_state, groups=None):
         self.fraction = fraction
         self.random_state = random_state
+        self.groups = groups
 
     def __call__(self, dataset, y=None, **fit_params):
-        from sklearn.model_selection import train_test_split
+        from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
         labels = dataset.y.cpu().numpy()
         positions = np.arange(len(labels))
-        _, counts = np.unique(labels, return_counts=True)
-        n_valid = int(np.ceil(self.fraction * len(labels)))
-        stratify = labels if (counts.min() >= 2 and n_valid >= len(counts)) else None
-        train, valid = train_test_split(
-            positions, test_size=n_valid, stratify=stratify, random_state=self.random_state
-        )
-        return dataset.take(np.sort(train)), dataset.take(np.sort(valid))
+        if self.groups is not None:
+            groups = np.asarray(self.groups)
+            n_groups = len(np.unique(groups))
+            if n_groups < 2:
+                raise ValueError(
+                    "early_stopping with groups needs at least 2 subjects to hold one out; "
+                    f"got {n_groups}."
+                )
+            n_splits = min(n_groups, max(2, int(round(1 / self.fraction))))
+            splitter = StratifiedGroupKFold(n_splits, shuffle=True,
+                                            random_state=self.random_state)
+            import warnings
+
+            with warnings.catch_warnings():
+                # Few subjects per class is expected for small folds.
+                warnings.filterwarnings("ignore", message="The least populated class")
+                train, valid = next(splitter.split(positions, labels, groups))
+        else:
+            _, counts = np.unique(labels, return_counts=True)
+            n_valid = int(np.ceil(self.fraction * len(labels)))
+            stratify = labels if (counts.min() >= 2 and n_valid >= len(counts)) else None
+            train, valid = train_test_split(
+                positions, test_size=n_valid, stratify=stratify, random_state=self.random_state
+            )
+        self.valid_positions_ = np.sort(valid)
+        return dataset.take(np.sort(train)), dataset.take(self.valid_positions_)
 
 
 class BatchAccuracy(Callback):

@@ -186,7 +186,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
     # -- fit --------------------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Train the network on images, clinical values and labels.
 
         Parameters
@@ -197,20 +197,78 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             (encode and impute with :class:`~skfusion.ClinicalTransformer`).
         y : array-like of shape (n_samples,)
             Class labels of any type (e.g. ``"AD"``/``"NC"``).
+        groups : array-like of shape (n_samples,), default=None
+            Subject of each sample. With ``early_stopping``, the held-out validation part then
+            takes whole subjects (stratified by class), so no subject's slices are on both
+            sides. Pass it through sklearn with metadata routing
+            (``set_fit_request(groups=True)``) or as a fit parameter.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
+        return self._fit_new(X, y, groups=groups, epochs=None, classes=None)
+
+    def partial_fit(self, X, y, classes=None, groups=None):
+        """Train for one more epoch; the first call builds the network.
+
+        This is what lets Optuna's ``OptunaSearchCV(..., enable_pruning=True)`` stop
+        unpromising trials after any epoch.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple (images, clinical)
+            Training data, as in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like, default=None
+            All classes, required on the first call when ``y`` may not contain every class.
+        groups : array-like of shape (n_samples,), default=None
+            Subjects, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "net_"):
+            self._validate_params()
+            return self._fit_new(X, y, groups=groups, epochs=1, classes=classes)
+        images, clinical, _, _ = self._check_X(X, fitting=False)
+        y = check_labels(y, n_samples=images.shape[0])
+        unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()), key=str)
+        if unknown:
+            raise ValueError(
+                f"y has label(s) {unknown} that the first partial_fit call did not know; pass "
+                "classes= with every label on the first call."
+            )
+        if classes is not None and set(np.asarray(classes).tolist()) != set(
+                self.classes_.tolist()):
+            raise ValueError(
+                f"classes={list(classes)} differs from the classes of the first call "
+                f"{self.classes_.tolist()}."
+            )
+        y_encoded = np.searchsorted(self.classes_, y).astype(np.int64)
+        dataset = _make_dataset(images, clinical, y_encoded)
+        if self.early_stopping:
+            self.net_.train_split = ValidationSplit(
+                self.validation_fraction, self.net_.train_split.random_state,
+                _check_groups(groups, images.shape[0]))
+        self.net_.partial_fit(dataset, y=None, epochs=1)
+        self.n_epochs_ = len(self.net_.history)
+        return self
+
+    def _fit_new(self, X, y, *, groups, epochs, classes):
         self._check_routed_params()
         device = resolve_device(self.device)
         amp_dtype = self._resolve_amp_dtype(device)
         images, clinical, columns, _ = self._check_X(X, fitting=True)
         y = check_labels(y, n_samples=images.shape[0])
+        groups = _check_groups(groups, images.shape[0])
         encoder = LabelEncoder()
         try:
-            y_encoded = encoder.fit_transform(y)
+            encoder.fit(y if classes is None else np.concatenate([np.asarray(classes), y]))
+            y_encoded = encoder.transform(y)
         except TypeError:
             raise ValueError(
                 "y mixes label types that cannot be ordered; use one type, e.g. y.astype(str)."
@@ -243,12 +301,14 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             device=device,
             amp_dtype=amp_dtype,
             seed=seed,
+            groups=groups,
             criterion_weight=criterion_weight,
         )
         devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            net.fit(dataset, y=None)
+            net.initialize()
+            net.partial_fit(dataset, y=None, epochs=epochs)
 
         # Fitted state is assigned only once training has finished.
         self.net_ = net
@@ -258,6 +318,10 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = columns
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if self.early_stopping:
+            self.validation_indices_ = net.train_split.valid_positions_
+        elif hasattr(self, "validation_indices_"):
+            del self.validation_indices_
         self.image_shape_ = tuple(images.shape[1:])
         self.device_ = device
         self.n_epochs_ = len(net.history)
@@ -301,12 +365,12 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         return torch.as_tensor(weights, dtype=torch.float32)
 
     def _build_net(self, *, lazy, n_classes, n_clinical, in_channels, device, amp_dtype,
-                   seed, criterion_weight):
+                   seed, groups, criterion_weight):
         quiet = not self.verbose
         callbacks = []
         train_split = None
         if self.early_stopping:
-            train_split = ValidationSplit(self.validation_fraction, seed)
+            train_split = ValidationSplit(self.validation_fraction, seed, groups)
             callbacks.append(("valid_acc", BatchAccuracy()))
             callbacks.append((
                 "early_stopping",
@@ -408,6 +472,17 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
 def _silent(*args, **kwargs):
     return None
+
+
+def _check_groups(groups, n_samples):
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n_samples:
+        raise ValueError(
+            f"groups must have one entry per sample ({n_samples}); got shape {groups.shape}."
+        )
+    return groups
 
 
 def _make_dataset(images, clinical, y=None):
