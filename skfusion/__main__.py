@@ -26,7 +26,35 @@ def main(argv=None):
     demo.add_argument("--device", default="auto")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
+    tune = commands.add_parser(
+        "tune",
+        help="tune ClinicalAttentionClassifier with Optuna on the built-in cohort "
+        "(subject-grouped CV, pruning, optional shared storage)",
+    )
+    tune.add_argument("--n-trials", type=int, default=20)
+    tune.add_argument("--timeout", type=float, default=None, help="seconds")
+    tune.add_argument("--storage", default=None,
+                      help="Optuna storage shared by workers, e.g. sqlite:///study.db or a "
+                      "PostgreSQL URL (default: in memory)")
+    tune.add_argument("--study-name", default=None, help="resume or join this study")
+    tune.add_argument("--task", choices=["ad_vs_nc", "mci_conversion"], default="ad_vs_nc")
+    tune.add_argument("--subjects", type=int, default=80)
+    tune.add_argument("--epochs", type=int, default=8)
+    tune.add_argument("--folds", type=int, default=3)
+    tune.add_argument("--no-pruning", action="store_true")
+    tune.add_argument("--output", default="skfusion-tune", help="folder for the results")
+    tune.add_argument("--device", default="auto")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--threads", type=int, default=None,
+                      help="torch threads of this worker; with W workers on one machine use "
+                      "cores / W (several workers with all threads each slow down many-fold)")
+    tune.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "tune":
+        from ._tune_cli import run_tune
+
+        run_tune(args)
+        return 0
 
     from ._demo import run_demo
 

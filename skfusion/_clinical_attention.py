@@ -117,6 +117,14 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         self.verbose = verbose
         self._store_routed_params(kwargs)
 
+    @classmethod
+    def _tuning_space(cls):
+        return {
+            **super()._tuning_space(),
+            "clinical_dim": ("categorical", (64, 256, 1024)),
+            "mode": ("categorical", ("image", "clinical", "concat", "full")),
+        }
+
     def _module_params(self):
         return {
             "mode": self.mode,

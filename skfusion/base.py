@@ -67,6 +67,16 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     _module_class = None
 
+    @classmethod
+    def _tuning_space(cls):
+        """Default search space as data: name -> (kind, *arguments); see skfusion.tuning."""
+        return {
+            "lr": ("log_float", 1e-5, 1e-2),
+            "optimizer__weight_decay": ("log_float", 1e-6, 1e-2),
+            "batch_size": ("categorical", (8, 16, 32, 64)),
+            "base_width": ("categorical", (8, 16, 32, 64)),
+        }
+
     def _module_params(self):
         """Module arguments that come from the estimator's own parameters."""
         return {}

@@ -3,11 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from skfusion import FusionInput
-
-torch.set_num_threads(2)
 
 #: Settings that make every classifier train in well under a second on a CPU.
 TINY = dict(

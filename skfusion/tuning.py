@@ -1,0 +1,241 @@
+"""Hyper-parameter tuning with Optuna: search spaces, pruning, shared studies.
+
+* :func:`search_space` gives Optuna distributions for an estimator's (or a pipeline's)
+  parameters, ready for ``optuna_integration.OptunaSearchCV(param_distributions=...)``.
+  Our classifiers have ``partial_fit``, so ``OptunaSearchCV(..., enable_pruning=True)``
+  prunes after any epoch.
+* :func:`tune` runs a study over subject-grouped cross-validation of any skfusion estimator
+  or pipeline, pruning unpromising trials from per-epoch validation losses, and can share its
+  trials with other processes or machines through an Optuna RDB storage (a SQLite file on one
+  machine, a PostgreSQL URL across many).
+"""
+
+import os
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from skorch.callbacks import Callback
+
+__all__ = ["search_space", "tune"]
+
+
+def _final_step(estimator):
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        return last, f"{name}__"
+    return estimator, ""
+
+
+def _spec_to_distribution(spec):
+    import optuna
+
+    kind, *args = spec
+    if kind == "categorical":
+        return optuna.distributions.CategoricalDistribution(list(args[0]))
+    if kind == "log_float":
+        return optuna.distributions.FloatDistribution(args[0], args[1], log=True)
+    if kind == "float":
+        return optuna.distributions.FloatDistribution(args[0], args[1])
+    if kind == "int":
+        return optuna.distributions.IntDistribution(args[0], args[1])
+    raise ValueError(f"unknown search space kind {kind!r}")
+
+
+def search_space(estimator):
+    """Optuna distributions for the tunable parameters of a skfusion estimator.
+
+    Parameters
+    ----------
+    estimator : skfusion classifier or Pipeline ending in one
+        For a pipeline, parameter names get the final step's prefix
+        (``clinicalattentionclassifier__lr``).
+
+    Returns
+    -------
+    space : dict of str to optuna.distributions.BaseDistribution
+        Learning rate (log-uniform), weight decay (log-uniform), batch size, backbone width
+        and the estimator's own parameters (for ClinicalAttentionClassifier: ``clinical_dim``
+        and ``mode``). Extend or trim it like any dict.
+
+    Examples
+    --------
+    >>> from skfusion import ClinicalAttentionClassifier
+    >>> from skfusion.tuning import search_space
+    >>> sorted(search_space(ClinicalAttentionClassifier()))
+    ['base_width', 'batch_size', 'clinical_dim', 'lr', 'mode', 'optimizer__weight_decay']
+    """
+    final, prefix = _final_step(estimator)
+    specs = getattr(type(final), "_tuning_space", None)
+    if specs is None:
+        raise TypeError(
+            f"search_space knows skfusion's estimators (or pipelines ending in one); got "
+            f"{type(final).__name__}. Build the distributions by hand for other estimators."
+        )
+    return {f"{prefix}{name}": _spec_to_distribution(spec) for name, spec in specs().items()}
+
+
+class _EpochPruning(Callback):
+    """Report each epoch's validation loss (negated: the study maximises) to an Optuna trial
+    and stop the trial when the pruner says so."""
+
+    def __init__(self, trial, step_offset):
+        self.trial = trial
+        self.step_offset = step_offset
+
+    def on_epoch_end(self, net, **kwargs):
+        import optuna
+
+        loss = net.history[-1].get("valid_loss")
+        if loss is None:
+            return
+        step = self.step_offset + len(net.history) - 1
+        self.trial.report(-float(loss), step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {len(net.history)} (step {step})")
+
+
+def _suggest(trial, name, distribution):
+    import optuna
+
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, distribution.low, distribution.high,
+                                 log=distribution.log)
+    return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
+
+
+def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="roc_auc", n_trials=20,
+         timeout=None, pruning=True, storage=None, study_name=None, n_jobs=1,
+         random_state=0, verbose=1):
+    """Tune an estimator or pipeline with Optuna over (subject-grouped) cross-validation.
+
+    Parameters
+    ----------
+    estimator : skfusion classifier or Pipeline ending in one
+        The model to tune; it is cloned for every fold of every trial.
+    X, y : FusionInput (or tuple) and labels
+        Data, as for ``fit``.
+    groups : array-like, default=None
+        Subject per sample: the folds (``StratifiedGroupKFold``) and the held-out part used
+        for pruning then keep subjects whole.
+    space : dict of name to optuna distribution, default=None
+        Parameters to tune; default :func:`search_space` of ``estimator``.
+    cv : int or cross-validation splitter, default=5
+        Folds per trial.
+    scoring : str or callable, default="roc_auc"
+        sklearn scorer maximised over the folds' test parts.
+    n_trials : int, default=20
+        Trials this call runs (other processes on the same storage add theirs).
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+    pruning : bool, default=True
+        Hold out ``validation_fraction`` of each training fold (``early_stopping`` on the
+        estimator), report its loss after every epoch, and let Optuna's median pruner stop
+        trials that do worse than earlier ones at the same point. Folds then run one after
+        the other.
+    storage : str or None, default=None
+        Optuna RDB storage URL shared by workers: ``"sqlite:///study.db"`` on one machine,
+        ``"postgresql://user:pass@host/db"`` across machines. ``None`` keeps the study in
+        memory.
+    study_name : str, default=None
+        Name of the study in ``storage``; an existing study is resumed.
+    n_jobs : int, default=1
+        Folds trained in parallel (joblib) when ``pruning=False``. joblib gives each worker
+        an equal share of the cores (torch follows ``OMP_NUM_THREADS``, which joblib sets).
+    random_state : int, default=0
+        Seeds the sampler and the folds. With a shared ``storage`` each worker's sampler
+        seed also mixes in its process id, so workers do not all try the same first points.
+    verbose : int, default=1
+        1 prints a line per trial; 0 prints nothing.
+
+    Returns
+    -------
+    study : optuna.Study
+        ``study.best_params`` and ``study.best_value`` hold the result; ``study.trials`` every
+        trial (with ``user_attrs["fold_scores"]``).
+    """
+    import optuna
+    from sklearn.metrics import check_scoring
+    from sklearn.model_selection import cross_validate
+
+    space = search_space(estimator) if space is None else space
+    final, prefix = _final_step(estimator)
+    rng = check_random_state(random_state)
+    if isinstance(cv, int):
+        cv = (StratifiedGroupKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1))
+              if groups is not None else
+              StratifiedKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1)))
+    cv = check_cv(cv, y, classifier=True)
+    folds = list(cv.split(np.zeros(len(y)), y, groups))
+    scorer = check_scoring(estimator, scoring=scoring)
+    max_epochs = final.get_params()["max_epochs"]
+    say = print if verbose else (lambda *a, **k: None)
+
+    def objective(trial):
+        params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
+        model = clone(estimator).set_params(**params)
+        if not pruning:
+            result = cross_validate(model, X, y, groups=groups, cv=folds, scoring=scorer,
+                                    n_jobs=n_jobs, error_score="raise")
+            scores = list(result["test_score"])
+        else:
+            scores = []
+            for index, (train, test) in enumerate(folds):
+                fold_model = clone(model).set_params(**{
+                    f"{prefix}early_stopping": True,
+                    f"{prefix}callbacks": list(
+                        model.get_params()[f"{prefix}callbacks"] or []) + [
+                        ("optuna_pruning", _EpochPruning(trial, index * max_epochs))],
+                })
+                fit_params = {}
+                if groups is not None:
+                    fit_params[f"{prefix}groups"] = np.asarray(groups)[train]
+                fold_model.fit(X[train], y[train], **fit_params)
+                scores.append(scorer(fold_model, X[test], y[test]))
+        trial.set_user_attr("fold_scores", [float(s) for s in scores])
+        return float(np.mean(scores))
+
+    def timed(trial):
+        started = time.perf_counter()
+        try:
+            return objective(trial)
+        finally:
+            trial.set_user_attr("seconds", time.perf_counter() - started)
+
+    def report(study, trial):
+        seconds = trial.user_attrs.get("seconds")
+        what = (f"{scoring} {trial.value:.4f}" if trial.state.name == "COMPLETE"
+                else trial.state.name.lower())
+        best = (f"; best {study.best_value:.4f} (trial {study.best_trial.number})"
+                if any(t.state.name == "COMPLETE" for t in study.trials) else "")
+        timing = f" in {seconds:.1f}s" if seconds is not None else ""
+        shown = {name[len(prefix):] if prefix and name.startswith(prefix) else name:
+                 (f"{value:.3g}" if isinstance(value, float) else value)
+                 for name, value in trial.params.items()}
+        say(f"  trial {trial.number}: {what}{timing} {shown}{best}", flush=True)
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
+    sampler_seed = int(rng.randint(2**31 - 1))
+    if storage is not None:
+        # Workers sharing a study must not all draw the same first points.
+        sampler_seed = (sampler_seed + os.getpid()) % (2**31 - 1)
+    try:
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+            storage=storage,
+            study_name=study_name,
+            load_if_exists=study_name is not None,
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        )
+        study.optimize(timed, n_trials=n_trials, timeout=timeout, callbacks=[report],
+                       catch=())
+    finally:
+        optuna.logging.set_verbosity(previous)
+    return study
