@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions, valid
 __all__ = [
     "diagnostic_report",
     "diagnostic_scorers",
+    "plot_diagnostics",
     "npv_score",
     "ppv_score",
     "sensitivity_score",
@@ -330,3 +331,54 @@ def diagnostic_scorers(pos_label=None):
         "roc_auc": auc,
     }
     return scorers
+
+
+def plot_diagnostics(y_true, y_pred, y_score=None, *, pos_label=None, path=None, title=None):
+    """ROC curve and confusion matrix side by side (sklearn's display classes), as a PNG.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    y_score : array-like of shape (n_samples,), default=None
+        Score of ``pos_label`` for the ROC curve (binary tasks); without it only the
+        confusion matrix is drawn.
+    pos_label : label, default=None
+        The positive class (default: the larger label).
+    path : str or path-like, default=None
+        Where to save the PNG; ``None`` only returns the figure.
+    title : str, default=None
+        Figure title (e.g. "fold 3").
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    y_true = np.asarray(y_true)
+    labels = np.unique(np.concatenate([y_true, np.asarray(y_pred)]))
+    if pos_label is None:
+        pos_label = labels[-1]
+    with_roc = y_score is not None and len(labels) <= 2
+    figure, axes = plt.subplots(1, 2 if with_roc else 1, figsize=(9 if with_roc else 4.5, 4))
+    axes = np.atleast_1d(axes)
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, ax=axes[-1],
+                                            colorbar=False)
+    axes[-1].set_title("confusion matrix")
+    if with_roc:
+        RocCurveDisplay.from_predictions(y_true, y_score, pos_label=pos_label, ax=axes[0],
+                                         plot_chance_level=True)
+        axes[0].set_title(f"ROC ({pos_label} positive)")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    if path is not None:
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+    return figure

@@ -11,6 +11,7 @@ from skfusion.metrics import (
     diagnostic_report,
     diagnostic_scorers,
     npv_score,
+    plot_diagnostics,
     ppv_score,
     sensitivity_score,
     specificity_score,
@@ -145,3 +146,11 @@ def test_scorers_in_cross_validate():
     multi = cross_validate(LogisticRegression(), X, np.digitize(X[:, 0], [-0.5, 0.5]), cv=3,
                            scoring=diagnostic_scorers())
     assert np.isfinite(multi["test_sensitivity"]).all()
+
+
+def test_plot_diagnostics_writes_a_png(tmp_path):
+    plot_diagnostics(Y_TRUE, Y_PRED, np.linspace(0, 1, 10)[::-1], pos_label="AD",
+                     path=tmp_path / "fold.png", title="fold 1")
+    assert (tmp_path / "fold.png").stat().st_size > 10_000
+    plot_diagnostics(Y3_TRUE, Y3_PRED, path=tmp_path / "multi.png")
+    assert (tmp_path / "multi.png").exists()

@@ -1,0 +1,101 @@
+"""Cross-validation reported the way medical imaging papers report it."""
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
+
+from .metrics import diagnostic_report, plot_diagnostics
+
+__all__ = ["cross_val_diagnostics"]
+
+
+def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
+                          output_dir=None, random_state=0, verbose=1):
+    """Cross-validate, then report ACC, sensitivity, specificity, PPV, NPV, balanced accuracy
+    and AUC per fold, and save a ROC curve and confusion matrix per fold.
+
+    Parameters
+    ----------
+    estimator : classifier or pipeline
+        Cloned for every fold.
+    X, y : FusionInput (or any sliceable X) and labels
+    groups : array-like, default=None
+        Subject per sample: folds then keep subjects whole (``StratifiedGroupKFold``), and
+        ``groups`` reaches the estimator's ``fit`` (its early-stopping split) where it
+        accepts it.
+    cv : int or splitter, default=5
+    pos_label : label, default=None
+        Positive class of a binary task (default: the larger label).
+    output_dir : str or path-like, default=None
+        Write ``fold_<k>.png`` (ROC + confusion matrix), ``folds.csv`` and ``pooled.csv``
+        (the pooled out-of-fold report with subject-bootstrap intervals) there.
+    random_state : int, default=0
+        Seeds the folds and the bootstrap.
+    verbose : int, default=1
+        Print a line per fold.
+
+    Returns
+    -------
+    folds : pandas.DataFrame
+        One row per fold, one column per metric; ``folds.attrs["pooled"]`` holds the pooled
+        report.
+    """
+    y = np.asarray(y)
+    if isinstance(cv, int):
+        cv = (StratifiedGroupKFold(cv, shuffle=True, random_state=random_state)
+              if groups is not None else
+              StratifiedKFold(cv, shuffle=True, random_state=random_state))
+    cv = check_cv(cv, y, classifier=True)
+    labels = np.unique(y)
+    binary = len(labels) == 2
+    if pos_label is None:
+        pos_label = labels[-1]
+    out = None if output_dir is None else pathlib.Path(output_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    rows, pooled_true, pooled_pred, pooled_score, pooled_groups = [], [], [], [], []
+    for fold, (train, test) in enumerate(cv.split(np.zeros(len(y)), y, groups), start=1):
+        model = clone(estimator)
+        fit_params = {}
+        if groups is not None and _accepts_groups(model):
+            key = "groups" if not hasattr(model, "steps") else f"{model.steps[-1][0]}__groups"
+            fit_params[key] = np.asarray(groups)[train]
+        model.fit(X[train], y[train], **fit_params)
+        proba = model.predict_proba(X[test])
+        pred = model.classes_[np.argmax(proba, axis=1)]
+        score = proba[:, list(model.classes_).index(pos_label)] if binary else proba
+        report = diagnostic_report(y[test], pred, score, pos_label=pos_label if binary else None,
+                                   n_bootstraps=0)
+        rows.append({"fold": fold, **report["value"].to_dict()})
+        if out is not None:
+            plot_diagnostics(y[test], pred, score if binary else None, pos_label=pos_label,
+                             path=out / f"fold_{fold}.png", title=f"fold {fold}")
+        pooled_true.append(y[test])
+        pooled_pred.append(pred)
+        pooled_score.append(score)
+        pooled_groups.append(np.asarray(groups)[test] if groups is not None
+                             else np.arange(len(y))[test])
+        if verbose:
+            metrics = ", ".join(f"{k} {v:.3f}" for k, v in rows[-1].items() if k != "fold")
+            print(f"  fold {fold}: {metrics}", flush=True)
+    folds = pd.DataFrame(rows).set_index("fold")
+    pooled = diagnostic_report(
+        np.concatenate(pooled_true), np.concatenate(pooled_pred),
+        np.concatenate(pooled_score), pos_label=pos_label if binary else None,
+        groups=np.concatenate(pooled_groups), random_state=random_state,
+    )
+    folds.attrs["pooled"] = pooled
+    if out is not None:
+        folds.to_csv(out / "folds.csv")
+        pooled.to_csv(out / "pooled.csv")
+    return folds
+
+
+def _accepts_groups(model):
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    import inspect
+
+    return "groups" in inspect.signature(final.fit).parameters
