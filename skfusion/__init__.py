@@ -2,6 +2,7 @@
 
 from ._clinical_attention import ClinicalAttentionClassifier
 from ._input import FusionInput
+from ._persistence import load
 from .preprocessing import ClinicalTransformer
 
 __version__ = "0.1.0"
@@ -10,5 +11,6 @@ __all__ = [
     "ClinicalAttentionClassifier",
     "ClinicalTransformer",
     "FusionInput",
+    "load",
     "__version__",
 ]

@@ -92,6 +92,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         device="auto",
         mixed_precision="auto",
         channels_last="auto",
+        warm_start=False,
         random_state=None,
         verbose=1,
         **kwargs,
@@ -113,6 +114,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         self.device = device
         self.mixed_precision = mixed_precision
         self.channels_last = channels_last
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
         self._store_routed_params(kwargs)

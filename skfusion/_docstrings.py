@@ -44,6 +44,10 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         ResNet about 20% faster on our 2-core machine, but its multi-threaded kernels are not
         bit-reproducible, so the same ``random_state`` could give slightly different models.
         Set ``True`` for the speed when exact reproducibility does not matter.
+    warm_start : bool, default=False
+        When True, ``fit`` on a fitted estimator continues training its network for
+        ``max_epochs`` more epochs (same classes, columns and image shape) instead of starting
+        over; with :func:`skfusion.load` this resumes from a checkpoint.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split. An int makes ``fit``
         reproducible (identical predictions on the CPU); torch's global random state is left
@@ -70,6 +74,9 @@ classes_ : ndarray of shape (n_classes,)
         The torch device the model was trained on.
     n_epochs_ : int
         Epochs actually run (fewer than ``max_epochs`` when early stopping triggered).
+    interrupted_ : bool
+        Whether the last training was stopped by Ctrl-C; the model then keeps the weights of
+        the last finished epoch.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module and ``net_.history``
         the per-epoch losses."""

@@ -17,7 +17,9 @@ __all__ = [
     "BatchAccuracy",
     "FusionDataset",
     "BatchIndexSampler",
+    "FiniteLoss",
     "FusionNet",
+    "InterruptRecovery",
     "LazyBatchLoader",
     "LazyFusionDataset",
     "TensorBatchIterator",
@@ -437,3 +439,64 @@ class BatchAccuracy(Callback):
         if self._seen:
             key = "train_acc" if self.on_train else "valid_acc"
             net.history.record(key, self._correct / self._seen)
+
+
+class InterruptRecovery(Callback):
+    """Keep the weights of the last finished epoch, and restore them when training stops
+    mid-epoch (Ctrl-C: skorch ends the loop quietly on KeyboardInterrupt).
+
+    A copy of the weights is taken after each epoch (a memory copy, cheap next to an epoch).
+    If no epoch had finished, KeyboardInterrupt is raised again so ``fit`` leaves the
+    estimator as it was.
+
+    Attributes
+    ----------
+    interrupted_ : bool
+        Whether the last training run was interrupted.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self._state = None
+        self._in_epoch = False
+        self.interrupted_ = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._in_epoch = True
+
+    def on_epoch_end(self, net, **kwargs):
+        self._state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        self._in_epoch = False
+
+    def on_train_end(self, net, **kwargs):
+        if not self._in_epoch:
+            return
+        self.interrupted_ = True
+        epoch = len(net.history)
+        if self._state is None:
+            raise KeyboardInterrupt(f"training interrupted during epoch {epoch}, before any "
+                                    "epoch finished; the estimator was left unchanged")
+        net.module_.load_state_dict(self._state)
+        del net.history[-1]
+        import warnings
+
+        warnings.warn(
+            f"Training was interrupted during epoch {epoch}; the model keeps the weights of "
+            f"epoch {epoch - 1}, the last one that finished. Call fit again with "
+            "warm_start=True to continue.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+class FiniteLoss(Callback):
+    """Stop training with a clear error when the loss becomes NaN or infinite."""
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        if training and loss is not None and not torch.isfinite(loss).all():
+            raise ValueError(
+                f"training diverged: the loss became {loss.item()} in epoch "
+                f"{len(net.history)}. Lower the learning rate (lr={net.lr}), standardise "
+                "images and clinical values (e.g. ClinicalTransformer(StandardScaler())), or "
+                "clip gradients (callbacks=[skorch.callbacks.GradientNormClipping(1.0)]). "
+                "The estimator keeps its previous state."
+            )

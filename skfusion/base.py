@@ -7,6 +7,7 @@ its own parameters (``_module_params``) and whether it needs clinical values
 lives here once.
 """
 
+import copy
 import difflib
 from numbers import Integral, Real
 
@@ -20,8 +21,10 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping
 
 from ._input import LazyImages, as_fusion_input
-from ._net import BatchAccuracy, FusionDataset, FusionNet, LazyBatchLoader, LazyFusionDataset
-from ._net import TensorBatchIterator, ValidationSplit, resolve_device
+from ._net import BatchAccuracy, FiniteLoss, FusionDataset, FusionNet, InterruptRecovery
+from ._net import LazyBatchLoader, LazyFusionDataset, TensorBatchIterator, ValidationSplit
+from ._net import resolve_device
+from .callbacks import EpochCheckpoint
 from ._validation import check_clinical, check_images, check_labels
 from .nn.resnet import RESNET_SPECS
 
@@ -61,6 +64,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         "device": [str],
         "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
         "channels_last": [StrOptions({"auto"}), "boolean"],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -218,6 +222,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if self.warm_start and hasattr(self, "net_"):
+            return self._continue_training(X, y, groups=groups, classes=None, epochs=None)
         return self._fit_new(X, y, groups=groups, epochs=None, classes=None)
 
     def partial_fit(self, X, y, classes=None, groups=None):
@@ -244,28 +250,46 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "net_"):
             self._validate_params()
             return self._fit_new(X, y, groups=groups, epochs=1, classes=classes)
+        return self._continue_training(X, y, groups=groups, classes=classes, epochs=1)
+
+    def _continue_training(self, X, y, *, groups, classes, epochs):
+        """Train the fitted network further; on any error the model is restored."""
         images, clinical, _, _ = self._check_X(X, fitting=False)
         y = check_labels(y, n_samples=images.shape[0])
         unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()), key=str)
         if unknown:
             raise ValueError(
-                f"y has label(s) {unknown} that the first partial_fit call did not know; pass "
-                "classes= with every label on the first call."
+                f"y has label(s) {unknown} that the fitted model does not know "
+                f"({self.classes_.tolist()}); refit without warm_start, or pass classes= with "
+                "every label to the first partial_fit call."
             )
         if classes is not None and set(np.asarray(classes).tolist()) != set(
                 self.classes_.tolist()):
             raise ValueError(
-                f"classes={list(classes)} differs from the classes of the first call "
+                f"classes={list(classes)} differs from the fitted classes "
                 f"{self.classes_.tolist()}."
             )
+        groups = _check_groups(groups, images.shape[0])
         y_encoded = np.searchsorted(self.classes_, y).astype(np.int64)
         dataset = _make_dataset(images, clinical, y_encoded)
+        net = self.net_
         if self.early_stopping:
-            self.net_.train_split = ValidationSplit(
-                self.validation_fraction, self.net_.train_split.random_state,
-                _check_groups(groups, images.shape[0]))
-        self.net_.partial_fit(dataset, y=None, epochs=1)
-        self.n_epochs_ = len(self.net_.history)
+            net.train_split = ValidationSplit(
+                self.validation_fraction, net.train_split.random_state, groups)
+        backup = (
+            {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
+            copy.deepcopy(net.optimizer_.state_dict()),
+            len(net.history),
+        )
+        try:
+            net.partial_fit(dataset, y=None, epochs=epochs)
+        except BaseException:
+            net.module_.load_state_dict(backup[0])
+            net.optimizer_.load_state_dict(backup[1])
+            del net.history[backup[2]:]
+            raise
+        self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
+        self.n_epochs_ = len(net.history)
         return self
 
     def _fit_new(self, X, y, *, groups, epochs, classes):
@@ -314,6 +338,11 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             groups=groups,
             criterion_weight=criterion_weight,
         )
+        fitted = _fitted_state(classes, clinical.shape[1], columns, images.shape[1:], device)
+        for callback in self.callbacks or []:
+            callback = callback[1] if isinstance(callback, tuple) else callback
+            if isinstance(callback, EpochCheckpoint):
+                callback._bind(self, fitted)
         devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -335,7 +364,60 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(images.shape[1:])
         self.device_ = device
         self.n_epochs_ = len(net.history)
+        self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
         return self
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in skfusion's safe format.
+
+        The file is a zip archive holding ``meta.json`` (format version, skfusion and torch
+        versions, parameters, classes, the clinical columns and image shape the model
+        expects) and ``weights.pt`` (the network's tensors, read back with
+        ``torch.load(weights_only=True)``). :func:`skfusion.load` reads it without running
+        any code from the file. Callbacks are not saved.
+        """
+        check_is_fitted(self)
+        from ._persistence import write_model_file
+
+        fitted = _fitted_state(self.classes_, self.n_features_in_,
+                               getattr(self, "feature_names_in_", None), self.image_shape_,
+                               self.device_)
+        fitted["n_epochs_"] = self.n_epochs_
+        write_model_file(path, self, fitted=fitted, net=self.net_)
+        return path
+
+    @classmethod
+    def _restore(cls, params, fitted, state, *, source):
+        estimator = cls(**params)
+        device = resolve_device(estimator.device)
+        classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
+        image_shape = tuple(fitted["image_shape"])
+        net = estimator._build_net(
+            lazy=False, n_classes=len(classes), n_clinical=fitted["n_features_in"],
+            in_channels=image_shape[0], device=device,
+            amp_dtype=estimator._resolve_amp_dtype(device), seed=0, groups=None,
+            criterion_weight=None,
+        )
+        net.initialize()
+        try:
+            net.module_.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{source}: the saved weights do not fit the network its parameters describe "
+                f"({str(exc).splitlines()[0]}); the file is damaged or was edited."
+            ) from None
+        estimator.net_ = net
+        estimator.classes_ = classes
+        estimator.n_features_in_ = fitted["n_features_in"]
+        if fitted.get("feature_names_in") is not None:
+            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
+        estimator.image_shape_ = image_shape
+        estimator.device_ = device
+        estimator.n_epochs_ = fitted.get("n_epochs_", 0)
+        estimator.interrupted_ = False
+        return estimator
 
     def _resolve_amp_dtype(self, device):
         setting = self.mixed_precision
@@ -377,7 +459,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
     def _build_net(self, *, lazy, n_classes, n_clinical, in_channels, device, amp_dtype,
                    seed, groups, criterion_weight):
         quiet = not self.verbose
-        callbacks = []
+        callbacks = [("interrupt_recovery", InterruptRecovery()), ("finite_loss", FiniteLoss())]
         train_split = None
         if self.early_stopping:
             train_split = ValidationSplit(self.validation_fraction, seed, groups)
@@ -447,6 +529,18 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             logits = self.net_.forward(dataset)
         if isinstance(logits, tuple):
             logits = logits[0]
+        finite = torch.isfinite(logits).all(dim=1)
+        if not finite.all():
+            bad = torch.nonzero(~finite).flatten()[:5].tolist()
+            raise ValueError(
+                f"the network produced NaN or infinite outputs for {int((~finite).sum())} "
+                f"sample(s) (first at {bad}); their inputs are probably extreme (images range "
+                f"{np.min(images):.3g} to {np.max(images):.3g}). Scale images and clinical "
+                "values to the range seen in training."
+                if not isinstance(images, LazyImages) else
+                f"the network produced NaN or infinite outputs for {int((~finite).sum())} "
+                f"sample(s) (first at {bad}); check those images for extreme values."
+            )
         return logits.double()
 
     def predict_proba(self, X):
@@ -482,6 +576,19 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
 def _silent(*args, **kwargs):
     return None
+
+
+def _fitted_state(classes, n_features, columns, image_shape, device):
+    """Fitted attributes as plain JSON values (for model files)."""
+    classes = np.asarray(classes)
+    return {
+        "classes": classes.tolist(),
+        "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+        "n_features_in": int(n_features),
+        "feature_names_in": None if columns is None else [str(c) for c in columns],
+        "image_shape": [int(d) for d in image_shape],
+        "trained_on": device,
+    }
 
 
 def _check_groups(groups, n_samples):
