@@ -93,6 +93,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         mixed_precision="auto",
         channels_last="auto",
         warm_start=False,
+        n_threads=None,
         random_state=None,
         verbose=1,
         **kwargs,
@@ -115,6 +116,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         self.mixed_precision = mixed_precision
         self.channels_last = channels_last
         self.warm_start = warm_start
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self._store_routed_params(kwargs)

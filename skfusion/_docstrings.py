@@ -48,6 +48,12 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         When True, ``fit`` on a fitted estimator continues training its network for
         ``max_epochs`` more epochs (same classes, columns and image shape) instead of starting
         over; with :func:`skfusion.load` this resumes from a checkpoint.
+    n_threads : int or None, default=None
+        Torch threads for ``fit`` and prediction (restored afterwards); ``None`` uses torch's
+        current setting. CPU kernels sum in an order that depends on the thread count, so
+        set it (e.g. 1) for predictions that are bit-identical whatever ``n_jobs`` a
+        cross-validation uses; with W parallel jobs on C cores, ``C // W`` avoids
+        oversubscription.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split. An int makes ``fit``
         reproducible (identical predictions on the CPU); torch's global random state is left

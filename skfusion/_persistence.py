@@ -75,8 +75,9 @@ def _resolve(path, custom_objects):
 
 
 def write_model_file(path, estimator, *, fitted, net):
-    """Write ``estimator`` (its parameters), ``fitted`` (its fitted attributes as plain values)
-    and ``net``'s weights to ``path``."""
+    """Write ``estimator`` (its parameters), ``fitted`` (its fitted attributes as plain values),
+    ``net``'s weights and optimizer state, and its shuffling state to ``path``, so that
+    training resumes exactly where it stopped."""
     from . import __version__
 
     params = estimator.get_params(deep=False)
@@ -91,11 +92,29 @@ def write_model_file(path, estimator, *, fitted, net):
         "params": encoded,
         "fitted": fitted,
     }
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in net.module_.state_dict().items()}, buffer)
+    rng = net.get_params().get("iterator_train__random_state")
+    if isinstance(rng, np.random.RandomState):
+        kind, keys, position, has_gauss, gauss = rng.get_state()
+        meta["fitted"]["shuffle_state"] = [kind, keys.tolist(), int(position), int(has_gauss),
+                                           float(gauss)]
+    weights = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in net.module_.state_dict().items()}, weights)
+    optimizer = io.BytesIO()
+    torch.save(_to_cpu(net.optimizer_.state_dict()), optimizer)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("meta.json", json.dumps(meta, indent=2))
-        archive.writestr("weights.pt", buffer.getvalue())
+        archive.writestr("weights.pt", weights.getvalue())
+        archive.writestr("optimizer.pt", optimizer.getvalue())
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def load(path, *, device="cpu", custom_objects=None):
@@ -132,6 +151,7 @@ def load(path, *, device="cpu", custom_objects=None):
                              "weights.pt).")
         meta = json.loads(archive.read("meta.json"))
         weights = archive.read("weights.pt")
+        optimizer = archive.read("optimizer.pt") if "optimizer.pt" in names else None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path!s} is not a skfusion model file (format {meta.get('format')!r}).")
     version = meta.get("format_version")
@@ -147,4 +167,6 @@ def load(path, *, device="cpu", custom_objects=None):
     params = {name: _decode(value, custom_objects) for name, value in meta["params"].items()}
     params["device"] = device
     state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
-    return cls._restore(params, meta["fitted"], state, source=str(path))
+    optimizer_state = None if optimizer is None else torch.load(
+        io.BytesIO(optimizer), map_location="cpu", weights_only=True)
+    return cls._restore(params, meta["fitted"], state, optimizer_state, source=str(path))

@@ -30,6 +30,11 @@ def check_images(images, *, argument="X.images"):
             f"{argument} could not be read as an array ({exc}); pass a numeric array of shape "
             "(n_samples, H, W) or (n_samples, C, H, W)."
         ) from None
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     if array.dtype.kind not in "biuf":
         raise ValueError(
             f"{argument} must be numeric; got dtype {array.dtype}. Convert the images to a "
@@ -47,7 +52,10 @@ def check_images(images, *, argument="X.images"):
         raise ValueError(f"{argument} has 0 samples; at least one is required.")
     if min(array.shape[2:]) == 0:
         raise ValueError(f"{argument} has an empty spatial size {array.shape[2:]}.")
-    array = np.ascontiguousarray(array, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        array = np.ascontiguousarray(array, dtype=np.float32)
+    if not array.flags.writeable:
+        array = array.copy()  # torch needs writable memory; never write to the user's array
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.flatnonzero(~finite.reshape(len(array), -1).all(axis=1))
@@ -87,6 +95,16 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
         columns = np.asarray([str(c) for c in frame.columns], dtype=object)
         if fitted_columns is not None:
             frame, columns = _align_columns(frame, fitted_columns, argument)
+        objects = [c for c, dtype in frame.dtypes.items() if dtype == object]
+        if objects:
+            # Numbers stored as Python objects are numbers; text is not.
+            converted = {c: pd.to_numeric(frame[c], errors="coerce") for c in objects}
+            numeric = [c for c in objects
+                       if converted[c].notna().sum() == frame[c].notna().sum()]
+            if numeric:
+                frame = frame.copy()
+                for column in numeric:
+                    frame[column] = converted[column]
         non_numeric = [str(c) for c, dtype in frame.dtypes.items()
                        if not (pd.api.types.is_numeric_dtype(dtype)
                                or pd.api.types.is_bool_dtype(dtype))]

@@ -7,6 +7,7 @@ its own parameters (``_module_params``) and whether it needs clinical values
 lives here once.
 """
 
+import contextlib
 import copy
 import difflib
 from numbers import Integral, Real
@@ -65,6 +66,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
         "channels_last": [StrOptions({"auto"}), "boolean"],
         "warm_start": ["boolean"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -222,9 +224,10 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        if self.warm_start and hasattr(self, "net_"):
-            return self._continue_training(X, y, groups=groups, classes=None, epochs=None)
-        return self._fit_new(X, y, groups=groups, epochs=None, classes=None)
+        with self._torch_threads():
+            if self.warm_start and hasattr(self, "net_"):
+                return self._continue_training(X, y, groups=groups, classes=None, epochs=None)
+            return self._fit_new(X, y, groups=groups, epochs=None, classes=None)
 
     def partial_fit(self, X, y, classes=None, groups=None):
         """Train for one more epoch; the first call builds the network.
@@ -249,8 +252,23 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         """
         if not hasattr(self, "net_"):
             self._validate_params()
-            return self._fit_new(X, y, groups=groups, epochs=1, classes=classes)
-        return self._continue_training(X, y, groups=groups, classes=classes, epochs=1)
+            with self._torch_threads():
+                return self._fit_new(X, y, groups=groups, epochs=1, classes=classes)
+        with self._torch_threads():
+            return self._continue_training(X, y, groups=groups, classes=classes, epochs=1)
+
+    @contextlib.contextmanager
+    def _torch_threads(self):
+        """Run with ``n_threads`` torch threads (if set), restoring the setting afterwards."""
+        if self.n_threads is None:
+            yield
+            return
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.n_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
     def _continue_training(self, X, y, *, groups, classes, epochs):
         """Train the fitted network further; on any error the model is restored."""
@@ -273,6 +291,9 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         y_encoded = np.searchsorted(self.classes_, y).astype(np.int64)
         dataset = _make_dataset(images, clinical, y_encoded)
         net = self.net_
+        # Continue with the estimator's current training settings.
+        net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
+                       verbose=int(self.verbose))
         if self.early_stopping:
             net.train_split = ValidationSplit(
                 self.validation_fraction, net.train_split.random_state, groups)
@@ -338,7 +359,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             groups=groups,
             criterion_weight=criterion_weight,
         )
-        fitted = _fitted_state(classes, clinical.shape[1], columns, images.shape[1:], device)
+        fitted = _fitted_state(classes, clinical.shape[1], columns, images.shape[1:], device,
+                               seed)
         for callback in self.callbacks or []:
             callback = callback[1] if isinstance(callback, tuple) else callback
             if isinstance(callback, EpochCheckpoint):
@@ -363,6 +385,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             del self.validation_indices_
         self.image_shape_ = tuple(images.shape[1:])
         self.device_ = device
+        self.seed_ = seed
         self.n_epochs_ = len(net.history)
         self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
         return self
@@ -383,13 +406,13 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
         fitted = _fitted_state(self.classes_, self.n_features_in_,
                                getattr(self, "feature_names_in_", None), self.image_shape_,
-                               self.device_)
+                               self.device_, self.seed_)
         fitted["n_epochs_"] = self.n_epochs_
         write_model_file(path, self, fitted=fitted, net=self.net_)
         return path
 
     @classmethod
-    def _restore(cls, params, fitted, state, *, source):
+    def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
         estimator = cls(**params)
         device = resolve_device(estimator.device)
         classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
@@ -397,9 +420,14 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         net = estimator._build_net(
             lazy=False, n_classes=len(classes), n_clinical=fitted["n_features_in"],
             in_channels=image_shape[0], device=device,
-            amp_dtype=estimator._resolve_amp_dtype(device), seed=0, groups=None,
-            criterion_weight=None,
+            amp_dtype=estimator._resolve_amp_dtype(device), seed=fitted.get("seed", 0),
+            groups=None, criterion_weight=None,
         )
+        if fitted.get("shuffle_state") is not None:
+            kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
+            rng = np.random.RandomState()
+            rng.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+            net.set_params(iterator_train__random_state=rng)
         net.initialize()
         try:
             net.module_.load_state_dict(state, strict=True)
@@ -408,6 +436,12 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
                 f"{source}: the saved weights do not fit the network its parameters describe "
                 f"({str(exc).splitlines()[0]}); the file is damaged or was edited."
             ) from None
+        if optimizer_state is not None:
+            net.optimizer_.load_state_dict(optimizer_state)
+        # History up to the saved epoch, so that warm starts count epochs on from there.
+        for _ in range(fitted.get("n_epochs_", 0)):
+            net.history.new_epoch()
+            net.history.record("epoch", len(net.history))
         estimator.net_ = net
         estimator.classes_ = classes
         estimator.n_features_in_ = fitted["n_features_in"]
@@ -416,6 +450,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         estimator.image_shape_ = image_shape
         estimator.device_ = device
         estimator.n_epochs_ = fitted.get("n_epochs_", 0)
+        estimator.seed_ = fitted.get("seed", 0)
         estimator.interrupted_ = False
         return estimator
 
@@ -525,7 +560,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         images, clinical, _, _ = self._check_X(X, fitting=False)
         dataset = _make_dataset(images, clinical)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._torch_threads():
             logits = self.net_.forward(dataset)
         if isinstance(logits, tuple):
             logits = logits[0]
@@ -578,7 +613,7 @@ def _silent(*args, **kwargs):
     return None
 
 
-def _fitted_state(classes, n_features, columns, image_shape, device):
+def _fitted_state(classes, n_features, columns, image_shape, device, seed):
     """Fitted attributes as plain JSON values (for model files)."""
     classes = np.asarray(classes)
     return {
@@ -588,6 +623,7 @@ def _fitted_state(classes, n_features, columns, image_shape, device):
         "feature_names_in": None if columns is None else [str(c) for c in columns],
         "image_shape": [int(d) for d in image_shape],
         "trained_on": device,
+        "seed": int(seed),
     }
 
 

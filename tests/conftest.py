@@ -42,3 +42,14 @@ def make_data(n=24, size=16, channels=None, n_classes=2, labels=("AD", "NC"), se
 @pytest.fixture
 def data():
     return make_data()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how many bad-input cases the robustness suite tried, by case and outcome."""
+    from .test_robustness import TRIED
+
+    if TRIED:
+        total = sum(TRIED.values())
+        terminalreporter.write_line(
+            f"robustness: {total} bad-input cases tried ({len(TRIED)} case/outcome kinds): "
+            + ", ".join(f"{k}={v}" for k, v in sorted(TRIED.items())))

@@ -1,0 +1,201 @@
+"""Bad input never crashes deep inside torch, never returns garbage, never changes a model.
+
+Property-based (hypothesis) over the cases below. Each drawn case must end in either a
+correct result (finite probabilities, one row per sample, rows summing to 1) or a
+ValueError/TypeError whose message names the argument at fault — and the fitted model must
+predict exactly as before. ``pytest`` prints how many cases were tried (see conftest).
+
+Cases (predict on a fitted model unless marked fit):
+  images_2d, images_5d ....... wrong number of dimensions
+  zero_samples, one_sample ... 0 or 1 sample
+  images_nan, images_inf ..... non-finite pixels
+  clinical_nan, clinical_inf . non-finite clinical values
+  constant_images ............ every pixel equal (zeros or a constant)
+  huge_images, denormal ...... values near the float32 limit, or below its normal range
+  images_<dtype> ............. object, bool, int, float16, float64 images
+  clinical_<dtype> ........... object, bool, int clinical values; a list of lists
+  non_contiguous, read_only .. strided views and read-only arrays
+  columns_shuffled / _renamed / _missing / _extra
+  length_mismatch ............ images and clinical rows differ
+  unseen_category ............ a category never seen in fit (pipeline with OneHotEncoder)
+  fit_y_length, fit_single_class, fit_mixed_labels, fit_none_label, fit_continuous_y
+  fit_unseen_label_warm ...... a label the fitted model does not know, with warm_start
+"""
+
+import collections
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.compose import make_column_transformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from skfusion import ClinicalAttentionClassifier, ClinicalTransformer, FusionInput
+
+from .conftest import TINY, make_data
+
+TRIED = collections.Counter()
+ARGUMENT_WORDS = ("X", "images", "clinical", "y", "label", "categor")
+
+
+def _images_case(transform):
+    return lambda X, rng, n: FusionInput(transform(X.images[:n].copy(), rng), X.clinical[:n])
+
+
+def _clinical_case(transform):
+    return lambda X, rng, n: FusionInput(X.images[:n], transform(X.clinical[:n].copy(), rng))
+
+
+def _with_nan(images, rng):
+    images[rng.randint(len(images)), rng.randint(16), rng.randint(16)] = np.nan
+    return images
+
+
+def _with_inf(images, rng):
+    images[rng.randint(len(images)), 0, 0] = np.inf
+    return images
+
+
+def _read_only(X, rng, n):
+    images, clinical = X.images[:n].copy(), X.clinical[:n].to_numpy()
+    images.setflags(write=False)
+    clinical.setflags(write=False)
+    return FusionInput(images, clinical)
+
+
+PREDICT_CASES = {
+    "images_2d": lambda X, rng, n: FusionInput(X.images[:n, 0], X.clinical[:n]),
+    "images_5d": _images_case(lambda a, rng: a[:, None, None]),
+    "zero_samples": lambda X, rng, n: FusionInput(X.images[:0], X.clinical[:0]),
+    "one_sample": lambda X, rng, n: X[[0]],
+    "images_nan": _images_case(_with_nan),
+    "images_inf": _images_case(_with_inf),
+    "clinical_nan": _clinical_case(lambda c, rng: c.assign(age=np.nan)),
+    "clinical_inf": _clinical_case(lambda c, rng: c.assign(score=np.inf)),
+    "constant_images": _images_case(lambda a, rng: np.full_like(a, rng.choice([0.0, 7.5]))),
+    "huge_images": _images_case(lambda a, rng: a * np.float32(rng.choice([1e20, 1e37]))),
+    "denormal": _images_case(lambda a, rng: a * np.float32(1e-40)),
+    "images_object": _images_case(lambda a, rng: a.astype(object)),
+    "images_bool": _images_case(lambda a, rng: a > 0),
+    "images_int": _images_case(lambda a, rng: (a * 10).astype(np.int32)),
+    "images_float16": _images_case(lambda a, rng: a.astype(np.float16)),
+    "images_float64": _images_case(lambda a, rng: a.astype(np.float64)),
+    "clinical_object": _clinical_case(lambda c, rng: c.astype(object)),
+    "clinical_bool": _clinical_case(lambda c, rng: c > 0),
+    "clinical_int": _clinical_case(lambda c, rng: c.round().astype(int)),
+    "clinical_list": lambda X, rng, n: FusionInput(X.images[:n], X.clinical[:n].to_numpy()
+                                                   .tolist()),
+    "non_contiguous": lambda X, rng, n: FusionInput(
+        np.repeat(X.images[:n], 2, axis=2)[:, :, ::2], X.clinical[:n]),
+    "read_only": _read_only,
+    "columns_shuffled": _clinical_case(lambda c, rng: c[list(rng.permutation(c.columns))]),
+    "columns_renamed": _clinical_case(lambda c, rng: c.rename(columns={"age": "Age"})),
+    "columns_missing": _clinical_case(lambda c, rng: c.drop(columns="noise")),
+    "columns_extra": _clinical_case(lambda c, rng: c.assign(extra=1.0)),
+    "length_mismatch": lambda X, rng, n: (X.images[:n], X.clinical[: max(n - 1, 0)]),
+}
+
+FIT_CASES = {
+    "fit_y_length": lambda X, y, rng: (X, y[:-1]),
+    "fit_single_class": lambda X, y, rng: (X, np.full(len(y), "AD")),
+    "fit_mixed_labels": lambda X, y, rng: (X, np.array(["AD", 1] * (len(y) // 2), dtype=object)),
+    "fit_none_label": lambda X, y, rng: (X, np.where(np.arange(len(y)) == 0, None, y)
+                                         .astype(object)),
+    "fit_continuous_y": lambda X, y, rng: (X, rng.rand(len(y))),
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    X, y = make_data(n=20)
+    clf = ClinicalAttentionClassifier(**TINY).fit(X, y)
+    return clf, X, y, clf.predict_proba(X)
+
+
+def check_outcome(action, n_expected):
+    try:
+        proba = action()
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        assert any(word in message for word in ARGUMENT_WORDS), message
+        assert "Traceback" not in message
+        return "error"
+    assert proba.shape == (n_expected, 2)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    return "result"
+
+
+@pytest.mark.parametrize("case", sorted(PREDICT_CASES))
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_bad_predict_input(model, case, n, seed):
+    clf, X, _, before = model
+    rng = np.random.RandomState(seed)
+    bad = PREDICT_CASES[case](X, rng, n)
+    expected_rows = len(bad.images) if isinstance(bad, FusionInput) else len(bad[0])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X.clinical has no column names")
+        outcome = check_outcome(lambda: clf.predict_proba(bad), expected_rows)
+    TRIED[f"{case}:{outcome}"] += 1
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize("case", sorted(FIT_CASES))
+@settings(max_examples=2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16))
+def test_bad_fit_input_keeps_the_fitted_model(model, case, seed):
+    clf, X, y, before = model
+    bad_X, bad_y = FIT_CASES[case](X, y, np.random.RandomState(seed))
+    fresh = clone(clf)
+    with pytest.raises((ValueError, TypeError)) as info:
+        clf.fit(bad_X, bad_y)
+    assert any(word in str(info.value) for word in ARGUMENT_WORDS)
+    with pytest.raises((ValueError, TypeError)):
+        fresh.fit(bad_X, bad_y)
+    assert not hasattr(fresh, "net_")
+    TRIED[f"{case}:error"] += 1
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_unseen_label_with_warm_start(model):
+    _, X, y, _ = model
+    clf = ClinicalAttentionClassifier(**TINY, warm_start=True).fit(X, y)
+    before = clf.predict_proba(X)
+    with pytest.raises(ValueError, match="label"):
+        clf.fit(X, np.where(y == "AD", "MCI", y))
+    TRIED["fit_unseen_label_warm:error"] += 1
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_unseen_category_through_a_pipeline():
+    X, y = make_data(n=20)
+    clinical = X.clinical.assign(sex=np.where(np.arange(20) % 2, "F", "M"))
+    strict = make_pipeline(
+        ClinicalTransformer(make_column_transformer((OneHotEncoder(), ["sex"]),
+                                                    remainder=StandardScaler())),
+        ClinicalAttentionClassifier(**TINY)).fit(FusionInput(X.images, clinical), y)
+    unseen = FusionInput(X.images, clinical.assign(sex="X"))
+    with pytest.raises(ValueError, match="unknown categor"):
+        strict.predict(unseen)
+    lenient = make_pipeline(
+        ClinicalTransformer(make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["sex"]), remainder=StandardScaler())),
+        ClinicalAttentionClassifier(**TINY)).fit(FusionInput(X.images, clinical), y)
+    assert np.isfinite(lenient.predict_proba(unseen)).all()
+    TRIED["unseen_category:error"] += 1
+    TRIED["unseen_category:result"] += 1
+
+
+def test_every_listed_case_was_tried():
+    """Run last in this module: the property tests must have drawn every case."""
+    tried = {key.split(":")[0] for key in TRIED}
+    missing = (set(PREDICT_CASES) | set(FIT_CASES)) - tried
+    assert not missing, f"cases never run: {sorted(missing)}"
