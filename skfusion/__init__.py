@@ -1,6 +1,7 @@
 """skfusion: fuse medical images and clinical data in PyTorch networks behind scikit-learn's API."""
 
 from ._clinical_attention import ClinicalAttentionClassifier
+from ._feature_modulation import FeatureModulationClassifier
 from ._input import FusionInput
 from ._persistence import load
 from .preprocessing import ClinicalTransformer
@@ -10,6 +11,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ClinicalAttentionClassifier",
     "ClinicalTransformer",
+    "FeatureModulationClassifier",
     "FusionInput",
     "load",
     "__version__",

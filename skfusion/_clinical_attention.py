@@ -98,28 +98,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         verbose=1,
         **kwargs,
     ):
-        self.mode = mode
-        self.backbone = backbone
-        self.base_width = base_width
-        self.clinical_dim = clinical_dim
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.criterion = criterion
-        self.class_weight = class_weight
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.device = device
-        self.mixed_precision = mixed_precision
-        self.channels_last = channels_last
-        self.warm_start = warm_start
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
-        self._store_routed_params(kwargs)
+        self._store_params(locals())
 
     @classmethod
     def _tuning_space(cls):

@@ -93,6 +93,14 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     # -- parameters ------------------------------------------------------------------------
 
+    def _store_params(self, values):
+        """Store ``__init__``'s arguments as they are (``values`` is its ``locals()``)."""
+        kwargs = values.pop("kwargs", {})
+        for name, value in values.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+        self._store_routed_params(kwargs)
+
     def _store_routed_params(self, kwargs):
         for key, value in kwargs.items():
             if "__" not in key:

@@ -40,6 +40,7 @@ CLASSIFIERS = [cls for cls in ESTIMATORS if issubclass(cls, ClassifierMixin)]
 #: Small settings per classifier; a new classifier must add its own here (the test says so).
 SMALL_PARAMS = {
     "ClinicalAttentionClassifier": dict(TINY, mode="full"),
+    "FeatureModulationClassifier": {k: v for k, v in TINY.items() if k != "clinical_dim"},
 }
 
 #: sklearn checks that cannot apply to (images, clinical) input, and why.

@@ -3,6 +3,8 @@
 from .clinical import ClinicalEncoder
 from .clinical_attention import MODES, ClinicalAttentionNet
 from .init import he_init_
+from .modulation import FeatureModulation
+from .modulation_net import FeatureModulationNet
 from .rbca import ClinicalChannelAttention
 from .resnet import RESNET_SPECS, ResidualBlock, ResNet, ResNetSpec
 
@@ -12,6 +14,8 @@ __all__ = [
     "ClinicalAttentionNet",
     "ClinicalChannelAttention",
     "ClinicalEncoder",
+    "FeatureModulation",
+    "FeatureModulationNet",
     "ResNet",
     "ResNetSpec",
     "ResidualBlock",

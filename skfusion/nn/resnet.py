@@ -118,6 +118,11 @@ class ResNet(nn.Module):
         ``attention_stages`` is not empty.
     norm_layer : callable, default=torch.nn.BatchNorm2d
         2-D normalisation used in the stem, every block and every attention module.
+    condition : callable or None, default=None
+        ``condition(stage, block_index, in_channels)`` returns a module
+        ``module(images, clinical)`` that rewrites that block's input (same channels), or
+        ``None``; how FiLM and DAFT enter chosen blocks. Used where ``attention_stages``
+        does not already place an RBCA.
 
     Attributes
     ----------
@@ -133,6 +138,7 @@ class ResNet(nn.Module):
         attention_stages=(),
         clinical_dim=None,
         norm_layer=nn.BatchNorm2d,
+        condition=None,
     ):
         super().__init__()
         spec = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)]
@@ -165,6 +171,8 @@ class ResNet(nn.Module):
                 attention = None
                 if stage_number in attention_stages:
                     attention = ClinicalChannelAttention(channels, clinical_dim, norm_layer)
+                elif condition is not None:
+                    attention = condition(stage_number, block_index, channels)
                 block = ResidualBlock(channels, width, stride, spec.block, norm_layer, attention)
                 blocks.append(block)
                 channels = block.out_channels

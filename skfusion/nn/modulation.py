@@ -1,0 +1,78 @@
+"""Feature-wise modulation of image feature maps by clinical values: FiLM and DAFT.
+
+FiLM (Perez et al., AAAI 2018): the clinical vector alone predicts a per-channel scale and
+shift of a feature map. DAFT (Pölsterl, Wolf and Wachinger, "Combining 3D image and tabular
+data via the dynamic affine feature map transform", MICCAI 2021): scale and shift come from
+the *concatenation* of the globally pooled feature map and the clinical vector, through a
+bottleneck MLP, so the transform depends on the image as well. Written from the papers'
+equations. Both return ``(1 + scale) * x + shift``; their last layer starts at zero, so a new
+network begins with the identity transform.
+"""
+
+import torch
+from torch import nn
+
+from ._checks import check_option, check_positive_int
+
+METHODS = ("film", "daft")
+
+
+class FeatureModulation(nn.Module):
+    """Per-channel affine transform of a feature map, predicted from clinical values.
+
+    Parameters
+    ----------
+    method : {"film", "daft"}
+        What predicts the transform: the clinical vector (FiLM) or the pooled feature map
+        concatenated with it (DAFT).
+    channels : int
+        Channels of the feature map.
+    n_clinical : int
+        Clinical values per sample.
+    bottleneck_ratio : int, default=4
+        DAFT's MLP reduces its input width by this factor (FiLM uses the same hidden width,
+        computed from its own input).
+
+    Notes
+    -----
+    The predicted ``scale`` and ``shift`` pass through ``self.scale_out`` and
+    ``self.shift_out`` (identity modules), so forward hooks can read them.
+    """
+
+    def __init__(self, method, channels, n_clinical, bottleneck_ratio=4):
+        super().__init__()
+        check_option("method", method, METHODS)
+        check_positive_int("channels", channels)
+        check_positive_int("n_clinical", n_clinical)
+        check_positive_int("bottleneck_ratio", bottleneck_ratio)
+        self.method = method
+        self.channels = channels
+        in_features = n_clinical + (channels if method == "daft" else 0)
+        hidden = max(4, in_features // bottleneck_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, 2 * channels),
+        )
+        self.scale_out = nn.Identity()
+        self.shift_out = nn.Identity()
+        self.reset_to_identity()
+
+    def reset_to_identity(self):
+        """Zero the last layer: the transform starts as the identity."""
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, images, clinical):
+        """Return ``(1 + scale) * images + shift``, scale and shift per sample and channel."""
+        if clinical is None:
+            raise ValueError("FeatureModulation needs clinical values; got clinical=None.")
+        if self.method == "daft":
+            pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(images, 1), 1)
+            condition = torch.cat([pooled, clinical], dim=1)
+        else:
+            condition = clinical
+        scale, shift = self.mlp(condition).chunk(2, dim=1)
+        scale = self.scale_out(scale)[:, :, None, None]
+        shift = self.shift_out(shift)[:, :, None, None]
+        return (1 + scale) * images + shift

@@ -1,0 +1,74 @@
+"""A ResNet whose chosen residual block is modulated by clinical values (FiLM or DAFT)."""
+
+from torch import nn
+
+from ._checks import check_option, check_positive_int
+from .init import he_init_
+from .modulation import METHODS, FeatureModulation
+from .resnet import RESNET_SPECS, ResNet
+
+
+class FeatureModulationNet(nn.Module):
+    """Image classifier whose feature maps are scaled and shifted by clinical values.
+
+    The modulation rewrites the input of the last residual block of ``stage`` (DAFT's
+    placement: the last block of the network for ``stage=4``); the pooled image features
+    then go to a linear head. Clinical information reaches the decision only through the
+    modulation, as in the DAFT paper.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output logits.
+    n_clinical : int
+        Clinical values per sample.
+    in_channels : int, default=1
+        Image channels.
+    method : {"film", "daft"}, default="daft"
+        See :class:`~skfusion.nn.modulation.FeatureModulation`.
+    backbone : str, default="resnet50"
+        ResNet depth.
+    base_width : int, default=64
+        Width of the first ResNet stage.
+    stage : int, default=4
+        Stage (1-4) whose last block is modulated.
+    bottleneck_ratio : int, default=4
+        Width reduction of the modulation MLP.
+    norm_layer : callable, default=torch.nn.BatchNorm2d
+    """
+
+    def __init__(self, n_classes, n_clinical, in_channels=1, method="daft",
+                 backbone="resnet50", base_width=64, stage=4, bottleneck_ratio=4,
+                 norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        check_positive_int("n_classes", n_classes, minimum=2)
+        check_option("method", method, METHODS)
+        check_option("stage", stage, {1, 2, 3, 4})
+        last_block = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)].depths[
+            stage - 1] - 1
+
+        def condition(stage_number, block_index, channels):
+            if stage_number == stage and block_index == last_block:
+                return FeatureModulation(method, channels, n_clinical, bottleneck_ratio)
+            return None
+
+        self.method = method
+        self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
+                                    norm_layer=norm_layer, condition=condition)
+        self.head = nn.Linear(self.image_encoder.out_features, n_classes)
+        he_init_(self)
+        for module in self.modules():
+            if isinstance(module, FeatureModulation):
+                module.reset_to_identity()
+
+    def forward_features(self, images, clinical):
+        """Return pooled image features, modulated by the clinical values."""
+        return self.image_encoder(images, clinical)
+
+    def forward_head(self, features):
+        """Return logits from the pooled features."""
+        return self.head(features)
+
+    def forward(self, images, clinical=None):
+        """Return logits, shape ``(n, n_classes)``."""
+        return self.forward_head(self.forward_features(images, clinical))
