@@ -2,6 +2,7 @@
 
 from ._clinical_attention import ClinicalAttentionClassifier
 from ._feature_modulation import FeatureModulationClassifier
+from ._gated_fusion import GatedFusionClassifier
 from ._input import FusionInput
 from ._persistence import load
 from .preprocessing import ClinicalTransformer
@@ -13,6 +14,7 @@ __all__ = [
     "ClinicalTransformer",
     "FeatureModulationClassifier",
     "FusionInput",
+    "GatedFusionClassifier",
     "load",
     "__version__",
 ]

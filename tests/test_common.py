@@ -41,6 +41,7 @@ CLASSIFIERS = [cls for cls in ESTIMATORS if issubclass(cls, ClassifierMixin)]
 SMALL_PARAMS = {
     "ClinicalAttentionClassifier": dict(TINY, mode="full"),
     "FeatureModulationClassifier": {k: v for k, v in TINY.items() if k != "clinical_dim"},
+    "GatedFusionClassifier": dict(TINY, n_heads=2, head_dim=8),
 }
 
 #: sklearn checks that cannot apply to (images, clinical) input, and why.

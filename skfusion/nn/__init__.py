@@ -2,6 +2,7 @@
 
 from .clinical import ClinicalEncoder
 from .clinical_attention import MODES, ClinicalAttentionNet
+from .gated_fusion import ClinicalSpatialAttention, GatedFusionNet, MultiHeadGMU
 from .init import he_init_
 from .modulation import FeatureModulation
 from .modulation_net import FeatureModulationNet
@@ -14,8 +15,11 @@ __all__ = [
     "ClinicalAttentionNet",
     "ClinicalChannelAttention",
     "ClinicalEncoder",
+    "ClinicalSpatialAttention",
     "FeatureModulation",
     "FeatureModulationNet",
+    "GatedFusionNet",
+    "MultiHeadGMU",
     "ResNet",
     "ResNetSpec",
     "ResidualBlock",

@@ -16,7 +16,8 @@ def he_init_(module):
                 nn.init.zeros_(layer.bias)
         elif isinstance(layer, nn.Linear):
             nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
         elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)):
             if layer.weight is not None:
                 nn.init.ones_(layer.weight)
