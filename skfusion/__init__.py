@@ -5,6 +5,7 @@ from ._feature_modulation import FeatureModulationClassifier
 from ._gated_fusion import GatedFusionClassifier
 from ._input import FusionInput
 from ._persistence import load
+from ._report_fusion import ReportFusionClassifier
 from .preprocessing import ClinicalTransformer
 
 __version__ = "0.1.0"
@@ -15,6 +16,7 @@ __all__ = [
     "FeatureModulationClassifier",
     "FusionInput",
     "GatedFusionClassifier",
+    "ReportFusionClassifier",
     "load",
     "__version__",
 ]

@@ -29,24 +29,33 @@ __all__ = [
 
 
 class FusionDataset(torch.utils.data.Dataset):
-    """Samples held as whole tensors: images ``(n, C, H, W)``, clinical ``(n, F)``, labels ``(n,)``.
+    """Samples held as whole tensors: images ``(n, C, H, W)``, clinical ``(n, F)``, labels
+    ``(n,)`` and, for text models, token ids ``(n, L)``.
 
     Works with a torch ``DataLoader`` (per-sample ``__getitem__``), and with
     :class:`TensorBatchIterator`, which indexes whole batches at once and skips per-sample
     Python work and collation.
     """
 
-    def __init__(self, images, clinical, y=None):
+    def __init__(self, images, clinical, y=None, tokens=None):
         self.images = images
         self.clinical = clinical
         self.y = y
+        self.tokens = tokens
 
     def __len__(self):
         return self.images.shape[0]
 
+    def inputs(self, index):
+        """The module's keyword inputs for ``index`` (an int, slice or index tensor)."""
+        x = {"images": self.images[index], "clinical": self.clinical[index]}
+        if self.tokens is not None:
+            x["tokens"] = self.tokens[index]
+        return x
+
     def __getitem__(self, index):
         target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
-        return {"images": self.images[index], "clinical": self.clinical[index]}, target
+        return self.inputs(index), target
 
     def take(self, positions):
         """Return the samples at ``positions`` (a 1-D integer tensor or array) as a new dataset."""
@@ -55,6 +64,7 @@ class FusionDataset(torch.utils.data.Dataset):
             self.images[positions],
             self.clinical[positions],
             None if self.y is None else self.y[positions],
+            None if self.tokens is None else self.tokens[positions],
         )
 
     def to(self, device):
@@ -63,20 +73,22 @@ class FusionDataset(torch.utils.data.Dataset):
             self.images.to(device),
             self.clinical.to(device),
             None if self.y is None else self.y.to(device),
+            None if self.tokens is None else self.tokens.to(device),
         )
 
 
 class LazyFusionDataset(torch.utils.data.Dataset):
     """Samples whose images are read one by one from a :class:`~skfusion._input.LazyImages`.
 
-    Clinical values and labels are small and held as tensors; images are read in
+    Clinical values, token ids and labels are small and held as tensors; images are read in
     ``__getitem__``, so a ``DataLoader`` with workers reads them in parallel with training.
     """
 
-    def __init__(self, images, clinical, y=None):
+    def __init__(self, images, clinical, y=None, tokens=None):
         self.images = images
         self.clinical = clinical
         self.y = y
+        self.tokens = tokens
 
     def __len__(self):
         return len(self.images)
@@ -89,7 +101,10 @@ class LazyFusionDataset(torch.utils.data.Dataset):
                 "drop that sample."
             )
         target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
-        return {"images": torch.from_numpy(image), "clinical": self.clinical[index]}, target
+        x = {"images": torch.from_numpy(image), "clinical": self.clinical[index]}
+        if self.tokens is not None:
+            x["tokens"] = self.tokens[index]
+        return x, target
 
     def take(self, positions):
         """Return the samples at ``positions`` as a new lazy dataset."""
@@ -99,6 +114,7 @@ class LazyFusionDataset(torch.utils.data.Dataset):
             self.images.take(positions),
             self.clinical[index],
             None if self.y is None else self.y[index],
+            None if self.tokens is None else self.tokens[index],
         )
 
 
@@ -169,19 +185,18 @@ class TensorBatchIterator:
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         for start, stop in _batch_bounds(n, self.batch_size, self.merge_singleton):
             if order is None:
-                images = dataset.images[start:stop]
-                clinical = dataset.clinical[start:stop]
+                x = dataset.inputs(slice(start, stop))
                 y = None if dataset.y is None else dataset.y[start:stop]
             else:
                 index = order[start:stop].to(dataset.images.device)
-                images = dataset.images.index_select(0, index)
-                clinical = dataset.clinical.index_select(0, index)
+                x = dataset.inputs(index)
                 y = None if dataset.y is None else dataset.y.index_select(0, index)
-            images = images.to(self.device, non_blocking=non_blocking, memory_format=memory_format)
-            clinical = clinical.to(self.device, non_blocking=non_blocking)
+            x = {name: value.to(self.device, non_blocking=non_blocking)
+                 for name, value in x.items()}
+            x["images"] = x["images"].contiguous(memory_format=memory_format)
             if y is None:
                 y = torch.zeros(stop - start, dtype=torch.long)
-            yield {"images": images, "clinical": clinical}, y.to(self.device, non_blocking=non_blocking)
+            yield x, y.to(self.device, non_blocking=non_blocking)
 
 
 def _batch_bounds(n, batch_size, merge_singleton):

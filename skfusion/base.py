@@ -91,6 +91,26 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         """Whether the network reads clinical values (so X must carry them)."""
         return True
 
+    #: Whether clinical values may be left out (the network then gets none).
+    _clinical_optional = False
+
+    def _fit_extra(self, X):
+        """Inputs beyond images and clinical values (e.g. report tokens), learned in fit.
+
+        Returns ``(arrays, fitted, module_params)``: numpy arrays for the dataset, fitted
+        attributes (plain JSON values) to set once training succeeded, and module arguments.
+        """
+        return {}, {}, {}
+
+    def _transform_extra(self, X):
+        """The extra input arrays of ``X`` for a fitted estimator."""
+        return {}
+
+    @classmethod
+    def _module_params_from_fitted(cls, fitted_extra):
+        """Module arguments that :meth:`_fit_extra` derived, rebuilt from a model file."""
+        return {}
+
     # -- parameters ------------------------------------------------------------------------
 
     def _store_params(self, values):
@@ -167,6 +187,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             images = check_images(X.images)
         n_samples = images.shape[0]
         if fitting:
+            if self._clinical_optional and X.clinical is None:
+                return images, np.zeros((n_samples, 0), dtype=np.float32), None, X
             if self._uses_clinical() and X.clinical is None:
                 raise ValueError(
                     f"{self._describe_config()} needs clinical values, but X has none; pass "
@@ -187,7 +209,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
                 f"X.images has spatial size {images.shape[2:]} but the model was fitted on "
                 f"{tuple(expected[1:])}; resize the images to the training size."
             )
-        if self._uses_clinical():
+        if self._uses_clinical() and not (self._clinical_optional and self.n_features_in_ == 0):
             if X.clinical is None:
                 raise ValueError(
                     f"{self._describe_config()} was fitted with clinical values, but X has "
@@ -280,7 +302,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     def _continue_training(self, X, y, *, groups, classes, epochs):
         """Train the fitted network further; on any error the model is restored."""
-        images, clinical, _, _ = self._check_X(X, fitting=False)
+        images, clinical, _, X = self._check_X(X, fitting=False)
         y = check_labels(y, n_samples=images.shape[0])
         unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()), key=str)
         if unknown:
@@ -297,7 +319,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             )
         groups = _check_groups(groups, images.shape[0])
         y_encoded = np.searchsorted(self.classes_, y).astype(np.int64)
-        dataset = _make_dataset(images, clinical, y_encoded)
+        dataset = _make_dataset(images, clinical, y_encoded, **self._transform_extra(X))
         net = self.net_
         # Continue with the estimator's current training settings.
         net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
@@ -325,7 +347,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         self._check_routed_params()
         device = resolve_device(self.device)
         amp_dtype = self._resolve_amp_dtype(device)
-        images, clinical, columns, _ = self._check_X(X, fitting=True)
+        images, clinical, columns, X = self._check_X(X, fitting=True)
+        extra_arrays, extra_fitted, extra_module = self._fit_extra(X)
         y = check_labels(y, n_samples=images.shape[0])
         groups = _check_groups(groups, images.shape[0])
         encoder = LabelEncoder()
@@ -355,7 +378,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        dataset = _make_dataset(images, clinical, y_encoded.astype(np.int64))
+        dataset = _make_dataset(images, clinical, y_encoded.astype(np.int64), **extra_arrays)
         net = self._build_net(
             lazy=isinstance(images, LazyImages),
             n_classes=len(classes),
@@ -366,9 +389,10 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             seed=seed,
             groups=groups,
             criterion_weight=criterion_weight,
+            extra_module=extra_module,
         )
         fitted = _fitted_state(classes, clinical.shape[1], columns, images.shape[1:], device,
-                               seed)
+                               seed, extra_fitted)
         for callback in self.callbacks or []:
             callback = callback[1] if isinstance(callback, tuple) else callback
             if isinstance(callback, EpochCheckpoint):
@@ -394,6 +418,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(images.shape[1:])
         self.device_ = device
         self.seed_ = seed
+        for name, value in extra_fitted.items():
+            setattr(self, name, value)
         self.n_epochs_ = len(net.history)
         self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
         return self
@@ -414,10 +440,14 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
         fitted = _fitted_state(self.classes_, self.n_features_in_,
                                getattr(self, "feature_names_in_", None), self.image_shape_,
-                               self.device_, self.seed_)
+                               self.device_, self.seed_,
+                               {name: getattr(self, name) for name in self._extra_fitted_names()})
         fitted["n_epochs_"] = self.n_epochs_
         write_model_file(path, self, fitted=fitted, net=self.net_)
         return path
+
+    def _extra_fitted_names(self):
+        return []
 
     @classmethod
     def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
@@ -430,6 +460,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             in_channels=image_shape[0], device=device,
             amp_dtype=estimator._resolve_amp_dtype(device), seed=fitted.get("seed", 0),
             groups=None, criterion_weight=None,
+            extra_module=cls._module_params_from_fitted(fitted.get("extra", {})),
         )
         if fitted.get("shuffle_state") is not None:
             kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
@@ -460,6 +491,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         estimator.n_epochs_ = fitted.get("n_epochs_", 0)
         estimator.seed_ = fitted.get("seed", 0)
         estimator.interrupted_ = False
+        for name, value in fitted.get("extra", {}).items():
+            setattr(estimator, name, value)
         return estimator
 
     def _resolve_amp_dtype(self, device):
@@ -500,7 +533,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         return torch.as_tensor(weights, dtype=torch.float32)
 
     def _build_net(self, *, lazy, n_classes, n_clinical, in_channels, device, amp_dtype,
-                   seed, groups, criterion_weight):
+                   seed, groups, criterion_weight, extra_module=None):
         quiet = not self.verbose
         callbacks = [("interrupt_recovery", InterruptRecovery()), ("finite_loss", FiniteLoss())]
         train_split = None
@@ -531,6 +564,7 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             "module__n_clinical": n_clinical,
             "module__in_channels": in_channels,
             **{f"module__{k}": v for k, v in self._module_params().items()},
+            **{f"module__{k}": v for k, v in (extra_module or {}).items()},
         }
         criterion_params = {} if criterion_weight is None else {
             "criterion__weight": criterion_weight}
@@ -566,8 +600,8 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     def _forward_logits(self, X):
         check_is_fitted(self)
-        images, clinical, _, _ = self._check_X(X, fitting=False)
-        dataset = _make_dataset(images, clinical)
+        images, clinical, _, X = self._check_X(X, fitting=False)
+        dataset = _make_dataset(images, clinical, **self._transform_extra(X))
         with torch.inference_mode(), self._torch_threads():
             logits = self.net_.forward(dataset)
         if isinstance(logits, tuple):
@@ -621,7 +655,7 @@ def _silent(*args, **kwargs):
     return None
 
 
-def _fitted_state(classes, n_features, columns, image_shape, device, seed):
+def _fitted_state(classes, n_features, columns, image_shape, device, seed, extra=None):
     """Fitted attributes as plain JSON values (for model files)."""
     classes = np.asarray(classes)
     return {
@@ -632,6 +666,7 @@ def _fitted_state(classes, n_features, columns, image_shape, device, seed):
         "image_shape": [int(d) for d in image_shape],
         "trained_on": device,
         "seed": int(seed),
+        "extra": dict(extra or {}),
     }
 
 
@@ -646,8 +681,9 @@ def _check_groups(groups, n_samples):
     return groups
 
 
-def _make_dataset(images, clinical, y=None):
+def _make_dataset(images, clinical, y=None, tokens=None):
     y = None if y is None else torch.from_numpy(y)
+    tokens = None if tokens is None else torch.from_numpy(tokens)
     if isinstance(images, LazyImages):
-        return LazyFusionDataset(images, torch.from_numpy(clinical), y)
-    return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y)
+        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens)
+    return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y, tokens)

@@ -42,6 +42,7 @@ SMALL_PARAMS = {
     "ClinicalAttentionClassifier": dict(TINY, mode="full"),
     "FeatureModulationClassifier": {k: v for k, v in TINY.items() if k != "clinical_dim"},
     "GatedFusionClassifier": dict(TINY, n_heads=2, head_dim=8),
+    "ReportFusionClassifier": dict(TINY, embedding_dim=8, hidden_size=8),
 }
 
 #: sklearn checks that cannot apply to (images, clinical) input, and why.
@@ -78,9 +79,18 @@ def small(cls, **params):
     return cls(**{**SMALL_PARAMS[cls.__name__], **params})
 
 
+REPORTS = ["marked hippocampal atrophy", "no atrophy. sinuses clear", "mild volume loss",
+           "normal hippocampi"]
+
+
 @pytest.fixture(scope="module")
 def tiny_data():
-    return make_data(n=20, size=16)
+    X, y = make_data(n=20, size=16)
+    return FusionInput(X.images, X.clinical, text=[REPORTS[i % 4] for i in range(20)]), y
+
+
+def as_tuple(X):
+    return (X.images, X.clinical, X.text)
 
 
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
@@ -119,10 +129,10 @@ class TestTupleForm:
 
     def test_tuple_and_fusion_input_agree(self, cls, tiny_data):
         X, y = tiny_data
-        from_tuple = small(cls).fit((X.images, X.clinical), y)
+        from_tuple = small(cls).fit(as_tuple(X), y)
         from_input = small(cls).fit(X, y)
         np.testing.assert_array_equal(
-            from_tuple.predict_proba((X.images, X.clinical)), from_input.predict_proba(X)
+            from_tuple.predict_proba(as_tuple(X)), from_input.predict_proba(X)
         )
 
     def test_pickle_round_trip(self, cls, tiny_data):

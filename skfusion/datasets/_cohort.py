@@ -144,6 +144,7 @@ def _smooth_field(rng, image_size, amplitude, grid=4):
         "include_cognitive": ["boolean"],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "return_masks": ["boolean"],
+        "reports": ["boolean"],
         "output_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
     },
@@ -160,6 +161,7 @@ def make_brain_cohort(
     include_cognitive=False,
     noise_level=0.03,
     return_masks=False,
+    reports=False,
     output_dir=None,
     random_state=None,
 ):
@@ -203,6 +205,11 @@ def make_brain_cohort(
     return_masks : bool, default=False
         Also return ``masks``: the hippocampal region of each slice (where the regional
         atrophy was applied), for localisation scores of attention maps.
+    reports : bool, default=False
+        Also write a short radiology-style report per subject (``X.text``, one per slice,
+        and ``frame["report"]``) whose wording follows the subject's atrophy as a reader
+        would grade it (with reader disagreement), with realistic noise: synonyms, negations,
+        incidental sentences, and some reports that do not mention the hippocampi.
     output_dir : str, path-like or None, default=None
         Also write the cohort there as NIfTI files with a ``participants.tsv`` (see
         :func:`write_cohort`), loadable with :func:`load_cohort`.
@@ -242,16 +249,20 @@ def make_brain_cohort(
             masks[block] = region
 
     frame = _add_missing(frame, rng, missing_rate, n_noise_features)
+    if reports:  # drawn last, so images and tables are the same with or without reports
+        frame["report"] = [_write_report(rng, row.neurodegeneration, row.age)
+                           for row in frame.itertuples(index=False)]
     cognitive = ["mmse", "cdr_sb"]
     feature_names = [c for c in frame.columns
-                     if c not in ("subject_id", "diagnosis", "neurodegeneration")
+                     if c not in ("subject_id", "diagnosis", "neurodegeneration", "report")
                      and (include_cognitive or c not in cognitive)]
     clinical = frame[feature_names].loc[frame.index.repeat(n_slices)].reset_index(drop=True)
     groups = np.repeat(frame["subject_id"].to_numpy(), n_slices)
     y = np.repeat(frame["diagnosis"].to_numpy(), n_slices)
     slice_mm = np.tile(np.arange(j0, j0 + n_slices) - int(_ORIGIN[1]), n_subjects)
+    text = (np.repeat(frame["report"].to_numpy(), n_slices).tolist() if reports else None)
     result = Bunch(
-        X=FusionInput(images, clinical),
+        X=FusionInput(images, clinical, text=text),
         y=y,
         groups=groups,
         frame=frame.drop(columns="neurodegeneration"),
@@ -326,6 +337,44 @@ def _clinical_frame(diagnosis, rng, n_noise_features):
     for index in range(n_noise_features):
         frame[f"lab_{index}"] = np.round(rng.normal(size=n), 3)
     return frame
+
+
+_FINDINGS = {
+    "marked": ["marked bilateral hippocampal atrophy", "severe medial temporal lobe atrophy",
+               "pronounced hippocampal volume loss"],
+    "moderate": ["moderate hippocampal atrophy", "moderate medial temporal volume loss",
+                 "hippocampal volumes are moderately reduced"],
+    "mild": ["mild hippocampal atrophy", "slight medial temporal volume loss",
+             "hippocampi are mildly reduced in volume"],
+    "none": ["no hippocampal atrophy", "hippocampi are normal in volume",
+             "no evidence of medial temporal atrophy"],
+}
+_VENTRICLES = {
+    True: ["ex vacuo enlargement of the lateral ventricles", "the lateral ventricles are "
+           "prominent", "ventricular enlargement"],
+    False: ["ventricles are normal in size", "no ventricular enlargement"],
+}
+_INCIDENTAL = ["paranasal sinuses are clear", "no acute infarct", "no intracranial hemorrhage",
+               "orbits are unremarkable", "scattered white matter hyperintensities consistent "
+               "with small vessel disease", "no mass effect or midline shift",
+               "mastoid air cells are clear", "motion artefact limits assessment"]
+
+
+def _write_report(rng, neurodegeneration, age):
+    """A short report: the reader grades the atrophy with disagreement, wording varies."""
+    seen = neurodegeneration + rng.normal(scale=0.45)
+    grade = ("marked" if seen > 1.5 else "moderate" if seen > 0.9 else
+             "mild" if seen > 0.4 else "none")
+    sentences = []
+    if rng.random_sample() > 0.15:  # some reports never mention the hippocampi
+        sentences.append(rng.choice(_FINDINGS[grade]))
+    sentences.append(rng.choice(_VENTRICLES[bool(seen > 0.9)]))
+    if age > 78 and rng.random_sample() < 0.6:
+        sentences.append("generalised volume loss appropriate for age")
+    sentences.extend(rng.choice(_INCIDENTAL, size=rng.randint(1, 3), replace=False))
+    order = rng.permutation(len(sentences))
+    text = ". ".join(sentences[i][0].upper() + sentences[i][1:] for i in order) + "."
+    return ("Findings: " if rng.random_sample() < 0.5 else "") + text
 
 
 def _add_missing(frame, rng, missing_rate, n_noise_features):

@@ -7,9 +7,13 @@ from .init import he_init_
 from .modulation import FeatureModulation
 from .modulation_net import FeatureModulationNet
 from .rbca import ClinicalChannelAttention
+from .report_fusion import ReportFusionNet
+from .text import AttentionTextEncoder
 from .resnet import RESNET_SPECS, ResidualBlock, ResNet, ResNetSpec
 
 __all__ = [
+    "AttentionTextEncoder",
+    "ReportFusionNet",
     "MODES",
     "RESNET_SPECS",
     "ClinicalAttentionNet",

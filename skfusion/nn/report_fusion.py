@@ -1,0 +1,80 @@
+"""Image + clinical report network: CNN features, BiLSTM-attention text features, fusion."""
+
+import torch
+from torch import nn
+
+from ._checks import check_option
+from .clinical import ClinicalEncoder
+from .gated_fusion import MultiHeadGMU
+from .init import he_init_
+from .resnet import ResNet
+from .text import AttentionTextEncoder
+
+FUSIONS = ("concat", "gated")
+
+
+class ReportFusionNet(nn.Module):
+    """Fuse image slices, report text and (optionally) clinical values.
+
+    Parameters
+    ----------
+    n_classes : int
+    n_clinical : int
+        Clinical values per sample; 0 leaves the clinical path out.
+    vocabulary_size : int
+        Token ids of the report vocabulary (0 pads, 1 is unknown).
+    in_channels : int, default=1
+    backbone : str, default="resnet50"
+    base_width : int, default=64
+    embedding_dim, hidden_size : int, default=64
+        Text encoder sizes.
+    clinical_dim : int, default=64
+        Clinical embedding size (when ``n_clinical > 0``).
+    fusion : {"concat", "gated"}, default="concat"
+        "concat": image, text (and clinical) features concatenated into the head. "gated": a
+        gated multimodal unit between the image features and the text (+ clinical) features.
+    n_heads, head_dim : int, default=4, 64
+        GMU size for ``fusion="gated"``.
+    """
+
+    def __init__(self, n_classes, n_clinical, vocabulary_size, in_channels=1,
+                 backbone="resnet50", base_width=64, embedding_dim=64, hidden_size=64,
+                 clinical_dim=64, fusion="concat", n_heads=4, head_dim=64,
+                 norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        check_option("fusion", fusion, FUSIONS)
+        self.fusion_kind = fusion
+        self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
+                                    norm_layer=norm_layer)
+        self.text_encoder = AttentionTextEncoder(vocabulary_size, embedding_dim, hidden_size)
+        self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim) if n_clinical else None
+        other = self.text_encoder.out_features + (clinical_dim if n_clinical else 0)
+        if fusion == "gated":
+            self.fusion = MultiHeadGMU(self.image_encoder.out_features, other, head_dim, n_heads)
+            width = self.fusion.out_features
+        else:
+            self.fusion = None
+            width = self.image_encoder.out_features + other
+        self.head = nn.Linear(width, n_classes)
+        he_init_(self)
+
+    def forward_features(self, images, clinical, tokens):
+        """Return the fused feature vector."""
+        image = self.image_encoder(images)
+        parts = [self.text_encoder(tokens)]
+        if self.clinical_encoder is not None:
+            parts.append(self.clinical_encoder(clinical))
+        other = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        if self.fusion is not None:
+            return self.fusion(image, other)
+        return torch.cat([image, other], dim=1)
+
+    def forward_head(self, features):
+        """Return logits from fused features."""
+        return self.head(features)
+
+    def forward(self, images, clinical=None, tokens=None):
+        """Return logits, shape ``(n, n_classes)``."""
+        if tokens is None:
+            raise ValueError("ReportFusionNet needs report tokens; got tokens=None.")
+        return self.forward_head(self.forward_features(images, clinical, tokens))
