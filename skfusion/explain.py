@@ -1,0 +1,267 @@
+"""Explanations for every skfusion classifier: Grad-CAM, the models' own attention maps,
+localisation scores against region masks, and overlay figures."""
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._input import as_fusion_input
+
+__all__ = ["attention_maps", "grad_cam", "localization_scores", "plot_overlays"]
+
+
+def _final_estimator(estimator, X):
+    """The fitted skfusion classifier and X transformed by the pipeline steps before it."""
+    if isinstance(estimator, Pipeline):
+        X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
+    check_is_fitted(estimator)
+    if not hasattr(estimator, "net_"):
+        raise TypeError(f"expected a fitted skfusion classifier; got {type(estimator).__name__}.")
+    return estimator, as_fusion_input(X)
+
+
+def _batches(estimator, X):
+    """Yield (positions, module inputs) in batches, on the estimator's device."""
+    from .base import _make_dataset
+
+    images, clinical, _, X = estimator._check_X(X, fitting=False)
+    dataset = _make_dataset(images, clinical, **estimator._transform_extra(X))
+    device = torch.device(estimator.net_.device)
+    size = estimator.batch_size
+    for start in range(0, len(dataset), size):
+        positions = np.arange(start, min(start + size, len(dataset)))
+        if hasattr(dataset, "inputs"):
+            x = dataset.inputs(torch.as_tensor(positions))
+        else:
+            items = [dataset[i][0] for i in positions]
+            x = {k: torch.stack([item[k] for item in items]) for k in items[0]}
+        yield positions, {k: v.to(device) for k, v in x.items()}
+
+
+def grad_cam(estimator, X, *, target=None, stage=None):
+    """Grad-CAM maps of an image stage (by default the last), at input resolution.
+
+    Parameters
+    ----------
+    estimator : fitted skfusion classifier, or a Pipeline ending in one
+    X : FusionInput or tuple
+        Samples to explain.
+    target : label, array-like of labels, or None, default=None
+        Class explained per sample; ``None`` explains each sample's predicted class.
+    stage : int (1-4) or None, default=None
+        ResNet stage whose output is explained. ``None`` takes the last stage whose feature
+        map still has at least 2x2 positions (small images shrink to 1x1 in the last stage,
+        where a map cannot localise anything).
+
+    Returns
+    -------
+    maps : ndarray of shape (n_samples, H, W), float32
+        Non-negative maps, each scaled to a maximum of 1 (all zeros where the gradient
+        gives no evidence). Deterministic: the network runs in evaluation mode.
+    """
+    estimator, X = _final_estimator(estimator, X)
+    module = estimator.net_.module_
+    encoder = getattr(module, "image_encoder", None)
+    if encoder is None:
+        raise ValueError(
+            f"{estimator._describe_config()} has no image path to explain; Grad-CAM needs a "
+            "model that looks at images."
+        )
+    if target is not None:
+        labels = np.broadcast_to(np.asarray(target, dtype=object), (len(X),))
+        unknown = sorted({t for t in labels if t not in set(estimator.classes_.tolist())},
+                         key=str)
+        if unknown:
+            raise ValueError(f"target has labels {unknown} not in classes_ "
+                             f"{estimator.classes_.tolist()}.")
+        target_index = np.array([estimator.classes_.tolist().index(t) for t in labels])
+    if stage is not None and stage not in (1, 2, 3, 4):
+        raise ValueError(f"stage must be 1, 2, 3, 4 or None; got {stage!r}.")
+    captured = {}
+
+    def keeper(number):
+        def keep(module_, inputs, output):
+            output.retain_grad()
+            captured[number] = output
+        return keep
+
+    hooks = [encoder.stages[number - 1][-1].register_forward_hook(keeper(number))
+             for number in range(1, 5)]
+    module.eval()
+    maps = []
+    try:
+        for positions, x in _batches(estimator, X):
+            with torch.enable_grad():
+                logits = module(**x)
+                logits = logits[0] if isinstance(logits, tuple) else logits
+                chosen = (logits.argmax(dim=1) if target is None else
+                          torch.as_tensor(target_index[positions], device=logits.device))
+                logits.gather(1, chosen[:, None]).sum().backward()
+            if stage is None:
+                stage = max([n for n in range(1, 5)
+                             if captured[n].shape[-1] * captured[n].shape[-2] >= 4] or [4])
+            features = captured[stage]
+            weights = features.grad.mean(dim=(2, 3), keepdim=True)
+            cam = torch.relu((weights * features).sum(dim=1, keepdim=True)).detach()
+            cam = torch.nn.functional.interpolate(cam, size=x["images"].shape[-2:],
+                                                  mode="bilinear", align_corners=False)[:, 0]
+            peak = cam.flatten(1).max(dim=1).values.clamp(min=1e-12)[:, None, None]
+            maps.append((cam / peak).cpu().float().numpy())
+            module.zero_grad(set_to_none=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return np.concatenate(maps).astype(np.float32)
+
+
+def attention_maps(estimator, X):
+    """The model's own attention, where it has some.
+
+    Returns a dict:
+
+    * ClinicalAttentionClassifier (mode "full"): ``"channel_attention"``, per RBCA block
+      (``"stage2.block0"``...) an array (n_samples, channels) of clinical channel weights;
+    * GatedFusionClassifier: ``"spatial_attention"``, per stage an array (n_samples, H, W) of
+      the EHR-guided spatial map upsampled to input resolution, and ``"gates"`` (n_samples,
+      n_heads, head_dim) from the GMU (1 favours the image, 0 the clinical features);
+    * ReportFusionClassifier: ``"word_attention"``, per report a list of (word, weight);
+    * FeatureModulationClassifier: ``"scale"`` and ``"shift"`` (n_samples, channels).
+    """
+    from .nn.gated_fusion import ClinicalSpatialAttention, MultiHeadGMU
+    from .nn.modulation import FeatureModulation
+    from .nn.rbca import ClinicalChannelAttention
+
+    estimator, X = _final_estimator(estimator, X)
+    module = estimator.net_.module_.eval()
+    collected = {}
+    hooks = []
+
+    def hook_on(name, submodule, group):
+        def keep(module_, inputs, output):
+            collected.setdefault(group, {}).setdefault(name, []).append(
+                output.detach().float().cpu())
+        hooks.append(submodule.register_forward_hook(keep))
+
+    encoder = getattr(module, "image_encoder", None)
+    if encoder is not None:
+        for s, stage in enumerate(encoder.stages, start=1):
+            for b, block in enumerate(stage):
+                if isinstance(block.attention, ClinicalChannelAttention):
+                    hook_on(f"stage{s}.block{b}", block.attention.gate, "channel_attention")
+                if isinstance(block.attention, FeatureModulation):
+                    hook_on(f"stage{s}.block{b}", block.attention.scale_out, "scale")
+                    hook_on(f"stage{s}.block{b}", block.attention.shift_out, "shift")
+    for name, child in module.named_modules():
+        if isinstance(child, ClinicalSpatialAttention):
+            hook_on(f"stage{name.split('.')[-1]}", child.map_out, "spatial_attention")
+        if isinstance(child, MultiHeadGMU):
+            hook_on("gmu", child.gate_out, "gates")
+    try:
+        with torch.inference_mode():
+            sizes = None
+            for _, x in _batches(estimator, X):
+                module(**x)
+                sizes = x["images"].shape[-2:]
+    finally:
+        for handle in hooks:
+            handle.remove()
+    result = {}
+    for group, named in collected.items():
+        arrays = {name: torch.cat(parts) for name, parts in named.items()}
+        if group == "spatial_attention":
+            arrays = {name: torch.nn.functional.interpolate(
+                value, size=sizes, mode="bilinear", align_corners=False)[:, 0]
+                for name, value in arrays.items()}
+        if group == "gates":
+            result[group] = arrays["gmu"].numpy()
+            continue
+        result[group] = {name: value.numpy() for name, value in arrays.items()}
+    if hasattr(estimator, "word_attention"):
+        result["word_attention"] = estimator.word_attention(X)
+    return result
+
+
+def localization_scores(maps, masks, *, threshold=0.5):
+    """How well maps point at the true regions: IoU and pointing-game hit rate.
+
+    Parameters
+    ----------
+    maps : array-like of shape (n_samples, H, W)
+        Explanation maps (e.g. from :func:`grad_cam`).
+    masks : array-like of bool, shape (n_samples, H, W)
+        True regions (e.g. ``make_brain_cohort(return_masks=True).masks``).
+    threshold : float, default=0.5
+        A pixel is "on" where the map reaches ``threshold`` times its maximum.
+
+    Returns
+    -------
+    scores : dict
+        ``iou`` (mean intersection over union of the thresholded maps and the masks),
+        ``pointing_game`` (share of samples whose map maximum falls inside the mask, with a
+        tolerance of one pixel), ``n_samples`` (samples with a non-empty mask and map).
+    """
+    maps = np.asarray(maps, dtype=float)
+    masks = np.asarray(masks, dtype=bool)
+    if maps.shape != masks.shape or maps.ndim != 3:
+        raise ValueError(f"maps and masks must both be (n, H, W); got {maps.shape} and "
+                         f"{masks.shape}.")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
+    from scipy.ndimage import binary_dilation
+
+    ious, hits = [], []
+    for heat, mask in zip(maps, masks):
+        if not mask.any() or heat.max() <= 0:
+            continue
+        on = heat >= threshold * heat.max()
+        ious.append((on & mask).sum() / (on | mask).sum())
+        peak = np.unravel_index(np.argmax(heat), heat.shape)
+        hits.append(bool(binary_dilation(mask)[peak]))
+    return {"iou": float(np.mean(ious)) if ious else float("nan"),
+            "pointing_game": float(np.mean(hits)) if hits else float("nan"),
+            "n_samples": len(ious)}
+
+
+def plot_overlays(images, maps, masks=None, *, path, n=8, titles=None):
+    """Save a PNG of images with their maps overlaid (and mask outlines), one column each.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
+    maps : array-like of shape (n_samples, H, W)
+    masks : array-like of bool, shape (n_samples, H, W), default=None
+    path : str or path-like
+        Where the PNG goes.
+    n : int, default=8
+        First ``n`` samples are drawn.
+    titles : list of str, default=None
+
+    Returns
+    -------
+    path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    images = images[:, 0] if images.ndim == 4 else images
+    maps = np.asarray(maps)
+    count = min(n, len(images))
+    figure, axes = plt.subplots(2, count, figsize=(1.8 * count, 3.8), squeeze=False)
+    for i in range(count):
+        for row in (0, 1):
+            axes[row, i].imshow(images[i], cmap="gray")
+            axes[row, i].axis("off")
+        axes[1, i].imshow(maps[i], cmap="jet", alpha=0.45, vmin=0, vmax=max(maps[i].max(), 1e-6))
+        if masks is not None:
+            axes[1, i].contour(np.asarray(masks)[i], [0.5], colors="w", linewidths=0.7)
+        if titles is not None:
+            axes[0, i].set_title(str(titles[i]), fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
