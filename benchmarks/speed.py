@@ -205,12 +205,12 @@ def main(argv=None):
     scaling = {"samples": {}, "image_size": {}}
     for count in (128, 256, 512):
         i, c, t = data(count, 64)
-        scaling["samples"][count] = timed(lambda: estimator(1, batch_size, lr).fit(
-            FusionInput(i, c), t))
+        scaling["samples"][count] = timed(lambda i=i, c=c, t=t: estimator(
+            1, batch_size, lr).fit(FusionInput(i, c), t))
     for side in (32, 64, 96):
         i, c, t = data(256, side)
-        scaling["image_size"][side] = timed(lambda: estimator(1, batch_size, lr).fit(
-            FusionInput(i, c), t))
+        scaling["image_size"][side] = timed(lambda i=i, c=c, t=t: estimator(
+            1, batch_size, lr).fit(FusionInput(i, c), t))
     result["scaling_fit_seconds_one_epoch"] = scaling
     _plot_scaling(scaling, RESULTS / ("speed_scaling_quick.png" if args.quick
                                       else "speed_scaling.png"))

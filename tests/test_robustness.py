@@ -26,7 +26,6 @@ import collections
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -3,7 +3,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import optuna
 import pytest
 from optuna_integration import OptunaSearchCV
