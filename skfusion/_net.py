@@ -483,14 +483,15 @@ class InterruptRecovery(Callback):
         self._in_epoch = False
 
     def on_train_end(self, net, **kwargs):
+        state, self._state = self._state, None  # do not keep a second copy of the weights
         if not self._in_epoch:
             return
         self.interrupted_ = True
         epoch = len(net.history)
-        if self._state is None:
+        if state is None:
             raise KeyboardInterrupt(f"training interrupted during epoch {epoch}, before any "
                                     "epoch finished; the estimator was left unchanged")
-        net.module_.load_state_dict(self._state)
+        net.module_.load_state_dict(state)
         del net.history[-1]
         import warnings
 

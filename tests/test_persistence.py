@@ -144,6 +144,9 @@ def test_ctrl_c_keeps_the_last_finished_epoch():
                                           callbacks=[InterruptAt(3)]).fit(X, y)
     assert clf.interrupted_ and clf.n_epochs_ == 2
     np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
+    # the copy of the weights kept during training is released afterwards
+    assert dict(clf.net_.callbacks_)["interrupt_recovery"]._state is None
+    assert dict(reference.net_.callbacks_)["interrupt_recovery"]._state is None
 
 
 def test_ctrl_c_in_the_first_epoch_leaves_the_estimator_unchanged():
