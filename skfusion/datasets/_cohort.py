@@ -349,7 +349,7 @@ _FINDINGS = {
     "none": ["no hippocampal atrophy", "hippocampi are normal in volume",
              "no evidence of medial temporal atrophy"],
 }
-_VENTRICLES = {
+_VENTRICLE_PHRASES = {
     True: ["ex vacuo enlargement of the lateral ventricles", "the lateral ventricles are "
            "prominent", "ventricular enlargement"],
     False: ["ventricles are normal in size", "no ventricular enlargement"],
@@ -368,7 +368,7 @@ def _write_report(rng, neurodegeneration, age):
     sentences = []
     if rng.random_sample() > 0.15:  # some reports never mention the hippocampi
         sentences.append(rng.choice(_FINDINGS[grade]))
-    sentences.append(rng.choice(_VENTRICLES[bool(seen > 0.9)]))
+    sentences.append(rng.choice(_VENTRICLE_PHRASES[bool(seen > 0.9)]))
     if age > 78 and rng.random_sample() < 0.6:
         sentences.append("generalised volume loss appropriate for age")
     sentences.extend(rng.choice(_INCIDENTAL, size=rng.randint(1, 3), replace=False))
