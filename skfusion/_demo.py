@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 from sklearn.compose import make_column_transformer
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
@@ -15,7 +14,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ._clinical_attention import ClinicalAttentionClassifier
 from .datasets import make_brain_cohort
-from .metrics import npv_score, ppv_score, sensitivity_score, specificity_score
+from .metrics import diagnostic_report
 from .preprocessing import ClinicalTransformer
 
 __all__ = ["run_demo"]
@@ -36,22 +35,6 @@ def _clinical_preprocessing():
         (OneHotEncoder(handle_unknown="ignore"), ["sex"]),
         remainder=StandardScaler(),
     ))
-
-
-def _fold_metrics(y_true, y_pred, y_score, pos_label):
-    return {
-        "ACC": accuracy_score(y_true, y_pred),
-        # Undefined values (e.g. PPV with no positive prediction) are NaN and left out of
-        # the mean over folds.
-        "Sensitivity": sensitivity_score(y_true, y_pred, pos_label=pos_label,
-                                         zero_division=np.nan),
-        "Specificity": specificity_score(y_true, y_pred, pos_label=pos_label,
-                                         zero_division=np.nan),
-        "PPV": ppv_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan),
-        "NPV": npv_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan),
-        "AUC": roc_auc_score(y_true == pos_label, y_score),
-        "Balanced ACC": balanced_accuracy_score(y_true, y_pred),
-    }
 
 
 def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "concat", "full"), n_folds=5,
@@ -100,8 +83,11 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
             probabilities = model.predict_proba(X[test])
             proba = probabilities[:, list(classes).index(pos_label)]
             pred = classes[np.argmax(probabilities, axis=1)]
-            row = {"mode": mode, "fold": fold,
-                   **_fold_metrics(y[test], pred, proba, pos_label)}
+            # Undefined values (e.g. PPV with no positive prediction) are NaN and left out
+            # of the mean over folds.
+            report = diagnostic_report(y[test], pred, proba, pos_label=pos_label,
+                                       n_bootstraps=0)
+            row = {"mode": mode, "fold": fold, **report["value"].to_dict()}
             rows.append(row)
             scores_all.append(proba)
             truth_all.append(y[test] == pos_label)
