@@ -5,8 +5,8 @@ import pathlib
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 
+from ._cv import default_cv
 from .metrics import diagnostic_report, plot_diagnostics
 
 __all__ = ["cross_val_diagnostics"]
@@ -44,11 +44,7 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         report.
     """
     y = np.asarray(y)
-    if isinstance(cv, int):
-        cv = (StratifiedGroupKFold(cv, shuffle=True, random_state=random_state)
-              if groups is not None else
-              StratifiedKFold(cv, shuffle=True, random_state=random_state))
-    cv = check_cv(cv, y, classifier=True)
+    cv = default_cv(cv, y, groups, random_state)
     labels = np.unique(y)
     binary = len(labels) == 2
     if pos_label is None:

@@ -15,10 +15,11 @@ import time
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
+
+from ._cv import default_cv
 
 __all__ = ["search_space", "tune"]
 
@@ -166,11 +167,7 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="roc_auc", n
     space = search_space(estimator) if space is None else space
     final, prefix = _final_step(estimator)
     rng = check_random_state(random_state)
-    if isinstance(cv, int):
-        cv = (StratifiedGroupKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1))
-              if groups is not None else
-              StratifiedKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1)))
-    cv = check_cv(cv, y, classifier=True)
+    cv = default_cv(cv, y, groups, rng.randint(2**31 - 1) if isinstance(cv, int) else None)
     folds = list(cv.split(np.zeros(len(y)), y, groups))
     scorer = check_scoring(estimator, scoring=scoring)
     max_epochs = final.get_params()["max_epochs"]
