@@ -18,6 +18,9 @@ TINY = dict(
     random_state=0,
 )
 
+#: TINY for estimators without a clinical embedding (FiLM, DAFT).
+TINY_NO_CLINICAL_DIM = {k: v for k, v in TINY.items() if k != "clinical_dim"}
+
 
 def make_data(n=24, size=16, channels=None, n_classes=2, labels=("AD", "NC"), seed=0):
     """Images whose brightness and clinical 'score' both depend on the class."""

@@ -24,7 +24,7 @@ from sklearn.utils.estimator_checks import (
 import skfusion
 from skfusion import FusionInput
 
-from .conftest import TINY, make_data
+from .conftest import TINY, TINY_NO_CLINICAL_DIM, make_data
 
 ESTIMATORS = sorted(
     (
@@ -40,7 +40,7 @@ CLASSIFIERS = [cls for cls in ESTIMATORS if issubclass(cls, ClassifierMixin)]
 #: Small settings per classifier; a new classifier must add its own here (the test says so).
 SMALL_PARAMS = {
     "ClinicalAttentionClassifier": dict(TINY, mode="full"),
-    "FeatureModulationClassifier": {k: v for k, v in TINY.items() if k != "clinical_dim"},
+    "FeatureModulationClassifier": TINY_NO_CLINICAL_DIM,
     "GatedFusionClassifier": dict(TINY, n_heads=2, head_dim=8),
     "ReportFusionClassifier": dict(TINY, embedding_dim=8, hidden_size=8),
 }

@@ -9,6 +9,7 @@ from skfusion import (ClinicalAttentionClassifier, ClinicalTransformer,
 from skfusion.explain import attention_maps, grad_cam, localization_scores, plot_overlays
 
 from .conftest import TINY, make_data
+from .conftest import TINY_NO_CLINICAL_DIM as NO_CLINICAL_DIM
 
 SIZE = 64
 
@@ -38,7 +39,6 @@ def test_grad_cam_shapes_range_determinism_and_response(data):
         grad_cam(clf, X, target="XX")
 
 
-NO_CLINICAL_DIM = {k: v for k, v in TINY.items() if k != "clinical_dim"}
 
 
 @pytest.mark.parametrize("make", [

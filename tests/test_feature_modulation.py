@@ -4,9 +4,9 @@ import pytest
 from skfusion import FeatureModulationClassifier, FusionInput
 from skfusion.nn import FeatureModulation
 
-from .conftest import TINY, make_data
+from .conftest import TINY_NO_CLINICAL_DIM, make_data
 
-SMALL = {k: v for k, v in TINY.items() if k != "clinical_dim"}
+SMALL = TINY_NO_CLINICAL_DIM
 
 
 @pytest.mark.parametrize("method", ["film", "daft"])

@@ -14,8 +14,8 @@ from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import diagnostic_scorers
 
 from .conftest import TINY
+from .conftest import TINY_NO_CLINICAL_DIM as NO_CLINICAL_DIM
 
-NO_CLINICAL_DIM = {k: v for k, v in TINY.items() if k != "clinical_dim"}
 MODELS = {
     "clinical_attention": lambda: ClinicalAttentionClassifier(**TINY),
     "gated": lambda: GatedFusionClassifier(**TINY, n_heads=2, head_dim=8),
