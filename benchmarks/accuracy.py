@@ -1,15 +1,25 @@
 """Accuracy of every fusion method on the built-in cohort, with the paper's metrics.
 
-Subject-grouped 5-fold CV (the same folds and seeds for every method) on tasks ad_vs_nc and
-mci_conversion: image only, clinical only, concat, full (RBCA), GatedFusion, FiLM, DAFT,
-ReportFusion (the cohort's reports), and classical baselines (logistic regression and
-gradient boosting on the clinical table, and on the clinical table plus simple image
-features). Reports ACC, sensitivity, specificity, PPV, NPV, AUC and balanced accuracy as
-mean ± sd over folds, and paired differences against ClinicalAttention "full" with a 95%
-t-interval over folds.
+Subject-grouped 5-fold CV on tasks ad_vs_nc and mci_conversion, repeated over seeds (each
+seed changes the network initialisation and the fold assignment, never the cohort, which is
+generated once with random_state=0): image only, clinical only, concat, full (RBCA),
+GatedFusion, FiLM, DAFT, ReportFusion (the cohort's reports), and classical baselines
+(logistic regression and gradient boosting on the clinical table, on the clinical table plus
+simple image features, and logistic regression on PCA of the pixels). Reports ACC,
+sensitivity, specificity, PPV, NPV, AUC and balanced accuracy as mean ± sd over all
+(seed, fold) pairs, and paired AUC differences with 95% intervals against three references:
+the better unimodal network (modes image / clinical, by mean AUC), logistic regression on the
+clinical table, and (for the image network) logistic regression on PCA of the pixels.
 
-    python benchmarks/accuracy.py --quick       # CPU, a few minutes
+The intervals are Nadeau and Bengio's corrected resampled t-intervals over the
+seeds x folds paired differences: the variance is inflated by ``1/J + n_test/n_train``
+because the training sets of the folds overlap (a plain t-interval would be too narrow).
+
+    python benchmarks/accuracy.py --quick       # CPU, about 10 minutes
+    python benchmarks/accuracy.py --standard    # CPU, the goals of issue 10, under 30 minutes
     python benchmarks/accuracy.py --paper       # ResNet50, 256x256, 100 epochs (GPU)
+    python benchmarks/accuracy.py --quick --tasks ad_vs_nc --methods image,clinical,concat \
+        --set modality_dropout=0 --tag no-dropout   # an experiment, written to results/experiments/
 """
 
 import argparse
@@ -28,6 +38,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
+from sklearn.decomposition import PCA
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skfusion import (ClinicalAttentionClassifier, ClinicalTransformer,
@@ -40,10 +51,14 @@ RESULTS = pathlib.Path(__file__).parent / "results"
 METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced ACC"]
 CONFIGS = {
     "quick": dict(subjects=120, slices=2, image_size=32, backbone="resnet18", base_width=8,
-                  clinical_dim=64, epochs=12, batch_size=32, lr=1e-3),
+                  epochs=12, batch_size=32, lr=1e-3, seeds=3),
+    "standard": dict(subjects=160, slices=2, image_size=64, backbone="resnet18", base_width=8,
+                     epochs=15, batch_size=32, lr=1e-3, seeds=3),
     "paper": dict(subjects=400, slices=10, image_size=256, backbone="resnet50", base_width=64,
-                  clinical_dim=1024, epochs=100, batch_size=16, lr=1e-4),
+                  epochs=100, batch_size=16, lr=1e-4, seeds=3),
 }
+NETWORKS = ["image", "clinical", "concat", "full (RBCA)", "GatedFusion", "FiLM", "DAFT",
+            "ReportFusion"]
 
 
 def _encoder():
@@ -62,19 +77,22 @@ def _image_summary(X):
 
 
 class _Tabular:
-    """A classical model on the clinical table (and optionally image summaries)."""
+    """A classical model on the clinical table, image summaries, or PCA of the pixels."""
 
-    def __init__(self, model, with_images):
+    def __init__(self, model, with_images=False, pixels=False):
         self.model = model
         self.with_images = with_images
+        self.pixels = pixels
 
     def fit(self, X, y):
-        self.encoder_ = _encoder().fit(X.clinical)
+        self.encoder_ = None if self.pixels else _encoder().fit(X.clinical)
         self.model.fit(self._features(X), y)
         self.classes_ = self.model.classes_
         return self
 
     def _features(self, X):
+        if self.pixels:
+            return np.asarray(X.images, dtype=np.float32).reshape(len(X), -1)
         table = self.encoder_.transform(X.clinical)
         return np.c_[table, _image_summary(X)] if self.with_images else table
 
@@ -82,76 +100,130 @@ class _Tabular:
         return self.model.predict_proba(self._features(X))
 
 
-def methods(settings, seed):
-    net = dict(backbone=settings["backbone"], base_width=settings["base_width"],
-               max_epochs=settings["epochs"], batch_size=settings["batch_size"],
-               lr=settings["lr"], verbose=0, random_state=seed)
-    cd = settings["clinical_dim"]
+def methods(settings, seed, overrides):
+    net = {**dict(backbone=settings["backbone"], base_width=settings["base_width"],
+                  max_epochs=settings["epochs"], batch_size=settings["batch_size"],
+                  lr=settings["lr"], verbose=0, random_state=seed), **overrides}
 
-    def piped(model):
-        return lambda: make_pipeline(ClinicalTransformer(_encoder()), model)
+    def piped(make):
+        return lambda: make_pipeline(ClinicalTransformer(_encoder()), make())
 
     return {
-        "image": piped(ClinicalAttentionClassifier(mode="image", clinical_dim=cd, **net)),
-        "clinical": piped(ClinicalAttentionClassifier(mode="clinical", clinical_dim=cd, **net)),
-        "concat": piped(ClinicalAttentionClassifier(mode="concat", clinical_dim=cd, **net)),
-        "full (RBCA)": piped(ClinicalAttentionClassifier(mode="full", clinical_dim=cd, **net)),
-        "GatedFusion": piped(GatedFusionClassifier(clinical_dim=cd, n_heads=4, head_dim=32,
-                                                   **net)),
-        "FiLM": piped(FeatureModulationClassifier(method="film", **net)),
-        "DAFT": piped(FeatureModulationClassifier(method="daft", **net)),
-        "ReportFusion": piped(ReportFusionClassifier(clinical_dim=cd, **net)),
+        "image": piped(lambda: ClinicalAttentionClassifier(mode="image", **net)),
+        "clinical": piped(lambda: ClinicalAttentionClassifier(mode="clinical", **net)),
+        "concat": piped(lambda: ClinicalAttentionClassifier(mode="concat", **net)),
+        "full (RBCA)": piped(lambda: ClinicalAttentionClassifier(mode="full", **net)),
+        "GatedFusion": piped(lambda: GatedFusionClassifier(n_heads=4, head_dim=16, **net)),
+        "FiLM": piped(lambda: FeatureModulationClassifier(method="film", **net)),
+        "DAFT": piped(lambda: FeatureModulationClassifier(method="daft", **net)),
+        "ReportFusion": piped(lambda: ReportFusionClassifier(**net)),
         "LogReg (clinical)": lambda: _Tabular(make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=2000)), False),
+            StandardScaler(), LogisticRegression(max_iter=2000))),
         "GradBoost (clinical)": lambda: _Tabular(HistGradientBoostingClassifier(
-            random_state=seed), False),
+            random_state=seed)),
         "LogReg (clinical + image summary)": lambda: _Tabular(make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=4000)), True),
-        "GradBoost (clinical + image summary)": lambda: _Tabular(
-            HistGradientBoostingClassifier(random_state=seed), True),
+            StandardScaler(), LogisticRegression(max_iter=4000)), with_images=True),
+        "LogReg (PCA of pixels)": lambda: _Tabular(make_pipeline(
+            StandardScaler(), PCA(20, random_state=seed), LogisticRegression(max_iter=2000)),
+            pixels=True),
     }
 
 
-def evaluate(task, settings, seed, say):
+def evaluate(task, settings, seeds, overrides, selected, say):
     positive = {"ad_vs_nc": "AD", "mci_conversion": "pMCI"}[task]
+    # The cohort is fixed; the seeds change the folds and the networks' initialisation.
     cohort = make_brain_cohort(settings["subjects"], task=task, n_slices=settings["slices"],
                                image_size=settings["image_size"], reports=True,
-                               random_state=seed)
+                               random_state=0)
     X, y, groups = cohort.X, cohort.y, cohort.groups
-    folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
-        np.zeros(len(y)), y, groups))
     rows = []
-    for name, make in methods(settings, seed).items():
-        started = time.perf_counter()
-        for fold, (train, test) in enumerate(folds, start=1):
-            model = make().fit(X[train], y[train])
-            proba = model.predict_proba(X[test])
-            classes = list(model.classes_)
-            pred = np.asarray(classes)[proba.argmax(axis=1)]
-            report = diagnostic_report(y[test], pred, proba[:, classes.index(positive)],
-                                       pos_label=positive, n_bootstraps=0)
-            rows.append({"task": task, "method": name, "fold": fold,
-                         **report["value"].to_dict()})
-        mean = pd.DataFrame([r for r in rows if r["method"] == name])[["ACC", "AUC"]].mean()
-        say(f"  [{task}] {name}: ACC {mean['ACC']:.3f} AUC {mean['AUC']:.3f} "
-            f"({time.perf_counter() - started:.0f}s)", flush=True)
+    for seed in seeds:
+        folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
+            np.zeros(len(y)), y, groups))
+        for name, make in methods(settings, seed, overrides).items():
+            if selected and name not in selected:
+                continue
+            started = time.perf_counter()
+            for fold, (train, test) in enumerate(folds, start=1):
+                model = make().fit(X[train], y[train])
+                proba = model.predict_proba(X[test])
+                classes = list(model.classes_)
+                pred = np.asarray(classes)[proba.argmax(axis=1)]
+                report = diagnostic_report(y[test], pred, proba[:, classes.index(positive)],
+                                           pos_label=positive, n_bootstraps=0)
+                rows.append({"task": task, "seed": seed, "method": name, "fold": fold,
+                             **report["value"].to_dict()})
+            part = pd.DataFrame([r for r in rows if r["method"] == name and r["seed"] == seed])
+            say(f"  [{task} seed {seed}] {name}: ACC {part['ACC'].mean():.3f} "
+                f"AUC {part['AUC'].mean():.3f} ({time.perf_counter() - started:.0f}s)",
+                flush=True)
     return pd.DataFrame(rows)
 
 
-def paired(results, reference="full (RBCA)"):
+def corrected_interval(diff, test_share=0.2):
+    """Mean and Nadeau-Bengio corrected 95% interval of paired (seed, fold) differences."""
+    diff = np.asarray(diff, dtype=float)
+    j = len(diff)
+    variance = diff.var(ddof=1) * (1 / j + test_share / (1 - test_share))
+    half = stats.t.ppf(0.975, j - 1) * np.sqrt(variance)
+    return diff.mean(), diff.mean() - half, diff.mean() + half
+
+
+def paired(results, metric="AUC"):
+    """Paired differences of every method against the references of issue 10's goals."""
     out = []
-    for (task, method), part in results.groupby(["task", "method"], sort=False):
-        if method == reference:
-            continue
-        ref = results[(results.task == task) & (results.method == reference)].set_index("fold")
-        part = part.set_index("fold")
-        for metric in ("ACC", "AUC"):
-            diff = (part[metric] - ref[metric]).dropna()
-            half = stats.t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
-            out.append({"task": task, "method": method, "metric": metric,
-                        "difference": diff.mean(), "ci_low": diff.mean() - half,
-                        "ci_high": diff.mean() + half})
+    for task, part in results.groupby("task", sort=False):
+        means = part.groupby("method")[metric].mean()
+        unimodal = [m for m in ("image", "clinical") if m in means.index]
+        references = {}
+        if unimodal:
+            references["best unimodal network"] = max(unimodal, key=lambda m: means[m])
+        for ref in ("LogReg (clinical)", "LogReg (PCA of pixels)"):
+            if ref in means.index:
+                references[ref] = ref
+        keyed = part.set_index(["seed", "fold", "method"])[metric].unstack("method")
+        for label, ref in references.items():
+            for method in keyed.columns:
+                if method == ref:
+                    continue
+                diff = (keyed[method] - keyed[ref]).dropna()
+                if len(diff) < 2:
+                    continue
+                mean, low, high = corrected_interval(diff)
+                out.append({"task": task, "method": method, "reference": label,
+                            "reference_method": ref, "metric": metric, "difference": mean,
+                            "ci_low": low, "ci_high": high, "pairs": len(diff)})
     return pd.DataFrame(out)
+
+
+def goals(results, differences):
+    """Issue 10's goals, each with its measured value and whether it is met."""
+    lines = []
+    if differences.empty:
+        return pd.DataFrame(lines, columns=["task", "goal", "difference", "ci_low", "ci_high",
+                                            "met"])
+    for task, part in results.groupby("task", sort=False):
+        means = part.groupby("method")["AUC"].mean()
+        diffs = differences[differences.task == task]
+        if {"image", "clinical"} <= set(means.index):
+            best = max(("image", "clinical"), key=lambda m: means[m])
+            for method in NETWORKS[2:]:
+                if method in means.index:
+                    row = diffs[(diffs.method == method)
+                                & (diffs.reference == "best unimodal network")].iloc[0]
+                    lines.append((task, f"{method} >= best unimodal ({best}) - 0.005",
+                                  row.difference, row.ci_low, row.ci_high,
+                                  row.difference >= -0.005))
+        for method, ref, margin in (("full (RBCA)", "LogReg (clinical)", 0.01),
+                                    ("image", "LogReg (PCA of pixels)", 0.02)):
+            if task == "mci_conversion" and method == "full (RBCA)":
+                continue
+            if method in means.index and ref in means.index:
+                row = diffs[(diffs.method == method) & (diffs.reference == ref)].iloc[0]
+                lines.append((task, f"{method} >= {ref} - {margin}", row.difference,
+                              row.ci_low, row.ci_high, row.difference >= -margin))
+    return pd.DataFrame(lines, columns=["task", "goal", "difference", "ci_low", "ci_high",
+                                        "met"])
 
 
 def table(results):
@@ -177,53 +249,85 @@ def plot(results, path):
         ax.barh(summary.index[::-1], summary["mean"][::-1], xerr=summary["std"][::-1],
                 capsize=2)
         ax.set_xlim(0.4, 1.0)
-        ax.set_xlabel("AUC (mean ± sd over 5 folds)")
+        ax.set_xlabel("AUC (mean ± sd over seeds x folds)")
         ax.set_title(task)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
 
 
+def _parse_override(text):
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true")
+    group.add_argument("--standard", action="store_true")
     group.add_argument("--paper", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="number of seeds (0, 1, ...); default: the configuration's")
+    parser.add_argument("--tasks", default="ad_vs_nc,mci_conversion")
+    parser.add_argument("--methods", default="", help="comma-separated subset of methods")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="override a parameter of every network (JSON value)")
+    parser.add_argument("--tag", default="", help="write to results/experiments/<tag>.*")
     args = parser.parse_args(argv)
-    config = "paper" if args.paper else "quick"
-    settings = CONFIGS[config]
+    config = "paper" if args.paper else "standard" if args.standard else "quick"
+    settings = dict(CONFIGS[config])
+    seeds = list(range(args.seeds if args.seeds is not None else settings.pop("seeds")))
+    settings.pop("seeds", None)
+    overrides = dict(_parse_override(item) for item in args.set)
+    selected = [m for m in args.methods.split(",") if m]
     say = print
-    say(f"accuracy benchmark ({config}): {settings}; device "
-        f"{'cuda' if torch.cuda.is_available() else 'cpu (no GPU here)'}")
+    say(f"accuracy benchmark ({config}): {settings}; seeds {seeds}; overrides {overrides}; "
+        f"device {'cuda' if torch.cuda.is_available() else 'cpu (no GPU here)'}")
     started = time.perf_counter()
-    results = pd.concat([evaluate(task, settings, args.seed, say)
-                         for task in ("ad_vs_nc", "mci_conversion")], ignore_index=True)
+    results = pd.concat([evaluate(task, settings, seeds, overrides, selected, say)
+                         for task in args.tasks.split(",")], ignore_index=True)
     differences = paired(results)
-    RESULTS.mkdir(exist_ok=True)
-    stem = f"accuracy_{config}"
+    checked = goals(results, differences)
+    folder = RESULTS / "experiments" if args.tag else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = args.tag or f"accuracy_{config}"
     payload = {
         "command": " ".join(["python", "benchmarks/accuracy.py", *sys.argv[1:]]) if argv is None
         else "python benchmarks/accuracy.py " + " ".join(argv),
-        "settings": settings, "seed": args.seed,
+        "settings": settings, "seeds": seeds, "overrides": overrides,
         "seconds": time.perf_counter() - started,
         "folds": results.to_dict(orient="records"),
-        "paired_vs_full": differences.to_dict(orient="records"),
+        "paired": differences.to_dict(orient="records"),
+        "goals": checked.to_dict(orient="records"),
         "machine": {"cpu": platform.processor() or platform.machine(),
                     "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "cuda": torch.cuda.is_available()},
     }
-    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=float))
+    (folder / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=float))
     markdown = table(results)
-    diff_lines = ["| task | method | metric | difference vs full | 95% CI |", "|---|---|---|---|---|"]
-    for row in differences.itertuples():
-        diff_lines.append(f"| {row.task} | {row.method} | {row.metric} | {row.difference:+.3f} "
+    diff_lines = ["| task | method | reference | AUC difference | 95% CI (corrected) |",
+                  "|---|---|---|---|---|"]
+    for row in (differences.itertuples() if not differences.empty else []):
+        diff_lines.append(f"| {row.task} | {row.method} | {row.reference} "
+                          f"({row.reference_method}) | {row.difference:+.3f} "
                           f"| [{row.ci_low:+.3f}, {row.ci_high:+.3f}] |")
-    (RESULTS / f"{stem}.md").write_text(markdown + "\n\n" + "\n".join(diff_lines) + "\n")
-    plot(results, RESULTS / f"{stem}.png")
+    goal_lines = ["| task | goal | AUC difference | 95% CI | met |", "|---|---|---|---|---|"]
+    for row in checked.itertuples():
+        goal_lines.append(f"| {row.task} | {row.goal} | {row.difference:+.3f} | "
+                          f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}] | "
+                          f"{'yes' if row.met else 'no'} |")
+    text = (f"Command: `{payload['command']}`\n\n" + markdown + "\n\n"
+            + "\n".join(diff_lines) + "\n\n" + "\n".join(goal_lines) + "\n")
+    (folder / f"{stem}.md").write_text(text)
+    if not args.tag:
+        plot(results, folder / f"{stem}.png")
     say("\n" + "\n".join(diff_lines))
-    say(f"\nwritten to {RESULTS}/{stem}.json, .md, .png "
-        f"({time.perf_counter() - started:.0f}s)\n")
+    say("\n" + "\n".join(goal_lines))
+    say(f"\nwritten to {folder}/{stem}.json, .md ({time.perf_counter() - started:.0f}s)\n")
     say(markdown)
 
 

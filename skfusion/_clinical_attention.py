@@ -29,9 +29,11 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
         ResNet features concatenated with clinical features. "image": plain ResNet, clinical
         values ignored. "clinical": the clinical path alone.
-    clinical_dim : int, default=1024
-        Size of the clinical feature vector (the paper keeps it close to the 2048 image
-        features of ResNet50 so the clinical information is not drowned).
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical feature vector. "auto" follows the width of the pooled image
+        features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
+        * 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
+        clinical features close to the image features so that they are not drowned.
     {shared_parameters}
 
     Attributes
@@ -67,7 +69,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
     _parameter_constraints = {
         **BaseFusionClassifier._parameter_constraints,
         "mode": [StrOptions(set(MODES))],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left")],
+        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     _module_class = ClinicalAttentionNet
@@ -78,7 +80,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         mode="full",
         backbone="resnet50",
         base_width=64,
-        clinical_dim=1024,
+        clinical_dim="auto",
         max_epochs=100,
         batch_size=16,
         lr=1e-4,
@@ -88,6 +90,9 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        augment=True,
+        modality_dropout=0.2,
+        clinical_shortcut=True,
         callbacks=None,
         device="auto",
         mixed_precision="auto",
@@ -104,7 +109,7 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
     def _tuning_space(cls):
         return {
             **super()._tuning_space(),
-            "clinical_dim": ("categorical", (64, 256, 1024)),
+            "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
             "mode": ("categorical", ("image", "clinical", "concat", "full")),
         }
 
@@ -118,3 +123,6 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
 
     def _uses_clinical(self):
         return self.mode != "image"
+
+    def _is_multimodal(self):
+        return self.mode in ("concat", "full")

@@ -28,6 +28,24 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         Share of the training samples held out when ``early_stopping`` is on.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation loss before training stops.
+    augment : bool, default=True
+        Randomly transform each training image batch: rotations up to 8 degrees, scaling by
+        up to 8%, shifts by up to 6% of the size, left-right flips and intensity gains of up
+        to 10% (:func:`skfusion.nn.augment.random_affine`). Prediction never transforms.
+        Turn it off for images whose orientation carries meaning.
+    modality_dropout : float, default=0.2
+        Share of training samples whose image, or whose non-image inputs (clinical values,
+        report text), are replaced by zeros, one of the two at random; the network then has
+        to learn to decide from each modality alone rather than lean on whichever fits the
+        training set fastest. Only for networks that read several modalities.
+    clinical_shortcut : bool, default=True
+        Add logits computed by one linear layer straight from the clinical values to the
+        network's logits (a "wide" path beside the "deep" network). It starts as an
+        L2-penalised logistic regression (C=1) fitted on the training samples and the
+        network's head starts at zero, so a new network predicts as that logistic regression
+        and training adds what the image (and the deep clinical path) contribute. Only for
+        networks that read several modalities; not part of the published networks (turn it
+        off to train them as published).
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks (learning-rate schedulers, checkpoints, gradient clipping...).
     device : str, default="auto"

@@ -18,9 +18,10 @@ class FeatureModulationClassifier(BaseFusionClassifier):
     """Condition image features on clinical values by feature-wise affine transforms.
 
     The baselines our field compares fusion methods against. A ResNet extracts image
-    features; at the input of the last residual block of ``stage``, every channel of the
-    feature map is scaled and shifted, ``(1 + scale) * x + shift``, with ``scale`` and
-    ``shift`` predicted per sample:
+    features; in the last residual block of ``stage``, after its first convolution and
+    normalisation (the DAFT authors' placement), every channel of the feature map is scaled
+    and shifted, ``(1 + scale) * x + shift``, with ``scale`` and ``shift`` predicted per
+    sample:
 
     * ``method="film"`` (FiLM, Perez et al. 2018): from the clinical values alone;
     * ``method="daft"`` (DAFT, Pölsterl et al., MICCAI 2021): from the globally pooled feature
@@ -37,8 +38,8 @@ class FeatureModulationClassifier(BaseFusionClassifier):
     stage : int, default=4
         ResNet stage (1-4) whose last block is modulated (4: the network's last block, as in
         DAFT).
-    bottleneck_ratio : int, default=4
-        Width reduction of the modulation MLP.
+    bottleneck_ratio : int, default=7
+        Width reduction of the modulation MLP (7: the DAFT authors' ADNI setting).
     {shared_parameters}
 
     Attributes
@@ -77,7 +78,7 @@ class FeatureModulationClassifier(BaseFusionClassifier):
         *,
         method="daft",
         stage=4,
-        bottleneck_ratio=4,
+        bottleneck_ratio=7,
         backbone="resnet50",
         base_width=64,
         max_epochs=100,
@@ -89,6 +90,9 @@ class FeatureModulationClassifier(BaseFusionClassifier):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        augment=True,
+        modality_dropout=0.2,
+        clinical_shortcut=True,
         callbacks=None,
         device="auto",
         mixed_precision="auto",
@@ -107,7 +111,7 @@ class FeatureModulationClassifier(BaseFusionClassifier):
             **super()._tuning_space(),
             "method": ("categorical", METHODS),
             "stage": ("categorical", (3, 4)),
-            "bottleneck_ratio": ("categorical", (2, 4, 8)),
+            "bottleneck_ratio": ("categorical", (2, 4, 7, 8)),
         }
 
     def _module_params(self):

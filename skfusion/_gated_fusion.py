@@ -3,7 +3,7 @@
 from numbers import Integral
 
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._docstrings import fill_doc
 from .base import BaseFusionClassifier
@@ -21,21 +21,28 @@ class GatedFusionClassifier(BaseFusionClassifier):
     each stage in ``attention_stages`` a spatial attention map conditioned on that embedding
     reweights the image feature map, so the clinical data select image regions during
     feature extraction. The pooled image features and the clinical embedding are fused by a
-    gated multimodal unit with ``n_heads`` heads (per head: ``h_v = tanh(W_v x_v)``,
-    ``h_c = tanh(W_c x_c)``, ``z = sigmoid(W_z [x_v; x_c])``, ``z * h_v + (1 - z) * h_c``),
-    concatenated and classified by a linear layer. Binary and multi-class.
+    gated multimodal unit with ``n_heads`` heads, each in its own subspace (per head:
+    ``h_v = tanh(W_v x_v)``, ``h_c = tanh(W_c x_c)``, ``z = sigmoid(G [h_v; h_c] + b)``,
+    ``z * h_v + (1 - z) * h_c``), concatenated and classified by a linear layer. Binary and
+    multi-class.
 
     Parameters
     ----------
     n_heads : int, default=4
-        GMU heads (1 is the classic GMU).
+        GMU heads.
     head_dim : int, default=64
         Width of each head.
+    gate : {"head", "classic"}, default="head"
+        "head": each head gates within its own subspace, from its own projections (the
+        multi-head unit; our reading of the paper, which gives no equations for a head).
+        "classic": Arevalo et al.'s GMU, one vector gate ``sigmoid(W_z [x_v; x_c])`` from the
+        raw inputs over ``n_heads * head_dim`` units.
     attention_stages : tuple of int, default=(3, 4)
         ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
         disables it.
-    clinical_dim : int, default=256
-        Size of the clinical embedding.
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical embedding; "auto" follows the width of the pooled image
+        features of the network as built (as in :class:`ClinicalAttentionClassifier`).
     {shared_parameters}
 
     Attributes
@@ -65,8 +72,9 @@ class GatedFusionClassifier(BaseFusionClassifier):
         **BaseFusionClassifier._parameter_constraints,
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "head_dim": [Interval(Integral, 1, None, closed="left")],
+        "gate": [StrOptions({"head", "classic"})],
         "attention_stages": [tuple, list],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left")],
+        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     _module_class = GatedFusionNet
@@ -76,8 +84,9 @@ class GatedFusionClassifier(BaseFusionClassifier):
         *,
         n_heads=4,
         head_dim=64,
+        gate="head",
         attention_stages=(3, 4),
-        clinical_dim=256,
+        clinical_dim="auto",
         backbone="resnet50",
         base_width=64,
         max_epochs=100,
@@ -89,6 +98,9 @@ class GatedFusionClassifier(BaseFusionClassifier):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        augment=True,
+        modality_dropout=0.2,
+        clinical_shortcut=True,
         callbacks=None,
         device="auto",
         mixed_precision="auto",
@@ -107,7 +119,7 @@ class GatedFusionClassifier(BaseFusionClassifier):
             **super()._tuning_space(),
             "n_heads": ("categorical", (1, 2, 4, 8)),
             "head_dim": ("categorical", (16, 32, 64, 128)),
-            "clinical_dim": ("categorical", (64, 256, 1024)),
+            "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
         }
 
     def _module_params(self):
@@ -118,4 +130,5 @@ class GatedFusionClassifier(BaseFusionClassifier):
             "attention_stages": tuple(self.attention_stages),
             "n_heads": self.n_heads,
             "head_dim": self.head_dim,
+            "gate": self.gate,
         }

@@ -5,13 +5,17 @@ build a :class:`FusionDataset` and a :class:`FusionNet` here, and read numpy arr
 """
 
 import contextlib
+import copy
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
+
+from .nn.augment import drop_modalities, random_affine
+from .nn.init import he_init_
 
 __all__ = [
     "BatchAccuracy",
@@ -258,14 +262,29 @@ class FusionNet(NeuralNet):
     amp_dtype : torch.dtype or None, default=None
         Run forward passes under ``torch.autocast`` with this dtype. ``torch.float16`` also
         scales the loss with a ``GradScaler``; ``torch.bfloat16`` needs no scaling.
+    seed : int, default=0
+        Seeds the net's own ``torch.Generator`` (``generator_``), from which the weights are
+        initialised and the training-time draws (augmentation, modality dropout) are made;
+        torch's global generator is never used, so fits in parallel threads are
+        reproducible.
+    augment : bool, default=False
+        Randomly transform training image batches
+        (:func:`skfusion.nn.augment.random_affine`).
+    modality_dropout : float, default=0.0
+        Share of training samples whose image or non-image inputs are zeroed
+        (:func:`skfusion.nn.augment.drop_modalities`).
     **kwargs
         Everything ``skorch.NeuralNet`` takes.
     """
 
-    def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, **kwargs):
+    def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, seed=0,
+                 augment=False, modality_dropout=0.0, **kwargs):
         super().__init__(module, criterion, **kwargs)
         self.channels_last = channels_last
         self.amp_dtype = amp_dtype
+        self.seed = seed
+        self.augment = augment
+        self.modality_dropout = modality_dropout
 
     def get_dataset(self, X, y=None):
         dataset = super().get_dataset(X, y)
@@ -287,7 +306,10 @@ class FusionNet(NeuralNet):
         return iterator
 
     def initialize_module(self):
+        self.generator_ = torch.Generator().manual_seed(int(self.seed))
         super().initialize_module()
+        # The module's constructor drew from torch's global generator; draw again from ours.
+        he_init_(self.module_, generator=self.generator_)
         if self.channels_last:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         return self
@@ -314,14 +336,37 @@ class FusionNet(NeuralNet):
             y_pred = y_pred.float()
         return y_pred
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            # skorch swallows the interrupt; remember it, wherever it landed, unless it is
+            # skorch's EarlyStopping ending training (it stops by raising KeyboardInterrupt).
+            self.keyboard_interrupt_ = not any(
+                isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+                for _, cb in self.callbacks_)
+            raise
+
+    def training_inputs(self, inputs):
+        """The training view of a batch: augmented images, dropped modalities."""
+        if not isinstance(inputs, dict):
+            return inputs
+        if self.augment:
+            inputs = {**inputs, "images": random_affine(inputs["images"], self.generator_)}
+        if self.modality_dropout:
+            inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
+        return inputs
+
     def train_step_single(self, batch, **fit_params):
-        if self.grad_scaler_ is None:
-            return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
+        Xi = self.training_inputs(Xi)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        self.grad_scaler_.scale(loss).backward()
+        if self.grad_scaler_ is None:
+            loss.backward()
+        else:
+            self.grad_scaler_.scale(loss).backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
@@ -457,12 +502,17 @@ class BatchAccuracy(Callback):
 
 
 class InterruptRecovery(Callback):
-    """Keep the weights of the last finished epoch, and restore them when training stops
-    mid-epoch (Ctrl-C: skorch ends the loop quietly on KeyboardInterrupt).
+    """Keep the training state of the last finished epoch, and restore it when training is
+    interrupted (Ctrl-C: skorch ends the loop quietly on KeyboardInterrupt), wherever the
+    interrupt lands.
 
-    A copy of the weights is taken after each epoch (a memory copy, cheap next to an epoch).
-    If no epoch had finished, KeyboardInterrupt is raised again so ``fit`` leaves the
-    estimator as it was.
+    After each epoch a copy is taken of the weights, the optimizer state and the random
+    states (shuffling and the net's generator); a memory copy, cheap next to an epoch. An
+    interrupt during an epoch restores that copy, so a resumed fit continues exactly from
+    the last finished epoch; an interrupt between epochs keeps the model as it is. Either
+    way ``interrupted_`` is True and a warning says which epoch the model holds. If no
+    epoch had finished, KeyboardInterrupt is raised again so ``fit`` leaves the estimator
+    as it was.
 
     Attributes
     ----------
@@ -474,30 +524,50 @@ class InterruptRecovery(Callback):
         self._state = None
         self._in_epoch = False
         self.interrupted_ = False
+        net.keyboard_interrupt_ = False
 
     def on_epoch_begin(self, net, **kwargs):
         self._in_epoch = True
 
     def on_epoch_end(self, net, **kwargs):
-        self._state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        rng = net.get_params().get("iterator_train__random_state")
+        generator = getattr(net, "generator_", None)
+        self._state = (
+            {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
+            copy.deepcopy(net.optimizer_.state_dict()),
+            rng.get_state() if isinstance(rng, np.random.RandomState) else None,
+            None if generator is None else generator.get_state(),
+        )
         self._in_epoch = False
 
     def on_train_end(self, net, **kwargs):
         state, self._state = self._state, None  # do not keep a second copy of the weights
-        if not self._in_epoch:
+        interrupted = self._in_epoch or getattr(net, "keyboard_interrupt_", False)
+        if not interrupted:
             return
         self.interrupted_ = True
-        epoch = len(net.history)
-        if state is None:
-            raise KeyboardInterrupt(f"training interrupted during epoch {epoch}, before any "
-                                    "epoch finished; the estimator was left unchanged")
-        net.module_.load_state_dict(state)
-        del net.history[-1]
+        if self._in_epoch:
+            epoch = len(net.history)
+            if state is None:
+                raise KeyboardInterrupt(f"training interrupted during epoch {epoch}, before "
+                                        "any epoch finished; the estimator was left unchanged")
+            weights, optimizer, rng_state, generator_state = state
+            net.module_.load_state_dict(weights)
+            net.optimizer_.load_state_dict(optimizer)
+            rng = net.get_params().get("iterator_train__random_state")
+            if rng_state is not None and isinstance(rng, np.random.RandomState):
+                rng.set_state(rng_state)
+            if generator_state is not None:
+                net.generator_.set_state(generator_state)
+            del net.history[-1]
+            where = f"during epoch {epoch}"
+        else:
+            where = f"after epoch {len(net.history)} finished"
         import warnings
 
         warnings.warn(
-            f"Training was interrupted during epoch {epoch}; the model keeps the weights of "
-            f"epoch {epoch - 1}, the last one that finished. Call fit again with "
+            f"Training was interrupted {where}; the model keeps the weights of epoch "
+            f"{len(net.history)}, the last one that finished. Call fit again with "
             "warm_start=True to continue.",
             UserWarning,
             stacklevel=2,

@@ -61,6 +61,9 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "augment": ["boolean"],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "clinical_shortcut": ["boolean"],
         "callbacks": [list, None],
         "device": [str],
         "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
@@ -90,6 +93,10 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
     def _uses_clinical(self):
         """Whether the network reads clinical values (so X must carry them)."""
         return True
+
+    def _is_multimodal(self):
+        """Whether the network reads more than one modality (modality dropout applies)."""
+        return self._uses_clinical()
 
     #: Whether clinical values may be left out (the network then gets none).
     _clinical_optional = False
@@ -197,6 +204,11 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             clinical, columns = check_clinical(
                 X.clinical if self._uses_clinical() else None, n_samples=n_samples
             )
+            if self._uses_clinical() and clinical.shape[1] == 0:
+                raise ValueError(
+                    f"{self._describe_config()} needs clinical values, but X.clinical has 0 "
+                    "columns; pass at least one clinical column, or use mode='image'."
+                )
             return images, clinical, columns, X
         expected = self.image_shape_
         if images.shape[1] != expected[0]:
@@ -321,12 +333,19 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         y_encoded = np.searchsorted(self.classes_, y).astype(np.int64)
         dataset = _make_dataset(images, clinical, y_encoded, **self._transform_extra(X))
         net = self.net_
-        # Continue with the estimator's current training settings.
+        # Continue with the estimator's current training settings and callbacks.
         net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
-                       verbose=int(self.verbose))
-        if self.early_stopping:
-            net.train_split = ValidationSplit(
-                self.validation_fraction, net.train_split.random_state, groups)
+                       verbose=int(self.verbose), augment=self.augment,
+                       modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0)
+        net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups)
+                           if self.early_stopping else None)
+        fitted = _fitted_state(self.classes_, self.n_features_in_,
+                               getattr(self, "feature_names_in_", None), self.image_shape_,
+                               self.device_, self.seed_,
+                               {name: getattr(self, name) for name in self._extra_fitted_names()})
+        self._bind_checkpoints(fitted)
+        net.callbacks = self._net_callbacks(self.seed_)
+        net.initialize_callbacks()
         backup = (
             {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
             copy.deepcopy(net.optimizer_.state_dict()),
@@ -393,15 +412,21 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         )
         fitted = _fitted_state(classes, clinical.shape[1], columns, images.shape[1:], device,
                                seed, extra_fitted)
-        for callback in self.callbacks or []:
-            callback = callback[1] if isinstance(callback, tuple) else callback
-            if isinstance(callback, EpochCheckpoint):
-                callback._bind(self, fitted)
+        self._bind_checkpoints(fitted)
+        # Weights and training draws come from the net's own generator (seeded with
+        # ``seed``); fork_rng only keeps the module constructors' default initialisation
+        # from advancing the user's global generator.
         devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
             net.initialize()
-            net.partial_fit(dataset, y=None, epochs=epochs)
+        if getattr(net.module_, "shortcut", None) is not None:
+            train = np.arange(len(y_encoded))
+            if self.early_stopping:  # the same split the net will make: fit on its train part
+                net.train_split(dataset)
+                train = np.setdiff1d(train, net.train_split.valid_positions_)
+            _init_shortcut(net.module_.shortcut, clinical[train], y_encoded[train],
+                           len(classes), self.class_weight, classes)
+        net.partial_fit(dataset, y=None, epochs=epochs)
 
         # Fitted state is assigned only once training has finished.
         self.net_ = net
@@ -451,7 +476,14 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
+        from ._persistence import ModelFileError
+
         estimator = cls(**params)
+        try:
+            estimator._validate_params()
+            estimator._check_routed_params()
+        except ValueError as exc:
+            raise ModelFileError(f"{source}: {exc}") from None
         device = resolve_device(estimator.device)
         classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
         image_shape = tuple(fitted["image_shape"])
@@ -462,6 +494,20 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
             groups=None, criterion_weight=None,
             extra_module=cls._module_params_from_fitted(fitted.get("extra", {})),
         )
+        # Size the network on the meta device (nothing allocated) before building it: a
+        # file cannot make load build more values than its weights file holds.
+        with torch.device("meta"):
+            probe = net.module(**net.get_params_for("module"))
+        expected = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+        del probe
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if expected != found:
+            missing = sorted(set(expected) - set(found))[:3]
+            differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+            raise ModelFileError(
+                f"{source}: the saved weights do not fit the network its parameters describe "
+                f"(missing {missing}, unexpected {sorted(set(found) - set(expected))[:3]}, "
+                f"other shapes {differ[:3]}); the file is damaged or was edited.")
         if fitted.get("shuffle_state") is not None:
             kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
             rng = np.random.RandomState()
@@ -471,12 +517,14 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         try:
             net.module_.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise ValueError(
+            raise ModelFileError(
                 f"{source}: the saved weights do not fit the network its parameters describe "
                 f"({str(exc).splitlines()[0]}); the file is damaged or was edited."
             ) from None
         if optimizer_state is not None:
             net.optimizer_.load_state_dict(optimizer_state)
+        if fitted.get("generator_state") is not None:
+            net.generator_.set_state(torch.tensor(fitted["generator_state"], dtype=torch.uint8))
         # History up to the saved epoch, so that warm starts count epochs on from there.
         for _ in range(fitted.get("n_epochs_", 0)):
             net.history.new_epoch()
@@ -532,13 +580,11 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
         )
         return torch.as_tensor(weights, dtype=torch.float32)
 
-    def _build_net(self, *, lazy, n_classes, n_clinical, in_channels, device, amp_dtype,
-                   seed, groups, criterion_weight, extra_module=None):
+    def _net_callbacks(self, seed):
+        """The net's callbacks: interrupt recovery, finite loss, early stopping, the user's."""
         quiet = not self.verbose
         callbacks = [("interrupt_recovery", InterruptRecovery()), ("finite_loss", FiniteLoss())]
-        train_split = None
         if self.early_stopping:
-            train_split = ValidationSplit(self.validation_fraction, seed, groups)
             callbacks.append(("valid_acc", BatchAccuracy()))
             callbacks.append((
                 "early_stopping",
@@ -559,11 +605,27 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
                     f"callbacks[{index}] is {callback!r}; expected a skorch Callback or a "
                     "(name, Callback) tuple."
                 )
+        return callbacks
+
+    def _bind_checkpoints(self, fitted):
+        for callback in self.callbacks or []:
+            callback = callback[1] if isinstance(callback, tuple) else callback
+            if isinstance(callback, EpochCheckpoint):
+                callback._bind(self, fitted)
+
+    def _build_net(self, *, lazy, n_classes, n_clinical, in_channels, device, amp_dtype,
+                   seed, groups, criterion_weight, extra_module=None):
+        callbacks = self._net_callbacks(seed)
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidationSplit(self.validation_fraction, seed, groups)
         module_params = {
             "module__n_classes": n_classes,
             "module__n_clinical": n_clinical,
             "module__in_channels": in_channels,
             **{f"module__{k}": v for k, v in self._module_params().items()},
+            "module__clinical_shortcut": bool(self.clinical_shortcut and self._is_multimodal()
+                                              and n_clinical > 0),
             **{f"module__{k}": v for k, v in (extra_module or {}).items()},
         }
         criterion_params = {} if criterion_weight is None else {
@@ -590,6 +652,9 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
                 device.startswith("cuda") if self.channels_last == "auto" else self.channels_last
             ),
             "amp_dtype": amp_dtype,
+            "seed": seed,
+            "augment": self.augment,
+            "modality_dropout": self.modality_dropout if self._is_multimodal() else 0.0,
             **module_params,
             **criterion_params,
             **self._routed_params(),
@@ -653,6 +718,38 @@ class BaseFusionClassifier(ClassifierMixin, BaseEstimator):
 
 def _silent(*args, **kwargs):
     return None
+
+
+def _init_shortcut(shortcut, clinical, y_encoded, n_classes, class_weight, classes):
+    """Start the clinical shortcut at an L2-penalised logistic regression (C=1) fitted on the
+    training samples: the network begins as that logistic regression, and its deep path
+    learns what the image adds (stage-wise fitting)."""
+    from sklearn.linear_model import LogisticRegression
+
+    present = np.unique(y_encoded)
+    if len(present) < 2:
+        return
+    weight = None
+    if isinstance(class_weight, dict):
+        weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist())
+                  if i in present}
+    elif class_weight == "balanced":
+        weight = "balanced"
+    model = LogisticRegression(C=1.0, max_iter=1000, class_weight=weight)
+    model.fit(clinical.astype(np.float64), y_encoded)
+    coef = np.zeros((n_classes, clinical.shape[1]))
+    intercept = np.zeros(n_classes)
+    if model.coef_.shape[0] == 1:  # binary: logit difference split between the two rows
+        coef[model.classes_[1]] = model.coef_[0] / 2
+        coef[model.classes_[0]] = -model.coef_[0] / 2
+        intercept[model.classes_[1]] = model.intercept_[0] / 2
+        intercept[model.classes_[0]] = -model.intercept_[0] / 2
+    else:
+        coef[model.classes_] = model.coef_
+        intercept[model.classes_] = model.intercept_
+    with torch.no_grad():
+        shortcut.weight.copy_(torch.as_tensor(coef, dtype=shortcut.weight.dtype))
+        shortcut.bias.copy_(torch.as_tensor(intercept, dtype=shortcut.bias.dtype))
 
 
 def _fitted_state(classes, n_features, columns, image_shape, device, seed, extra=None):

@@ -148,11 +148,12 @@ def attention_maps(estimator, X):
     if encoder is not None:
         for s, stage in enumerate(encoder.stages, start=1):
             for b, block in enumerate(stage):
-                if isinstance(block.attention, ClinicalChannelAttention):
-                    hook_on(f"stage{s}.block{b}", block.attention.gate, "channel_attention")
-                if isinstance(block.attention, FeatureModulation):
-                    hook_on(f"stage{s}.block{b}", block.attention.scale_out, "scale")
-                    hook_on(f"stage{s}.block{b}", block.attention.shift_out, "shift")
+                attention = getattr(block.front, "attention", None)
+                if isinstance(attention, ClinicalChannelAttention):
+                    hook_on(f"stage{s}.block{b}", attention.gate, "channel_attention")
+                if isinstance(block.modulation, FeatureModulation):
+                    hook_on(f"stage{s}.block{b}", block.modulation.scale_out, "scale")
+                    hook_on(f"stage{s}.block{b}", block.modulation.shift_out, "shift")
     for name, child in module.named_modules():
         if isinstance(child, ClinicalSpatialAttention):
             hook_on(f"stage{name.split('.')[-1]}", child.map_out, "spatial_attention")

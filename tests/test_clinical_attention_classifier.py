@@ -43,7 +43,9 @@ def test_mode_changes_the_network(data, mode, n_attention, head_in):
 
 def test_learns_an_easy_task():
     X, y = make_data(n=32, size=16, seed=1)
-    clf = tiny(mode="full", max_epochs=30, lr=3e-3).fit(X, y)
+    # Capacity, not generalisation: the training-time regularisers are off.
+    clf = tiny(mode="full", max_epochs=30, lr=3e-3, augment=False,
+               modality_dropout=0.0).fit(X, y)
     assert clf.score(X, y) >= 0.9
     losses = clf.net_.history[:, "train_loss"]
     assert losses[-1] < losses[0]

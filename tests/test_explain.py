@@ -66,7 +66,7 @@ def test_native_attention_maps(data):
     rbca = attention_maps(fitted(ClinicalAttentionClassifier, data), X)["channel_attention"]
     assert sorted(rbca) == ["stage2.block0", "stage2.block1", "stage3.block0", "stage3.block1",
                             "stage4.block0", "stage4.block1"]
-    assert rbca["stage2.block0"].shape == (20, 2)  # half of 4 input channels
+    assert rbca["stage2.block0"].shape == (20, 4)  # half of the inner width 8 of stage 2
     gated = attention_maps(fitted(GatedFusionClassifier, data, n_heads=2, head_dim=4), X)
     assert set(gated["spatial_attention"]) == {"stage3", "stage4"}
     assert gated["spatial_attention"]["stage3"].shape == (20, SIZE, SIZE)

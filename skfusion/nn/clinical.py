@@ -37,3 +37,24 @@ class ClinicalEncoder(nn.Sequential):
         )
         self.in_features = in_features
         self.out_features = out_features
+
+
+class ClinicalShortcut(nn.Linear):
+    """Logits straight from the clinical values, added to a fusion network's logits.
+
+    A "wide" linear path beside the "deep" fusion network (Cheng et al., 2016, "Wide & Deep
+    Learning"): the network can always represent a logistic regression on the clinical
+    values, and the deep part learns what the image adds to it. Its weights start at zero,
+    so a new network begins as the fusion network alone.
+    """
+
+    def __init__(self, n_clinical, n_classes):
+        check_positive_int("n_clinical", n_clinical)
+        check_positive_int("n_classes", n_classes)
+        super().__init__(n_clinical, n_classes)
+        self.post_init_()
+
+    def post_init_(self, generator=None):
+        """Zero the weights and bias."""
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)

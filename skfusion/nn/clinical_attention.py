@@ -4,9 +4,9 @@ import torch
 from torch import nn
 
 from ._checks import check_option, check_positive_int
-from .clinical import ClinicalEncoder
+from .clinical import ClinicalEncoder, ClinicalShortcut
 from .init import he_init_
-from .resnet import ResNet
+from .resnet import RESNET_SPECS, ResNet
 
 #: What each mode uses: (image path, clinical path, clinical attention in stages 2-4).
 MODES = {
@@ -37,10 +37,17 @@ class ClinicalAttentionNet(nn.Module):
         ResNet depth.
     base_width : int, default=64
         Width of the first ResNet stage.
-    clinical_dim : int, default=1024
-        Size of the clinical feature vector.
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical feature vector. "auto" takes the width of the pooled image
+        features of the network as built (``base_width * 8 * expansion``: 2048 for ResNet50
+        at width 64, 512 for ResNet18), the paper's "close to" the image feature width.
     norm_layer : callable, default=torch.nn.BatchNorm2d
         2-D normalisation of the image path.
+    clinical_shortcut : bool, default=False
+        Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits (modes "concat" and
+        "full" only).
+    stem : {"standard", "small"}, default="standard"
+        The ResNet's stem (see :data:`skfusion.nn.resnet.STEMS`).
 
     Notes
     -----
@@ -56,12 +63,14 @@ class ClinicalAttentionNet(nn.Module):
         mode="full",
         backbone="resnet50",
         base_width=64,
-        clinical_dim=1024,
+        clinical_dim="auto",
         norm_layer=nn.BatchNorm2d,
+        clinical_shortcut=False,
+        stem="standard",
     ):
         super().__init__()
         check_positive_int("n_classes", n_classes, minimum=2)
-        check_positive_int("clinical_dim", clinical_dim)
+        clinical_dim = resolve_clinical_dim(clinical_dim, backbone, base_width)
         use_image, use_clinical, use_attention = MODES[check_option("mode", mode, MODES)]
         self.mode = mode
         self.clinical_encoder = (
@@ -75,10 +84,13 @@ class ClinicalAttentionNet(nn.Module):
                 attention_stages=(2, 3, 4) if use_attention else (),
                 clinical_dim=clinical_dim if use_attention else None,
                 norm_layer=norm_layer,
+                stem=stem,
             )
             if use_image
             else None
         )
+        self.shortcut = (ClinicalShortcut(n_clinical, n_classes)
+                         if clinical_shortcut and use_image and use_clinical else None)
         n_features = (self.image_encoder.out_features if use_image else 0) + (
             clinical_dim if use_clinical else 0
         )
@@ -97,10 +109,26 @@ class ClinicalAttentionNet(nn.Module):
             parts.append(clinical_features)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
+    def post_init_(self, generator=None):
+        """With a clinical shortcut, the head starts at zero: a new network outputs the
+        shortcut's logits, and the deep path learns what it adds."""
+        if self.shortcut is not None:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
     def forward_head(self, features):
         """Return logits from fused features."""
         return self.head(features)
 
     def forward(self, images, clinical=None):
         """Return logits, shape ``(n, n_classes)``."""
-        return self.forward_head(self.forward_features(images, clinical))
+        logits = self.forward_head(self.forward_features(images, clinical))
+        return logits if self.shortcut is None else logits + self.shortcut(clinical)
+
+
+def resolve_clinical_dim(clinical_dim, backbone, base_width):
+    """``clinical_dim``, with "auto" read as the pooled image feature width of the backbone."""
+    if clinical_dim == "auto":
+        spec = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)]
+        return check_positive_int("base_width", base_width) * 8 * spec.expansion
+    return check_positive_int("clinical_dim", clinical_dim)

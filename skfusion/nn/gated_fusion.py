@@ -2,20 +2,21 @@
 
 After "Fusion of medical imaging and electronic health records with attention and multi-head
 mechanisms": clinical (EHR) features select image regions during feature extraction, and a
-gated multimodal unit with several heads fuses the two modalities. The GMU follows Arevalo et
-al.'s equations, per head k:
+gated multimodal unit with several heads fuses the two modalities in separate subspaces; per
+head k (see :class:`MultiHeadGMU`):
 
-    h_v = tanh(W_v x_v),  h_c = tanh(W_c x_c),  z = sigmoid(W_z [x_v; x_c]),
-    h^k = z * h_v + (1 - z) * h_c,
+    h_v^k = tanh(W_v^k x_v),  h_c^k = tanh(W_c^k x_c),  z^k = sigmoid(G^k [h_v^k; h_c^k] + b^k),
+    h^k = z^k * h_v^k + (1 - z^k) * h_c^k,
 
-and the heads' outputs are concatenated.
+and the heads' outputs are concatenated. Arevalo et al.'s classic GMU is ``gate="classic"``.
 """
 
 import torch
 from torch import nn
 
 from ._checks import check_option, check_positive_int
-from .clinical import ClinicalEncoder
+from .clinical import ClinicalEncoder, ClinicalShortcut
+from .clinical_attention import resolve_clinical_dim
 from .init import he_init_
 from .resnet import ResNet
 
@@ -55,8 +56,28 @@ class ClinicalSpatialAttention(nn.Module):
         return images * attention
 
 
+GATES = ("head", "classic")
+
+
 class MultiHeadGMU(nn.Module):
     """Gated multimodal unit with ``n_heads`` heads of width ``head_dim`` each.
+
+    ``gate="head"`` (default, the multi-head unit): each head ``k`` projects both modalities
+    into its own subspace, ``h_v^k = tanh(W_v^k x_v)``, ``h_c^k = tanh(W_c^k x_c)``, and
+    gates *within* it from its own projections, ``z^k = sigmoid(G^k [h_v^k; h_c^k] + b^k)``
+    with a ``head_dim x 2 head_dim`` matrix per head; the heads' outputs
+    ``z^k * h_v^k + (1 - z^k) * h_c^k`` are concatenated. The gate of a head couples the
+    coordinates of that head's subspace, and is a non-linear function of the inputs, which
+    no single wide GMU can express (a test checks this).
+
+    ``gate="classic"``: Arevalo et al.'s GMU (2017), one vector gate from the raw inputs,
+    ``z = sigmoid(W_z [x_v; x_c])``, over ``n_heads * head_dim`` units (the heads are then
+    only a way to give its width).
+
+    The paper this follows ("Fusion of medical imaging and electronic health records with
+    attention and multi-head mechanisms") gives the idea, fusion "in different subspaces",
+    but not the equations of a head: the per-head gate from the head's own projections is
+    our reading.
 
     Parameters
     ----------
@@ -65,7 +86,7 @@ class MultiHeadGMU(nn.Module):
     head_dim : int
         Output size of each head; the output has ``n_heads * head_dim`` values.
     n_heads : int, default=4
-        ``1`` is the classic GMU.
+    gate : {"head", "classic"}, default="head"
 
     Notes
     -----
@@ -73,27 +94,49 @@ class MultiHeadGMU(nn.Module):
     inspection: values near 1 favour the image, near 0 the clinical features.
     """
 
-    def __init__(self, image_dim, clinical_dim, head_dim, n_heads=4):
+    def __init__(self, image_dim, clinical_dim, head_dim, n_heads=4, gate="head"):
         super().__init__()
         for name, value in (("image_dim", image_dim), ("clinical_dim", clinical_dim),
                             ("head_dim", head_dim), ("n_heads", n_heads)):
             check_positive_int(name, value)
+        self.gate_kind = check_option("gate", gate, GATES)
         self.n_heads = n_heads
         self.head_dim = head_dim
         width = n_heads * head_dim
-        # All heads at once: head k uses rows [k * head_dim, (k + 1) * head_dim).
+        # All heads' projections at once: head k uses rows [k * head_dim, (k + 1) * head_dim).
         self.image_projection = nn.Linear(image_dim, width, bias=False)
         self.clinical_projection = nn.Linear(clinical_dim, width, bias=False)
-        self.gate = nn.Linear(image_dim + clinical_dim, width, bias=False)
+        if gate == "classic":
+            self.gate = nn.Linear(image_dim + clinical_dim, width, bias=False)
+        else:
+            self.gate_weight = nn.Parameter(torch.empty(n_heads, 2 * head_dim, head_dim))
+            self.gate_bias = nn.Parameter(torch.zeros(n_heads, head_dim))
+            self.post_init_()
         self.gate_out = nn.Identity()
         self.out_features = width
+
+    def post_init_(self, generator=None):
+        """Initialise the per-head gates (Glorot uniform per head, zero bias)."""
+        if self.gate_kind == "head":
+            bound = (6.0 / (3 * self.head_dim)) ** 0.5
+            with torch.no_grad():
+                self.gate_weight.uniform_(-bound, bound, generator=generator)
+                self.gate_bias.zero_()
 
     def forward(self, image_features, clinical_features):
         """Return the concatenated heads, shape ``(n, n_heads * head_dim)``."""
         h_image = torch.tanh(self.image_projection(image_features))
         h_clinical = torch.tanh(self.clinical_projection(clinical_features))
-        z = torch.sigmoid(self.gate(torch.cat([image_features, clinical_features], dim=1)))
-        z = self.gate_out(z.view(-1, self.n_heads, self.head_dim)).reshape(z.shape)
+        n = h_image.shape[0]
+        if self.gate_kind == "classic":
+            z = torch.sigmoid(self.gate(torch.cat([image_features, clinical_features], dim=1)))
+            z = z.view(n, self.n_heads, self.head_dim)
+        else:
+            both = torch.cat([h_image.view(n, self.n_heads, self.head_dim),
+                              h_clinical.view(n, self.n_heads, self.head_dim)], dim=2)
+            z = torch.sigmoid(torch.einsum("nki,kij->nkj", both, self.gate_weight)
+                              + self.gate_bias)
+        z = self.gate_out(z).reshape(n, -1)
         return z * h_image + (1 - z) * h_clinical
 
 
@@ -107,34 +150,43 @@ class GatedFusionNet(nn.Module):
     in_channels : int, default=1
     backbone : str, default="resnet50"
     base_width : int, default=64
-    clinical_dim : int, default=256
-        Size of the clinical embedding (two FC layers).
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical embedding (two FC layers); "auto" is the pooled image feature
+        width of the backbone.
     attention_stages : tuple of int, default=(3, 4)
         Stages (1-4) after which the clinical spatial attention is applied.
     n_heads : int, default=4
     head_dim : int, default=64
+    gate : {"head", "classic"}, default="head"
+        See :class:`MultiHeadGMU`.
     norm_layer : callable, default=torch.nn.BatchNorm2d
+    clinical_shortcut : bool, default=False
+        Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits.
+    stem : {"standard", "small"}, default="standard"
     """
 
     def __init__(self, n_classes, n_clinical, in_channels=1, backbone="resnet50",
-                 base_width=64, clinical_dim=256, attention_stages=(3, 4), n_heads=4,
-                 head_dim=64, norm_layer=nn.BatchNorm2d):
+                 base_width=64, clinical_dim="auto", attention_stages=(3, 4), n_heads=4,
+                 head_dim=64, gate="head", norm_layer=nn.BatchNorm2d,
+                 clinical_shortcut=False, stem="standard"):
         super().__init__()
         check_positive_int("n_classes", n_classes, minimum=2)
         stages = tuple(sorted(set(attention_stages)))
         for stage in stages:
             check_option("attention stage", stage, {1, 2, 3, 4})
         self.attention_stages = stages
+        clinical_dim = resolve_clinical_dim(clinical_dim, backbone, base_width)
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim)
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer)
+                                    norm_layer=norm_layer, stem=stem)
+        self.shortcut = ClinicalShortcut(n_clinical, n_classes) if clinical_shortcut else None
         self.spatial_attention = nn.ModuleDict({
             str(stage): ClinicalSpatialAttention(
                 self.image_encoder.stages[stage - 1][-1].out_channels, clinical_dim)
             for stage in stages
         })
         self.fusion = MultiHeadGMU(self.image_encoder.out_features, clinical_dim, head_dim,
-                                   n_heads)
+                                   n_heads, gate)
         self.head = nn.Linear(self.fusion.out_features, n_classes)
         he_init_(self)
 
@@ -150,10 +202,18 @@ class GatedFusionNet(nn.Module):
         pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1)
         return self.fusion(pooled, clinical_features)
 
+    def post_init_(self, generator=None):
+        """With a clinical shortcut, the head starts at zero: a new network outputs the
+        shortcut's logits, and the deep path learns what it adds."""
+        if self.shortcut is not None:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
     def forward_head(self, features):
         """Return logits from fused features."""
         return self.head(features)
 
     def forward(self, images, clinical=None):
         """Return logits, shape ``(n, n_classes)``."""
-        return self.forward_head(self.forward_features(images, clinical))
+        logits = self.forward_head(self.forward_features(images, clinical))
+        return logits if self.shortcut is None else logits + self.shortcut(clinical)

@@ -5,8 +5,16 @@ shift of a feature map. DAFT (Pölsterl, Wolf and Wachinger, "Combining 3D image
 data via the dynamic affine feature map transform", MICCAI 2021): scale and shift come from
 the *concatenation* of the globally pooled feature map and the clinical vector, through a
 bottleneck MLP, so the transform depends on the image as well. Written from the papers'
-equations. Both return ``(1 + scale) * x + shift``; their last layer starts at zero, so a new
-network begins with the identity transform.
+equations, with the DAFT authors' ADNI configuration (their code is GPL; it was read for the
+settings only): the transform rewrites the normalised output of the first convolution of the
+network's last residual block, before its ReLU, and that normalisation has no affine
+parameters of its own; the MLP is ``Linear -> ReLU -> Linear`` without biases, its hidden
+width the input width divided by a bottleneck factor of 7; the scale has no activation
+("linear").
+
+Where we differ from the authors' code: we write the transform as ``(1 + scale) * x + shift``
+and start its last layer at zero, so a new network begins as the plain ResNet (the authors
+start the scale at a random value). Every other choice is theirs.
 """
 
 import torch
@@ -29,9 +37,9 @@ class FeatureModulation(nn.Module):
         Channels of the feature map.
     n_clinical : int
         Clinical values per sample.
-    bottleneck_ratio : int, default=4
-        DAFT's MLP reduces its input width by this factor (FiLM uses the same hidden width,
-        computed from its own input).
+    bottleneck_ratio : int, default=7
+        The MLP's hidden width is its input width divided by this factor (at least 4); 7 is
+        the DAFT authors' ADNI setting. FiLM uses the same rule on its own input.
 
     Notes
     -----
@@ -39,7 +47,7 @@ class FeatureModulation(nn.Module):
     ``self.shift_out`` (identity modules), so forward hooks can read them.
     """
 
-    def __init__(self, method, channels, n_clinical, bottleneck_ratio=4):
+    def __init__(self, method, channels, n_clinical, bottleneck_ratio=7):
         super().__init__()
         check_option("method", method, METHODS)
         check_positive_int("channels", channels)
@@ -50,18 +58,17 @@ class FeatureModulation(nn.Module):
         in_features = n_clinical + (channels if method == "daft" else 0)
         hidden = max(4, in_features // bottleneck_ratio)
         self.mlp = nn.Sequential(
-            nn.Linear(in_features, hidden),
+            nn.Linear(in_features, hidden, bias=False),
             nn.ReLU(inplace=True),
-            nn.Linear(hidden, 2 * channels),
+            nn.Linear(hidden, 2 * channels, bias=False),
         )
         self.scale_out = nn.Identity()
         self.shift_out = nn.Identity()
-        self.reset_to_identity()
+        self.post_init_()
 
-    def reset_to_identity(self):
+    def post_init_(self, generator=None):
         """Zero the last layer: the transform starts as the identity."""
         nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, images, clinical):
         """Return ``(1 + scale) * images + shift``, scale and shift per sample and channel."""

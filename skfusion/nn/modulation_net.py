@@ -3,6 +3,7 @@
 from torch import nn
 
 from ._checks import check_option, check_positive_int
+from .clinical import ClinicalShortcut
 from .init import he_init_
 from .modulation import METHODS, FeatureModulation
 from .resnet import RESNET_SPECS, ResNet
@@ -11,10 +12,11 @@ from .resnet import RESNET_SPECS, ResNet
 class FeatureModulationNet(nn.Module):
     """Image classifier whose feature maps are scaled and shifted by clinical values.
 
-    The modulation rewrites the input of the last residual block of ``stage`` (DAFT's
-    placement: the last block of the network for ``stage=4``); the pooled image features
-    then go to a linear head. Clinical information reaches the decision only through the
-    modulation, as in the DAFT paper.
+    The modulation rewrites the normalised output of the first convolution of the last
+    residual block of ``stage``, before its ReLU (the DAFT authors' placement, "location 3";
+    ``stage=4`` is the network's last block); the pooled image features then go to a linear
+    head. Clinical information reaches the decision only through the modulation, as in the
+    DAFT paper.
 
     Parameters
     ----------
@@ -32,14 +34,18 @@ class FeatureModulationNet(nn.Module):
         Width of the first ResNet stage.
     stage : int, default=4
         Stage (1-4) whose last block is modulated.
-    bottleneck_ratio : int, default=4
+    bottleneck_ratio : int, default=7
         Width reduction of the modulation MLP.
     norm_layer : callable, default=torch.nn.BatchNorm2d
+    clinical_shortcut : bool, default=False
+        Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits (not in the published
+        FiLM/DAFT networks, where clinical values act only through the modulation).
+    stem : {"standard", "small"}, default="standard"
     """
 
     def __init__(self, n_classes, n_clinical, in_channels=1, method="daft",
-                 backbone="resnet50", base_width=64, stage=4, bottleneck_ratio=4,
-                 norm_layer=nn.BatchNorm2d):
+                 backbone="resnet50", base_width=64, stage=4, bottleneck_ratio=7,
+                 norm_layer=nn.BatchNorm2d, clinical_shortcut=False, stem="standard"):
         super().__init__()
         check_positive_int("n_classes", n_classes, minimum=2)
         check_option("method", method, METHODS)
@@ -47,23 +53,28 @@ class FeatureModulationNet(nn.Module):
         last_block = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)].depths[
             stage - 1] - 1
 
-        def condition(stage_number, block_index, channels):
+        def condition(stage_number, block_index, width):
             if stage_number == stage and block_index == last_block:
-                return FeatureModulation(method, channels, n_clinical, bottleneck_ratio)
+                return FeatureModulation(method, width, n_clinical, bottleneck_ratio)
             return None
 
         self.method = method
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, condition=condition)
+                                    norm_layer=norm_layer, condition=condition, stem=stem)
+        self.shortcut = ClinicalShortcut(n_clinical, n_classes) if clinical_shortcut else None
         self.head = nn.Linear(self.image_encoder.out_features, n_classes)
         he_init_(self)
-        for module in self.modules():
-            if isinstance(module, FeatureModulation):
-                module.reset_to_identity()
 
     def forward_features(self, images, clinical):
         """Return pooled image features, modulated by the clinical values."""
         return self.image_encoder(images, clinical)
+
+    def post_init_(self, generator=None):
+        """With a clinical shortcut, the head starts at zero: a new network outputs the
+        shortcut's logits, and the deep path learns what it adds."""
+        if self.shortcut is not None:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward_head(self, features):
         """Return logits from the pooled features."""
@@ -71,4 +82,5 @@ class FeatureModulationNet(nn.Module):
 
     def forward(self, images, clinical=None):
         """Return logits, shape ``(n, n_classes)``."""
-        return self.forward_head(self.forward_features(images, clinical))
+        logits = self.forward_head(self.forward_features(images, clinical))
+        return logits if self.shortcut is None else logits + self.shortcut(clinical)

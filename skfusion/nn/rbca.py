@@ -1,11 +1,27 @@
-"""The clinical attention module at the front of a Residual Block with Clinical Attention (RBCA).
+"""The Residual Block with Clinical Attention (RBCA) of Yang et al., section 2.2 and Fig. 2.
 
-Yang et al., "Fusing Medical Image Features and Clinical Features with Deep Learning for
-Computer-Aided Diagnosis", section 2.2 and Fig. 2: the block's input image features are split
-by two 1x1 convolutions into two halves of the channels. The clinical features, projected to the
-half width, multiply the first half element-wise per channel; the global average of that product
-passed through a sigmoid is a channel attention that reweights the first half. Both halves are
-concatenated back to the input width and continue through the block's usual convolutions.
+The paper: the block's input image features are reduced to half the width by *one* 1x1
+convolution (``R``); the Clinical Attention Module (CAM) projects the clinical features to
+the channels of ``R`` with a kernel-1 convolution (a linear layer on a vector), multiplies
+each channel of ``R`` by its clinical value, averages each product map (global average
+pooling, eq. 1) and turns that per-channel similarity into a channel weight; ``CAM(R)`` and
+``R`` are concatenated back to the full width and pass through *two* convolution layers,
+and the residual is added. Halving first keeps the concatenation at the block's width, so an
+RBCA costs about as much as the block it replaces.
+
+What the paper leaves open, and what we chose (see :class:`RBCAFront`):
+
+* The block is a bottleneck block in ResNet50. We read "reduce by half" inside it: its first
+  1x1 convolution reduces to *half of the block's inner width*, ``[CAM(R), R]`` restores the
+  inner width, and the bottleneck's 3x3 and 1x1 convolutions are the "two layers". For the
+  basic blocks of ResNet18/34, the 1x1 reduction is added in front, and the block's two 3x3
+  convolutions are the two layers.
+* The reduction is ``conv1x1 -> norm -> ReLU`` (as every convolution in ResNet).
+* The clinical projection is ``Linear -> BatchNorm1d`` *without* ReLU, and the weight is
+  ``sigmoid(GAP(R * t))``: ``t`` takes both signs, so a channel can be suppressed (weight
+  below 0.5) as well as kept (above 0.5). A ReLU after the projection would keep every weight
+  at or above 0.5 (then the attention can at most halve a channel).
+* Every block of stages 2-4 is an RBCA ("the last three blocks of ResNet" read as stages).
 """
 
 import torch
@@ -15,60 +31,77 @@ from ._checks import check_positive_int
 
 
 class ClinicalChannelAttention(nn.Module):
-    """Clinically guided channel attention over half of the input channels.
+    """The Clinical Attention Module: clinically guided channel weights of a feature map.
+
+    ``a = sigmoid(GAP(R * t))`` with ``t = BN(W c)`` the clinical features projected to the
+    channels of ``R``; returns ``R * a``.
+
+    Parameters
+    ----------
+    channels : int
+        Channels of ``R``.
+    clinical_dim : int
+        Size of the clinical feature vector.
+
+    Notes
+    -----
+    The weights pass through ``self.gate`` (a ``Sigmoid`` module), so a forward hook on it
+    reads them with shape ``(n_samples, channels)``.
+    """
+
+    def __init__(self, channels, clinical_dim):
+        super().__init__()
+        check_positive_int("channels", channels)
+        check_positive_int("clinical_dim", clinical_dim)
+        self.channels = channels
+        # A kernel-1 convolution on a vector is a linear layer; no ReLU, so t takes both signs.
+        self.clinical_projection = nn.Sequential(
+            nn.Linear(clinical_dim, channels), nn.BatchNorm1d(channels))
+        self.gate = nn.Sigmoid()
+
+    def forward(self, reduced, clinical):
+        """Return ``reduced * sigmoid(GAP(reduced * t))``."""
+        if clinical is None:
+            raise ValueError(
+                "ClinicalChannelAttention needs clinical features; got clinical=None.")
+        projected = self.clinical_projection(clinical)
+        pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(reduced, 1), 1)
+        # GAP(R * t) = t * GAP(R), since t is constant over positions.
+        weights = self.gate(pooled * projected)
+        return reduced * weights[:, :, None, None]
+
+
+class RBCAFront(nn.Module):
+    """The front of an RBCA: one 1x1 reduction to half of ``width``, then ``[CAM(R), R]``.
 
     Parameters
     ----------
     in_channels : int
-        Channels of the incoming image features (even); the output has the same number.
+        Channels of the block's input.
+    width : int
+        Inner width of the block (even); the output has ``width`` channels.
     clinical_dim : int
         Size of the clinical feature vector.
     norm_layer : callable, default=torch.nn.BatchNorm2d
-        Normalisation after each 1x1 convolution.
-
-    Notes
-    -----
-    The attention weights pass through ``self.gate`` (a ``Sigmoid`` module), so a forward hook
-    on it reads them with shape ``(n_samples, in_channels // 2)``.
+        Normalisation after the reduction.
     """
 
-    def __init__(self, in_channels, clinical_dim, norm_layer=nn.BatchNorm2d):
+    def __init__(self, in_channels, width, clinical_dim, norm_layer=nn.BatchNorm2d):
         super().__init__()
-        check_positive_int("in_channels", in_channels, minimum=2)
-        check_positive_int("clinical_dim", clinical_dim)
-        if in_channels % 2:
-            raise ValueError(
-                f"in_channels must be even so that it can be halved; got {in_channels}."
-            )
-        half = in_channels // 2
-        self.in_channels = in_channels
-        self.attended_channels = half
-        self.attend_branch = _conv1x1_norm_relu(in_channels, half, norm_layer)
-        self.keep_branch = _conv1x1_norm_relu(in_channels, half, norm_layer)
-        # A 1x1 convolution on a vector is a linear layer.
-        self.clinical_projection = nn.Sequential(
-            nn.Linear(clinical_dim, half),
-            nn.BatchNorm1d(half),
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("width", width, minimum=2)
+        if width % 2:
+            raise ValueError(f"width must be even so that it can be halved; got {width}.")
+        half = width // 2
+        self.out_channels = width
+        self.reduce = nn.Sequential(
+            nn.Conv2d(in_channels, half, kernel_size=1, bias=False),
+            norm_layer(half),
             nn.ReLU(inplace=True),
         )
-        self.gate = nn.Sigmoid()
+        self.attention = ClinicalChannelAttention(half, clinical_dim)
 
     def forward(self, images, clinical):
-        """Return ``cat([attended * a, kept], dim=1)`` with ``a = sigmoid(GAP(attended * t))``."""
-        if clinical is None:
-            raise ValueError(
-                "ClinicalChannelAttention needs clinical features; got clinical=None."
-            )
-        attended = self.attend_branch(images)
-        kept = self.keep_branch(images)
-        projected = self.clinical_projection(clinical)[:, :, None, None]
-        weights = self.gate(torch.mean(attended * projected, dim=(2, 3)))
-        return torch.cat([attended * weights[:, :, None, None], kept], dim=1)
-
-
-def _conv1x1_norm_relu(in_channels, out_channels, norm_layer):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
-        norm_layer(out_channels),
-        nn.ReLU(inplace=True),
-    )
+        """Return ``cat([CAM(R), R], dim=1)`` with ``R`` the reduced input."""
+        reduced = self.reduce(images)
+        return torch.cat([self.attention(reduced, clinical), reduced], dim=1)

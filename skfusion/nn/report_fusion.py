@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from ._checks import check_option
-from .clinical import ClinicalEncoder
+from .clinical import ClinicalEncoder, ClinicalShortcut
 from .gated_fusion import MultiHeadGMU
 from .init import he_init_
 from .resnet import ResNet
@@ -35,17 +35,22 @@ class ReportFusionNet(nn.Module):
         gated multimodal unit between the image features and the text (+ clinical) features.
     n_heads, head_dim : int, default=4, 64
         GMU size for ``fusion="gated"``.
+    clinical_shortcut : bool, default=False
+        Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits (when ``n_clinical > 0``).
+    stem : {"standard", "small"}, default="standard"
     """
 
     def __init__(self, n_classes, n_clinical, vocabulary_size, in_channels=1,
                  backbone="resnet50", base_width=64, embedding_dim=64, hidden_size=64,
                  clinical_dim=64, fusion="concat", n_heads=4, head_dim=64,
-                 norm_layer=nn.BatchNorm2d):
+                 norm_layer=nn.BatchNorm2d, clinical_shortcut=False, stem="standard"):
         super().__init__()
         check_option("fusion", fusion, FUSIONS)
         self.fusion_kind = fusion
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer)
+                                    norm_layer=norm_layer, stem=stem)
+        self.shortcut = (ClinicalShortcut(n_clinical, n_classes)
+                         if clinical_shortcut and n_clinical else None)
         self.text_encoder = AttentionTextEncoder(vocabulary_size, embedding_dim, hidden_size)
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim) if n_clinical else None
         other = self.text_encoder.out_features + (clinical_dim if n_clinical else 0)
@@ -69,6 +74,13 @@ class ReportFusionNet(nn.Module):
             return self.fusion(image, other)
         return torch.cat([image, other], dim=1)
 
+    def post_init_(self, generator=None):
+        """With a clinical shortcut, the head starts at zero: a new network outputs the
+        shortcut's logits, and the deep path learns what it adds."""
+        if self.shortcut is not None:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
     def forward_head(self, features):
         """Return logits from fused features."""
         return self.head(features)
@@ -77,4 +89,5 @@ class ReportFusionNet(nn.Module):
         """Return logits, shape ``(n, n_classes)``."""
         if tokens is None:
             raise ValueError("ReportFusionNet needs report tokens; got tokens=None.")
-        return self.forward_head(self.forward_features(images, clinical, tokens))
+        logits = self.forward_head(self.forward_features(images, clinical, tokens))
+        return logits if self.shortcut is None else logits + self.shortcut(clinical)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ._checks import check_option, check_positive_int
-from .rbca import ClinicalChannelAttention
+from .rbca import RBCAFront
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,25 @@ RESNET_SPECS = {
 }
 
 
-class ResidualBlock(nn.Module):
-    """A basic or bottleneck residual block, optionally preceded by clinical attention.
+#: Stems: "standard" is He et al.'s (7x7 convolution with stride 2, then 3x3 max pooling:
+#: a quarter of the resolution before stage 1, made for 224x224 photographs); "small"
+#: keeps the resolution (3x3 convolution with stride 1, no pooling), the usual choice for
+#: small images (CIFAR-style ResNets), at 16 times the computation of the stages.
+STEMS = ("standard", "small")
 
-    With ``attention`` set this is the paper's Residual Block with Clinical Attention (RBCA):
-    the attention module rewrites the block's input (same width) before its convolutions, and
-    the shortcut still carries the original input.
+
+class ResidualBlock(nn.Module):
+    """A basic or bottleneck residual block, optionally an RBCA or clinically modulated.
+
+    Without options this is He et al.'s block. Two seams let clinical data in:
+
+    * ``front`` (the paper's RBCA, :class:`~skfusion.nn.rbca.RBCAFront`) replaces the block's
+      first convolution: a 1x1 reduction to half of ``width`` and ``[CAM(R), R]`` back to
+      ``width`` channels; the two convolutions that follow are the bottleneck's 3x3 and 1x1
+      (basic blocks: both 3x3 convolutions, the first with the stride).
+    * ``modulation`` (FiLM/DAFT) rewrites the output of the first convolution's
+      normalisation, before its ReLU (DAFT's placement); that normalisation then has no
+      affine parameters of its own, as in the DAFT authors' configuration.
 
     Parameters
     ----------
@@ -54,35 +67,40 @@ class ResidualBlock(nn.Module):
         Block type.
     norm_layer : callable
         2-D normalisation layer class.
-    attention : torch.nn.Module or None, default=None
-        A module ``attention(images, clinical)`` returning ``in_channels`` channels.
+    front : torch.nn.Module or None, default=None
+        A module ``front(images, clinical)`` returning ``width`` channels.
+    modulation : torch.nn.Module or None, default=None
+        A module ``modulation(features, clinical)`` returning ``width`` channels.
     """
 
-    def __init__(self, in_channels, width, stride, block, norm_layer, attention=None):
+    def __init__(self, in_channels, width, stride, block, norm_layer, front=None,
+                 modulation=None):
         super().__init__()
         check_option("block", block, {"basic", "bottleneck"})
+        if front is not None and modulation is not None:
+            raise ValueError("a block takes either an RBCA front or a modulation, not both.")
         expansion = 4 if block == "bottleneck" else 1
         out_channels = width * expansion
-        self.attention = attention
+        self.front = front
+        self.modulation = modulation
+        if front is None:
+            first_kernel, first_stride = (1, 1) if block == "bottleneck" else (3, stride)
+            self.conv1 = nn.Conv2d(in_channels, width, first_kernel, stride=first_stride,
+                                   padding=first_kernel // 2, bias=False)
+            self.norm1 = (norm_layer(width, affine=False) if modulation is not None
+                          else norm_layer(width))
+        layers = []
         if block == "bottleneck":
-            self.body = nn.Sequential(
-                nn.Conv2d(in_channels, width, 1, bias=False),
-                norm_layer(width),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False),
-                norm_layer(width),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(width, out_channels, 1, bias=False),
-                norm_layer(out_channels),
-            )
+            layers += [nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False),
+                       norm_layer(width), nn.ReLU(inplace=True),
+                       nn.Conv2d(width, out_channels, 1, bias=False), norm_layer(out_channels)]
         else:
-            self.body = nn.Sequential(
-                nn.Conv2d(in_channels, width, 3, stride=stride, padding=1, bias=False),
-                norm_layer(width),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(width, out_channels, 3, padding=1, bias=False),
-                norm_layer(out_channels),
-            )
+            if front is not None:  # the reduction took no stride: the first 3x3 takes it
+                layers += [nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False),
+                           norm_layer(width), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(width, out_channels, 3, padding=1, bias=False),
+                       norm_layer(out_channels)]
+        self.body = nn.Sequential(*layers)
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
@@ -95,8 +113,14 @@ class ResidualBlock(nn.Module):
         self.out_channels = out_channels
 
     def forward(self, images, clinical=None):
-        """Return ``relu(body(attention(x, clinical)) + shortcut(x))``."""
-        inner = images if self.attention is None else self.attention(images, clinical)
+        """Return ``relu(body(first(x, clinical)) + shortcut(x))``."""
+        if self.front is not None:
+            inner = self.front(images, clinical)
+        else:
+            inner = self.norm1(self.conv1(images))
+            if self.modulation is not None:
+                inner = self.modulation(inner, clinical)
+            inner = self.relu(inner)
         return self.relu(self.body(inner) + self.shortcut(images))
 
 
@@ -118,11 +142,13 @@ class ResNet(nn.Module):
         ``attention_stages`` is not empty.
     norm_layer : callable, default=torch.nn.BatchNorm2d
         2-D normalisation used in the stem, every block and every attention module.
+    stem : {"standard", "small"}, default="standard"
+        See :data:`STEMS`.
     condition : callable or None, default=None
-        ``condition(stage, block_index, in_channels)`` returns a module
-        ``module(images, clinical)`` that rewrites that block's input (same channels), or
-        ``None``; how FiLM and DAFT enter chosen blocks. Used where ``attention_stages``
-        does not already place an RBCA.
+        ``condition(stage, block_index, width)`` returns a module
+        ``module(features, clinical)`` that rewrites the normalised output of that block's
+        first convolution (``width`` channels), or ``None``; how FiLM and DAFT enter chosen
+        blocks. Used where ``attention_stages`` does not already place an RBCA.
 
     Attributes
     ----------
@@ -139,8 +165,10 @@ class ResNet(nn.Module):
         clinical_dim=None,
         norm_layer=nn.BatchNorm2d,
         condition=None,
+        stem="standard",
     ):
         super().__init__()
+        check_option("stem", stem, STEMS)
         spec = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)]
         check_positive_int("in_channels", in_channels)
         check_positive_int("base_width", base_width)
@@ -154,12 +182,20 @@ class ResNet(nn.Module):
             )
         self.backbone = backbone
         self.attention_stages = attention_stages
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, base_width, 7, stride=2, padding=3, bias=False),
-            norm_layer(base_width),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        )
+        if stem == "standard":
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, base_width, 7, stride=2, padding=3, bias=False),
+                norm_layer(base_width),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2, padding=1),
+            )
+        else:
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, base_width, 3, stride=1, padding=1, bias=False),
+                norm_layer(base_width),
+                nn.ReLU(inplace=True),
+            )
+        self.stem_kind = stem
         stages = []
         channels = base_width
         for index, depth in enumerate(spec.depths):
@@ -168,12 +204,13 @@ class ResNet(nn.Module):
             blocks = []
             for block_index in range(depth):
                 stride = 2 if (index > 0 and block_index == 0) else 1
-                attention = None
+                front = modulation = None
                 if stage_number in attention_stages:
-                    attention = ClinicalChannelAttention(channels, clinical_dim, norm_layer)
+                    front = RBCAFront(channels, width, clinical_dim, norm_layer)
                 elif condition is not None:
-                    attention = condition(stage_number, block_index, channels)
-                block = ResidualBlock(channels, width, stride, spec.block, norm_layer, attention)
+                    modulation = condition(stage_number, block_index, width)
+                block = ResidualBlock(channels, width, stride, spec.block, norm_layer,
+                                      front=front, modulation=modulation)
                 blocks.append(block)
                 channels = block.out_channels
             stages.append(nn.ModuleList(blocks))

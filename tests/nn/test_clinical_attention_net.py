@@ -44,15 +44,40 @@ def test_parameter_counts_add_up_across_modes():
     full = ClinicalAttentionNet(2, 5, mode="full", **kwargs)
     head = lambda n: n * 2 + 2  # noqa: E731
     assert count(concat) - head(40) == (count(image) - head(32)) + (count(clinical) - head(8))
-    attention = sum(count(m) for m in full.modules() if isinstance(m, ClinicalChannelAttention))
-    assert count(full) == count(concat) + attention
+    assert count(full) > count(concat)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
+def test_full_costs_at_most_1_3_times_concat(backbone):
+    """The paper halves the channels so that an RBCA costs about what its block costs."""
+    concat = ClinicalAttentionNet(2, 237, mode="concat", backbone=backbone)
+    full = ClinicalAttentionNet(2, 237, mode="full", backbone=backbone)
+    assert count(full) <= 1.3 * count(concat)
+
+
+@pytest.mark.parametrize("backbone, base_width, expected", [
+    ("resnet50", 64, 2048), ("resnet18", 64, 512), ("resnet18", 8, 64), ("resnet101", 4, 128)])
+def test_auto_clinical_dim_follows_the_image_features(backbone, base_width, expected):
+    for mode in ("concat", "full", "clinical"):
+        net = ClinicalAttentionNet(2, 9, mode=mode, backbone=backbone, base_width=base_width)
+        assert net.clinical_encoder.out_features == expected
+    net = ClinicalAttentionNet(2, 9, mode="full", backbone=backbone, base_width=base_width)
+    assert net.image_encoder.out_features == expected
+    assert net.head.in_features == 2 * expected
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet34", "resnet50"])
+def test_odd_base_width_builds_every_mode(backbone):
+    for mode in ("image", "concat", "full"):
+        net = ClinicalAttentionNet(2, 3, mode=mode, backbone=backbone, base_width=5).eval()
+        assert net(torch.randn(2, 1, 32, 32), torch.randn(2, 3)).shape == (2, 2)
 
 
 def test_paper_configuration_sizes():
     net = ClinicalAttentionNet(2, 237, mode="full")
     assert net.image_encoder.out_features == 2048
-    assert net.clinical_encoder.out_features == 1024
-    assert net.head.in_features == 2048 + 1024
+    assert net.clinical_encoder.out_features == 2048
+    assert net.head.in_features == 2048 + 2048
 
 
 def test_image_mode_ignores_clinical_values():
@@ -65,7 +90,7 @@ def test_image_mode_ignores_clinical_values():
 def test_he_initialisation():
     torch.manual_seed(0)
     net = ClinicalAttentionNet(2, 5, mode="full", backbone="resnet50", base_width=16)
-    conv = net.image_encoder.stages[2][0].body[3]
+    conv = net.image_encoder.stages[2][0].body[0]
     fan_out = conv.out_channels * 9
     assert conv.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.1)
     bn = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]

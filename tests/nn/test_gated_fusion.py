@@ -4,8 +4,8 @@ import torch
 from skfusion.nn import ClinicalSpatialAttention, GatedFusionNet, MultiHeadGMU
 
 
-def test_single_head_gmu_equals_the_classic_formula_on_a_hand_built_example():
-    gmu = MultiHeadGMU(image_dim=2, clinical_dim=2, head_dim=1, n_heads=1)
+def test_classic_gmu_follows_arevalos_formula_on_a_hand_built_example():
+    gmu = MultiHeadGMU(image_dim=2, clinical_dim=2, head_dim=1, n_heads=1, gate="classic")
     with torch.no_grad():
         gmu.image_projection.weight.copy_(torch.tensor([[1.0, -1.0]]))
         gmu.clinical_projection.weight.copy_(torch.tensor([[0.5, 0.5]]))
@@ -18,7 +18,7 @@ def test_single_head_gmu_equals_the_classic_formula_on_a_hand_built_example():
     torch.testing.assert_close(gmu(x_v, x_c), expected.reshape(1, 1))
 
 
-def test_heads_are_independent_gmus_concatenated():
+def test_heads_gate_within_their_own_subspace():
     torch.manual_seed(0)
     gmu = MultiHeadGMU(image_dim=5, clinical_dim=3, head_dim=2, n_heads=3)
     x_v, x_c = torch.randn(4, 5), torch.randn(4, 3)
@@ -28,8 +28,39 @@ def test_heads_are_independent_gmus_concatenated():
         rows = slice(2 * k, 2 * k + 2)
         h_v = torch.tanh(x_v @ gmu.image_projection.weight[rows].T)
         h_c = torch.tanh(x_c @ gmu.clinical_projection.weight[rows].T)
-        z = torch.sigmoid(torch.cat([x_v, x_c], 1) @ gmu.gate.weight[rows].T)
+        z = torch.sigmoid(torch.cat([h_v, h_c], 1) @ gmu.gate_weight[k] + gmu.gate_bias[k])
         torch.testing.assert_close(out[:, rows], z * h_v + (1 - z) * h_c)
+
+
+def _gradient_rank(gmu, unit, image_dim, n_points=64):
+    """Rank of the gradients of output ``unit`` w.r.t. the image input, clinical input 0."""
+    torch.manual_seed(1)
+    grads = []
+    for _ in range(n_points):
+        x_v = torch.randn(1, image_dim, dtype=torch.float64, requires_grad=True)
+        out = gmu(x_v, torch.zeros(1, 3, dtype=torch.float64))
+        (grad,) = torch.autograd.grad(out[0, unit], x_v)
+        grads.append(grad[0])
+    singular = torch.linalg.svdvals(torch.stack(grads))
+    return int((singular > 1e-8 * singular[0]).sum())
+
+
+def test_no_single_wide_gmu_reproduces_the_multi_head_unit():
+    """In any wide (classic) GMU, with the clinical input fixed, output unit j is
+    ``sigmoid(a_j . x_v + c) * tanh(w_j . x_v) + const``: a function of two projections of
+    the image input, so its gradients span at most 2 dimensions, whatever the weights and
+    the width. A head's unit depends on all ``head_dim`` projections of its subspace."""
+    image_dim, head_dim = 8, 4
+    multi = MultiHeadGMU(image_dim, 3, head_dim, n_heads=2).double()
+    wide = MultiHeadGMU(image_dim, 3, head_dim, n_heads=2, gate="classic").double()
+    for unit in range(2 * head_dim):
+        assert _gradient_rank(wide, unit, image_dim) <= 2
+        assert _gradient_rank(multi, unit, image_dim) > 2
+
+
+def test_invalid_gate():
+    with pytest.raises(ValueError, match="(?i)did you mean 'classic'"):
+        MultiHeadGMU(4, 4, 2, gate="clasic")
 
 
 def test_spatial_attention_map_responds_to_clinical_values():

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from skfusion.nn import FeatureModulation, FeatureModulationNet, ResNet
 
@@ -43,15 +44,26 @@ def test_daft_input_width_and_bottleneck():
 
 @pytest.mark.parametrize(
     "backbone, stage, block_index, channels",
-    [("resnet18", 4, 1, 32), ("resnet50", 3, 5, 64), ("resnet34", 2, 3, 8)],
+    [("resnet18", 4, 1, 32), ("resnet50", 3, 5, 16), ("resnet34", 2, 3, 8)],
 )
 def test_modulates_the_last_block_of_the_stage(backbone, stage, block_index, channels):
     net = FeatureModulationNet(2, 5, backbone=backbone, base_width=4, stage=stage)
     located = [(s + 1, b) for s, blocks in enumerate(net.image_encoder.stages)
-               for b, block in enumerate(blocks) if block.attention is not None]
+               for b, block in enumerate(blocks) if block.modulation is not None]
     assert located == [(stage, block_index)]
-    modulation = net.image_encoder.stages[stage - 1][block_index].attention
+    block = net.image_encoder.stages[stage - 1][block_index]
+    modulation = block.modulation
     assert modulation.channels == channels
+    # DAFT's location: after the first convolution's normalisation, which has no affine
+    # parameters of its own; the MLP has no biases and a bottleneck of 7 by default.
+    assert block.norm1.affine is False
+    assert block.conv1.out_channels == channels
+    assert all(layer.bias is None for layer in modulation.mlp if isinstance(layer, nn.Linear))
+    seen = {}
+    block.norm1.register_forward_hook(lambda m, i, o: seen.__setitem__("norm", o))
+    modulation.register_forward_hook(lambda m, i, o: seen.__setitem__("mod", (i[0], o)))
+    net.eval()(torch.randn(2, 1, 32, 32), torch.randn(2, 5))
+    assert torch.equal(seen["mod"][0], seen["norm"])
     out = net.eval()(torch.randn(2, 1, 32, 32), torch.randn(2, 5))
     assert out.shape == (2, 2)
 
@@ -71,5 +83,6 @@ def test_condition_reaches_resnet_blocks():
         return None
 
     ResNet("resnet18", base_width=4, condition=condition)
-    assert calls == [(1, 0, 4), (1, 1, 4), (2, 0, 4), (2, 1, 8), (3, 0, 8), (3, 1, 16),
-                     (4, 0, 16), (4, 1, 32)]
+    # The modulation sees the first convolution's output: the block's width.
+    assert calls == [(1, 0, 4), (1, 1, 4), (2, 0, 8), (2, 1, 8), (3, 0, 16), (3, 1, 16),
+                     (4, 0, 32), (4, 1, 32)]

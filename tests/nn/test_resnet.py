@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from skfusion.nn import RESNET_SPECS, ClinicalChannelAttention, ResidualBlock, ResNet
+from skfusion.nn.rbca import RBCAFront
 
 
 @pytest.mark.parametrize(
@@ -35,23 +36,46 @@ def test_resnet50_matches_the_standard_parameter_count():
     assert sum(p.numel() for p in net.parameters()) == 23_508_032
 
 
-def test_rbca_channel_counts_in_every_block():
-    """Every RBCA halves its own block input (256 -> 128 + 128 at the start of stage 2)."""
+def test_rbca_structure_in_every_block():
+    """The paper's block (section 2.2): one 1x1 reduction to half of the inner width,
+    [CAM(R), R] back to the inner width, then the bottleneck's 3x3 and 1x1 convolutions."""
     net = ResNet("resnet50", base_width=64, attention_stages=(2, 3, 4), clinical_dim=32)
     expected_inputs = {2: [256, 512, 512, 512], 3: [512] + [1024] * 5, 4: [1024, 2048, 2048]}
     for stage_number, inputs in expected_inputs.items():
         stage = net.stages[stage_number - 1]
+        width = 64 * 2 ** (stage_number - 1)
         assert [block.in_channels for block in stage] == inputs
-        for block, in_channels in zip(stage, inputs):
-            attention = block.attention
-            assert isinstance(attention, ClinicalChannelAttention)
-            assert attention.attend_branch[0].in_channels == in_channels
-            assert attention.attend_branch[0].out_channels == in_channels // 2
-            assert attention.keep_branch[0].out_channels == in_channels // 2
-            assert attention.clinical_projection[0].out_features == in_channels // 2
-            assert attention.clinical_projection[0].in_features == 32
-            assert block.body[0].in_channels == in_channels
-    assert all(block.attention is None for block in net.stages[0])
+        for index, (block, in_channels) in enumerate(zip(stage, inputs)):
+            front = block.front
+            assert isinstance(front, RBCAFront)
+            assert not hasattr(block, "conv1")  # the reduction replaces the first conv
+            reduce = front.reduce[0]
+            assert (reduce.in_channels, reduce.out_channels, reduce.kernel_size) == (
+                in_channels, width // 2, (1, 1))
+            assert isinstance(front.attention, ClinicalChannelAttention)
+            projection = front.attention.clinical_projection
+            assert (projection[0].in_features, projection[0].out_features) == (32, width // 2)
+            assert not any(isinstance(m, nn.ReLU) for m in projection)
+            convs = [m for m in block.body if isinstance(m, nn.Conv2d)]
+            assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+                (width, width, (3, 3)), (width, 4 * width, (1, 1))]
+            assert convs[0].stride == ((2, 2) if index == 0 else (1, 1))
+    assert all(block.front is None for block in net.stages[0])
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
+def test_rbca_basic_block_structure(backbone):
+    net = ResNet(backbone, base_width=8, attention_stages=(2, 3, 4), clinical_dim=16)
+    block = net.stages[1][0]
+    width = 16
+    convs = [m for m in block.body if isinstance(m, nn.Conv2d)]
+    if backbone == "resnet18":
+        # Reduction, then the basic block's two 3x3 convolutions (the first with the stride).
+        assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+            (width, width, (3, 3), (2, 2)), (width, width, (3, 3), (1, 1))]
+    assert block.front.reduce[0].out_channels == width // 2
+    out = net(torch.randn(2, 1, 32, 32), torch.randn(2, 16))
+    assert out.shape == (2, net.out_features)
 
 
 def test_norm_layer_reaches_every_block():
@@ -98,9 +122,9 @@ def test_invalid_arguments(kwargs, match):
         ResNet(**kwargs)
 
 
-def test_residual_block_with_attention_keeps_shapes():
-    attention = ClinicalChannelAttention(16, 8)
-    block = ResidualBlock(16, 8, 2, "bottleneck", nn.BatchNorm2d, attention).eval()
+def test_residual_block_with_rbca_front_keeps_shapes():
+    block = ResidualBlock(16, 8, 2, "bottleneck", nn.BatchNorm2d,
+                          front=RBCAFront(16, 8, 8)).eval()
     out = block(torch.randn(2, 16, 8, 8), torch.randn(2, 8))
     assert out.shape == (2, 32, 4, 4)
 
@@ -110,13 +134,31 @@ def test_channel_attention_weights_follow_the_formula():
     module = ClinicalChannelAttention(4, 3).eval()
     seen = {}
     module.gate.register_forward_hook(lambda m, i, o: seen.setdefault("weights", o))
-    x, t = torch.randn(2, 4, 5, 5), torch.randn(2, 3)
-    out = module(x, t)
-    attended = module.attend_branch(x)
+    reduced, t = torch.rand(2, 4, 5, 5), torch.randn(2, 3)
+    out = module(reduced, t)
     projected = module.clinical_projection(t)
-    weights = torch.sigmoid((attended * projected[:, :, None, None]).mean((2, 3)))
+    weights = torch.sigmoid((reduced * projected[:, :, None, None]).mean((2, 3)))
     torch.testing.assert_close(seen["weights"], weights)
-    torch.testing.assert_close(out[:, :2], attended * weights[:, :, None, None])
-    torch.testing.assert_close(out[:, 2:], module.keep_branch(x))
+    torch.testing.assert_close(out, reduced * weights[:, :, None, None])
+    front = RBCAFront(6, 4, 3).eval()
+    x = torch.randn(2, 6, 5, 5)
+    both = front(x, t)
+    r = front.reduce(x)
+    torch.testing.assert_close(both, torch.cat([front.attention(r, t), r], dim=1))
     with pytest.raises(ValueError, match="even"):
-        ClinicalChannelAttention(5, 3)
+        RBCAFront(6, 5, 3)
+
+
+def test_channel_attention_can_suppress_and_keep_channels():
+    """The weights fall below 0.5 for some inputs and above for others (a ReLU after the
+    clinical projection would keep them all at or above 0.5)."""
+    torch.manual_seed(0)
+    net = ResNet("resnet18", base_width=4, attention_stages=(2, 3, 4), clinical_dim=8)
+    weights = []
+    for module in net.modules():
+        if isinstance(module, ClinicalChannelAttention):
+            module.gate.register_forward_hook(lambda m, i, o: weights.append(o.detach()))
+    net.train()
+    net(torch.randn(16, 1, 32, 32), torch.randn(16, 8))
+    values = torch.cat([w.flatten() for w in weights])
+    assert (values < 0.4).any() and (values > 0.6).any()

@@ -1,0 +1,76 @@
+"""Training-time transforms of whole batches, drawn from a local ``torch.Generator``.
+
+Two remedies for fusion networks trained on few subjects:
+
+* :func:`random_affine` — small random rotations, scalings and shifts, left-right flips and
+  intensity gains of image batches (the image path otherwise memorises a few hundred
+  training slices within a few epochs);
+* :func:`drop_modalities` — modality dropout: for a share of the samples, the image or the
+  non-image inputs (clinical values, report tokens) are replaced by zeros, so the network
+  must learn to decide from each modality alone, instead of relying greedily on whichever
+  modality fits the training set fastest (Wu et al., ICML 2022, "Characterizing and
+  overcoming the greedy nature of learning in multi-modal deep neural networks").
+
+Every draw comes from the ``generator`` passed in, never from torch's global one.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["drop_modalities", "random_affine"]
+
+
+def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, flip=True,
+                  gain=0.1):
+    """Return a randomly transformed copy of ``images`` (``(n, C, H, W)``).
+
+    Each sample gets its own rotation in ``[-degrees, degrees]``, isotropic scaling in
+    ``[1 - scale, 1 + scale]``, shift of up to ``shift`` of the image size per axis, a
+    left-right flip with probability 0.5 (if ``flip``) and an intensity gain in
+    ``[1 - gain, 1 + gain]``; sampled bilinearly with border padding.
+    """
+    n = images.shape[0]
+
+    def uniform(low, high, size=(n,)):
+        return low + (high - low) * torch.rand(size, generator=generator)
+
+    angle = uniform(-degrees, degrees) * math.pi / 180
+    factor = 1.0 / uniform(1 - scale, 1 + scale)
+    offset = uniform(-2 * shift, 2 * shift, (n, 2))  # grid coordinates span 2
+    mirror = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip \
+        else torch.ones(n)
+    cos, sin = torch.cos(angle) * factor, torch.sin(angle) * factor
+    theta = torch.stack([
+        torch.stack([cos * mirror, -sin, offset[:, 0]], dim=1),
+        torch.stack([sin * mirror, cos, offset[:, 1]], dim=1),
+    ], dim=1)
+    gains = uniform(1 - gain, 1 + gain)
+    theta = theta.to(device=images.device, dtype=images.dtype)
+    grid = nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    out = nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
+                                    align_corners=False)
+    return out * gains.to(device=images.device, dtype=images.dtype)[:, None, None, None]
+
+
+def drop_modalities(inputs, probability, generator):
+    """Return ``inputs`` (a dict with "images" and "clinical", maybe "tokens") where each
+    sample, with ``probability``, has either its image or its non-image inputs (equally
+    likely) replaced by zeros; the other modality is always kept."""
+    if probability <= 0:
+        return inputs
+    images = inputs["images"]
+    n = images.shape[0]
+    dropped = torch.rand(n, generator=generator) < probability
+    image_side = torch.rand(n, generator=generator) < 0.5
+    drop_image = (dropped & image_side).to(images.device)
+    drop_other = (dropped & ~image_side).to(images.device)
+    out = dict(inputs)
+    out["images"] = images * (~drop_image).to(images.dtype).view(n, *([1] * (images.dim() - 1)))
+    for name in ("clinical", "tokens"):
+        value = inputs.get(name)
+        if value is not None and value.numel():
+            keep = (~drop_other).to(value.dtype).view(n, *([1] * (value.dim() - 1)))
+            out[name] = value * keep
+    return out
