@@ -4,11 +4,11 @@ from ._clinical_attention import ClinicalAttentionClassifier
 from ._feature_modulation import FeatureModulationClassifier
 from ._gated_fusion import GatedFusionClassifier
 from ._input import FusionInput
-from ._persistence import load
+from ._persistence import ModelFileError, load
 from ._report_fusion import ReportFusionClassifier
 from .preprocessing import ClinicalTransformer
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ClinicalAttentionClassifier",
@@ -16,6 +16,7 @@ __all__ = [
     "FeatureModulationClassifier",
     "FusionInput",
     "GatedFusionClassifier",
+    "ModelFileError",
     "ReportFusionClassifier",
     "load",
     "__version__",

@@ -77,6 +77,10 @@ class FusionInput:
         self.images = images
         self.clinical = clinical
         self.text = text
+        if isinstance(text, (str, bytes)):
+            raise ValueError(
+                f"FusionInput(text=...) got one string ({text[:40]!r}...); expected one report "
+                "per sample, e.g. text=[report_1, report_2, ...] or a pandas Series.")
         lengths = {name: _length(part) for name, part in self._parts().items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())

@@ -20,6 +20,10 @@ def _check_text(text, n_samples):
             "ReportFusionClassifier needs one report per sample; X has no text. Pass "
             "X = FusionInput(images, clinical, text=reports) (clinical may be None)."
         )
+    if isinstance(text, (str, bytes)):
+        raise ValueError(
+            f"X.text is one string ({text[:40]!r}...); expected one report per sample, e.g. "
+            "text=[report_1, report_2, ...] or a pandas Series.")
     reports = list(text.tolist() if hasattr(text, "tolist") else text)
     if len(reports) != n_samples:
         raise ValueError(f"X.text has {len(reports)} reports but there are {n_samples} images.")
@@ -126,6 +130,9 @@ class ReportFusionClassifier(BaseFusionClassifier):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
+        augment=True,
+        modality_dropout=0.2,
+        clinical_shortcut=True,
         callbacks=None,
         device="auto",
         mixed_precision="auto",

@@ -23,9 +23,11 @@ def check_images(images, *, argument="X.images"):
             f"{argument} is None; pass an array of shape (n_samples, H, W) or "
             "(n_samples, C, H, W)."
         )
+    if hasattr(images, "detach") and hasattr(images, "requires_grad"):
+        images = images.detach().cpu()  # a torch tensor, maybe part of a graph
     try:
         array = np.asarray(images)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(
             f"{argument} could not be read as an array ({exc}); pass a numeric array of shape "
             "(n_samples, H, W) or (n_samples, C, H, W)."
@@ -35,6 +37,10 @@ def check_images(images, *, argument="X.images"):
             array = array.astype(np.float64)
         except (TypeError, ValueError):
             pass
+    if array.dtype.kind == "c":
+        raise ValueError(
+            f"{argument} has complex values (dtype {array.dtype}); pass real images, e.g. "
+            "np.abs(images) for magnitude images.")
     if array.dtype.kind not in "biuf":
         raise ValueError(
             f"{argument} must be numeric; got dtype {array.dtype}. Convert the images to a "
@@ -42,6 +48,11 @@ def check_images(images, *, argument="X.images"):
         )
     if array.ndim == 3:
         array = array[:, None]
+    elif array.ndim == 4 and array.shape[-1] in (3, 4) and array.shape[1] > 4:
+        raise ValueError(
+            f"{argument} has shape {array.shape}, which looks channels-last (n, H, W, "
+            f"{array.shape[-1]}); skfusion expects channels first, (n, C, H, W). Pass "
+            "np.moveaxis(images, -1, 1).")
     elif array.ndim != 4:
         raise ValueError(
             f"{argument} must have shape (n_samples, H, W) or (n_samples, C, H, W); got "
@@ -93,6 +104,17 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
     elif isinstance(clinical, pd.DataFrame):
         frame = clinical
         columns = np.asarray([str(c) for c in frame.columns], dtype=object)
+        if len(set(columns)) != len(columns):
+            duplicated = sorted({c for c in columns if list(columns).count(c) > 1})
+            raise ValueError(
+                f"{argument} has duplicated column names {duplicated}; give every clinical "
+                "column a distinct name (e.g. frame.columns = [...]).")
+        complex_columns = [str(c) for c, dtype in frame.dtypes.items()
+                           if pd.api.types.is_complex_dtype(dtype)]
+        if complex_columns:
+            raise ValueError(
+                f"{argument} has complex-valued column(s) {complex_columns}; pass real values "
+                "(e.g. split them into real and imaginary parts, or take np.abs).")
         if fitted_columns is not None:
             frame, columns = _align_columns(frame, fitted_columns, argument)
         objects = [c for c, dtype in frame.dtypes.items() if dtype == object]
@@ -136,6 +158,10 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
             raise ValueError(
                 f"{argument} must be 2-D (n_samples, n_features); got shape {values.shape}."
             )
+        if values.dtype.kind == "c":
+            raise ValueError(
+                f"{argument} has complex values (dtype {values.dtype}); pass real values "
+                "(e.g. split them into real and imaginary parts, or take np.abs).")
         if values.dtype.kind not in "biuf":
             try:
                 values = values.astype(np.float64)

@@ -40,11 +40,28 @@ class EpochCheckpoint(Callback):
         self.keep_last = keep_last
 
     def _bind(self, estimator, fitted):
-        """Called by the estimator before training with what a model file needs."""
+        """Called by the estimator before training with what a model file needs; checks
+        the settings and that the estimator's parameters can be written, so that a bad
+        setting fails before the first epoch rather than after it."""
+        from ._safe_names import encode
+
+        self._check_settings()
+        for name, value in estimator.get_params(deep=False).items():
+            if name != "callbacks" and not name.startswith("callbacks__"):
+                encode(name, value)
         self._estimator = estimator
         self._fitted = fitted
 
+    def _check_settings(self):
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"EpochCheckpoint(every={self.every!r}): every must be an int >= "
+                             "1 (save every `every` epochs).")
+        if not isinstance(self.directory, (str, os.PathLike)):
+            raise ValueError(f"EpochCheckpoint(directory={self.directory!r}): directory must be "
+                             "a folder path (str or pathlib.Path).")
+
     def on_train_begin(self, net, **kwargs):
+        self._check_settings()
         name = type(getattr(self, "_estimator", net)).__name__
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.run_dir_ = pathlib.Path(self.directory) / (

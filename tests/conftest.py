@@ -48,9 +48,19 @@ def data():
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print how many bad-input cases the robustness suite tried, by case and outcome."""
+    """Print how many cases the robustness, hostile-file and crash suites tried."""
+    from .test_crash_consistency import KILLS
+    from .test_hostile_files import CASES
     from .test_robustness import TRIED
 
+    if CASES:
+        terminalreporter.write_line(
+            f"hostile files: {sum(CASES.values())} crafted or generated model files loaded, "
+            f"all refused with ModelFileError or loaded safely ({len(CASES)} kinds): "
+            + ", ".join(f"{k}={v}" for k, v in sorted(CASES.items())))
+    if KILLS:
+        terminalreporter.write_line(
+            "crash consistency: " + ", ".join(f"{k}={v}" for k, v in sorted(KILLS.items())))
     if TRIED:
         total = sum(TRIED.values())
         terminalreporter.write_line(
