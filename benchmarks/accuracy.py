@@ -51,11 +51,11 @@ RESULTS = pathlib.Path(__file__).parent / "results"
 METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced ACC"]
 CONFIGS = {
     "quick": dict(subjects=120, slices=2, image_size=32, backbone="resnet18", base_width=8,
-                  epochs=12, batch_size=32, lr=1e-3, seeds=3),
+                  epochs=12, batch_size=32, lr=1e-3, weight_decay=1e-2, seeds=3),
     "standard": dict(subjects=160, slices=2, image_size=64, backbone="resnet18", base_width=8,
-                     epochs=15, batch_size=32, lr=1e-3, seeds=3),
+                     epochs=15, batch_size=32, lr=1e-3, weight_decay=1e-2, seeds=3),
     "paper": dict(subjects=400, slices=10, image_size=256, backbone="resnet50", base_width=64,
-                  epochs=100, batch_size=16, lr=1e-4, seeds=3),
+                  epochs=100, batch_size=16, lr=1e-4, weight_decay=0.0, seeds=3),
 }
 NETWORKS = ["image", "clinical", "concat", "full (RBCA)", "GatedFusion", "FiLM", "DAFT",
             "ReportFusion"]
@@ -103,7 +103,8 @@ class _Tabular:
 def methods(settings, seed, overrides):
     net = {**dict(backbone=settings["backbone"], base_width=settings["base_width"],
                   max_epochs=settings["epochs"], batch_size=settings["batch_size"],
-                  lr=settings["lr"], verbose=0, random_state=seed), **overrides}
+                  lr=settings["lr"], optimizer__weight_decay=settings["weight_decay"],
+                  verbose=0, random_state=seed), **overrides}
 
     def piped(make):
         return lambda: make_pipeline(ClinicalTransformer(_encoder()), make())

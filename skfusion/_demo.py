@@ -24,9 +24,11 @@ METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced A
 #: The demo's CPU configuration and the paper's configuration.
 CONFIGS = {
     "quick": dict(n_subjects=160, n_slices=4, image_size=64, backbone="resnet18",
-                  base_width=8, clinical_dim=64, max_epochs=12, batch_size=32, lr=1e-3),
+                  base_width=8, clinical_dim="auto", max_epochs=12, batch_size=32, lr=1e-3,
+                  optimizer__weight_decay=1e-2),
     "paper": dict(n_subjects=400, n_slices=10, image_size=256, backbone="resnet50",
-                  base_width=64, clinical_dim=1024, max_epochs=100, batch_size=16, lr=1e-4),
+                  base_width=64, clinical_dim="auto", max_epochs=100, batch_size=16, lr=1e-4,
+                  optimizer__weight_decay=0.0),
 }
 
 #: What the pipeline does to the clinical table before the network.
@@ -56,7 +58,8 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
     X, y, groups = data.X, data.y, data.groups
     pos_label = {"ad_vs_nc": "AD", "mci_conversion": "pMCI"}[task]
     model_params = {k: settings[k] for k in
-                    ("backbone", "base_width", "clinical_dim", "max_epochs", "batch_size", "lr")}
+                    ("backbone", "base_width", "clinical_dim", "max_epochs", "batch_size", "lr",
+                     "optimizer__weight_decay")}
     say(f"skfusion demo, task {task}: built-in brain cohort of {settings['n_subjects']} "
         f"subjects x {settings['n_slices']} coronal slices = {len(y)} images of "
         f"{settings['image_size']}x{settings['image_size']} + {X.clinical.shape[1]} clinical "

@@ -20,6 +20,13 @@ Cases (predict on a fitted model unless marked fit):
   unseen_category ............ a category never seen in fit (pipeline with OneHotEncoder)
   fit_y_length, fit_single_class, fit_mixed_labels, fit_none_label, fit_continuous_y
   fit_unseen_label_warm ...... a label the fitted model does not know, with warm_start
+  columns_duplicated, fit_duplicated_columns ... repeated clinical column names
+  clinical_complex, images_complex, fit_complex_clinical ... complex values
+  images_channels_last_rgb, fit_channels_last_rgb ...... (n, H, W, 3) images
+  images_requires_grad ....... a torch tensor that is part of a graph
+  images_scaled, clinical_scaled ... values far from the training range
+  fit_no_clinical_columns .... a clinical table with no columns
+  fit_text_one_string ........ one string as the reports of all samples
 """
 
 import collections
@@ -39,7 +46,7 @@ from skfusion import ClinicalAttentionClassifier, ClinicalTransformer, FusionInp
 from .conftest import TINY, make_data
 
 TRIED = collections.Counter()
-ARGUMENT_WORDS = ("X", "images", "clinical", "y", "label", "categor")
+ARGUMENT_WORDS = ("X", "images", "clinical", "text", "y", "label", "categor")
 
 
 def _images_case(transform):
@@ -97,6 +104,16 @@ PREDICT_CASES = {
     "columns_missing": _clinical_case(lambda c, rng: c.drop(columns="noise")),
     "columns_extra": _clinical_case(lambda c, rng: c.assign(extra=1.0)),
     "length_mismatch": lambda X, rng, n: (X.images[:n], X.clinical[: max(n - 1, 0)]),
+    "columns_duplicated": _clinical_case(lambda c, rng: c.set_axis(["age", "age", "noise"],
+                                                                   axis=1)),
+    "clinical_complex": _clinical_case(lambda c, rng: c.astype({"age": complex})),
+    "images_complex": _images_case(lambda a, rng: a.astype(np.complex64)),
+    "images_channels_last_rgb": _images_case(
+        lambda a, rng: np.repeat(a[..., None], rng.choice([3, 4]), axis=-1)),
+    "images_requires_grad": lambda X, rng, n: FusionInput(
+        __import__("torch").tensor(X.images[:n], requires_grad=True), X.clinical[:n]),
+    "images_scaled": _images_case(lambda a, rng: a * np.float32(rng.uniform(-100, 100))),
+    "clinical_scaled": _clinical_case(lambda c, rng: c * rng.uniform(-1e6, 1e6)),
 }
 
 FIT_CASES = {
@@ -106,6 +123,14 @@ FIT_CASES = {
     "fit_none_label": lambda X, y, rng: (X, np.where(np.arange(len(y)) == 0, None, y)
                                          .astype(object)),
     "fit_continuous_y": lambda X, y, rng: (X, rng.rand(len(y))),
+    "fit_duplicated_columns": lambda X, y, rng: (FusionInput(X.images, X.clinical.set_axis(
+        ["age", "score", "age"], axis=1)), y),
+    "fit_complex_clinical": lambda X, y, rng: (FusionInput(X.images, X.clinical.astype(
+        {"score": complex})), y),
+    "fit_channels_last_rgb": lambda X, y, rng: (FusionInput(np.repeat(
+        X.images[..., None], 3, axis=-1), X.clinical), y),
+    "fit_no_clinical_columns": lambda X, y, rng: (FusionInput(X.images, X.clinical[[]]), y),
+    "fit_text_one_string": lambda X, y, rng: ((X.images, X.clinical, "report " * 4), y),
 }
 
 
@@ -131,7 +156,7 @@ def check_outcome(action, n_expected):
 
 
 @pytest.mark.parametrize("case", sorted(PREDICT_CASES))
-@settings(max_examples=3, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 12), seed=st.integers(0, 2**16))
 def test_bad_predict_input(model, case, n, seed):
@@ -147,7 +172,7 @@ def test_bad_predict_input(model, case, n, seed):
 
 
 @pytest.mark.parametrize("case", sorted(FIT_CASES))
-@settings(max_examples=2, deadline=None, derandomize=True,
+@settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**16))
 def test_bad_fit_input_keeps_the_fitted_model(model, case, seed):
