@@ -721,9 +721,9 @@ def _silent(*args, **kwargs):
 
 
 def _init_shortcut(shortcut, clinical, y_encoded, n_classes, class_weight, classes):
-    """Start the clinical shortcut at an L2-penalised logistic regression (C=1) fitted on the
-    training samples: the network begins as that logistic regression, and its deep path
-    learns what the image adds (stage-wise fitting)."""
+    """Start the clinical shortcut at an L2-penalised logistic regression (C=1, on the
+    standardised values) fitted on the training samples: the network begins as that logistic
+    regression, and its deep path learns what the image adds (stage-wise fitting)."""
     from sklearn.linear_model import LogisticRegression
 
     present = np.unique(y_encoded)
@@ -735,8 +735,15 @@ def _init_shortcut(shortcut, clinical, y_encoded, n_classes, class_weight, class
                   if i in present}
     elif class_weight == "balanced":
         weight = "balanced"
+    # Fitted on standardised values (so unscaled tables converge), folded back into weights
+    # on the raw values.
+    values = clinical.astype(np.float64)
+    mean, scale = values.mean(axis=0), values.std(axis=0)
+    scale[scale == 0] = 1.0
     model = LogisticRegression(C=1.0, max_iter=1000, class_weight=weight)
-    model.fit(clinical.astype(np.float64), y_encoded)
+    model.fit((values - mean) / scale, y_encoded)
+    model.coef_ = model.coef_ / scale
+    model.intercept_ = model.intercept_ - model.coef_ @ mean
     coef = np.zeros((n_classes, clinical.shape[1]))
     intercept = np.zeros(n_classes)
     if model.coef_.shape[0] == 1:  # binary: logit difference split between the two rows
