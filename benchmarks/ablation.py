@@ -12,7 +12,6 @@ folds, with the corrected intervals of ``accuracy.py``.
 """
 
 import json
-import pathlib
 
 import pandas as pd
 

@@ -1,0 +1,177 @@
+"""Training-time pieces of the skorch layer: the held-out validation split and the callbacks
+every skfusion net carries (batch accuracy, interrupt recovery, finite loss)."""
+
+import copy
+import warnings
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+__all__ = ["BatchAccuracy", "FiniteLoss", "InterruptRecovery", "ValidationSplit"]
+
+
+class ValidationSplit:
+    """skorch ``train_split``: hold out a stratified fraction of a dataset for validation.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the samples held out.
+    random_state : int
+        Seed of the split.
+    groups : array-like of shape (n_samples,) or None, default=None
+        Subject of each sample; whole subjects are then held out (about ``fraction`` of
+        them, stratified by class), so no subject is on both sides.
+
+    Attributes
+    ----------
+    valid_positions_ : ndarray
+        Positions of the held-out samples in the last split.
+    """
+
+    def __init__(self, fraction, random_state, groups=None):
+        self.fraction = fraction
+        self.random_state = random_state
+        self.groups = groups
+
+    def __call__(self, dataset, y=None, **fit_params):
+        from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+        labels = dataset.y.cpu().numpy()
+        positions = np.arange(len(labels))
+        if self.groups is not None:
+            groups = np.asarray(self.groups)
+            n_groups = len(np.unique(groups))
+            if n_groups < 2:
+                raise ValueError(
+                    "early_stopping with groups needs at least 2 subjects to hold one out; "
+                    f"got {n_groups}."
+                )
+            n_splits = min(n_groups, max(2, int(round(1 / self.fraction))))
+            splitter = StratifiedGroupKFold(n_splits, shuffle=True,
+                                            random_state=self.random_state)
+            with warnings.catch_warnings():
+                # Few subjects per class is expected for small folds.
+                warnings.filterwarnings("ignore", message="The least populated class")
+                train, valid = next(splitter.split(positions, labels, groups))
+        else:
+            _, counts = np.unique(labels, return_counts=True)
+            n_valid = int(np.ceil(self.fraction * len(labels)))
+            stratify = labels if (counts.min() >= 2 and n_valid >= len(counts)) else None
+            train, valid = train_test_split(
+                positions, test_size=n_valid, stratify=stratify, random_state=self.random_state
+            )
+        self.valid_positions_ = np.sort(valid)
+        return dataset.take(np.sort(train)), dataset.take(self.valid_positions_)
+
+
+class BatchAccuracy(Callback):
+    """Record ``valid_acc`` (or ``train_acc``) per epoch from the logits the batches produced.
+
+    Costs one argmax per batch: no extra forward pass.
+    """
+
+    def __init__(self, on_train=False):
+        self.on_train = on_train
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._correct = 0
+        self._seen = 0
+
+    def on_batch_end(self, net, batch, training, y_pred=None, **kwargs):
+        if training != self.on_train or y_pred is None:
+            return
+        _, y = batch
+        self._correct += int((y_pred.argmax(dim=1) == y).sum())
+        self._seen += len(y)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._seen:
+            key = "train_acc" if self.on_train else "valid_acc"
+            net.history.record(key, self._correct / self._seen)
+
+
+class InterruptRecovery(Callback):
+    """Keep the training state of the last finished epoch, and restore it when training is
+    interrupted (Ctrl-C: skorch ends the loop quietly on KeyboardInterrupt), wherever the
+    interrupt lands.
+
+    After each epoch a copy is taken of the weights, the optimizer state and the random
+    states (shuffling and the net's generator); a memory copy, cheap next to an epoch. An
+    interrupt during an epoch restores that copy, so a resumed fit continues exactly from
+    the last finished epoch; an interrupt between epochs keeps the model as it is. Either
+    way ``interrupted_`` is True and a warning says which epoch the model holds. If no
+    epoch had finished, KeyboardInterrupt is raised again so ``fit`` leaves the estimator
+    as it was.
+
+    Attributes
+    ----------
+    interrupted_ : bool
+        Whether the last training run was interrupted.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self._state = None
+        self._in_epoch = False
+        self.interrupted_ = False
+        net.keyboard_interrupt_ = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._in_epoch = True
+
+    def on_epoch_end(self, net, **kwargs):
+        rng = net.get_params().get("iterator_train__random_state")
+        generator = getattr(net, "generator_", None)
+        self._state = (
+            {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
+            copy.deepcopy(net.optimizer_.state_dict()),
+            rng.get_state() if isinstance(rng, np.random.RandomState) else None,
+            None if generator is None else generator.get_state(),
+        )
+        self._in_epoch = False
+
+    def on_train_end(self, net, **kwargs):
+        state, self._state = self._state, None  # do not keep a second copy of the weights
+        interrupted = self._in_epoch or getattr(net, "keyboard_interrupt_", False)
+        if not interrupted:
+            return
+        self.interrupted_ = True
+        if self._in_epoch:
+            epoch = len(net.history)
+            if state is None:
+                raise KeyboardInterrupt(f"training interrupted during epoch {epoch}, before "
+                                        "any epoch finished; the estimator was left unchanged")
+            weights, optimizer, rng_state, generator_state = state
+            net.module_.load_state_dict(weights)
+            net.optimizer_.load_state_dict(optimizer)
+            rng = net.get_params().get("iterator_train__random_state")
+            if rng_state is not None and isinstance(rng, np.random.RandomState):
+                rng.set_state(rng_state)
+            if generator_state is not None:
+                net.generator_.set_state(generator_state)
+            del net.history[-1]
+            where = f"during epoch {epoch}"
+        else:
+            where = f"after epoch {len(net.history)} finished"
+        warnings.warn(
+            f"Training was interrupted {where}; the model keeps the weights of epoch "
+            f"{len(net.history)}, the last one that finished. Call fit again with "
+            "warm_start=True to continue.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+class FiniteLoss(Callback):
+    """Stop training with a clear error when the loss becomes NaN or infinite."""
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        if training and loss is not None and not torch.isfinite(loss).all():
+            raise ValueError(
+                f"training diverged: the loss became {loss.item()} in epoch "
+                f"{len(net.history)}. Lower the learning rate (lr={net.lr}), standardise "
+                "images and clinical values (e.g. ClinicalTransformer(StandardScaler())), or "
+                "clip gradients (callbacks=[skorch.callbacks.GradientNormClipping(1.0)]). "
+                "The estimator keeps its previous state."
+            )
