@@ -162,3 +162,12 @@ def test_channel_attention_can_suppress_and_keep_channels():
     net(torch.randn(16, 1, 32, 32), torch.randn(16, 8))
     values = torch.cat([w.flatten() for w in weights])
     assert (values < 0.4).any() and (values > 0.6).any()
+
+
+@pytest.mark.parametrize("stem, size, final", [("standard", 32, 1), ("small", 32, 4),
+                                               ("small", 16, 2)])
+def test_stems_keep_the_documented_resolution(stem, size, final):
+    net = ResNet("resnet18", base_width=4, stem=stem).eval()
+    assert net.forward_features(torch.randn(2, 1, size, size)).shape[-1] == final
+    with pytest.raises(ValueError, match="(?i)did you mean 'small'"):
+        ResNet("resnet18", stem="smal")
