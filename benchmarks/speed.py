@@ -40,7 +40,7 @@ SAME_TRAINING = dict(augment=False, modality_dropout=0.0, clinical_shortcut=Fals
 def raw_loop(images, clinical, y, *, epochs, batch_size, lr, seed, channels_last=False,
              compile_model=False):
     torch.manual_seed(seed)
-    net = ClinicalAttentionNet(n_classes=2, n_clinical=clinical.shape[1], in_channels=1,
+    net = ClinicalAttentionNet(n_outputs=2, n_clinical=clinical.shape[1], in_channels=1,
                                **PARAMS)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)

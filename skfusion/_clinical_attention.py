@@ -1,19 +1,55 @@
-"""ClinicalAttentionClassifier: Yang et al.'s clinical-attention network behind sklearn's API."""
+"""The clinical-attention family (Yang et al.): ClinicalAttentionClassifier,
+ClinicalAttentionRegressor and ClinicalAttentionSurvival share one network and one contract."""
 
 from numbers import Integral
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._docstrings import fill_doc
-from .base import BaseFusionClassifier
+from ._classification import BaseFusionClassifier
+from ._docstrings import family_doc
+from ._regression import BaseFusionRegressor
+from ._survival import BaseFusionSurvival
 from .nn.clinical_attention import MODES, ClinicalAttentionNet
 
-__all__ = ["ClinicalAttentionClassifier"]
+__all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor",
+           "ClinicalAttentionSurvival"]
+
+FAMILY_PARAMETERS = """\
+mode : {"full", "concat", "image", "clinical"}, default="full"
+        The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
+        ResNet features concatenated with clinical features. "image": plain ResNet, clinical
+        values ignored. "clinical": the clinical path alone.
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical feature vector. "auto" follows the width of the pooled image
+        features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
+        * 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
+        clinical features close to the image features so that they are not drowned."""
 
 
-@fill_doc
-class ClinicalAttentionClassifier(BaseFusionClassifier):
+class _ClinicalAttention:
+    """The family's contract (see :class:`skfusion._core.BaseFusionEstimator`)."""
+
+    _module_class = ClinicalAttentionNet
+    _declared_params = {"mode": "full", "clinical_dim": "auto"}
+    _declared_constraints = {
+        "mode": [StrOptions(set(MODES))],
+        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    }
+    _module_param_names = ("mode", "backbone", "base_width", "clinical_dim")
+    _search_space = {
+        "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
+        "mode": ("categorical", ("image", "clinical", "concat", "full")),
+    }
+
+    def _uses_clinical(self):
+        return self.mode != "image"
+
+    def _is_multimodal(self):
+        return self.mode in ("concat", "full")
+
+
+@family_doc("classifier", FAMILY_PARAMETERS)
+class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
     """Fuse image slices and clinical values with clinically guided attention (Yang et al.).
 
     A ResNet extracts image features; two fully connected layers lift the clinical values to
@@ -25,19 +61,13 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
 
     Parameters
     ----------
-    mode : {"full", "concat", "image", "clinical"}, default="full"
-        The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
-        ResNet features concatenated with clinical features. "image": plain ResNet, clinical
-        values ignored. "clinical": the clinical path alone.
-    clinical_dim : int or "auto", default="auto"
-        Size of the clinical feature vector. "auto" follows the width of the pooled image
-        features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
-        * 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
-        clinical features close to the image features so that they are not drowned.
+    {family_parameters}
+    {task_parameters}
     {shared_parameters}
 
     Attributes
     ----------
+    {task_attributes}
     {shared_attributes}
 
     See Also
@@ -66,63 +96,84 @@ class ClinicalAttentionClassifier(BaseFusionClassifier):
     (3, 2)
     """
 
-    _parameter_constraints = {
-        **BaseFusionClassifier._parameter_constraints,
-        "mode": [StrOptions(set(MODES))],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    }
 
-    _module_class = ClinicalAttentionNet
+@family_doc("regressor", FAMILY_PARAMETERS)
+class ClinicalAttentionRegressor(_ClinicalAttention, BaseFusionRegressor):
+    """Predict continuous targets (scores, ages, volumes) from images and clinical values with
+    Yang et al.'s clinical-attention network.
 
-    def __init__(
-        self,
-        *,
-        mode="full",
-        backbone="resnet50",
-        base_width=64,
-        clinical_dim="auto",
-        max_epochs=100,
-        batch_size=16,
-        lr=1e-4,
-        optimizer=torch.optim.Adam,
-        criterion=torch.nn.CrossEntropyLoss,
-        class_weight=None,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        augment=True,
-        modality_dropout=0.2,
-        clinical_shortcut=True,
-        callbacks=None,
-        device="auto",
-        mixed_precision="auto",
-        channels_last="auto",
-        warm_start=False,
-        n_threads=None,
-        random_state=None,
-        verbose=1,
-        **kwargs,
-    ):
-        self._store_params(locals())
+    The network of :class:`ClinicalAttentionClassifier` (RBCA blocks in stages 2-4 in mode
+    "full") with one linear output per target, trained on standardised targets with squared
+    error (or Huber's loss); ``predict`` returns values on the original scale and ``score``
+    is R^2.
 
-    @classmethod
-    def _tuning_space(cls):
-        return {
-            **super()._tuning_space(),
-            "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
-            "mode": ("categorical", ("image", "clinical", "concat", "full")),
-        }
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
 
-    def _module_params(self):
-        return {
-            "mode": self.mode,
-            "backbone": self.backbone,
-            "base_width": self.base_width,
-            "clinical_dim": self.clinical_dim,
-        }
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
 
-    def _uses_clinical(self):
-        return self.mode != "image"
+    See Also
+    --------
+    ClinicalAttentionClassifier : The same network for class labels.
+    ClinicalAttentionSurvival : The same network for times to an event.
 
-    def _is_multimodal(self):
-        return self.mode in ("concat", "full")
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import ClinicalAttentionRegressor, FusionInput
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = 25 + 3 * X.clinical[:, 0]
+    >>> reg = ClinicalAttentionRegressor(
+    ...     backbone="resnet18", base_width=4, clinical_dim=8, max_epochs=2,
+    ...     random_state=0, verbose=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+
+@family_doc("survival", FAMILY_PARAMETERS)
+class ClinicalAttentionSurvival(_ClinicalAttention, BaseFusionSurvival):
+    """Predict the time to an event (e.g. conversion to dementia) from images and clinical
+    values with Yang et al.'s clinical-attention network and a Cox model (DeepSurv).
+
+    The network of :class:`ClinicalAttentionClassifier` with one log-risk output, trained on
+    the negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
+    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
+    Breslow baseline hazard.
+
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
+
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    ClinicalAttentionClassifier : The same network for class labels.
+    survival_target : Build ``y`` from event indicators and times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import ClinicalAttentionSurvival, FusionInput, survival_target
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
+    >>> model = ClinicalAttentionSurvival(
+    ...     backbone="resnet18", base_width=4, clinical_dim=8, max_epochs=2,
+    ...     random_state=0, verbose=0).fit(X, y)
+    >>> model.predict_survival_function(X[:2], return_array=True).shape[0]
+    2
+    """

@@ -15,13 +15,9 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         Learning rate of ``optimizer``.
     optimizer : torch optimizer class, default=torch.optim.Adam
         Built by the net with ``lr`` and any ``optimizer__*`` parameters.
-    criterion : torch loss class, default=torch.nn.CrossEntropyLoss
-        Loss on the network's logits; ``criterion__*`` parameters are passed to it.
-    class_weight : dict, "balanced" or None, default=None
-        Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
-        inversely to their frequency. Passed as the criterion's ``weight``.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training samples (stratified by class), stop
+        Hold out ``validation_fraction`` of the training samples (stratified by class for
+        classifiers, by event for survival models; whole subjects with ``groups``), stop
         when the validation loss has not improved for ``n_iter_no_change`` epochs, and keep
         the weights of the best epoch.
     validation_fraction : float, default=0.1
@@ -39,13 +35,15 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         to learn to decide from each modality alone rather than lean on whichever fits the
         training set fastest. Only for networks that read several modalities.
     clinical_shortcut : bool, default=True
-        Add logits computed by one linear layer straight from the clinical values to the
-        network's logits (a "wide" path beside the "deep" network). It starts as an
-        L2-penalised logistic regression (C=1) fitted on the training samples and the
-        network's head starts at zero, so a new network predicts as that logistic regression
-        and training adds what the image (and the deep clinical path) contribute. Only for
-        networks that read several modalities; not part of the published networks (turn it
-        off to train them as published).
+        Add outputs computed by one linear layer straight from the clinical values to the
+        network's outputs (a "wide" path beside the "deep" network). It starts as an
+        L2-penalised linear model fitted on the training samples (a logistic regression with
+        C=1 for classifiers, a ridge regression with alpha=1 of the standardised targets for
+        regressors, a ridge-penalised Cox model for survival models) and the network's head
+        starts at zero, so a new network predicts as that linear model and training adds
+        what the image (and the deep clinical path) contribute. Only for networks that read
+        several modalities; not part of the published networks (turn it off to train them as
+        published).
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks (learning-rate schedulers, checkpoints, gradient clipping...).
     device : str, default="auto"
@@ -64,7 +62,8 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         Set ``True`` for the speed when exact reproducibility does not matter.
     warm_start : bool, default=False
         When True, ``fit`` on a fitted estimator continues training its network for
-        ``max_epochs`` more epochs (same classes, columns and image shape) instead of starting
+        ``max_epochs`` more epochs (same classes or outputs, columns and image shape) instead
+        of starting
         over; with :func:`skfusion.load` this resumes from a checkpoint.
     n_threads : int or None, default=None
         Torch threads for ``fit`` and prediction (restored afterwards); ``None`` uses torch's
@@ -84,10 +83,45 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         ``iterator_train__*``, ``iterator_valid__*``, ``callbacks__*``. They can be tuned in
         a grid search like any other parameter."""
 
-SHARED_ATTRIBUTES = """\
+CLASSIFIER_PARAMETERS = """\
+criterion : torch loss class, default=torch.nn.CrossEntropyLoss
+        Loss on the network's logits; ``criterion__*`` parameters are passed to it.
+    class_weight : dict, "balanced" or None, default=None
+        Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
+        inversely to their frequency. Passed as the criterion's ``weight``."""
+
+REGRESSOR_PARAMETERS = """\
+loss : {"squared_error", "huber"}, default="squared_error"
+        Loss on the standardised targets: mean squared error, or Huber's loss (squared
+        below ``huber_delta``, linear above: robust to outlying targets).
+    huber_delta : float, default=1.0
+        Where Huber's loss turns linear, in standard deviations of the target."""
+
+SURVIVAL_PARAMETERS = """\
+ties : {"efron", "breslow"}, default="efron"
+        How tied event times enter the Cox partial likelihood (Efron's approximation is
+        closer to the exact likelihood; Breslow's is the simpler one)."""
+
+CLASSIFIER_ATTRIBUTES = """\
 classes_ : ndarray of shape (n_classes,)
-        Class labels, in the column order of ``predict_proba``.
-    n_features_in_ : int
+        Class labels, in the column order of ``predict_proba``."""
+
+REGRESSOR_ATTRIBUTES = """\
+target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        Mean and SD of each training target (the network predicts standardised targets).
+    n_outputs_ : int
+        Targets predicted per sample."""
+
+SURVIVAL_ATTRIBUTES = """\
+unique_times_ : ndarray
+        The distinct training times, where the survival functions step.
+    baseline_cumulative_hazard_ : ndarray
+        Breslow estimate of the baseline cumulative hazard at ``unique_times_``.
+    risk_offset_ : float
+        The largest training risk, subtracted before exponentiating (numerical range)."""
+
+SHARED_ATTRIBUTES = """\
+n_features_in_ : int
         Number of clinical features seen in ``fit``.
     feature_names_in_ : ndarray of str
         Clinical column names seen in ``fit`` (only when the clinical part was a DataFrame
@@ -106,9 +140,29 @@ classes_ : ndarray of shape (n_classes,)
         the per-epoch losses."""
 
 
-def fill_doc(obj):
-    """Substitute ``{shared_parameters}`` and ``{shared_attributes}`` in ``obj.__doc__``."""
-    obj.__doc__ = obj.__doc__.replace("{shared_parameters}", SHARED_PARAMETERS).replace(
-        "{shared_attributes}", SHARED_ATTRIBUTES
-    )
+_TASK = {
+    "classifier": (CLASSIFIER_PARAMETERS, CLASSIFIER_ATTRIBUTES),
+    "regressor": (REGRESSOR_PARAMETERS, REGRESSOR_ATTRIBUTES),
+    "survival": (SURVIVAL_PARAMETERS, SURVIVAL_ATTRIBUTES),
+}
+
+
+def fill_doc(obj, task="classifier", family_parameters=""):
+    """Substitute ``{family_parameters}``, ``{task_parameters}``, ``{shared_parameters}``,
+    ``{task_attributes}`` and ``{shared_attributes}`` in ``obj.__doc__``."""
+    task_parameters, task_attributes = _TASK[task]
+    for key, text in (("{family_parameters}", family_parameters),
+                      ("{task_parameters}", task_parameters),
+                      ("{shared_parameters}", SHARED_PARAMETERS),
+                      ("{task_attributes}", task_attributes),
+                      ("{shared_attributes}", SHARED_ATTRIBUTES)):
+        obj.__doc__ = obj.__doc__.replace(key, text)
     return obj
+
+
+def family_doc(task, family_parameters):
+    """Decorator form of :func:`fill_doc` for an estimator of ``task`` in a family whose own
+    parameters are described by ``family_parameters``."""
+    def decorate(obj):
+        return fill_doc(obj, task=task, family_parameters=family_parameters)
+    return decorate

@@ -1,20 +1,48 @@
-"""FeatureModulationClassifier: FiLM and DAFT baselines behind sklearn's API."""
+"""The feature-modulation family (FiLM, DAFT baselines): FeatureModulationClassifier,
+FeatureModulationRegressor and FeatureModulationSurvival share one network and one contract."""
 
 from numbers import Integral
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._docstrings import fill_doc
-from .base import BaseFusionClassifier
+from ._classification import BaseFusionClassifier
+from ._docstrings import family_doc
+from ._regression import BaseFusionRegressor
+from ._survival import BaseFusionSurvival
 from .nn.modulation import METHODS
 from .nn.modulation_net import FeatureModulationNet
 
-__all__ = ["FeatureModulationClassifier"]
+__all__ = ["FeatureModulationClassifier", "FeatureModulationRegressor", "FeatureModulationSurvival"]
+
+FAMILY_PARAMETERS = """\
+method : {"daft", "film"}, default="daft"
+        What predicts the scale and shift.
+    stage : int, default=4
+        ResNet stage (1-4) whose last block is modulated (4: the network's last block, as in
+        DAFT).
+    bottleneck_ratio : int, default=7
+        Width reduction of the modulation MLP (7: the DAFT authors' ADNI setting)."""
+
+class _FeatureModulation:
+    """The family's contract (see :class:`skfusion._core.BaseFusionEstimator`)."""
+
+    _module_class = FeatureModulationNet
+    _declared_params = {"method": "daft", "stage": 4, "bottleneck_ratio": 7}
+    _declared_constraints = {
+        "method": [StrOptions(set(METHODS))],
+        "stage": [Interval(Integral, 1, 4, closed="both")],
+        "bottleneck_ratio": [Interval(Integral, 1, None, closed="left")],
+    }
+    _module_param_names = ("method", "backbone", "base_width", "stage", "bottleneck_ratio")
+    _search_space = {
+        "method": ("categorical", METHODS),
+        "stage": ("categorical", (3, 4)),
+        "bottleneck_ratio": ("categorical", (2, 4, 7, 8)),
+    }
 
 
-@fill_doc
-class FeatureModulationClassifier(BaseFusionClassifier):
+@family_doc("classifier", FAMILY_PARAMETERS)
+class FeatureModulationClassifier(_FeatureModulation, BaseFusionClassifier):
     """Condition image features on clinical values by feature-wise affine transforms.
 
     The baselines our field compares fusion methods against. A ResNet extracts image
@@ -33,17 +61,13 @@ class FeatureModulationClassifier(BaseFusionClassifier):
 
     Parameters
     ----------
-    method : {"daft", "film"}, default="daft"
-        What predicts the scale and shift.
-    stage : int, default=4
-        ResNet stage (1-4) whose last block is modulated (4: the network's last block, as in
-        DAFT).
-    bottleneck_ratio : int, default=7
-        Width reduction of the modulation MLP (7: the DAFT authors' ADNI setting).
+    {family_parameters}
+    {task_parameters}
     {shared_parameters}
 
     Attributes
     ----------
+    {task_attributes}
     {shared_attributes}
 
     See Also
@@ -64,61 +88,80 @@ class FeatureModulationClassifier(BaseFusionClassifier):
     (2, 2)
     """
 
-    _parameter_constraints = {
-        **BaseFusionClassifier._parameter_constraints,
-        "method": [StrOptions(set(METHODS))],
-        "stage": [Interval(Integral, 1, 4, closed="both")],
-        "bottleneck_ratio": [Interval(Integral, 1, None, closed="left")],
-    }
 
-    _module_class = FeatureModulationNet
+@family_doc("regressor", FAMILY_PARAMETERS)
+class FeatureModulationRegressor(_FeatureModulation, BaseFusionRegressor):
+    """Predict continuous targets (scores, ages, volumes) with FiLM or DAFT feature modulation.
 
-    def __init__(
-        self,
-        *,
-        method="daft",
-        stage=4,
-        bottleneck_ratio=7,
-        backbone="resnet50",
-        base_width=64,
-        max_epochs=100,
-        batch_size=16,
-        lr=1e-4,
-        optimizer=torch.optim.Adam,
-        criterion=torch.nn.CrossEntropyLoss,
-        class_weight=None,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        augment=True,
-        modality_dropout=0.2,
-        clinical_shortcut=True,
-        callbacks=None,
-        device="auto",
-        mixed_precision="auto",
-        channels_last="auto",
-        warm_start=False,
-        n_threads=None,
-        random_state=None,
-        verbose=1,
-        **kwargs,
-    ):
-        self._store_params(locals())
+    The network of :class:`FeatureModulationClassifier` with one linear output per target, trained
+    on standardised targets with squared error (or Huber's loss); ``predict`` returns values
+    on the original scale and ``score`` is R^2.
 
-    @classmethod
-    def _tuning_space(cls):
-        return {
-            **super()._tuning_space(),
-            "method": ("categorical", METHODS),
-            "stage": ("categorical", (3, 4)),
-            "bottleneck_ratio": ("categorical", (2, 4, 7, 8)),
-        }
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
 
-    def _module_params(self):
-        return {
-            "method": self.method,
-            "backbone": self.backbone,
-            "base_width": self.base_width,
-            "stage": self.stage,
-            "bottleneck_ratio": self.bottleneck_ratio,
-        }
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    FeatureModulationClassifier : The same network for class labels.
+    FeatureModulationSurvival : The same network for times to an event.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput, FeatureModulationRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = 25 + 3 * rng.rand(20)
+    >>> reg = FeatureModulationRegressor(method="film", backbone="resnet18", base_width=4,
+    ...     max_epochs=2, random_state=0, verbose=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+
+@family_doc("survival", FAMILY_PARAMETERS)
+class FeatureModulationSurvival(_FeatureModulation, BaseFusionSurvival):
+    """Predict the time to an event (e.g. conversion to dementia) with FiLM or DAFT feature
+    modulation and a Cox model (DeepSurv).
+
+    The network of :class:`FeatureModulationClassifier` with one log-risk output, trained on the
+    negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
+    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
+    Breslow baseline hazard.
+
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
+
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    FeatureModulationClassifier : The same network for class labels.
+    survival_target : Build ``y`` from event indicators and times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput, FeatureModulationSurvival, survival_target
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
+    >>> model = FeatureModulationSurvival(method="film", backbone="resnet18", base_width=4,
+    ...     max_epochs=2, random_state=0, verbose=0).fit(X, y)
+    >>> model.predict(X[:2]).shape
+    (2,)
+    """

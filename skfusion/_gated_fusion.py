@@ -1,19 +1,59 @@
-"""GatedFusionClassifier: EHR-guided spatial attention and a multi-head gated multimodal unit."""
+"""The EHR-guided attention + multi-head GMU family: GatedFusionClassifier, GatedFusionRegressor
+and GatedFusionSurvival share one network and one contract."""
 
 from numbers import Integral
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._docstrings import fill_doc
-from .base import BaseFusionClassifier
+from ._classification import BaseFusionClassifier
+from ._docstrings import family_doc
+from ._regression import BaseFusionRegressor
+from ._survival import BaseFusionSurvival
 from .nn.gated_fusion import GatedFusionNet
 
-__all__ = ["GatedFusionClassifier"]
+__all__ = ["GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival"]
+
+FAMILY_PARAMETERS = """\
+n_heads : int, default=4
+        GMU heads.
+    head_dim : int, default=64
+        Width of each head.
+    gate : {"head", "classic"}, default="head"
+        "head": each head gates within its own subspace, from its own projections (the
+        multi-head unit; our reading of the paper, which gives no equations for a head).
+        "classic": Arevalo et al.'s GMU, one vector gate ``sigmoid(W_z [x_v; x_c])`` from the
+        raw inputs over ``n_heads * head_dim`` units.
+    attention_stages : tuple of int, default=(3, 4)
+        ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
+        disables it.
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical embedding; "auto" follows the width of the pooled image
+        features of the network as built (as in :class:`ClinicalAttentionClassifier`)."""
+
+class _GatedFusion:
+    """The family's contract (see :class:`skfusion._core.BaseFusionEstimator`)."""
+
+    _module_class = GatedFusionNet
+    _declared_params = {"n_heads": 4, "head_dim": 64, "gate": "head",
+                        "attention_stages": (3, 4), "clinical_dim": "auto"}
+    _declared_constraints = {
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "head_dim": [Interval(Integral, 1, None, closed="left")],
+        "gate": [StrOptions({"head", "classic"})],
+        "attention_stages": [tuple, list],
+        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    }
+    _module_param_names = ("backbone", "base_width", "clinical_dim", "attention_stages",
+                           "n_heads", "head_dim", "gate")
+    _search_space = {
+        "n_heads": ("categorical", (1, 2, 4, 8)),
+        "head_dim": ("categorical", (16, 32, 64, 128)),
+        "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
+    }
 
 
-@fill_doc
-class GatedFusionClassifier(BaseFusionClassifier):
+@family_doc("classifier", FAMILY_PARAMETERS)
+class GatedFusionClassifier(_GatedFusion, BaseFusionClassifier):
     """Fuse images and clinical values with EHR-guided attention and a multi-head GMU.
 
     After "Fusion of medical imaging and electronic health records with attention and
@@ -28,25 +68,13 @@ class GatedFusionClassifier(BaseFusionClassifier):
 
     Parameters
     ----------
-    n_heads : int, default=4
-        GMU heads.
-    head_dim : int, default=64
-        Width of each head.
-    gate : {"head", "classic"}, default="head"
-        "head": each head gates within its own subspace, from its own projections (the
-        multi-head unit; our reading of the paper, which gives no equations for a head).
-        "classic": Arevalo et al.'s GMU, one vector gate ``sigmoid(W_z [x_v; x_c])`` from the
-        raw inputs over ``n_heads * head_dim`` units.
-    attention_stages : tuple of int, default=(3, 4)
-        ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
-        disables it.
-    clinical_dim : int or "auto", default="auto"
-        Size of the clinical embedding; "auto" follows the width of the pooled image
-        features of the network as built (as in :class:`ClinicalAttentionClassifier`).
+    {family_parameters}
+    {task_parameters}
     {shared_parameters}
 
     Attributes
     ----------
+    {task_attributes}
     {shared_attributes}
 
     See Also
@@ -68,67 +96,81 @@ class GatedFusionClassifier(BaseFusionClassifier):
     (2, 3)
     """
 
-    _parameter_constraints = {
-        **BaseFusionClassifier._parameter_constraints,
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
-        "head_dim": [Interval(Integral, 1, None, closed="left")],
-        "gate": [StrOptions({"head", "classic"})],
-        "attention_stages": [tuple, list],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    }
 
-    _module_class = GatedFusionNet
+@family_doc("regressor", FAMILY_PARAMETERS)
+class GatedFusionRegressor(_GatedFusion, BaseFusionRegressor):
+    """Predict continuous targets (scores, ages, volumes) with EHR-guided spatial attention and
+    a multi-head gated multimodal unit.
 
-    def __init__(
-        self,
-        *,
-        n_heads=4,
-        head_dim=64,
-        gate="head",
-        attention_stages=(3, 4),
-        clinical_dim="auto",
-        backbone="resnet50",
-        base_width=64,
-        max_epochs=100,
-        batch_size=16,
-        lr=1e-4,
-        optimizer=torch.optim.Adam,
-        criterion=torch.nn.CrossEntropyLoss,
-        class_weight=None,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        augment=True,
-        modality_dropout=0.2,
-        clinical_shortcut=True,
-        callbacks=None,
-        device="auto",
-        mixed_precision="auto",
-        channels_last="auto",
-        warm_start=False,
-        n_threads=None,
-        random_state=None,
-        verbose=1,
-        **kwargs,
-    ):
-        self._store_params(locals())
+    The network of :class:`GatedFusionClassifier` with one linear output per target, trained
+    on standardised targets with squared error (or Huber's loss); ``predict`` returns values
+    on the original scale and ``score`` is R^2.
 
-    @classmethod
-    def _tuning_space(cls):
-        return {
-            **super()._tuning_space(),
-            "n_heads": ("categorical", (1, 2, 4, 8)),
-            "head_dim": ("categorical", (16, 32, 64, 128)),
-            "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
-        }
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
 
-    def _module_params(self):
-        return {
-            "backbone": self.backbone,
-            "base_width": self.base_width,
-            "clinical_dim": self.clinical_dim,
-            "attention_stages": tuple(self.attention_stages),
-            "n_heads": self.n_heads,
-            "head_dim": self.head_dim,
-            "gate": self.gate,
-        }
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    GatedFusionClassifier : The same network for class labels.
+    GatedFusionSurvival : The same network for times to an event.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput, GatedFusionRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = 25 + 3 * rng.rand(20)
+    >>> reg = GatedFusionRegressor(n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",
+    ...     base_width=4, max_epochs=2, random_state=0, verbose=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+
+@family_doc("survival", FAMILY_PARAMETERS)
+class GatedFusionSurvival(_GatedFusion, BaseFusionSurvival):
+    """Predict the time to an event (e.g. conversion to dementia) with EHR-guided spatial
+    attention, a multi-head gated multimodal unit and a Cox model (DeepSurv).
+
+    The network of :class:`GatedFusionClassifier` with one log-risk output, trained on the
+    negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
+    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
+    Breslow baseline hazard.
+
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
+
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    GatedFusionClassifier : The same network for class labels.
+    survival_target : Build ``y`` from event indicators and times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput, GatedFusionSurvival, survival_target
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
+    >>> model = GatedFusionSurvival(n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",
+    ...     base_width=4, max_epochs=2, random_state=0, verbose=0).fit(X, y)
+    >>> model.predict(X[:2]).shape
+    (2,)
+    """

@@ -1,10 +1,12 @@
 """The skorch layer: in-memory tensor datasets, a fast batch iterator, and the skorch net.
 
 This is the only place where estimators meet tensors. Estimators validate numpy/pandas input,
-build a :class:`FusionDataset` and a :class:`FusionNet` here, and read numpy arrays back.
+build a :class:`FusionDataset` and a :class:`FusionNet` here, and read numpy arrays back;
+every torch decision (device, precision, threads, seeding, weight snapshots) is made here.
 """
 
 import contextlib
+import copy
 
 import numpy as np
 import torch
@@ -13,12 +15,17 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from ._batches import (BatchIndexSampler, FusionDataset, LazyBatchLoader,
+                       LazyFusionDataset, TensorBatchIterator, make_dataset)
 from ._training import BatchAccuracy, FiniteLoss, InterruptRecovery, ValidationSplit
 from .nn.augment import drop_modalities, random_affine
 from .nn.init import he_init_
 
 __all__ = [
     "BatchAccuracy",
+    "make_dataset",
+    "resolve_amp_dtype",
+    "torch_threads",
     "FusionDataset",
     "BatchIndexSampler",
     "FiniteLoss",
@@ -30,226 +37,6 @@ __all__ = [
     "ValidationSplit",
     "resolve_device",
 ]
-
-
-class FusionDataset(torch.utils.data.Dataset):
-    """Samples held as whole tensors: images ``(n, C, H, W)``, clinical ``(n, F)``, labels
-    ``(n,)`` and, for text models, token ids ``(n, L)``.
-
-    Works with a torch ``DataLoader`` (per-sample ``__getitem__``), and with
-    :class:`TensorBatchIterator`, which indexes whole batches at once and skips per-sample
-    Python work and collation.
-    """
-
-    def __init__(self, images, clinical, y=None, tokens=None):
-        self.images = images
-        self.clinical = clinical
-        self.y = y
-        self.tokens = tokens
-
-    def __len__(self):
-        return self.images.shape[0]
-
-    def inputs(self, index):
-        """The module's keyword inputs for ``index`` (an int, slice or index tensor)."""
-        x = {"images": self.images[index], "clinical": self.clinical[index]}
-        if self.tokens is not None:
-            x["tokens"] = self.tokens[index]
-        return x
-
-    def __getitem__(self, index):
-        target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
-        return self.inputs(index), target
-
-    def take(self, positions):
-        """Return the samples at ``positions`` (a 1-D integer tensor or array) as a new dataset."""
-        positions = torch.as_tensor(positions, dtype=torch.long, device=self.images.device)
-        return FusionDataset(
-            self.images[positions],
-            self.clinical[positions],
-            None if self.y is None else self.y[positions],
-            None if self.tokens is None else self.tokens[positions],
-        )
-
-    def to(self, device):
-        """Return the dataset with every tensor on ``device``."""
-        return FusionDataset(
-            self.images.to(device),
-            self.clinical.to(device),
-            None if self.y is None else self.y.to(device),
-            None if self.tokens is None else self.tokens.to(device),
-        )
-
-
-class LazyFusionDataset(torch.utils.data.Dataset):
-    """Samples whose images are read one by one from a :class:`~skfusion._input.LazyImages`.
-
-    Clinical values, token ids and labels are small and held as tensors; images are read in
-    ``__getitem__``, so a ``DataLoader`` with workers reads them in parallel with training.
-    """
-
-    def __init__(self, images, clinical, y=None, tokens=None):
-        self.images = images
-        self.clinical = clinical
-        self.y = y
-        self.tokens = tokens
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, index):
-        image = self.images.read(index)
-        if not np.isfinite(image).all():
-            raise ValueError(
-                f"image {index} of {self.images!r} contains NaN or infinite values; fix or "
-                "drop that sample."
-            )
-        target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
-        x = {"images": torch.from_numpy(image), "clinical": self.clinical[index]}
-        if self.tokens is not None:
-            x["tokens"] = self.tokens[index]
-        return x, target
-
-    def take(self, positions):
-        """Return the samples at ``positions`` as a new lazy dataset."""
-        positions = np.asarray(positions, dtype=int)
-        index = torch.as_tensor(positions, dtype=torch.long)
-        return LazyFusionDataset(
-            self.images.take(positions),
-            self.clinical[index],
-            None if self.y is None else self.y[index],
-            None if self.tokens is None else self.tokens[index],
-        )
-
-
-class TensorBatchIterator:
-    """Yield ``({"images", "clinical"}, y)`` batches by indexing in-memory tensors directly.
-
-    Parameters
-    ----------
-    dataset : FusionDataset
-        The samples.
-    batch_size : int
-        Samples per batch.
-    shuffle : bool, default=False
-        Draw a new permutation of the samples on each pass.
-    random_state : numpy.random.RandomState or None, default=None
-        Source of the permutations; the same instance is kept across epochs so each epoch gets
-        a new order while the whole fit stays reproducible.
-    merge_singleton : bool, default=False
-        Merge a last batch of one sample into the previous batch (batch normalisation cannot
-        train on one sample).
-    device : str or torch.device, default="cpu"
-        Where batches are sent.
-    channels_last : bool, default=False
-        Give image batches the channels-last memory layout.
-    **loader_options
-        ``DataLoader`` options that matter only for data read from disk (``num_workers``,
-        ``pin_memory``, ``persistent_workers``, ``prefetch_factor``, ``timeout``); accepted
-        so that the same settings work for lazy and in-memory input, and ignored here.
-    """
-
-    _LOADER_OPTIONS = {"num_workers", "pin_memory", "persistent_workers", "prefetch_factor",
-                       "timeout", "worker_init_fn", "multiprocessing_context"}
-
-    def __init__(
-        self,
-        dataset,
-        batch_size,
-        shuffle=False,
-        random_state=None,
-        merge_singleton=False,
-        device="cpu",
-        channels_last=False,
-        **loader_options,
-    ):
-        unknown = sorted(set(loader_options) - self._LOADER_OPTIONS)
-        if unknown:
-            raise TypeError(
-                f"iterator option(s) {unknown} are not supported for in-memory data; "
-                f"expected batch_size, shuffle or one of {sorted(self._LOADER_OPTIONS)}."
-            )
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.merge_singleton = merge_singleton
-        self.device = torch.device(device)
-        self.channels_last = channels_last
-
-    def __len__(self):
-        return len(_batch_bounds(len(self.dataset), self.batch_size, self.merge_singleton))
-
-    def __iter__(self):
-        dataset = self.dataset
-        n = len(dataset)
-        order = _epoch_order(n, self.shuffle, self.random_state)
-        order = None if order is None else torch.from_numpy(order)
-        non_blocking = self.device.type == "cuda"
-        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        for start, stop in _batch_bounds(n, self.batch_size, self.merge_singleton):
-            if order is None:
-                x = dataset.inputs(slice(start, stop))
-                y = None if dataset.y is None else dataset.y[start:stop]
-            else:
-                index = order[start:stop].to(dataset.images.device)
-                x = dataset.inputs(index)
-                y = None if dataset.y is None else dataset.y.index_select(0, index)
-            x = {name: value.to(self.device, non_blocking=non_blocking)
-                 for name, value in x.items()}
-            x["images"] = x["images"].contiguous(memory_format=memory_format)
-            if y is None:
-                y = torch.zeros(stop - start, dtype=torch.long)
-            yield x, y.to(self.device, non_blocking=non_blocking)
-
-
-def _batch_bounds(n, batch_size, merge_singleton):
-    """(start, stop) of each batch; a last batch of one sample optionally joins the previous."""
-    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    if merge_singleton and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-        bounds[-2:] = [(bounds[-2][0], n)]
-    return bounds
-
-
-def _epoch_order(n, shuffle, random_state):
-    """The sample order of one epoch: a permutation drawn from ``random_state``, or None."""
-    if not shuffle:
-        return None
-    rng = random_state if random_state is not None else np.random
-    return rng.permutation(n)
-
-
-class BatchIndexSampler(torch.utils.data.Sampler):
-    """Batches of sample indices in exactly the order :class:`TensorBatchIterator` uses."""
-
-    def __init__(self, n, batch_size, shuffle=False, random_state=None, merge_singleton=False):
-        self.n = n
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.merge_singleton = merge_singleton
-
-    def __len__(self):
-        return len(_batch_bounds(self.n, self.batch_size, self.merge_singleton))
-
-    def __iter__(self):
-        order = _epoch_order(self.n, self.shuffle, self.random_state)
-        for start, stop in _batch_bounds(self.n, self.batch_size, self.merge_singleton):
-            yield (list(range(start, stop)) if order is None
-                   else order[start:stop].tolist())
-
-
-class LazyBatchLoader(torch.utils.data.DataLoader):
-    """A ``DataLoader`` over a :class:`LazyFusionDataset` that forms the same batches, in the
-    same order, as :class:`TensorBatchIterator` does for in-memory data, so both give the same
-    model. Other ``DataLoader`` arguments (``num_workers``, ``pin_memory``...) pass through.
-    """
-
-    def __init__(self, dataset, batch_size, shuffle=False, random_state=None,
-                 merge_singleton=False, **kwargs):
-        sampler = BatchIndexSampler(len(dataset), batch_size, shuffle, random_state,
-                                    merge_singleton)
-        super().__init__(dataset, batch_sampler=sampler, **kwargs)
 
 
 class FusionNet(NeuralNet):
@@ -304,6 +91,99 @@ class FusionNet(NeuralNet):
             iterator.device = torch.device(self.device)
             iterator.channels_last = self.channels_last
         return iterator
+
+    def initialize_criterion(self, *args, **kwargs):
+        # Array-valued criterion arguments (class weights) arrive as numpy from the estimator.
+        for key, value in list(vars(self).items()):
+            if key.startswith("criterion__") and isinstance(value, np.ndarray):
+                setattr(self, key, torch.as_tensor(value, dtype=torch.float32))
+        return super().initialize_criterion(*args, **kwargs)
+
+    def initialize_seeded(self):
+        """``initialize()`` without advancing torch's global generator (the module
+        constructors draw from it before :meth:`initialize_module` re-draws from ours)."""
+        devices = ([torch.device(self.device).index or 0]
+                   if torch.device(self.device).type == "cuda" else [])
+        with torch.random.fork_rng(devices=devices):
+            self.initialize()
+        return self
+
+    def set_linear_(self, name, coef, intercept):
+        """Set the weights of the module's linear layer ``name`` from numpy arrays."""
+        layer = getattr(self.module_, name)
+        with torch.no_grad():
+            layer.weight.copy_(torch.as_tensor(coef, dtype=layer.weight.dtype))
+            layer.bias.copy_(torch.as_tensor(intercept, dtype=layer.bias.dtype))
+
+    def has_submodule(self, name):
+        """Whether the built module has a (non-None) submodule ``name``."""
+        return getattr(self.module_, name, None) is not None
+
+    def fit_linear_(self, name, clinical, target, alpha):
+        """Fit the module's linear layer ``name`` alone on ``clinical`` (numpy) under the net's
+        criterion plus ``alpha / 2 * ||weight||^2`` on standardised values (L-BFGS to
+        convergence), then fold the standardisation back into the weights. For tasks without
+        a closed-form linear start (the Cox model)."""
+        layer = getattr(self.module_, name)
+        values = clinical.astype(np.float64)
+        mean, scale = values.mean(axis=0), values.std(axis=0)
+        scale[scale == 0] = 1.0
+        device = layer.weight.device
+        x = torch.as_tensor((values - mean) / scale, dtype=torch.float32, device=device)
+        y = torch.as_tensor(target, device=device)
+        weight = torch.zeros(layer.out_features, layer.in_features, device=device,
+                             requires_grad=True)
+        bias = torch.zeros(layer.out_features, device=device, requires_grad=True)
+        optimizer = torch.optim.LBFGS([weight, bias], max_iter=200,
+                                      line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            loss = self.criterion_(x @ weight.T + bias, y) + 0.5 * alpha * weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        coef = weight.detach().double().cpu().numpy() / scale
+        intercept = bias.detach().double().cpu().numpy() - coef @ mean
+        self.set_linear_(name, coef, intercept)
+
+    def snapshot(self):
+        """Copies of the weights, optimizer state and history length (see :meth:`restore`)."""
+        return ({k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+                copy.deepcopy(self.optimizer_.state_dict()), len(self.history))
+
+    def restore(self, snapshot):
+        """Return to a :meth:`snapshot`: weights, optimizer state and history."""
+        weights, optimizer_state, n_epochs = snapshot
+        self.module_.load_state_dict(weights)
+        self.optimizer_.load_state_dict(optimizer_state)
+        del self.history[n_epochs:]
+
+    def predict_outputs(self, dataset, *, threads=None):
+        """The module's first output for ``dataset`` as a float64 numpy array
+        ``(n, n_outputs)``, in inference mode."""
+        with torch.inference_mode(), torch_threads(threads):
+            outputs = self.forward(dataset)
+        if isinstance(outputs, tuple):
+            outputs = outputs[0]
+        return outputs.double().cpu().numpy()
+
+    def meta_state_shapes(self):
+        """Parameter name -> shape of the module its parameters describe, sized on torch's
+        ``meta`` device (nothing is allocated)."""
+        with torch.device("meta"):
+            probe = self.module(**self.get_params_for("module"))
+        return {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+
+    def load_saved_state(self, state, optimizer_state=None, generator_state=None):
+        """Load weights (strictly), an optimizer state and the generator state into an
+        initialised net."""
+        self.module_.load_state_dict(state, strict=True)
+        if optimizer_state is not None:
+            self.optimizer_.load_state_dict(optimizer_state)
+        if generator_state is not None:
+            self.generator_.set_state(torch.tensor(generator_state, dtype=torch.uint8))
 
     def initialize_module(self):
         self.generator_ = torch.Generator().manual_seed(int(self.seed))
@@ -386,6 +266,36 @@ class FusionNet(NeuralNet):
         self.grad_scaler_.step(self.optimizer_)
         self.grad_scaler_.update()
         return step
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads):
+    """Run with ``n_threads`` torch threads (if not None), restoring the setting afterwards."""
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def resolve_amp_dtype(setting, device):
+    """The autocast dtype for ``mixed_precision=setting`` on ``device`` (None: float32)."""
+    device_type = torch.device(device).type
+    if setting is False:
+        return None
+    if setting == "auto":
+        if device_type != "cuda":
+            return None
+        setting = True
+    if setting is True:
+        if device_type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
 
 
 def resolve_device(device):

@@ -24,9 +24,12 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from ._safe_names import UnsafeNameError, decode, encode
+from ._params import ROUTED_PREFIXES
+from ._safe_names import ESTIMATORS, SAFE_ESTIMATOR_NAMES, UnsafeNameError, decode, encode
+from ._version import __version__
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "atomic_write", "load", "write_model_file"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "atomic_write", "check_int", "check_number_list",
+           "load", "write_model_file"]
 
 FORMAT = "skfusion-model"
 #: 2: the networks of skfusion 0.2 (the paper's RBCA block, the multi-head GMU with per-head
@@ -50,9 +53,6 @@ MAX_THREADS = max(64, os.cpu_count() or 1)
 FILE_PREFIXES = ("module", "criterion", "optimizer", "iterator_train", "iterator_valid")
 ITERATOR_KEYS = {"batch_size", "shuffle", "pin_memory", "num_workers", "persistent_workers",
                  "prefetch_factor", "timeout"}
-SAFE_ESTIMATORS = ("ClinicalAttentionClassifier", "GatedFusionClassifier",
-                   "FeatureModulationClassifier", "ReportFusionClassifier")
-_CLASS_DTYPE_KINDS = set("biufUO")
 
 
 class ModelFileError(ValueError):
@@ -103,8 +103,6 @@ def write_model_file(path, estimator, *, fitted, net):
     """Write ``estimator`` (its parameters), ``fitted`` (its fitted attributes as plain values),
     ``net``'s weights, optimizer state and random states to ``path``, atomically, so that
     training resumes exactly where it stopped."""
-    from . import __version__
-
     params = estimator.get_params(deep=False)
     params.pop("callbacks", None)  # training-time only
     for key in [k for k in params if k.startswith("callbacks__")]:
@@ -212,11 +210,23 @@ def _load_tensors(path, member, data):
     return value
 
 
-def _check_int(path, field, value, low, high):
+def check_int(path, field, value, low, high):
     if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
         raise ModelFileError(f"{path!s}: {field} must be an integer in [{low}, {high}]; got "
                              f"{value!r}.")
     return int(value)
+
+
+def check_number_list(path, field, value, *, length=None, max_length=10**7, positive=False):
+    """A list of finite numbers (``length`` of them, if given), or a ModelFileError."""
+    if not isinstance(value, list) or not len(value) <= max_length or (
+            length is not None and len(value) != length) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and (not positive or v > 0) for v in value):
+        raise ModelFileError(f"{path!s}: fitted.{field} must be a list of "
+                             f"{'' if length is None else f'{length} '}finite"
+                             f"{' positive' if positive else ''} numbers.")
+    return value
 
 
 def _check_meta(path, meta):
@@ -246,14 +256,12 @@ def _check_meta(path, meta):
         if not isinstance(meta.get(field), kind):
             raise ModelFileError(f"{path!s}: meta.json field {field!r} must be a "
                                  f"{kind.__name__}; got {type(meta.get(field)).__name__}.")
-    if meta["estimator"] not in SAFE_ESTIMATORS:
+    if meta["estimator"] not in SAFE_ESTIMATOR_NAMES or meta["estimator"] not in ESTIMATORS:
         raise ModelFileError(f"{path!s} holds an unknown estimator {meta['estimator']!r}; "
-                             f"expected one of {list(SAFE_ESTIMATORS)}.")
+                             f"expected one of {list(SAFE_ESTIMATOR_NAMES)}.")
 
 
 def _check_params(path, cls, raw, custom_objects):
-    from .base import ROUTED_PREFIXES
-
     own = set(cls._get_param_names())
     params = {}
     for name, value in raw.items():
@@ -295,20 +303,7 @@ def _check_params(path, cls, raw, custom_objects):
 
 
 def _check_fitted(path, fitted):
-    classes = fitted.get("classes")
-    if not isinstance(classes, list) or not 2 <= len(classes) <= 10**5 or not all(
-            isinstance(c, (str, int, float, bool)) for c in classes):
-        raise ModelFileError(f"{path!s}: fitted.classes must be a list of 2 or more labels.")
-    dtype_text = fitted.get("classes_dtype")
-    try:
-        dtype = np.dtype(dtype_text) if isinstance(dtype_text, str) and len(dtype_text) < 16 \
-            else None
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind not in _CLASS_DTYPE_KINDS or dtype.itemsize > 4096:
-        raise ModelFileError(f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a label "
-                             "dtype.")
-    n_features = _check_int(path, "fitted.n_features_in", fitted.get("n_features_in"), 0,
+    n_features = check_int(path, "fitted.n_features_in", fitted.get("n_features_in"), 0,
                             10**6)
     names = fitted.get("feature_names_in")
     if names is not None and (not isinstance(names, list) or len(names) != n_features
@@ -319,11 +314,11 @@ def _check_fitted(path, fitted):
     shape = fitted.get("image_shape")
     if not isinstance(shape, list) or len(shape) != 3:
         raise ModelFileError(f"{path!s}: fitted.image_shape must be [C, H, W].")
-    _check_int(path, "fitted.image_shape[0]", shape[0], 1, 4096)
+    check_int(path, "fitted.image_shape[0]", shape[0], 1, 4096)
     for axis in shape[1:]:
-        _check_int(path, "fitted.image_shape", axis, 1, 2**20)
-    _check_int(path, "fitted.seed", fitted.get("seed", 0), 0, 2**63 - 1)
-    _check_int(path, "fitted.n_epochs_", fitted.get("n_epochs_", 0), 0, 10**6)
+        check_int(path, "fitted.image_shape", axis, 1, 2**20)
+    check_int(path, "fitted.seed", fitted.get("seed", 0), 0, 2**63 - 1)
+    check_int(path, "fitted.n_epochs_", fitted.get("n_epochs_", 0), 0, 10**6)
     if not isinstance(fitted.get("extra", {}), dict):
         raise ModelFileError(f"{path!s}: fitted.extra must be an object.")
     shuffle = fitted.get("shuffle_state")
@@ -333,8 +328,8 @@ def _check_fitted(path, fitted):
                 and all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < 2**32
                         for k in shuffle[1])):
             raise ModelFileError(f"{path!s}: fitted.shuffle_state is not a random state.")
-        _check_int(path, "fitted.shuffle_state position", shuffle[2], 0, 624)
-        _check_int(path, "fitted.shuffle_state has_gauss", shuffle[3], 0, 1)
+        check_int(path, "fitted.shuffle_state position", shuffle[2], 0, 624)
+        check_int(path, "fitted.shuffle_state has_gauss", shuffle[3], 0, 1)
         if not isinstance(shuffle[4], (int, float)) or isinstance(shuffle[4], bool):
             raise ModelFileError(f"{path!s}: fitted.shuffle_state gauss must be a number.")
     generator = fitted.get("generator_state")
@@ -369,8 +364,6 @@ def load(path, *, device="cpu", custom_objects=None):
         (a ``ValueError``) for every file that cannot be loaded, naming the file and what is
         wrong. ``FileNotFoundError`` when there is no file.
     """
-    import skfusion
-
     custom_objects = dict(custom_objects or {})
     members = _read_members(path)
     try:
@@ -378,10 +371,11 @@ def load(path, *, device="cpu", custom_objects=None):
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
     _check_meta(path, meta)
-    cls = getattr(skfusion, meta["estimator"])
+    cls = ESTIMATORS[meta["estimator"]]
     params = _check_params(path, cls, meta["params"], custom_objects)
     fitted = meta["fitted"]
     _check_fitted(path, fitted)
+    cls._check_target_state(path, fitted)
     params["device"] = device
     state = _load_tensors(path, "weights.pt", members["weights.pt"])
     if not isinstance(state, dict) or not all(

@@ -1,23 +1,48 @@
-"""ReportFusionClassifier: image slices + free-text clinical reports (+ clinical values)."""
+"""The image + clinical report family: ReportFusionClassifier, ReportFusionRegressor and
+ReportFusionSurvival share one network (CNN + BiLSTM with word attention) and one contract."""
 
 from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from ._docstrings import fill_doc
+from ._input import as_fusion_input
 from ._text import build_vocabulary, encode_reports, tokenize
-from .base import BaseFusionClassifier
+
+from ._classification import BaseFusionClassifier
+from ._docstrings import family_doc
+from ._regression import BaseFusionRegressor
+from ._survival import BaseFusionSurvival
 from .nn.report_fusion import FUSIONS, ReportFusionNet
 
-__all__ = ["ReportFusionClassifier"]
+__all__ = ["ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvival"]
 
+FAMILY_PARAMETERS = """\
+fusion : {"concat", "gated"}, default="concat"
+        How image features meet text (+ clinical) features.
+    embedding_dim : int, default=64
+        Word embedding size.
+    hidden_size : int, default=64
+        LSTM units per direction.
+    clinical_dim : int, default=64
+        Clinical embedding size (used when X has clinical values).
+    n_heads : int, default=4
+        GMU heads for ``fusion="gated"``.
+    head_dim : int, default=64
+        GMU head width for ``fusion="gated"``.
+    max_length : int, default=64
+        Words kept per report (longer reports are truncated).
+    max_vocabulary : int, default=5000
+        Most frequent training words kept; the rest read as "unknown".
+    min_word_count : int, default=1
+        Words seen fewer times in training read as "unknown"."""
 
 def _check_text(text, n_samples):
     if text is None:
         raise ValueError(
-            "ReportFusionClassifier needs one report per sample; X has no text. Pass "
+            "A ReportFusion estimator needs one report per sample; X has no text. Pass "
             "X = FusionInput(images, clinical, text=reports) (clinical may be None)."
         )
     if isinstance(text, (str, bytes)):
@@ -36,8 +61,78 @@ def _check_text(text, n_samples):
     return reports
 
 
-@fill_doc
-class ReportFusionClassifier(BaseFusionClassifier):
+class _ReportFusion:
+    """The family's contract (see :class:`skfusion._core.BaseFusionEstimator`)."""
+
+    _module_class = ReportFusionNet
+    _clinical_optional = True
+    _extra_fitted = ("vocabulary_", "report_length_")
+    _declared_params = {"fusion": "concat", "embedding_dim": 64, "hidden_size": 64,
+                        "clinical_dim": 64, "n_heads": 4, "head_dim": 64, "max_length": 64,
+                        "max_vocabulary": 5000, "min_word_count": 1}
+    _declared_constraints = {
+        "fusion": [StrOptions(set(FUSIONS))],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "clinical_dim": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "head_dim": [Interval(Integral, 1, None, closed="left")],
+        "max_length": [Interval(Integral, 1, None, closed="left")],
+        "max_vocabulary": [Interval(Integral, 3, None, closed="left")],
+        "min_word_count": [Interval(Integral, 1, None, closed="left")],
+    }
+    _module_param_names = ("backbone", "base_width", "embedding_dim", "hidden_size",
+                           "clinical_dim", "fusion", "n_heads", "head_dim")
+    _search_space = {
+        "fusion": ("categorical", FUSIONS),
+        "hidden_size": ("categorical", (32, 64, 128)),
+        "embedding_dim": ("categorical", (32, 64, 128)),
+    }
+
+    def _learn_extra(self, X):
+        reports = _check_text(X.text, len(X))
+        vocabulary = build_vocabulary(reports, max_size=self.max_vocabulary,
+                                      min_count=self.min_word_count)
+        longest = max((len(tokenize(r)) for r in reports), default=1)
+        length = max(1, min(self.max_length, longest))
+        tokens = encode_reports(reports, vocabulary, length)
+        return {"tokens": tokens}, {"vocabulary_": vocabulary, "report_length_": length}
+
+    def _extra_arrays(self, X):
+        reports = _check_text(X.text, len(X))
+        return {"tokens": encode_reports(reports, self.vocabulary_, self.report_length_)}
+
+    @classmethod
+    def _derived_module_params(cls, extra):
+        return {"vocabulary_size": len(extra["vocabulary_"]) + 2} if extra else {}
+
+    def word_attention(self, X):
+        """Which words each report's attention weighted: a list of ``[(word, weight), ...]``.
+
+        Words beyond ``report_length_`` are cut, as in training; unknown words show as
+        ``"<unk>"``.
+        """
+        check_is_fitted(self)
+        X = as_fusion_input(X)
+        reports = _check_text(X.text, len(X))
+        captured = []
+        hook = self.net_.module_.text_encoder.weights_out.register_forward_hook(
+            lambda module, inputs, output: captured.append(output.detach().cpu()))
+        try:
+            self._outputs(X)
+        finally:
+            hook.remove()
+        weights = torch.cat(captured).numpy() if captured else np.zeros((0, 0))
+        result = []
+        for row, report in enumerate(reports):
+            words = [w if w in self.vocabulary_ else "<unk>"
+                     for w in tokenize(report)][: self.report_length_]
+            result.append([(w, float(weights[row, i])) for i, w in enumerate(words)])
+        return result
+
+
+@family_doc("classifier", FAMILY_PARAMETERS)
+class ReportFusionClassifier(_ReportFusion, BaseFusionClassifier):
     """Fuse image slices with free-text clinical reports (and optional clinical values).
 
     After "Integrating Medical Imaging and Clinical Reports Using Multimodal Deep Learning":
@@ -49,24 +144,8 @@ class ReportFusionClassifier(BaseFusionClassifier):
 
     Parameters
     ----------
-    fusion : {"concat", "gated"}, default="concat"
-        How image features meet text (+ clinical) features.
-    embedding_dim : int, default=64
-        Word embedding size.
-    hidden_size : int, default=64
-        LSTM units per direction.
-    clinical_dim : int, default=64
-        Clinical embedding size (used when X has clinical values).
-    n_heads : int, default=4
-        GMU heads for ``fusion="gated"``.
-    head_dim : int, default=64
-        GMU head width for ``fusion="gated"``.
-    max_length : int, default=64
-        Words kept per report (longer reports are truncated).
-    max_vocabulary : int, default=5000
-        Most frequent training words kept; the rest read as "unknown".
-    min_word_count : int, default=1
-        Words seen fewer times in training read as "unknown".
+    {family_parameters}
+    {task_parameters}
     {shared_parameters}
 
     Attributes
@@ -75,6 +154,7 @@ class ReportFusionClassifier(BaseFusionClassifier):
         Word ids learned from the training reports (0 pads, 1 is unknown).
     report_length_ : int
         Token positions per report (the longest training report, at most ``max_length``).
+    {task_attributes}
     {shared_attributes}
 
     Examples
@@ -91,126 +171,83 @@ class ReportFusionClassifier(BaseFusionClassifier):
     ['atrophy', 'hippocampal', 'marked', 'no']
     """
 
-    _parameter_constraints = {
-        **BaseFusionClassifier._parameter_constraints,
-        "fusion": [StrOptions(set(FUSIONS))],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left")],
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
-        "head_dim": [Interval(Integral, 1, None, closed="left")],
-        "max_length": [Interval(Integral, 1, None, closed="left")],
-        "max_vocabulary": [Interval(Integral, 3, None, closed="left")],
-        "min_word_count": [Interval(Integral, 1, None, closed="left")],
-    }
 
-    _module_class = ReportFusionNet
-    _clinical_optional = True
+@family_doc("regressor", FAMILY_PARAMETERS)
+class ReportFusionRegressor(_ReportFusion, BaseFusionRegressor):
+    """Predict continuous targets (scores, ages, volumes) from image slices and free-text
+    reports (CNN + BiLSTM with word attention).
 
-    def __init__(
-        self,
-        *,
-        fusion="concat",
-        embedding_dim=64,
-        hidden_size=64,
-        clinical_dim=64,
-        n_heads=4,
-        head_dim=64,
-        max_length=64,
-        max_vocabulary=5000,
-        min_word_count=1,
-        backbone="resnet50",
-        base_width=64,
-        max_epochs=100,
-        batch_size=16,
-        lr=1e-4,
-        optimizer=torch.optim.Adam,
-        criterion=torch.nn.CrossEntropyLoss,
-        class_weight=None,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        augment=True,
-        modality_dropout=0.2,
-        clinical_shortcut=True,
-        callbacks=None,
-        device="auto",
-        mixed_precision="auto",
-        channels_last="auto",
-        warm_start=False,
-        n_threads=None,
-        random_state=None,
-        verbose=1,
-        **kwargs,
-    ):
-        self._store_params(locals())
+    The network of :class:`ReportFusionClassifier` with one linear output per target, trained
+    on standardised targets with squared error (or Huber's loss); ``predict`` returns values
+    on the original scale and ``score`` is R^2.
 
-    @classmethod
-    def _tuning_space(cls):
-        return {
-            **super()._tuning_space(),
-            "fusion": ("categorical", FUSIONS),
-            "hidden_size": ("categorical", (32, 64, 128)),
-            "embedding_dim": ("categorical", (32, 64, 128)),
-        }
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
 
-    def _module_params(self):
-        return {
-            "backbone": self.backbone,
-            "base_width": self.base_width,
-            "embedding_dim": self.embedding_dim,
-            "hidden_size": self.hidden_size,
-            "clinical_dim": self.clinical_dim,
-            "fusion": self.fusion,
-            "n_heads": self.n_heads,
-            "head_dim": self.head_dim,
-        }
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
 
-    def _fit_extra(self, X):
-        reports = _check_text(X.text, len(X))
-        vocabulary = build_vocabulary(reports, max_size=self.max_vocabulary,
-                                      min_count=self.min_word_count)
-        longest = max((len(tokenize(r)) for r in reports), default=1)
-        length = max(1, min(self.max_length, longest))
-        tokens = encode_reports(reports, vocabulary, length)
-        fitted = {"vocabulary_": vocabulary, "report_length_": length}
-        return {"tokens": tokens}, fitted, {"vocabulary_size": len(vocabulary) + 2}
+    See Also
+    --------
+    ReportFusionClassifier : The same network for class labels.
+    ReportFusionSurvival : The same network for times to an event.
 
-    def _transform_extra(self, X):
-        reports = _check_text(X.text, len(X))
-        return {"tokens": encode_reports(reports, self.vocabulary_, self.report_length_)}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput, ReportFusionRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), None,
+    ...                 text=["marked hippocampal atrophy", "no atrophy"] * 10)
+    >>> y = 25 + 3 * rng.rand(20)
+    >>> reg = ReportFusionRegressor(backbone="resnet18", base_width=4, max_epochs=2,
+    ...     random_state=0, verbose=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
 
-    def _extra_fitted_names(self):
-        return ["vocabulary_", "report_length_"]
 
-    @classmethod
-    def _module_params_from_fitted(cls, fitted_extra):
-        return {"vocabulary_size": len(fitted_extra["vocabulary_"]) + 2}
+@family_doc("survival", FAMILY_PARAMETERS)
+class ReportFusionSurvival(_ReportFusion, BaseFusionSurvival):
+    """Predict the time to an event (e.g. conversion to dementia) from image slices and
+    free-text reports (CNN + BiLSTM with word attention) with a Cox model (DeepSurv).
 
-    def word_attention(self, X):
-        """Which words each report's attention weighted: a list of ``[(word, weight), ...]``.
+    The network of :class:`ReportFusionClassifier` with one log-risk output, trained on the
+    negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
+    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
+    Breslow baseline hazard.
 
-        Words beyond ``report_length_`` are cut, as in training; unknown words show as
-        ``"<unk>"``.
-        """
-        from sklearn.utils.validation import check_is_fitted
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
 
-        check_is_fitted(self)
-        from ._input import as_fusion_input
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
 
-        X = as_fusion_input(X)
-        reports = _check_text(X.text, len(X))
-        captured = []
-        hook = self.net_.module_.text_encoder.weights_out.register_forward_hook(
-            lambda module, inputs, output: captured.append(output.detach().cpu()))
-        try:
-            self._forward_logits(X)
-        finally:
-            hook.remove()
-        weights = torch.cat(captured).numpy() if captured else np.zeros((0, 0))
-        result = []
-        for row, report in enumerate(reports):
-            words = [w if w in self.vocabulary_ else "<unk>"
-                     for w in tokenize(report)][: self.report_length_]
-            result.append([(w, float(weights[row, i])) for i, w in enumerate(words)])
-        return result
+    See Also
+    --------
+    ReportFusionClassifier : The same network for class labels.
+    survival_target : Build ``y`` from event indicators and times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import FusionInput, ReportFusionSurvival, survival_target
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), None,
+    ...                 text=["marked hippocampal atrophy", "no atrophy"] * 10)
+    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
+    >>> model = ReportFusionSurvival(backbone="resnet18", base_width=4, max_epochs=2,
+    ...     random_state=0, verbose=0).fit(X, y)
+    >>> model.predict(X[:2]).shape
+    (2,)
+    """

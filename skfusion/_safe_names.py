@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["SAFE_OBJECTS", "SAFE_TENSOR_DTYPES", "decode", "encode", "name_of"]
+__all__ = ["ESTIMATORS", "SAFE_ESTIMATOR_NAMES", "SAFE_OBJECTS", "SAFE_TENSOR_DTYPES", "decode",
+           "encode", "name_of", "register_estimator"]
 
 
 def name_of(obj):
@@ -29,6 +30,26 @@ _LAYERS = (nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm2d, nn.InstanceNorm3d,
 
 #: Every class or function a model file may name, keyed by its ``"module:qualname"``.
 SAFE_OBJECTS = {name_of(obj): obj for obj in (*_OPTIMIZERS, *_LOSSES, *_LAYERS)}
+
+#: The estimators a model file may name: one family per row, one class per task.
+SAFE_ESTIMATOR_NAMES = (
+    "ClinicalAttentionClassifier", "ClinicalAttentionRegressor", "ClinicalAttentionSurvival",
+    "GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival",
+    "FeatureModulationClassifier", "FeatureModulationRegressor", "FeatureModulationSurvival",
+    "ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvival",
+)
+
+#: Name -> class of the estimators defined so far (filled as their modules are imported, by
+#: :func:`register_estimator`); only names in :data:`SAFE_ESTIMATOR_NAMES` join.
+ESTIMATORS = {}
+
+
+def register_estimator(cls):
+    """Make ``cls`` loadable from model files, if its name is in the safe list."""
+    if cls.__name__ in SAFE_ESTIMATOR_NAMES and cls.__module__.startswith("skfusion."):
+        ESTIMATORS[cls.__name__] = cls
+    return cls
+
 
 #: Tensor dtypes a model file may declare for a tensor parameter.
 SAFE_TENSOR_DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32,

@@ -22,7 +22,10 @@ class ValidationSplit:
         Seed of the split.
     groups : array-like of shape (n_samples,) or None, default=None
         Subject of each sample; whole subjects are then held out (about ``fraction`` of
-        them, stratified by class), so no subject is on both sides.
+        them, stratified), so no subject is on both sides.
+    stratify : array-like of shape (n_samples,) or None, default=None
+        Labels the split keeps in proportion: the classes of a classifier, the event
+        indicator of a survival model; None (regression) splits without stratifying.
 
     Attributes
     ----------
@@ -30,16 +33,18 @@ class ValidationSplit:
         Positions of the held-out samples in the last split.
     """
 
-    def __init__(self, fraction, random_state, groups=None):
+    def __init__(self, fraction, random_state, groups=None, stratify=None):
         self.fraction = fraction
         self.random_state = random_state
         self.groups = groups
+        self.stratify = stratify
 
     def __call__(self, dataset, y=None, **fit_params):
         from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-        labels = dataset.y.cpu().numpy()
-        positions = np.arange(len(labels))
+        n = len(dataset)
+        labels = np.zeros(n, dtype=int) if self.stratify is None else np.asarray(self.stratify)
+        positions = np.arange(n)
         if self.groups is not None:
             groups = np.asarray(self.groups)
             n_groups = len(np.unique(groups))
@@ -58,7 +63,8 @@ class ValidationSplit:
         else:
             _, counts = np.unique(labels, return_counts=True)
             n_valid = int(np.ceil(self.fraction * len(labels)))
-            stratify = labels if (counts.min() >= 2 and n_valid >= len(counts)) else None
+            stratify = labels if (self.stratify is not None and counts.min() >= 2
+                                  and n_valid >= len(counts)) else None
             train, valid = train_test_split(
                 positions, test_size=n_valid, stratify=stratify, random_state=self.random_state
             )

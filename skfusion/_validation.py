@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-__all__ = ["check_clinical", "check_images", "check_labels"]
+__all__ = ["check_clinical", "check_continuous_targets", "check_images", "check_labels",
+           "check_survival_target"]
 
 
 def check_images(images, *, argument="X.images"):
@@ -272,3 +273,62 @@ def check_labels(y, *, n_samples, argument="y"):
             "needs class labels such as 0/1 or 'AD'/'NC'."
         ) from None
     return array
+
+
+def check_continuous_targets(y, *, n_samples, argument="y"):
+    """Return ``y`` as a float64 array of shape (n,) or (n, n_outputs) of finite values."""
+    if y is None:
+        raise ValueError(f"{argument} is None; a regressor needs one target value per sample.")
+    if hasattr(y, "detach") and hasattr(y, "requires_grad"):
+        y = y.detach().cpu()
+    array = np.asarray(y)
+    if array.dtype.names is not None:
+        raise ValueError(
+            f"{argument} is a structured array (fields {list(array.dtype.names)}); a regressor "
+            "needs plain numbers. For (event, time) targets use a ...Survival estimator.")
+    if array.dtype.kind in "bOUSc" or array.dtype.kind not in "iuf":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{argument} must hold numbers; got dtype {array.dtype}. Class labels need a "
+                "...Classifier.") from None
+    array = array.astype(np.float64)
+    if array.ndim == 2 and array.shape[1] == 0 or array.ndim not in (1, 2):
+        raise ValueError(f"{argument} must have shape (n_samples,) or (n_samples, n_outputs); "
+                         f"got {array.shape}.")
+    if len(array) != n_samples:
+        raise ValueError(f"{argument} has {len(array)} values but X has {n_samples} samples; "
+                         "pass one target per sample.")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{argument} has NaN or infinite values; drop those samples or impute "
+                         "the targets.")
+    return array
+
+
+def check_survival_target(y, *, n_samples, argument="y"):
+    """Return ``(event, time)`` from a structured array with one boolean field (the event
+    indicator) and one float field (the time), as scikit-survival's ``Surv.from_arrays``
+    makes (or :func:`skfusion.survival_target`)."""
+    array = np.asarray(y) if y is not None else None
+    how = ("build it with skfusion.survival_target(event, time) (or scikit-survival's "
+           "Surv.from_arrays)")
+    if array is None or array.dtype.names is None or len(array.dtype.names) != 2:
+        raise ValueError(
+            f"{argument} must be a structured array with a boolean event field and a float "
+            f"time field; got {'None' if array is None else f'dtype {array.dtype}'}. {how}.")
+    kinds = {name: array.dtype[name].kind for name in array.dtype.names}
+    events = [n for n, k in kinds.items() if k == "b"]
+    times = [n for n, k in kinds.items() if k in "fiu"]
+    if len(events) != 1 or len(times) != 1:
+        raise ValueError(f"{argument} has fields {kinds} (numpy kinds); expected one boolean "
+                         f"(event) and one numeric (time) field. {how}.")
+    if array.ndim != 1 or len(array) != n_samples:
+        raise ValueError(f"{argument} has shape {array.shape} but X has {n_samples} samples; "
+                         "pass one (event, time) pair per sample.")
+    event = array[events[0]].astype(bool)
+    time = array[times[0]].astype(np.float64)
+    if not np.isfinite(time).all() or (time < 0).any():
+        raise ValueError(f"{argument}[{times[0]!r}] must hold finite times >= 0; "
+                         f"{int((~np.isfinite(time) | (time < 0)).sum())} do not.")
+    return event, time

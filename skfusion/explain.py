@@ -6,6 +6,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._batches import make_dataset
 from ._input import as_fusion_input
 
 __all__ = ["attention_maps", "grad_cam", "localization_scores", "plot_overlays"]
@@ -24,10 +25,8 @@ def _final_estimator(estimator, X):
 
 def _batches(estimator, X):
     """Yield (positions, module inputs) in batches, on the estimator's device."""
-    from .base import _make_dataset
-
     images, clinical, _, X = estimator._check_X(X, fitting=False)
-    dataset = _make_dataset(images, clinical, **estimator._transform_extra(X))
+    dataset = make_dataset(images, clinical, **estimator._extra_arrays(X))
     device = torch.device(estimator.net_.device)
     size = estimator.batch_size
     for start in range(0, len(dataset), size):

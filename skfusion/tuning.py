@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
+from ._core import SHARED_SEARCH_SPACE
 from ._cv import default_cv
 
 __all__ = ["search_space", "tune"]
@@ -70,13 +71,14 @@ def search_space(estimator):
     ['base_width', 'batch_size', 'clinical_dim', 'lr', 'mode', 'optimizer__weight_decay']
     """
     final, prefix = _final_step(estimator)
-    specs = getattr(type(final), "_tuning_space", None)
+    specs = getattr(type(final), "_search_space", None)
     if specs is None:
         raise TypeError(
             f"search_space knows skfusion's estimators (or pipelines ending in one); got "
             f"{type(final).__name__}. Build the distributions by hand for other estimators."
         )
-    return {f"{prefix}{name}": _spec_to_distribution(spec) for name, spec in specs().items()}
+    specs = {**SHARED_SEARCH_SPACE, **specs}
+    return {f"{prefix}{name}": _spec_to_distribution(spec) for name, spec in specs.items()}
 
 
 class _EpochPruning(Callback):

@@ -1,6 +1,6 @@
 """sklearn's contract for every public skfusion estimator, found automatically.
 
-sklearn's own common checks feed 2-D arrays to ``fit``; a fusion classifier needs
+sklearn's own common checks feed 2-D arrays to ``fit``; a fusion estimator needs
 ``(images, clinical)``. The checks that do not depend on the input type run here as sklearn
 wrote them. Those that need fitting on sklearn's tabular data are listed in
 ``NOT_APPLICABLE`` with the reason, and re-tested below in our tuple-input form.
@@ -11,7 +11,8 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.base import is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
@@ -36,14 +37,20 @@ ESTIMATORS = sorted(
     key=lambda cls: cls.__name__,
 )
 CLASSIFIERS = [cls for cls in ESTIMATORS if issubclass(cls, ClassifierMixin)]
+REGRESSORS = [cls for cls in ESTIMATORS if issubclass(cls, RegressorMixin)]
+SURVIVAL = [cls for cls in ESTIMATORS if cls.__name__.endswith("Survival")]
+FUSION_ESTIMATORS = CLASSIFIERS + REGRESSORS + SURVIVAL
 
-#: Small settings per classifier; a new classifier must add its own here (the test says so).
-SMALL_PARAMS = {
-    "ClinicalAttentionClassifier": dict(TINY, mode="full"),
-    "FeatureModulationClassifier": TINY_NO_CLINICAL_DIM,
-    "GatedFusionClassifier": dict(TINY, n_heads=2, head_dim=8),
-    "ReportFusionClassifier": dict(TINY, embedding_dim=8, hidden_size=8),
+#: Small settings per fusion family (every task of a family uses them); a new family must
+#: add its own here (the test says so).
+FAMILY_PARAMS = {
+    "ClinicalAttention": dict(TINY, mode="full"),
+    "FeatureModulation": TINY_NO_CLINICAL_DIM,
+    "GatedFusion": dict(TINY, n_heads=2, head_dim=8),
+    "ReportFusion": dict(TINY, embedding_dim=8, hidden_size=8),
 }
+SMALL_PARAMS = {f"{family}{task}": params for family, params in FAMILY_PARAMS.items()
+                for task in ("Classifier", "Regressor", "Survival")}
 
 #: sklearn checks that cannot apply to (images, clinical) input, and why.
 NOT_APPLICABLE = {
@@ -62,10 +69,17 @@ SKLEARN_CHECKS = [
 ]
 
 
-def test_every_classifier_has_small_settings():
-    missing = [cls.__name__ for cls in CLASSIFIERS if cls.__name__ not in SMALL_PARAMS]
-    assert not missing, f"add small test settings for {missing} to SMALL_PARAMS"
-    assert CLASSIFIERS, "no classifier was discovered"
+def test_every_fusion_estimator_has_small_settings():
+    missing = [cls.__name__ for cls in FUSION_ESTIMATORS if cls.__name__ not in SMALL_PARAMS]
+    assert not missing, f"add small test settings for {missing}'s family to FAMILY_PARAMS"
+    assert len(CLASSIFIERS) == len(REGRESSORS) == len(SURVIVAL) == len(FAMILY_PARAMS)
+
+
+def test_every_family_has_every_task():
+    families = {cls.__name__.removesuffix("Classifier") for cls in CLASSIFIERS}
+    for family in families:
+        for task in ("Regressor", "Survival"):
+            assert hasattr(skfusion, family + task), f"{family} has no {task}"
 
 
 @pytest.mark.parametrize("check", SKLEARN_CHECKS, ids=lambda c: c.__name__)
@@ -84,16 +98,42 @@ REPORTS = ["marked hippocampal atrophy", "no atrophy. sinuses clear", "mild volu
 
 
 @pytest.fixture(scope="module")
-def tiny_data():
+def tiny_inputs():
     X, y = make_data(n=20, size=16)
     return FusionInput(X.images, X.clinical, text=[REPORTS[i % 4] for i in range(20)]), y
+
+
+def target_for(cls, y):
+    """Labels for classifiers, a score for regressors, (event, time) for survival models,
+    all following the classes of ``make_data``."""
+    index = (np.asarray(y) == "AD").astype(float)
+    if issubclass(cls, ClassifierMixin):
+        return y
+    rng = np.random.RandomState(1)
+    if issubclass(cls, RegressorMixin):
+        return 25 + 3 * index + rng.normal(scale=0.5, size=len(y))
+    time = rng.exponential(np.where(index > 0, 1.0, 4.0))
+    return skfusion.survival_target(rng.rand(len(y)) < 0.8, time)
+
+
+def outputs(estimator, X):
+    """What a task predicts, as numbers."""
+    if is_classifier(estimator):
+        return estimator.predict_proba(X)
+    return estimator.predict(X)
+
+
+@pytest.fixture
+def tiny_data(tiny_inputs, cls):
+    X, y = tiny_inputs
+    return X, target_for(cls, y)
 
 
 def as_tuple(X):
     return (X.images, X.clinical, X.text)
 
 
-@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", FUSION_ESTIMATORS, ids=lambda c: c.__name__)
 class TestTupleForm:
     def test_fit_returns_self_and_keeps_params(self, cls, tiny_data):
         X, y = tiny_data
@@ -121,29 +161,28 @@ class TestTupleForm:
 
     def test_refit_with_same_random_state_is_identical(self, cls, tiny_data):
         X, y = tiny_data
-        a = small(cls).fit(X, y).predict_proba(X)
-        b = small(cls).fit(X, y).predict_proba(X)
+        a = outputs(small(cls).fit(X, y), X)
+        b = outputs(small(cls).fit(X, y), X)
         np.testing.assert_array_equal(a, b)
-        c = small(cls, random_state=1).fit(X, y).predict_proba(X)
+        c = outputs(small(cls, random_state=1).fit(X, y), X)
         assert not np.array_equal(a, c)
 
     def test_tuple_and_fusion_input_agree(self, cls, tiny_data):
         X, y = tiny_data
         from_tuple = small(cls).fit(as_tuple(X), y)
         from_input = small(cls).fit(X, y)
-        np.testing.assert_array_equal(
-            from_tuple.predict_proba(as_tuple(X)), from_input.predict_proba(X)
-        )
+        np.testing.assert_array_equal(outputs(from_tuple, as_tuple(X)), outputs(from_input, X))
 
     def test_pickle_round_trip(self, cls, tiny_data):
         X, y = tiny_data
         estimator = small(cls).fit(X, y)
         restored = pickle.loads(pickle.dumps(estimator))
-        np.testing.assert_array_equal(restored.predict_proba(X), estimator.predict_proba(X))
-        np.testing.assert_array_equal(restored.classes_, estimator.classes_)
+        np.testing.assert_array_equal(outputs(restored, X), outputs(estimator, X))
 
     def test_predictions_are_consistent(self, cls, tiny_data):
         X, y = tiny_data
+        if not issubclass(cls, ClassifierMixin):
+            pytest.skip("classifier predictions; regressors and survival models below")
         estimator = small(cls).fit(X, y)
         proba = estimator.predict_proba(X)
         assert proba.shape == (len(y), 2) and proba.dtype == np.float64
@@ -161,3 +200,34 @@ class TestTupleForm:
         _, y = tiny_data
         with pytest.raises(TypeError, match=r"FusionInput\(images, clinical_df\)"):
             small(cls).fit(np.zeros((20, 5)), y)
+
+
+@pytest.mark.parametrize("cls", REGRESSORS, ids=lambda c: c.__name__)
+def test_regressor_predictions(cls, tiny_inputs):
+    X, labels = tiny_inputs
+    y = target_for(cls, labels)
+    estimator = small(cls).fit(X, y)
+    predicted = estimator.predict(X)
+    assert predicted.shape == (len(y),) and predicted.dtype == np.float64
+    assert is_regressor(estimator) and np.isfinite(estimator.score(X, y))
+    both = np.column_stack([y, -2 * y])
+    multi = small(cls).fit(X, both)
+    assert multi.predict(X).shape == (len(y), 2) and multi.n_outputs_ == 2
+
+
+@pytest.mark.parametrize("cls", SURVIVAL, ids=lambda c: c.__name__)
+def test_survival_predictions(cls, tiny_inputs):
+    X, labels = tiny_inputs
+    y = target_for(cls, labels)
+    estimator = small(cls).fit(X, y)
+    risk = estimator.predict(X)
+    assert risk.shape == (len(y),) and np.isfinite(risk).all()
+    assert 0 <= estimator.score(X, y) <= 1
+    curves = estimator.predict_survival_function(X, return_array=True)
+    assert curves.shape == (len(y), len(estimator.unique_times_))
+    assert (np.diff(curves, axis=1) <= 1e-12).all() and (curves >= 0).all() and (
+        curves <= 1).all()
+    functions = estimator.predict_survival_function(X[:2])
+    np.testing.assert_allclose(functions[0](estimator.unique_times_), curves[0])
+    assert functions[0](-1.0) == 1.0
+    assert not is_classifier(estimator) and not is_regressor(estimator)

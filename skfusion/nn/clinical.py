@@ -48,10 +48,10 @@ class ClinicalShortcut(nn.Linear):
     so a new network begins as the fusion network alone.
     """
 
-    def __init__(self, n_clinical, n_classes):
+    def __init__(self, n_clinical, n_outputs):
         check_positive_int("n_clinical", n_clinical)
-        check_positive_int("n_classes", n_classes)
-        super().__init__(n_clinical, n_classes)
+        check_positive_int("n_outputs", n_outputs)
+        super().__init__(n_clinical, n_outputs)
         self.post_init_()
 
     def post_init_(self, generator=None):

@@ -22,7 +22,7 @@ class ClinicalAttentionNet(nn.Module):
 
     Parameters
     ----------
-    n_classes : int
+    n_outputs : int
         Number of output logits.
     n_clinical : int
         Clinical values per sample (ignored in mode ``"image"``).
@@ -51,13 +51,13 @@ class ClinicalAttentionNet(nn.Module):
 
     Notes
     -----
-    ``forward(images, clinical)`` returns logits of shape ``(n, n_classes)``; softmax is left to
+    ``forward(images, clinical)`` returns logits of shape ``(n, n_outputs)``; softmax is left to
     the loss and to ``predict_proba``. Weights start with He initialisation.
     """
 
     def __init__(
         self,
-        n_classes,
+        n_outputs,
         n_clinical,
         in_channels=1,
         mode="full",
@@ -69,7 +69,7 @@ class ClinicalAttentionNet(nn.Module):
         stem="standard",
     ):
         super().__init__()
-        check_positive_int("n_classes", n_classes, minimum=2)
+        check_positive_int("n_outputs", n_outputs)
         clinical_dim = resolve_clinical_dim(clinical_dim, backbone, base_width)
         use_image, use_clinical, use_attention = MODES[check_option("mode", mode, MODES)]
         self.mode = mode
@@ -89,12 +89,12 @@ class ClinicalAttentionNet(nn.Module):
             if use_image
             else None
         )
-        self.shortcut = (ClinicalShortcut(n_clinical, n_classes)
+        self.shortcut = (ClinicalShortcut(n_clinical, n_outputs)
                          if clinical_shortcut and use_image and use_clinical else None)
         n_features = (self.image_encoder.out_features if use_image else 0) + (
             clinical_dim if use_clinical else 0
         )
-        self.head = nn.Linear(n_features, n_classes)
+        self.head = nn.Linear(n_features, n_outputs)
         he_init_(self)
 
     def forward_features(self, images, clinical):
@@ -121,7 +121,8 @@ class ClinicalAttentionNet(nn.Module):
         return self.head(features)
 
     def forward(self, images, clinical=None):
-        """Return logits, shape ``(n, n_classes)``."""
+        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
+        or log-risk."""
         logits = self.forward_head(self.forward_features(images, clinical))
         return logits if self.shortcut is None else logits + self.shortcut(clinical)
 

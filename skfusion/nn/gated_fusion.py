@@ -145,7 +145,7 @@ class GatedFusionNet(nn.Module):
 
     Parameters
     ----------
-    n_classes : int
+    n_outputs : int
     n_clinical : int
     in_channels : int, default=1
     backbone : str, default="resnet50"
@@ -165,12 +165,12 @@ class GatedFusionNet(nn.Module):
     stem : {"standard", "small"}, default="standard"
     """
 
-    def __init__(self, n_classes, n_clinical, in_channels=1, backbone="resnet50",
+    def __init__(self, n_outputs, n_clinical, in_channels=1, backbone="resnet50",
                  base_width=64, clinical_dim="auto", attention_stages=(3, 4), n_heads=4,
                  head_dim=64, gate="head", norm_layer=nn.BatchNorm2d,
                  clinical_shortcut=False, stem="standard"):
         super().__init__()
-        check_positive_int("n_classes", n_classes, minimum=2)
+        check_positive_int("n_outputs", n_outputs)
         stages = tuple(sorted(set(attention_stages)))
         for stage in stages:
             check_option("attention stage", stage, {1, 2, 3, 4})
@@ -179,7 +179,7 @@ class GatedFusionNet(nn.Module):
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim)
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
                                     norm_layer=norm_layer, stem=stem)
-        self.shortcut = ClinicalShortcut(n_clinical, n_classes) if clinical_shortcut else None
+        self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
         self.spatial_attention = nn.ModuleDict({
             str(stage): ClinicalSpatialAttention(
                 self.image_encoder.stages[stage - 1][-1].out_channels, clinical_dim)
@@ -187,7 +187,7 @@ class GatedFusionNet(nn.Module):
         })
         self.fusion = MultiHeadGMU(self.image_encoder.out_features, clinical_dim, head_dim,
                                    n_heads, gate)
-        self.head = nn.Linear(self.fusion.out_features, n_classes)
+        self.head = nn.Linear(self.fusion.out_features, n_outputs)
         he_init_(self)
 
     def forward_features(self, images, clinical):
@@ -214,6 +214,7 @@ class GatedFusionNet(nn.Module):
         return self.head(features)
 
     def forward(self, images, clinical=None):
-        """Return logits, shape ``(n, n_classes)``."""
+        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
+        or log-risk."""
         logits = self.forward_head(self.forward_features(images, clinical))
         return logits if self.shortcut is None else logits + self.shortcut(clinical)

@@ -20,7 +20,7 @@ class FeatureModulationNet(nn.Module):
 
     Parameters
     ----------
-    n_classes : int
+    n_outputs : int
         Number of output logits.
     n_clinical : int
         Clinical values per sample.
@@ -43,11 +43,11 @@ class FeatureModulationNet(nn.Module):
     stem : {"standard", "small"}, default="standard"
     """
 
-    def __init__(self, n_classes, n_clinical, in_channels=1, method="daft",
+    def __init__(self, n_outputs, n_clinical, in_channels=1, method="daft",
                  backbone="resnet50", base_width=64, stage=4, bottleneck_ratio=7,
                  norm_layer=nn.BatchNorm2d, clinical_shortcut=False, stem="standard"):
         super().__init__()
-        check_positive_int("n_classes", n_classes, minimum=2)
+        check_positive_int("n_outputs", n_outputs)
         check_option("method", method, METHODS)
         check_option("stage", stage, {1, 2, 3, 4})
         last_block = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)].depths[
@@ -61,8 +61,8 @@ class FeatureModulationNet(nn.Module):
         self.method = method
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
                                     norm_layer=norm_layer, condition=condition, stem=stem)
-        self.shortcut = ClinicalShortcut(n_clinical, n_classes) if clinical_shortcut else None
-        self.head = nn.Linear(self.image_encoder.out_features, n_classes)
+        self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
+        self.head = nn.Linear(self.image_encoder.out_features, n_outputs)
         he_init_(self)
 
     def forward_features(self, images, clinical):
@@ -81,6 +81,7 @@ class FeatureModulationNet(nn.Module):
         return self.head(features)
 
     def forward(self, images, clinical=None):
-        """Return logits, shape ``(n, n_classes)``."""
+        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
+        or log-risk."""
         logits = self.forward_head(self.forward_features(images, clinical))
         return logits if self.shortcut is None else logits + self.shortcut(clinical)

@@ -18,7 +18,7 @@ class ReportFusionNet(nn.Module):
 
     Parameters
     ----------
-    n_classes : int
+    n_outputs : int
     n_clinical : int
         Clinical values per sample; 0 leaves the clinical path out.
     vocabulary_size : int
@@ -40,7 +40,7 @@ class ReportFusionNet(nn.Module):
     stem : {"standard", "small"}, default="standard"
     """
 
-    def __init__(self, n_classes, n_clinical, vocabulary_size, in_channels=1,
+    def __init__(self, n_outputs, n_clinical, vocabulary_size, in_channels=1,
                  backbone="resnet50", base_width=64, embedding_dim=64, hidden_size=64,
                  clinical_dim=64, fusion="concat", n_heads=4, head_dim=64,
                  norm_layer=nn.BatchNorm2d, clinical_shortcut=False, stem="standard"):
@@ -49,7 +49,7 @@ class ReportFusionNet(nn.Module):
         self.fusion_kind = fusion
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
                                     norm_layer=norm_layer, stem=stem)
-        self.shortcut = (ClinicalShortcut(n_clinical, n_classes)
+        self.shortcut = (ClinicalShortcut(n_clinical, n_outputs)
                          if clinical_shortcut and n_clinical else None)
         self.text_encoder = AttentionTextEncoder(vocabulary_size, embedding_dim, hidden_size)
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim) if n_clinical else None
@@ -60,7 +60,7 @@ class ReportFusionNet(nn.Module):
         else:
             self.fusion = None
             width = self.image_encoder.out_features + other
-        self.head = nn.Linear(width, n_classes)
+        self.head = nn.Linear(width, n_outputs)
         he_init_(self)
 
     def forward_features(self, images, clinical, tokens):
@@ -86,7 +86,8 @@ class ReportFusionNet(nn.Module):
         return self.head(features)
 
     def forward(self, images, clinical=None, tokens=None):
-        """Return logits, shape ``(n, n_classes)``."""
+        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
+        or log-risk."""
         if tokens is None:
             raise ValueError("ReportFusionNet needs report tokens; got tokens=None.")
         logits = self.forward_head(self.forward_features(images, clinical, tokens))

@@ -101,12 +101,12 @@ def test_he_initialisation():
     "kwargs, match",
     [
         (dict(mode="ful"), "did you mean 'full'"),
-        (dict(n_classes=1), "n_classes must be an int >= 2"),
+        (dict(n_outputs=0), "n_outputs must be an int >= 1"),
         (dict(clinical_dim=0), "clinical_dim must be an int >= 1"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
-    params = dict(n_classes=2, n_clinical=3, backbone="resnet18", base_width=4)
+    params = dict(n_outputs=2, n_clinical=3, backbone="resnet18", base_width=4)
     params.update(kwargs)
     with pytest.raises(ValueError, match=f"(?i){match}"):
         ClinicalAttentionNet(**params)

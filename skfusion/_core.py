@@ -1,0 +1,500 @@
+"""The task-neutral estimator core: parameters, input checks, fit / partial_fit / warm start,
+model files, and the skorch net built in ``fit``.
+
+It knows nothing of classes, targets or survival times: a task layer
+(:mod:`skfusion._classification`, :mod:`skfusion._regression`, :mod:`skfusion._survival`)
+turns ``y`` into what the network trains on and the network's outputs into predictions,
+and a fusion family (one module each, e.g. :mod:`skfusion._clinical_attention`) declares
+its network. Both contracts are listed in :class:`BaseFusionEstimator` and in
+``docs/developers.md``. Nothing here touches a tensor: the net layer (:mod:`skfusion._net`)
+makes every torch decision.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback, EarlyStopping
+
+from ._batches import LazyBatchLoader, TensorBatchIterator, make_dataset
+from ._input import LazyImages
+from ._inputs_check import check_fusion_input
+from ._net import FiniteLoss, FusionNet, InterruptRecovery, ValidationSplit
+from ._net import resolve_amp_dtype, resolve_device, torch_threads
+from ._params import check_routed_params, make_init, routed_params, split_routed
+from ._persistence import ModelFileError, write_model_file
+from ._safe_names import register_estimator
+from .callbacks import EpochCheckpoint
+from .nn.resnet import RESNET_SPECS
+
+__all__ = ["BaseFusionEstimator", "SHARED_SEARCH_SPACE", "Target"]
+
+#: Parameters every estimator has, with their defaults (the paper's training settings).
+SHARED_DEFAULTS = {
+    "backbone": "resnet50",
+    "base_width": 64,
+    "max_epochs": 100,
+    "batch_size": 16,
+    "lr": 1e-4,
+    "optimizer": torch.optim.Adam,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 10,
+    "augment": True,
+    "modality_dropout": 0.2,
+    "clinical_shortcut": True,
+    "callbacks": None,
+    "device": "auto",
+    "mixed_precision": "auto",
+    "channels_last": "auto",
+    "warm_start": False,
+    "n_threads": None,
+    "random_state": None,
+    "verbose": 1,
+}
+
+#: The default search space every estimator shares (name -> (kind, *arguments); see
+#: :func:`skfusion.tuning.search_space`); a family adds its own in ``_search_space``.
+SHARED_SEARCH_SPACE = {
+    "lr": ("log_float", 1e-5, 1e-2),
+    "optimizer__weight_decay": ("log_float", 1e-6, 1e-2),
+    "batch_size": ("categorical", (8, 16, 32, 64)),
+    "base_width": ("categorical", (8, 16, 32, 64)),
+}
+
+
+class Target:
+    """What a task layer hands the core: the array the network trains on (``values``), the
+    network's output width (``n_outputs``), the labels the validation split keeps in
+    proportion (``stratify``, or None) and the fitted attributes learned from ``y``
+    (``fitted``, e.g. ``{"classes_": ...}``)."""
+
+    def __init__(self, values, n_outputs, stratify=None, fitted=None):
+        self.values = values
+        self.n_outputs = n_outputs
+        self.stratify = stratify
+        self.fitted = dict(fitted or {})
+
+
+class BaseFusionEstimator(BaseEstimator):
+    """Task-neutral base of skfusion's estimators (not for direct use).
+
+    **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
+    module), ``_declared_params`` (its parameters: name -> default), ``_declared_constraints``
+    (their sklearn constraints), ``_module_param_names`` (those forwarded to the module as
+    ``module__<name>``), ``_search_space`` (its tuning space), and optionally
+    ``_clinical_optional`` (clinical values may be left out) and ``_extra_fitted`` (names of
+    fitted attributes learned from extra inputs). **It may override**: ``_uses_clinical()``,
+    ``_is_multimodal()`` (mode-dependent inputs), and, for inputs beyond images and clinical
+    values, ``_learn_extra(X)``, ``_extra_arrays(X)`` and ``_derived_module_params(extra)``.
+
+    **A task layer implements**: ``_fit_target``, ``_encode_target``, ``_criterion_params``,
+    ``_start_shortcut``, ``_target_state`` / ``_restore_target`` / ``_check_target_state``
+    (model files), and optionally ``_monitor_callbacks`` and ``_after_training``.
+
+    ``__init__`` is built from the declared parameters (:func:`skfusion._params.make_init`):
+    keyword-only, stored as given, routed ``prefix__name`` parameters accepted.
+    """
+
+    _declared_params = SHARED_DEFAULTS
+    _declared_constraints = {
+        "backbone": [StrOptions(set(RESNET_SPECS))],
+        "base_width": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [callable],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "augment": ["boolean"],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "clinical_shortcut": ["boolean"],
+        "callbacks": [list, None],
+        "device": [str],
+        "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
+        "channels_last": [StrOptions({"auto"}), "boolean"],
+        "warm_start": ["boolean"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+    _parameter_constraints = dict(_declared_constraints)
+    _module_class = None
+    _module_param_names = ()
+    _search_space = {}
+    _clinical_optional = False
+    _extra_fitted = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        defaults, constraints = {}, {}
+        for klass in cls.__mro__:  # the family's parameters first, then the task's, then ours
+            for name, value in vars(klass).get("_declared_params", {}).items():
+                defaults.setdefault(name, value)
+            for name, value in vars(klass).get("_declared_constraints", {}).items():
+                constraints.setdefault(name, value)
+        cls._parameter_constraints = constraints
+        if "__init__" not in vars(cls):
+            cls.__init__ = make_init(defaults, cls.__name__)
+        if cls._module_class is not None and not cls.__name__.startswith("_"):
+            register_estimator(cls)
+
+    # -- the family's defaults ---------------------------------------------------------------
+
+    def _uses_clinical(self):
+        """Whether the network reads clinical values (so X must carry them)."""
+        return True
+
+    def _is_multimodal(self):
+        """Whether the network reads more than one modality (modality dropout applies)."""
+        return self._uses_clinical()
+
+    def _learn_extra(self, X):
+        """Inputs beyond images and clinical values, learned in fit: ``(arrays, fitted)``."""
+        return {}, {}
+
+    def _extra_arrays(self, X):
+        """The extra input arrays of ``X`` for a fitted estimator."""
+        return {}
+
+    @classmethod
+    def _derived_module_params(cls, extra):
+        """Module arguments derived from the fitted extra attributes."""
+        return {}
+
+    def _module_params(self):
+        return {name: tuple(value) if isinstance(value, list) else value
+                for name, value in ((n, getattr(self, n)) for n in self._module_param_names)}
+
+    # -- the task's defaults -----------------------------------------------------------------
+
+    def _monitor_callbacks(self):
+        """Callbacks recording validation metrics beyond the loss."""
+        return []
+
+    def _after_training(self, net, dataset, target):
+        """Fitted attributes computed once training is over (e.g. a baseline hazard)."""
+        return {}
+
+    # -- parameters --------------------------------------------------------------------------
+
+    def get_params(self, deep=True):
+        """Get parameters, including routed ones such as ``optimizer__weight_decay``."""
+        return {**super().get_params(deep=deep), **routed_params(self)}
+
+    def set_params(self, **params):
+        """Set parameters; keys with a skorch prefix (``optimizer__lr``...) are stored as-is."""
+        routed, own = split_routed(params)
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return super().set_params(**own)
+
+    def _describe_config(self):
+        mode = getattr(self, "mode", None)
+        return f"{type(self).__name__}" + (f"(mode={mode!r})" if mode is not None else "")
+
+    def _check_X(self, X, *, fitting):
+        return check_fusion_input(self, X, fitting=fitting)
+
+    # -- fit -----------------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, groups=None):
+        """Train the network (see the task layer's docstring for ``y``)."""
+        with torch_threads(self.n_threads):
+            if self.warm_start and hasattr(self, "net_"):
+                return self._continue_training(X, y, groups=groups, classes=None, epochs=None)
+            return self._fit_new(X, y, groups=groups, epochs=None, classes=None)
+
+    def _partial_fit(self, X, y, *, groups, classes=None):
+        if not hasattr(self, "net_"):
+            self._validate_params()
+            with torch_threads(self.n_threads):
+                return self._fit_new(X, y, groups=groups, epochs=1, classes=classes)
+        with torch_threads(self.n_threads):
+            return self._continue_training(X, y, groups=groups, classes=classes, epochs=1)
+
+    def _fit_new(self, X, y, *, groups, epochs, classes):
+        check_routed_params(self)
+        device = resolve_device(self.device)
+        images, clinical, columns, X = self._check_X(X, fitting=True)
+        n_samples = images.shape[0]
+        extra_arrays, extra_fitted = self._learn_extra(X)
+        target = self._fit_target(y, n_samples=n_samples, classes=classes)
+        target_fitted = target.fitted
+        groups = _check_groups(groups, n_samples)
+        n_train = n_samples
+        if self.early_stopping:
+            n_train -= int(np.ceil(self.validation_fraction * n_train))
+        if n_train < 2:
+            raise ValueError(
+                f"X has {n_samples} sample(s), leaving {n_train} for training; batch "
+                "normalisation needs at least 2. Pass more samples"
+                + (" or set early_stopping=False." if self.early_stopping else "."))
+        criterion = self._criterion_params(target)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        dataset = make_dataset(images, clinical, target.values, **extra_arrays)
+        net = self._build_net(
+            lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
+            n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
+            seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
+            extra_module=self._derived_module_params(extra_fitted))
+        common = {"n_features_in_": clinical.shape[1], "feature_names_in_": columns,
+                  "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed}
+        self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted))
+        net.initialize_seeded()
+        if net.has_submodule("shortcut"):
+            train = np.arange(n_samples)
+            if self.early_stopping:  # the same split the net will make: its train part
+                net.train_split(dataset)
+                train = np.setdiff1d(train, net.train_split.valid_positions_)
+            self._start_shortcut(net, clinical[train], target, train)
+        net.partial_fit(dataset, y=None, epochs=epochs)
+        target_fitted = {**target_fitted, **self._after_training(net, dataset, target)}
+        # Fitted state is assigned only once training has finished.
+        self._assign_fitted(net, common, target_fitted, extra_fitted)
+        if self.early_stopping:
+            self.validation_indices_ = net.train_split.valid_positions_
+        elif hasattr(self, "validation_indices_"):
+            del self.validation_indices_
+        self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
+        return self
+
+    def _continue_training(self, X, y, *, groups, classes, epochs):
+        """Train the fitted network further; on any error the model is restored."""
+        images, clinical, _, X = self._check_X(X, fitting=False)
+        target = self._encode_target(y, n_samples=images.shape[0], classes=classes)
+        groups = _check_groups(groups, images.shape[0])
+        dataset = make_dataset(images, clinical, target.values, **self._extra_arrays(X))
+        net = self.net_
+        # Continue with the estimator's current training settings and callbacks.
+        net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
+                       verbose=int(self.verbose), augment=self.augment,
+                       modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0)
+        net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups,
+                                           target.stratify) if self.early_stopping else None)
+        self._bind_checkpoints(self._current_fitted_state())
+        net.callbacks = self._net_callbacks()
+        net.initialize_callbacks()
+        snapshot = net.snapshot()
+        try:
+            net.partial_fit(dataset, y=None, epochs=epochs)
+            after = self._after_training(net, dataset, target)
+        except BaseException:
+            net.restore(snapshot)
+            raise
+        for name, value in after.items():
+            setattr(self, name, value)
+        self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
+        self.n_epochs_ = len(net.history)
+        return self
+
+    def _assign_fitted(self, net, common, target_fitted, extra_fitted):
+        """Set every fitted attribute (after fit, and when a model file is loaded)."""
+        self.net_ = net
+        for name, value in {**common, **target_fitted, **extra_fitted}.items():
+            if value is None and name == "feature_names_in_":
+                if hasattr(self, name):
+                    delattr(self, name)
+                continue
+            setattr(self, name, value)
+        self.n_epochs_ = len(net.history)
+
+    def _net_callbacks(self):
+        """The net's callbacks: interrupt recovery, finite loss, early stopping, the user's."""
+        callbacks = [("interrupt_recovery", InterruptRecovery()), ("finite_loss", FiniteLoss())]
+        if self.early_stopping:
+            callbacks += self._monitor_callbacks()
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
+                sink=print if self.verbose else _silent)))
+        for index, callback in enumerate(self.callbacks or []):
+            if not (isinstance(callback, (tuple, Callback)) or isinstance(callback, type)):
+                raise ValueError(
+                    f"callbacks[{index}] is {callback!r}; expected a skorch Callback or a "
+                    "(name, Callback) tuple.")
+            callbacks.append(callback)
+        return callbacks
+
+    def _bind_checkpoints(self, fitted):
+        for callback in self.callbacks or []:
+            callback = callback[1] if isinstance(callback, tuple) else callback
+            if isinstance(callback, EpochCheckpoint):
+                callback._bind(self, fitted)
+
+    def _build_net(self, *, lazy, n_outputs, n_clinical, in_channels, device, seed, groups,
+                   stratify, criterion, extra_module=None):
+        module_params = {
+            "module__n_outputs": n_outputs,
+            "module__n_clinical": n_clinical,
+            "module__in_channels": in_channels,
+            **{f"module__{k}": v for k, v in self._module_params().items()},
+            "module__clinical_shortcut": bool(self.clinical_shortcut and self._is_multimodal()
+                                              and n_clinical > 0),
+            **{f"module__{k}": v for k, v in (extra_module or {}).items()},
+        }
+        iterator = LazyBatchLoader if lazy else TensorBatchIterator
+        return FusionNet(
+            module=self._module_class,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=iterator,
+            iterator_train__shuffle=True,
+            iterator_train__random_state=np.random.RandomState(seed),
+            iterator_train__merge_singleton=True,
+            iterator_valid=iterator,
+            **({"iterator_train__pin_memory": True, "iterator_valid__pin_memory": True}
+               if lazy and device.startswith("cuda") else {}),
+            train_split=(ValidationSplit(self.validation_fraction, seed, groups, stratify)
+                         if self.early_stopping else None),
+            callbacks=self._net_callbacks(),
+            device=device,
+            verbose=int(self.verbose),
+            channels_last=(device.startswith("cuda") if self.channels_last == "auto"
+                           else self.channels_last),
+            amp_dtype=resolve_amp_dtype(self.mixed_precision, device),
+            seed=seed,
+            augment=self.augment,
+            modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0,
+            **module_params,
+            **criterion,
+            **routed_params(self),
+        )
+
+    # -- predict -------------------------------------------------------------------------------
+
+    def _outputs(self, X):
+        """The network's outputs for ``X``: float64 array (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        images, clinical, _, X = self._check_X(X, fitting=False)
+        dataset = make_dataset(images, clinical, **self._extra_arrays(X))
+        outputs = self.net_.predict_outputs(dataset, threads=self.n_threads)
+        finite = np.isfinite(outputs).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)[:5].tolist()
+            where = (f"their inputs are probably extreme (images range {np.min(images):.3g} "
+                     f"to {np.max(images):.3g}). Scale images and clinical values to the "
+                     "range seen in training." if not isinstance(images, LazyImages) else
+                     "check those images for extreme values.")
+            raise ValueError(
+                f"the network produced NaN or infinite outputs for {int((~finite).sum())} "
+                f"sample(s) (first at {bad}); {where}")
+        return outputs
+
+    # -- model files ---------------------------------------------------------------------------
+
+    def _fitted_state(self, common, target_fitted, extra_fitted):
+        """Fitted attributes as plain JSON values (for model files)."""
+        columns = common["feature_names_in_"]
+        return {
+            **self._target_state(target_fitted),
+            "n_features_in": int(common["n_features_in_"]),
+            "feature_names_in": None if columns is None else [str(c) for c in columns],
+            "image_shape": [int(d) for d in common["image_shape_"]],
+            "trained_on": common["device_"],
+            "seed": int(common["seed_"]),
+            "extra": dict(extra_fitted),
+        }
+
+    def _current_fitted_state(self):
+        common = {name: getattr(self, name, None) for name in (
+            "n_features_in_", "feature_names_in_", "image_shape_", "device_", "seed_")}
+        target = {name: getattr(self, name) for name in self._target_attributes
+                  if hasattr(self, name)}
+        extra = {name: getattr(self, name) for name in self._extra_fitted}
+        return self._fitted_state(common, target, extra)
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in skfusion's safe format.
+
+        The file is a zip archive holding ``meta.json`` (format version, skfusion and torch
+        versions, parameters, fitted attributes such as classes, the clinical columns and
+        image shape the model expects) and ``weights.pt`` (the network's tensors, read back
+        with ``torch.load(weights_only=True)``). :func:`skfusion.load` reads it without
+        running any code from the file. Callbacks are not saved.
+        """
+        check_is_fitted(self)
+        fitted = {**self._current_fitted_state(), "n_epochs_": self.n_epochs_}
+        write_model_file(path, self, fitted=fitted, net=self.net_)
+        return path
+
+    @classmethod
+    def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
+        """Rebuild a fitted estimator from a model file's checked contents."""
+        estimator = cls(**params)
+        try:
+            estimator._validate_params()
+            check_routed_params(estimator)
+        except ValueError as exc:
+            raise ModelFileError(f"{source}: {exc}") from None
+        device = resolve_device(estimator.device)
+        target_fitted, n_outputs = cls._restore_target(fitted)
+        extra = fitted.get("extra", {})
+        image_shape = tuple(fitted["image_shape"])
+        net = estimator._build_net(
+            lazy=False, n_outputs=n_outputs, n_clinical=fitted["n_features_in"],
+            in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
+            groups=None, stratify=None, criterion=estimator._criterion_params(None),
+            extra_module=cls._derived_module_params(extra))
+        # Size the network on the meta device (nothing allocated) before building it: a
+        # file cannot make load build more values than its weights file holds.
+        expected = net.meta_state_shapes()
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if expected != found:
+            differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+            raise ModelFileError(
+                f"{source}: the saved weights do not fit the network its parameters describe "
+                f"(missing {sorted(set(expected) - set(found))[:3]}, unexpected "
+                f"{sorted(set(found) - set(expected))[:3]}, other shapes {differ[:3]}); the "
+                "file is damaged or was edited.")
+        if fitted.get("shuffle_state") is not None:
+            kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
+            rng = np.random.RandomState()
+            rng.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+            net.set_params(iterator_train__random_state=rng)
+        net.initialize()
+        try:
+            net.load_saved_state(state, optimizer_state, fitted.get("generator_state"))
+        except RuntimeError as exc:
+            raise ModelFileError(
+                f"{source}: the saved weights do not fit the network its parameters describe "
+                f"({str(exc).splitlines()[0]}); the file is damaged or was edited.") from None
+        # History up to the saved epoch, so that warm starts count epochs on from there.
+        for _ in range(fitted.get("n_epochs_", 0)):
+            net.history.new_epoch()
+            net.history.record("epoch", len(net.history))
+        names = fitted.get("feature_names_in")
+        common = {"n_features_in_": fitted["n_features_in"],
+                  "feature_names_in_": None if names is None else np.asarray(names,
+                                                                             dtype=object),
+                  "image_shape_": image_shape, "device_": device,
+                  "seed_": fitted.get("seed", 0)}
+        estimator._assign_fitted(net, common, target_fitted, extra)
+        estimator.interrupted_ = False
+        return estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+def _silent(*args, **kwargs):
+    return None
+
+
+def _check_groups(groups, n_samples):
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n_samples:
+        raise ValueError(
+            f"groups must have one entry per sample ({n_samples}); got shape {groups.shape}.")
+    return groups

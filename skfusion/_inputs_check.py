@@ -1,0 +1,74 @@
+"""Input checks of the estimator core: ``X`` against what the network reads and, after
+``fit``, against what the model was fitted on."""
+
+import numpy as np
+
+from ._input import LazyImages, as_fusion_input
+from ._validation import check_clinical, check_images
+
+__all__ = ["check_fusion_input"]
+
+
+def check_fusion_input(estimator, X, *, fitting):
+    """Validate ``X`` for ``estimator``: ``(images, clinical, columns, X)`` with images a
+    float32 array ``(n, C, H, W)`` (or lazily read images), clinical values a float32 array
+    ``(n, F)`` (``F = 0`` when the network reads none), the clinical column names when fitting,
+    and ``X`` as a :class:`~skfusion.FusionInput`. After ``fit``, the shape, channels and
+    columns must match what the model was fitted on."""
+    X = as_fusion_input(X)
+    if isinstance(X.images, LazyImages):
+        images = X.images
+        if len(images) == 0:
+            raise ValueError("X.images has 0 samples; at least one is required.")
+        if len(images.sample_shape) != 3:
+            raise ValueError(
+                f"X.images yields samples of shape {images.sample_shape}; expected "
+                "(C, H, W)."
+            )
+    else:
+        images = check_images(X.images)
+    n_samples = images.shape[0]
+    if fitting:
+        if estimator._clinical_optional and X.clinical is None:
+            return images, np.zeros((n_samples, 0), dtype=np.float32), None, X
+        if estimator._uses_clinical() and X.clinical is None:
+            raise ValueError(
+                f"{estimator._describe_config()} needs clinical values, but X has none; pass "
+                "X = FusionInput(images, clinical) or use mode='image'."
+            )
+        clinical, columns = check_clinical(
+            X.clinical if estimator._uses_clinical() else None, n_samples=n_samples
+        )
+        if estimator._uses_clinical() and clinical.shape[1] == 0:
+            raise ValueError(
+                f"{estimator._describe_config()} needs clinical values, but X.clinical has 0 "
+                "columns; pass at least one clinical column, or use mode='image'."
+            )
+        return images, clinical, columns, X
+    expected = estimator.image_shape_
+    if images.shape[1] != expected[0]:
+        raise ValueError(
+            f"X.images has {images.shape[1]} channel(s) but the model was fitted on "
+            f"{expected[0]}; pass images with the channels used in fit."
+        )
+    if images.shape[2:] != tuple(expected[1:]):
+        raise ValueError(
+            f"X.images has spatial size {images.shape[2:]} but the model was fitted on "
+            f"{tuple(expected[1:])}; resize the images to the training size."
+        )
+    no_clinical = estimator._clinical_optional and estimator.n_features_in_ == 0
+    if estimator._uses_clinical() and not no_clinical:
+        if X.clinical is None:
+            raise ValueError(
+                f"{estimator._describe_config()} was fitted with clinical values, but X has "
+                "none; pass X = FusionInput(images, clinical)."
+            )
+        clinical, _ = check_clinical(
+            X.clinical,
+            n_samples=n_samples,
+            fitted_columns=getattr(estimator, "feature_names_in_", None),
+            fitted_n_features=estimator.n_features_in_,
+        )
+    else:
+        clinical = np.zeros((n_samples, 0), dtype=np.float32)
+    return images, clinical, None, X
