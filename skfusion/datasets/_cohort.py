@@ -16,6 +16,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._input import FusionInput
+from ._layout import _FIELD, write_cohort
 
 __all__ = ["COHORT_SOURCES", "GROUP_STATISTICS", "make_brain_cohort"]
 
@@ -74,8 +75,6 @@ _HIPPOCAMPUS_SD = 5.5
 #: Lateral ventricles' centre (MNI x, z) at the slab, and the spread of their enlargement.
 _VENTRICLES = (0.0, 16.0)
 _VENTRICLE_SD = 14.0
-#: Square field of view in the coronal plane (MNI x and z, mm) that holds the brain.
-_FIELD = (-82.0, 82.0, -70.0, 94.0)
 
 TASKS = {
     "ad_vs_nc": ("NC", "AD"),
@@ -273,8 +272,6 @@ def make_brain_cohort(
     if return_masks:
         result["masks"] = masks
     if output_dir is not None:
-        from ._layout import write_cohort
-
         result["path"] = write_cohort(result, output_dir)
     return result
 

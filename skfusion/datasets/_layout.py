@@ -10,6 +10,10 @@ import pandas as pd
 from .._input import FusionInput
 from ._nifti import load_nifti_slices
 
+#: Square field of view in the coronal plane (MNI x and z, mm) of the built-in cohort's
+#: slices and of the volumes written for it.
+_FIELD = (-82.0, 82.0, -70.0, 94.0)
+
 __all__ = ["load_cohort", "write_cohort"]
 
 
@@ -26,8 +30,6 @@ def write_cohort(cohort, folder, *, field_mm=None):
     Returns the folder as a ``pathlib.Path``.
     """
     import nibabel as nib
-
-    from ._cohort import _FIELD
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

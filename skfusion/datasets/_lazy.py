@@ -5,7 +5,7 @@ import functools
 import numpy as np
 
 from .._input import LazyImages
-from ._nifti import _check_size, _read_volume, _normalize, _resize, PLANES
+from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize
 
 __all__ = ["NiftiSlices"]
 
