@@ -71,13 +71,15 @@ class Target:
     """What a task layer hands the core: the array the network trains on (``values``), the
     network's output width (``n_outputs``), the labels the validation split keeps in
     proportion (``stratify``, or None) and the fitted attributes learned from ``y``
-    (``fitted``, e.g. ``{"classes_": ...}``)."""
+    (``fitted``, e.g. ``{"classes_": ...}``); ``raw`` keeps what the task layer needs of the
+    validated ``y`` at full precision after training (survival times)."""
 
-    def __init__(self, values, n_outputs, stratify=None, fitted=None):
+    def __init__(self, values, n_outputs, stratify=None, fitted=None, raw=None):
         self.values = values
         self.n_outputs = n_outputs
         self.stratify = stratify
         self.fitted = dict(fitted or {})
+        self.raw = raw
 
 
 class BaseFusionEstimator(BaseEstimator):

@@ -116,8 +116,11 @@ class BaseFusionSurvival(BaseFusionEstimator):
         if not event.any():
             raise ValueError("y has no event (every time is censored); the Cox likelihood "
                              "needs at least one. Check the event field, or the split.")
-        values = np.column_stack([time, event]).astype(np.float32)
-        return Target(values, 1, stratify=event.astype(int))
+        # The partial likelihood depends on the order of the times only: the network trains
+        # on their dense ranks, exact in float32 whatever the unit.
+        rank = np.unique(time, return_inverse=True)[1].reshape(-1)
+        values = np.column_stack([rank, event]).astype(np.float32)
+        return Target(values, 1, stratify=event.astype(int), raw=(time, event))
 
     def _encode_target(self, y, *, n_samples, classes=None):
         return self._fit_target(y, n_samples=n_samples)
@@ -136,7 +139,7 @@ class BaseFusionSurvival(BaseFusionEstimator):
 
     def _after_training(self, net, dataset, target):
         risk = net.predict_outputs(dataset, threads=self.n_threads)[:, 0]
-        time, event = target.values[:, 0].astype(np.float64), target.values[:, 1] > 0.5
+        time, event = target.raw
         if not np.isfinite(risk).all():
             raise ValueError("the network produced NaN or infinite risks on the training "
                              "samples; lower lr or check the inputs for extreme values.")

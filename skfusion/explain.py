@@ -1,8 +1,10 @@
-"""Explanations for every skfusion classifier: Grad-CAM, the models' own attention maps,
-localisation scores against region masks, and overlay figures."""
+"""Explanations for every skfusion estimator (classifiers, regressors, survival models):
+Grad-CAM, the models' own attention maps, localisation scores against region masks, and
+overlay figures."""
 
 import numpy as np
 import torch
+from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -13,13 +15,13 @@ __all__ = ["attention_maps", "grad_cam", "localization_scores", "plot_overlays"]
 
 
 def _final_estimator(estimator, X):
-    """The fitted skfusion classifier and X transformed by the pipeline steps before it."""
+    """The fitted skfusion estimator and X transformed by the pipeline steps before it."""
     if isinstance(estimator, Pipeline):
         X = estimator[:-1].transform(X)
         estimator = estimator[-1]
     check_is_fitted(estimator)
     if not hasattr(estimator, "net_"):
-        raise TypeError(f"expected a fitted skfusion classifier; got {type(estimator).__name__}.")
+        raise TypeError(f"expected a fitted skfusion estimator; got {type(estimator).__name__}.")
     return estimator, as_fusion_input(X)
 
 
@@ -44,11 +46,14 @@ def grad_cam(estimator, X, *, target=None, stage=None):
 
     Parameters
     ----------
-    estimator : fitted skfusion classifier, or a Pipeline ending in one
+    estimator : fitted skfusion estimator, or a Pipeline ending in one
     X : FusionInput or tuple
         Samples to explain.
-    target : label, array-like of labels, or None, default=None
-        Class explained per sample; ``None`` explains each sample's predicted class.
+    target : label, array-like of labels, int, or None, default=None
+        Classifiers: the class explained per sample; ``None`` explains each sample's
+        predicted class. Regressors: the index of the output explained (``None``: the first),
+        so the map shows what raises the prediction. Survival models: ``None`` (the risk
+        score; the map shows what raises the risk).
     stage : int (1-4) or None, default=None
         ResNet stage whose output is explained. ``None`` takes the last stage whose feature
         map still has at least 2x2 positions (small images shrink to 1x1 in the last stage,
@@ -68,7 +73,16 @@ def grad_cam(estimator, X, *, target=None, stage=None):
             f"{estimator._describe_config()} has no image path to explain; Grad-CAM needs a "
             "model that looks at images."
         )
-    if target is not None:
+    n_outputs = None if is_classifier(estimator) else getattr(estimator, "n_outputs_", 1)
+    if n_outputs is not None:
+        if target is None:
+            target = 0
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not (
+                0 <= target < n_outputs):
+            raise ValueError(f"target must be None or an output index in [0, {n_outputs}) for "
+                             f"{type(estimator).__name__}; got {target!r}.")
+        target_index = np.full(len(X), int(target))
+    elif target is not None:
         labels = np.broadcast_to(np.asarray(target, dtype=object), (len(X),))
         unknown = sorted({t for t in labels if t not in set(estimator.classes_.tolist())},
                          key=str)
@@ -95,7 +109,7 @@ def grad_cam(estimator, X, *, target=None, stage=None):
             with torch.enable_grad():
                 logits = module(**x)
                 logits = logits[0] if isinstance(logits, tuple) else logits
-                chosen = (logits.argmax(dim=1) if target is None else
+                chosen = (logits.argmax(dim=1) if target is None and n_outputs is None else
                           torch.as_tensor(target_index[positions], device=logits.device))
                 logits.gather(1, chosen[:, None]).sum().backward()
             if stage is None:

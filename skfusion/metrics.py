@@ -22,7 +22,11 @@ from sklearn.metrics import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_params
 
+from ._survival_metrics import brier_score, concordance_index, integrated_brier_score
+
 __all__ = [
+    "brier_score",
+    "concordance_index",
     "diagnostic_report",
     "diagnostic_scorers",
     "plot_diagnostics",
@@ -30,6 +34,7 @@ __all__ = [
     "ppv_score",
     "sensitivity_score",
     "specificity_score",
+    "integrated_brier_score",
 ]
 
 # (numerator, denominator) in terms of tp, fn, fp, tn, and what an empty denominator means.

@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
 from ._core import SHARED_SEARCH_SPACE
-from ._cv import default_cv
+from ._cv import default_folds, task_of
 
 __all__ = ["search_space", "tune"]
 
@@ -112,7 +112,10 @@ def _suggest(trial, name, distribution):
     return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
 
 
-def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="roc_auc", n_trials=20,
+DEFAULT_SCORING = {"classifier": "roc_auc", "regressor": "r2", "survival": None}
+
+
+def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_trials=20,
          timeout=None, pruning=True, storage=None, study_name=None, n_jobs=1,
          random_state=0, verbose=1):
     """Tune an estimator or pipeline with Optuna over (subject-grouped) cross-validation.
@@ -124,14 +127,16 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="roc_auc", n
     X, y : FusionInput (or tuple) and labels
         Data, as for ``fit``.
     groups : array-like, default=None
-        Subject per sample: the folds (``StratifiedGroupKFold``) and the held-out part used
-        for pruning then keep subjects whole.
+        Subject per sample: the folds (``StratifiedGroupKFold``; ``GroupKFold`` for
+        regressors) and the held-out part used for pruning then keep subjects whole.
     space : dict of name to optuna distribution, default=None
         Parameters to tune; default :func:`search_space` of ``estimator``.
     cv : int or cross-validation splitter, default=5
         Folds per trial.
-    scoring : str or callable, default="roc_auc"
-        sklearn scorer maximised over the folds' test parts.
+    scoring : str, callable, None or "auto", default="auto"
+        sklearn scorer maximised over the folds' test parts. "auto": ``"roc_auc"`` for
+        classifiers, ``"r2"`` for regressors, and the estimator's own ``score`` (Harrell's
+        concordance index) for survival models; None: the estimator's ``score``.
     n_trials : int, default=20
         Trials this call runs (other processes on the same storage add theirs).
     timeout : float, default=None
@@ -169,9 +174,13 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="roc_auc", n
     space = search_space(estimator) if space is None else space
     final, prefix = _final_step(estimator)
     rng = check_random_state(random_state)
-    cv = default_cv(cv, y, groups, rng.randint(2**31 - 1) if isinstance(cv, int) else None)
-    folds = list(cv.split(np.zeros(len(y)), y, groups))
+    task = task_of(estimator)
+    folds = default_folds(cv, y, groups,
+                          rng.randint(2**31 - 1) if isinstance(cv, int) else None, task)
+    if isinstance(scoring, str) and scoring == "auto":
+        scoring = DEFAULT_SCORING[task]
     scorer = check_scoring(estimator, scoring=scoring)
+    score_name = scoring if isinstance(scoring, str) else "score"
     max_epochs = final.get_params()["max_epochs"]
     say = print if verbose else (lambda *a, **k: None)
 
@@ -208,7 +217,7 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="roc_auc", n
 
     def report(study, trial):
         seconds = trial.user_attrs.get("seconds")
-        what = (f"{scoring} {trial.value:.4f}" if trial.state.name == "COMPLETE"
+        what = (f"{score_name} {trial.value:.4f}" if trial.state.name == "COMPLETE"
                 else trial.state.name.lower())
         best = (f"; best {study.best_value:.4f} (trial {study.best_trial.number})"
                 if any(t.state.name == "COMPLETE" for t in study.trials) else "")

@@ -169,7 +169,7 @@ OVERSIZED = {
     "module__base_width": 10**6, "iterator_valid__num_workers": 10**4,
     "iterator_valid__collate_fn": 1, "callbacks__print_log__sink": 1, "max_epochs": 10**12,
     "lr": -1.0, "mode": "fulll", "backbone": "resnet1000",
-    "module__n_classes": 10**7, "module__clinical_dim": 10**8,
+    "module__n_outputs": 10**7, "module__clinical_dim": 10**8,
 }
 
 
@@ -203,6 +203,56 @@ FITTED_EDITS = {
     "extra not a dict": lambda f: f.update(extra=[1]),
     "fitted missing classes": lambda f: f.pop("classes"),
 }
+
+
+TASK_FITTED_EDITS = {
+    "regressor": {
+        "target_mean missing": lambda f: f.pop("target_mean"),
+        "target_mean empty": lambda f: f.update(target_mean=[], target_scale=[]),
+        "target_mean strings": lambda f: f.update(target_mean=["1"]),
+        "target_mean infinite": lambda f: f.update(target_mean=[1e400]),
+        "target_scale zero": lambda f: f.update(target_scale=[0.0]),
+        "target_scale wrong length": lambda f: f.update(target_scale=[1.0, 1.0]),
+        "target_ndim 3": lambda f: f.update(target_ndim=3),
+        "target_ndim 1 with 2 outputs": lambda f: f.update(target_mean=[0.0, 1.0],
+                                                           target_scale=[1.0, 1.0]),
+        "huge output count": lambda f: f.update(target_mean=[0.0] * 10**6,
+                                                target_scale=[1.0] * 10**6, target_ndim=2),
+    },
+    "survival": {
+        "times decreasing": lambda f: f.update(unique_times=f["unique_times"][::-1]),
+        "hazard decreasing": lambda f: f.update(
+            baseline_cumulative_hazard=f["baseline_cumulative_hazard"][::-1]),
+        "hazard wrong length": lambda f: f.update(baseline_cumulative_hazard=[0.1]),
+        "hazard negative": lambda f: f.update(baseline_cumulative_hazard=[
+            -1.0] * len(f["unique_times"])),
+        "risk_offset text": lambda f: f.update(risk_offset="0"),
+        "times not a list": lambda f: f.update(unique_times={"a": 1}),
+    },
+}
+
+
+@pytest.fixture(scope="module", params=sorted(TASK_FITTED_EDITS))
+def good_task_file(request, tmp_path_factory):
+    X, y = make_data(n=20)
+    index = (y == "AD").astype(float)
+    if request.param == "regressor":
+        model = skfusion.ClinicalAttentionRegressor(**TINY).fit(X, index + 0.1 * np.arange(20))
+    else:
+        target = skfusion.survival_target(np.arange(20) % 3 > 0, 1 + np.arange(20) % 7 + index)
+        model = skfusion.ClinicalAttentionSurvival(**TINY).fit(X, target)
+    path = model.save(tmp_path_factory.mktemp(request.param) / "good.skf")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    np.testing.assert_array_equal(skfusion.load(path).predict(X), model.predict(X))
+    return request.param, members
+
+
+def test_malformed_target_states_are_refused(good_task_file, tmp_path):
+    task, members = good_task_file
+    for case, edit in TASK_FITTED_EDITS[task].items():
+        bad = _write(tmp_path / "target.skf", _with_meta(members, lambda m: edit(m["fitted"])))
+        _must_refuse(bad, f"malformed {task} state")
 
 
 @pytest.mark.parametrize("case", sorted(FITTED_EDITS))

@@ -80,7 +80,23 @@ TASKS = {
     "ad_vs_nc": ("NC", "AD"),
     "mci_conversion": ("sMCI", "pMCI"),
     "nc_mci_ad": ("NC", "MCI", "AD"),
+    "mmse": ("NC", "MCI", "AD"),
+    "conversion_time": ("sMCI", "pMCI"),
 }
+
+#: Targets of the regression and time-to-event tasks (simulated; see make_brain_cohort).
+#: MMSE: the group mean, minus MMSE_PER_NEURODEGENERATION points per unit of the subject's
+#: neurodegeneration above the group's, plus noise of SD MMSE_NOISE, rounded, in [10, 30].
+MMSE_PER_NEURODEGENERATION = 2.2
+MMSE_NOISE = 1.0
+#: Time to dementia of MCI subjects: exponential with hazard CONVERSION_HAZARD per year at
+#: neurodegeneration 0.85 (between sMCI and pMCI), times exp(CONVERSION_LOG_HR per unit of
+#: neurodegeneration); censored by drop-out (exponential, DROPOUT_HAZARD per year) and by the
+#: end of follow-up at FOLLOW_UP_YEARS.
+CONVERSION_HAZARD = 0.2
+CONVERSION_LOG_HR = 1.5
+DROPOUT_HAZARD = 0.08
+FOLLOW_UP_YEARS = 6.0
 
 
 def _nilearn_data_dir():
@@ -183,9 +199,21 @@ def make_brain_cohort(
     ----------
     n_subjects : int, default=100
         Subjects; the groups of ``task`` are balanced (sizes differ by at most one).
-    task : {"ad_vs_nc", "mci_conversion", "nc_mci_ad"}, default="ad_vs_nc"
+    task : {"ad_vs_nc", "mci_conversion", "nc_mci_ad", "mmse", "conversion_time"}, \
+            default="ad_vs_nc"
         Labels: AD vs NC; progressive (pMCI) vs stable (sMCI) MCI, a harder task with smaller
-        group differences; or NC / MCI / AD.
+        group differences; or NC / MCI / AD. Two tasks have other targets (both simulated):
+
+        * "mmse" (regression): ``y`` is the MMSE score of NC, MCI and AD subjects, which
+          within each group falls with the subject's neurodegeneration (the atrophy the
+          images show; plasma NfL tracks part of it), so both modalities carry signal. MMSE
+          is then never in ``X`` (``include_cognitive=True`` is refused).
+        * "conversion_time" (time to event): MCI subjects; ``y`` is a structured array of
+          (``event``, ``time``): conversion to dementia observed, and years to conversion or
+          to censoring (drop-out, end of follow-up at 6 years). The hazard grows with the
+          same neurodegeneration (hazard ratio e^1.5 per unit), so the images, NfL and the
+          sMCI/pMCI-like biomarker profiles all carry part of it. ``frame`` holds
+          ``conversion_event`` and ``conversion_years``; its ``diagnosis`` is "MCI".
     n_slices : int, default=10
         Consecutive coronal slices per subject (the paper took 10).
     image_size : int, default=64
@@ -233,6 +261,10 @@ def make_brain_cohort(
     >>> cohort.groups[:4].tolist()
     ['sub-001', 'sub-001', 'sub-002', 'sub-002']
     """
+    if task == "mmse" and include_cognitive:
+        raise ValueError(
+            "task='mmse' predicts MMSE, so include_cognitive=True would put the target into "
+            "X.clinical; use include_cognitive=False (CDR-SB is left out with it).")
     rng = check_random_state(random_state)
     labels = TASKS[task]
     diagnosis = np.asarray(labels)[rng.permutation(np.arange(n_subjects) % len(labels))]
@@ -251,13 +283,17 @@ def make_brain_cohort(
     if reports:  # drawn last, so images and tables are the same with or without reports
         frame["report"] = [_write_report(rng, row.neurodegeneration, row.age)
                            for row in frame.itertuples(index=False)]
+    y_subject = frame["diagnosis"].to_numpy()
+    if task in ("mmse", "conversion_time"):  # drawn last, so images and tables stay the same
+        frame, y_subject = _simulate_target(task, frame, rng)
     cognitive = ["mmse", "cdr_sb"]
     feature_names = [c for c in frame.columns
-                     if c not in ("subject_id", "diagnosis", "neurodegeneration", "report")
+                     if c not in ("subject_id", "diagnosis", "neurodegeneration", "report",
+                                  "conversion_event", "conversion_years")
                      and (include_cognitive or c not in cognitive)]
     clinical = frame[feature_names].loc[frame.index.repeat(n_slices)].reset_index(drop=True)
     groups = np.repeat(frame["subject_id"].to_numpy(), n_slices)
-    y = np.repeat(frame["diagnosis"].to_numpy(), n_slices)
+    y = np.repeat(y_subject, n_slices)
     slice_mm = np.tile(np.arange(j0, j0 + n_slices) - int(_ORIGIN[1]), n_subjects)
     text = (np.repeat(frame["report"].to_numpy(), n_slices).tolist() if reports else None)
     result = Bunch(
@@ -274,6 +310,34 @@ def make_brain_cohort(
     if output_dir is not None:
         result["path"] = write_cohort(result, output_dir)
     return result
+
+
+def _simulate_target(task, frame, rng):
+    """The target of the regression / time-to-event tasks, from the latent neurodegeneration;
+    returns the updated frame and the per-subject target."""
+    frame = frame.copy()
+    stats = [GROUP_STATISTICS[d] for d in frame["diagnosis"]]
+    excess = frame["neurodegeneration"].to_numpy() - np.array(
+        [s["neurodegeneration"] for s in stats])
+    if task == "mmse":
+        mean = np.array([s["mmse"][0] for s in stats])
+        score = mean - MMSE_PER_NEURODEGENERATION * excess + rng.normal(
+            scale=MMSE_NOISE, size=len(frame))
+        frame["mmse"] = np.clip(np.round(score), 10, 30)
+        return frame, frame["mmse"].to_numpy(dtype=np.float64)
+    hazard = CONVERSION_HAZARD * np.exp(
+        CONVERSION_LOG_HR * (frame["neurodegeneration"].to_numpy() - 0.85))
+    conversion = rng.exponential(1 / hazard)
+    dropout = np.minimum(rng.exponential(1 / DROPOUT_HAZARD, size=len(frame)),
+                         FOLLOW_UP_YEARS)
+    event = conversion <= dropout
+    years = np.round(np.where(event, conversion, dropout), 2)
+    frame["diagnosis"] = "MCI"
+    frame["conversion_event"] = event
+    frame["conversion_years"] = years
+    y = np.empty(len(frame), dtype=[("event", "?"), ("time", "<f8")])
+    y["event"], y["time"] = event, years
+    return frame, y
 
 
 def _clinical_frame(diagnosis, rng, n_noise_features):
