@@ -1,0 +1,106 @@
+"""Model files of the estimator core: the fitted state as plain JSON values, ``save``, and the
+rebuild of a fitted estimator from a checked file (:func:`skfusion.load` calls ``_restore``)."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._net import resolve_device
+from ._params import check_routed_params
+from ._persistence import ModelFileError, write_model_file
+
+__all__ = ["ModelFileMixin"]
+
+
+class ModelFileMixin:
+    """``save`` and ``_restore`` for :class:`skfusion._core.BaseFusionEstimator`; the task
+    layer supplies ``_target_state`` / ``_restore_target``."""
+
+    def _fitted_state(self, common, target_fitted, extra_fitted):
+        """Fitted attributes as plain JSON values (for model files)."""
+        columns = common["feature_names_in_"]
+        return {
+            **self._target_state(target_fitted),
+            "n_features_in": int(common["n_features_in_"]),
+            "feature_names_in": None if columns is None else [str(c) for c in columns],
+            "image_shape": [int(d) for d in common["image_shape_"]],
+            "trained_on": common["device_"],
+            "seed": int(common["seed_"]),
+            "extra": dict(extra_fitted),
+        }
+
+    def _current_fitted_state(self):
+        common = {name: getattr(self, name, None) for name in (
+            "n_features_in_", "feature_names_in_", "image_shape_", "device_", "seed_")}
+        target = {name: getattr(self, name) for name in self._target_attributes
+                  if hasattr(self, name)}
+        extra = {name: getattr(self, name) for name in self._extra_fitted}
+        return self._fitted_state(common, target, extra)
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in skfusion's safe format.
+
+        The file is a zip archive holding ``meta.json`` (format version, skfusion and torch
+        versions, parameters, fitted attributes such as classes, the clinical columns and
+        image shape the model expects) and ``weights.pt`` (the network's tensors, read back
+        with ``torch.load(weights_only=True)``). :func:`skfusion.load` reads it without
+        running any code from the file. Callbacks are not saved.
+        """
+        check_is_fitted(self)
+        fitted = {**self._current_fitted_state(), "n_epochs_": self.n_epochs_}
+        write_model_file(path, self, fitted=fitted, net=self.net_)
+        return path
+
+    @classmethod
+    def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
+        """Rebuild a fitted estimator from a model file's checked contents."""
+        estimator = cls(**params)
+        try:
+            estimator._validate_params()
+            check_routed_params(estimator)
+        except ValueError as exc:
+            raise ModelFileError(f"{source}: {exc}") from None
+        device = resolve_device(estimator.device)
+        target_fitted, n_outputs = cls._restore_target(fitted)
+        extra = fitted.get("extra", {})
+        image_shape = tuple(fitted["image_shape"])
+        net = estimator._build_net(
+            lazy=False, n_outputs=n_outputs, n_clinical=fitted["n_features_in"],
+            in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
+            groups=None, stratify=None, criterion=estimator._criterion_params(None),
+            extra_module=cls._derived_module_params(extra))
+        # Size the network on the meta device (nothing allocated) before building it: a
+        # file cannot make load build more values than its weights file holds.
+        expected = net.meta_state_shapes()
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if expected != found:
+            differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+            raise ModelFileError(
+                f"{source}: the saved weights do not fit the network its parameters describe "
+                f"(missing {sorted(set(expected) - set(found))[:3]}, unexpected "
+                f"{sorted(set(found) - set(expected))[:3]}, other shapes {differ[:3]}); the "
+                "file is damaged or was edited.")
+        if fitted.get("shuffle_state") is not None:
+            kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
+            rng = np.random.RandomState()
+            rng.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+            net.set_params(iterator_train__random_state=rng)
+        net.initialize()
+        try:
+            net.load_saved_state(state, optimizer_state, fitted.get("generator_state"))
+        except RuntimeError as exc:
+            raise ModelFileError(
+                f"{source}: the saved weights do not fit the network its parameters describe "
+                f"({str(exc).splitlines()[0]}); the file is damaged or was edited.") from None
+        # History up to the saved epoch, so that warm starts count epochs on from there.
+        for _ in range(fitted.get("n_epochs_", 0)):
+            net.history.new_epoch()
+            net.history.record("epoch", len(net.history))
+        names = fitted.get("feature_names_in")
+        common = {"n_features_in_": fitted["n_features_in"],
+                  "feature_names_in_": None if names is None else np.asarray(names,
+                                                                             dtype=object),
+                  "image_shape_": image_shape, "device_": device,
+                  "seed_": fitted.get("seed", 0)}
+        estimator._assign_fitted(net, common, target_fitted, extra)
+        estimator.interrupted_ = False
+        return estimator
