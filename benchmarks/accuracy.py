@@ -20,6 +20,11 @@ because the training sets of the folds overlap (a plain t-interval would be too 
     python benchmarks/accuracy.py --paper       # ResNet50, 256x256, 100 epochs (GPU)
     python benchmarks/accuracy.py --quick --tasks ad_vs_nc --methods image,clinical,concat \
         --set modality_dropout=0 --tag no-dropout   # an experiment, written to results/experiments/
+    python benchmarks/accuracy.py --standard --tasks mmse,conversion_time   # regression, survival
+
+Tasks "mmse" (regression: R^2, MAE) and "conversion_time" (time to event: Harrell's C,
+integrated Brier score) run the same protocol with their own baselines (see
+``benchmarks/_targets.py``) and write ``results/targets_<config>.*``.
 """
 
 import argparse
@@ -46,6 +51,9 @@ from skfusion import (ClinicalAttentionClassifier, ClinicalTransformer,
                       ReportFusionClassifier)
 from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import diagnostic_report
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import _targets  # noqa: E402  (benchmarks/ is not a package)
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced ACC"]
@@ -257,6 +265,31 @@ def plot(results, path):
     plt.close(figure)
 
 
+def run_targets(tasks, settings, seeds, overrides, selected, say, args, config, command):
+    """The regression / survival tasks: evaluate, compare, write ``targets_<config>.*``."""
+    started = time.perf_counter()
+    results = pd.concat([_targets.evaluate(task, settings, seeds, overrides, selected, say,
+                                           _encoder, _image_summary) for task in tasks],
+                        ignore_index=True)
+    differences = _targets.paired(results, corrected_interval)
+    folder = RESULTS / "experiments" if args.tag else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.tag}_targets" if args.tag else f"targets_{config}"
+    payload = {"command": command, "settings": settings, "seeds": seeds,
+               "overrides": overrides, "seconds": time.perf_counter() - started,
+               "folds": results.to_dict(orient="records"),
+               "paired": differences.to_dict(orient="records"),
+               "machine": {"cpu": platform.processor() or platform.machine(),
+                           "threads": torch.get_num_threads(), "torch": torch.__version__,
+                           "cuda": torch.cuda.is_available()}}
+    (folder / f"{stem}.json").write_text(json.dumps(payload, indent=2, default=float))
+    text = (f"Command: `{command}`\n\n{_targets.table(results)}\n\n"
+            f"{_targets.difference_table(differences)}\n")
+    (folder / f"{stem}.md").write_text(text)
+    say("\n" + text)
+    say(f"written to {folder}/{stem}.json, .md ({time.perf_counter() - started:.0f}s)")
+
+
 def _parse_override(text):
     key, _, value = text.partition("=")
     try:
@@ -289,16 +322,26 @@ def main(argv=None):
     say(f"accuracy benchmark ({config}): {settings}; seeds {seeds}; overrides {overrides}; "
         f"device {'cuda' if torch.cuda.is_available() else 'cpu (no GPU here)'}")
     started = time.perf_counter()
+    tasks = args.tasks.split(",")
+    command = (" ".join(["python", "benchmarks/accuracy.py", *sys.argv[1:]]) if argv is None
+               else "python benchmarks/accuracy.py " + " ".join(argv))
+    target_tasks = [t for t in tasks if t in _targets.TASKS]
+    if target_tasks:
+        run_targets(target_tasks, settings, seeds, overrides, selected, say, args, config,
+                    command)
+    tasks = [t for t in tasks if t not in _targets.TASKS]
+    if not tasks:
+        return
+    started = time.perf_counter()
     results = pd.concat([evaluate(task, settings, seeds, overrides, selected, say)
-                         for task in args.tasks.split(",")], ignore_index=True)
+                         for task in tasks], ignore_index=True)
     differences = paired(results)
     checked = goals(results, differences)
     folder = RESULTS / "experiments" if args.tag else RESULTS
     folder.mkdir(parents=True, exist_ok=True)
     stem = args.tag or f"accuracy_{config}"
     payload = {
-        "command": " ".join(["python", "benchmarks/accuracy.py", *sys.argv[1:]]) if argv is None
-        else "python benchmarks/accuracy.py " + " ".join(argv),
+        "command": command,
         "settings": settings, "seeds": seeds, "overrides": overrides,
         "seconds": time.perf_counter() - started,
         "folds": results.to_dict(orient="records"),
