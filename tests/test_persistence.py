@@ -262,3 +262,20 @@ def test_prediction_memory_stays_flat_for_large_inputs(tmp_path):
     # 960 more images are 15 MB of input (plus a copy); unbatched activations of a width-32
     # ResNet18 on 1024 images of 64x64 would need well over 500 MB.
     assert large - small < 120, (small, large)
+
+
+def test_a_file_written_by_skfusion_0_2_0_loads_and_predicts_as_it_did():
+    """Model file format 2, written by skfusion 0.2.0 (before the task-neutral core):
+    ClinicalAttentionClassifier(mode="concat", early_stopping=True, class_weight="balanced")
+    with the tests' TINY settings, fitted on make_data(n=30, size=16)."""
+    import pathlib
+
+    from .conftest import make_data
+
+    folder = pathlib.Path(__file__).parent / "data"
+    model = skfusion.load(folder / "skfusion-0.2.0-clinical-attention.skf")
+    X, y = make_data(n=30, size=16)
+    expected = np.load(folder / "skfusion-0.2.0-clinical-attention-proba.npy")
+    # Probabilities were computed by torch's softmax then, by scipy's now: equal to 1e-15.
+    np.testing.assert_allclose(model.predict_proba(X), expected, rtol=0, atol=1e-15)
+    assert model.classes_.tolist() == ["AD", "NC"] and model.mode == "concat"

@@ -112,3 +112,24 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     one = small().fit(X, y[:, 0])
     assert skfusion.load(one.save(tmp_path / "one.skf")).predict(X).shape == (24,)
+
+
+def test_optuna_search_cv_prunes_a_regressor_through_partial_fit(mmse):
+    import optuna
+    from optuna_integration import OptunaSearchCV
+
+    X, y, groups = mmse
+    search = OptunaSearchCV(
+        small(mode="concat"), {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1,
+                                                                             log=True)},
+        cv=GroupKFold(2), enable_pruning=True, max_iter=3, n_trials=3, random_state=0,
+        verbose=0, study=optuna.create_study(direction="maximize"))
+    search.fit(X, y, groups=groups)
+    assert max(len(t.intermediate_values) for t in search.trials_) == 3
+    assert search.predict(X).shape == y.shape
+
+
+def test_search_space_of_a_regressor():
+    from skfusion.tuning import search_space
+
+    assert {"lr", "mode", "clinical_dim"} <= set(search_space(ClinicalAttentionRegressor()))

@@ -217,3 +217,20 @@ def _target(y):
     from skfusion._core import Target
 
     return Target(None, 1, raw=(y["time"].astype(np.float64), y["event"].astype(bool)))
+
+
+def test_tune_and_grid_search_score_by_concordance():
+    import optuna
+    from sklearn.model_selection import GridSearchCV
+
+    from skfusion.tuning import tune
+
+    X, y = known_risk_data(n=60)
+    groups = np.repeat(np.arange(30), 2)
+    study = tune(small(mode="concat", max_epochs=2), X, y, groups=groups, cv=3, n_trials=2,
+                 space={"lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)},
+                 verbose=0)
+    assert all(0.5 < t.value <= 1 for t in study.trials)
+    search = GridSearchCV(small(mode="concat", max_epochs=1), {"ties": ["efron", "breslow"]},
+                          cv=GroupKFold(2)).fit(X, y, groups=groups)
+    assert 0 <= search.best_score_ <= 1
