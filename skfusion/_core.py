@@ -24,7 +24,7 @@ from ._batches import LazyBatchLoader, TensorBatchIterator, make_dataset
 from ._input import LazyImages
 from ._inputs_check import check_fusion_input
 from ._net import FiniteLoss, FusionNet, InterruptRecovery, ValidationSplit
-from ._net import resolve_amp_dtype, resolve_device, torch_threads
+from ._net import device_settings, resolve_amp_dtype, resolve_device, torch_threads
 from ._params import check_routed_params, make_init, routed_params, split_routed
 from ._model_files import ModelFileMixin
 from ._safe_names import register_estimator
@@ -352,15 +352,12 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
             iterator_train__random_state=np.random.RandomState(seed),
             iterator_train__merge_singleton=True,
             iterator_valid=iterator,
-            **({"iterator_train__pin_memory": True, "iterator_valid__pin_memory": True}
-               if lazy and device.startswith("cuda") else {}),
             train_split=(ValidationSplit(self.validation_fraction, seed, groups, stratify)
                          if self.early_stopping else None),
             callbacks=self._net_callbacks(),
             device=device,
             verbose=int(self.verbose),
-            channels_last=(device.startswith("cuda") if self.channels_last == "auto"
-                           else self.channels_last),
+            **device_settings(device, self.channels_last, lazy),
             amp_dtype=resolve_amp_dtype(self.mixed_precision, device),
             seed=seed,
             augment=self.augment,

@@ -148,6 +148,19 @@ class FusionNet(NeuralNet):
         intercept = bias.detach().double().cpu().numpy() - coef @ mean
         self.set_linear_(name, coef, intercept)
 
+    @contextlib.contextmanager
+    def recording(self, name):
+        """Collect the outputs of the module's submodule ``name`` (a dotted path) as numpy
+        arrays, one per forward pass, while the block runs."""
+        captured = []
+        hook = self.module_.get_submodule(name).register_forward_hook(
+            lambda module, inputs, output: captured.append(
+                output.detach().float().cpu().numpy()))
+        try:
+            yield captured
+        finally:
+            hook.remove()
+
     def snapshot(self):
         """Copies of the weights, optimizer state and history length (see :meth:`restore`)."""
         return ({k: v.detach().clone() for k, v in self.module_.state_dict().items()},
@@ -296,6 +309,17 @@ def resolve_amp_dtype(setting, device):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
+
+
+def device_settings(device, channels_last, lazy):
+    """The net's device-dependent settings: channels-last ("auto": on CUDA only, where it is
+    faster and the CPU kernels' non-reproducibility does not apply) and pinned host memory for
+    lazily read batches on CUDA."""
+    cuda = torch.device(device).type == "cuda"
+    settings = {"channels_last": cuda if channels_last == "auto" else channels_last}
+    if lazy and cuda:
+        settings.update(iterator_train__pin_memory=True, iterator_valid__pin_memory=True)
+    return settings
 
 
 def resolve_device(device):

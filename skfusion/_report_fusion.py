@@ -4,7 +4,6 @@ ReportFusionSurvival share one network (CNN + BiLSTM with word attention) and on
 from numbers import Integral
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -115,14 +114,9 @@ class _ReportFusion:
         check_is_fitted(self)
         X = as_fusion_input(X)
         reports = _check_text(X.text, len(X))
-        captured = []
-        hook = self.net_.module_.text_encoder.weights_out.register_forward_hook(
-            lambda module, inputs, output: captured.append(output.detach().cpu()))
-        try:
+        with self.net_.recording("text_encoder.weights_out") as captured:
             self._outputs(X)
-        finally:
-            hook.remove()
-        weights = torch.cat(captured).numpy() if captured else np.zeros((0, 0))
+        weights = np.concatenate(captured) if captured else np.zeros((0, 0))
         result = []
         for row, report in enumerate(reports):
             words = [w if w in self.vocabulary_ else "<unk>"
