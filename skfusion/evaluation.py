@@ -1,12 +1,15 @@
 """Cross-validation reported the way medical imaging papers report it."""
 
 import pathlib
+import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.exceptions import UndefinedMetricWarning
 
 from ._cv import default_cv
+from ._fitting import fit_with_groups
 from .metrics import diagnostic_report, plot_diagnostics
 
 __all__ = ["cross_val_diagnostics"]
@@ -41,7 +44,10 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     -------
     folds : pandas.DataFrame
         One row per fold, one column per metric; ``folds.attrs["pooled"]`` holds the pooled
-        report.
+        report. A metric undefined in a fold (PPV when the model predicted no positive
+        sample...) is NaN there, with an ``UndefinedMetricWarning`` naming the fold and the
+        reason; ``folds.mean()`` averages the defined folds (pandas skips NaN) and
+        ``folds.count()`` says how many there were.
     """
     y = np.asarray(y)
     cv = default_cv(cv, y, groups, random_state)
@@ -54,17 +60,19 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         out.mkdir(parents=True, exist_ok=True)
     rows, pooled_true, pooled_pred, pooled_score, pooled_groups = [], [], [], [], []
     for fold, (train, test) in enumerate(cv.split(np.zeros(len(y)), y, groups), start=1):
-        model = clone(estimator)
-        fit_params = {}
-        if groups is not None and _accepts_groups(model):
-            key = "groups" if not hasattr(model, "steps") else f"{model.steps[-1][0]}__groups"
-            fit_params[key] = np.asarray(groups)[train]
-        model.fit(X[train], y[train], **fit_params)
+        model = fit_with_groups(clone(estimator), X[train], y[train],
+                                None if groups is None else np.asarray(groups)[train])
         proba = model.predict_proba(X[test])
         pred = model.classes_[np.argmax(proba, axis=1)]
         score = proba[:, list(model.classes_).index(pos_label)] if binary else proba
-        report = diagnostic_report(y[test], pred, score, pos_label=pos_label if binary else None,
-                                   n_bootstraps=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UndefinedMetricWarning)
+            report = diagnostic_report(y[test], pred, score,
+                                       pos_label=pos_label if binary else None,
+                                       n_bootstraps=0)
+        for warning in caught:  # name the fold
+            warnings.warn(f"fold {fold}: {warning.message}", UndefinedMetricWarning,
+                          stacklevel=2)
         rows.append({"fold": fold, **report["value"].to_dict()})
         if out is not None:
             plot_diagnostics(y[test], pred, score if binary else None, pos_label=pos_label,
@@ -88,10 +96,3 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         folds.to_csv(out / "folds.csv")
         pooled.to_csv(out / "pooled.csv")
     return folds
-
-
-def _accepts_groups(model):
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    import inspect
-
-    return "groups" in inspect.signature(final.fit).parameters

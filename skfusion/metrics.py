@@ -255,6 +255,7 @@ def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=No
 
     everything = np.arange(len(y_true))
     point = compute(everything)
+    _warn_undefined(point, "diagnostic_report")
     report = pd.DataFrame({"value": point}).astype(float)
     report["ci_low"] = np.nan
     report["ci_high"] = np.nan
@@ -299,7 +300,42 @@ class _PositiveClassAUC:
 @validate_params(
     {"pos_label": [str, Integral, bool, np.bool_, None]}, prefer_skip_nested_validation=True
 )
-def diagnostic_scorers(pos_label=None):
+class _NaNWarning:
+    """A confusion-matrix metric that returns ``zero_division`` for an undefined split and
+    says so with an UndefinedMetricWarning (a picklable callable, for parallel CV)."""
+
+    def __init__(self, name, metric, zero_division):
+        self.name = name
+        self.metric = metric
+        self.zero_division = zero_division
+        self.__name__ = f"{name}_score"
+
+    def __call__(self, y_true, y_pred, **options):
+        value = self.metric(y_true, y_pred, zero_division=np.nan, **options)
+        if np.isnan(value):
+            warnings.warn(
+                f"{self.name} is undefined for this split ({_DEFINITIONS[self.name][1]}, e.g. "
+                f"the model predicted one class) and scored {self.zero_division}; "
+                "np.mean over the splits is then NaN: use np.nanmean and report the number of "
+                "undefined splits, or pass diagnostic_scorers(zero_division=0).",
+                UndefinedMetricWarning, stacklevel=2)
+            return self.zero_division
+        return value
+
+
+def _warn_undefined(values, where):
+    """Warn, naming the metric and the reason, for each NaN in a report's point values."""
+    reasons = {"Sensitivity": _DEFINITIONS["sensitivity"][1],
+               "Specificity": _DEFINITIONS["specificity"][1],
+               "PPV": _DEFINITIONS["ppv"][1], "NPV": _DEFINITIONS["npv"][1],
+               "AUC": "y_true holds one class"}
+    for name, value in values.items():
+        if isinstance(value, float) and np.isnan(value) and name in reasons:
+            warnings.warn(f"{where}: {name} is undefined ({reasons[name]}) and reported as "
+                          "NaN.", UndefinedMetricWarning, stacklevel=3)
+
+
+def diagnostic_scorers(pos_label=None, zero_division=np.nan):
     """Scorers for ``cross_validate(..., scoring=diagnostic_scorers(...))`` and searches.
 
     Parameters
@@ -307,6 +343,14 @@ def diagnostic_scorers(pos_label=None):
     pos_label : label or None, default=None
         The positive class of a binary task ("AD"). ``None`` returns multi-class scorers:
         one-vs-rest macro averages of the confusion-matrix metrics and one-vs-rest AUC.
+
+    zero_division : np.nan, 0.0 or 1.0, default=np.nan
+        The score of a split where a metric is undefined (PPV when the model predicted no
+        positive sample, sensitivity when the test part holds no positive sample...). The
+        default, NaN, keeps such splits apart from real zeros; each one raises an
+        ``UndefinedMetricWarning`` that names the metric and the reason. ``np.mean`` of
+        ``cross_validate``'s scores is then NaN: average with ``np.nanmean`` and report how
+        many splits were undefined, or pass ``zero_division=0``.
 
     Returns
     -------
@@ -321,17 +365,17 @@ def diagnostic_scorers(pos_label=None):
     ['accuracy', 'balanced_accuracy', 'npv', 'ppv', 'roc_auc', 'sensitivity', 'specificity']
     """
     if pos_label is None:
-        options = dict(average="macro", zero_division=np.nan)
+        options = dict(average="macro")
         auc = "roc_auc_ovr"
     else:
-        options = dict(average="binary", pos_label=pos_label, zero_division=np.nan)
+        options = dict(average="binary", pos_label=pos_label)
         auc = _PositiveClassAUC(pos_label)
     scorers = {
         "accuracy": "accuracy",
-        "sensitivity": make_scorer(sensitivity_score, **options),
-        "specificity": make_scorer(specificity_score, **options),
-        "ppv": make_scorer(ppv_score, **options),
-        "npv": make_scorer(npv_score, **options),
+        **{name: make_scorer(_NaNWarning(name, metric, zero_division), **options)
+           for name, metric in (("sensitivity", sensitivity_score),
+                                ("specificity", specificity_score), ("ppv", ppv_score),
+                                ("npv", npv_score))},
         "balanced_accuracy": "balanced_accuracy",
         "roc_auc": auc,
     }

@@ -14,6 +14,7 @@ import os
 import time
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
@@ -21,6 +22,7 @@ from skorch.callbacks import Callback
 
 from ._core import SHARED_SEARCH_SPACE
 from ._cv import default_folds, task_of
+from ._fitting import fit_with_groups
 
 __all__ = ["search_space", "tune"]
 
@@ -79,6 +81,14 @@ def search_space(estimator):
         )
     specs = {**SHARED_SEARCH_SPACE, **specs}
     return {f"{prefix}{name}": _spec_to_distribution(spec) for name, spec in specs.items()}
+
+
+def _fit_and_score(model, X, y, groups, train, test, scorer):
+    """Fit on the training part (groups reach the estimator, with metadata routing on or
+    off) and score on the test part."""
+    fit_with_groups(model, X[train], y[train], None if groups is None else
+                    np.asarray(groups)[train])
+    return scorer(model, X[test], y[test])
 
 
 class _EpochPruning(Callback):
@@ -169,7 +179,6 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
     """
     import optuna
     from sklearn.metrics import check_scoring
-    from sklearn.model_selection import cross_validate
 
     space = search_space(estimator) if space is None else space
     final, prefix = _final_step(estimator)
@@ -188,9 +197,9 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
         params = {name: _suggest(trial, name, dist) for name, dist in space.items()}
         model = clone(estimator).set_params(**params)
         if not pruning:
-            result = cross_validate(model, X, y, groups=groups, cv=folds, scoring=scorer,
-                                    n_jobs=n_jobs, error_score="raise")
-            scores = list(result["test_score"])
+            scores = Parallel(n_jobs=n_jobs)(
+                delayed(_fit_and_score)(clone(model), X, y, groups, train, test, scorer)
+                for train, test in folds)
         else:
             scores = []
             for index, (train, test) in enumerate(folds):
@@ -200,11 +209,7 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
                         model.get_params()[f"{prefix}callbacks"] or []) + [
                         ("optuna_pruning", _EpochPruning(trial, index * max_epochs))],
                 })
-                fit_params = {}
-                if groups is not None:
-                    fit_params[f"{prefix}groups"] = np.asarray(groups)[train]
-                fold_model.fit(X[train], y[train], **fit_params)
-                scores.append(scorer(fold_model, X[test], y[test]))
+                scores.append(_fit_and_score(fold_model, X, y, groups, train, test, scorer))
         trial.set_user_attr("fold_scores", [float(s) for s in scores])
         return float(np.mean(scores))
 
