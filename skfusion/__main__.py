@@ -1,7 +1,37 @@
 """Command line: ``python -m skfusion demo``."""
 
 import argparse
+import os
+import pathlib
 import sys
+import time
+import uuid
+
+#: The files each command writes into its output folder.
+RESULT_FILES = {
+    "demo": ("folds.csv", "ablation.csv", "ablation.md", "settings.json", "ablation.png"),
+    "tune": ("trials.csv", "best_params.json"),
+}
+
+
+def output_folder(command, given):
+    """Where a run writes: a new folder ``skfusion-<command>/<time>-<pid>-<id>`` by default, so
+    runs (and parallel tune workers) never overwrite each other; a folder given with
+    ``--output`` must not hold an earlier run's results."""
+    if given is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = pathlib.Path(f"skfusion-{command}") / (
+            f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        folder.mkdir(parents=True, exist_ok=False)
+        return folder
+    folder = pathlib.Path(given)
+    found = [name for name in RESULT_FILES[command] if (folder / name).exists()]
+    if found:
+        raise SystemExit(
+            f"--output {given}: the folder already holds {found} from an earlier run; pass "
+            f"another folder, delete those files, or leave --output out (each run then "
+            f"writes to a new folder under skfusion-{command}/).")
+    return folder
 
 
 def main(argv=None):
@@ -14,7 +44,8 @@ def main(argv=None):
     )
     demo.add_argument("--config", choices=["quick", "paper"], default="quick",
                       help="quick: 160 subjects x 4 slices of 64x64, ResNet18 of width 8, 12 "
-                      "epochs (about 3 minutes on 2 CPU cores; default); paper: 400 subjects x "
+                      "epochs (the run time measured on 2 CPU cores is in the README; "
+                      "default); paper: 400 subjects x "
                       "10 slices of 256x256, ResNet50, 100 epochs (use a GPU)")
     demo.add_argument("--task", choices=["ad_vs_nc", "mci_conversion"], default="ad_vs_nc")
     demo.add_argument("--modes", default="image,clinical,concat,full",
@@ -22,7 +53,9 @@ def main(argv=None):
     demo.add_argument("--folds", type=int, default=5)
     demo.add_argument("--epochs", type=int, default=None, help="override max_epochs")
     demo.add_argument("--subjects", type=int, default=None, help="override the subject count")
-    demo.add_argument("--output", default="skfusion-demo", help="folder for the results")
+    demo.add_argument("--output", default=None,
+                      help="folder for the results (default: a new folder under "
+                      "skfusion-demo/ per run)")
     demo.add_argument("--device", default="auto")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
@@ -42,7 +75,9 @@ def main(argv=None):
     tune.add_argument("--epochs", type=int, default=8)
     tune.add_argument("--folds", type=int, default=3)
     tune.add_argument("--no-pruning", action="store_true")
-    tune.add_argument("--output", default="skfusion-tune", help="folder for the results")
+    tune.add_argument("--output", default=None,
+                      help="folder for the results (default: a new folder under "
+                      "skfusion-tune/ per run, so workers never overwrite each other)")
     tune.add_argument("--device", default="auto")
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--threads", type=int, default=None,
@@ -50,6 +85,7 @@ def main(argv=None):
                       "cores / W (several workers with all threads each slow down many-fold)")
     tune.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    args.output = output_folder(args.command, args.output)
     if args.command == "tune":
         from ._tune_cli import run_tune
 

@@ -112,7 +112,7 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
     _plot(results, roc, out / "ablation.png")
     say("")
     say(_markdown(table))
-    say(f"\nwrote {out}/ablation.csv, ablation.md, folds.csv, ablation.png "
+    say(f"\nwrote {out}/ablation.csv, ablation.md, folds.csv, settings.json, ablation.png "
         f"({time.perf_counter() - started:.0f}s)")
     return results
 

@@ -50,6 +50,7 @@ def data():
 def pytest_terminal_summary(terminalreporter):
     """Print how many cases the robustness, hostile-file and crash suites tried."""
     from .test_crash_consistency import KILLS
+    from .test_docs import TIMES
     from .test_hostile_files import CASES
     from .test_robustness import TRIED
 
@@ -66,3 +67,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"robustness: {total} bad-input cases tried ({len(TRIED)} case/outcome kinds): "
             + ", ".join(f"{k}={v}" for k, v in sorted(TRIED.items())))
+    if TIMES:
+        terminalreporter.write_line(
+            "docs examples (seconds per page, one fresh interpreter each): "
+            + ", ".join(f"{page}={seconds:.0f}" for page, seconds in TIMES.items()))

@@ -124,3 +124,17 @@ def test_command_line_tune(tmp_path, capsys):
     assert summary["n_trials"] == 2 and "clinicalattentionclassifier__lr" in summary[
         "best_params"]
     assert (tmp_path / "trials.csv").exists()
+
+
+def test_cli_runs_never_overwrite_each_other(tmp_path, monkeypatch):
+    from skfusion.__main__ import output_folder
+
+    monkeypatch.chdir(tmp_path)
+    first, second = output_folder("tune", None), output_folder("tune", None)
+    assert first != second and first.parent == second.parent
+    assert first.parent.name == "skfusion-tune" and first.is_dir() and second.is_dir()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "best_params.json").write_text("{}")
+    with pytest.raises(SystemExit, match="already holds.*best_params.json"):
+        output_folder("tune", str(tmp_path / "mine"))
+    assert output_folder("demo", str(tmp_path / "mine")) == tmp_path / "mine"

@@ -1,0 +1,43 @@
+"""Every fenced Python example in README.md and docs/*.md runs as written: each page's blocks,
+in page order, in one fresh interpreter started in an empty folder."""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Seconds each page took (printed at the end of the test run).
+TIMES = {}
+#: A page that takes longer than this is too heavy for an example.
+LIMIT_SECONDS = 120
+
+
+def python_blocks(page):
+    """The page's ```python blocks, in order (indented blocks inside lists included)."""
+    text = page.read_text()
+    blocks = re.findall(r"^( *)```python\n(.*?)^\1```", text, flags=re.S | re.M)
+    return ["\n".join(line[len(indent):] for line in body.splitlines())
+            for indent, body in blocks]
+
+
+def test_every_page_is_collected():
+    assert any(python_blocks(page) for page in PAGES)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_examples_run(page, tmp_path):
+    code = "\n\n".join(python_blocks(page))
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=LIMIT_SECONDS * 3)
+    TIMES[str(page.relative_to(ROOT))] = time.perf_counter() - started
+    assert result.returncode == 0, (
+        f"{page.name}'s examples failed:\n{result.stderr[-3000:]}")
