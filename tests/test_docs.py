@@ -41,3 +41,10 @@ def test_page_examples_run(page, tmp_path):
     TIMES[str(page.relative_to(ROOT))] = time.perf_counter() - started
     assert result.returncode == 0, (
         f"{page.name}'s examples failed:\n{result.stderr[-3000:]}")
+
+
+def test_blocks_are_read_in_order_including_indented_ones(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("text\n```python\na = 1\n```\n\n* item\n\n  ```python\n  b = a + 1\n  ```\n"
+                    "```bash\nnot python\n```\n")
+    assert python_blocks(page) == ["a = 1", "b = a + 1"]
