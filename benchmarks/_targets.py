@@ -127,7 +127,7 @@ def evaluate(task, settings, seeds, overrides, selected, say, encoder, summary):
         net = {**dict(backbone=settings["backbone"], base_width=settings["base_width"],
                       max_epochs=settings["epochs"], batch_size=settings["batch_size"],
                       lr=settings["lr"], optimizer__weight_decay=settings["weight_decay"],
-                      verbose=0, random_state=seed), **overrides}
+                      verbose=0, random_state=seed, clinical_preprocessing=None), **overrides}
         for name, make in methods(task, net, encoder, summary, seed).items():
             if selected and name not in selected:
                 continue

@@ -112,7 +112,7 @@ def methods(settings, seed, overrides):
     net = {**dict(backbone=settings["backbone"], base_width=settings["base_width"],
                   max_epochs=settings["epochs"], batch_size=settings["batch_size"],
                   lr=settings["lr"], optimizer__weight_decay=settings["weight_decay"],
-                  verbose=0, random_state=seed), **overrides}
+                  verbose=0, random_state=seed, clinical_preprocessing=None), **overrides}
 
     def piped(make):
         return lambda: make_pipeline(ClinicalTransformer(_encoder()), make())

@@ -37,7 +37,7 @@ def main(argv=None):
     train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0).split(
         cohort.X.images, cohort.y, cohort.groups))
     common = dict(backbone="resnet18", base_width=8, max_epochs=epochs, batch_size=32, lr=1e-3,
-                  device="cpu", verbose=0, random_state=0)
+                  device="cpu", verbose=0, random_state=0, clinical_preprocessing=None)
     models = {
         "ClinicalAttention (full)": ClinicalAttentionClassifier(mode="full", clinical_dim=64,
                                                                 **common),

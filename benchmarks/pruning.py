@@ -32,7 +32,8 @@ def main(argv=None):
     model = make_pipeline(
         _clinical_preprocessing(),
         ClinicalAttentionClassifier(backbone="resnet18", base_width=8, max_epochs=epochs,
-                                    device="cpu", verbose=0, random_state=0),
+                                    device="cpu", verbose=0, random_state=0,
+                                    clinical_preprocessing=None),
     )
     space = search_space(model)
     space.pop("clinicalattentionclassifier__base_width")

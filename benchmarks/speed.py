@@ -34,7 +34,8 @@ PARAMS = dict(mode="full", backbone="resnet18", base_width=16, clinical_dim=64)
 #: The raw loop trains the plain network: the headline compares fit with the same training.
 #: The cost of the training remedies (augmentation, modality dropout, clinical shortcut) is
 #: measured separately ("remedies: on").
-SAME_TRAINING = dict(augment=False, modality_dropout=0.0, clinical_shortcut=False)
+SAME_TRAINING = dict(augment=False, modality_dropout=0.0, clinical_shortcut=False,
+                     clinical_preprocessing=None)
 
 
 def raw_loop(images, clinical, y, *, epochs, batch_size, lr, seed, channels_last=False,

@@ -30,6 +30,7 @@ from ._model_files import ModelFileMixin
 from ._safe_names import register_estimator
 from .callbacks import EpochCheckpoint
 from .nn.resnet import RESNET_SPECS
+from .preprocessing._table import TableEncoder
 
 __all__ = ["BaseFusionEstimator", "SHARED_SEARCH_SPACE", "Target"]
 
@@ -47,6 +48,7 @@ SHARED_DEFAULTS = {
     "augment": True,
     "modality_dropout": 0.2,
     "clinical_shortcut": True,
+    "clinical_preprocessing": "auto",
     "callbacks": None,
     "device": "auto",
     "mixed_precision": "auto",
@@ -116,6 +118,7 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         "augment": ["boolean"],
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "clinical_shortcut": ["boolean"],
+        "clinical_preprocessing": [StrOptions({"auto"}), None],
         "callbacks": [list, None],
         "device": [str],
         "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
@@ -201,7 +204,13 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         return f"{type(self).__name__}" + (f"(mode={mode!r})" if mode is not None else "")
 
     def _check_X(self, X, *, fitting):
-        return check_fusion_input(self, X, fitting=fitting)
+        """Checked ``(images, clinical, columns, X)``; after fit, the clinical values are
+        encoded by the fitted ``clinical_encoder_`` (when the model has one)."""
+        images, clinical, columns, X = check_fusion_input(self, X, fitting=fitting)
+        encoder = getattr(self, "clinical_encoder_", None)
+        if not fitting and encoder is not None and clinical.shape[1] > 0:
+            clinical = encoder.transform(clinical)
+        return images, clinical, columns, X
 
     # -- fit -----------------------------------------------------------------------------------
 
@@ -226,6 +235,11 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         device = resolve_device(self.device)
         images, clinical, columns, X = self._check_X(X, fitting=True)
         n_samples = images.shape[0]
+        n_features = clinical.shape[1]
+        encoder = None
+        if self._uses_clinical() and self.clinical_preprocessing == "auto" and n_features:
+            encoder = TableEncoder().fit(clinical)
+            clinical = encoder.transform(clinical)
         extra_arrays, extra_fitted = self._learn_extra(X)
         target = self._fit_target(y, n_samples=n_samples, classes=classes)
         target_fitted = target.fitted
@@ -246,7 +260,8 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
             n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
             seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
             extra_module=self._derived_module_params(extra_fitted))
-        common = {"n_features_in_": clinical.shape[1], "feature_names_in_": columns,
+        common = {"n_features_in_": n_features, "feature_names_in_": columns,
+                  "clinical_encoder_": encoder,
                   "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed}
         self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted))
         net.initialize_seeded()
@@ -300,7 +315,7 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
         self.net_ = net
         for name, value in {**common, **target_fitted, **extra_fitted}.items():
-            if value is None and name == "feature_names_in_":
+            if value is None and name in ("feature_names_in_", "clinical_encoder_"):
                 if hasattr(self, name):
                     delattr(self, name)
                 continue

@@ -4,10 +4,12 @@ cross-validation, printed as the paper's table and saved as CSV, Markdown and PN
 import json
 import pathlib
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.compose import make_column_transformer
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -79,7 +81,8 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
             model = make_pipeline(
                 _clinical_preprocessing(),
                 ClinicalAttentionClassifier(mode=mode, device=device, random_state=random_state,
-                                            verbose=0, **model_params),
+                                            verbose=0, clinical_preprocessing=None,
+                                            **model_params),
             )
             model.fit(X[train], y[train])
             classes = model.classes_
@@ -87,16 +90,22 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
             proba = probabilities[:, list(classes).index(pos_label)]
             pred = classes[np.argmax(probabilities, axis=1)]
             # Undefined values (e.g. PPV with no positive prediction) are NaN and left out
-            # of the mean over folds.
-            report = diagnostic_report(y[test], pred, proba, pos_label=pos_label,
-                                       n_bootstraps=0)
+            # of the mean over folds; the fold's line says which.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UndefinedMetricWarning)
+                report = diagnostic_report(y[test], pred, proba, pos_label=pos_label,
+                                           n_bootstraps=0)
             row = {"mode": mode, "fold": fold, **report["value"].to_dict()}
             rows.append(row)
             scores_all.append(proba)
             truth_all.append(y[test] == pos_label)
+            undefined = [name for name, value in row.items()
+                         if isinstance(value, float) and np.isnan(value)]
+            note = (f"  ({', '.join(undefined)} undefined in this fold: left out of the mean)"
+                    if caught and undefined else "")
             say(f"  [{mode:>8}] fold {fold}/{n_folds}: ACC {row['ACC']:.3f}  AUC {row['AUC']:.3f}"
                 f"  ({time.perf_counter() - tick:.1f}s, {time.perf_counter() - started:.0f}s "
-                "total)", flush=True)
+                f"total){note}", flush=True)
         roc[mode] = (np.concatenate(truth_all), np.concatenate(scores_all))
     results = pd.DataFrame(rows)
     table = summary_table(results)

@@ -44,6 +44,15 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         what the image (and the deep clinical path) contribute. Only for networks that read
         several modalities; not part of the published networks (turn it off to train them as
         published).
+    clinical_preprocessing : "auto" or None, default="auto"
+        "auto": the clinical table is prepared inside ``fit`` and saved with the model, so a
+        hospital table works as it comes: text or categorical columns are one-hot encoded
+        (a category unseen in training encodes as all zeros; missing as its own category),
+        numeric columns get their missing values imputed with the training median plus a
+        0/1 "was missing" column, and every numeric column is standardised with the
+        training mean and SD (a table you standardised yourself passes through unchanged up
+        to rounding). ``None``: the values are used as given and must be numeric and
+        complete (bring your own steps, e.g. a ``ClinicalTransformer`` in a pipeline).
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks (learning-rate schedulers, checkpoints, gradient clipping...).
     device : str, default="auto"
@@ -123,6 +132,9 @@ unique_times_ : ndarray
 SHARED_ATTRIBUTES = """\
 n_features_in_ : int
         Number of clinical features seen in ``fit``.
+    clinical_encoder_ : object or None
+        The clinical preprocessing learned in ``fit`` (``clinical_preprocessing="auto"``);
+        ``clinical_encoder_.output_names_`` names the network's clinical inputs.
     feature_names_in_ : ndarray of str
         Clinical column names seen in ``fit`` (only when the clinical part was a DataFrame
         with string column names).

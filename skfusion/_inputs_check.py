@@ -14,7 +14,8 @@ def check_fusion_input(estimator, X, *, fitting):
     float32 array ``(n, C, H, W)`` (or lazily read images), clinical values a float32 array
     ``(n, F)`` (``F = 0`` when the network reads none), the clinical column names when fitting,
     and ``X`` as a :class:`~skfusion.FusionInput`. After ``fit``, the shape, channels and
-    columns must match what the model was fitted on."""
+    columns must match what the model was fitted on. With the estimators' own clinical
+    preprocessing, the clinical part is returned as the table given (the core encodes it)."""
     X = as_fusion_input(X)
     if isinstance(X.images, LazyImages):
         images = X.images
@@ -36,8 +37,9 @@ def check_fusion_input(estimator, X, *, fitting):
                 f"{estimator._describe_config()} needs clinical values, but X has none; pass "
                 "X = FusionInput(images, clinical) or use mode='image'."
             )
+        raw = estimator._uses_clinical() and estimator.clinical_preprocessing == "auto"
         clinical, columns = check_clinical(
-            X.clinical if estimator._uses_clinical() else None, n_samples=n_samples
+            X.clinical if estimator._uses_clinical() else None, n_samples=n_samples, raw=raw
         )
         if estimator._uses_clinical() and clinical.shape[1] == 0:
             raise ValueError(
@@ -68,6 +70,7 @@ def check_fusion_input(estimator, X, *, fitting):
             n_samples=n_samples,
             fitted_columns=getattr(estimator, "feature_names_in_", None),
             fitted_n_features=estimator.n_features_in_,
+            raw=getattr(estimator, "clinical_encoder_", None) is not None,
         )
     else:
         clinical = np.zeros((n_samples, 0), dtype=np.float32)

@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._net import resolve_device
 from ._params import check_routed_params
 from ._persistence import ModelFileError, write_model_file
+from .preprocessing._table import TableEncoder
 
 __all__ = ["ModelFileMixin"]
 
@@ -18,9 +19,11 @@ class ModelFileMixin:
     def _fitted_state(self, common, target_fitted, extra_fitted):
         """Fitted attributes as plain JSON values (for model files)."""
         columns = common["feature_names_in_"]
+        encoder = common.get("clinical_encoder_")
         return {
             **self._target_state(target_fitted),
             "n_features_in": int(common["n_features_in_"]),
+            "clinical_encoding": None if encoder is None else encoder.get_state(),
             "feature_names_in": None if columns is None else [str(c) for c in columns],
             "image_shape": [int(d) for d in common["image_shape_"]],
             "trained_on": common["device_"],
@@ -30,7 +33,8 @@ class ModelFileMixin:
 
     def _current_fitted_state(self):
         common = {name: getattr(self, name, None) for name in (
-            "n_features_in_", "feature_names_in_", "image_shape_", "device_", "seed_")}
+            "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
+            "device_", "seed_")}
         target = {name: getattr(self, name) for name in self._target_attributes
                   if hasattr(self, name)}
         extra = {name: getattr(self, name) for name in self._extra_fitted}
@@ -53,6 +57,9 @@ class ModelFileMixin:
     @classmethod
     def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
         """Rebuild a fitted estimator from a model file's checked contents."""
+        encoding = fitted.get("clinical_encoding")
+        if "clinical_preprocessing" not in params:  # files of skfusion < 0.3 had none
+            params = {**params, "clinical_preprocessing": None}
         estimator = cls(**params)
         try:
             estimator._validate_params()
@@ -64,7 +71,9 @@ class ModelFileMixin:
         extra = fitted.get("extra", {})
         image_shape = tuple(fitted["image_shape"])
         net = estimator._build_net(
-            lazy=False, n_outputs=n_outputs, n_clinical=fitted["n_features_in"],
+            lazy=False, n_outputs=n_outputs,
+            n_clinical=(fitted["n_features_in"] if encoding is None
+                        else TableEncoder.from_state(encoding).n_outputs_),
             in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
             groups=None, stratify=None, criterion=estimator._criterion_params(None),
             extra_module=cls._derived_module_params(extra))
@@ -99,6 +108,8 @@ class ModelFileMixin:
         common = {"n_features_in_": fitted["n_features_in"],
                   "feature_names_in_": None if names is None else np.asarray(names,
                                                                              dtype=object),
+                  "clinical_encoder_": (None if encoding is None
+                                        else TableEncoder.from_state(encoding)),
                   "image_shape_": image_shape, "device_": device,
                   "seed_": fitted.get("seed", 0)}
         estimator._assign_fitted(net, common, target_fitted, extra)

@@ -27,6 +27,7 @@ import torch
 from ._params import ROUTED_PREFIXES
 from ._safe_names import ESTIMATORS, SAFE_ESTIMATOR_NAMES, UnsafeNameError, decode, encode
 from ._version import __version__
+from .preprocessing._table import TableEncoder
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "atomic_write", "check_int", "check_number_list",
            "load", "write_model_file"]
@@ -305,6 +306,12 @@ def _check_params(path, cls, raw, custom_objects):
 def _check_fitted(path, fitted):
     n_features = check_int(path, "fitted.n_features_in", fitted.get("n_features_in"), 0,
                             10**6)
+    encoding = fitted.get("clinical_encoding")
+    if encoding is not None:
+        try:
+            TableEncoder.check_state(encoding, n_features)
+        except ValueError as exc:
+            raise ModelFileError(f"{path!s}: fitted.{exc}") from None
     names = fitted.get("feature_names_in")
     if names is not None and (not isinstance(names, list) or len(names) != n_features
                               or not all(isinstance(n, str) for n in names)

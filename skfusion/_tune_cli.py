@@ -24,7 +24,8 @@ def run_tune(args):
     model = make_pipeline(
         _clinical_preprocessing(),
         ClinicalAttentionClassifier(backbone="resnet18", base_width=8, max_epochs=args.epochs,
-                                    device=args.device, verbose=0, random_state=args.seed),
+                                    device=args.device, verbose=0, random_state=args.seed,
+                                    clinical_preprocessing=None),
     )
     space = search_space(model)
     space.pop("clinicalattentionclassifier__base_width")  # fixed for CPU-sized trials

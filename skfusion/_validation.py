@@ -81,7 +81,7 @@ def check_images(images, *, argument="X.images"):
 
 
 def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_features=None,
-                   argument="X.clinical"):
+                   argument="X.clinical", raw=False):
     """Return ``(values, columns)``: clinical values as float32 ``(n, F)`` and column names.
 
     Parameters
@@ -96,8 +96,13 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
     fitted_n_features : int or None
         Number of columns seen in fit (checked at predict time).
 
-    Non-numeric columns and missing values raise a ValueError naming the columns and the
-    skfusion/sklearn transformer that fixes them.
+    raw : bool, default=False
+        Return the table as given (a DataFrame with the fitted columns, or an array) for the
+        estimators' own preprocessing, which encodes text categories and imputes missing
+        values; shapes, names, complex and infinite values are still checked.
+
+    Without ``raw``, non-numeric columns and missing values raise a ValueError naming the
+    columns and the skfusion/sklearn transformer that fixes them.
     """
     if clinical is None:
         values = np.zeros((n_samples, 0), dtype=np.float32)
@@ -118,6 +123,14 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
                 "(e.g. split them into real and imaginary parts, or take np.abs).")
         if fitted_columns is not None:
             frame, columns = _align_columns(frame, fitted_columns, argument)
+        if raw:
+            _check_raw_shape(frame.shape, n_samples, fitted_n_features, argument)
+            numeric = frame.select_dtypes("number")
+            if not numeric.empty and np.isinf(numeric.to_numpy(dtype=np.float64)).any():
+                raise ValueError(f"{argument} has infinite values; replace or clip them.")
+            if not all(isinstance(c, str) for c in frame.columns):
+                columns = None
+            return frame, columns
         objects = [c for c, dtype in frame.dtypes.items() if dtype == object]
         if objects:
             # Numbers stored as Python objects are numbers; text is not.
@@ -163,6 +176,11 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
             raise ValueError(
                 f"{argument} has complex values (dtype {values.dtype}); pass real values "
                 "(e.g. split them into real and imaginary parts, or take np.abs).")
+        if raw:
+            _check_raw_shape(values.shape, n_samples, fitted_n_features, argument)
+            if values.dtype.kind in "biuf" and np.isinf(values.astype(np.float64)).any():
+                raise ValueError(f"{argument} has infinite values; replace or clip them.")
+            return values, None
         if values.dtype.kind not in "biuf":
             try:
                 values = values.astype(np.float64)
@@ -216,6 +234,15 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
             "e.g. ClinicalTransformer(StandardScaler())."
         )
     return np.ascontiguousarray(values32), columns
+
+
+def _check_raw_shape(shape, n_samples, fitted_n_features, argument):
+    if shape[0] != n_samples:
+        raise ValueError(f"{argument} has {shape[0]} rows but there are {n_samples} images; "
+                         "pass one clinical row per image.")
+    if fitted_n_features is not None and shape[1] != fitted_n_features:
+        raise ValueError(f"{argument} has {shape[1]} feature(s) but the model was fitted with "
+                         f"{fitted_n_features}; pass the same clinical columns as in fit.")
 
 
 def _align_columns(frame, fitted_columns, argument):

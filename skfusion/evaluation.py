@@ -10,7 +10,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from ._cv import default_cv
 from ._fitting import fit_with_groups
-from .metrics import diagnostic_report, plot_diagnostics
+from .metrics import diagnostic_report, infer_pos_label, plot_diagnostics
 
 __all__ = ["cross_val_diagnostics"]
 
@@ -31,7 +31,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         accepts it.
     cv : int or splitter, default=5
     pos_label : label, default=None
-        Positive class of a binary task (default: the larger label).
+        Positive class of a binary task; inferred only where unambiguous (1 for labels
+        {0, 1}, True for booleans, see :func:`skfusion.metrics.infer_pos_label`); labels
+        such as "AD"/"NC" need it, and a ValueError says so.
     output_dir : str or path-like, default=None
         Write ``fold_<k>.png`` (ROC + confusion matrix), ``folds.csv`` and ``pooled.csv``
         (the pooled out-of-fold report with subject-bootstrap intervals) there.
@@ -53,8 +55,8 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     cv = default_cv(cv, y, groups, random_state)
     labels = np.unique(y)
     binary = len(labels) == 2
-    if pos_label is None:
-        pos_label = labels[-1]
+    if pos_label is None and binary:
+        pos_label = infer_pos_label(labels)
     out = None if output_dir is None else pathlib.Path(output_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

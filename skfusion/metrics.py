@@ -29,6 +29,7 @@ __all__ = [
     "concordance_index",
     "diagnostic_report",
     "diagnostic_scorers",
+    "infer_pos_label",
     "plot_diagnostics",
     "npv_score",
     "ppv_score",
@@ -175,6 +176,30 @@ npv_score = _metric("npv", "Negative predictive value: TN / (TN + FN).")
     },
     prefer_skip_nested_validation=True,
 )
+def infer_pos_label(labels, argument="pos_label"):
+    """The positive class of a binary task where it is unambiguous, as scikit-learn infers it:
+    1 for labels {0, 1} or {-1, 1}, True for booleans. Any other pair (e.g. "AD"/"NC") raises a
+    ValueError asking for ``pos_label``: taking the larger label would silently make
+    "NC" (healthy) the condition.
+
+    Examples
+    --------
+    >>> from skfusion.metrics import infer_pos_label
+    >>> infer_pos_label([0, 1]), infer_pos_label([False, True])
+    (1, True)
+    """
+    values = list(np.unique(np.asarray(labels)))
+    as_set = set(v.item() if hasattr(v, "item") else v for v in values)
+    if as_set and all(isinstance(v, (bool, np.bool_)) for v in values) and len(values) <= 2:
+        return True
+    if as_set <= {0, 1} or as_set <= {-1, 1}:
+        return 1
+    raise ValueError(
+        f"the labels {sorted(map(str, as_set))} do not say which class is the condition; pass "
+        f"{argument}= the positive class (e.g. {argument}={str(values[0])!r}). Only labels "
+        "{0, 1}, {-1, 1} or booleans are read as 1 / True without it.")
+
+
 def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=None,
                       n_bootstraps=1000, confidence_level=0.95, random_state=0):
     """ACC, sensitivity, specificity, PPV, NPV, balanced accuracy and AUC with confidence
@@ -189,8 +214,10 @@ def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=No
         (columns in sorted label order; one-vs-rest macro AUC for several classes). Without
         it the AUC row is left out.
     pos_label : label, default=None
-        Positive class of a binary problem; default: the larger of the two labels. With more
-        than two classes the confusion-matrix metrics are macro one-vs-rest averages.
+        Positive class of a binary problem, inferred only where unambiguous
+        (:func:`infer_pos_label`: 1 for labels {0, 1} or {-1, 1}, True for booleans); other
+        labels ("AD"/"NC") need it. With more than two classes the confusion-matrix metrics
+        are macro one-vs-rest averages.
     groups : array-like of shape (n_samples,), default=None
         Subject of each sample. The bootstrap then resamples subjects, not slices, so the
         intervals account for slices of one subject being alike.
@@ -226,7 +253,7 @@ def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=No
     labels = np.unique(np.concatenate([y_true, y_pred]))
     binary = len(labels) <= 2
     if binary and pos_label is None:
-        pos_label = labels[-1]
+        pos_label = infer_pos_label(labels)
     scores = None if y_score is None else np.asarray(y_score, dtype=float)
     if scores is not None and len(scores) != len(y_true):
         raise ValueError(f"y_score has {len(scores)} rows but y_true has {len(y_true)}.")
@@ -393,7 +420,7 @@ def plot_diagnostics(y_true, y_pred, y_score=None, *, pos_label=None, path=None,
         Score of ``pos_label`` for the ROC curve (binary tasks); without it only the
         confusion matrix is drawn.
     pos_label : label, default=None
-        The positive class (default: the larger label).
+        The positive class; inferred only where unambiguous (:func:`infer_pos_label`).
     path : str or path-like, default=None
         Where to save the PNG; ``None`` only returns the figure.
     title : str, default=None
@@ -412,8 +439,8 @@ def plot_diagnostics(y_true, y_pred, y_score=None, *, pos_label=None, path=None,
 
     y_true = np.asarray(y_true)
     labels = np.unique(np.concatenate([y_true, np.asarray(y_pred)]))
-    if pos_label is None:
-        pos_label = labels[-1]
+    if pos_label is None and len(labels) == 2:
+        pos_label = infer_pos_label(labels)
     with_roc = y_score is not None and len(labels) <= 2
     figure, axes = plt.subplots(1, 2 if with_roc else 1, figsize=(9 if with_roc else 4.5, 4))
     axes = np.atleast_1d(axes)

@@ -8,6 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch.callbacks import Callback
 
+import skfusion
 from skfusion import ClinicalAttentionClassifier, ClinicalTransformer, FusionInput
 from skfusion.nn import ClinicalChannelAttention
 
@@ -220,9 +221,8 @@ def _with_images(X, images):
         (lambda X: FusionInput(X.images, X.clinical.assign(extra=1.0)),
          r"unexpected \['extra'\]"),
         (lambda X: FusionInput(X.images, X.clinical.assign(age="old")),
-         r"non-numeric column\(s\) \['age'\].*OneHotEncoder"),
-        (lambda X: FusionInput(X.images, X.clinical.assign(age=np.nan)),
-         r"missing values.*'age': 20.*SimpleImputer"),
+         r"column 'age' held numbers in fit but now has 'old'"),
+        (lambda X: FusionInput(X.images, X.clinical.assign(age=np.inf)), "infinite"),
         (lambda X: FusionInput(X.images), "fitted with clinical values"),
         (lambda X: FusionInput(X.images, X.clinical.to_numpy()[:, :2]), "2 feature"),
         (lambda X: X.images, "must be a FusionInput or a tuple"),
@@ -233,6 +233,63 @@ def test_bad_predict_input_is_explained_and_harmless(fitted, make_X, match):
     with pytest.raises((ValueError, TypeError), match=match):
         clf.predict_proba(make_X(X))
     np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize(
+    "clinical, match",
+    [
+        (lambda c: c.assign(age="old"), r"non-numeric column\(s\) \['age'\].*OneHotEncoder"),
+        (lambda c: c.assign(age=np.nan), r"missing values.*'age': 20.*SimpleImputer"),
+    ],
+)
+def test_without_own_preprocessing_text_and_missing_values_are_refused_with_a_fix(
+        clinical, match):
+    X, y = make_data(n=20)
+    with pytest.raises(ValueError, match=match):
+        tiny(clinical_preprocessing=None).fit(FusionInput(X.images, clinical(X.clinical)), y)
+
+
+def hospital_table(n=24, seed=0):
+    """Text categories, a pandas category, booleans, missing values, raw units."""
+    X, y = make_data(n=n, seed=seed)
+    rng = np.random.RandomState(seed)
+    clinical = X.clinical.assign(
+        sex=np.where(rng.rand(n) < 0.5, "F", "M"),
+        site=pd.Categorical(rng.choice(["A", "B", "C"], n)),
+        smoker=rng.rand(n) < 0.3,
+        etiv=rng.normal(1500, 150, n),
+    )
+    clinical.loc[rng.rand(n) < 0.2, "age"] = np.nan
+    clinical.loc[rng.rand(n) < 0.2, "sex"] = None
+    return FusionInput(X.images, clinical), y
+
+
+def test_a_hospital_table_works_as_it_comes(tmp_path):
+    X, y = hospital_table()
+    clf = tiny().fit(X, y)
+    names = clf.clinical_encoder_.output_names_
+    assert {"age", "age_missing", "sex=F", "sex=M", "sex=<missing>", "site=A",
+            "smoker=True", "etiv"} <= set(names)
+    assert clf.n_features_in_ == 7
+    assert clf.net_.module_.shortcut.in_features == len(names)  # the network reads them all
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    unseen = FusionInput(X.images, X.clinical.assign(sex="X", site="Z"))  # unseen categories
+    assert np.isfinite(clf.predict_proba(unseen)).all()
+    loaded = skfusion.load(clf.save(tmp_path / "table.skf"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    assert loaded.clinical_encoder_.output_names_ == names
+
+
+def test_own_preprocessing_standardises_numbers_from_the_training_part_only():
+    X, y = hospital_table()
+    clf = tiny().fit(X[:16], y[:16])
+    encoded = clf.clinical_encoder_.transform(X.clinical[:16])
+    etiv = clf.clinical_encoder_.output_names_.index("etiv")
+    assert abs(encoded[:, etiv].mean()) < 1e-6 and abs(encoded[:, etiv].std() - 1) < 1e-5
+    before = clf.predict_proba(X[16:])
+    tiny().fit(X, y)  # another fit does not touch the first model's encoder
+    np.testing.assert_array_equal(clf.predict_proba(X[16:]), before)
 
 
 def test_reordered_columns_give_the_same_predictions(fitted):

@@ -154,3 +154,22 @@ def test_plot_diagnostics_writes_a_png(tmp_path):
     assert (tmp_path / "fold.png").stat().st_size > 10_000
     plot_diagnostics(Y3_TRUE, Y3_PRED, path=tmp_path / "multi.png")
     assert (tmp_path / "multi.png").exists()
+
+
+def test_the_positive_class_is_inferred_only_where_unambiguous():
+    from skfusion.evaluation import cross_val_diagnostics
+    from skfusion.metrics import infer_pos_label
+
+    assert infer_pos_label([0, 1]) == 1 and infer_pos_label([-1, 1]) == 1
+    assert infer_pos_label(np.array([True, False])) is True
+    for labels in (["AD", "NC"], [1, 2], ["pMCI", "sMCI"]):
+        with pytest.raises(ValueError, match="pos_label="):
+            infer_pos_label(labels)
+    y_true = np.array(["AD", "NC", "AD", "NC"])
+    with pytest.raises(ValueError, match="which class is the condition"):
+        diagnostic_report(y_true, y_true, n_bootstraps=0)
+    numeric = diagnostic_report((y_true == "AD").astype(int), (y_true == "AD").astype(int),
+                                n_bootstraps=0)
+    assert numeric.loc["Sensitivity", "value"] == 1.0
+    with pytest.raises(ValueError, match="pos_label="):
+        cross_val_diagnostics(None, None, y_true, cv=2, verbose=0)
