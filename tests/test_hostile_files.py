@@ -202,6 +202,16 @@ FITTED_EDITS = {
     "generator_state short": lambda f: f.update(generator_state=[1, 2, 3]),
     "extra not a dict": lambda f: f.update(extra=[1]),
     "fitted missing classes": lambda f: f.pop("classes"),
+    "clinical_encoding not a dict": lambda f: f.update(clinical_encoding=[1]),
+    "clinical_encoding wrong column count": lambda f: f["clinical_encoding"].update(
+        columns=["a"], kinds=["numeric"], stats=[f["clinical_encoding"]["stats"][0]]),
+    "clinical_encoding kind unknown": lambda f: f["clinical_encoding"]["kinds"].__setitem__(
+        0, "pickle"),
+    "clinical_encoding scale zero": lambda f: f["clinical_encoding"]["stats"][0].update(
+        scale=0.0),
+    "clinical_encoding huge categories": lambda f: f["clinical_encoding"].update(
+        kinds=["categorical"] * 3, stats=[{"categories": [str(i) for i in range(400000)],
+                                          "missing": False}] * 3),
 }
 
 
