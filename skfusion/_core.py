@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping
 
 from ._batches import LazyBatchLoader, TensorBatchIterator, make_dataset
-from ._input import LazyImages
+from ._input import LazyImages, subjects_of, warn_if_subjects_repeat
 from ._inputs_check import check_fusion_input
 from ._net import FiniteLoss, FusionNet, InterruptRecovery, ValidationSplit
 from ._net import device_settings, resolve_amp_dtype, resolve_device, torch_threads
@@ -243,7 +243,10 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         extra_arrays, extra_fitted = self._learn_extra(X)
         target = self._fit_target(y, n_samples=n_samples, classes=classes)
         target_fitted = target.fitted
-        groups = _check_groups(groups, n_samples)
+        groups = _check_groups(subjects_of(X, groups), n_samples)
+        if self.early_stopping and groups is None:
+            warn_if_subjects_repeat(X, X.clinical, "the early-stopping validation split",
+                                    stacklevel=6)
         n_train = n_samples
         if self.early_stopping:
             n_train -= int(np.ceil(self.validation_fraction * n_train))
@@ -286,7 +289,7 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         """Train the fitted network further; on any error the model is restored."""
         images, clinical, _, X = self._check_X(X, fitting=False)
         target = self._encode_target(y, n_samples=images.shape[0], classes=classes)
-        groups = _check_groups(groups, images.shape[0])
+        groups = _check_groups(subjects_of(X, groups), images.shape[0])
         dataset = make_dataset(images, clinical, target.values, **self._extra_arrays(X))
         net = self.net_
         # Continue with the estimator's current training settings and callbacks.

@@ -4,7 +4,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["FusionInput", "LazyImages", "as_fusion_input"]
+__all__ = ["FusionInput", "LazyImages", "as_fusion_input", "subjects_of",
+           "warn_if_subjects_repeat"]
 
 
 class LazyImages:
@@ -55,6 +56,13 @@ class FusionInput:
         never by index label.
     text : sequence of str of length n_samples, default=None
         Free-text reports, one per sample.
+    subjects : array-like of length n_samples, default=None
+        The subject (patient) of each sample, when a subject has several samples (slices).
+        skfusion's own splits then keep subjects whole by default: the early-stopping
+        validation part, :func:`skfusion.tuning.tune` and
+        :func:`skfusion.evaluation.cross_val_diagnostics` use them when no ``groups`` are
+        passed. scikit-learn's own tools do not read them: pass ``groups=X.subjects`` to
+        ``cross_validate`` with a ``GroupKFold`` or ``StratifiedGroupKFold``.
 
     Attributes
     ----------
@@ -73,10 +81,14 @@ class FusionInput:
            [4., 5.]])
     """
 
-    def __init__(self, images, clinical=None, text=None):
+    def __init__(self, images, clinical=None, text=None, *, subjects=None):
         self.images = images
         self.clinical = clinical
         self.text = text
+        self.subjects = None if subjects is None else np.asarray(subjects)
+        if self.subjects is not None and self.subjects.ndim != 1:
+            raise ValueError(f"FusionInput(subjects=...) must be 1-D, one id per sample; got "
+                             f"shape {self.subjects.shape}.")
         if isinstance(text, (str, bytes)):
             raise ValueError(
                 f"FusionInput(text=...) got one string ({text[:40]!r}...); expected one report "
@@ -96,6 +108,8 @@ class FusionInput:
             parts["clinical"] = self.clinical
         if self.text is not None:
             parts["text"] = self.text
+        if self.subjects is not None:
+            parts["subjects"] = self.subjects
         return parts
 
     def __len__(self):
@@ -142,6 +156,7 @@ class FusionInput:
             _take(self.images, positions),
             None if self.clinical is None else _take(self.clinical, positions),
             None if self.text is None else _take(self.text, positions),
+            subjects=None if self.subjects is None else self.subjects[positions],
         )
 
     def __repr__(self):
@@ -209,3 +224,33 @@ def _describe(obj):
     if isinstance(obj, (list, tuple)):
         return f"{type(obj).__name__} of length {len(obj)}"
     return type(obj).__name__
+
+
+def subjects_of(X, groups):
+    """``groups`` if given, else the subjects a :class:`FusionInput` carries, else None."""
+    if groups is not None:
+        return groups
+    return getattr(X, "subjects", None)
+
+
+def warn_if_subjects_repeat(X, clinical, what, stacklevel=3):
+    """Warn when samples look like repeated subjects (several share one clinical row, as
+    slices of one patient do) and nothing says which belong together."""
+    import warnings
+
+    import pandas as pd
+
+    if clinical is None or len(clinical) < 4:
+        return
+    frame = clinical if isinstance(clinical, pd.DataFrame) else pd.DataFrame(
+        np.asarray(clinical))
+    if frame.shape[1] == 0:
+        return
+    repeated = int(frame.duplicated(keep=False).sum())
+    if repeated >= max(2, len(frame) // 5):
+        warnings.warn(
+            f"{repeated} of {len(frame)} samples share their clinical row with another sample, "
+            f"as slices of one subject do, but no subjects were given: {what} may put one "
+            "subject's samples on both sides of a split. Pass groups= (a subject id per "
+            "sample) or X = FusionInput(images, clinical, subjects=...).",
+            UserWarning, stacklevel=stacklevel)

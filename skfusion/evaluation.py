@@ -10,6 +10,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from ._cv import default_cv
 from ._fitting import fit_with_groups
+from ._input import subjects_of, warn_if_subjects_repeat
 from .metrics import diagnostic_report, infer_pos_label, plot_diagnostics
 
 __all__ = ["cross_val_diagnostics"]
@@ -52,6 +53,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         ``folds.count()`` says how many there were.
     """
     y = np.asarray(y)
+    groups = subjects_of(X, groups)
+    if groups is None and isinstance(cv, int):
+        warn_if_subjects_repeat(X, getattr(X, "clinical", None), "cross_val_diagnostics' folds")
     cv = default_cv(cv, y, groups, random_state)
     labels = np.unique(y)
     binary = len(labels) == 2

@@ -23,6 +23,7 @@ from skorch.callbacks import Callback
 from ._core import SHARED_SEARCH_SPACE
 from ._cv import default_folds, task_of
 from ._fitting import fit_with_groups
+from ._input import subjects_of, warn_if_subjects_repeat
 
 __all__ = ["search_space", "tune"]
 
@@ -184,6 +185,9 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
     final, prefix = _final_step(estimator)
     rng = check_random_state(random_state)
     task = task_of(estimator)
+    groups = subjects_of(X, groups)
+    if groups is None and isinstance(cv, int):
+        warn_if_subjects_repeat(X, getattr(X, "clinical", None), "tune's folds")
     folds = default_folds(cv, y, groups,
                           rng.randint(2**31 - 1) if isinstance(cv, int) else None, task)
     if isinstance(scoring, str) and scoring == "auto":

@@ -1,6 +1,8 @@
 """Subjects never straddle a split: sklearn's CV, pipelines, searches and our internal
 validation split for early stopping."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -98,3 +100,46 @@ def test_partial_fit_twice_equals_fit_with_two_epochs():
     b.partial_fit(X, y)
     b.partial_fit(X, y)
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-6, atol=1e-7)
+
+
+def test_subjects_carried_by_X_keep_every_skfusion_split_whole():
+    from skfusion.evaluation import cross_val_diagnostics
+    from skfusion.tuning import tune
+
+    X, y, groups = subject_data()
+    X = FusionInput(X.images, X.clinical, subjects=groups)
+    assert (X[[0, 5]].subjects == groups[[0, 5]]).all()
+    clf = ClinicalAttentionClassifier(**TINY, early_stopping=True, validation_fraction=0.25)
+    clf.fit(X, y)  # no groups: X's subjects are used
+    valid = clf.validation_indices_
+    train = np.setdiff1d(np.arange(len(y)), valid)
+    assert not set(groups[valid]) & set(groups[train])
+    seen = []
+
+    class Recorder(ClinicalAttentionClassifier):
+        def fit(self, X, y, groups=None):
+            seen.append(set(X.subjects))
+            return super().fit(X, y, groups=groups)
+
+    cross_val_diagnostics(Recorder(**TINY), X, y, cv=3, pos_label="AD", verbose=0)
+    assert len(seen) == 3 and all(len(s) == 8 for s in seen)  # 12 subjects, whole folds
+    study = tune(ClinicalAttentionClassifier(**TINY), X, y, cv=3, n_trials=1, verbose=0,
+                 space={"lr": __import__("optuna").distributions.FloatDistribution(
+                     1e-3, 1e-2, log=True)})
+    assert study.trials[0].state.name == "COMPLETE"
+
+
+def test_repeated_subjects_without_ids_are_warned_about():
+    X, y, groups = subject_data()
+    with pytest.warns(UserWarning, match="share their clinical row.*subjects="):
+        ClinicalAttentionClassifier(**TINY, early_stopping=True).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ClinicalAttentionClassifier(**TINY, early_stopping=True).fit(X, y, groups=groups)
+
+
+def test_the_cohort_carries_its_subjects():
+    from skfusion.datasets import make_brain_cohort
+
+    cohort = make_brain_cohort(4, n_slices=2, image_size=32, random_state=0)
+    assert (cohort.X.subjects == cohort.groups).all()

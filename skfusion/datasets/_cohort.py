@@ -297,7 +297,7 @@ def make_brain_cohort(
     slice_mm = np.tile(np.arange(j0, j0 + n_slices) - int(_ORIGIN[1]), n_subjects)
     text = (np.repeat(frame["report"].to_numpy(), n_slices).tolist() if reports else None)
     result = Bunch(
-        X=FusionInput(images, clinical, text=text),
+        X=FusionInput(images, clinical, text=text, subjects=groups),
         y=y,
         groups=groups,
         frame=frame.drop(columns="neurodegeneration"),

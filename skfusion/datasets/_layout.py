@@ -117,4 +117,4 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
     clinical = table.drop(columns=["participant_id", target]).iloc[rows].reset_index(drop=True)
     y = table[target].to_numpy()[rows]
     groups = table["participant_id"].astype(str).to_numpy()[rows]
-    return FusionInput(images, clinical), y, groups
+    return FusionInput(images, clinical, subjects=groups), y, groups
