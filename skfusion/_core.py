@@ -30,6 +30,7 @@ from ._model_files import ModelFileMixin
 from ._safe_names import register_estimator
 from .callbacks import EpochCheckpoint
 from .nn.resnet import RESNET_SPECS
+from .nn.slice_stack import POOLINGS, SliceStackNet
 from .preprocessing._table import TableEncoder
 
 __all__ = ["BaseFusionEstimator", "SHARED_SEARCH_SPACE", "Target"]
@@ -49,6 +50,7 @@ SHARED_DEFAULTS = {
     "modality_dropout": 0.2,
     "clinical_shortcut": True,
     "clinical_preprocessing": "auto",
+    "slices": "auto",
     "callbacks": None,
     "device": "auto",
     "mixed_precision": "auto",
@@ -119,6 +121,7 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "clinical_shortcut": ["boolean"],
         "clinical_preprocessing": [StrOptions({"auto"}), None],
+        "slices": [StrOptions({"auto", "channels", *POOLINGS})],
         "callbacks": [list, None],
         "device": [str],
         "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
@@ -358,9 +361,12 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
                                               and n_clinical > 0),
             **{f"module__{k}": v for k, v in (extra_module or {}).items()},
         }
+        if self.slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
+            module_params.update(module__net_class=self._module_class,
+                                 module__pooling=self.slices)
         iterator = LazyBatchLoader if lazy else TensorBatchIterator
         return FusionNet(
-            module=self._module_class,
+            module=SliceStackNet if self.slices in POOLINGS else self._module_class,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,

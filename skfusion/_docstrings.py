@@ -53,6 +53,15 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         training mean and SD (a table you standardised yourself passes through unchanged up
         to rounding). ``None``: the values are used as given and must be numeric and
         complete (bring your own steps, e.g. a ``ClinicalTransformer`` in a pipeline).
+    slices : {"auto", "channels", "mean", "attention"}, default="auto"
+        How images ``(n, k, H, W)`` are read. "channels": k channels of one image (2.5-D
+        when they are neighbouring slices). "mean" / "attention": k slices of one patient;
+        every slice goes through the same 2-D network with the patient's clinical values
+        guiding it, and the slices' features are pooled by their mean or by gated attention
+        (Ilse et al., ICML 2018; the weights say which slices mattered, see
+        :func:`skfusion.explain.attention_maps`), so a row of ``X`` is a patient. "auto":
+        channels when k <= 4 (grey, RGB, RGBA), and an error asking for the choice when
+        k > 4: the shape alone cannot say.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks (learning-rate schedulers, checkpoints, gradient clipping...).
     device : str, default="auto"

@@ -29,6 +29,12 @@ def check_fusion_input(estimator, X, *, fitting):
     else:
         images = check_images(X.images)
     n_samples = images.shape[0]
+    if estimator.slices == "auto" and images.shape[1] > 4:
+        raise ValueError(
+            f"X.images has shape {tuple(images.shape)}: {images.shape[1]} slices of each "
+            f"patient, or {images.shape[1]} channels? Say which: slices='mean' or "
+            "slices='attention' reads them as slices (one shared 2-D network per slice, "
+            "pooled across slices), slices='channels' as channels of one image (2.5-D).")
     if fitting:
         if estimator._clinical_optional and X.clinical is None:
             return images, np.zeros((n_samples, 0), dtype=np.float32), None, X

@@ -114,9 +114,13 @@ class _ReportFusion:
         check_is_fitted(self)
         X = as_fusion_input(X)
         reports = _check_text(X.text, len(X))
-        with self.net_.recording("text_encoder.weights_out") as captured:
+        stacked = self.slices in ("mean", "attention")  # each slice reads the same report
+        path = "net.text_encoder.weights_out" if stacked else "text_encoder.weights_out"
+        with self.net_.recording(path) as captured:
             self._outputs(X)
         weights = np.concatenate(captured) if captured else np.zeros((0, 0))
+        if stacked and len(weights):
+            weights = weights[::len(weights) // len(reports)]
         result = []
         for row, report in enumerate(reports):
             words = [w if w in self.vocabulary_ else "<unk>"

@@ -63,11 +63,13 @@ def grad_cam(estimator, X, *, target=None, stage=None):
     -------
     maps : ndarray of shape (n_samples, H, W), float32
         Non-negative maps, each scaled to a maximum of 1 (all zeros where the gradient
-        gives no evidence). Deterministic: the network runs in evaluation mode.
+        gives no evidence). Deterministic: the network runs in evaluation mode. For slice
+        stacks (``slices="mean"`` or ``"attention"``) one map per slice: (n_samples, S, H, W).
     """
     estimator, X = _final_estimator(estimator, X)
     module = estimator.net_.module_
-    encoder = getattr(module, "image_encoder", None)
+    stacked = hasattr(module, "slice_weights_out")
+    encoder = getattr(module.net if stacked else module, "image_encoder", None)
     if encoder is None:
         raise ValueError(
             f"{estimator._describe_config()} has no image path to explain; Grad-CAM needs a "
@@ -121,7 +123,10 @@ def grad_cam(estimator, X, *, target=None, stage=None):
             cam = torch.nn.functional.interpolate(cam, size=x["images"].shape[-2:],
                                                   mode="bilinear", align_corners=False)[:, 0]
             peak = cam.flatten(1).max(dim=1).values.clamp(min=1e-12)[:, None, None]
-            maps.append((cam / peak).cpu().float().numpy())
+            cam = cam / peak
+            if stacked:  # one map per slice: (n, S, H, W)
+                cam = cam.reshape(x["images"].shape[0], -1, *cam.shape[-2:])
+            maps.append(cam.cpu().float().numpy())
             module.zero_grad(set_to_none=True)
     finally:
         for hook in hooks:
@@ -140,7 +145,10 @@ def attention_maps(estimator, X):
       the EHR-guided spatial map upsampled to input resolution, and ``"gates"`` (n_samples,
       n_heads, head_dim) from the GMU (1 favours the image, 0 the clinical features);
     * ReportFusionClassifier: ``"word_attention"``, per report a list of (word, weight);
-    * FeatureModulationClassifier: ``"scale"`` and ``"shift"`` (n_samples, channels).
+    * FeatureModulationClassifier: ``"scale"`` and ``"shift"`` (n_samples, channels);
+    * any estimator reading slice stacks (``slices="mean"`` or ``"attention"``):
+      ``"slice_attention"``, (n_samples, S) pooling weights per slice, each row summing to 1
+      (uniform for "mean"). The per-block maps above are then per slice, in patient order.
     """
     from .nn.gated_fusion import ClinicalSpatialAttention, MultiHeadGMU
     from .nn.modulation import FeatureModulation
@@ -157,7 +165,10 @@ def attention_maps(estimator, X):
                 output.detach().float().cpu())
         hooks.append(submodule.register_forward_hook(keep))
 
-    encoder = getattr(module, "image_encoder", None)
+    stacked = hasattr(module, "slice_weights_out")
+    if stacked:
+        hook_on("slices", module.slice_weights_out, "slice_attention")
+    encoder = getattr(module.net if stacked else module, "image_encoder", None)
     if encoder is not None:
         for s, stage in enumerate(encoder.stages, start=1):
             for b, block in enumerate(stage):
@@ -190,6 +201,9 @@ def attention_maps(estimator, X):
                 for name, value in arrays.items()}
         if group == "gates":
             result[group] = arrays["gmu"].numpy()
+            continue
+        if group == "slice_attention":
+            result[group] = arrays["slices"].numpy()
             continue
         result[group] = {name: value.numpy() for name, value in arrays.items()}
     if hasattr(estimator, "word_attention"):

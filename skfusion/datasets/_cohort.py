@@ -161,6 +161,7 @@ def _smooth_field(rng, image_size, amplitude, grid=4):
         "return_masks": ["boolean"],
         "reports": ["boolean"],
         "output_dir": [str, os.PathLike, None],
+        "unit": [StrOptions({"slice", "patient"})],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -178,6 +179,7 @@ def make_brain_cohort(
     return_masks=False,
     reports=False,
     output_dir=None,
+    unit="slice",
     random_state=None,
 ):
     """Simulate a brain MRI + clinical cohort from the MNI152 template, with no download.
@@ -237,6 +239,13 @@ def make_brain_cohort(
         and ``frame["report"]``) whose wording follows the subject's atrophy as a reader
         would grade it (with reader disagreement), with realistic noise: synonyms, negations,
         incidental sentences, and some reports that do not mention the hippocampi.
+    unit : {"slice", "patient"}, default="slice"
+        "slice": one row of ``X`` per slice (Yang et al.'s protocol; ``groups`` says which
+        slices belong to one subject, and splits must keep them together). "patient": one
+        row per subject: ``X.images`` is the slice stack ``(n_subjects, n_slices,
+        image_size, image_size)`` (read it with ``slices="mean"`` or ``"attention"`` on any
+        estimator), one clinical row, one report and one target per subject, so any
+        cross-validation splits patients.
     output_dir : str, path-like or None, default=None
         Also write the cohort there as NIfTI files with a ``participants.tsv`` (see
         :func:`write_cohort`), loadable with :func:`load_cohort`.
@@ -309,6 +318,25 @@ def make_brain_cohort(
         result["masks"] = masks
     if output_dir is not None:
         result["path"] = write_cohort(result, output_dir)
+    if unit == "patient":
+        result = _per_patient(result, frame, feature_names, y_subject, n_slices, image_size)
+    return result
+
+
+def _per_patient(result, frame, feature_names, y_subject, n_slices, image_size):
+    """The same cohort with one row per subject: slice stacks, one clinical row each."""
+    n = len(frame)
+    images = result.X.images.reshape(n, n_slices, image_size, image_size)
+    text = None if result.X.text is None else list(result.X.text[::n_slices])
+    subjects = frame["subject_id"].to_numpy()
+    result = Bunch(**result)
+    result["X"] = FusionInput(images, frame[feature_names].reset_index(drop=True), text=text,
+                              subjects=subjects)
+    result["y"] = y_subject
+    result["groups"] = subjects
+    result["slice_index"] = result["slice_index"][:n_slices]
+    if "masks" in result:
+        result["masks"] = result["masks"].reshape(n, n_slices, image_size, image_size)
     return result
 
 
