@@ -11,7 +11,8 @@ from sklearn.exceptions import UndefinedMetricWarning
 from ._cv import default_cv
 from ._fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
-from .metrics import diagnostic_report, infer_pos_label, plot_diagnostics
+from .metrics import (aggregate_by_subject, diagnostic_report, infer_pos_label,
+                      plot_diagnostics)
 
 __all__ = ["cross_val_diagnostics"]
 
@@ -47,7 +48,11 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     -------
     folds : pandas.DataFrame
         One row per fold, one column per metric; ``folds.attrs["pooled"]`` holds the pooled
-        report. A metric undefined in a fold (PPV when the model predicted no positive
+        report. When subjects have several samples (``groups`` repeat), every fold is also
+        scored per subject (each subject's mean predicted probabilities, see
+        :func:`skfusion.metrics.aggregate_by_subject`): ``folds.attrs["per_subject"]`` (one
+        row per fold) and ``folds.attrs["pooled_per_subject"]``; ``folds`` itself is per
+        slice, and the printed lines say which is which. A metric undefined in a fold (PPV when the model predicted no positive
         sample...) is NaN there, with an ``UndefinedMetricWarning`` naming the fold and the
         reason; ``folds.mean()`` averages the defined folds (pandas skips NaN) and
         ``folds.count()`` says how many there were.
@@ -55,7 +60,8 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     y = np.asarray(y)
     groups = subjects_of(X, groups)
     if groups is None and isinstance(cv, int):
-        warn_if_subjects_repeat(X, getattr(X, "clinical", None), "cross_val_diagnostics' folds")
+        warn_if_subjects_repeat(X, getattr(X, "clinical", None),
+                                "cross_val_diagnostics' folds")
     cv = default_cv(cv, y, groups, random_state)
     labels = np.unique(y)
     binary = len(labels) == 2
@@ -65,6 +71,8 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     rows, pooled_true, pooled_pred, pooled_score, pooled_groups = [], [], [], [], []
+    repeated = groups is not None and len(np.unique(groups)) < len(y)
+    subject_rows, subject_parts = [], []
     for fold, (train, test) in enumerate(cv.split(np.zeros(len(y)), y, groups), start=1):
         model = fit_with_groups(clone(estimator), X[train], y[train],
                                 None if groups is None else np.asarray(groups)[train])
@@ -80,6 +88,19 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
             warnings.warn(f"fold {fold}: {warning.message}", UndefinedMetricWarning,
                           stacklevel=2)
         rows.append({"fold": fold, **report["value"].to_dict()})
+        if repeated:  # the same fold scored per subject: mean probabilities of its slices
+            _, y_subject, proba_subject = aggregate_by_subject(
+                y[test], proba, np.asarray(groups)[test])
+            pred_subject = model.classes_[np.argmax(proba_subject, axis=1)]
+            score_subject = (proba_subject[:, list(model.classes_).index(pos_label)]
+                             if binary else proba_subject)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                subject_report = diagnostic_report(
+                    y_subject, pred_subject, score_subject,
+                    pos_label=pos_label if binary else None, n_bootstraps=0)
+            subject_rows.append({"fold": fold, **subject_report["value"].to_dict()})
+            subject_parts.append((y_subject, pred_subject, score_subject))
         if out is not None:
             plot_diagnostics(y[test], pred, score if binary else None, pos_label=pos_label,
                              path=out / f"fold_{fold}.png", title=f"fold {fold}")
@@ -89,8 +110,10 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         pooled_groups.append(np.asarray(groups)[test] if groups is not None
                              else np.arange(len(y))[test])
         if verbose:
-            metrics = ", ".join(f"{k} {v:.3f}" for k, v in rows[-1].items() if k != "fold")
-            print(f"  fold {fold}: {metrics}", flush=True)
+            for level, row in (("per slice", rows[-1]),
+                               *((("per subject", subject_rows[-1]),) if repeated else ())):
+                metrics = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "fold")
+                print(f"  fold {fold} ({level}): {metrics}", flush=True)
     folds = pd.DataFrame(rows).set_index("fold")
     pooled = diagnostic_report(
         np.concatenate(pooled_true), np.concatenate(pooled_pred),
@@ -98,6 +121,13 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         groups=np.concatenate(pooled_groups), random_state=random_state,
     )
     folds.attrs["pooled"] = pooled
+    if repeated:
+        folds.attrs["per_subject"] = pd.DataFrame(subject_rows).set_index("fold")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            folds.attrs["pooled_per_subject"] = diagnostic_report(
+                *(np.concatenate(part) for part in zip(*subject_parts)),
+                pos_label=pos_label if binary else None, random_state=random_state)
     if out is not None:
         folds.to_csv(out / "folds.csv")
         pooled.to_csv(out / "pooled.csv")

@@ -18,5 +18,23 @@ def test_cross_val_diagnostics_per_fold_and_pooled(tmp_path, capsys):
     assert (pooled["ci_low"] <= pooled["value"] + 1e-12).all()
     for name in ("fold_1.png", "fold_3.png", "folds.csv", "pooled.csv"):
         assert (tmp_path / name).exists()
-    assert "fold 3:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "fold 3 (per slice):" in out and "fold 3 (per subject):" in out
     assert np.isfinite(folds["ACC"]).all()
+    per_subject = folds.attrs["per_subject"]
+    assert list(per_subject.index) == [1, 2, 3] and "AUC" in per_subject
+    assert "value" in folds.attrs["pooled_per_subject"]
+
+
+def test_aggregate_by_subject():
+    import pytest
+
+    from skfusion.metrics import aggregate_by_subject
+
+    subjects, y, proba = aggregate_by_subject(
+        ["AD", "AD", "NC", "NC"], [[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.7, 0.3]],
+        ["b", "b", "a", "a"])
+    assert subjects.tolist() == ["b", "a"] and y.tolist() == ["AD", "NC"]
+    np.testing.assert_allclose(proba, [[0.3, 0.7], [0.8, 0.2]])
+    with pytest.raises(ValueError, match="different labels"):
+        aggregate_by_subject(["AD", "NC"], [0.1, 0.2], ["s", "s"])
