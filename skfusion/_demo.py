@@ -42,7 +42,8 @@ def _clinical_preprocessing():
 
 
 def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "concat", "full"),
-             n_folds=5, output="skfusion-demo", device="auto", random_state=0, verbose=1, **overrides):
+             n_folds=5, output="skfusion-demo", device="auto", random_state=0, verbose=1,
+             **overrides):
     """Cross-validate ClinicalAttentionClassifier in each mode on the built-in brain cohort
     and write the ablation table.
 
