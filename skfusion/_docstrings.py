@@ -62,6 +62,11 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         :func:`skfusion.explain.attention_maps`), so a row of ``X`` is a patient. "auto":
         channels when k <= 4 (grey, RGB, RGBA), and an error asking for the choice when
         k > 4: the shape alone cannot say.
+    spatial_dims : {2, 3}, default=2
+        2: images are 2-D slices ``(n, H, W)`` or ``(n, C, H, W)``. 3: images are volumes
+        ``(n, D, H, W)`` or ``(n, C, D, H, W)`` (MONAI's name), read by the 3-D form of the
+        same network (3-D convolutions, the same depth table; the clinical attention,
+        spatial attention, FiLM/DAFT and Grad-CAM in 3-D). Channels-last applies to 2-D only.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks (learning-rate schedulers, checkpoints, gradient clipping...).
     device : str, default="auto"

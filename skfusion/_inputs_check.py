@@ -21,15 +21,20 @@ def check_fusion_input(estimator, X, *, fitting):
         images = X.images
         if len(images) == 0:
             raise ValueError("X.images has 0 samples; at least one is required.")
-        if len(images.sample_shape) != 3:
+        if len(images.sample_shape) != 1 + estimator.spatial_dims:
             raise ValueError(
                 f"X.images yields samples of shape {images.sample_shape}; expected "
-                "(C, H, W)."
+                f"{'(C, H, W)' if estimator.spatial_dims == 2 else '(C, D, H, W)'} with "
+                f"spatial_dims={estimator.spatial_dims}."
             )
     else:
-        images = check_images(X.images)
+        images = check_images(X.images, spatial_dims=estimator.spatial_dims)
     n_samples = images.shape[0]
-    if estimator.slices == "auto" and images.shape[1] > 4:
+    if estimator.spatial_dims == 3 and estimator.slices in ("mean", "attention"):
+        raise ValueError(
+            f"slices={estimator.slices!r} reads slice stacks of 2-D images; with "
+            "spatial_dims=3 each sample is already a whole volume: use slices='auto'.")
+    if estimator.spatial_dims == 2 and estimator.slices == "auto" and images.shape[1] > 4:
         raise ValueError(
             f"X.images has shape {tuple(images.shape)}: {images.shape[1]} slices of each "
             f"patient, or {images.shape[1]} channels? Say which: slices='mean' or "

@@ -70,6 +70,9 @@ class ModelFileMixin:
         target_fitted, n_outputs = cls._restore_target(fitted)
         extra = fitted.get("extra", {})
         image_shape = tuple(fitted["image_shape"])
+        if len(image_shape) != 1 + estimator.spatial_dims:
+            raise ModelFileError(f"{source}: fitted.image_shape {list(image_shape)} does not "
+                                 f"match spatial_dims={estimator.spatial_dims}.")
         net = estimator._build_net(
             lazy=False, n_outputs=n_outputs,
             n_clinical=(fitted["n_features_in"] if encoding is None

@@ -311,12 +311,13 @@ def resolve_amp_dtype(setting, device):
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
 
 
-def device_settings(device, channels_last, lazy):
+def device_settings(device, channels_last, lazy, spatial_dims=2):
     """The net's device-dependent settings: channels-last ("auto": on CUDA only, where it is
-    faster and the CPU kernels' non-reproducibility does not apply) and pinned host memory for
-    lazily read batches on CUDA."""
+    faster and the CPU kernels' non-reproducibility does not apply; 2-D images only) and
+    pinned host memory for lazily read batches on CUDA."""
     cuda = torch.device(device).type == "cuda"
-    settings = {"channels_last": cuda if channels_last == "auto" else channels_last}
+    settings = {"channels_last": (cuda if channels_last == "auto" else channels_last)
+                and spatial_dims == 2}
     if lazy and cuda:
         settings.update(iterator_train__pin_memory=True, iterator_valid__pin_memory=True)
     return settings

@@ -319,8 +319,9 @@ def _check_fitted(path, fitted):
         raise ModelFileError(f"{path!s}: fitted.feature_names_in must be null or "
                              f"{n_features} distinct strings.")
     shape = fitted.get("image_shape")
-    if not isinstance(shape, list) or len(shape) != 3:
-        raise ModelFileError(f"{path!s}: fitted.image_shape must be [C, H, W].")
+    if not isinstance(shape, list) or len(shape) not in (3, 4):
+        raise ModelFileError(f"{path!s}: fitted.image_shape must be [C, H, W] or "
+                             "[C, D, H, W].")
     check_int(path, "fitted.image_shape[0]", shape[0], 1, 4096)
     for axis in shape[1:]:
         check_int(path, "fitted.image_shape", axis, 1, 2**20)

@@ -13,11 +13,13 @@ __all__ = ["check_clinical", "check_continuous_targets", "check_images", "check_
            "check_survival_target"]
 
 
-def check_images(images, *, argument="X.images"):
-    """Return ``images`` as a C-contiguous float32 array of shape ``(n, C, H, W)``.
+def check_images(images, *, argument="X.images", spatial_dims=2):
+    """Return ``images`` as a C-contiguous float32 array of shape ``(n, C, H, W)`` (or
+    ``(n, C, D, H, W)`` with ``spatial_dims=3``).
 
-    Accepts ``(n, H, W)`` (one channel) and ``(n, C, H, W)``; rejects other ranks, non-numeric
-    dtypes, empty input and NaN/inf values with a message naming ``argument``.
+    Accepts ``(n, H, W)`` (one channel) and ``(n, C, H, W)``; with ``spatial_dims=3``,
+    volumes ``(n, D, H, W)`` (one channel) and ``(n, C, D, H, W)``. Rejects other ranks,
+    non-numeric dtypes, empty input and NaN/inf values with a message naming ``argument``.
     """
     if images is None:
         raise ValueError(
@@ -47,7 +49,15 @@ def check_images(images, *, argument="X.images"):
             f"{argument} must be numeric; got dtype {array.dtype}. Convert the images to a "
             "float array, e.g. np.asarray(images, dtype=np.float32)."
         )
-    if array.ndim == 3:
+    if spatial_dims == 3:
+        if array.ndim == 4:
+            array = array[:, None]
+        elif array.ndim != 5:
+            raise ValueError(
+                f"{argument} must have shape (n_samples, D, H, W) or (n_samples, C, D, H, W) "
+                f"with spatial_dims=3; got {array.ndim} dimension(s) with shape "
+                f"{array.shape}. For 2-D slices use spatial_dims=2.")
+    elif array.ndim == 3:
         array = array[:, None]
     elif array.ndim == 4 and array.shape[-1] in (3, 4) and array.shape[1] > 4:
         raise ValueError(
@@ -58,7 +68,7 @@ def check_images(images, *, argument="X.images"):
         raise ValueError(
             f"{argument} must have shape (n_samples, H, W) or (n_samples, C, H, W); got "
             f"{array.ndim} dimension(s) with shape {array.shape}. For a single image use "
-            "images[None]; for 3-D volumes take 2-D slices first."
+            "images[None]; for 3-D volumes (n, D, H, W) set spatial_dims=3."
         )
     if array.shape[0] == 0:
         raise ValueError(f"{argument} has 0 samples; at least one is required.")

@@ -64,7 +64,8 @@ def grad_cam(estimator, X, *, target=None, stage=None):
     maps : ndarray of shape (n_samples, H, W), float32
         Non-negative maps, each scaled to a maximum of 1 (all zeros where the gradient
         gives no evidence). Deterministic: the network runs in evaluation mode. For slice
-        stacks (``slices="mean"`` or ``"attention"``) one map per slice: (n_samples, S, H, W).
+        stacks (``slices="mean"`` or ``"attention"``) one map per slice: (n_samples, S, H, W);
+        for volumes (``spatial_dims=3``) one map per volume: (n_samples, D, H, W).
     """
     estimator, X = _final_estimator(estimator, X)
     module = estimator.net_.module_
@@ -116,13 +117,19 @@ def grad_cam(estimator, X, *, target=None, stage=None):
                 logits.gather(1, chosen[:, None]).sum().backward()
             if stage is None:
                 stage = max([n for n in range(1, 5)
-                             if captured[n].shape[-1] * captured[n].shape[-2] >= 4] or [4])
+                             if np.prod(captured[n].shape[2:]) >= 2 ** (captured[n].dim() - 2)]
+                            or [4])
             features = captured[stage]
-            weights = features.grad.mean(dim=(2, 3), keepdim=True)
+            spatial = tuple(range(2, features.dim()))
+            weights = features.grad.mean(dim=spatial, keepdim=True)
             cam = torch.relu((weights * features).sum(dim=1, keepdim=True)).detach()
-            cam = torch.nn.functional.interpolate(cam, size=x["images"].shape[-2:],
-                                                  mode="bilinear", align_corners=False)[:, 0]
-            peak = cam.flatten(1).max(dim=1).values.clamp(min=1e-12)[:, None, None]
+            volume = features.dim() == 5
+            size = x["images"].shape[-3:] if volume else x["images"].shape[-2:]
+            cam = torch.nn.functional.interpolate(
+                cam, size=size, mode="trilinear" if volume else "bilinear",
+                align_corners=False)[:, 0]
+            peak = cam.flatten(1).max(dim=1).values.clamp(min=1e-12)
+            peak = peak.view(-1, *([1] * (cam.dim() - 1)))
             cam = cam / peak
             if stacked:  # one map per slice: (n, S, H, W)
                 cam = cam.reshape(x["images"].shape[0], -1, *cam.shape[-2:])
@@ -188,7 +195,8 @@ def attention_maps(estimator, X):
             sizes = None
             for _, x in _batches(estimator, X):
                 module(**x)
-                sizes = x["images"].shape[-2:]
+                sizes = x["images"].shape[2:] if x["images"].dim() == 5 else \
+                    x["images"].shape[-2:]
     finally:
         for handle in hooks:
             handle.remove()
@@ -197,7 +205,8 @@ def attention_maps(estimator, X):
         arrays = {name: torch.cat(parts) for name, parts in named.items()}
         if group == "spatial_attention":
             arrays = {name: torch.nn.functional.interpolate(
-                value, size=sizes, mode="bilinear", align_corners=False)[:, 0]
+                value, size=sizes, mode="trilinear" if value.dim() == 5 else "bilinear",
+                align_corners=False)[:, 0]
                 for name, value in arrays.items()}
         if group == "gates":
             result[group] = arrays["gmu"].numpy()

@@ -41,7 +41,10 @@ class ClinicalAttentionNet(nn.Module):
         Size of the clinical feature vector. "auto" takes the width of the pooled image
         features of the network as built (``base_width * 8 * expansion``: 2048 for ResNet50
         at width 64, 512 for ResNet18), the paper's "close to" the image feature width.
-    norm_layer : callable, default=torch.nn.BatchNorm2d
+    norm_layer : callable or None, default=None
+        None: batch normalisation of ``spatial_dims`` dimensions.
+    spatial_dims : {2, 3}, default=2
+        2 for images ``(n, C, H, W)``, 3 for volumes ``(n, C, D, H, W)``.
         2-D normalisation of the image path.
     clinical_shortcut : bool, default=False
         Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits (modes "concat" and
@@ -64,9 +67,10 @@ class ClinicalAttentionNet(nn.Module):
         backbone="resnet50",
         base_width=64,
         clinical_dim="auto",
-        norm_layer=nn.BatchNorm2d,
+        norm_layer=None,
         clinical_shortcut=False,
         stem="standard",
+        spatial_dims=2,
     ):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
@@ -85,6 +89,7 @@ class ClinicalAttentionNet(nn.Module):
                 clinical_dim=clinical_dim if use_attention else None,
                 norm_layer=norm_layer,
                 stem=stem,
+                spatial_dims=spatial_dims,
             )
             if use_image
             else None

@@ -14,6 +14,7 @@ and the heads' outputs are concatenated. Arevalo et al.'s classic GMU is ``gate=
 import torch
 from torch import nn
 
+from ._dims import CONV, check_spatial_dims, global_average, per_channel
 from ._checks import check_option, check_positive_int
 from .clinical import ClinicalEncoder, ClinicalShortcut
 from .clinical_attention import resolve_clinical_dim
@@ -36,22 +37,24 @@ class ClinicalSpatialAttention(nn.Module):
         Size of the clinical feature vector.
     hidden : int, default=None
         Width of the attention's hidden layer (default: ``max(8, channels // 2)``).
+    spatial_dims : {2, 3}, default=2
     """
 
-    def __init__(self, channels, clinical_dim, hidden=None):
+    def __init__(self, channels, clinical_dim, hidden=None, spatial_dims=2):
         super().__init__()
+        conv = CONV[check_spatial_dims(spatial_dims)]
         check_positive_int("channels", channels)
         check_positive_int("clinical_dim", clinical_dim)
         hidden = max(8, channels // 2) if hidden is None else hidden
-        self.image_projection = nn.Conv2d(channels, hidden, 1)
+        self.image_projection = conv(channels, hidden, 1)
         self.clinical_projection = nn.Linear(clinical_dim, hidden)
-        self.score = nn.Conv2d(hidden, 1, 1)
+        self.score = conv(hidden, 1, 1)
         self.map_out = nn.Identity()
 
     def forward(self, images, clinical):
         """Return ``images * a`` with the clinically conditioned spatial map ``a``."""
         hidden = torch.tanh(self.image_projection(images)
-                            + self.clinical_projection(clinical)[:, :, None, None])
+                            + per_channel(self.clinical_projection(clinical), images))
         attention = self.map_out(torch.sigmoid(self.score(hidden)))
         return images * attention
 
@@ -159,16 +162,19 @@ class GatedFusionNet(nn.Module):
     head_dim : int, default=64
     gate : {"head", "classic"}, default="head"
         See :class:`MultiHeadGMU`.
-    norm_layer : callable, default=torch.nn.BatchNorm2d
+    norm_layer : callable or None, default=None
+        None: batch normalisation of ``spatial_dims`` dimensions.
     clinical_shortcut : bool, default=False
         Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits.
     stem : {"standard", "small"}, default="standard"
+    spatial_dims : {2, 3}, default=2
+        2 for images, 3 for volumes.
     """
 
     def __init__(self, n_outputs, n_clinical, in_channels=1, backbone="resnet50",
                  base_width=64, clinical_dim="auto", attention_stages=(3, 4), n_heads=4,
-                 head_dim=64, gate="head", norm_layer=nn.BatchNorm2d,
-                 clinical_shortcut=False, stem="standard"):
+                 head_dim=64, gate="head", norm_layer=None,
+                 clinical_shortcut=False, stem="standard", spatial_dims=2):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
         stages = tuple(sorted(set(attention_stages)))
@@ -178,11 +184,13 @@ class GatedFusionNet(nn.Module):
         clinical_dim = resolve_clinical_dim(clinical_dim, backbone, base_width)
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim)
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, stem=stem)
+                                    norm_layer=norm_layer, stem=stem,
+                                    spatial_dims=spatial_dims)
         self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
         self.spatial_attention = nn.ModuleDict({
             str(stage): ClinicalSpatialAttention(
-                self.image_encoder.stages[stage - 1][-1].out_channels, clinical_dim)
+                self.image_encoder.stages[stage - 1][-1].out_channels, clinical_dim,
+                spatial_dims=spatial_dims)
             for stage in stages
         })
         self.fusion = MultiHeadGMU(self.image_encoder.out_features, clinical_dim, head_dim,
@@ -199,8 +207,7 @@ class GatedFusionNet(nn.Module):
                 features = block(features)
             if number in self.attention_stages:
                 features = self.spatial_attention[str(number)](features, clinical_features)
-        pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1)
-        return self.fusion(pooled, clinical_features)
+        return self.fusion(global_average(features), clinical_features)
 
     def post_init_(self, generator=None):
         """With a clinical shortcut, the head starts at zero: a new network outputs the

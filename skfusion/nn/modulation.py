@@ -20,6 +20,7 @@ start the scale at a random value). Every other choice is theirs.
 import torch
 from torch import nn
 
+from ._dims import global_average, per_channel
 from ._checks import check_option, check_positive_int
 
 METHODS = ("film", "daft")
@@ -75,11 +76,11 @@ class FeatureModulation(nn.Module):
         if clinical is None:
             raise ValueError("FeatureModulation needs clinical values; got clinical=None.")
         if self.method == "daft":
-            pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(images, 1), 1)
+            pooled = global_average(images)
             condition = torch.cat([pooled, clinical], dim=1)
         else:
             condition = clinical
         scale, shift = self.mlp(condition).chunk(2, dim=1)
-        scale = self.scale_out(scale)[:, :, None, None]
-        shift = self.shift_out(shift)[:, :, None, None]
+        scale = per_channel(self.scale_out(scale), images)
+        shift = per_channel(self.shift_out(shift), images)
         return (1 + scale) * images + shift

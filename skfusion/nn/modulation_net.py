@@ -36,7 +36,10 @@ class FeatureModulationNet(nn.Module):
         Stage (1-4) whose last block is modulated.
     bottleneck_ratio : int, default=7
         Width reduction of the modulation MLP.
-    norm_layer : callable, default=torch.nn.BatchNorm2d
+    norm_layer : callable or None, default=None
+        None: batch normalisation of ``spatial_dims`` dimensions.
+    spatial_dims : {2, 3}, default=2
+        2 for images ``(n, C, H, W)``, 3 for volumes ``(n, C, D, H, W)``.
     clinical_shortcut : bool, default=False
         Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits (not in the published
         FiLM/DAFT networks, where clinical values act only through the modulation).
@@ -45,7 +48,7 @@ class FeatureModulationNet(nn.Module):
 
     def __init__(self, n_outputs, n_clinical, in_channels=1, method="daft",
                  backbone="resnet50", base_width=64, stage=4, bottleneck_ratio=7,
-                 norm_layer=nn.BatchNorm2d, clinical_shortcut=False, stem="standard"):
+                 norm_layer=None, clinical_shortcut=False, stem="standard", spatial_dims=2):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
         check_option("method", method, METHODS)
@@ -60,7 +63,8 @@ class FeatureModulationNet(nn.Module):
 
         self.method = method
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, condition=condition, stem=stem)
+                                    norm_layer=norm_layer, condition=condition, stem=stem,
+                                    spatial_dims=spatial_dims)
         self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
         self.head = nn.Linear(self.image_encoder.out_features, n_outputs)
         he_init_(self)

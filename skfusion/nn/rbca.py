@@ -27,6 +27,7 @@ What the paper leaves open, and what we chose (see :class:`RBCAFront`):
 import torch
 from torch import nn
 
+from ._dims import CONV, check_spatial_dims, default_norm, global_average, per_channel
 from ._checks import check_positive_int
 
 
@@ -65,10 +66,10 @@ class ClinicalChannelAttention(nn.Module):
             raise ValueError(
                 "ClinicalChannelAttention needs clinical features; got clinical=None.")
         projected = self.clinical_projection(clinical)
-        pooled = torch.flatten(nn.functional.adaptive_avg_pool2d(reduced, 1), 1)
+        pooled = global_average(reduced)
         # GAP(R * t) = t * GAP(R), since t is constant over positions.
         weights = self.gate(pooled * projected)
-        return reduced * weights[:, :, None, None]
+        return reduced * per_channel(weights, reduced)
 
 
 class RBCAFront(nn.Module):
@@ -82,12 +83,15 @@ class RBCAFront(nn.Module):
         Inner width of the block (even); the output has ``width`` channels.
     clinical_dim : int
         Size of the clinical feature vector.
-    norm_layer : callable, default=torch.nn.BatchNorm2d
-        Normalisation after the reduction.
+    norm_layer : callable or None, default=None
+        Normalisation after the reduction (None: batch normalisation of ``spatial_dims``).
+    spatial_dims : {2, 3}, default=2
     """
 
-    def __init__(self, in_channels, width, clinical_dim, norm_layer=nn.BatchNorm2d):
+    def __init__(self, in_channels, width, clinical_dim, norm_layer=None, spatial_dims=2):
         super().__init__()
+        spatial_dims = check_spatial_dims(spatial_dims)
+        norm_layer = default_norm(norm_layer, spatial_dims)
         check_positive_int("in_channels", in_channels)
         check_positive_int("width", width, minimum=2)
         if width % 2:
@@ -95,7 +99,7 @@ class RBCAFront(nn.Module):
         half = width // 2
         self.out_channels = width
         self.reduce = nn.Sequential(
-            nn.Conv2d(in_channels, half, kernel_size=1, bias=False),
+            CONV[spatial_dims](in_channels, half, kernel_size=1, bias=False),
             norm_layer(half),
             nn.ReLU(inplace=True),
         )

@@ -43,12 +43,13 @@ class ReportFusionNet(nn.Module):
     def __init__(self, n_outputs, n_clinical, vocabulary_size, in_channels=1,
                  backbone="resnet50", base_width=64, embedding_dim=64, hidden_size=64,
                  clinical_dim=64, fusion="concat", n_heads=4, head_dim=64,
-                 norm_layer=nn.BatchNorm2d, clinical_shortcut=False, stem="standard"):
+                 norm_layer=None, clinical_shortcut=False, stem="standard", spatial_dims=2):
         super().__init__()
         check_option("fusion", fusion, FUSIONS)
         self.fusion_kind = fusion
         self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, stem=stem)
+                                    norm_layer=norm_layer, stem=stem,
+                                    spatial_dims=spatial_dims)
         self.shortcut = (ClinicalShortcut(n_clinical, n_outputs)
                          if clinical_shortcut and n_clinical else None)
         self.text_encoder = AttentionTextEncoder(vocabulary_size, embedding_dim, hidden_size)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._dims import CONV, MAX_POOL, check_spatial_dims, default_norm, global_average
 from ._checks import check_option, check_positive_int
 from .rbca import RBCAFront
 
@@ -74,8 +75,9 @@ class ResidualBlock(nn.Module):
     """
 
     def __init__(self, in_channels, width, stride, block, norm_layer, front=None,
-                 modulation=None):
+                 modulation=None, spatial_dims=2):
         super().__init__()
+        conv = CONV[check_spatial_dims(spatial_dims)]
         check_option("block", block, {"basic", "bottleneck"})
         if front is not None and modulation is not None:
             raise ValueError("a block takes either an RBCA front or a modulation, not both.")
@@ -85,25 +87,25 @@ class ResidualBlock(nn.Module):
         self.modulation = modulation
         if front is None:
             first_kernel, first_stride = (1, 1) if block == "bottleneck" else (3, stride)
-            self.conv1 = nn.Conv2d(in_channels, width, first_kernel, stride=first_stride,
+            self.conv1 = conv(in_channels, width, first_kernel, stride=first_stride,
                                    padding=first_kernel // 2, bias=False)
             self.norm1 = (norm_layer(width, affine=False) if modulation is not None
                           else norm_layer(width))
         layers = []
         if block == "bottleneck":
-            layers += [nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False),
+            layers += [conv(width, width, 3, stride=stride, padding=1, bias=False),
                        norm_layer(width), nn.ReLU(inplace=True),
-                       nn.Conv2d(width, out_channels, 1, bias=False), norm_layer(out_channels)]
+                       conv(width, out_channels, 1, bias=False), norm_layer(out_channels)]
         else:
             if front is not None:  # the reduction took no stride: the first 3x3 takes it
-                layers += [nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False),
+                layers += [conv(width, width, 3, stride=stride, padding=1, bias=False),
                            norm_layer(width), nn.ReLU(inplace=True)]
-            layers += [nn.Conv2d(width, out_channels, 3, padding=1, bias=False),
+            layers += [conv(width, out_channels, 3, padding=1, bias=False),
                        norm_layer(out_channels)]
         self.body = nn.Sequential(*layers)
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                conv(in_channels, out_channels, 1, stride=stride, bias=False),
                 norm_layer(out_channels),
             )
         else:
@@ -125,7 +127,7 @@ class ResidualBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """A ResNet feature extractor for single- or multi-channel 2-D images of any size.
+    """A ResNet feature extractor for 2-D images or 3-D volumes of any size and channels.
 
     Parameters
     ----------
@@ -140,10 +142,14 @@ class ResNet(nn.Module):
     clinical_dim : int or None, default=None
         Size of the clinical features the attention blocks receive; required when
         ``attention_stages`` is not empty.
-    norm_layer : callable, default=torch.nn.BatchNorm2d
-        2-D normalisation used in the stem, every block and every attention module.
+    norm_layer : callable or None, default=None
+        Normalisation used in the stem, every block and every attention module; None is
+        batch normalisation of ``spatial_dims`` dimensions.
     stem : {"standard", "small"}, default="standard"
         See :data:`STEMS`.
+    spatial_dims : {2, 3}, default=2
+        2 for images ``(n, C, H, W)``, 3 for volumes ``(n, C, D, H, W)`` (MONAI's name):
+        every convolution, normalisation and pooling is built for that many dimensions.
     condition : callable or None, default=None
         ``condition(stage, block_index, width)`` returns a module
         ``module(features, clinical)`` that rewrites the normalised output of that block's
@@ -163,11 +169,15 @@ class ResNet(nn.Module):
         base_width=64,
         attention_stages=(),
         clinical_dim=None,
-        norm_layer=nn.BatchNorm2d,
+        norm_layer=None,
         condition=None,
         stem="standard",
+        spatial_dims=2,
     ):
         super().__init__()
+        spatial_dims = check_spatial_dims(spatial_dims)
+        norm_layer = default_norm(norm_layer, spatial_dims)
+        conv = CONV[spatial_dims]
         check_option("stem", stem, STEMS)
         spec = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)]
         check_positive_int("in_channels", in_channels)
@@ -184,14 +194,14 @@ class ResNet(nn.Module):
         self.attention_stages = attention_stages
         if stem == "standard":
             self.stem = nn.Sequential(
-                nn.Conv2d(in_channels, base_width, 7, stride=2, padding=3, bias=False),
+                conv(in_channels, base_width, 7, stride=2, padding=3, bias=False),
                 norm_layer(base_width),
                 nn.ReLU(inplace=True),
-                nn.MaxPool2d(3, stride=2, padding=1),
+                MAX_POOL[spatial_dims](3, stride=2, padding=1),
             )
         else:
             self.stem = nn.Sequential(
-                nn.Conv2d(in_channels, base_width, 3, stride=1, padding=1, bias=False),
+                conv(in_channels, base_width, 3, stride=1, padding=1, bias=False),
                 norm_layer(base_width),
                 nn.ReLU(inplace=True),
             )
@@ -206,19 +216,21 @@ class ResNet(nn.Module):
                 stride = 2 if (index > 0 and block_index == 0) else 1
                 front = modulation = None
                 if stage_number in attention_stages:
-                    front = RBCAFront(channels, width, clinical_dim, norm_layer)
+                    front = RBCAFront(channels, width, clinical_dim, norm_layer, spatial_dims)
                 elif condition is not None:
                     modulation = condition(stage_number, block_index, width)
                 block = ResidualBlock(channels, width, stride, spec.block, norm_layer,
-                                      front=front, modulation=modulation)
+                                      front=front, modulation=modulation,
+                                      spatial_dims=spatial_dims)
                 blocks.append(block)
                 channels = block.out_channels
             stages.append(nn.ModuleList(blocks))
         self.stages = nn.ModuleList(stages)
         self.out_features = channels
+        self.spatial_dims = spatial_dims
 
     def forward_features(self, images, clinical=None):
-        """Return the last stage's feature map, shape ``(n, out_features, h, w)``."""
+        """Return the last stage's feature map, shape ``(n, out_features, *spatial)``."""
         features = self.stem(images)
         for stage in self.stages:
             for block in stage:
@@ -227,5 +239,4 @@ class ResNet(nn.Module):
 
     def forward(self, images, clinical=None):
         """Return globally average-pooled features, shape ``(n, out_features)``."""
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(
-            self.forward_features(images, clinical), 1), 1)
+        return global_average(self.forward_features(images, clinical))
