@@ -114,7 +114,7 @@ def evaluate(task, settings, seeds, overrides, selected, say, encoder, summary):
     kind = TASKS[task]
     cohort = make_brain_cohort(settings["subjects"], task=task, n_slices=settings["slices"],
                                image_size=settings["image_size"], reports=True,
-                               random_state=0)
+                               random_state=0, unit="slice")
     X, y, groups = cohort.X, cohort.y, cohort.groups
     rows = []
     for seed in seeds:

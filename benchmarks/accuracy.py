@@ -143,7 +143,7 @@ def evaluate(task, settings, seeds, overrides, selected, say):
     # The cohort is fixed; the seeds change the folds and the networks' initialisation.
     cohort = make_brain_cohort(settings["subjects"], task=task, n_slices=settings["slices"],
                                image_size=settings["image_size"], reports=True,
-                               random_state=0)
+                               random_state=0, unit="slice")
     X, y, groups = cohort.X, cohort.y, cohort.groups
     rows = []
     for seed in seeds:

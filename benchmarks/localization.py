@@ -33,7 +33,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     subjects, epochs = (120, 12) if args.quick else (300, 30)
     cohort = make_brain_cohort(subjects, n_slices=4, image_size=64, return_masks=True,
-                               random_state=0)
+                               random_state=0, unit="slice")
     train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=0).split(
         cohort.X.images, cohort.y, cohort.groups))
     common = dict(backbone="resnet18", base_width=8, max_epochs=epochs, batch_size=32, lr=1e-3,

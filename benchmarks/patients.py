@@ -42,7 +42,8 @@ def main(argv=None):
     cohort = make_brain_cohort(subjects, n_slices=slices, image_size=size, unit="patient",
                                random_state=0)
     X, y = cohort.X, cohort.y
-    per_slice = make_brain_cohort(subjects, n_slices=slices, image_size=size, random_state=0)
+    per_slice = make_brain_cohort(subjects, n_slices=slices, image_size=size, random_state=0,
+                                  unit="slice")
     common = dict(mode="full", backbone="resnet18", base_width=8, max_epochs=epochs,
                   batch_size=32, lr=1e-3, optimizer__weight_decay=1e-2, verbose=0,
                   clinical_preprocessing=None)
@@ -83,10 +84,9 @@ def main(argv=None):
                 rows.append({"seed": seed, "fold": fold, "reading": reading,
                              "AUC": roc_auc_score(y[test] == "AD", proba[:, ad]),
                              "ACC": accuracy_score(y[test], model.classes_[proba.argmax(1)])})
-            done = pd.DataFrame(rows)
-            print(f"  seed {seed} fold {fold}: " + ", ".join(
-                f"{r} AUC {done[(done.reading == r) & (done.fold == fold) & (done.seed == seed)]['AUC'].iloc[0]:.3f}"  # noqa: E501
-                for r in READINGS) + f" ({time.perf_counter() - started:.0f}s)", flush=True)
+            shown = ", ".join(f"{row['reading']} AUC {row['AUC']:.3f}" for row in rows[-6:])
+            print(f"  seed {seed} fold {fold}: {shown} ({time.perf_counter() - started:.0f}s)",
+                  flush=True)
     results = pd.DataFrame(rows)
     table = ["| reading | unit scored | AUC | ACC |", "|---|---|---|---|"]
     for reading in READINGS:

@@ -28,7 +28,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="about 3 minutes on 2 cores")
     args = parser.parse_args(argv)
     subjects, trials, epochs = (80, 12, 8) if args.quick else (160, 30, 15)
-    cohort = make_brain_cohort(subjects, n_slices=4, image_size=64, random_state=0)
+    cohort = make_brain_cohort(subjects, n_slices=4, image_size=64, random_state=0, unit="slice")
     model = make_pipeline(
         _clinical_preprocessing(),
         ClinicalAttentionClassifier(backbone="resnet18", base_width=8, max_epochs=epochs,

@@ -196,7 +196,8 @@ def main(argv=None):
 
     # 5. Lazy NIfTI input against in-memory arrays of the same cohort.
     with tempfile.TemporaryDirectory() as folder:
-        make_brain_cohort(64, n_slices=4, image_size=size, output_dir=folder, random_state=0)
+        make_brain_cohort(64, n_slices=4, image_size=size, output_dir=folder, random_state=0,
+                          unit="slice")
         eager, cohort_y, _ = load_cohort(folder)
         lazy, _, _ = load_cohort(folder, lazy=True)
         numeric = lambda Z: FusionInput(Z.images, Z.clinical.drop(columns="sex"))  # noqa: E731

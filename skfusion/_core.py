@@ -22,7 +22,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ._batches import LazyBatchLoader, TensorBatchIterator, make_dataset
 from ._input import LazyImages, subjects_of, warn_if_subjects_repeat
-from ._inputs_check import check_fusion_input
+from ._inputs_check import check_fusion_input, resolve_slices
 from ._net import FiniteLoss, FusionNet, InterruptRecovery, ValidationSplit
 from ._net import device_settings, resolve_amp_dtype, resolve_device, torch_threads
 from ._params import check_routed_params, make_init, routed_params, split_routed
@@ -239,6 +239,7 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
         check_routed_params(self)
         device = resolve_device(self.device)
         images, clinical, columns, X = self._check_X(X, fitting=True)
+        slices = resolve_slices(self, X, images)
         n_samples = images.shape[0]
         n_features = clinical.shape[1]
         encoder = None
@@ -267,10 +268,11 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
             lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
             n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
             seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
-            extra_module=self._derived_module_params(extra_fitted))
+            extra_module=self._derived_module_params(extra_fitted), slices=slices)
         common = {"n_features_in_": n_features, "feature_names_in_": columns,
                   "clinical_encoder_": encoder,
-                  "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed}
+                  "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
+                  "slices_": slices}
         self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted))
         net.initialize_seeded()
         if net.has_submodule("shortcut"):
@@ -353,7 +355,7 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
                 callback._bind(self, fitted)
 
     def _build_net(self, *, lazy, n_outputs, n_clinical, in_channels, device, seed, groups,
-                   stratify, criterion, extra_module=None):
+                   stratify, criterion, extra_module=None, slices="channels"):
         module_params = {
             "module__n_outputs": n_outputs,
             "module__n_clinical": n_clinical,
@@ -364,12 +366,11 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
                                               and n_clinical > 0),
             **{f"module__{k}": v for k, v in (extra_module or {}).items()},
         }
-        if self.slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
-            module_params.update(module__net_class=self._module_class,
-                                 module__pooling=self.slices)
+        if slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
+            module_params.update(module__net_class=self._module_class, module__pooling=slices)
         iterator = LazyBatchLoader if lazy else TensorBatchIterator
         return FusionNet(
-            module=SliceStackNet if self.slices in POOLINGS else self._module_class,
+            module=SliceStackNet if slices in POOLINGS else self._module_class,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,

@@ -56,7 +56,7 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
     tick = time.perf_counter()
     data = make_brain_cohort(
         settings["n_subjects"], task=task, n_slices=settings["n_slices"],
-        image_size=settings["image_size"], random_state=random_state,
+        image_size=settings["image_size"], random_state=random_state, unit="slice"
     )
     X, y, groups = data.X, data.y, data.groups
     pos_label = {"ad_vs_nc": "AD", "mci_conversion": "pMCI"}[task]

@@ -60,8 +60,10 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         guiding it, and the slices' features are pooled by their mean or by gated attention
         (Ilse et al., ICML 2018; the weights say which slices mattered, see
         :func:`skfusion.explain.attention_maps`), so a row of ``X`` is a patient. "auto":
-        channels when k <= 4 (grey, RGB, RGBA), and an error asking for the choice when
-        k > 4: the shape alone cannot say.
+        a stack (mean pooling) when ``X`` declares it (``FusionInput(..., layout="slices")``,
+        as the built-in cohort's one-row-per-patient ``X`` does), else channels when k <= 4
+        (grey, RGB, RGBA), and an error asking for the choice when k > 4: the shape alone
+        cannot say. The reading chosen in ``fit`` is ``slices_``.
     spatial_dims : {2, 3}, default=2
         2: images are 2-D slices ``(n, H, W)`` or ``(n, C, H, W)``. 3: images are volumes
         ``(n, D, H, W)`` or ``(n, C, D, H, W)`` (MONAI's name), read by the 3-D form of the
@@ -152,6 +154,8 @@ n_features_in_ : int
     feature_names_in_ : ndarray of str
         Clinical column names seen in ``fit`` (only when the clinical part was a DataFrame
         with string column names).
+    slices_ : {"channels", "mean", "attention"}
+        How ``fit`` read the second axis of the images (see ``slices``).
     image_shape_ : tuple of (C, H, W)
         Image shape seen in ``fit``; ``predict`` checks that its images match.
     device_ : str

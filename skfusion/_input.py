@@ -63,6 +63,10 @@ class FusionInput:
         :func:`skfusion.evaluation.cross_val_diagnostics` use them when no ``groups`` are
         passed. scikit-learn's own tools do not read them: pass ``groups=X.subjects`` to
         ``cross_validate`` with a ``GroupKFold`` or ``StratifiedGroupKFold``.
+    layout : {None, "slices"}, default=None
+        "slices": the second axis of ``images`` (n, S, H, W) holds S slices of each
+        subject, so an estimator with ``slices="auto"`` reads them as a slice stack (mean
+        pooling) instead of asking; None leaves the reading to the estimator.
 
     Attributes
     ----------
@@ -81,7 +85,11 @@ class FusionInput:
            [4., 5.]])
     """
 
-    def __init__(self, images, clinical=None, text=None, *, subjects=None):
+    def __init__(self, images, clinical=None, text=None, *, subjects=None, layout=None):
+        if layout not in (None, "slices"):
+            raise ValueError(f"FusionInput(layout=...) must be None or 'slices'; got "
+                             f"{layout!r}.")
+        self.layout = layout
         self.images = images
         self.clinical = clinical
         self.text = text
@@ -157,6 +165,7 @@ class FusionInput:
             None if self.clinical is None else _take(self.clinical, positions),
             None if self.text is None else _take(self.text, positions),
             subjects=None if self.subjects is None else self.subjects[positions],
+            layout=self.layout,
         )
 
     def __repr__(self):

@@ -6,7 +6,7 @@ import numpy as np
 from ._input import LazyImages, as_fusion_input
 from ._validation import check_clinical, check_images
 
-__all__ = ["check_fusion_input"]
+__all__ = ["check_fusion_input", "resolve_slices"]
 
 
 def check_fusion_input(estimator, X, *, fitting):
@@ -30,16 +30,12 @@ def check_fusion_input(estimator, X, *, fitting):
     else:
         images = check_images(X.images, spatial_dims=estimator.spatial_dims)
     n_samples = images.shape[0]
-    if estimator.spatial_dims == 3 and estimator.slices in ("mean", "attention"):
+    if not fitting and getattr(estimator, "slices_", "channels") == "channels" and \
+            estimator.spatial_dims == 2 and images.shape[1] > 4 and \
+            getattr(X, "layout", None) == "slices":
         raise ValueError(
-            f"slices={estimator.slices!r} reads slice stacks of 2-D images; with "
-            "spatial_dims=3 each sample is already a whole volume: use slices='auto'.")
-    if estimator.spatial_dims == 2 and estimator.slices == "auto" and images.shape[1] > 4:
-        raise ValueError(
-            f"X.images has shape {tuple(images.shape)}: {images.shape[1]} slices of each "
-            f"patient, or {images.shape[1]} channels? Say which: slices='mean' or "
-            "slices='attention' reads them as slices (one shared 2-D network per slice, "
-            "pooled across slices), slices='channels' as channels of one image (2.5-D).")
+            f"X.images holds slice stacks {tuple(images.shape)} but the model was fitted "
+            "reading its images as channels; refit with slices='mean' or 'attention'.")
     if fitting:
         if estimator._clinical_optional and X.clinical is None:
             return images, np.zeros((n_samples, 0), dtype=np.float32), None, X
@@ -86,3 +82,29 @@ def check_fusion_input(estimator, X, *, fitting):
     else:
         clinical = np.zeros((n_samples, 0), dtype=np.float32)
     return images, clinical, None, X
+
+
+def resolve_slices(estimator, X, images):
+    """How ``fit`` reads axis 1 of ``images``: "channels", "mean" or "attention" (slice
+    stacks). The estimator's ``slices`` decides; with "auto", a FusionInput that declares
+    ``layout="slices"`` is read as a stack (mean pooling), 1-4 channels as channels, and more
+    is refused with the choice spelled out: the shape alone cannot say."""
+    setting = estimator.slices
+    if estimator.spatial_dims == 3:
+        if setting in ("mean", "attention"):
+            raise ValueError(
+                f"slices={setting!r} reads slice stacks of 2-D images; with spatial_dims=3 "
+                "each sample is already a whole volume: use slices='auto'.")
+        return "channels"
+    if setting != "auto":
+        return setting
+    if getattr(X, "layout", None) == "slices":
+        return "mean"
+    if images.shape[1] > 4:
+        raise ValueError(
+            f"X.images has shape {tuple(images.shape)}: {images.shape[1]} slices of each "
+            f"patient, or {images.shape[1]} channels? Say which: slices='mean' or "
+            "slices='attention' reads them as slices (one shared 2-D network per slice, "
+            "pooled across slices), slices='channels' as channels of one image (2.5-D); "
+            "or pass FusionInput(..., layout='slices').")
+    return "channels"

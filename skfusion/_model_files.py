@@ -26,6 +26,7 @@ class ModelFileMixin:
             "clinical_encoding": None if encoder is None else encoder.get_state(),
             "feature_names_in": None if columns is None else [str(c) for c in columns],
             "image_shape": [int(d) for d in common["image_shape_"]],
+            "slices": common.get("slices_") or "channels",
             "trained_on": common["device_"],
             "seed": int(common["seed_"]),
             "extra": dict(extra_fitted),
@@ -34,7 +35,7 @@ class ModelFileMixin:
     def _current_fitted_state(self):
         common = {name: getattr(self, name, None) for name in (
             "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
-            "device_", "seed_")}
+            "device_", "seed_", "slices_")}
         target = {name: getattr(self, name) for name in self._target_attributes
                   if hasattr(self, name)}
         extra = {name: getattr(self, name) for name in self._extra_fitted}
@@ -70,6 +71,9 @@ class ModelFileMixin:
         target_fitted, n_outputs = cls._restore_target(fitted)
         extra = fitted.get("extra", {})
         image_shape = tuple(fitted["image_shape"])
+        # Files of skfusion < 0.3 read images as channels, or as the stack their param said.
+        slices = fitted.get("slices") or (estimator.slices if estimator.slices in (
+            "mean", "attention") else "channels")
         if len(image_shape) != 1 + estimator.spatial_dims:
             raise ModelFileError(f"{source}: fitted.image_shape {list(image_shape)} does not "
                                  f"match spatial_dims={estimator.spatial_dims}.")
@@ -79,7 +83,7 @@ class ModelFileMixin:
                         else TableEncoder.from_state(encoding).n_outputs_),
             in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
             groups=None, stratify=None, criterion=estimator._criterion_params(None),
-            extra_module=cls._derived_module_params(extra))
+            extra_module=cls._derived_module_params(extra), slices=slices)
         # Size the network on the meta device (nothing allocated) before building it: a
         # file cannot make load build more values than its weights file holds.
         expected = net.meta_state_shapes()
@@ -113,7 +117,7 @@ class ModelFileMixin:
                                                                              dtype=object),
                   "clinical_encoder_": (None if encoding is None
                                         else TableEncoder.from_state(encoding)),
-                  "image_shape_": image_shape, "device_": device,
+                  "image_shape_": image_shape, "device_": device, "slices_": slices,
                   "seed_": fitted.get("seed", 0)}
         estimator._assign_fitted(net, common, target_fitted, extra)
         estimator.interrupted_ = False

@@ -325,6 +325,9 @@ def _check_fitted(path, fitted):
     check_int(path, "fitted.image_shape[0]", shape[0], 1, 4096)
     for axis in shape[1:]:
         check_int(path, "fitted.image_shape", axis, 1, 2**20)
+    if fitted.get("slices", "channels") not in ("channels", "mean", "attention"):
+        raise ModelFileError(f"{path!s}: fitted.slices must be 'channels', 'mean' or "
+                             "'attention'.")
     check_int(path, "fitted.seed", fitted.get("seed", 0), 0, 2**63 - 1)
     check_int(path, "fitted.n_epochs_", fitted.get("n_epochs_", 0), 0, 10**6)
     if not isinstance(fitted.get("extra", {}), dict):

@@ -114,7 +114,7 @@ class _ReportFusion:
         check_is_fitted(self)
         X = as_fusion_input(X)
         reports = _check_text(X.text, len(X))
-        stacked = self.slices in ("mean", "attention")  # each slice reads the same report
+        stacked = self.slices_ in ("mean", "attention")  # each slice reads the same report
         path = "net.text_encoder.weights_out" if stacked else "text_encoder.weights_out"
         with self.net_.recording(path) as captured:
             self._outputs(X)

@@ -20,7 +20,7 @@ def run_tune(args):
 
         torch.set_num_threads(args.threads)
     cohort = make_brain_cohort(args.subjects, task=args.task, n_slices=4, image_size=64,
-                               random_state=args.seed)
+                               random_state=args.seed, unit="slice")
     model = make_pipeline(
         _clinical_preprocessing(),
         ClinicalAttentionClassifier(backbone="resnet18", base_width=8, max_epochs=args.epochs,

@@ -228,7 +228,7 @@ def localization_scores(maps, masks, *, threshold=0.5):
     maps : array-like of shape (n_samples, H, W)
         Explanation maps (e.g. from :func:`grad_cam`).
     masks : array-like of bool, shape (n_samples, H, W)
-        True regions (e.g. ``make_brain_cohort(return_masks=True).masks``).
+        True regions (e.g. ``make_brain_cohort(return_masks=True, unit="slice").masks``).
     threshold : float, default=0.5
         A pixel is "on" where the map reaches ``threshold`` times its maximum.
 
@@ -241,8 +241,9 @@ def localization_scores(maps, masks, *, threshold=0.5):
     """
     maps = np.asarray(maps, dtype=float)
     masks = np.asarray(masks, dtype=bool)
-    if maps.shape != masks.shape or maps.ndim != 3:
-        raise ValueError(f"maps and masks must both be (n, H, W); got {maps.shape} and "
+    if maps.shape != masks.shape or maps.ndim not in (3, 4):
+        raise ValueError(f"maps and masks must both be (n, H, W), or (n, S, H, W) / "
+                         f"(n, D, H, W) for slice stacks and volumes; got {maps.shape} and "
                          f"{masks.shape}.")
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
@@ -267,8 +268,9 @@ def plot_overlays(images, maps, masks=None, *, path, n=8, titles=None):
     Parameters
     ----------
     images : array-like of shape (n_samples, H, W) or (n_samples, 1, H, W)
-    maps : array-like of shape (n_samples, H, W)
-    masks : array-like of bool, shape (n_samples, H, W), default=None
+    maps : array-like of shape (n_samples, H, W), or (n_samples, S, H, W) / (n_samples, D,
+        H, W) for slice stacks and volumes (scored per sample over all its slices)
+    masks : array-like of bool, the shape of ``maps``, default=None
     path : str or path-like
         Where the PNG goes.
     n : int, default=8

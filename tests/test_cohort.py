@@ -10,7 +10,8 @@ from skfusion.datasets._cohort import GROUP_STATISTICS
 
 @pytest.fixture(scope="module")
 def cohort():
-    return make_brain_cohort(40, n_slices=3, image_size=32, return_masks=True, random_state=0)
+    return make_brain_cohort(40, n_slices=3, image_size=32, return_masks=True, random_state=0,
+                             unit="slice")
 
 
 def test_shapes_and_types(cohort):
@@ -36,9 +37,9 @@ def test_slices_of_a_subject_share_label_clinical_row_and_group(cohort):
 
 
 def test_reproducible_and_seed_dependent():
-    a = make_brain_cohort(4, n_slices=2, image_size=24, random_state=1)
-    b = make_brain_cohort(4, n_slices=2, image_size=24, random_state=1)
-    c = make_brain_cohort(4, n_slices=2, image_size=24, random_state=2)
+    a = make_brain_cohort(4, n_slices=2, image_size=24, random_state=1, unit="slice")
+    b = make_brain_cohort(4, n_slices=2, image_size=24, random_state=1, unit="slice")
+    c = make_brain_cohort(4, n_slices=2, image_size=24, random_state=2, unit="slice")
     np.testing.assert_array_equal(a.X.images, b.X.images)
     pd.testing.assert_frame_equal(a.frame, b.frame)
     assert not np.array_equal(a.X.images, c.X.images)
@@ -50,14 +51,14 @@ def test_reproducible_and_seed_dependent():
      ("nc_mci_ad", {"NC", "MCI", "AD"})],
 )
 def test_tasks_balance_their_groups(task, labels):
-    data = make_brain_cohort(9, task=task, n_slices=1, image_size=16, random_state=0)
+    data = make_brain_cohort(9, task=task, n_slices=1, image_size=16, random_state=0, unit="slice")
     counts = pd.Series(data.frame["diagnosis"]).value_counts()
     assert set(counts.index) == labels
     assert counts.max() - counts.min() <= 1
 
 
 def test_group_distributions_follow_the_calibration():
-    frame = make_brain_cohort(400, n_slices=1, image_size=16, random_state=0).frame
+    frame = make_brain_cohort(400, n_slices=1, image_size=16, random_state=0, unit="slice").frame
     for group in ("NC", "AD"):
         part = frame[frame["diagnosis"] == group]
         stats = GROUP_STATISTICS[group]
@@ -76,7 +77,8 @@ def test_group_distributions_follow_the_calibration():
 
 def test_images_show_atrophy_and_head_size(cohort):
     """Hippocampal regions are darker in AD (tissue lost to CSF); bigger heads fill more."""
-    data = make_brain_cohort(60, n_slices=2, image_size=32, return_masks=True, random_state=3)
+    data = make_brain_cohort(60, n_slices=2, image_size=32, return_masks=True, random_state=3,
+                             unit="slice")
     region = [data.X.images[i][data.masks[i]].mean() for i in range(len(data.y))]
     region = pd.Series(region).groupby(data.y).mean()
     assert region["AD"] < region["NC"]
@@ -87,7 +89,8 @@ def test_images_show_atrophy_and_head_size(cohort):
 
 def test_nfl_tracks_the_images_and_csf_does_not():
     """Within diagnostic groups, NfL follows hippocampal atrophy; CSF values do not."""
-    data = make_brain_cohort(600, n_slices=1, image_size=32, return_masks=True, random_state=1)
+    data = make_brain_cohort(600, n_slices=1, image_size=32, return_masks=True, random_state=1,
+                             unit="slice")
     frame = data.frame.copy()
     frame["region"] = [data.X.images[i][data.masks[i]].mean() for i in range(len(frame))]
     columns = ["region", "plasma_nfl", "csf_total_tau", "csf_abeta42"]
@@ -99,16 +102,16 @@ def test_nfl_tracks_the_images_and_csf_does_not():
 
 
 def test_cognitive_scores_stay_out_of_X_by_default():
-    default = make_brain_cohort(4, n_slices=1, image_size=16, random_state=0)
+    default = make_brain_cohort(4, n_slices=1, image_size=16, random_state=0, unit="slice")
     included = make_brain_cohort(4, n_slices=1, image_size=16, include_cognitive=True,
-                                 random_state=0)
+                                 random_state=0, unit="slice")
     assert "mmse" not in default.feature_names
     assert {"mmse", "cdr_sb"} <= set(included.feature_names)
 
 
 def test_missing_values_and_noise_features():
     data = make_brain_cohort(50, n_slices=1, image_size=16, missing_rate=0.3,
-                             n_noise_features=2, random_state=0)
+                             n_noise_features=2, random_state=0, unit="slice")
     clinical = data.X.clinical
     assert [c for c in clinical if c.startswith("lab_")] == ["lab_0", "lab_1"]
     assert 0.15 < clinical["csf_abeta42"].isna().mean() < 0.45
@@ -117,15 +120,15 @@ def test_missing_values_and_noise_features():
 
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="'task' parameter"):
-        make_brain_cohort(4, task="ad_vs_mci")
+        make_brain_cohort(4, task="ad_vs_mci", unit="slice")
     with pytest.raises(ValueError, match="'n_subjects' parameter"):
-        make_brain_cohort(1)
+        make_brain_cohort(1, unit="slice")
 
 
 def test_generator_output_is_pinned():
     """Any change to how subjects are simulated shows up here (and in the documented
     tables, which then need re-running). Regenerate the numbers only on purpose."""
-    cohort = make_brain_cohort(2, n_slices=1, image_size=32, random_state=0)
+    cohort = make_brain_cohort(2, n_slices=1, image_size=32, random_state=0, unit="slice")
     assert float(cohort.X.images.astype(np.float64).sum()) == pytest.approx(949.369572855474,
                                                                             rel=1e-5)
     np.testing.assert_allclose(cohort.X.images[0, 16, :4],

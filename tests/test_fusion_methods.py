@@ -27,7 +27,8 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def cohort():
-    return make_brain_cohort(16, n_slices=2, image_size=32, reports=True, random_state=0)
+    return make_brain_cohort(16, n_slices=2, image_size=32, reports=True, random_state=0,
+                             unit="slice")
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

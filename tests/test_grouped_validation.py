@@ -141,5 +141,5 @@ def test_repeated_subjects_without_ids_are_warned_about():
 def test_the_cohort_carries_its_subjects():
     from skfusion.datasets import make_brain_cohort
 
-    cohort = make_brain_cohort(4, n_slices=2, image_size=32, random_state=0)
+    cohort = make_brain_cohort(4, n_slices=2, image_size=32, random_state=0, unit="slice")
     assert (cohort.X.subjects == cohort.groups).all()

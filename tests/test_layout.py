@@ -16,7 +16,7 @@ from .conftest import TINY
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cohort")
     cohort = make_brain_cohort(6, n_slices=3, image_size=24, missing_rate=0.2,
-                               output_dir=folder, random_state=0)
+                               output_dir=folder, random_state=0, unit="slice")
     return cohort, folder
 
 

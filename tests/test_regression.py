@@ -22,7 +22,8 @@ def small(**params):
 
 @pytest.fixture(scope="module")
 def mmse():
-    cohort = make_brain_cohort(90, task="mmse", n_slices=1, image_size=32, random_state=0)
+    cohort = make_brain_cohort(90, task="mmse", n_slices=1, image_size=32, random_state=0,
+                               unit="slice")
     clinical = cohort.X.clinical.drop(columns="sex")
     return FusionInput(cohort.X.images, clinical), cohort.y, cohort.groups
 

@@ -15,7 +15,8 @@ SMALL = dict(TINY, embedding_dim=16, hidden_size=16)
 
 @pytest.fixture(scope="module")
 def cohort():
-    return make_brain_cohort(40, n_slices=1, image_size=32, reports=True, random_state=0)
+    return make_brain_cohort(40, n_slices=1, image_size=32, reports=True, random_state=0,
+                             unit="slice")
 
 
 def test_cohort_reports_follow_the_findings(cohort):
@@ -25,7 +26,7 @@ def test_cohort_reports_follow_the_findings(cohort):
     positive = frame["report"].str.contains(graded, case=False)
     assert positive[frame["diagnosis"] == "AD"].mean() > positive[frame["diagnosis"] == "NC"].mean()
     # the flag changes nothing else
-    plain = make_brain_cohort(40, n_slices=1, image_size=32, random_state=0)
+    plain = make_brain_cohort(40, n_slices=1, image_size=32, random_state=0, unit="slice")
     np.testing.assert_array_equal(plain.X.images, cohort.X.images)
 
 

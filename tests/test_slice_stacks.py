@@ -106,7 +106,8 @@ def test_the_cohort_one_row_per_patient_cross_validates_by_patient():
 
     cohort = make_brain_cohort(24, n_slices=3, image_size=32, unit="patient", reports=True,
                                return_masks=True, random_state=0)
-    slices = make_brain_cohort(24, n_slices=3, image_size=32, reports=True, random_state=0)
+    slices = make_brain_cohort(24, n_slices=3, image_size=32, reports=True, random_state=0,
+                               unit="slice")
     assert cohort.X.images.shape == (24, 3, 32, 32) and len(cohort.X.clinical) == 24
     assert cohort.masks.shape == (24, 3, 32, 32) and len(cohort.y) == len(cohort.X.text) == 24
     np.testing.assert_array_equal(cohort.X.images.reshape(72, 32, 32), slices.X.images)

@@ -170,7 +170,7 @@ def test_brier_scores():
 
 def test_conversion_task_of_the_cohort_is_learnt_on_held_out_subjects():
     cohort = make_brain_cohort(100, task="conversion_time", n_slices=1, image_size=32,
-                               random_state=0)
+                               random_state=0, unit="slice")
     clinical = cohort.X.clinical.drop(columns="sex")
     X = FusionInput(cohort.X.images, (clinical - clinical.mean()) / clinical.std())
     scores = cross_validate(small(mode="concat", max_epochs=3), X, cohort.y,

@@ -179,7 +179,7 @@ def make_brain_cohort(
     return_masks=False,
     reports=False,
     output_dir=None,
-    unit="slice",
+    unit="patient",
     random_state=None,
 ):
     """Simulate a brain MRI + clinical cohort from the MNI152 template, with no download.
@@ -239,13 +239,15 @@ def make_brain_cohort(
         and ``frame["report"]``) whose wording follows the subject's atrophy as a reader
         would grade it (with reader disagreement), with realistic noise: synonyms, negations,
         incidental sentences, and some reports that do not mention the hippocampi.
-    unit : {"slice", "patient"}, default="slice"
-        "slice": one row of ``X`` per slice (Yang et al.'s protocol; ``groups`` says which
-        slices belong to one subject, and splits must keep them together). "patient": one
-        row per subject: ``X.images`` is the slice stack ``(n_subjects, n_slices,
-        image_size, image_size)`` (read it with ``slices="mean"`` or ``"attention"`` on any
-        estimator), one clinical row, one report and one target per subject, so any
-        cross-validation splits patients.
+    unit : {"patient", "slice"}, default="patient"
+        "patient": one row per subject, as a hospital table has it: ``X.images`` is the
+        subject's slice stack ``(n_subjects, n_slices, image_size, image_size)`` (declared
+        with ``layout="slices"``, so estimators read it as a stack; ``slices="attention"``
+        pools by attention, ``spatial_dims=3`` reads it as one volume), with one clinical
+        row, one report and one target per subject, so any cross-validation splits
+        patients. "slice": one row per slice (Yang et al.'s protocol), ``groups`` and
+        ``X.subjects`` saying which slices belong to one subject; splits must keep them
+        together.
     output_dir : str, path-like or None, default=None
         Also write the cohort there as NIfTI files with a ``participants.tsv`` (see
         :func:`write_cohort`), loadable with :func:`load_cohort`.
@@ -255,20 +257,23 @@ def make_brain_cohort(
     Returns
     -------
     data : Bunch
-        ``X`` (FusionInput: images ``(n_subjects * n_slices, image_size, image_size)`` float32
-        and the clinical DataFrame, one row per slice), ``y`` (string labels per slice),
-        ``groups`` (subject id per slice, for GroupKFold), ``frame`` (one row per subject: id,
-        diagnosis, every clinical variable), ``feature_names`` (columns of ``X.clinical``),
-        ``slice_index`` (MNI y in mm per slice), ``DESCR``, and ``masks`` if asked.
+        ``X`` (FusionInput: float32 images ``(n_subjects, n_slices, image_size,
+        image_size)`` and the clinical DataFrame, one row per subject; with ``unit="slice"``
+        images ``(n_subjects * n_slices, image_size, image_size)`` and one row per slice),
+        ``y`` (the target per row), ``groups`` (subject id per row, for GroupKFold),
+        ``frame`` (one row per subject: id, diagnosis, every clinical variable),
+        ``feature_names`` (columns of ``X.clinical``), ``slice_index`` (MNI y in mm of the
+        slices), ``DESCR``, and ``masks`` if asked (the shape of the images).
 
     Examples
     --------
     >>> from skfusion.datasets import make_brain_cohort
     >>> cohort = make_brain_cohort(n_subjects=4, n_slices=2, image_size=32, random_state=0)
     >>> cohort.X.images.shape, cohort.X.clinical.shape, sorted(set(cohort.y))
-    ((8, 32, 32), (8, 14), ['AD', 'NC'])
-    >>> cohort.groups[:4].tolist()
-    ['sub-001', 'sub-001', 'sub-002', 'sub-002']
+    ((4, 2, 32, 32), (4, 14), ['AD', 'NC'])
+    >>> slices = make_brain_cohort(4, n_slices=2, image_size=32, unit="slice", random_state=0)
+    >>> slices.X.images.shape, slices.groups[:4].tolist()
+    ((8, 32, 32), ['sub-001', 'sub-001', 'sub-002', 'sub-002'])
     """
     if task == "mmse" and include_cognitive:
         raise ValueError(
@@ -331,7 +336,7 @@ def _per_patient(result, frame, feature_names, y_subject, n_slices, image_size):
     subjects = frame["subject_id"].to_numpy()
     result = Bunch(**result)
     result["X"] = FusionInput(images, frame[feature_names].reset_index(drop=True), text=text,
-                              subjects=subjects)
+                              subjects=subjects, layout="slices")
     result["y"] = y_subject
     result["groups"] = subjects
     result["slice_index"] = result["slice_index"][:n_slices]
@@ -544,7 +549,8 @@ stronger hippocampal atrophy; then scanner effects (gain, bias field, Rician noi
 y = -22 mm), {image_size}x{image_size} pixels over a 164 mm field of view.
 
 Task: {task}; {n_subjects} subjects, {n_subjects * n_slices} slices; groups balanced.
-Keep a subject's slices in one fold (GroupKFold / StratifiedGroupKFold with `groups`).
+With unit="slice", keep a subject's slices in one fold (GroupKFold / StratifiedGroupKFold
+with `groups`); with the default unit="patient" each row is one subject.
 
 Clinical variables (X.clinical: {', '.join(feature_names)}):
 - age (years), sex ("F"/"M": encode it, e.g. OneHotEncoder), education_years
