@@ -109,7 +109,7 @@ def grad_cam(estimator, X, *, target=None, stage=None):
     maps = []
     try:
         for positions, x in _batches(estimator, X):
-            with torch.enable_grad():
+            with torch.enable_grad(), estimator.net_.kernels():
                 logits = module(**x)
                 logits = logits[0] if isinstance(logits, tuple) else logits
                 chosen = (logits.argmax(dim=1) if target is None and n_outputs is None else
@@ -191,7 +191,7 @@ def attention_maps(estimator, X):
         if isinstance(child, MultiHeadGMU):
             hook_on("gmu", child.gate_out, "gates")
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), estimator.net_.kernels():
             sizes = None
             for _, x in _batches(estimator, X):
                 module(**x)

@@ -104,3 +104,26 @@ def test_gated_fusion_spatial_attention_maps_are_volumes():
                                            spatial_dims=3).fit(X, y)
     maps = attention_maps(model, X[:2])["spatial_attention"]
     assert all(value.shape == (2, 8, 12, 12) for value in maps.values())
+
+
+def test_3d_training_is_finite_and_reproducible_from_the_first_fit_in_a_process():
+    """torch 2.13's oneDNN 3-D convolution backward gave NaN gradients at random on the CPU
+    (most often in a process's first fit); the net layer runs 3-D without oneDNN there."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np, skfusion
+from skfusion import FusionInput
+rng = np.random.RandomState(0)
+X = FusionInput(rng.rand(8, 6, 24, 24).astype("float32"), rng.normal(size=(8, 3)))
+y = np.arange(8) % 2
+params = dict(backbone="resnet18", base_width=4, clinical_dim=8, max_epochs=3, batch_size=8,
+              device="cpu", verbose=0, random_state=0, mode="concat", spatial_dims=3)
+runs = [skfusion.ClinicalAttentionClassifier(**params).fit(X, y).predict_proba(X)
+        for _ in range(3)]
+assert all(np.isfinite(r).all() for r in runs)
+assert all(np.array_equal(runs[0], r) for r in runs)
+"""
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

@@ -7,7 +7,7 @@ import numpy as np
 from .._input import LazyImages
 from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize
 
-__all__ = ["NiftiSlices"]
+__all__ = ["NiftiSlices", "NiftiVolumes", "read_nifti_volume"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -92,3 +92,64 @@ class NiftiSlices(LazyImages):
     def __repr__(self):
         files = len(set(self.sources))
         return f"NiftiSlices({len(self)} {self.plane} slices from {files} file(s))"
+
+
+def read_nifti_volume(path, *, plane="coronal", size=None, normalize=None, volume=None):
+    """One NIfTI volume as float32 ``(D, H, W)``: reoriented to RAS+, with depth along
+    ``plane``'s axis and every section laid out as :func:`load_nifti_slices` lays out a
+    slice (so a volume equals the stack of its slices); sections resized to ``size``."""
+    data = _cached_volume(str(path), volume, normalize)
+    stacked = np.moveaxis(data, PLANES[plane], 0).transpose(0, 2, 1)[:, ::-1, :]
+    size = _check_size(size)
+    if size is not None and stacked.shape[1:] != size:
+        stacked = np.stack([_resize(section, size) for section in stacked])
+    return np.ascontiguousarray(stacked, dtype=np.float32)
+
+
+class NiftiVolumes(LazyImages):
+    """Whole NIfTI volumes, one per patient, read on demand: samples ``(1, D, H, W)`` for
+    estimators with ``spatial_dims=3`` (or, read as slice stacks, ``slices="mean"``).
+
+    Parameters
+    ----------
+    sources : sequence of str
+        One file per patient.
+    plane : {"coronal", "axial", "sagittal"}, default="coronal"
+        The axis that becomes depth D (after reorienting to RAS+).
+    size : int, (int, int) or None, default=None
+        Resize every section to ``size`` (depth is kept).
+    normalize : {"zscore", "minmax"} or None, default=None
+    volume : int or None, default=None
+        Volume of 4-D files.
+    """
+
+    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None):
+        self.sources = [str(s) for s in sources]
+        self.plane = plane
+        self.size = size
+        self.normalize = normalize
+        self.volume = volume
+        self._sample_shape = None
+
+    def __len__(self):
+        return len(self.sources)
+
+    @property
+    def sample_shape(self):
+        if self._sample_shape is None:
+            self._sample_shape = self.read(0).shape if len(self) else (1, 0, 0, 0)
+        return self._sample_shape
+
+    def take(self, positions):
+        subset = NiftiVolumes([self.sources[i] for i in np.asarray(positions, dtype=int)],
+                              plane=self.plane, size=self.size, normalize=self.normalize,
+                              volume=self.volume)
+        subset._sample_shape = self._sample_shape
+        return subset
+
+    def read(self, position):
+        return read_nifti_volume(self.sources[position], plane=self.plane, size=self.size,
+                                 normalize=self.normalize, volume=self.volume)[None]
+
+    def __repr__(self):
+        return f"NiftiVolumes({len(self)} volumes, depth along the {self.plane} axis)"

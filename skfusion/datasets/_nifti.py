@@ -6,10 +6,10 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._lazy import NiftiSlices
+from ._lazy import NiftiSlices, NiftiVolumes, read_nifti_volume
 from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize
 
-__all__ = ["load_nifti_slices"]
+__all__ = ["load_nifti_slices", "load_nifti_volumes"]
 
 #: Axis of each plane in canonical (RAS+) voxel order.
 
@@ -156,3 +156,58 @@ def _slice_indices(slices, length, path, plane):
             f"slices (valid: 0-{length - 1})."
         )
     return indices
+
+
+def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, volume=None,
+                       lazy=False):
+    """Read one whole NIfTI volume per patient, in canonical (RAS+) orientation.
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        One file per patient; all volumes must have the same shape (after ``size``).
+    plane : {"coronal", "axial", "sagittal"}, default="coronal"
+        The axis that becomes depth: volume ``[d]`` is slice ``d`` of that plane, laid out
+        as :func:`load_nifti_slices` lays it out.
+    size : int, (int, int) or None, default=None
+        Resize every section (depth is kept).
+    normalize : {"zscore", "minmax"} or None, default=None
+        Per-volume normalisation.
+    volume : int or None, default=None
+        Volume of 4-D files.
+    lazy : bool, default=False
+        Return a :class:`~skfusion.datasets.NiftiVolumes` that reads each volume when a
+        batch needs it (memory stays flat in the number of patients).
+
+    Returns
+    -------
+    images : ndarray of shape (n_patients, D, H, W) float32, or NiftiVolumes
+        For estimators with ``spatial_dims=3`` (or as slice stacks, ``slices="mean"``).
+
+    Examples
+    --------
+    >>> import os, nibabel.testing
+    >>> from skfusion.datasets import load_nifti_volumes
+    >>> path = os.path.join(nibabel.testing.data_path, "anatomical.nii")
+    >>> load_nifti_volumes([path, path], size=16).shape
+    (2, 41, 16, 16)
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [str(p) for p in paths]
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {sorted(PLANES)}; got {plane!r}.")
+    if normalize not in (None, "zscore", "minmax"):
+        raise ValueError(f"normalize must be 'zscore', 'minmax' or None; got {normalize!r}.")
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"NIfTI file not found: {path!s}")
+    if lazy:
+        return NiftiVolumes(paths, plane=plane, size=size, normalize=normalize, volume=volume)
+    volumes = [read_nifti_volume(p, plane=plane, size=size, normalize=normalize,
+                                 volume=volume) for p in paths]
+    shapes = sorted({v.shape for v in volumes})
+    if len(shapes) > 1:
+        raise ValueError(f"the volumes have different shapes {shapes}; pass size=(H, W) for "
+                         "the sections, and volumes of the same depth.")
+    return np.stack(volumes)
