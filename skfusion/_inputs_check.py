@@ -30,12 +30,6 @@ def check_fusion_input(estimator, X, *, fitting):
     else:
         images = check_images(X.images, spatial_dims=estimator.spatial_dims)
     n_samples = images.shape[0]
-    if not fitting and getattr(estimator, "slices_", "channels") == "channels" and \
-            estimator.spatial_dims == 2 and images.shape[1] > 4 and \
-            getattr(X, "layout", None) == "slices":
-        raise ValueError(
-            f"X.images holds slice stacks {tuple(images.shape)} but the model was fitted "
-            "reading its images as channels; refit with slices='mean' or 'attention'.")
     if fitting:
         if estimator._clinical_optional and X.clinical is None:
             return images, np.zeros((n_samples, 0), dtype=np.float32), None, X

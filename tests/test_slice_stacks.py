@@ -116,3 +116,14 @@ def test_the_cohort_one_row_per_patient_cross_validates_by_patient():
     scores = cross_validate(skfusion.ClinicalAttentionClassifier(
         **TINY, mode="full", slices="mean"), cohort.X, cohort.y, cv=3)
     assert scores["test_score"].shape == (3,)
+
+
+def test_an_explicit_reading_wins_over_the_declared_layout():
+    from skfusion.datasets import make_brain_cohort
+
+    cohort = make_brain_cohort(12, n_slices=3, image_size=32, random_state=0)
+    model = skfusion.ClinicalAttentionClassifier(**TINY, slices="channels").fit(cohort.X,
+                                                                                cohort.y)
+    assert model.slices_ == "channels" and model.predict(cohort.X).shape == (12,)
+    auto = skfusion.ClinicalAttentionClassifier(**TINY).fit(cohort.X, cohort.y)
+    assert auto.slices_ == "mean"
