@@ -6,7 +6,7 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._classification import BaseFusionClassifier
-from ._docstrings import family_doc
+from ._docstrings import family_doc, task_estimator_doc
 from ._regression import BaseFusionRegressor
 from ._survival import BaseFusionSurvival
 from .nn.clinical_attention import MODES, ClinicalAttentionNet
@@ -99,81 +99,19 @@ class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
 
 @family_doc("regressor", FAMILY_PARAMETERS)
 class ClinicalAttentionRegressor(_ClinicalAttention, BaseFusionRegressor):
-    """Predict continuous targets (scores, ages, volumes) from images and clinical values with
-    Yang et al.'s clinical-attention network.
-
-    The network of :class:`ClinicalAttentionClassifier` (RBCA blocks in stages 2-4 in mode
-    "full") with one linear output per target, trained on standardised targets with squared
-    error (or Huber's loss); ``predict`` returns values on the original scale and ``score``
-    is R^2.
-
-    Parameters
-    ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
-
-    Attributes
-    ----------
-    {task_attributes}
-    {shared_attributes}
-
-    See Also
-    --------
-    ClinicalAttentionClassifier : The same network for class labels.
-    ClinicalAttentionSurvival : The same network for times to an event.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import ClinicalAttentionRegressor, FusionInput
-    >>> rng = np.random.RandomState(0)
-    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
-    >>> y = 25 + 3 * X.clinical[:, 0]
-    >>> reg = ClinicalAttentionRegressor(
-    ...     backbone="resnet18", base_width=4, clinical_dim=8, max_epochs=2,
-    ...     random_state=0, verbose=0).fit(X, y)
-    >>> reg.predict(X[:3]).shape
-    (3,)
-    """
+    __doc__ = task_estimator_doc(
+        "regressor", "ClinicalAttention", "Yang et al.'s clinical-attention network",
+        'backbone="resnet18", base_width=4, clinical_dim=8,\n'
+        '    ...     max_epochs=2, random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+         "                rng.rand(20, 3))"])
 
 
 @family_doc("survival", FAMILY_PARAMETERS)
 class ClinicalAttentionSurvival(_ClinicalAttention, BaseFusionSurvival):
-    """Predict the time to an event (e.g. conversion to dementia) from images and clinical
-    values with Yang et al.'s clinical-attention network and a Cox model (DeepSurv).
-
-    The network of :class:`ClinicalAttentionClassifier` with one log-risk output, trained on
-    the negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
-    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
-    Breslow baseline hazard.
-
-    Parameters
-    ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
-
-    Attributes
-    ----------
-    {task_attributes}
-    {shared_attributes}
-
-    See Also
-    --------
-    ClinicalAttentionClassifier : The same network for class labels.
-    survival_target : Build ``y`` from event indicators and times.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import ClinicalAttentionSurvival, FusionInput, survival_target
-    >>> rng = np.random.RandomState(0)
-    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
-    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
-    >>> model = ClinicalAttentionSurvival(
-    ...     backbone="resnet18", base_width=4, clinical_dim=8, max_epochs=2,
-    ...     random_state=0, verbose=0).fit(X, y)
-    >>> model.predict_survival_function(X[:2], return_array=True).shape[0]
-    2
-    """
+    __doc__ = task_estimator_doc(
+        "survival", "ClinicalAttention", "Yang et al.'s clinical-attention network",
+        'backbone="resnet18", base_width=4, clinical_dim=8,\n'
+        '    ...     max_epochs=2, random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+         "                rng.rand(20, 3))"])

@@ -196,3 +196,63 @@ def family_doc(task, family_parameters):
     def decorate(obj):
         return fill_doc(obj, task=task, family_parameters=family_parameters)
     return decorate
+
+
+def task_estimator_doc(task, prefix, network, constructor, data_lines):
+    """The docstring of a family's regressor (``task="regressor"``) or survival model
+    (``task="survival"``): what differs between families is the network's description, the
+    estimator's name and the example's constructor arguments and data; the placeholders are
+    filled by :func:`family_doc`."""
+    example_data = "\n    ".join(f">>> {line}" if i == 0 else f"... {line}"
+                                  for i, line in enumerate(data_lines))
+    if task == "regressor":
+        summary = (f"Predict continuous targets (scores, ages, volumes) with {network}.\n\n"
+                   f"    The network of :class:`{prefix}Classifier` with one linear output per "
+                   "target, trained\n    on standardised targets with squared error (or "
+                   "Huber's loss); ``predict`` returns values\n    on the original scale and "
+                   "``score`` is R^2.")
+        see_also = (f"{prefix}Classifier : The same network for class labels.\n"
+                    f"    {prefix}Survival : The same network for times to an event.")
+        example = (f">>> y = 25 + 3 * rng.rand(20)\n"
+                   f"    >>> model = {prefix}Regressor({constructor}).fit(X, y)\n"
+                   f"    >>> model.predict(X[:3]).shape\n    (3,)")
+        imports = f"FusionInput, {prefix}Regressor"
+    else:
+        summary = (f"Predict the time to an event (e.g. conversion to dementia) with "
+                   f"{network} and a\n    Cox model (DeepSurv).\n\n"
+                   f"    The network of :class:`{prefix}Classifier` with one log-risk output, "
+                   "trained on the\n    negative Cox partial log-likelihood; ``predict`` "
+                   "returns risk scores, ``score``\n    Harrell's concordance index, and "
+                   "``predict_survival_function`` survival curves from a\n    Breslow "
+                   "baseline hazard.")
+        see_also = (f"{prefix}Classifier : The same network for class labels.\n"
+                    "    survival_target : Build ``y`` from event indicators and times.")
+        example = (">>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))\n"
+                   f"    >>> model = {prefix}Survival({constructor}).fit(X, y)\n"
+                   "    >>> model.predict(X[:2]).shape\n    (2,)")
+        imports = f"FusionInput, {prefix}Survival, survival_target"
+    return f"""{summary}
+
+    Parameters
+    ----------
+    {{family_parameters}}
+    {{task_parameters}}
+    {{shared_parameters}}
+
+    Attributes
+    ----------
+    {{task_attributes}}
+    {{shared_attributes}}
+
+    See Also
+    --------
+    {see_also}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import {imports}
+    >>> rng = np.random.RandomState(0)
+    {example_data}
+    {example}
+    """

@@ -6,7 +6,7 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._classification import BaseFusionClassifier
-from ._docstrings import family_doc
+from ._docstrings import family_doc, task_estimator_doc
 from ._regression import BaseFusionRegressor
 from ._survival import BaseFusionSurvival
 from .nn.gated_fusion import GatedFusionNet
@@ -99,78 +99,19 @@ class GatedFusionClassifier(_GatedFusion, BaseFusionClassifier):
 
 @family_doc("regressor", FAMILY_PARAMETERS)
 class GatedFusionRegressor(_GatedFusion, BaseFusionRegressor):
-    """Predict continuous targets (scores, ages, volumes) with EHR-guided spatial attention and
-    a multi-head gated multimodal unit.
-
-    The network of :class:`GatedFusionClassifier` with one linear output per target, trained
-    on standardised targets with squared error (or Huber's loss); ``predict`` returns values
-    on the original scale and ``score`` is R^2.
-
-    Parameters
-    ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
-
-    Attributes
-    ----------
-    {task_attributes}
-    {shared_attributes}
-
-    See Also
-    --------
-    GatedFusionClassifier : The same network for class labels.
-    GatedFusionSurvival : The same network for times to an event.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import FusionInput, GatedFusionRegressor
-    >>> rng = np.random.RandomState(0)
-    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
-    >>> y = 25 + 3 * rng.rand(20)
-    >>> reg = GatedFusionRegressor(n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",
-    ...     base_width=4, max_epochs=2, random_state=0, verbose=0).fit(X, y)
-    >>> reg.predict(X[:3]).shape
-    (3,)
-    """
+    __doc__ = task_estimator_doc(
+        "regressor", "GatedFusion", "EHR-guided spatial attention and a multi-head GMU",
+        'n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",\n'
+        '    ...     base_width=4, max_epochs=2, random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+         "                rng.rand(20, 3))"])
 
 
 @family_doc("survival", FAMILY_PARAMETERS)
 class GatedFusionSurvival(_GatedFusion, BaseFusionSurvival):
-    """Predict the time to an event (e.g. conversion to dementia) with EHR-guided spatial
-    attention, a multi-head gated multimodal unit and a Cox model (DeepSurv).
-
-    The network of :class:`GatedFusionClassifier` with one log-risk output, trained on the
-    negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
-    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
-    Breslow baseline hazard.
-
-    Parameters
-    ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
-
-    Attributes
-    ----------
-    {task_attributes}
-    {shared_attributes}
-
-    See Also
-    --------
-    GatedFusionClassifier : The same network for class labels.
-    survival_target : Build ``y`` from event indicators and times.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import FusionInput, GatedFusionSurvival, survival_target
-    >>> rng = np.random.RandomState(0)
-    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
-    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
-    >>> model = GatedFusionSurvival(n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",
-    ...     base_width=4, max_epochs=2, random_state=0, verbose=0).fit(X, y)
-    >>> model.predict(X[:2]).shape
-    (2,)
-    """
+    __doc__ = task_estimator_doc(
+        "survival", "GatedFusion", "EHR-guided spatial attention and a multi-head GMU",
+        'n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",\n'
+        '    ...     base_width=4, max_epochs=2, random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+         "                rng.rand(20, 3))"])

@@ -11,7 +11,7 @@ from ._input import as_fusion_input
 from ._text import build_vocabulary, encode_reports, tokenize
 
 from ._classification import BaseFusionClassifier
-from ._docstrings import family_doc
+from ._docstrings import family_doc, task_estimator_doc
 from ._regression import BaseFusionRegressor
 from ._survival import BaseFusionSurvival
 from .nn.report_fusion import FUSIONS, ReportFusionNet
@@ -172,80 +172,19 @@ class ReportFusionClassifier(_ReportFusion, BaseFusionClassifier):
 
 @family_doc("regressor", FAMILY_PARAMETERS)
 class ReportFusionRegressor(_ReportFusion, BaseFusionRegressor):
-    """Predict continuous targets (scores, ages, volumes) from image slices and free-text
-    reports (CNN + BiLSTM with word attention).
-
-    The network of :class:`ReportFusionClassifier` with one linear output per target, trained
-    on standardised targets with squared error (or Huber's loss); ``predict`` returns values
-    on the original scale and ``score`` is R^2.
-
-    Parameters
-    ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
-
-    Attributes
-    ----------
-    {task_attributes}
-    {shared_attributes}
-
-    See Also
-    --------
-    ReportFusionClassifier : The same network for class labels.
-    ReportFusionSurvival : The same network for times to an event.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import FusionInput, ReportFusionRegressor
-    >>> rng = np.random.RandomState(0)
-    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), None,
-    ...                 text=["marked hippocampal atrophy", "no atrophy"] * 10)
-    >>> y = 25 + 3 * rng.rand(20)
-    >>> reg = ReportFusionRegressor(backbone="resnet18", base_width=4, max_epochs=2,
-    ...     random_state=0, verbose=0).fit(X, y)
-    >>> reg.predict(X[:3]).shape
-    (3,)
-    """
+    __doc__ = task_estimator_doc(
+        "regressor", "ReportFusion", "image slices and free-text reports",
+        'backbone="resnet18", base_width=4, max_epochs=2,\n'
+        '    ...     random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'), None,",
+         "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)"])
 
 
 @family_doc("survival", FAMILY_PARAMETERS)
 class ReportFusionSurvival(_ReportFusion, BaseFusionSurvival):
-    """Predict the time to an event (e.g. conversion to dementia) from image slices and
-    free-text reports (CNN + BiLSTM with word attention) with a Cox model (DeepSurv).
-
-    The network of :class:`ReportFusionClassifier` with one log-risk output, trained on the
-    negative Cox partial log-likelihood; ``predict`` returns risk scores, ``score``
-    Harrell's concordance index, and ``predict_survival_function`` survival curves from a
-    Breslow baseline hazard.
-
-    Parameters
-    ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
-
-    Attributes
-    ----------
-    {task_attributes}
-    {shared_attributes}
-
-    See Also
-    --------
-    ReportFusionClassifier : The same network for class labels.
-    survival_target : Build ``y`` from event indicators and times.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import FusionInput, ReportFusionSurvival, survival_target
-    >>> rng = np.random.RandomState(0)
-    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), None,
-    ...                 text=["marked hippocampal atrophy", "no atrophy"] * 10)
-    >>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))
-    >>> model = ReportFusionSurvival(backbone="resnet18", base_width=4, max_epochs=2,
-    ...     random_state=0, verbose=0).fit(X, y)
-    >>> model.predict(X[:2]).shape
-    (2,)
-    """
+    __doc__ = task_estimator_doc(
+        "survival", "ReportFusion", "image slices and free-text reports",
+        'backbone="resnet18", base_width=4, max_epochs=2,\n'
+        '    ...     random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'), None,",
+         "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)"])

@@ -54,8 +54,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         row per fold) and ``folds.attrs["pooled_per_subject"]``; ``folds`` itself is per
         slice, and the printed lines say which is which. A metric undefined in a fold (PPV
         when the model predicted no positive sample...) is NaN there, with an
-        ``UndefinedMetricWarning`` naming the fold and the reason; ``folds.mean()`` averages the defined folds (pandas skips NaN) and
-        ``folds.count()`` says how many there were.
+        ``UndefinedMetricWarning`` naming the fold and the reason; ``folds.mean()``
+        averages the defined folds (pandas skips NaN) and ``folds.count()`` says how many
+        there were.
     """
     y = np.asarray(y)
     groups = subjects_of(X, groups)
