@@ -23,6 +23,8 @@ from skfusion import ClinicalTransformer
 from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import concordance_index, integrated_brier_score
 
+from _stats import paired_rows
+
 TASKS = {"mmse": "regression", "conversion_time": "survival"}
 METRICS = {"regression": ["R2", "MAE"], "survival": ["C-index", "IBS"]}
 #: The metric the paired differences compare, and whether higher is better.
@@ -155,7 +157,7 @@ def evaluate(task, settings, seeds, overrides, selected, say, encoder, summary):
     return pd.DataFrame(rows)
 
 
-def paired(results, corrected_interval):
+def paired(results):
     """Differences in the headline metric against the best unimodal network and the
     task's classical reference, with corrected intervals."""
     out = []
@@ -169,18 +171,7 @@ def paired(results, corrected_interval):
             references["best unimodal network"] = max(unimodal, key=lambda m: means[m])
         if REFERENCE[kind] in means.index:
             references[REFERENCE[kind]] = REFERENCE[kind]
-        keyed = part.set_index(["seed", "fold", "method"])[metric].unstack("method")
-        for label, ref in references.items():
-            for method in keyed.columns:
-                if method == ref:
-                    continue
-                diff = (keyed[method] - keyed[ref]).dropna()
-                if len(diff) < 2:
-                    continue
-                mean, low, high = corrected_interval(diff)
-                out.append({"task": task, "method": method, "reference": label,
-                            "reference_method": ref, "metric": metric, "difference": mean,
-                            "ci_low": low, "ci_high": high, "pairs": len(diff)})
+        out += paired_rows(task, part, metric, references)
     return pd.DataFrame(out)
 
 

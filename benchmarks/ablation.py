@@ -15,7 +15,8 @@ import json
 
 import pandas as pd
 
-from accuracy import NETWORKS, RESULTS, corrected_interval
+from _stats import corrected_interval
+from accuracy import NETWORKS, RESULTS
 
 
 def main():

@@ -37,7 +37,6 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -54,6 +53,7 @@ from skfusion.metrics import diagnostic_report
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import _targets  # noqa: E402  (benchmarks/ is not a package)
+from _stats import paired_rows  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced ACC"]
@@ -169,15 +169,6 @@ def evaluate(task, settings, seeds, overrides, selected, say):
     return pd.DataFrame(rows)
 
 
-def corrected_interval(diff, test_share=0.2):
-    """Mean and Nadeau-Bengio corrected 95% interval of paired (seed, fold) differences."""
-    diff = np.asarray(diff, dtype=float)
-    j = len(diff)
-    variance = diff.var(ddof=1) * (1 / j + test_share / (1 - test_share))
-    half = stats.t.ppf(0.975, j - 1) * np.sqrt(variance)
-    return diff.mean(), diff.mean() - half, diff.mean() + half
-
-
 def paired(results, metric="AUC"):
     """Paired differences of every method against the references of issue 10's goals."""
     out = []
@@ -190,18 +181,7 @@ def paired(results, metric="AUC"):
         for ref in ("LogReg (clinical)", "LogReg (PCA of pixels)"):
             if ref in means.index:
                 references[ref] = ref
-        keyed = part.set_index(["seed", "fold", "method"])[metric].unstack("method")
-        for label, ref in references.items():
-            for method in keyed.columns:
-                if method == ref:
-                    continue
-                diff = (keyed[method] - keyed[ref]).dropna()
-                if len(diff) < 2:
-                    continue
-                mean, low, high = corrected_interval(diff)
-                out.append({"task": task, "method": method, "reference": label,
-                            "reference_method": ref, "metric": metric, "difference": mean,
-                            "ci_low": low, "ci_high": high, "pairs": len(diff)})
+        out += paired_rows(task, part, metric, references)
     return pd.DataFrame(out)
 
 
@@ -271,7 +251,7 @@ def run_targets(tasks, settings, seeds, overrides, selected, say, args, config, 
     results = pd.concat([_targets.evaluate(task, settings, seeds, overrides, selected, say,
                                            _encoder, _image_summary) for task in tasks],
                         ignore_index=True)
-    differences = _targets.paired(results, corrected_interval)
+    differences = _targets.paired(results)
     folder = RESULTS / "experiments" if args.tag else RESULTS
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{args.tag}_targets" if args.tag else f"targets_{config}"

@@ -26,7 +26,8 @@ from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import aggregate_by_subject
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from accuracy import _encoder, corrected_interval  # noqa: E402
+from _stats import corrected_interval  # noqa: E402
+from accuracy import _encoder  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 READINGS = ["slices, per slice", "slices, per patient", "stack (mean)", "stack (attention)",

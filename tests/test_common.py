@@ -179,27 +179,27 @@ class TestTupleForm:
         restored = pickle.loads(pickle.dumps(estimator))
         np.testing.assert_array_equal(outputs(restored, X), outputs(estimator, X))
 
-    def test_predictions_are_consistent(self, cls, tiny_data):
-        X, y = tiny_data
-        if not issubclass(cls, ClassifierMixin):
-            pytest.skip("classifier predictions; regressors and survival models below")
-        estimator = small(cls).fit(X, y)
-        proba = estimator.predict_proba(X)
-        assert proba.shape == (len(y), 2) and proba.dtype == np.float64
-        np.testing.assert_allclose(proba.sum(axis=1), 1)
-        np.testing.assert_allclose(np.exp(estimator.predict_log_proba(X)), proba, rtol=1e-6)
-        np.testing.assert_array_equal(
-            estimator.predict(X), estimator.classes_[proba.argmax(axis=1)])
-        decision = estimator.decision_function(X)
-        assert decision.shape == (len(y),)
-        np.testing.assert_array_equal(decision > 0, proba[:, 1] > 0.5)
-        assert 0 <= estimator.score(X, y) <= 1
-        assert is_classifier(estimator)
-
     def test_two_d_array_is_refused_with_a_fix(self, cls, tiny_data):
         _, y = tiny_data
         with pytest.raises(TypeError, match=r"FusionInput\(images, clinical_df\)"):
             small(cls).fit(np.zeros((20, 5)), y)
+
+
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_classifier_predictions(cls, tiny_inputs):
+    X, y = tiny_inputs
+    estimator = small(cls).fit(X, y)
+    proba = estimator.predict_proba(X)
+    assert proba.shape == (len(y), 2) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_allclose(np.exp(estimator.predict_log_proba(X)), proba, rtol=1e-6)
+    np.testing.assert_array_equal(
+        estimator.predict(X), estimator.classes_[proba.argmax(axis=1)])
+    decision = estimator.decision_function(X)
+    assert decision.shape == (len(y),)
+    np.testing.assert_array_equal(decision > 0, proba[:, 1] > 0.5)
+    assert 0 <= estimator.score(X, y) <= 1
+    assert is_classifier(estimator)
 
 
 @pytest.mark.parametrize("cls", REGRESSORS, ids=lambda c: c.__name__)

@@ -33,56 +33,33 @@ def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, fli
     ``[1 - gain, 1 + gain]``; sampled (tri)linearly with border padding. Volumes rotate in
     the plane of their last two axes (each slice alike) and shift along all three.
     """
-    if images.dim() == 5:
-        return _random_affine_3d(images, generator, degrees, scale, shift, flip, gain)
     n = images.shape[0]
+    volume = images.dim() == 5
 
     def uniform(low, high, size=(n,)):
         return low + (high - low) * torch.rand(size, generator=generator)
 
     angle = uniform(-degrees, degrees) * math.pi / 180
     factor = 1.0 / uniform(1 - scale, 1 + scale)
-    offset = uniform(-2 * shift, 2 * shift, (n, 2))  # grid coordinates span 2
+    offset = uniform(-2 * shift, 2 * shift, (n, 3 if volume else 2))  # grid spans 2
     mirror = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip \
         else torch.ones(n)
-    cos, sin = torch.cos(angle) * factor, torch.sin(angle) * factor
-    theta = torch.stack([
-        torch.stack([cos * mirror, -sin, offset[:, 0]], dim=1),
-        torch.stack([sin * mirror, cos, offset[:, 1]], dim=1),
-    ], dim=1)
     gains = uniform(1 - gain, 1 + gain)
+    cos, sin = torch.cos(angle) * factor, torch.sin(angle) * factor
+    if volume:  # grid coordinates (x, y, z) = (W, H, D): rotate x-y, flip x, scale all
+        zero = torch.zeros(n)
+        rows = [[cos * mirror, -sin, zero, offset[:, 0]],
+                [sin * mirror, cos, zero, offset[:, 1]],
+                [zero, zero, factor, offset[:, 2]]]
+    else:
+        rows = [[cos * mirror, -sin, offset[:, 0]], [sin * mirror, cos, offset[:, 1]]]
+    theta = torch.stack([torch.stack(row, dim=1) for row in rows], dim=1)
     theta = theta.to(device=images.device, dtype=images.dtype)
     grid = nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
     out = nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
                                     align_corners=False)
-    return out * gains.to(device=images.device, dtype=images.dtype)[:, None, None, None]
-
-
-def _random_affine_3d(images, generator, degrees, scale, shift, flip, gain):
-    n = images.shape[0]
-
-    def uniform(low, high, size=(n,)):
-        return low + (high - low) * torch.rand(size, generator=generator)
-
-    angle = uniform(-degrees, degrees) * math.pi / 180
-    factor = 1.0 / uniform(1 - scale, 1 + scale)
-    offset = uniform(-2 * shift, 2 * shift, (n, 3))
-    mirror = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if flip \
-        else torch.ones(n)
-    cos, sin = torch.cos(angle) * factor, torch.sin(angle) * factor
-    zero = torch.zeros(n)
-    # grid coordinates are (x, y, z) = (W, H, D): rotate x-y, flip x, scale all.
-    theta = torch.stack([
-        torch.stack([cos * mirror, -sin, zero, offset[:, 0]], dim=1),
-        torch.stack([sin * mirror, cos, zero, offset[:, 1]], dim=1),
-        torch.stack([zero, zero, factor, offset[:, 2]], dim=1),
-    ], dim=1)
-    gains = uniform(1 - gain, 1 + gain)
-    theta = theta.to(device=images.device, dtype=images.dtype)
-    grid = nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
-    out = nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
-                                    align_corners=False)
-    return out * gains.to(device=images.device, dtype=images.dtype).view(n, 1, 1, 1, 1)
+    gains = gains.to(device=images.device, dtype=images.dtype)
+    return out * gains.view(n, *([1] * (images.dim() - 1)))
 
 
 def drop_modalities(inputs, probability, generator):
