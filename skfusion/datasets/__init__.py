@@ -1,18 +1,23 @@
-"""Data sets that need no download, and loading of the user's own NIfTI files."""
+"""Data sets that need no download, and loading of the user's own NIfTI and DICOM files."""
 
 from ._cohort import make_brain_cohort
+from ._dicom import read_dicom_series
+from ._dicom_volumes import load_dicom_volumes
 from ._layout import load_cohort, write_cohort
-from ._lazy import NiftiSlices, NiftiVolumes
+from ._lazy import DicomVolumes, NiftiSlices, NiftiVolumes
 from ._nifti import load_nifti_slices, load_nifti_volumes
 from ._synthetic import make_fusion_classification
 
 __all__ = [
+    "DicomVolumes",
     "NiftiSlices",
     "NiftiVolumes",
     "load_cohort",
+    "load_dicom_volumes",
     "load_nifti_slices",
     "load_nifti_volumes",
     "make_brain_cohort",
     "make_fusion_classification",
+    "read_dicom_series",
     "write_cohort",
 ]

@@ -1,20 +1,29 @@
-"""NiftiSlices: 2-D slices of NIfTI files, read when a batch needs them."""
+"""Lazy image collections: slices of NIfTI files, and whole NIfTI or DICOM volumes, read
+when a batch needs them."""
 
 import functools
+import os
 
 import numpy as np
 
 from .._input import LazyImages
-from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize
+from ._volumes import (PLANES, _check_size, _normalize, _read_dicom_volume, _read_volume,
+                       _resize)
 
-__all__ = ["NiftiSlices", "NiftiVolumes", "read_nifti_volume"]
+__all__ = ["DicomVolumes", "NiftiSlices", "NiftiVolumes", "read_nifti_volume"]
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_volume(path, volume, normalize):
+def _cached_volume(source, volume, normalize, dicom=None):
+    """The RAS+ voxels of a NIfTI file, or (``dicom``: the series selection as a tuple of
+    items) of a DICOM series given as a folder or a tuple of files."""
     import nibabel as nib
 
-    data = _read_volume(nib, path, volume)
+    if dicom is None:
+        data = _read_volume(nib, source, volume)
+    else:
+        data = _read_dicom_volume(nib, list(source) if isinstance(source, tuple) else source,
+                                  dicom)
     return data if normalize is None else _normalize(data, normalize)
 
 
@@ -98,7 +107,10 @@ def read_nifti_volume(path, *, plane="coronal", size=None, normalize=None, volum
     """One NIfTI volume as float32 ``(D, H, W)``: reoriented to RAS+, with depth along
     ``plane``'s axis and every section laid out as :func:`load_nifti_slices` lays out a
     slice (so a volume equals the stack of its slices); sections resized to ``size``."""
-    data = _cached_volume(str(path), volume, normalize)
+    return _sections(_cached_volume(str(path), volume, normalize), plane, size)
+
+
+def _sections(data, plane, size):
     stacked = np.moveaxis(data, PLANES[plane], 0).transpose(0, 2, 1)[:, ::-1, :]
     size = _check_size(size)
     if size is not None and stacked.shape[1:] != size:
@@ -140,10 +152,13 @@ class NiftiVolumes(LazyImages):
             self._sample_shape = self.read(0).shape if len(self) else (1, 0, 0, 0)
         return self._sample_shape
 
+    def _options(self):
+        return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
+                "volume": self.volume}
+
     def take(self, positions):
-        subset = NiftiVolumes([self.sources[i] for i in np.asarray(positions, dtype=int)],
-                              plane=self.plane, size=self.size, normalize=self.normalize,
-                              volume=self.volume)
+        subset = type(self)([self.sources[i] for i in np.asarray(positions, dtype=int)],
+                            **self._options())
         subset._sample_shape = self._sample_shape
         return subset
 
@@ -153,3 +168,47 @@ class NiftiVolumes(LazyImages):
 
     def __repr__(self):
         return f"NiftiVolumes({len(self)} volumes, depth along the {self.plane} axis)"
+
+
+def _source_key(source):
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return tuple(str(f) for f in source)
+
+
+class DicomVolumes(NiftiVolumes):
+    """Whole DICOM series, one per patient, read on demand as :func:`load_dicom_volumes`
+    reads them (samples ``(1, D, H, W)``).
+
+    Parameters
+    ----------
+    sources : sequence
+        One entry per patient: a folder holding the series, or a list of its files.
+    plane, size, normalize
+        As in :class:`NiftiVolumes`.
+    series_uid, series_description : str or None, default=None
+        Which series to read where a folder holds several (see :func:`read_dicom_series`).
+    """
+
+    def __init__(self, sources, *, plane="coronal", size=None, normalize=None,
+                 series_uid=None, series_description=None):
+        self.sources = [_source_key(s) for s in sources]
+        self.plane = plane
+        self.size = size
+        self.normalize = normalize
+        self.series_uid = series_uid
+        self.series_description = series_description
+        self._sample_shape = None
+
+    def _options(self):
+        return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
+                "series_uid": self.series_uid, "series_description": self.series_description}
+
+    def read(self, position):
+        select = (("series_uid", self.series_uid),
+                  ("series_description", self.series_description))
+        data = _cached_volume(self.sources[position], None, self.normalize, select)
+        return _sections(data, self.plane, self.size)[None]
+
+    def __repr__(self):
+        return f"DicomVolumes({len(self)} series, depth along the {self.plane} axis)"

@@ -1,10 +1,13 @@
-"""Reading and resampling NIfTI volumes: shared by the eager reader (:mod:`._nifti`) and the
-lazy one (:mod:`._lazy`), below both."""
+"""Reading and resampling NIfTI volumes (and DICOM series, through :mod:`._dicom`): shared
+by the eager readers (:mod:`._nifti`, :mod:`._dicom_volumes`) and the lazy ones
+(:mod:`._lazy`), below them."""
 
 import os
 from numbers import Integral
 
 import numpy as np
+
+from ._dicom import read_dicom_series
 
 __all__ = ["PLANES"]
 
@@ -34,6 +37,16 @@ def _read_volume(nib, path, volume):
             f"could not read {path!s} as a NIfTI image ({type(exc).__name__}: {exc}); check "
             "that the file is a complete .nii or .nii.gz."
         ) from None
+    return _volume_of(data, path, volume)
+
+
+def _read_dicom_volume(nib, source, select):
+    """A DICOM series (folder or files), reoriented to RAS+ as a NIfTI file would be."""
+    image = nib.as_closest_canonical(read_dicom_series(source, **dict(select or ())))
+    return _volume_of(np.asarray(image.get_fdata(dtype=np.float32)), source, None)
+
+
+def _volume_of(data, path, volume):
     if data.ndim == 4:
         if volume is None:
             if data.shape[3] != 1:
