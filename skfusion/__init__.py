@@ -32,3 +32,21 @@ __all__ = [
     "survival_target",
     "__version__",
 ]
+
+#: Submodules reachable as attributes of the package (``skfusion.explain.grad_cam``), imported
+#: on first use (PEP 562) so that ``import skfusion`` does not load Optuna, matplotlib or the
+#: explanation code.
+_SUBMODULES = ("callbacks", "datasets", "evaluation", "explain", "metrics", "nn",
+               "preprocessing", "tuning")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))

@@ -1,44 +1,16 @@
 """Explanations for every skfusion estimator (classifiers, regressors, survival models):
-Grad-CAM, the models' own attention maps, localisation scores against region masks, and
-overlay figures."""
+Grad-CAM, the models' own attention maps, localisation scores against region masks and
+overlay figures for the image; permutation importance of clinical columns and whole
+modalities, and Integrated Gradients of the clinical inputs."""
 
 import numpy as np
 import torch
-from sklearn.base import is_classifier
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
+from ._attributions import integrated_gradients, plot_importances
+from ._explaining import _batches, _final_estimator, _target_indices
+from ._importance import permutation_importance
 
-from ._batches import make_dataset
-from ._input import as_fusion_input
-
-__all__ = ["attention_maps", "grad_cam", "localization_scores", "plot_overlays"]
-
-
-def _final_estimator(estimator, X):
-    """The fitted skfusion estimator and X transformed by the pipeline steps before it."""
-    if isinstance(estimator, Pipeline):
-        X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    check_is_fitted(estimator)
-    if not hasattr(estimator, "net_"):
-        raise TypeError(f"expected a fitted skfusion estimator; got {type(estimator).__name__}.")
-    return estimator, as_fusion_input(X)
-
-
-def _batches(estimator, X):
-    """Yield (positions, module inputs) in batches, on the estimator's device."""
-    images, clinical, _, X = estimator._check_X(X, fitting=False)
-    dataset = make_dataset(images, clinical, **estimator._extra_arrays(X))
-    device = torch.device(estimator.net_.device)
-    size = estimator.batch_size
-    for start in range(0, len(dataset), size):
-        positions = np.arange(start, min(start + size, len(dataset)))
-        if hasattr(dataset, "inputs"):
-            x = dataset.inputs(torch.as_tensor(positions))
-        else:
-            items = [dataset[i][0] for i in positions]
-            x = {k: torch.stack([item[k] for item in items]) for k in items[0]}
-        yield positions, {k: v.to(device) for k, v in x.items()}
+__all__ = ["attention_maps", "grad_cam", "integrated_gradients", "localization_scores",
+           "permutation_importance", "plot_importances", "plot_overlays"]
 
 
 def grad_cam(estimator, X, *, target=None, stage=None):
@@ -76,23 +48,7 @@ def grad_cam(estimator, X, *, target=None, stage=None):
             f"{estimator._describe_config()} has no image path to explain; Grad-CAM needs a "
             "model that looks at images."
         )
-    n_outputs = None if is_classifier(estimator) else getattr(estimator, "n_outputs_", 1)
-    if n_outputs is not None:
-        if target is None:
-            target = 0
-        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not (
-                0 <= target < n_outputs):
-            raise ValueError(f"target must be None or an output index in [0, {n_outputs}) for "
-                             f"{type(estimator).__name__}; got {target!r}.")
-        target_index = np.full(len(X), int(target))
-    elif target is not None:
-        labels = np.broadcast_to(np.asarray(target, dtype=object), (len(X),))
-        unknown = sorted({t for t in labels if t not in set(estimator.classes_.tolist())},
-                         key=str)
-        if unknown:
-            raise ValueError(f"target has labels {unknown} not in classes_ "
-                             f"{estimator.classes_.tolist()}.")
-        target_index = np.array([estimator.classes_.tolist().index(t) for t in labels])
+    target_index = _target_indices(estimator, target, len(X))
     if stage is not None and stage not in (1, 2, 3, 4):
         raise ValueError(f"stage must be 1, 2, 3, 4 or None; got {stage!r}.")
     captured = {}
@@ -112,7 +68,7 @@ def grad_cam(estimator, X, *, target=None, stage=None):
             with torch.enable_grad(), estimator.net_.kernels():
                 logits = module(**x)
                 logits = logits[0] if isinstance(logits, tuple) else logits
-                chosen = (logits.argmax(dim=1) if target is None and n_outputs is None else
+                chosen = (logits.argmax(dim=1) if target_index is None else
                           torch.as_tensor(target_index[positions], device=logits.device))
                 logits.gather(1, chosen[:, None]).sum().backward()
             if stage is None:

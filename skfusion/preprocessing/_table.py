@@ -48,19 +48,29 @@ class TableEncoder:
     def n_outputs_(self):
         return len(self.output_names_)
 
-    @property
-    def output_names_(self):
-        names = []
+    def _outputs(self):
+        """(output name, input column) of every encoded column, in order."""
+        outputs = []
         for name, kind, stats in zip(self.columns_, self.kinds_, self.stats_):
             if kind == "numeric":
-                names.append(name)
+                outputs.append((name, name))
                 if stats["indicator"]:
-                    names.append(f"{name}_missing")
+                    outputs.append((f"{name}_missing", name))
             else:
-                names += [f"{name}={c}" for c in stats["categories"]]
+                outputs += [(f"{name}={c}", name) for c in stats["categories"]]
                 if stats["missing"]:
-                    names.append(f"{name}=<missing>")
-        return names
+                    outputs.append((f"{name}=<missing>", name))
+        return outputs
+
+    @property
+    def output_names_(self):
+        return [name for name, _ in self._outputs()]
+
+    @property
+    def output_columns_(self):
+        """The input column each output comes from (a missing-value indicator or a one-hot
+        column belongs to its column)."""
+        return [column for _, column in self._outputs()]
 
     def transform(self, table):
         """Float32 array (n_samples, n_outputs_). ``table`` has the fitted columns, in order."""
