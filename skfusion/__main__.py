@@ -70,6 +70,9 @@ def main(argv=None):
                       help="Optuna storage shared by workers, e.g. sqlite:///study.db or a "
                       "PostgreSQL URL (default: in memory)")
     tune.add_argument("--study-name", default=None, help="resume or join this study")
+    tune.add_argument("--heartbeat", type=float, default=60,
+                      help="seconds between a running trial's heartbeats in the shared "
+                      "storage; a dead worker's trial is failed and retried after two")
     tune.add_argument("--task", choices=["ad_vs_nc", "mci_conversion"], default="ad_vs_nc")
     tune.add_argument("--subjects", type=int, default=80)
     tune.add_argument("--epochs", type=int, default=8)

@@ -176,6 +176,12 @@ class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
 
     # -- predictions ---------------------------------------------------------------------------
 
+    def _export_head(self):
+        return {"kind": "softmax", "output": {
+            "name": "output", "dtype": "float32", "shape": ["n_samples", len(self.classes_)],
+            "meaning": "predict_proba: the probability of each class, in classes order",
+            "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_]}}
+
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
 

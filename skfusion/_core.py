@@ -18,14 +18,16 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from ._batches import LazyBatchLoader, TensorBatchIterator, make_dataset
 from ._input import LazyImages, subjects_of, warn_if_subjects_repeat
 from ._inputs_check import check_fusion_input, resolve_slices
 from ._net import FiniteLoss, FusionNet, InterruptRecovery, ValidationSplit
 from ._net import device_settings, resolve_amp_dtype, resolve_device, torch_threads
+from ._progress import wants_bars
 from ._params import check_routed_params, make_init, routed_params, split_routed
+from ._exporting import ExportMixin
 from ._model_files import ModelFileMixin
 from ._safe_names import register_estimator
 from .callbacks import EpochCheckpoint
@@ -87,7 +89,7 @@ class Target:
         self.raw = raw
 
 
-class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
+class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
     """Task-neutral base of skfusion's estimators (not for direct use).
 
     **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
@@ -340,6 +342,8 @@ class BaseFusionEstimator(ModelFileMixin, BaseEstimator):
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
                 sink=print if self.verbose else _silent)))
+        if wants_bars(self.verbose):  # a bar over each epoch's batches, on a terminal
+            callbacks.append(("progress_bar", ProgressBar()))
         for index, callback in enumerate(self.callbacks or []):
             if not (isinstance(callback, (tuple, Callback)) or isinstance(callback, type)):
                 raise ValueError(

@@ -101,7 +101,8 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         reproducible (identical predictions on the CPU); torch's global random state is left
         as it was.
     verbose : int, default=1
-        1 prints a line per epoch (losses, duration); 0 prints nothing.
+        1 prints a line per epoch (losses, duration); 2 also draws a progress bar over each
+        epoch's batches when standard error is a terminal (tqdm); 0 prints nothing.
     **kwargs
         Parameters routed to the skorch net by prefix, as in skorch: ``module__*``,
         ``optimizer__*`` (e.g. ``optimizer__weight_decay=1e-4``), ``criterion__*``,

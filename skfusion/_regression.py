@@ -133,6 +133,14 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
 
     # -- predictions ---------------------------------------------------------------------------
 
+    def _export_head(self):
+        flatten = self.target_ndim_ == 1
+        shape = ["n_samples"] if flatten else ["n_samples", int(self.n_outputs_)]
+        return {"kind": "affine", "scale": [float(v) for v in self.target_scale_],
+                "shift": [float(v) for v in self.target_mean_], "flatten": flatten,
+                "output": {"name": "output", "dtype": "float32", "shape": shape,
+                           "meaning": "predict: the predicted target(s)"}}
+
     def predict(self, X):
         """Predicted targets on the original scale: shape (n_samples,) for a 1-D ``y`` in
         ``fit``, else (n_samples, n_outputs)."""

@@ -186,6 +186,13 @@ class BaseFusionSurvival(BaseFusionEstimator):
 
     # -- predictions ---------------------------------------------------------------------------
 
+    def _export_head(self):
+        return {"kind": "first", "output": {
+            "name": "output", "dtype": "float32", "shape": ["n_samples"],
+            "meaning": "predict: the risk score (log hazard ratio), higher means an earlier "
+                       "event; survival curves need the baseline hazard, which stays in the "
+                       "skfusion model file"}}
+
     def predict(self, X):
         """Risk scores (log hazard ratios), shape (n_samples,): higher means an earlier event."""
         return self._outputs(X)[:, 0]

@@ -36,7 +36,8 @@ def run_tune(args):
     study = tune(
         model, cohort.X, cohort.y, groups=cohort.groups, space=space, cv=args.folds,
         n_trials=args.n_trials, timeout=args.timeout, pruning=not args.no_pruning,
-        storage=args.storage, study_name=args.study_name, random_state=args.seed,
+        storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
+        random_state=args.seed,
         verbose=0 if args.quiet else 1,
     )
     out = pathlib.Path(args.output)

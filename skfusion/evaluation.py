@@ -11,6 +11,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from ._cv import default_cv
 from ._fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
+from ._progress import progress
 from .metrics import (aggregate_by_subject, diagnostic_report, infer_pos_label,
                       plot_diagnostics)
 
@@ -42,7 +43,7 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     random_state : int, default=0
         Seeds the folds and the bootstrap.
     verbose : int, default=1
-        Print a line per fold.
+        Print a line per fold; 2 also draws a progress bar over the folds on a terminal.
 
     Returns
     -------
@@ -74,7 +75,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     rows, pooled_true, pooled_pred, pooled_score, pooled_groups = [], [], [], [], []
     repeated = groups is not None and len(np.unique(groups)) < len(y)
     subject_rows, subject_parts = [], []
-    for fold, (train, test) in enumerate(cv.split(np.zeros(len(y)), y, groups), start=1):
+    splits = list(cv.split(np.zeros(len(y)), y, groups))
+    for fold, (train, test) in enumerate(progress(splits, verbose=verbose, desc="folds"),
+                                         start=1):
         model = fit_with_groups(clone(estimator), X[train], y[train],
                                 None if groups is None else np.asarray(groups)[train])
         proba = model.predict_proba(X[test])

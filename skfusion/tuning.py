@@ -24,6 +24,7 @@ from ._core import SHARED_SEARCH_SPACE
 from ._cv import default_folds, task_of
 from ._fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
+from ._progress import wants_bars
 
 __all__ = ["search_space", "tune"]
 
@@ -123,12 +124,37 @@ def _suggest(trial, name, distribution):
     return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
 
 
+def _shared_storage(storage, heartbeat):
+    """An Optuna RDB storage from a URL, with heartbeats that let surviving workers fail and
+    retry the trial of a worker that died."""
+    import optuna
+
+    if not isinstance(storage, str) or heartbeat is None:
+        return storage
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) or heartbeat <= 0:
+        raise ValueError(f"heartbeat must be a positive number of seconds or None; got "
+                         f"{heartbeat!r}.")
+    import warnings
+
+    with warnings.catch_warnings():  # heartbeats are "experimental" in every Optuna so far
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
+            retry = {"heartbeat_stale_trial_callback":
+                     optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+        else:
+            retry = {"failed_trial_callback":
+                     optuna.storages.RetryFailedTrialCallback(max_retry=1)}
+        return optuna.storages.RDBStorage(
+            storage, heartbeat_interval=max(int(heartbeat), 1),
+            grace_period=max(int(2 * heartbeat), 2), **retry)
+
+
 DEFAULT_SCORING = {"classifier": "roc_auc", "regressor": "r2", "survival": None}
 
 
 def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_trials=20,
          timeout=None, pruning=True, storage=None, study_name=None, n_jobs=1,
-         random_state=0, verbose=1):
+         heartbeat=60, random_state=0, verbose=1):
     """Tune an estimator or pipeline with Optuna over (subject-grouped) cross-validation.
 
     Parameters
@@ -159,18 +185,25 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
         the other.
     storage : str or None, default=None
         Optuna RDB storage URL shared by workers: ``"sqlite:///study.db"`` on one machine,
-        ``"postgresql://user:pass@host/db"`` across machines. ``None`` keeps the study in
-        memory.
+        ``"postgresql://user:pass@host/db"`` across machines (``pip install
+        psycopg2-binary``). ``None`` keeps the study in memory.
     study_name : str, default=None
         Name of the study in ``storage``; an existing study is resumed.
     n_jobs : int, default=1
         Folds trained in parallel (joblib) when ``pruning=False``. joblib gives each worker
         an equal share of the cores (torch follows ``OMP_NUM_THREADS``, which joblib sets).
+    heartbeat : float or None, default=60
+        With a URL ``storage``: seconds between a running trial's heartbeats. A worker that
+        dies mid-trial stops beating; after two missed intervals the next worker to start a
+        trial marks it FAIL and queues it once more with the same parameters (Optuna's
+        ``RetryHeartbeatStaleTrialCallback``), so no trial is lost silently. ``None``: no heartbeat
+        (a killed worker's trial stays RUNNING).
     random_state : int, default=0
         Seeds the sampler and the folds. With a shared ``storage`` each worker's sampler
         seed also mixes in its process id, so workers do not all try the same first points.
     verbose : int, default=1
-        1 prints a line per trial; 0 prints nothing.
+        1 prints a line per trial; 2 also shows Optuna's progress bar over the trials on a
+        terminal; 0 prints nothing.
 
     Returns
     -------
@@ -242,6 +275,7 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
     if storage is not None:
         # Workers sharing a study must not all draw the same first points.
         sampler_seed = (sampler_seed + os.getpid()) % (2**31 - 1)
+        storage = _shared_storage(storage, heartbeat)
     try:
         study = optuna.create_study(
             direction="maximize",
@@ -252,7 +286,7 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
             pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
         )
         study.optimize(timed, n_trials=n_trials, timeout=timeout, callbacks=[report],
-                       catch=())
+                       catch=(), show_progress_bar=wants_bars(verbose))
     finally:
         optuna.logging.set_verbosity(previous)
     return study

@@ -34,17 +34,23 @@ class AttentionTextEncoder(nn.Module):
                                        nn.Linear(hidden_size, 1, bias=False))
         self.weights_out = nn.Identity()
         self.out_features = 2 * hidden_size
+        #: Run the BiLSTM as explicit steps over the padded batch instead of packed sequences,
+        #: which graph exporters (torch.export, ONNX) cannot trace; the same numbers.
+        self.unrolled = False
 
     def forward(self, tokens):
         """Return the attention-pooled report vector, shape ``(n, 2 * hidden_size)``."""
         mask = tokens != 0
         lengths = mask.sum(dim=1).clamp(min=1)
         embedded = self.embedding(tokens)
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        output, _ = self.lstm(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True,
-                                                     total_length=tokens.shape[1])
+        if self.unrolled:
+            states = self._unrolled_lstm(embedded, lengths)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(),
+                                                       batch_first=True, enforce_sorted=False)
+            output, _ = self.lstm(packed)
+            states, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True,
+                                                         total_length=tokens.shape[1])
         scores = self.attention(states).squeeze(-1)
         # An empty report attends to its first (padding) position rather than to nothing.
         mask = mask.clone()
@@ -52,3 +58,34 @@ class AttentionTextEncoder(nn.Module):
         scores = scores.masked_fill(~mask, float("-inf"))
         weights = self.weights_out(torch.softmax(scores, dim=1))
         return torch.bmm(weights.unsqueeze(1), states).squeeze(1)
+
+    def _direction(self, inputs, suffix):
+        """One LSTM direction step by step (PyTorch's gate order i, f, g, o)."""
+        w_ih, w_hh = getattr(self.lstm, "weight_ih_l0" + suffix), getattr(
+            self.lstm, "weight_hh_l0" + suffix)
+        bias = getattr(self.lstm, "bias_ih_l0" + suffix) + getattr(self.lstm,
+                                                                   "bias_hh_l0" + suffix)
+        projected = inputs @ w_ih.T + bias
+        h = inputs.new_zeros((inputs.shape[0], self.lstm.hidden_size))
+        c = torch.zeros_like(h)
+        outputs = []
+        for t in range(inputs.shape[1]):
+            i, f, g, o = (projected[:, t] + h @ w_hh.T).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1)
+
+    def _unrolled_lstm(self, embedded, lengths):
+        """The packed BiLSTM's outputs at every real position (padding positions hold
+        values the attention masks out): the backward direction reads each report reversed
+        within its own length."""
+        steps = torch.arange(embedded.shape[1], device=embedded.device).unsqueeze(0)
+        last = (lengths - 1).unsqueeze(1)
+        order = torch.where(steps <= last, last - steps, steps)  # its own inverse
+        gather = order.unsqueeze(-1).expand(-1, -1, embedded.shape[2])
+        forward = self._direction(embedded, "")
+        backward = self._direction(embedded.gather(1, gather), "_reverse")
+        backward = backward.gather(1, order.unsqueeze(-1).expand(-1, -1, backward.shape[2]))
+        valid = (steps <= last).unsqueeze(-1)
+        return torch.cat([forward, backward], dim=2) * valid
