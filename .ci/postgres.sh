@@ -15,7 +15,7 @@ pg_bin() {
 }
 
 as_owner() {  # PostgreSQL refuses to run as root: use the postgres account when we are root
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start() {  # every step checked: the caller may run this where `set -e` does not apply

@@ -141,3 +141,27 @@ def test_plot_importances_draws_both_kinds(fitted, tmp_path):
     assert len(ax.get_yticklabels()) == 2
     with pytest.raises(ValueError, match="permutation_importance or integrated_gradients"):
         plot_importances({"x": 1})
+
+
+def test_reports_are_a_modality_and_pipelines_permute_the_raw_columns():
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from .test_common import REPORTS, small
+
+    X, y = signal_in_two_columns(n=40)
+    X = FusionInput(X.images, X.clinical, text=[REPORTS[i % 4] for i in range(40)])
+    report = small(skfusion.ReportFusionClassifier, max_epochs=1).fit(X, y)
+    result = permutation_importance(report, X, y, n_repeats=2, random_state=0)
+    assert result.names[-3:] == ["images", "clinical", "text"]
+    assert result.importances.shape == (7, 2)
+    encoder = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["group"]),
+                                      remainder=StandardScaler())
+    pipe = make_pipeline(skfusion.ClinicalTransformer(encoder),
+                         skfusion.ClinicalAttentionClassifier(mode="concat", **TINY))
+    pipe.fit(FusionInput(X.images, X.clinical), y)
+    piped = permutation_importance(pipe, FusionInput(X.images, X.clinical), y, n_repeats=2,
+                                   random_state=0)
+    assert piped.names[:4] == ["noise1", "a", "group", "noise2"]  # the raw table's columns
+    assert np.isfinite(piped.importances).all()
