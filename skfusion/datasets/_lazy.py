@@ -192,13 +192,10 @@ class DicomVolumes(NiftiVolumes):
 
     def __init__(self, sources, *, plane="coronal", size=None, normalize=None,
                  series_uid=None, series_description=None):
-        self.sources = [_source_key(s) for s in sources]
-        self.plane = plane
-        self.size = size
-        self.normalize = normalize
+        super().__init__([], plane=plane, size=size, normalize=normalize)
+        self.sources = [_source_key(s) for s in sources]  # a folder, or a tuple of files
         self.series_uid = series_uid
         self.series_description = series_description
-        self._sample_shape = None
 
     def _options(self):
         return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
