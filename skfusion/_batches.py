@@ -18,11 +18,12 @@ class FusionDataset(torch.utils.data.Dataset):
     Python work and collation.
     """
 
-    def __init__(self, images, clinical, y=None, tokens=None):
+    def __init__(self, images, clinical, y=None, tokens=None, masks=None):
         self.images = images
         self.clinical = clinical
         self.y = y
         self.tokens = tokens
+        self.masks = masks
 
     def __len__(self):
         return self.images.shape[0]
@@ -32,6 +33,8 @@ class FusionDataset(torch.utils.data.Dataset):
         x = {"images": self.images[index], "clinical": self.clinical[index]}
         if self.tokens is not None:
             x["tokens"] = self.tokens[index]
+        if self.masks is not None:
+            x["masks"] = self.masks[index]
         return x
 
     def __getitem__(self, index):
@@ -46,6 +49,7 @@ class FusionDataset(torch.utils.data.Dataset):
             self.clinical[positions],
             None if self.y is None else self.y[positions],
             None if self.tokens is None else self.tokens[positions],
+            None if self.masks is None else self.masks[positions],
         )
 
     def to(self, device):
@@ -55,6 +59,7 @@ class FusionDataset(torch.utils.data.Dataset):
             self.clinical.to(device),
             None if self.y is None else self.y.to(device),
             None if self.tokens is None else self.tokens.to(device),
+            None if self.masks is None else self.masks.to(device),
         )
 
 
@@ -65,11 +70,12 @@ class LazyFusionDataset(torch.utils.data.Dataset):
     ``__getitem__``, so a ``DataLoader`` with workers reads them in parallel with training.
     """
 
-    def __init__(self, images, clinical, y=None, tokens=None):
+    def __init__(self, images, clinical, y=None, tokens=None, masks=None):
         self.images = images
         self.clinical = clinical
         self.y = y
         self.tokens = tokens
+        self.masks = masks
 
     def __len__(self):
         return len(self.images)
@@ -85,6 +91,8 @@ class LazyFusionDataset(torch.utils.data.Dataset):
         x = {"images": torch.from_numpy(image), "clinical": self.clinical[index]}
         if self.tokens is not None:
             x["tokens"] = self.tokens[index]
+        if self.masks is not None:
+            x["masks"] = self.masks[index]
         return x, target
 
     def take(self, positions):
@@ -96,6 +104,7 @@ class LazyFusionDataset(torch.utils.data.Dataset):
             self.clinical[index],
             None if self.y is None else self.y[index],
             None if self.tokens is None else self.tokens[index],
+            None if self.masks is None else self.masks[index],
         )
 
 
@@ -229,13 +238,16 @@ class LazyBatchLoader(torch.utils.data.DataLoader):
         super().__init__(dataset, batch_sampler=sampler, **kwargs)
 
 
-def make_dataset(images, clinical, y=None, tokens=None):
+def make_dataset(images, clinical, y=None, tokens=None, masks=None):
     """A dataset of numpy inputs: :class:`LazyFusionDataset` for lazily read images, else an
-    in-memory :class:`FusionDataset`. ``y`` keeps its dtype (int64 labels, float32 targets)."""
+    in-memory :class:`FusionDataset`. ``y`` keeps its dtype (int64 labels, float32 targets);
+    ``masks`` (uint8, the localisation targets) stay in memory either way."""
     from ._input import LazyImages
 
     y = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
     tokens = None if tokens is None else torch.from_numpy(tokens)
+    masks = None if masks is None else torch.from_numpy(np.ascontiguousarray(masks))
     if isinstance(images, LazyImages):
-        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens)
-    return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y, tokens)
+        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens, masks)
+    return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y, tokens,
+                         masks)

@@ -44,6 +44,9 @@ class _ClinicalAttention:
     def _uses_clinical(self):
         return self.mode != "image"
 
+    def _reads_images(self):
+        return self.mode != "clinical"
+
     def _is_multimodal(self):
         return self.mode in ("concat", "full")
 

@@ -28,9 +28,12 @@ from ._net import device_settings, resolve_amp_dtype, resolve_device, torch_thre
 from ._progress import wants_bars
 from ._params import check_routed_params, make_init, routed_params, split_routed
 from ._exporting import ExportMixin
+from ._localizing import LocalizeMixin
+from ._masks import check_masks
 from ._model_files import ModelFileMixin
 from ._safe_names import register_estimator
 from .callbacks import EpochCheckpoint
+from .nn.localization import LocalizingNet
 from .nn.resnet import RESNET_SPECS
 from .nn.slice_stack import POOLINGS, SliceStackNet
 from .preprocessing._table import TableEncoder
@@ -50,6 +53,7 @@ SHARED_DEFAULTS = {
     "n_iter_no_change": 10,
     "augment": True,
     "modality_dropout": 0.2,
+    "localization_weight": 1.0,
     "clinical_shortcut": True,
     "clinical_preprocessing": "auto",
     "slices": "auto",
@@ -89,7 +93,7 @@ class Target:
         self.raw = raw
 
 
-class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
+class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstimator):
     """Task-neutral base of skfusion's estimators (not for direct use).
 
     **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
@@ -122,6 +126,7 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "augment": ["boolean"],
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "localization_weight": [Interval(Real, 0, None, closed="left")],
         "clinical_shortcut": ["boolean"],
         "clinical_preprocessing": [StrOptions({"auto"}), None],
         "slices": [StrOptions({"auto", "channels", *POOLINGS})],
@@ -160,6 +165,10 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
 
     def _uses_clinical(self):
         """Whether the network reads clinical values (so X must carry them)."""
+        return True
+
+    def _reads_images(self):
+        """Whether the network has an image path (so it can learn to localise)."""
         return True
 
     def _is_multimodal(self):
@@ -244,6 +253,7 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
         slices = resolve_slices(self, X, images)
         n_samples = images.shape[0]
         n_features = clinical.shape[1]
+        masks = self._training_masks(X, images, slices)
         encoder = None
         if self._uses_clinical() and self.clinical_preprocessing == "auto" and n_features:
             encoder = TableEncoder().fit(clinical)
@@ -265,16 +275,17 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
                 + (" or set early_stopping=False." if self.early_stopping else "."))
         criterion = self._criterion_params(target)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        dataset = make_dataset(images, clinical, target.values, **extra_arrays)
+        dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays)
         net = self._build_net(
             lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
             n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
             seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
-            extra_module=self._derived_module_params(extra_fitted), slices=slices)
+            extra_module=self._derived_module_params(extra_fitted), slices=slices,
+            localize=masks is not None)
         common = {"n_features_in_": n_features, "feature_names_in_": columns,
                   "clinical_encoder_": encoder,
                   "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
-                  "slices_": slices}
+                  "slices_": slices, "localizes_": masks is not None}
         self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted))
         net.initialize_seeded()
         if net.has_submodule("shortcut"):
@@ -299,12 +310,24 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
         images, clinical, _, X = self._check_X(X, fitting=False)
         target = self._encode_target(y, n_samples=images.shape[0], classes=classes)
         groups = _check_groups(subjects_of(X, groups), images.shape[0])
-        dataset = make_dataset(images, clinical, target.values, **self._extra_arrays(X))
+        masks = None
+        if X.masks is not None and self.localizes_:
+            masks = check_masks(X.masks, images.shape[0], images.shape[1:], self.slices_)
+        elif X.masks is not None:
+            import warnings
+
+            warnings.warn("X.masks are ignored: this model was fitted without masks, so it "
+                          "has no localisation head to train. Fit a new model with masks "
+                          "(warm_start=False) to learn to localise.", UserWarning,
+                          stacklevel=4)
+        dataset = make_dataset(images, clinical, target.values, masks=masks,
+                               **self._extra_arrays(X))
         net = self.net_
         # Continue with the estimator's current training settings and callbacks.
         net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
                        verbose=int(self.verbose), augment=self.augment,
-                       modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0)
+                       modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0,
+                       localization_weight=self.localization_weight)
         net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups,
                                            target.stratify) if self.early_stopping else None)
         self._bind_checkpoints(self._current_fitted_state())
@@ -334,6 +357,16 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
             setattr(self, name, value)
         self.n_epochs_ = len(net.history)
 
+    def _training_masks(self, X, images, slices):
+        """The checked masks of ``X`` (uint8), or None when it has none."""
+        if X.masks is None:
+            return None
+        if not self._reads_images():
+            raise ValueError(
+                f"X has masks, but {self._describe_config()} does not look at images, so it "
+                "cannot learn to localise; drop the masks or use a mode with an image path.")
+        return check_masks(X.masks, images.shape[0], images.shape[1:], slices)
+
     def _net_callbacks(self):
         """The net's callbacks: interrupt recovery, finite loss, early stopping, the user's."""
         callbacks = [("interrupt_recovery", InterruptRecovery()), ("finite_loss", FiniteLoss())]
@@ -359,7 +392,8 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
                 callback._bind(self, fitted)
 
     def _build_net(self, *, lazy, n_outputs, n_clinical, in_channels, device, seed, groups,
-                   stratify, criterion, extra_module=None, slices="channels"):
+                   stratify, criterion, extra_module=None, slices="channels",
+                   localize=False):
         module_params = {
             "module__n_outputs": n_outputs,
             "module__n_clinical": n_clinical,
@@ -372,9 +406,13 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
         }
         if slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
             module_params.update(module__net_class=self._module_class, module__pooling=slices)
+        module = SliceStackNet if slices in POOLINGS else self._module_class
+        if localize:  # a segmentation head beside the task (trained on X.masks)
+            module_params["module__inner_class"] = module
+            module = LocalizingNet
         iterator = LazyBatchLoader if lazy else TensorBatchIterator
         return FusionNet(
-            module=SliceStackNet if slices in POOLINGS else self._module_class,
+            module=module,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -394,6 +432,7 @@ class BaseFusionEstimator(ExportMixin, ModelFileMixin, BaseEstimator):
             seed=seed,
             augment=self.augment,
             modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0,
+            localization_weight=self.localization_weight,
             **module_params,
             **criterion,
             **routed_params(self),

@@ -34,6 +34,12 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         report text), are replaced by zeros, one of the two at random; the network then has
         to learn to decide from each modality alone rather than lean on whichever fits the
         training set fastest. Only for networks that read several modalities.
+    localization_weight : float, default=1.0
+        When ``X`` carries masks in ``fit`` (``FusionInput(images, clinical, masks=masks)``),
+        a light segmentation decoder over the image encoder's feature maps learns them
+        jointly with the task, and its loss (binary cross-entropy plus soft Dice) joins the
+        task's loss with this weight; ``localize(X)`` then returns its maps. Without masks
+        it has no effect.
     clinical_shortcut : bool, default=True
         Add outputs computed by one linear layer straight from the clinical values to the
         network's outputs (a "wide" path beside the "deep" network). It starts as an
@@ -159,6 +165,8 @@ n_features_in_ : int
         How ``fit`` read the second axis of the images (see ``slices``).
     image_shape_ : tuple of (C, H, W)
         Image shape seen in ``fit``; ``predict`` checks that its images match.
+    localizes_ : bool
+        Whether ``fit`` saw masks and trained a localisation head (see ``localize``).
     device_ : str
         The torch device the model was trained on.
     n_epochs_ : int

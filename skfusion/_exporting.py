@@ -90,8 +90,10 @@ class ExportMixin:
         signature = {"skfusion_version": __version__, "estimator": type(self).__name__,
                      "format": format, "inputs": inputs, "clinical": clinical,
                      "tokens": tokens, "output": head["output"]}
+        # The task network alone: a localisation head's masks are not exported.
+        module = getattr(self.net_.module_, "inner", self.net_.module_)
         return export_network(
-            self.net_.module_, path, format=format, image_shape=tuple(self.image_shape_),
+            module, path, format=format, image_shape=tuple(self.image_shape_),
             n_clinical=n_encoded, uses_clinical=uses_clinical,
             clinical_plan=plan if uses_clinical else None,
             tokens_length=None if tokens is None else tokens["length"],

@@ -67,6 +67,11 @@ class FusionInput:
         "slices": the second axis of ``images`` (n, S, H, W) holds S slices of each
         subject, so an estimator with ``slices="auto"`` reads them as a slice stack (mean
         pooling) instead of asking; None leaves the reading to the estimator.
+    masks : array-like of bool or {0, 1}, default=None
+        Where the finding is, per sample, shaped like the images without their channel axis:
+        (n_samples, H, W) for slices, (n_samples, S, H, W) for slice stacks, (n_samples, D,
+        H, W) for volumes. Given in ``fit``, an image estimator also learns to localise
+        (a segmentation head trained with the task; see ``localize``). Ignored elsewhere.
 
     Attributes
     ----------
@@ -85,7 +90,8 @@ class FusionInput:
            [4., 5.]])
     """
 
-    def __init__(self, images, clinical=None, text=None, *, subjects=None, layout=None):
+    def __init__(self, images, clinical=None, text=None, *, subjects=None, layout=None,
+                 masks=None):
         if layout not in (None, "slices"):
             raise ValueError(f"FusionInput(layout=...) must be None or 'slices'; got "
                              f"{layout!r}.")
@@ -93,6 +99,7 @@ class FusionInput:
         self.images = images
         self.clinical = clinical
         self.text = text
+        self.masks = masks
         self.subjects = None if subjects is None else np.asarray(subjects)
         if self.subjects is not None and self.subjects.ndim != 1:
             raise ValueError(f"FusionInput(subjects=...) must be 1-D, one id per sample; got "
@@ -118,6 +125,8 @@ class FusionInput:
             parts["text"] = self.text
         if self.subjects is not None:
             parts["subjects"] = self.subjects
+        if self.masks is not None:
+            parts["masks"] = self.masks
         return parts
 
     def __len__(self):
@@ -166,6 +175,7 @@ class FusionInput:
             None if self.text is None else _take(self.text, positions),
             subjects=None if self.subjects is None else self.subjects[positions],
             layout=self.layout,
+            masks=None if self.masks is None else _take(self.masks, positions),
         )
 
     def __repr__(self):

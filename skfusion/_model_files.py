@@ -27,6 +27,7 @@ class ModelFileMixin:
             "feature_names_in": None if columns is None else [str(c) for c in columns],
             "image_shape": [int(d) for d in common["image_shape_"]],
             "slices": common.get("slices_") or "channels",
+            "localization": bool(common.get("localizes_", False)),
             "trained_on": common["device_"],
             "seed": int(common["seed_"]),
             "extra": dict(extra_fitted),
@@ -35,7 +36,7 @@ class ModelFileMixin:
     def _current_fitted_state(self):
         common = {name: getattr(self, name, None) for name in (
             "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
-            "device_", "seed_", "slices_")}
+            "device_", "seed_", "slices_", "localizes_")}
         target = {name: getattr(self, name) for name in self._target_attributes
                   if hasattr(self, name)}
         extra = {name: getattr(self, name) for name in self._extra_fitted}
@@ -83,7 +84,8 @@ class ModelFileMixin:
                         else TableEncoder.from_state(encoding).n_outputs_),
             in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
             groups=None, stratify=None, criterion=estimator._criterion_params(None),
-            extra_module=cls._derived_module_params(extra), slices=slices)
+            extra_module=cls._derived_module_params(extra), slices=slices,
+            localize=bool(fitted.get("localization", False)))
         # Size the network on the meta device (nothing allocated) before building it: a
         # file cannot make load build more values than its weights file holds.
         expected = net.meta_state_shapes()
@@ -118,6 +120,7 @@ class ModelFileMixin:
                   "clinical_encoder_": (None if encoding is None
                                         else TableEncoder.from_state(encoding)),
                   "image_shape_": image_shape, "device_": device, "slices_": slices,
+                  "localizes_": bool(fitted.get("localization", False)),
                   "seed_": fitted.get("seed", 0)}
         estimator._assign_fitted(net, common, target_fitted, extra)
         estimator.interrupted_ = False

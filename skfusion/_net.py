@@ -20,6 +20,7 @@ from ._batches import (BatchIndexSampler, FusionDataset, LazyBatchLoader,
 from ._training import BatchAccuracy, FiniteLoss, InterruptRecovery, ValidationSplit
 from .nn.augment import drop_modalities, random_affine
 from .nn.init import he_init_
+from .nn.localization import segmentation_loss
 
 __all__ = [
     "BatchAccuracy",
@@ -60,13 +61,20 @@ class FusionNet(NeuralNet):
     modality_dropout : float, default=0.0
         Share of training samples whose image or non-image inputs are zeroed
         (:func:`skfusion.nn.augment.drop_modalities`).
+    localization_weight : float, default=1.0
+        For a module that also returns mask logits (a
+        :class:`~skfusion.nn.localization.LocalizingNet`), the weight of the segmentation
+        loss (:func:`~skfusion.nn.localization.segmentation_loss` against the batch's
+        ``masks``) added to the task's loss; samples whose image modality dropout removed
+        are left out of it.
     **kwargs
         Everything ``skorch.NeuralNet`` takes.
     """
 
     def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, seed=0,
-                 augment=False, modality_dropout=0.0, **kwargs):
+                 augment=False, modality_dropout=0.0, localization_weight=1.0, **kwargs):
         super().__init__(module, criterion, **kwargs)
+        self.localization_weight = localization_weight
         self.channels_last = channels_last
         self.amp_dtype = amp_dtype
         self.seed = seed
@@ -198,6 +206,15 @@ class FusionNet(NeuralNet):
             outputs = outputs[0]
         return outputs.double().cpu().numpy()
 
+    def predict_part(self, dataset, index, *, threads=None):
+        """Output ``index`` of a module that returns several (a localising module's mask
+        logits: 1) for ``dataset``, as a float32 numpy array, in inference mode."""
+        parts = []
+        with torch.inference_mode(), torch_threads(threads), self.kernels():
+            for outputs in self.forward_iter(dataset, training=False):
+                parts.append(outputs[index].float().cpu().numpy())
+        return np.concatenate(parts)
+
     def meta_state_shapes(self):
         """Parameter name -> shape of the module its parameters describe, sized on torch's
         ``meta`` device (nothing is allocated)."""
@@ -242,8 +259,23 @@ class FusionNet(NeuralNet):
         with self._autocast():
             y_pred = super().infer(x, **fit_params)
         if self.amp_dtype is not None:
-            y_pred = y_pred.float()
+            y_pred = (tuple(part.float() for part in y_pred) if isinstance(y_pred, tuple)
+                      else y_pred.float())
         return y_pred
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The task's loss; for a localising module (outputs, mask logits) plus
+        ``localization_weight`` times the segmentation loss against ``X["masks"]``."""
+        if not isinstance(y_pred, tuple):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        outputs, mask_logits = y_pred
+        loss = super().get_loss(outputs, y_true, X=X, training=training)
+        masks = X.get("masks") if isinstance(X, dict) else None
+        if masks is None or not self.localization_weight:
+            return loss
+        # Images that modality dropout zeroed show nothing to localise.
+        keep = X["images"].flatten(1).abs().amax(dim=1) > 0
+        return loss + self.localization_weight * segmentation_loss(mask_logits, masks, keep)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
@@ -260,7 +292,11 @@ class FusionNet(NeuralNet):
         """The training view of a batch: augmented images, dropped modalities."""
         if not isinstance(inputs, dict):
             return inputs
-        if self.augment:
+        if self.augment and inputs.get("masks") is not None:  # masks move with their images
+            images, masks = random_affine(inputs["images"], self.generator_,
+                                          masks=inputs["masks"])
+            inputs = {**inputs, "images": images, "masks": masks}
+        elif self.augment:
             inputs = {**inputs, "images": random_affine(inputs["images"], self.generator_)}
         if self.modality_dropout:
             inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)

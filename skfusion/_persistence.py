@@ -328,6 +328,8 @@ def _check_fitted(path, fitted):
     if fitted.get("slices", "channels") not in ("channels", "mean", "attention"):
         raise ModelFileError(f"{path!s}: fitted.slices must be 'channels', 'mean' or "
                              "'attention'.")
+    if not isinstance(fitted.get("localization", False), bool):
+        raise ModelFileError(f"{path!s}: fitted.localization must be true or false.")
     check_int(path, "fitted.seed", fitted.get("seed", 0), 0, 2**63 - 1)
     check_int(path, "fitted.n_epochs_", fitted.get("n_epochs_", 0), 0, 10**6)
     if not isinstance(fitted.get("extra", {}), dict):

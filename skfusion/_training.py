@@ -89,6 +89,8 @@ class BatchAccuracy(Callback):
         if training != self.on_train or y_pred is None:
             return
         _, y = batch
+        if isinstance(y_pred, tuple):  # (outputs, mask logits) of a localising network
+            y_pred = y_pred[0]
         self._correct += int((y_pred.argmax(dim=1) == y).sum())
         self._seen += len(y)
 

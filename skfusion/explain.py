@@ -6,7 +6,8 @@ modalities, and Integrated Gradients of the clinical inputs."""
 import numpy as np
 import torch
 from ._attributions import integrated_gradients, plot_importances
-from ._explaining import _batches, _final_estimator, _target_indices
+from ._explaining import _batches, _final_estimator
+from ._gradcam import grad_cam_maps, image_encoder_of
 from ._importance import permutation_importance
 
 __all__ = ["attention_maps", "grad_cam", "integrated_gradients", "localization_scores",
@@ -26,10 +27,13 @@ def grad_cam(estimator, X, *, target=None, stage=None):
         predicted class. Regressors: the index of the output explained (``None``: the first),
         so the map shows what raises the prediction. Survival models: ``None`` (the risk
         score; the map shows what raises the risk).
-    stage : int (1-4) or None, default=None
+    stage : int (1-4), "combined" or None, default=None
         ResNet stage whose output is explained. ``None`` takes the last stage whose feature
         map still has at least 2x2 positions (small images shrink to 1x1 in the last stage,
-        where a map cannot localise anything).
+        where a map cannot localise anything). "combined": the mean of the maps of stages
+        2-4 (those with at least 2x2 positions), each scaled to a maximum of 1, then scaled
+        again: the finer stages sharpen where the last stage points (the weakly supervised
+        maps of ``localize``).
 
     Returns
     -------
@@ -40,61 +44,7 @@ def grad_cam(estimator, X, *, target=None, stage=None):
         for volumes (``spatial_dims=3``) one map per volume: (n_samples, D, H, W).
     """
     estimator, X = _final_estimator(estimator, X)
-    module = estimator.net_.module_
-    stacked = hasattr(module, "slice_weights_out")
-    encoder = getattr(module.net if stacked else module, "image_encoder", None)
-    if encoder is None:
-        raise ValueError(
-            f"{estimator._describe_config()} has no image path to explain; Grad-CAM needs a "
-            "model that looks at images."
-        )
-    target_index = _target_indices(estimator, target, len(X))
-    if stage is not None and stage not in (1, 2, 3, 4):
-        raise ValueError(f"stage must be 1, 2, 3, 4 or None; got {stage!r}.")
-    captured = {}
-
-    def keeper(number):
-        def keep(module_, inputs, output):
-            output.retain_grad()
-            captured[number] = output
-        return keep
-
-    hooks = [encoder.stages[number - 1][-1].register_forward_hook(keeper(number))
-             for number in range(1, 5)]
-    module.eval()
-    maps = []
-    try:
-        for positions, x in _batches(estimator, X):
-            with torch.enable_grad(), estimator.net_.kernels():
-                logits = module(**x)
-                logits = logits[0] if isinstance(logits, tuple) else logits
-                chosen = (logits.argmax(dim=1) if target_index is None else
-                          torch.as_tensor(target_index[positions], device=logits.device))
-                logits.gather(1, chosen[:, None]).sum().backward()
-            if stage is None:
-                stage = max([n for n in range(1, 5)
-                             if np.prod(captured[n].shape[2:]) >= 2 ** (captured[n].dim() - 2)]
-                            or [4])
-            features = captured[stage]
-            spatial = tuple(range(2, features.dim()))
-            weights = features.grad.mean(dim=spatial, keepdim=True)
-            cam = torch.relu((weights * features).sum(dim=1, keepdim=True)).detach()
-            volume = features.dim() == 5
-            size = x["images"].shape[-3:] if volume else x["images"].shape[-2:]
-            cam = torch.nn.functional.interpolate(
-                cam, size=size, mode="trilinear" if volume else "bilinear",
-                align_corners=False)[:, 0]
-            peak = cam.flatten(1).max(dim=1).values.clamp(min=1e-12)
-            peak = peak.view(-1, *([1] * (cam.dim() - 1)))
-            cam = cam / peak
-            if stacked:  # one map per slice: (n, S, H, W)
-                cam = cam.reshape(x["images"].shape[0], -1, *cam.shape[-2:])
-            maps.append(cam.cpu().float().numpy())
-            module.zero_grad(set_to_none=True)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return np.concatenate(maps).astype(np.float32)
+    return grad_cam_maps(estimator, X, target=target, stage=stage)
 
 
 def attention_maps(estimator, X):
@@ -128,10 +78,10 @@ def attention_maps(estimator, X):
                 output.detach().float().cpu())
         hooks.append(submodule.register_forward_hook(keep))
 
-    stacked = hasattr(module, "slice_weights_out")
+    encoder, stacked = image_encoder_of(module)
     if stacked:
-        hook_on("slices", module.slice_weights_out, "slice_attention")
-    encoder = getattr(module.net if stacked else module, "image_encoder", None)
+        hook_on("slices", getattr(module, "inner", module).slice_weights_out,
+                "slice_attention")
     if encoder is not None:
         for s, stage in enumerate(encoder.stages, start=1):
             for b, block in enumerate(stage):

@@ -23,7 +23,7 @@ __all__ = ["drop_modalities", "random_affine"]
 
 
 def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, flip=True,
-                  gain=0.1):
+                  gain=0.1, masks=None):
     """Return a randomly transformed copy of ``images`` (``(n, C, H, W)``, or volumes
     ``(n, C, D, H, W)``).
 
@@ -32,6 +32,10 @@ def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, fli
     left-right flip with probability 0.5 (if ``flip``) and an intensity gain in
     ``[1 - gain, 1 + gain]``; sampled (tri)linearly with border padding. Volumes rotate in
     the plane of their last two axes (each slice alike) and shift along all three.
+
+    With ``masks`` (the samples' region masks: the images' shape, or that shape without the
+    channel axis) the same geometric transform moves the masks (bilinearly, zero outside;
+    no gain) and ``(images, masks)`` is returned.
     """
     n = images.shape[0]
     volume = images.dim() == 5
@@ -59,7 +63,14 @@ def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, fli
     out = nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
                                     align_corners=False)
     gains = gains.to(device=images.device, dtype=images.dtype)
-    return out * gains.view(n, *([1] * (images.dim() - 1)))
+    out = out * gains.view(n, *([1] * (images.dim() - 1)))
+    if masks is None:
+        return out
+    squeeze = masks.dim() < images.dim()
+    moved = nn.functional.grid_sample(
+        (masks.unsqueeze(1) if squeeze else masks).to(grid.dtype), grid, mode="bilinear",
+        padding_mode="zeros", align_corners=False)
+    return out, moved[:, 0] if squeeze else moved
 
 
 def drop_modalities(inputs, probability, generator):

@@ -201,12 +201,13 @@ class GatedFusionNet(nn.Module):
     def forward_features(self, images, clinical):
         """Return the fused (GMU) feature vector."""
         clinical_features = self.clinical_encoder(clinical)
-        features = self.image_encoder.stem(images)
-        for number, stage in enumerate(self.image_encoder.stages, start=1):
-            for block in stage:
-                features = block(features)
+
+        def attend(number, features):
             if number in self.attention_stages:
-                features = self.spatial_attention[str(number)](features, clinical_features)
+                return self.spatial_attention[str(number)](features, clinical_features)
+            return features
+
+        features = self.image_encoder.forward_features(images, after_stage=attend)
         return self.fusion(global_average(features), clinical_features)
 
     def post_init_(self, generator=None):

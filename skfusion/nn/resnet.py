@@ -228,13 +228,31 @@ class ResNet(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.out_features = channels
         self.spatial_dims = spatial_dims
+        #: Channels of the maps a localisation head taps (the stem, then stages 1-4).
+        self.pyramid_channels = (base_width, *(stage[-1].out_channels for stage in stages))
+        self.taps = None
 
-    def forward_features(self, images, clinical=None):
-        """Return the last stage's feature map, shape ``(n, out_features, *spatial)``."""
-        features = self.stem(images)
-        for stage in self.stages:
+    def forward_features(self, images, clinical=None, after_stage=None):
+        """Return the last stage's feature map, shape ``(n, out_features, *spatial)``.
+
+        ``after_stage(number, features)``, when given, rewrites each stage's output (stage
+        numbers 1-4) before the next stage reads it. While ``self.taps`` is a list (a localisation head sets it around a forward pass),
+        the stem's output before its pooling and every stage's output are appended to it,
+        finest first (channels: :attr:`pyramid_channels`)."""
+        taps = self.taps
+        if taps is None:
+            features = self.stem(images)
+        else:
+            features = self.stem[:3](images)
+            taps.append(features)
+            features = self.stem[3:](features)
+        for number, stage in enumerate(self.stages, start=1):
             for block in stage:
                 features = block(features, clinical)
+            if after_stage is not None:
+                features = after_stage(number, features)
+            if taps is not None:
+                taps.append(features)
         return features
 
     def forward(self, images, clinical=None):

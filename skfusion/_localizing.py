@@ -1,0 +1,48 @@
+"""``localize`` for every image estimator: the supervised maps of a model fitted with masks
+(its segmentation head), else weakly supervised maps (combined-stage Grad-CAM)."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._batches import make_dataset
+from ._gradcam import grad_cam_maps
+from ._input import as_fusion_input
+from ._net import torch_threads
+
+__all__ = ["LocalizeMixin"]
+
+
+class LocalizeMixin:
+    """``localize(X)`` for :class:`skfusion._core.BaseFusionEstimator`."""
+
+    def localize(self, X):
+        """Where the finding is: a map in [0, 1] per sample, at input resolution.
+
+        A model fitted with masks (``FusionInput(images, clinical, masks=masks)``;
+        ``localizes_`` is True) returns its segmentation head's probabilities, trained
+        jointly with the task: threshold them at 0.5 for a region. A model fitted without
+        masks returns weakly supervised maps instead: Grad-CAM combined over stages 2-4
+        (:func:`skfusion.explain.grad_cam` with ``stage="combined"``) for each sample's
+        predicted class (regressors: the first output; survival models: the risk), scaled
+        to a maximum of 1. They say where the evidence for the prediction lies, which is
+        not necessarily where the lesion is.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple
+            Samples, as in ``predict``; masks in ``X`` are not read.
+
+        Returns
+        -------
+        maps : ndarray of float32, shape (n_samples, H, W)
+            (n_samples, S, H, W) for slice stacks, (n_samples, D, H, W) for volumes.
+        """
+        check_is_fitted(self)
+        X = as_fusion_input(X)
+        if not getattr(self, "localizes_", False):
+            return grad_cam_maps(self, X, stage="combined")
+        images, clinical, _, X = self._check_X(X, fitting=False)
+        dataset = make_dataset(images, clinical, **self._extra_arrays(X))
+        with torch_threads(self.n_threads):
+            logits = self.net_.predict_part(dataset, 1)
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
