@@ -8,6 +8,7 @@ from ._gated_fusion import GatedFusionClassifier, GatedFusionRegressor, GatedFus
 from ._input import FusionInput
 from ._persistence import ModelFileError, load
 from ._report_fusion import ReportFusionClassifier, ReportFusionRegressor, ReportFusionSurvival
+from ._report_generation import ReportGenerator
 from ._survival import survival_target
 from ._version import __version__
 from .preprocessing import ClinicalTransformer
@@ -28,6 +29,7 @@ __all__ = [
     "ReportFusionClassifier",
     "ReportFusionRegressor",
     "ReportFusionSurvival",
+    "ReportGenerator",
     "load",
     "survival_target",
     "__version__",

@@ -194,6 +194,10 @@ class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstima
 
     # -- the task's defaults -----------------------------------------------------------------
 
+    def _target_inputs(self, target):
+        """Network inputs made from the target in training (teacher forcing): a dict."""
+        return {}
+
     def _monitor_callbacks(self):
         """Callbacks recording validation metrics beyond the loss."""
         return []
@@ -275,7 +279,8 @@ class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstima
                 + (" or set early_stopping=False." if self.early_stopping else "."))
         criterion = self._criterion_params(target)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays)
+        dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays,
+                               **self._target_inputs(target))
         net = self._build_net(
             lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
             n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
@@ -321,7 +326,7 @@ class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstima
                           "(warm_start=False) to learn to localise.", UserWarning,
                           stacklevel=4)
         dataset = make_dataset(images, clinical, target.values, masks=masks,
-                               **self._extra_arrays(X))
+                               **self._extra_arrays(X), **self._target_inputs(target))
         net = self.net_
         # Continue with the estimator's current training settings and callbacks.
         net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,

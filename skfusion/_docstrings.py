@@ -183,6 +183,7 @@ _TASK = {
     "classifier": (CLASSIFIER_PARAMETERS, CLASSIFIER_ATTRIBUTES),
     "regressor": (REGRESSOR_PARAMETERS, REGRESSOR_ATTRIBUTES),
     "survival": (SURVIVAL_PARAMETERS, SURVIVAL_ATTRIBUTES),
+    "generator": ("", ""),
 }
 
 

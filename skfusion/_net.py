@@ -215,6 +215,39 @@ class FusionNet(NeuralNet):
                 parts.append(outputs[index].float().cpu().numpy())
         return np.concatenate(parts)
 
+    def generate(self, dataset, *, max_length, beam_size):
+        """Decode with the module's ``generate`` (a report generator, maybe inside a
+        localisation head) batch by batch: token ids ``(n, T)`` and attention ``(n, T, P)``
+        as numpy arrays, padded to the longest report."""
+        module = getattr(self.module_, "inner", self.module_)
+        module.eval()
+        tokens, attention = [], []
+        with torch.inference_mode(), self.kernels(), self._autocast():
+            for x, _ in self.get_iterator(dataset, training=False):
+                x = {k: v.to(self.device) for k, v in x.items()}
+                ids, weights = module.generate(x["images"], x["clinical"],
+                                               max_length=max_length, beam_size=beam_size)
+                tokens.append(ids.cpu().numpy())
+                attention.append(weights.float().cpu().numpy())
+        width = max(t.shape[1] for t in tokens)
+        tokens = np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1])))
+                                 for t in tokens])
+        attention = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)))
+                                    for a in attention])
+        return tokens, attention
+
+    def upsample_positions(self, weights, size):
+        """Weights over the last feature map's positions ``(k, P)`` as maps ``(k, *size)``
+        at input resolution (bilinear / trilinear)."""
+        module = getattr(self.module_, "inner", self.module_)
+        shape = module.feature_shape
+        maps = torch.as_tensor(np.asarray(weights, dtype=np.float32)).reshape(-1, 1, *shape)
+        mode = "trilinear" if len(shape) == 3 else "bilinear"
+        if maps.shape[0] == 0:
+            return np.zeros((0, *size), dtype=np.float32)
+        return torch.nn.functional.interpolate(maps, size=tuple(size), mode=mode,
+                                               align_corners=False)[:, 0].numpy()
+
     def meta_state_shapes(self):
         """Parameter name -> shape of the module its parameters describe, sized on torch's
         ``meta`` device (nothing is allocated)."""
@@ -302,12 +335,28 @@ class FusionNet(NeuralNet):
             inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
         return inputs
 
+    def _module_draws(self):
+        """A context in which the module's own random layers (dropout) draw from a seed taken
+        from the net's generator, with torch's global generator saved and restored around
+        it: reproducible fits that leave the global generator alone."""
+        if not any(isinstance(m, torch.nn.modules.dropout._DropoutNd)
+                   for m in self.module_.modules()):
+            return contextlib.nullcontext()
+        seed = int(torch.randint(2**62, (1,), generator=self.generator_))
+        device = torch.device(self.device)
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.random.fork_rng(
+            devices=[device.index or 0] if device.type == "cuda" else []))
+        torch.manual_seed(seed)
+        return stack
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi = self.training_inputs(Xi)
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        with self._module_draws():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         if self.grad_scaler_ is None:
             loss.backward()
         else:

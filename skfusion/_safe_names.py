@@ -37,6 +37,7 @@ SAFE_ESTIMATOR_NAMES = (
     "GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival",
     "FeatureModulationClassifier", "FeatureModulationRegressor", "FeatureModulationSurvival",
     "ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvival",
+    "ReportGenerator",
 )
 
 #: Name -> class of the estimators defined so far (filled as their modules are imported, by

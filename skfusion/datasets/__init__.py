@@ -1,6 +1,6 @@
 """Data sets that need no download, and loading of the user's own NIfTI and DICOM files."""
 
-from ._cohort import make_brain_cohort
+from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
 from ._layout import load_cohort, write_cohort
@@ -9,6 +9,7 @@ from ._nifti import load_nifti_slices, load_nifti_volumes
 from ._synthetic import make_fusion_classification
 
 __all__ = [
+    "FINDING_GRADES",
     "DicomVolumes",
     "NiftiSlices",
     "NiftiVolumes",
@@ -19,5 +20,6 @@ __all__ = [
     "make_brain_cohort",
     "make_fusion_classification",
     "read_dicom_series",
+    "report_finding",
     "write_cohort",
 ]

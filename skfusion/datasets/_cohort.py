@@ -8,6 +8,7 @@ clinical values follow published per-group summaries of ADNI. Nothing is downloa
 import functools
 import importlib.util
 import os
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -239,6 +240,10 @@ def make_brain_cohort(
         and ``frame["report"]``) whose wording follows the subject's atrophy as a reader
         would grade it (with reader disagreement), with realistic noise: synonyms, negations,
         incidental sentences, and some reports that do not mention the hippocampi.
+        ``frame`` then also holds each reader's atrophy grade (``"reader_grade"``: "none",
+        "mild", "moderate" or "marked") and whether the report states it
+        (``"report_mentions_hippocampi"``); :func:`report_finding` reads the stated grade
+        back from any report text (generated ones included).
     unit : {"patient", "slice"}, default="patient"
         "patient": one row per subject, as a hospital table has it: ``X.images`` is the
         subject's slice stack ``(n_subjects, n_slices, image_size, image_size)`` (declared
@@ -295,14 +300,18 @@ def make_brain_cohort(
 
     frame = _add_missing(frame, rng, missing_rate, n_noise_features)
     if reports:  # drawn last, so images and tables are the same with or without reports
-        frame["report"] = [_write_report(rng, row.neurodegeneration, row.age)
-                           for row in frame.itertuples(index=False)]
+        written = [_write_report(rng, row.neurodegeneration, row.age)
+                   for row in frame.itertuples(index=False)]
+        frame["report"] = [text for text, _, _ in written]
+        frame["reader_grade"] = [grade for _, grade, _ in written]
+        frame["report_mentions_hippocampi"] = [mentioned for _, _, mentioned in written]
     y_subject = frame["diagnosis"].to_numpy()
     if task in ("mmse", "conversion_time"):  # drawn last, so images and tables stay the same
         frame, y_subject = _simulate_target(task, frame, rng)
     cognitive = ["mmse", "cdr_sb"]
     feature_names = [c for c in frame.columns
                      if c not in ("subject_id", "diagnosis", "neurodegeneration", "report",
+                                  "reader_grade", "report_mentions_hippocampi",
                                   "conversion_event", "conversion_years")
                      and (include_cognitive or c not in cognitive)]
     clinical = frame[feature_names].loc[frame.index.repeat(n_slices)].reset_index(drop=True)
@@ -455,12 +464,14 @@ _INCIDENTAL = ["paranasal sinuses are clear", "no acute infarct", "no intracrani
 
 
 def _write_report(rng, neurodegeneration, age):
-    """A short report: the reader grades the atrophy with disagreement, wording varies."""
+    """A short report: the reader grades the atrophy with disagreement, wording varies.
+    Returns (text, the reader's grade, whether the text states it)."""
     seen = neurodegeneration + rng.normal(scale=0.45)
     grade = ("marked" if seen > 1.5 else "moderate" if seen > 0.9 else
              "mild" if seen > 0.4 else "none")
     sentences = []
-    if rng.random_sample() > 0.15:  # some reports never mention the hippocampi
+    mentioned = bool(rng.random_sample() > 0.15)  # some reports never mention them
+    if mentioned:
         sentences.append(rng.choice(_FINDINGS[grade]))
     sentences.append(rng.choice(_VENTRICLE_PHRASES[bool(seen > 0.9)]))
     if age > 78 and rng.random_sample() < 0.6:
@@ -468,7 +479,27 @@ def _write_report(rng, neurodegeneration, age):
     sentences.extend(rng.choice(_INCIDENTAL, size=rng.randint(1, 3), replace=False))
     order = rng.permutation(len(sentences))
     text = ". ".join(sentences[i][0].upper() + sentences[i][1:] for i in order) + "."
-    return ("Findings: " if rng.random_sample() < 0.5 else "") + text
+    return ("Findings: " if rng.random_sample() < 0.5 else "") + text, grade, mentioned
+
+
+#: The grades a report can state, and "not stated".
+FINDING_GRADES = ("none", "mild", "moderate", "marked", "not stated")
+
+
+def report_finding(report):
+    """The hippocampal atrophy grade a cohort-style report states: "none", "mild",
+    "moderate", "marked", or "not stated".
+
+    Reads the finding phrases :func:`make_brain_cohort` writes (after lower-casing and
+    dropping punctuation, as :class:`skfusion.ReportGenerator` writes its reports); a report
+    stating several grades gives the most severe. Use it to score generated reports on the
+    clinical finding rather than on wording."""
+    words = " ".join(re.findall(r"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?", str(report).lower()))
+    for grade in ("marked", "moderate", "mild", "none"):
+        for phrase in _FINDINGS[grade]:
+            if " ".join(re.findall(r"[a-z]+", phrase)) in words:
+                return grade
+    return "not stated"
 
 
 def _add_missing(frame, rng, missing_rate, n_noise_features):
