@@ -2,10 +2,11 @@
 (its segmentation head), else weakly supervised maps (combined-stage Grad-CAM)."""
 
 import numpy as np
+from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
 from ._batches import make_dataset
-from ._gradcam import grad_cam_maps
+from ._gradcam import grad_cam_maps, saliency_maps
 from ._input import as_fusion_input
 from ._net import torch_threads
 
@@ -15,7 +16,7 @@ __all__ = ["LocalizeMixin"]
 class LocalizeMixin:
     """``localize(X)`` for :class:`skfusion._core.BaseFusionEstimator`."""
 
-    def localize(self, X):
+    def localize(self, X, *, weak="gradcam"):
         """Where the finding is: a map in [0, 1] per sample, at input resolution.
 
         A model fitted with masks (``FusionInput(images, clinical, masks=masks)``;
@@ -39,10 +40,14 @@ class LocalizeMixin:
         """
         check_is_fitted(self)
         X = as_fusion_input(X)
+        if weak not in ("gradcam", "saliency"):
+            raise ValueError(f"weak must be 'gradcam' or 'saliency'; got {weak!r}.")
         if not getattr(self, "localizes_", False):
+            if weak == "saliency":
+                return saliency_maps(self, X)
             return grad_cam_maps(self, X, stage="combined")
         images, clinical, _, X = self._check_X(X, fitting=False)
         dataset = make_dataset(images, clinical, **self._extra_arrays(X))
         with torch_threads(self.n_threads):
             logits = self.net_.predict_part(dataset, 1)
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return expit(logits).astype(np.float32)

@@ -93,10 +93,18 @@ def test_localization_scores_on_hand_built_maps():
     perfect = masks.astype(float)
     opposite = np.zeros((2, 4, 4))
     opposite[:, 3, 3] = 1.0
-    assert localization_scores(perfect, masks) == {"iou": 1.0, "pointing_game": 1.0,
-                                                   "n_samples": 2}
+    assert localization_scores(perfect, masks) == {"iou": 1.0, "dice": 1.0,
+                                                   "pointing_game": 1.0, "n_samples": 2}
     scores = localization_scores(opposite, masks)
-    assert scores["iou"] == 0.0 and scores["pointing_game"] == 0.0
+    assert scores["iou"] == 0.0 and scores["pointing_game"] == 0.0 and scores["dice"] == 0.0
+    half = np.zeros((2, 4, 4))
+    half[:, 0, :2] = 0.9  # 2 of the 4 mask pixels: IoU 1/2, Dice 2/3
+    half[1] = 0.2  # below 0.5: nothing on in absolute terms, half the max in relative
+    absolute = localization_scores(half, masks, relative=False, per_sample=True)
+    np.testing.assert_allclose(absolute["per_sample"]["iou"], [0.5, 0.0])
+    np.testing.assert_allclose(absolute["per_sample"]["dice"], [2 / 3, 0.0])
+    assert absolute["n_samples"] == 2 and list(absolute["samples"]) == [0, 1]
+    assert localization_scores(half, masks)["iou"] == pytest.approx((0.5 + 4 / 16) / 2)
     with pytest.raises(ValueError, match="both be"):
         localization_scores(perfect[0], masks)
 

@@ -182,3 +182,26 @@ def test_localizing_net_returns_the_inner_outputs_and_mask_logits():
     assert net.image_encoder.taps is None
     with pytest.raises(ValueError, match="no image path"):
         LocalizingNet(ClinicalAttentionNet, n_outputs=3, n_clinical=2, mode="clinical")
+
+
+def test_saliency_outlines_a_focal_finding_and_is_a_weak_localize_option():
+    from skfusion.explain import localization_scores, saliency
+
+    images, clinical, masks, y = moving_lesions(96, seed=10)
+    clf = ClinicalAttentionClassifier(mode="image", max_epochs=15, lr=3e-3, **SMALL).fit(
+        (images[:64], clinical[:64]), y[:64])
+    X = (images[64:], clinical[64:])
+    maps = clf.localize(X, weak="saliency")
+    np.testing.assert_allclose(maps, saliency(clf, X))
+    assert maps.shape == masks[64:].shape
+    hit = localization_scores(maps, masks[64:])["pointing_game"]
+    rng = np.random.RandomState(0)
+    assert hit > localization_scores(rng.rand(*maps.shape), masks[64:])["pointing_game"] + 0.3
+    with pytest.raises(ValueError, match="weak must be"):
+        clf.localize(X, weak="cam")
+    with pytest.raises(ValueError, match="positive odd"):
+        saliency(clf, X, smooth=4)
+    stack = ClinicalAttentionClassifier(max_epochs=1, slices="mean", **SMALL).fit(
+        (images[:16].reshape(8, 2, 32, 32), clinical[:8]), y[:8])
+    assert saliency(stack, (images[:16].reshape(8, 2, 32, 32), clinical[:8])).shape == (
+        8, 2, 32, 32)
