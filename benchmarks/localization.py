@@ -105,11 +105,11 @@ def main(argv=None):
                 accuracy.setdefault((data, f"{name}: weakly supervised"), []).append(
                     weak.score(X[test], y[test]))
                 maps[f"{name}: supervised localize"] = (supervised.localize(X[test]), False)
-                maps[f"{name}: weak, Grad-CAM stages 2-4 (localize)"] = (
-                    weak.localize(X[test]), True)
+                maps[f"{name}: weak, Grad-CAM stages 2-4"] = (
+                    weak.localize(X[test], weak="gradcam"), True)
                 maps[f"{name}: weak, Grad-CAM last stage"] = (grad_cam(weak, X[test]), True)
-                maps[f"{name}: weak, saliency (localize weak='saliency')"] = (
-                    weak.localize(X[test], weak="saliency"), True)
+                maps[f"{name}: weak, saliency (localize)"] = (
+                    weak.localize(X[test]), True)
                 if seed == 0 and name.startswith("Clinical"):
                     shown = np.flatnonzero(test_masks.reshape(len(test), -1).any(axis=1))[:8]
                     tag = data.split()[0]

@@ -38,8 +38,8 @@ __all__ = [
 #: Submodules reachable as attributes of the package (``skfusion.explain.grad_cam``), imported
 #: on first use (PEP 562) so that ``import skfusion`` does not load Optuna, matplotlib or the
 #: explanation code.
-_SUBMODULES = ("callbacks", "datasets", "evaluation", "explain", "metrics", "nn",
-               "preprocessing", "tuning")
+_SUBMODULES = ("callbacks", "datasets", "distributed", "evaluation", "explain", "metrics",
+               "nn", "preprocessing", "tuning")
 
 
 def __getattr__(name):

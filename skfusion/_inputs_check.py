@@ -84,6 +84,13 @@ def resolve_slices(estimator, X, images):
     ``layout="slices"`` is read as a stack (mean pooling), 1-4 channels as channels, and more
     is refused with the choice spelled out: the shape alone cannot say."""
     setting = estimator.slices
+    if not getattr(estimator, "_reads_stacks", True):  # e.g. a report generator
+        if setting in ("mean", "attention"):
+            raise ValueError(
+                f"{type(estimator).__name__} reads the slices of a stack as the channels of "
+                f"one image (2.5-D), not one slice at a time; got slices={setting!r}. Use "
+                "slices='auto' or 'channels'.")
+        return "channels"
     if estimator.spatial_dims == 3:
         if setting in ("mean", "attention"):
             raise ValueError(

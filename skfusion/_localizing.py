@@ -16,7 +16,7 @@ __all__ = ["LocalizeMixin"]
 class LocalizeMixin:
     """``localize(X)`` for :class:`skfusion._core.BaseFusionEstimator`."""
 
-    def localize(self, X, *, weak="gradcam"):
+    def localize(self, X, *, weak="saliency"):
         """Where the finding is: a map in [0, 1] per sample, at input resolution.
 
         A model fitted with masks (``FusionInput(images, clinical, masks=masks)``;

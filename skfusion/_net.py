@@ -15,6 +15,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
+from ._parallel import data_parallel, shard, world
 from ._batches import (BatchIndexSampler, FusionDataset, LazyBatchLoader,
                        LazyFusionDataset, TensorBatchIterator, make_dataset)
 from ._training import BatchAccuracy, FiniteLoss, InterruptRecovery, ValidationSplit
@@ -182,7 +183,9 @@ class FusionNet(NeuralNet):
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         if not self.initialized_:
             self.initialize()
-        with self.kernels():
+        if world()[0] > 0:  # in a data-parallel fit, the first process reports
+            self.verbose = 0
+        with self.kernels(), data_parallel(self):
             return super().partial_fit(X, y, classes=classes, **fit_params)
 
     def snapshot(self):
@@ -235,6 +238,18 @@ class FusionNet(NeuralNet):
         attention = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)))
                                     for a in attention])
         return tokens, attention
+
+    def encoded_features(self, dataset):
+        """A report generator's mean image features per sample, float64 ``(n, C)``."""
+        module = getattr(self.module_, "inner", self.module_)
+        module.eval()
+        parts = []
+        with torch.inference_mode(), self.kernels():
+            for x, _ in self.get_iterator(dataset, training=False):
+                x = {k: v.to(self.device) for k, v in x.items()}
+                positions, _ = module.encode(x["images"], x["clinical"])
+                parts.append(positions.mean(dim=1).double().cpu().numpy())
+        return np.concatenate(parts)
 
     def upsample_positions(self, weights, size):
         """Weights over the last feature map's positions ``(k, P)`` as maps ``(k, *size)``
@@ -289,8 +304,13 @@ class FusionNet(NeuralNet):
         if self.channels_last and isinstance(x, dict) and x["images"].dim() == 4:
             x = {**x, "images": x["images"].to(self.device).contiguous(
                 memory_format=torch.channels_last)}
+        parallel = getattr(self, "parallel_view", None)
         with self._autocast():
-            y_pred = super().infer(x, **fit_params)
+            if parallel is not None and self.module_.training:  # a data-parallel step
+                y_pred = parallel(**self._merge_x_and_fit_params(
+                    {k: v.to(self.device) for k, v in x.items()}, fit_params))
+            else:
+                y_pred = super().infer(x, **fit_params)
         if self.amp_dtype is not None:
             y_pred = (tuple(part.float() for part in y_pred) if isinstance(y_pred, tuple)
                       else y_pred.float())
@@ -353,15 +373,27 @@ class FusionNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
-        Xi = self.training_inputs(Xi)
+        Xi = self.training_inputs(Xi)  # the whole batch, alike in every process
+        rank, size = world()
+        if getattr(self, "parallel_view", None) is not None:  # data-parallel: this process's shard
+            Xi, share = shard(Xi, rank, size)
+            yi, _ = shard(yi, rank, size)
         with self._module_draws():
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        logged = loss
+        if getattr(self, "parallel_view", None) is not None:
+            # Gradients are averaged across processes: weight each shard's mean loss by its
+            # share of the batch, so the average is the gradient of the whole batch.
+            loss = loss * (share * size)
+            logged = loss.detach().clone()
+            torch.distributed.all_reduce(logged)
+            logged = logged / size
         if self.grad_scaler_ is None:
             loss.backward()
         else:
             self.grad_scaler_.scale(loss).backward()
-        return {"loss": loss, "y_pred": y_pred}
+        return {"loss": logged, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
         if self.grad_scaler_ is None:
@@ -440,7 +472,15 @@ def resolve_device(device):
     Raises a ValueError naming ``device`` when it cannot be parsed or is not available here.
     """
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        rank, size = world()
+        if size > 1:  # data-parallel: one GPU per process of this machine
+            import os
+
+            local = int(os.environ.get("LOCAL_RANK", rank))
+            return f"cuda:{local % torch.cuda.device_count()}"
+        return "cuda"
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError):

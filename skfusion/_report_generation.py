@@ -14,9 +14,10 @@ from ._input import as_fusion_input
 from ._net import torch_threads
 from ._persistence import ModelFileError
 from ._text import build_vocabulary, tokenize
+from ._text_metrics import rouge_l
 from .nn.report_generation import BOS, EOS, ReportGeneratorNet, SequenceCrossEntropy
 
-__all__ = ["ReportGenerator", "rouge_l", "bleu"]
+__all__ = ["ReportGenerator"]
 
 _SPECIAL = ("<pad>", "<unk>", "<bos>", "<eos>")
 
@@ -36,32 +37,6 @@ def _check_reports(reports, n_samples, argument="y"):
     return reports
 
 
-def rouge_l(predictions, references):
-    """Mean ROUGE-L F1 of ``predictions`` against ``references`` (Google's ``rouge-score``;
-    no stemming). Needs ``pip install "skfusion[text]"``."""
-    try:
-        from rouge_score import rouge_scorer
-    except ImportError:
-        raise ImportError('ROUGE-L needs rouge-score; install it with pip install '
-                          '"skfusion[text]".') from None
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    scores = [scorer.score(str(ref), str(pred))["rougeL"].fmeasure
-              for pred, ref in zip(predictions, references)]
-    return float(np.mean(scores)) if scores else float("nan")
-
-
-def bleu(predictions, references):
-    """Corpus BLEU (0-100) of ``predictions`` against one reference each (``sacrebleu``,
-    its default 13a tokenisation). Needs ``pip install "skfusion[text]"``."""
-    try:
-        import sacrebleu
-    except ImportError:
-        raise ImportError('BLEU needs sacrebleu; install it with pip install '
-                          '"skfusion[text]".') from None
-    return float(sacrebleu.corpus_bleu([str(p) for p in predictions],
-                                       [[str(r) for r in references]]).score)
-
-
 class ReportGenerator(BaseFusionEstimator):
     """Write a radiology-style report from images (and clinical values, when given).
 
@@ -74,6 +49,10 @@ class ReportGenerator(BaseFusionEstimator):
     (``beam_size=1``: greedy). The vocabulary is learned in ``fit`` from the training
     reports with the tokenizer of :class:`ReportFusionClassifier` (lower-cased words and
     numbers; punctuation dropped), so generated reports are lower-case word sequences.
+    A patient's slice stack ``(n, S, H, W)`` is read as S channels of one image (2.5-D;
+    ``slices`` "auto" and "channels" both mean this here); volumes need
+    ``spatial_dims=3``. With masks in ``X`` it also learns to localise, like the other
+    image estimators (``localize``).
 
     Parameters
     ----------
@@ -129,6 +108,7 @@ class ReportGenerator(BaseFusionEstimator):
 
     _module_class = ReportGeneratorNet
     _clinical_optional = True
+    _reads_stacks = False  # a stack's slices are the channels of one image (2.5-D)
     _target_attributes = ("vocabulary_",)
     _declared_params = {"embedding_dim": 64, "hidden_size": 128, "attention_dim": 64,
                         "clinical_dim": 32, "dropout": 0.3, "max_length": 40,
@@ -242,6 +222,14 @@ class ReportGenerator(BaseFusionEstimator):
         words = [[self.vocabulary_[i] for i in row if i > EOS or i == 1] for row in tokens]
         return words, attention, images.shape
 
+    def encode(self, X):
+        """The features the decoder starts from: the image feature map's mean over its
+        positions, ``(n_samples, n_features)`` (for retrieving similar cases)."""
+        check_is_fitted(self)
+        images, clinical, _, X = self._check_X(as_fusion_input(X), fitting=False)
+        with torch_threads(self.n_threads):
+            return self.net_.encoded_features(make_dataset(images, clinical))
+
     def predict(self, X):
         """The generated reports: a list of strings (lower-case words joined by spaces)."""
         words, _, _ = self._decode(X, self.beam_size)
@@ -271,6 +259,20 @@ class ReportGenerator(BaseFusionEstimator):
             maps = self.net_.upsample_positions(attention[row, : len(chosen)], spatial)
             result.append((chosen, maps))
         return result
+
+    def localize(self, X, *, weak="saliency"):
+        """The localisation head's maps in [0, 1] (a generator fitted with masks in ``X``;
+        see :meth:`ClinicalAttentionClassifier.localize`). A generator fitted without masks
+        has no single output to explain: use :meth:`attention_maps` (where each word
+        looked)."""
+        check_is_fitted(self)
+        if not self.localizes_:
+            raise ValueError(
+                "this ReportGenerator was fitted without masks, so it has no localisation "
+                "head, and a report has no single output for Grad-CAM to explain; use "
+                "attention_maps(X) for where each word looked, or fit with "
+                "FusionInput(images, clinical, masks=masks).")
+        return super().localize(X, weak=weak)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -3,7 +3,8 @@
 Sensitivity, specificity, positive and negative predictive value from the confusion matrix
 (binary with ``pos_label``, or one-vs-rest per class with ``average`` as in sklearn),
 :func:`diagnostic_report` with bootstrap confidence intervals (resampling subjects when
-``groups`` is given), and :func:`diagnostic_scorers` for ``cross_validate`` and searches.
+``groups`` is given), and :func:`diagnostic_scorers` for ``cross_validate`` and searches; survival metrics; and the
+text metrics of generated reports (:func:`rouge_l`, :func:`bleu`).
 """
 
 import warnings
@@ -24,9 +25,11 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions, valid
 
 from ._subject_metrics import aggregate_by_subject, infer_pos_label
 from ._survival_metrics import brier_score, concordance_index, integrated_brier_score
+from ._text_metrics import bleu, rouge_l
 
 __all__ = [
     "aggregate_by_subject",
+    "bleu",
     "brier_score",
     "concordance_index",
     "diagnostic_report",
@@ -38,6 +41,7 @@ __all__ = [
     "sensitivity_score",
     "specificity_score",
     "integrated_brier_score",
+    "rouge_l",
 ]
 
 # (numerator, denominator) in terms of tp, fn, fp, tn, and what an empty denominator means.

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_validate
 
 from skfusion import FusionInput, ReportGenerator, load
-from skfusion._report_generation import bleu, rouge_l
+from skfusion.metrics import bleu, rouge_l
 from skfusion.nn.report_generation import BOS, EOS, ReportGeneratorNet
 
 SMALL = dict(backbone="resnet18", base_width=8, batch_size=16, lr=3e-3, random_state=0,
@@ -158,3 +158,22 @@ def test_the_cohort_frame_holds_the_stated_finding_and_report_finding_reads_it()
     # Generated reports are lower-case words without punctuation: still read.
     assert report_finding("findings no acute infarct mild hippocampal atrophy") == "mild"
     assert report_finding("") == "not stated"
+
+
+def test_slice_stacks_are_read_as_channels_volumes_in_3d_and_masks_train_localisation():
+    rng = np.random.RandomState(2)
+    stacks = rng.rand(12, 3, 16, 16).astype(np.float32)
+    reports = ["no atrophy", "mild atrophy"] * 6
+    X = FusionInput(stacks, None, layout="slices",
+                    masks=rng.rand(12, 16, 16) > 0.5)
+    gen = ReportGenerator(max_epochs=1, **SMALL).fit(X, reports)
+    assert gen.slices_ == "channels" and gen.localizes_
+    assert gen.localize(FusionInput(stacks)).shape == (12, 16, 16)
+    with pytest.raises(ValueError, match="reads the slices of a stack as the channels"):
+        ReportGenerator(max_epochs=1, slices="attention", **SMALL).fit(X, reports)
+    volume = ReportGenerator(max_epochs=1, spatial_dims=3, max_length=4, **SMALL).fit(
+        FusionInput(stacks), reports)
+    (words, maps), = volume.attention_maps(FusionInput(stacks[:1]))
+    assert maps.shape == (len(words), 3, 16, 16)
+    with pytest.raises(ValueError, match="fitted without masks"):
+        volume.localize(FusionInput(stacks))

@@ -119,19 +119,21 @@ class LocalizingNet(nn.Module):
 
 
 def segmentation_loss(logits, masks, keep=None, smooth=1.0):
-    """Binary cross-entropy plus soft Dice loss (as MONAI's DiceCELoss combines them),
-    averaged over samples; ``keep`` (bool, one per sample) leaves samples out (those whose
-    image was dropped by modality dropout). Empty masks are allowed: the smoothing makes an
-    empty prediction of an empty mask score a Dice of 1."""
+    """Binary cross-entropy plus soft Dice loss (as MONAI's DiceCELoss combines them), per
+    sample, averaged over the batch. ``keep`` (bool, one per sample) leaves samples out
+    (those whose image modality dropout removed): they count as zero, so the loss stays a
+    plain mean over the batch's samples, which is what lets a data-parallel fit weight each
+    process's shard by its share of the batch. Empty masks are allowed: the smoothing makes
+    an empty prediction of an empty mask score a Dice of 1."""
     logits = logits.float().flatten(1)
     masks = masks.to(logits.dtype).flatten(1)
-    if keep is not None:
-        if not bool(keep.any()):
-            return logits.sum() * 0.0
-        logits, masks = logits[keep], masks[keep]
-    bce = nn.functional.binary_cross_entropy_with_logits(logits, masks)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, masks,
+                                                         reduction="none").mean(dim=1)
     probabilities = torch.sigmoid(logits)
     overlap = (probabilities * masks).sum(dim=1)
     total = probabilities.sum(dim=1) + masks.sum(dim=1)
     dice = (2 * overlap + smooth) / (total + smooth)
-    return bce + (1 - dice).mean()
+    per_sample = bce + (1 - dice)
+    if keep is not None:
+        per_sample = per_sample * keep.to(per_sample.dtype)
+    return per_sample.mean()

@@ -115,11 +115,11 @@ class ReportGeneratorNet(nn.Module):
         return logits, alpha, (h, c)
 
     def forward(self, images, clinical=None, tokens=None):
-        """Teacher forcing: next-word logits ``(n, L - 1, V)`` for ``tokens`` ``(n, L)``."""
-        if tokens is None:
-            raise ValueError("ReportGeneratorNet.forward needs the report tokens (teacher "
-                             "forcing); use generate() to write reports.")
+        """Teacher forcing: next-word logits ``(n, L - 1, V)`` for ``tokens`` ``(n, L)``
+        (``(n, 0, V)`` without tokens; :meth:`generate` writes reports)."""
         positions, state = self.encode(images, clinical)
+        if tokens is None:  # no words to score; the encoder ran (for a localisation head)
+            return positions.new_zeros((positions.shape[0], 0, self.n_outputs))
         projected = self.feature_projection(positions)
         # Steps up to the longest report in the batch (its <eos> is the last target).
         length = int((tokens != PAD).sum(dim=1).max())
