@@ -113,8 +113,9 @@ def main(argv=None):
                 if seed == 0 and name.startswith("Clinical"):
                     shown = np.flatnonzero(test_masks.reshape(len(test), -1).any(axis=1))[:8]
                     tag = data.split()[0]
+                    run = "quick" if args.quick else "standard"
                     plot_overlays(X.images[test][shown], maps[f"{name}: supervised localize"][0][
-                        shown], test_masks[shown], path=RESULTS / f"localize_{tag}.png",
+                        shown], test_masks[shown], path=RESULTS / f"localize_{tag}_{run}.png",
                         titles=[f"true/pred, {data}"] + [""] * 7)
                 print(f"  seed {seed}, {data}, {name}: done "
                       f"({time.perf_counter() - started:.0f} s)", flush=True)

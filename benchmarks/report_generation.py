@@ -12,6 +12,8 @@ subjects, in the same run:
 * nearest-neighbour retrieval: the training report of the closest training subject in the
   generator's own encoder feature space (cosine distance of ``ReportGenerator.encode``).
 
+Every report, reference or not, is first normalised as the generator writes (lower-case
+words and numbers, punctuation dropped), so wording is compared, not formatting.
 Metrics: corpus BLEU (sacrebleu), mean ROUGE-L F1 (rouge-score), and the clinical finding:
 the atrophy grade each report states (``skfusion.datasets.report_finding``: none / mild /
 moderate / marked / not stated) against the grade the reference report states; accuracy,
@@ -35,6 +37,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import ShuffleSplit
 
 from skfusion import ReportGenerator
+from skfusion._text import tokenize
 from skfusion.metrics import bleu, rouge_l
 from skfusion.datasets import FINDING_GRADES, make_brain_cohort, report_finding
 
@@ -103,7 +106,7 @@ def main(argv=None):
     for seed in range(args.seeds):
         cohort = make_brain_cohort(subjects, n_slices=4, image_size=64, reports=True,
                                    random_state=seed)
-        reports = cohort.frame["report"].tolist()
+        reports = [" ".join(tokenize(r)) for r in cohort.frame["report"]]
         train, test = next(ShuffleSplit(1, test_size=0.25, random_state=seed).split(reports))
         train_reports = [reports[i] for i in train]
         reference = [reports[i] for i in test]
@@ -124,14 +127,26 @@ def main(argv=None):
         print(f"  seed {seed}: trained {generator.n_epochs_} epochs, "
               f"{time.perf_counter() - started:.0f} s", flush=True)
     rows = {method: all_scores(pooled[method], references) for method in METHODS}
-    metrics = {"bleu": bleu, "rouge_l": rouge_l,
-               "finding_macro_f1": lambda p, r: finding_scores(p, r)["finding_macro_f1"],
-               "finding_accuracy": lambda p, r: finding_scores(p, r)["finding_accuracy"]}
+    # Findings and per-report ROUGE-L once; the bootstrap resamples them.
+    findings = {m: [report_finding(r) for r in pooled[m]] for m in METHODS}
+    truth = [report_finding(r) for r in references]
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    rouge = {m: [scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(pooled[m], references)]
+             for m in METHODS}
+    labels = list(FINDING_GRADES)
+    metrics = {
+        "bleu": (bleu, pooled, references),
+        "rouge_l": (lambda p, r: float(np.mean(p)), rouge, references),
+        "finding_macro_f1": (lambda p, r: f1_score(r, p, labels=labels, average="macro",
+                                                   zero_division=0), findings, truth),
+        "finding_accuracy": (lambda p, r: accuracy_score(r, p), findings, truth)}
     differences = {
-        baseline: {name: bootstrap_difference(metric, pooled["ReportGenerator"],
-                                              pooled[baseline], references,
+        baseline: {name: bootstrap_difference(metric, values["ReportGenerator"],
+                                              values[baseline], reference,
                                               n=500 if name == "bleu" else 2000)
-                   for name, metric in metrics.items()}
+                   for name, (metric, values, reference) in metrics.items()}
         for baseline in METHODS[1:]}
     command = "python benchmarks/report_generation.py" + (" --quick" if args.quick else "") + (
         f" --seeds {args.seeds}" if args.seeds != 1 else "")
