@@ -18,24 +18,20 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
-from ._batches import LazyBatchLoader, TensorBatchIterator, make_dataset
+from ._batches import make_dataset
+from ._building import NetBuildMixin
+from ._exporting import ExportMixin
 from ._input import LazyImages, subjects_of, warn_if_subjects_repeat
 from ._inputs_check import check_fusion_input, resolve_slices
-from ._net import FiniteLoss, FusionNet, InterruptRecovery, ValidationSplit
-from ._net import device_settings, resolve_amp_dtype, resolve_device, torch_threads
-from ._progress import wants_bars
-from ._params import check_routed_params, make_init, routed_params, split_routed
-from ._exporting import ExportMixin
 from ._localizing import LocalizeMixin
 from ._masks import check_masks
 from ._model_files import ModelFileMixin
+from ._net import ValidationSplit, resolve_device, torch_threads
+from ._params import check_routed_params, make_init, routed_params, split_routed
 from ._safe_names import register_estimator
-from .callbacks import EpochCheckpoint
-from .nn.localization import LocalizingNet
 from .nn.resnet import RESNET_SPECS
-from .nn.slice_stack import POOLINGS, SliceStackNet
+from .nn.slice_stack import POOLINGS
 from .preprocessing._table import TableEncoder
 
 __all__ = ["BaseFusionEstimator", "SHARED_SEARCH_SPACE", "Target"]
@@ -93,7 +89,8 @@ class Target:
         self.raw = raw
 
 
-class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstimator):
+class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMixin,
+                          BaseEstimator):
     """Task-neutral base of skfusion's estimators (not for direct use).
 
     **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
@@ -372,77 +369,6 @@ class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstima
                 "cannot learn to localise; drop the masks or use a mode with an image path.")
         return check_masks(X.masks, images.shape[0], images.shape[1:], slices)
 
-    def _net_callbacks(self):
-        """The net's callbacks: interrupt recovery, finite loss, early stopping, the user's."""
-        callbacks = [("interrupt_recovery", InterruptRecovery()), ("finite_loss", FiniteLoss())]
-        if self.early_stopping:
-            callbacks += self._monitor_callbacks()
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
-                sink=print if self.verbose else _silent)))
-        if wants_bars(self.verbose):  # a bar over each epoch's batches, on a terminal
-            callbacks.append(("progress_bar", ProgressBar()))
-        for index, callback in enumerate(self.callbacks or []):
-            if not (isinstance(callback, (tuple, Callback)) or isinstance(callback, type)):
-                raise ValueError(
-                    f"callbacks[{index}] is {callback!r}; expected a skorch Callback or a "
-                    "(name, Callback) tuple.")
-            callbacks.append(callback)
-        return callbacks
-
-    def _bind_checkpoints(self, fitted):
-        for callback in self.callbacks or []:
-            callback = callback[1] if isinstance(callback, tuple) else callback
-            if isinstance(callback, EpochCheckpoint):
-                callback._bind(self, fitted)
-
-    def _build_net(self, *, lazy, n_outputs, n_clinical, in_channels, device, seed, groups,
-                   stratify, criterion, extra_module=None, slices="channels",
-                   localize=False):
-        module_params = {
-            "module__n_outputs": n_outputs,
-            "module__n_clinical": n_clinical,
-            "module__in_channels": in_channels,
-            "module__spatial_dims": self.spatial_dims,
-            **{f"module__{k}": v for k, v in self._module_params().items()},
-            "module__clinical_shortcut": bool(self.clinical_shortcut and self._is_multimodal()
-                                              and n_clinical > 0),
-            **{f"module__{k}": v for k, v in (extra_module or {}).items()},
-        }
-        if slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
-            module_params.update(module__net_class=self._module_class, module__pooling=slices)
-        module = SliceStackNet if slices in POOLINGS else self._module_class
-        if localize:  # a segmentation head beside the task (trained on X.masks)
-            module_params["module__inner_class"] = module
-            module = LocalizingNet
-        iterator = LazyBatchLoader if lazy else TensorBatchIterator
-        return FusionNet(
-            module=module,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=iterator,
-            iterator_train__shuffle=True,
-            iterator_train__random_state=np.random.RandomState(seed),
-            iterator_train__merge_singleton=True,
-            iterator_valid=iterator,
-            train_split=(ValidationSplit(self.validation_fraction, seed, groups, stratify)
-                         if self.early_stopping else None),
-            callbacks=self._net_callbacks(),
-            device=device,
-            verbose=int(self.verbose),
-            **device_settings(device, self.channels_last, lazy, self.spatial_dims),
-            amp_dtype=resolve_amp_dtype(self.mixed_precision, device),
-            seed=seed,
-            augment=self.augment,
-            modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0,
-            localization_weight=self.localization_weight,
-            **module_params,
-            **criterion,
-            **routed_params(self),
-        )
-
     # -- predict -------------------------------------------------------------------------------
 
     def _outputs(self, X):
@@ -467,10 +393,6 @@ class BaseFusionEstimator(LocalizeMixin, ExportMixin, ModelFileMixin, BaseEstima
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
-
-
-def _silent(*args, **kwargs):
-    return None
 
 
 def _check_groups(groups, n_samples):

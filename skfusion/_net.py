@@ -12,16 +12,14 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
-from skorch.dataset import unpack_data
-from skorch.utils import TeeGenerator
 
-from ._parallel import data_parallel, shard, world
+from ._decoding import DecodingMixin
+from ._training_step import TrainingStepMixin
+from ._parallel import data_parallel, world
 from ._batches import (BatchIndexSampler, FusionDataset, LazyBatchLoader,
                        LazyFusionDataset, TensorBatchIterator, make_dataset)
 from ._training import BatchAccuracy, FiniteLoss, InterruptRecovery, ValidationSplit
-from .nn.augment import drop_modalities, random_affine
 from .nn.init import he_init_
-from .nn.localization import segmentation_loss
 
 __all__ = [
     "BatchAccuracy",
@@ -41,7 +39,7 @@ __all__ = [
 ]
 
 
-class FusionNet(NeuralNet):
+class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
     """A skorch ``NeuralNet`` with channels-last modules and automatic mixed precision.
 
     Parameters
@@ -218,51 +216,6 @@ class FusionNet(NeuralNet):
                 parts.append(outputs[index].float().cpu().numpy())
         return np.concatenate(parts)
 
-    def generate(self, dataset, *, max_length, beam_size):
-        """Decode with the module's ``generate`` (a report generator, maybe inside a
-        localisation head) batch by batch: token ids ``(n, T)`` and attention ``(n, T, P)``
-        as numpy arrays, padded to the longest report."""
-        module = getattr(self.module_, "inner", self.module_)
-        module.eval()
-        tokens, attention = [], []
-        with torch.inference_mode(), self.kernels(), self._autocast():
-            for x, _ in self.get_iterator(dataset, training=False):
-                x = {k: v.to(self.device) for k, v in x.items()}
-                ids, weights = module.generate(x["images"], x["clinical"],
-                                               max_length=max_length, beam_size=beam_size)
-                tokens.append(ids.cpu().numpy())
-                attention.append(weights.float().cpu().numpy())
-        width = max(t.shape[1] for t in tokens)
-        tokens = np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1])))
-                                 for t in tokens])
-        attention = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)))
-                                    for a in attention])
-        return tokens, attention
-
-    def encoded_features(self, dataset):
-        """A report generator's mean image features per sample, float64 ``(n, C)``."""
-        module = getattr(self.module_, "inner", self.module_)
-        module.eval()
-        parts = []
-        with torch.inference_mode(), self.kernels():
-            for x, _ in self.get_iterator(dataset, training=False):
-                x = {k: v.to(self.device) for k, v in x.items()}
-                positions, _ = module.encode(x["images"], x["clinical"])
-                parts.append(positions.mean(dim=1).double().cpu().numpy())
-        return np.concatenate(parts)
-
-    def upsample_positions(self, weights, size):
-        """Weights over the last feature map's positions ``(k, P)`` as maps ``(k, *size)``
-        at input resolution (bilinear / trilinear)."""
-        module = getattr(self.module_, "inner", self.module_)
-        shape = module.feature_shape
-        maps = torch.as_tensor(np.asarray(weights, dtype=np.float32)).reshape(-1, 1, *shape)
-        mode = "trilinear" if len(shape) == 3 else "bilinear"
-        if maps.shape[0] == 0:
-            return np.zeros((0, *size), dtype=np.float32)
-        return torch.nn.functional.interpolate(maps, size=tuple(size), mode=mode,
-                                               align_corners=False)[:, 0].numpy()
-
     def meta_state_shapes(self):
         """Parameter name -> shape of the module its parameters describe, sized on torch's
         ``meta`` device (nothing is allocated)."""
@@ -284,6 +237,8 @@ class FusionNet(NeuralNet):
         super().initialize_module()
         # The module's constructor drew from torch's global generator; draw again from ours.
         he_init_(self.module_, generator=self.generator_)
+        self.draws_in_module_ = any(isinstance(m, torch.nn.modules.dropout._DropoutNd)
+                                    for m in self.module_.modules())
         if self.channels_last:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         return self
@@ -316,20 +271,6 @@ class FusionNet(NeuralNet):
                       else y_pred.float())
         return y_pred
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The task's loss; for a localising module (outputs, mask logits) plus
-        ``localization_weight`` times the segmentation loss against ``X["masks"]``."""
-        if not isinstance(y_pred, tuple):
-            return super().get_loss(y_pred, y_true, X=X, training=training)
-        outputs, mask_logits = y_pred
-        loss = super().get_loss(outputs, y_true, X=X, training=training)
-        masks = X.get("masks") if isinstance(X, dict) else None
-        if masks is None or not self.localization_weight:
-            return loss
-        # Images that modality dropout zeroed show nothing to localise.
-        keep = X["images"].flatten(1).abs().amax(dim=1) > 0
-        return loss + self.localization_weight * segmentation_loss(mask_logits, masks, keep)
-
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
@@ -340,78 +281,6 @@ class FusionNet(NeuralNet):
                 isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
                 for _, cb in self.callbacks_)
             raise
-
-    def training_inputs(self, inputs):
-        """The training view of a batch: augmented images, dropped modalities."""
-        if not isinstance(inputs, dict):
-            return inputs
-        if self.augment and inputs.get("masks") is not None:  # masks move with their images
-            images, masks = random_affine(inputs["images"], self.generator_,
-                                          masks=inputs["masks"])
-            inputs = {**inputs, "images": images, "masks": masks}
-        elif self.augment:
-            inputs = {**inputs, "images": random_affine(inputs["images"], self.generator_)}
-        if self.modality_dropout:
-            inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
-        return inputs
-
-    def _module_draws(self):
-        """A context in which the module's own random layers (dropout) draw from a seed taken
-        from the net's generator, with torch's global generator saved and restored around
-        it: reproducible fits that leave the global generator alone."""
-        if not any(isinstance(m, torch.nn.modules.dropout._DropoutNd)
-                   for m in self.module_.modules()):
-            return contextlib.nullcontext()
-        seed = int(torch.randint(2**62, (1,), generator=self.generator_))
-        device = torch.device(self.device)
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.random.fork_rng(
-            devices=[device.index or 0] if device.type == "cuda" else []))
-        torch.manual_seed(seed)
-        return stack
-
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        Xi = self.training_inputs(Xi)  # the whole batch, alike in every process
-        rank, size = world()
-        if getattr(self, "parallel_view", None) is not None:  # data-parallel: this process's shard
-            Xi, share = shard(Xi, rank, size)
-            yi, _ = shard(yi, rank, size)
-        with self._module_draws():
-            y_pred = self.infer(Xi, **fit_params)
-            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        logged = loss
-        if getattr(self, "parallel_view", None) is not None:
-            # Gradients are averaged across processes: weight each shard's mean loss by its
-            # share of the batch, so the average is the gradient of the whole batch.
-            loss = loss * (share * size)
-            logged = loss.detach().clone()
-            torch.distributed.all_reduce(logged)
-            logged = logged / size
-        if self.grad_scaler_ is None:
-            loss.backward()
-        else:
-            self.grad_scaler_.scale(loss).backward()
-        return {"loss": logged, "y_pred": y_pred}
-
-    def train_step(self, batch, **fit_params):
-        if self.grad_scaler_ is None:
-            return super().train_step(batch, **fit_params)
-        # Loss scaling for float16: unscale before callbacks see the gradients (clipping),
-        # then let the scaler skip steps with inf/NaN gradients.
-        self._zero_grad_optimizer()
-        step = self.train_step_single(batch, **fit_params)
-        self.grad_scaler_.unscale_(self.optimizer_)
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
-        self.grad_scaler_.step(self.optimizer_)
-        self.grad_scaler_.update()
-        return step
 
 
 @contextlib.contextmanager
