@@ -19,6 +19,18 @@ def image_encoder_of(module):
     return getattr(inner.net if stacked else inner, "image_encoder", None), stacked
 
 
+def _image_path(estimator, method):
+    """``(module, encoder, stacked)`` of a fitted estimator, or a ValueError when it has no
+    image path for ``method`` to explain."""
+    module = estimator.net_.module_
+    encoder, stacked = image_encoder_of(module)
+    if encoder is None:
+        raise ValueError(
+            f"{estimator._describe_config()} has no image path to explain; {method} needs a "
+            "model that looks at images.")
+    return module, encoder, stacked
+
+
 def _enough(features):
     """Whether a feature map has at least 2 ** spatial_dims positions (2x2 in 2-D)."""
     return int(np.prod(features.shape[2:])) >= 2 ** (features.dim() - 2)
@@ -30,12 +42,7 @@ def grad_cam_maps(estimator, X, *, target=None, stage=None):
     at least 2 positions per axis) or "combined" (the mean of the scaled maps of every stage
     from 2 on with at least 2 positions per axis: coarse stages say what, finer stages
     where)."""
-    module = estimator.net_.module_
-    encoder, stacked = image_encoder_of(module)
-    if encoder is None:
-        raise ValueError(
-            f"{estimator._describe_config()} has no image path to explain; Grad-CAM needs a "
-            "model that looks at images.")
+    module, encoder, stacked = _image_path(estimator, "Grad-CAM")
     if stage is not None and stage not in (1, 2, 3, 4, "combined"):
         raise ValueError(f"stage must be 1, 2, 3, 4, 'combined' or None; got {stage!r}.")
     target_index = _target_indices(estimator, target, len(X))
@@ -101,12 +108,7 @@ def saliency_maps(estimator, X, *, target=None, smooth=5):
     coarse feature map blurs; noisier where the evidence is diffuse."""
     if not isinstance(smooth, (int, np.integer)) or smooth < 1 or smooth % 2 == 0:
         raise ValueError(f"smooth must be a positive odd number of pixels; got {smooth!r}.")
-    module = estimator.net_.module_
-    encoder, stacked = image_encoder_of(module)
-    if encoder is None:
-        raise ValueError(
-            f"{estimator._describe_config()} has no image path to explain; saliency needs a "
-            "model that looks at images.")
+    module, _, stacked = _image_path(estimator, "saliency")
     target_index = _target_indices(estimator, target, len(X))
     module.eval()
     maps = []
