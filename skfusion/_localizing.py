@@ -22,16 +22,23 @@ class LocalizeMixin:
         A model fitted with masks (``FusionInput(images, clinical, masks=masks)``;
         ``localizes_`` is True) returns its segmentation head's probabilities, trained
         jointly with the task: threshold them at 0.5 for a region. A model fitted without
-        masks returns weakly supervised maps instead: Grad-CAM combined over stages 2-4
-        (:func:`skfusion.explain.grad_cam` with ``stage="combined"``) for each sample's
-        predicted class (regressors: the first output; survival models: the risk), scaled
-        to a maximum of 1. They say where the evidence for the prediction lies, which is
-        not necessarily where the lesion is.
+        masks returns weakly supervised maps instead, for each sample's predicted class
+        (regressors: the first output; survival models: the risk), scaled to a maximum of
+        1: they say where the evidence for the prediction lies, which is not necessarily
+        where the lesion is.
 
         Parameters
         ----------
         X : FusionInput or tuple
             Samples, as in ``predict``; masks in ``X`` are not read.
+        weak : {"saliency", "gradcam"}, default="saliency"
+            The weakly supervised maps (ignored when ``localizes_``): "saliency", smoothed
+            input gradients (:func:`skfusion.explain.saliency`); "gradcam", Grad-CAM
+            combined over stages 2-4 (:func:`skfusion.explain.grad_cam` with
+            ``stage="combined"``). Saliency is the default because it pointed into the true
+            region far more often in ``benchmarks/localization.py`` (held-out subjects,
+            hippocampal atrophy and moving lesions: pointing game 0.63-1.00, against
+            0.06-0.47 for combined Grad-CAM and 0.01-0.03 for random maps).
 
         Returns
         -------
