@@ -11,11 +11,11 @@ subjects split 75/25 by subject, one split per seed):
 
 Supervised: each estimator fitted on ``FusionInput(images, clinical, masks=masks)``;
 ``localize`` probabilities thresholded at 0.5. Weakly supervised: the same estimator fitted
-without masks; ``localize`` = Grad-CAM combined over stages 2-4 (and the last stage alone)
-or smoothed input-gradient saliency (``weak="saliency"``), thresholded at half the maximum. References: the mean training mask (thresholded at 0.5),
-random maps. IoU, Dice and pointing game per held-out slice with a non-empty mask;
-differences are paired per slice and their 95% interval bootstraps held-out subjects
-(2,000 resamples, pooled over seeds).
+without masks; smoothed input-gradient saliency (``localize``'s default), Grad-CAM combined
+over stages 2-4 (``weak="gradcam"``) and last-stage Grad-CAM, thresholded at half the maximum.
+References: the mean training mask (thresholded at 0.5), random maps. IoU, Dice and pointing
+game per held-out slice with a non-empty mask; differences are paired per slice and their
+95% interval bootstraps held-out subjects (2,000 resamples, pooled over seeds).
 
     python benchmarks/localization.py --quick
     python benchmarks/localization.py --seeds 3

@@ -50,7 +50,11 @@ class TrainingStepMixin:
         """A context in which the module's own random layers (dropout) draw from a seed taken
         from the net's generator, with torch's global generator saved and restored around
         it: reproducible fits that leave the global generator alone."""
-        if not self.draws_in_module_:
+        draws = getattr(self, "draws_in_module_", None)
+        if draws is None:  # a net unpickled from before this attribute existed
+            draws = self.draws_in_module_ = any(
+                isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in self.module_.modules())
+        if not draws:
             return contextlib.nullcontext()
         seed = int(torch.randint(2**62, (1,), generator=self.generator_))
         device = torch.device(self.device)
@@ -65,14 +69,15 @@ class TrainingStepMixin:
         Xi, yi = unpack_data(batch)
         Xi = self.training_inputs(Xi)  # the whole batch, alike in every process
         rank, size = world()
-        if getattr(self, "parallel_view", None) is not None:  # data-parallel: this process's shard
+        parallel = getattr(self, "parallel_view", None) is not None
+        if parallel:  # data-parallel: this process's shard
             Xi, share = shard(Xi, rank, size)
             yi, _ = shard(yi, rank, size)
         with self._module_draws():
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         logged = loss
-        if getattr(self, "parallel_view", None) is not None:
+        if parallel:
             # Gradients are averaged across processes: weight each shard's mean loss by its
             # share of the batch, so the average is the gradient of the whole batch.
             loss = loss * (share * size)

@@ -3,8 +3,8 @@
 Sensitivity, specificity, positive and negative predictive value from the confusion matrix
 (binary with ``pos_label``, or one-vs-rest per class with ``average`` as in sklearn),
 :func:`diagnostic_report` with bootstrap confidence intervals (resampling subjects when
-``groups`` is given), and :func:`diagnostic_scorers` for ``cross_validate`` and searches; survival metrics; and the
-text metrics of generated reports (:func:`rouge_l`, :func:`bleu`).
+``groups`` is given), and :func:`diagnostic_scorers` for ``cross_validate`` and searches;
+survival metrics; and the text metrics of generated reports (:func:`rouge_l`, :func:`bleu`).
 """
 
 import warnings

@@ -56,7 +56,8 @@ class CrossProcessBatchNorm(nn.modules.batchnorm._BatchNorm):
         dims = [0, *range(2, input.dim())]
         values = input.float()
         count = values.new_full((1,), values.numel() / channels)
-        packed = _AllReduceSum.apply(torch.cat([values.sum(dims), (values * values).sum(dims), count]))
+        packed = _AllReduceSum.apply(
+            torch.cat([values.sum(dims), (values * values).sum(dims), count]))
         total = packed[-1]
         mean = packed[:channels] / total
         var = (packed[channels:2 * channels] / total - mean * mean).clamp(min=0)

@@ -236,9 +236,10 @@ class ResNet(nn.Module):
         """Return the last stage's feature map, shape ``(n, out_features, *spatial)``.
 
         ``after_stage(number, features)``, when given, rewrites each stage's output (stage
-        numbers 1-4) before the next stage reads it. While ``self.taps`` is a list (a localisation head sets it around a forward pass),
-        the stem's output before its pooling and every stage's output are appended to it,
-        finest first (channels: :attr:`pyramid_channels`)."""
+        numbers 1-4) before the next stage reads it. While ``self.taps`` is a list (a
+        localisation head sets it around a forward pass), the stem's output before its
+        pooling and every stage's output are appended to it, finest first (channels:
+        :attr:`pyramid_channels`)."""
         taps = self.taps
         if taps is None:
             features = self.stem(images)
