@@ -7,9 +7,11 @@ from ._feature_modulation import (FeatureModulationClassifier, FeatureModulation
 from ._gated_fusion import GatedFusionClassifier, GatedFusionRegressor, GatedFusionSurvival
 from ._input import FusionInput
 from ._persistence import ModelFileError, load
+from ._pretraining import ImageClinicalPretrainer
 from ._report_fusion import ReportFusionClassifier, ReportFusionRegressor, ReportFusionSurvival
 from ._report_generation import ReportGenerator
 from ._survival import survival_target
+from ._weights import PretrainedWeights
 from ._version import __version__
 from .preprocessing import ClinicalTransformer
 
@@ -25,7 +27,9 @@ __all__ = [
     "GatedFusionClassifier",
     "GatedFusionRegressor",
     "GatedFusionSurvival",
+    "ImageClinicalPretrainer",
     "ModelFileError",
+    "PretrainedWeights",
     "ReportFusionClassifier",
     "ReportFusionRegressor",
     "ReportFusionSurvival",

@@ -122,9 +122,9 @@ class TensorBatchIterator:
     random_state : numpy.random.RandomState or None, default=None
         Source of the permutations; the same instance is kept across epochs so each epoch gets
         a new order while the whole fit stays reproducible.
-    merge_singleton : bool, default=False
+    merge_singleton : bool or int, default=False
         Merge a last batch of one sample into the previous batch (batch normalisation cannot
-        train on one sample).
+        train on one sample); an int k merges a last batch of fewer than k samples.
     device : str or torch.device, default="cpu"
         Where batches are sent.
     channels_last : bool, default=False
@@ -190,9 +190,12 @@ class TensorBatchIterator:
 
 
 def _batch_bounds(n, batch_size, merge_singleton):
-    """(start, stop) of each batch; a last batch of one sample optionally joins the previous."""
+    """(start, stop) of each batch; a last batch of one sample (``merge_singleton=True``), or
+    of fewer than ``merge_singleton`` samples (an int: a data-parallel fit needs one sample
+    per process), optionally joins the previous."""
     bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    if merge_singleton and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+    smallest = 2 if merge_singleton is True else int(merge_singleton or 0)
+    if smallest and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < smallest:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
 

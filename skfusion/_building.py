@@ -38,11 +38,11 @@ class NetBuildMixin:
             callbacks.append(callback)
         return callbacks
 
-    def _bind_checkpoints(self, fitted):
+    def _bind_checkpoints(self, fitted, pretrained=None):
         for callback in self.callbacks or []:
             callback = callback[1] if isinstance(callback, tuple) else callback
             if isinstance(callback, EpochCheckpoint):
-                callback._bind(self, fitted)
+                callback._bind(self, fitted, pretrained)
 
     def _build_net(self, *, lazy, n_outputs, n_clinical, in_channels, device, seed, groups,
                    stratify, criterion, extra_module=None, slices="channels",

@@ -16,20 +16,23 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._batches import make_dataset
 from ._building import NetBuildMixin
 from ._exporting import ExportMixin
+from ._image_weights import IMAGE_WEIGHTS_CONSTRAINTS, ImageWeightsMixin
 from ._input import LazyImages, subjects_of, warn_if_subjects_repeat
 from ._inputs_check import check_fusion_input, resolve_slices
 from ._localizing import LocalizeMixin
 from ._masks import check_masks
 from ._model_files import ModelFileMixin
 from ._net import ValidationSplit, resolve_device, torch_threads
+from ._training import still_improving
 from ._params import check_routed_params, make_init, routed_params, split_routed
 from ._safe_names import register_estimator
+from .nn.augment import augmentation_policy, policy_flips
 from .nn.resnet import RESNET_SPECS
 from .nn.slice_stack import POOLINGS
 from .preprocessing._table import TableEncoder
@@ -47,9 +50,12 @@ SHARED_DEFAULTS = {
     "early_stopping": False,
     "validation_fraction": 0.1,
     "n_iter_no_change": 10,
-    "augment": True,
+    "tol": 1e-4,
+    "augment": "auto",
     "modality_dropout": 0.2,
     "localization_weight": 1.0,
+    "image_weights": None,
+    "freeze": None,
     "clinical_shortcut": True,
     "clinical_preprocessing": "auto",
     "slices": "auto",
@@ -89,8 +95,8 @@ class Target:
         self.raw = raw
 
 
-class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMixin,
-                          BaseEstimator):
+class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, ExportMixin,
+                          ModelFileMixin, BaseEstimator):
     """Task-neutral base of skfusion's estimators (not for direct use).
 
     **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
@@ -121,9 +127,12 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "augment": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "augment": ["boolean", StrOptions({"auto"}), Hidden(StrOptions({"custom"})), dict,
+                    callable],
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "localization_weight": [Interval(Real, 0, None, closed="left")],
+        **IMAGE_WEIGHTS_CONSTRAINTS,
         "clinical_shortcut": ["boolean"],
         "clinical_preprocessing": [StrOptions({"auto"}), None],
         "slices": [StrOptions({"auto", "channels", *POOLINGS})],
@@ -143,6 +152,8 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
     _search_space = {}
     _clinical_optional = False
     _extra_fitted = ()
+    #: Why this estimator's targets forbid left-right flips (None: flips are the user's call).
+    _flip_refusal = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -247,8 +258,25 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
         with torch_threads(self.n_threads):
             return self._continue_training(X, y, groups=groups, classes=classes, epochs=1)
 
+    def _check_augment(self):
+        """Check ``augment`` before any work: a policy, and no flips where the target is
+        not mirrored with the image."""
+        if isinstance(self.augment, str) and self.augment == "custom":
+            raise ValueError(
+                "augment='custom': this model was fitted with a custom augmentation callable, "
+                "which model files do not hold. Pass it again to train further: "
+                "model.set_params(augment=<your callable>) (or 'auto', a dict, True/False).")
+        policy = augmentation_policy(self.augment)
+        if self._flip_refusal and policy_flips(policy):
+            raise ValueError(
+                f"augment={self.augment!r} flips images left-right, which "
+                f"{type(self).__name__} refuses: {self._flip_refusal} Use augment='auto' "
+                "(no flips) or a dict with flip=0.")
+
     def _fit_new(self, X, y, *, groups, epochs, classes):
         check_routed_params(self)
+        self._check_augment()
+        weights = self._check_image_weights()
         device = resolve_device(self.device)
         images, clinical, columns, X = self._check_X(X, fitting=True)
         slices = resolve_slices(self, X, images)
@@ -284,12 +312,14 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
             seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
             extra_module=self._derived_module_params(extra_fitted), slices=slices,
             localize=masks is not None)
+        net.initialize_seeded()
         common = {"n_features_in_": n_features, "feature_names_in_": columns,
                   "clinical_encoder_": encoder,
                   "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
-                  "slices_": slices, "localizes_": masks is not None}
-        self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted))
-        net.initialize_seeded()
+                  "slices_": slices, "localizes_": masks is not None,
+                  **self._load_image_weights(net, weights)}
+        self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted),
+                               common["pretrained_weights_"])
         if net.has_submodule("shortcut"):
             train = np.arange(n_samples)
             if self.early_stopping:  # the same split the net will make: its train part
@@ -297,6 +327,8 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
                 train = np.setdiff1d(train, net.train_split.valid_positions_)
             self._start_shortcut(net, clinical[train], target, train)
         net.partial_fit(dataset, y=None, epochs=epochs)
+        if epochs is None:
+            warn_if_still_improving(self, net)
         target_fitted = {**target_fitted, **self._after_training(net, dataset, target)}
         # Fitted state is assigned only once training has finished.
         self._assign_fitted(net, common, target_fitted, extra_fitted)
@@ -309,6 +341,7 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
 
     def _continue_training(self, X, y, *, groups, classes, epochs):
         """Train the fitted network further; on any error the model is restored."""
+        self._check_augment()
         images, clinical, _, X = self._check_X(X, fitting=False)
         target = self._encode_target(y, n_samples=images.shape[0], classes=classes)
         groups = _check_groups(subjects_of(X, groups), images.shape[0])
@@ -332,12 +365,18 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
                        localization_weight=self.localization_weight)
         net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups,
                                            target.stratify) if self.early_stopping else None)
-        self._bind_checkpoints(self._current_fitted_state())
+        self._bind_checkpoints(self._current_fitted_state(),
+                               getattr(self, "pretrained_weights_", None))
+        if getattr(self, "pretrained_weights_", None) is not None:
+            self._freeze(net, self.image_weights_loaded_)
         net.callbacks = self._net_callbacks()
         net.initialize_callbacks()
         snapshot = net.snapshot()
+        before = len(net.history)
         try:
             net.partial_fit(dataset, y=None, epochs=epochs)
+            if epochs is None:
+                warn_if_still_improving(self, net, before)
             after = self._after_training(net, dataset, target)
         except BaseException:
             net.restore(snapshot)
@@ -352,7 +391,8 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
         self.net_ = net
         for name, value in {**common, **target_fitted, **extra_fitted}.items():
-            if value is None and name in ("feature_names_in_", "clinical_encoder_"):
+            if value is None and name in ("feature_names_in_", "clinical_encoder_",
+                                          "pretrained_weights_"):
                 if hasattr(self, name):
                     delattr(self, name)
                 continue
@@ -393,6 +433,46 @@ class BaseFusionEstimator(NetBuildMixin, LocalizeMixin, ExportMixin, ModelFileMi
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
+
+
+def warn_if_still_improving(estimator, net, start=0):
+    """Warn with sklearn's ``ConvergenceWarning`` when a fit ran all ``max_epochs`` while the
+    monitored loss (the validation loss with early stopping, the training loss otherwise)
+    was still improving by sklearn's MLP rule (``tol``, ``n_iter_no_change``)."""
+    history = net.history[start:]
+    if len(history) < estimator.max_epochs or dict(net.callbacks_)[
+            "interrupt_recovery"].interrupted_:
+        return
+    key = "valid_loss" if estimator.early_stopping else "train_loss"
+    losses = [float(row[key]) for row in history if key in row]
+    if losses and still_improving(losses, estimator.tol, estimator.n_iter_no_change):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.warn(
+            f"{estimator._describe_config()}: training ended at max_epochs="
+            f"{estimator.max_epochs} while the {key.replace('_', ' ')} was still improving "
+            f"(by more than tol={estimator.tol:g} within the last "
+            f"{estimator.n_iter_no_change} epochs); the model may be under-trained. Raise "
+            "max_epochs, or turn on early_stopping.", ConvergenceWarning,
+            stacklevel=_caller_level())
+
+
+def _caller_level():
+    """The ``stacklevel`` that points a warning at the first caller outside skfusion and
+    scikit-learn (the user's ``fit``, however many wrappers lie between)."""
+    import os
+    import sys
+
+    import sklearn
+
+    inside = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
+              os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _check_groups(groups, n_samples):

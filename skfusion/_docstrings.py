@@ -24,11 +24,18 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         Share of the training samples held out when ``early_stopping`` is on.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation loss before training stops.
-    augment : bool, default=True
-        Randomly transform each training image batch: rotations up to 8 degrees, scaling by
-        up to 8%, shifts by up to 6% of the size, left-right flips and intensity gains of up
-        to 10% (:func:`skfusion.nn.augment.random_affine`). Prediction never transforms.
-        Turn it off for images whose orientation carries meaning.
+    augment : {"auto", True, False}, dict or callable, default="auto"
+        Randomly transform each training image batch (prediction never transforms).
+        ``"auto"``: rotations up to 8 degrees, scaling by up to 8%, shifts by up to 6% of
+        the size and intensity gains of up to 10%, and never a left-right flip, which would
+        destroy any lateral target (a lesion's side). ``True`` (skfusion 0.3's default) adds
+        a left-right flip of half the samples: only for targets that are the same on both
+        sides. A dict gives the ranges by name (``degrees``, ``scale``, ``shift``, ``gain``,
+        ``flip`` — the probability of a flip; omitted names are 0) and is saved in model
+        files. A callable ``augment(images, generator, masks=None)`` transforms a batch
+        tensor (and its masks) drawing only from ``generator``; model files record that a
+        custom policy was used, not the callable. ``False`` turns it off. Which transform is
+        unsafe for which target: ``docs/user_guide.md``, "Augmentation".
     modality_dropout : float, default=0.2
         Share of training samples whose image, or whose non-image inputs (clinical values,
         report text), are replaced by zeros, one of the two at random; the network then has
@@ -40,6 +47,22 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         jointly with the task, and its loss (binary cross-entropy plus soft Dice) joins the
         task's loss with this weight; ``localize(X)`` then returns its maps. Without masks
         it has no effect.
+    image_weights : str, path-like, estimator or PretrainedWeights, default=None
+        Pretrained weights for the image encoder (the ResNet), loaded when ``fit`` builds the
+        network: a local ``.pt``/``.pth`` (read with ``torch.load(weights_only=True)``) or
+        ``.safetensors`` file holding a torchvision, MONAI (MedicalNet in 3-D) or skfusion
+        ResNet state dict; or a fitted :class:`ImageClinicalPretrainer` or any fitted
+        skfusion estimator trained on a source task, best wrapped in sklearn's
+        ``FrozenEstimator`` so that ``clone`` keeps it fitted. Tensors with no place in this
+        network (an RBCA front, FiLM/DAFT's affine-free normalisation, the source's head)
+        are left out and listed in ``image_weights_unused_``; a stem, stage, depth or width
+        that does not map is refused with the reason. The model file keeps the weights
+        themselves, never the path. Nothing is downloaded.
+    freeze : {"stem", "encoder"}, int or None, default=None
+        Hold pretrained parts of the image encoder fixed while training: the stem, the stem
+        and stages 1..k (an int from 1 to 4), or every pretrained part; their normalisation
+        statistics stay the pretrained ones. Parts with no pretrained source (RBCA fronts,
+        FiLM/DAFT) always train. Needs ``image_weights``.
     clinical_shortcut : bool, default=True
         Add outputs computed by one linear layer straight from the clinical values to the
         network's outputs (a "wide" path beside the "deep" network). It starts as an
@@ -169,6 +192,11 @@ n_features_in_ : int
         Whether ``fit`` saw masks and trained a localisation head (see ``localize``).
     device_ : str
         The torch device the model was trained on.
+    image_weights_sha256_ : str
+        SHA-256 of the pretrained weights ``fit`` loaded (only with ``image_weights``);
+        ``image_weights_loaded_``, ``image_weights_not_loaded_`` and
+        ``image_weights_unused_`` list the encoder keys that received a tensor, the encoder
+        keys that kept their initialisation and the source keys that had no place.
     n_epochs_ : int
         Epochs actually run (fewer than ``max_epochs`` when early stopping triggered).
     interrupted_ : bool

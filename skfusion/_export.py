@@ -6,7 +6,6 @@ Net layer: pure torch; the estimator describes the preprocessing and the head as
 
 import copy
 import json
-import os
 import warnings
 
 import torch
@@ -78,9 +77,10 @@ class _ImagesOnly(torch.nn.Module):
         return self.exported(images, clinical, tokens)
 
 
-def export_network(module, path, *, format, image_shape, n_clinical, uses_clinical,
+def export_network(module, stream, *, format, image_shape, n_clinical, uses_clinical,
                    clinical_plan, tokens_length, head, signature):
-    """Write ``module`` (a fitted torch module; copied to the CPU, in eval mode) to ``path``.
+    """Write ``module`` (a fitted torch module; copied to the CPU, in eval mode) to ``stream``
+    (a binary file object; the caller makes the file appear atomically).
 
     ``clinical_plan``: the numeric encoding folded into the graph (lists ``median``,
     ``mean``, ``scale``, ``indicator``, one entry per raw column) or None (the caller passes
@@ -107,24 +107,21 @@ def export_network(module, path, *, format, image_shape, n_clinical, uses_clinic
         example.append(torch.ones((2, tokens_length), dtype=torch.long))
         names.append("tokens")
     text = json.dumps(signature)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"path={str(path)!r}: the folder {directory} does not exist.")
     with torch.no_grad():
         if format == "torchscript":
             with warnings.catch_warnings():  # torch deprecates TorchScript in favour of
                 warnings.simplefilter("ignore", DeprecationWarning)  # torch.export
                 scripted = torch.jit.trace(wrapper, tuple(example), check_trace=False)
-                torch.jit.save(scripted, str(path),
+                torch.jit.save(scripted, stream,
                                _extra_files={"skfusion_signature.json": text})
             return signature
-        _export_onnx(wrapper, tuple(example), names, str(path), text)
+        _export_onnx(wrapper, tuple(example), names, stream, text)
     return signature
 
 
-def _export_onnx(wrapper, example, names, path, text):
+def _export_onnx(wrapper, example, names, stream, text):
     try:
-        import onnx
+        import onnx  # noqa: F401  (the exporter writes its ModelProto)
         import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError:
         raise ImportError(
@@ -149,4 +146,4 @@ def _export_onnx(wrapper, example, names, path, text):
     model = program.model_proto
     entry = model.metadata_props.add()
     entry.key, entry.value = "skfusion_signature", text
-    onnx.save(model, path)
+    stream.write(model.SerializeToString())

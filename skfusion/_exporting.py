@@ -6,6 +6,7 @@ import os
 from sklearn.utils.validation import check_is_fitted
 
 from ._export import FORMATS, export_network
+from ._persistence import atomic_write
 from ._text import _WORD, PAD, UNK
 from ._version import __version__
 
@@ -19,6 +20,30 @@ def _clinical_plan(encoder):
         return None
     return {key: [s[key] for s in encoder.stats_]
             for key in ("median", "mean", "scale", "indicator")}
+
+
+def _check_export_path(path):
+    """``path`` as a string naming a file to write, or an error saying what is wrong."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path; got {type(path).__name__}.")
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError("path='' names no file; pass a file path such as 'model.onnx'.")
+    if "\0" in path:
+        raise ValueError(f"path={path!r} contains a NUL character, which no file name can "
+                         "hold; pass a plain file path.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"path={path!r} is a folder; pass a file path inside it, "
+                                "e.g. os.path.join(path, 'model.onnx').")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"path={path!r}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"path={path!r}: the folder {folder} is not writable (a "
+                              "read-only file system or folder); choose another folder.")
+    return path
 
 
 class ExportMixin:
@@ -57,8 +82,7 @@ class ExportMixin:
         check_is_fitted(self)
         if format not in FORMATS:
             raise ValueError(f"format must be one of {list(FORMATS)}; got {format!r}.")
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a file path; got {type(path).__name__}.")
+        path = _check_export_path(path)
         encoder = getattr(self, "clinical_encoder_", None)
         plan = _clinical_plan(encoder)
         uses_clinical = self._uses_clinical() and self.n_features_in_ > 0
@@ -92,9 +116,12 @@ class ExportMixin:
                      "tokens": tokens, "output": head["output"]}
         # The task network alone: a localisation head's masks are not exported.
         module = getattr(self.net_.module_, "inner", self.net_.module_)
-        return export_network(
-            module, path, format=format, image_shape=tuple(self.image_shape_),
+        # Written to a temporary file beside ``path`` and renamed over it: a full disk or an
+        # interrupted export leaves the old file whole, and a link is replaced, not followed.
+        atomic_write(path, lambda stream: export_network(
+            module, stream, format=format, image_shape=tuple(self.image_shape_),
             n_clinical=n_encoded, uses_clinical=uses_clinical,
             clinical_plan=plan if uses_clinical else None,
             tokens_length=None if tokens is None else tokens["length"],
-            head={k: v for k, v in head.items() if k != "output"}, signature=signature)
+            head={k: v for k, v in head.items() if k != "output"}, signature=signature))
+        return signature

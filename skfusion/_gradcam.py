@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ._explaining import _batches, _target_indices
+from ._net import thread_forward_hook
 
 __all__ = ["grad_cam_maps", "image_encoder_of", "saliency_maps"]
 
@@ -54,7 +55,7 @@ def grad_cam_maps(estimator, X, *, target=None, stage=None):
             captured[number] = output
         return keep
 
-    hooks = [encoder.stages[number - 1][-1].register_forward_hook(keeper(number))
+    hooks = [thread_forward_hook(encoder.stages[number - 1][-1], keeper(number))
              for number in range(1, 5)]
     module.eval()
     maps = []

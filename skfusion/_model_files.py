@@ -31,12 +31,18 @@ class ModelFileMixin:
             "trained_on": common["device_"],
             "seed": int(common["seed_"]),
             "extra": dict(extra_fitted),
+            "image_weights": None if common.get("pretrained_weights_") is None else {
+                "sha256": common["image_weights_sha256_"],
+                **{key: list(common[f"image_weights_{key}_"])
+                   for key in ("loaded", "not_loaded", "unused")}},
         }
 
     def _current_fitted_state(self):
         common = {name: getattr(self, name, None) for name in (
             "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
-            "device_", "seed_", "slices_", "localizes_")}
+            "device_", "seed_", "slices_", "localizes_", "pretrained_weights_",
+            "image_weights_sha256_", "image_weights_loaded_", "image_weights_not_loaded_",
+            "image_weights_unused_")}
         target = {name: getattr(self, name) for name in self._target_attributes
                   if hasattr(self, name)}
         extra = {name: getattr(self, name) for name in self._extra_fitted}
@@ -53,7 +59,8 @@ class ModelFileMixin:
         """
         check_is_fitted(self)
         fitted = {**self._current_fitted_state(), "n_epochs_": self.n_epochs_}
-        write_model_file(path, self, fitted=fitted, net=self.net_)
+        write_model_file(path, self, fitted=fitted, net=self.net_,
+                         pretrained=getattr(self, "pretrained_weights_", None))
         return path
 
     @classmethod
@@ -121,7 +128,27 @@ class ModelFileMixin:
                                         else TableEncoder.from_state(encoding)),
                   "image_shape_": image_shape, "device_": device, "slices_": slices,
                   "localizes_": bool(fitted.get("localization", False)),
-                  "seed_": fitted.get("seed", 0)}
+                  "seed_": fitted.get("seed", 0),
+                  **_restore_image_weights(source, params.get("image_weights"),
+                                           fitted.get("image_weights"))}
         estimator._assign_fitted(net, common, target_fitted, extra)
+        if common["pretrained_weights_"] is not None:
+            estimator._freeze(net, common["image_weights_loaded_"])
         estimator.interrupted_ = False
         return estimator
+
+
+def _restore_image_weights(source, weights, recorded):
+    """The fitted attributes of pretrained image weights from a model file's checked
+    ``fitted.image_weights`` record (None: the model started from no weights)."""
+    if weights is None:
+        return {"pretrained_weights_": None}
+    if not (isinstance(recorded, dict) and all(
+            isinstance(recorded.get(key), list) and len(recorded[key]) <= 10**5
+            and all(isinstance(k, str) and len(k) < 300 for k in recorded[key])
+            for key in ("loaded", "not_loaded", "unused"))):
+        raise ModelFileError(f"{source}: fitted.image_weights must record the loaded, "
+                             "not_loaded and unused keys as lists of names.")
+    return {"pretrained_weights_": weights, "image_weights_sha256_": weights.sha256,
+            **{f"image_weights_{key}_": list(recorded[key])
+               for key in ("loaded", "not_loaded", "unused")}}

@@ -7,6 +7,7 @@ every torch decision (device, precision, threads, seeding, weight snapshots) is 
 
 import contextlib
 import copy
+import threading
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from ._training import BatchAccuracy, FiniteLoss, InterruptRecovery, ValidationS
 from .nn.init import he_init_
 
 __all__ = [
+    "thread_forward_hook",
     "BatchAccuracy",
     "make_dataset",
     "resolve_amp_dtype",
@@ -54,12 +56,17 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
         initialised and the training-time draws (augmentation, modality dropout) are made;
         torch's global generator is never used, so fits in parallel threads are
         reproducible.
-    augment : bool, default=False
-        Randomly transform training image batches
-        (:func:`skfusion.nn.augment.random_affine`).
+    augment : bool, str, dict or callable, default=False
+        Randomly transform training image batches: any value
+        :func:`skfusion.nn.augment.augmentation_policy` takes (``"auto"`` never flips
+        left-right; ``True`` does).
     modality_dropout : float, default=0.0
         Share of training samples whose image or non-image inputs are zeroed
         (:func:`skfusion.nn.augment.drop_modalities`).
+    table_corruption : float, default=0.0
+        Share of each training row's clinical values replaced by another row's
+        (:func:`skfusion.nn.contrastive.corrupt_table`, SCARF), for self-supervised
+        pretraining.
     localization_weight : float, default=1.0
         For a module that also returns mask logits (a
         :class:`~skfusion.nn.localization.LocalizingNet`), the weight of the segmentation
@@ -71,14 +78,22 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
     """
 
     def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, seed=0,
-                 augment=False, modality_dropout=0.0, localization_weight=1.0, **kwargs):
+                 augment=False, modality_dropout=0.0, localization_weight=1.0,
+                 table_corruption=0.0, **kwargs):
         super().__init__(module, criterion, **kwargs)
+        self.table_corruption = table_corruption
         self.localization_weight = localization_weight
         self.channels_last = channels_last
         self.amp_dtype = amp_dtype
         self.seed = seed
         self.augment = augment
         self.modality_dropout = modality_dropout
+
+    def _set_training(self, training=True):
+        super()._set_training(training)
+        if training:  # frozen pretrained normalisations keep their running statistics
+            for module in getattr(self, "frozen_norms_", ()):
+                module.eval()
 
     def get_dataset(self, X, y=None):
         dataset = super().get_dataset(X, y)
@@ -91,7 +106,25 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
         return dataset
 
     def get_iterator(self, dataset, training=False):
-        iterator = super().get_iterator(dataset, training=training)
+        kind = LazyBatchLoader if isinstance(dataset, LazyFusionDataset) else \
+            TensorBatchIterator
+        configured = self.iterator_train if training else self.iterator_valid
+        if configured in (LazyBatchLoader, TensorBatchIterator) and configured is not kind:
+            # The data's kind decides, not the fit's: a model fitted on arrays predicts on
+            # images read from disk, and the other way round (both take the same options).
+            kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            iterator = kind(dataset, **kwargs)
+        else:
+            iterator = super().get_iterator(dataset, training=training)
+        size = world()[1]
+        if training and size > 1:
+            # Data-parallel: every process needs a sample of every batch, the last included.
+            sampler = getattr(iterator, "batch_sampler", iterator)
+            if getattr(sampler, "merge_singleton", None) is not None:
+                sampler.merge_singleton = max(2, size)
         if isinstance(iterator, TensorBatchIterator):
             # Set here, not as iterator parameters, so that a model trained on a GPU and
             # loaded on a CPU-only machine sends its batches to the device it now has.
@@ -160,7 +193,8 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
         """Collect the outputs of the module's submodule ``name`` (a dotted path) as numpy
         arrays, one per forward pass, while the block runs."""
         captured = []
-        hook = self.module_.get_submodule(name).register_forward_hook(
+        hook = thread_forward_hook(
+            self.module_.get_submodule(name),
             lambda module, inputs, output: captured.append(
                 output.detach().float().cpu().numpy()))
         try:
@@ -281,6 +315,22 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
                 isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
                 for _, cb in self.callbacks_)
             raise
+
+
+def thread_forward_hook(submodule, hook):
+    """Register ``hook`` as a forward hook of ``submodule`` that fires only for forward passes
+    run by the calling thread: a fitted model is shared between threads (a server predicting
+    while another thread explains), and a hook must neither collect another thread's outputs
+    nor act on them (``retain_grad`` on another thread's inference tensors fails). Returns
+    the handle; remove it when done."""
+    owner = threading.get_ident()
+
+    def in_this_thread(module, inputs, output):
+        if threading.get_ident() == owner:
+            return hook(module, inputs, output)
+        return None
+
+    return submodule.register_forward_hook(in_this_thread)
 
 
 @contextlib.contextmanager

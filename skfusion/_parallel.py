@@ -54,6 +54,11 @@ def data_parallel(net):
     if size == 1:
         yield
         return
+    if net.batch_size < size:
+        raise ValueError(
+            f"batch_size={net.batch_size} is the global batch of a data-parallel fit on "
+            f"{size} processes, which leaves some processes without samples; set "
+            f"batch_size >= {size} or use fewer processes.")
     module = net.module_
     convert_batchnorm(module, CrossProcessBatchNorm)
     device = torch.device(net.device)

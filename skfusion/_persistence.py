@@ -37,7 +37,7 @@ FORMAT = "skfusion-model"
 #: gates, DAFT after the first normalisation of the last block). Format 1 files hold
 #: networks of a different architecture and are refused.
 FORMAT_VERSION = 2
-MEMBERS = {"meta.json", "weights.pt", "optimizer.pt"}
+MEMBERS = {"meta.json", "weights.pt", "optimizer.pt", "image_weights.pt"}
 #: Largest uncompressed size of ``meta.json`` and of each tensor member.
 MAX_META_BYTES = 32 * 2**20
 MAX_MEMBER_BYTES = 16 * 2**30
@@ -47,7 +47,9 @@ MAX_INFLATION = 50
 #: Caps on parameters that size what ``load`` builds, beyond each estimator's constraints.
 CAPS = {"base_width": 1024, "clinical_dim": 65536, "head_dim": 65536, "n_heads": 1024,
         "embedding_dim": 65536, "hidden_size": 65536, "max_vocabulary": 10**7,
-        "batch_size": 2**20, "max_epochs": 10**7, "n_iter_no_change": 10**7}
+        "batch_size": 2**20, "max_epochs": 10**7, "n_iter_no_change": 10**7,
+        # A report generator decodes max_length words with beam_size beams per sample.
+        "max_length": 4096, "beam_size": 64}
 MAX_THREADS = max(64, os.cpu_count() or 1)
 #: Routed parameters a file may carry: the prefixes (callbacks are never saved), and for
 #: the iterators only these keys.
@@ -60,6 +62,20 @@ class ModelFileError(ValueError):
     """A file that cannot be loaded as a skfusion model: damaged, edited, hostile, of an
     unsupported format, or naming objects outside the registry. The message names the file
     and what is wrong."""
+
+
+def _umask():
+    """The process's umask, read without changing it where the system says (Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path, write):
@@ -77,6 +93,9 @@ def atomic_write(path, write):
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
                                          suffix=".tmp")
     try:
+        # mkstemp creates the file readable by its owner only; give it the mode any other
+        # writer would (0666 less the umask), as the file it replaces had.
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()
@@ -100,15 +119,32 @@ def atomic_write(path, write):
         os.close(directory)
 
 
-def write_model_file(path, estimator, *, fitted, net):
-    """Write ``estimator`` (its parameters), ``fitted`` (its fitted attributes as plain values),
-    ``net``'s weights, optimizer state and random states to ``path``, atomically, so that
-    training resumes exactly where it stopped."""
+def encode_params(estimator, pretrained=None):
+    """The estimator's parameters as a model file writes them (callbacks left out; a custom
+    augmentation callable as "custom"; pretrained image weights as their hash, their tensors
+    going into the file's ``image_weights.pt``); a TypeError names any that cannot be."""
     params = estimator.get_params(deep=False)
     params.pop("callbacks", None)  # training-time only
+    if callable(params.get("augment")):  # a custom policy: the file says one was used
+        params["augment"] = "custom"
     for key in [k for k in params if k.startswith("callbacks__")]:
         del params[key]
+    has_weights = "image_weights" in params
+    weights = params.pop("image_weights", None)
     encoded = {name: encode(name, value) for name, value in params.items()}
+    if has_weights:
+        encoded["image_weights"] = (None if weights is None or pretrained is None else
+                                    {"__pretrained__": pretrained.sha256})
+    return encoded
+
+
+def write_model_file(path, estimator, *, fitted, net, pretrained=None):
+    """Write ``estimator`` (its parameters), ``fitted`` (its fitted attributes as plain values),
+    ``net``'s weights, optimizer state and random states to ``path``, atomically, so that
+    training resumes exactly where it stopped. ``pretrained``: the
+    :class:`~skfusion._weights.PretrainedWeights` the network started from, kept whole in
+    the file so that a loaded model can be refitted without the file they came from."""
+    encoded = encode_params(estimator, pretrained)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -130,11 +166,19 @@ def write_model_file(path, estimator, *, fitted, net):
     torch.save({k: v.detach().cpu() for k, v in net.module_.state_dict().items()}, weights)
     optimizer = io.BytesIO()
     torch.save(_to_cpu(net.optimizer_.state_dict()), optimizer)
+    source = None
+    if pretrained is not None and encoded.get("image_weights") is not None:
+        meta["fitted"]["pretrained_source"] = pretrained.source[:1000]
+        source = io.BytesIO()
+        torch.save(dict(pretrained.state), source)
     text = json.dumps(meta, indent=2)
 
     def write(stream):
         with zipfile.ZipFile(stream, "w") as archive:
             archive.writestr("meta.json", text, compress_type=zipfile.ZIP_DEFLATED)
+            if source is not None:
+                archive.writestr("image_weights.pt", source.getvalue(),
+                                 compress_type=zipfile.ZIP_STORED)
             # Tensors barely compress: stored, they read back fastest.
             archive.writestr("weights.pt", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
             archive.writestr("optimizer.pt", optimizer.getvalue(),
@@ -353,6 +397,38 @@ def _check_fitted(path, fitted):
         raise ModelFileError(f"{path!s}: fitted.generator_state is not a generator state.")
 
 
+def _read_pretrained(path, marker, members, fitted):
+    """The pretrained image weights a file keeps (``image_weights.pt``), checked against the
+    hash its parameters and fitted state name; None when it keeps none."""
+    from ._weights import PretrainedWeights
+
+    if marker is None:
+        if "image_weights.pt" in members:
+            raise ModelFileError(f"{path!s}: holds image_weights.pt but its params name no "
+                                 "image_weights.")
+        return None
+    if not (isinstance(marker, dict) and set(marker) == {"__pretrained__"}
+            and isinstance(marker["__pretrained__"], str)):
+        raise ModelFileError(f"{path!s}: params['image_weights'] must be null or "
+                             '{"__pretrained__": <sha256>}.')
+    if "image_weights.pt" not in members:
+        raise ModelFileError(f"{path!s}: params name pretrained image weights, but the file "
+                             "holds no image_weights.pt.")
+    state = _load_tensors(path, "image_weights.pt", members["image_weights.pt"])
+    if not isinstance(state, dict) or not state or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ModelFileError(f"{path!s}: image_weights.pt must map names to tensors.")
+    source = fitted.get("pretrained_source", "")
+    weights = PretrainedWeights(state, source=source if isinstance(source, str) else "")
+    recorded = (fitted.get("image_weights") or {}).get("sha256") if isinstance(
+        fitted.get("image_weights"), dict) else None
+    if weights.sha256 != marker["__pretrained__"] or recorded != weights.sha256:
+        raise ModelFileError(f"{path!s}: image_weights.pt does not match the hash its "
+                             "params and fitted state record; the file is damaged or was "
+                             "edited.")
+    return weights
+
+
 def load(path, *, device="cpu", custom_objects=None):
     """Load a model written by ``estimator.save(path)``, without running code from the file.
 
@@ -385,7 +461,12 @@ def load(path, *, device="cpu", custom_objects=None):
         raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
     _check_meta(path, meta)
     cls = ESTIMATORS[meta["estimator"]]
-    params = _check_params(path, cls, meta["params"], custom_objects)
+    raw_params = dict(meta["params"])
+    pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,
+                                  meta["fitted"])
+    params = _check_params(path, cls, raw_params, custom_objects)
+    if "image_weights" in meta["params"]:
+        params["image_weights"] = pretrained
     fitted = meta["fitted"]
     _check_fitted(path, fitted)
     cls._check_target_state(path, fitted)

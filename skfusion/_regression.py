@@ -70,8 +70,17 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
     def _fit_target(self, y, *, n_samples, classes=None):
         y = check_continuous_targets(y, n_samples=n_samples)
         values = y.reshape(n_samples, -1)
-        mean = values.mean(axis=0)
-        scale = values.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = values.mean(axis=0)
+            scale = values.std(axis=0)
+            standardised = (values - mean) / np.where(scale == 0, 1.0, scale)
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all()
+                and np.isfinite(standardised).all()):
+            raise ValueError(
+                f"y cannot be standardised: its mean or standard deviation overflows "
+                f"(largest |y| = {np.max(np.abs(values)):.3g}). Rescale y before fitting "
+                "(divide it by a power of ten, or fit its logarithm) and undo that on the "
+                "predictions.")
         scale[scale == 0] = 1.0
         fitted = {"target_mean_": mean, "target_scale_": scale, "n_outputs_": values.shape[1],
                   "target_ndim_": y.ndim}

@@ -13,7 +13,7 @@ from ._docstrings import fill_doc
 from ._input import as_fusion_input
 from ._net import torch_threads
 from ._persistence import ModelFileError
-from ._text import build_vocabulary, tokenize
+from ._text import MAX_WORD_LENGTH, build_vocabulary, is_word, tokenize
 from ._text_metrics import rouge_l
 from .nn.report_generation import BOS, EOS, ReportGeneratorNet, SequenceCrossEntropy
 
@@ -109,6 +109,8 @@ class ReportGenerator(BaseFusionEstimator):
     _module_class = ReportGeneratorNet
     _clinical_optional = True
     _reads_stacks = False  # a stack's slices are the channels of one image (2.5-D)
+    _flip_refusal = ("report text is not mirrored with the image, so a flipped image would "
+                     "be taught its report's 'left' as 'right'.")
     _target_attributes = ("vocabulary_",)
     _declared_params = {"embedding_dim": 64, "hidden_size": 128, "attention_dim": 64,
                         "clinical_dim": 32, "dropout": 0.3, "max_length": 40,
@@ -168,6 +170,13 @@ class ReportGenerator(BaseFusionEstimator):
         reports = _check_reports(y, n_samples)
         words = build_vocabulary(reports, max_size=self.max_vocabulary - 2,
                                  min_count=self.min_word_count)
+        if not words:
+            raise ValueError(
+                f"y holds no words: its {n_samples} reports are empty or punctuation only"
+                + (f" (or no word occurs min_word_count={self.min_word_count} times)"
+                   if self.min_word_count > 1 else "")
+                + ". A ReportGenerator learns to write the reports' words; pass reports "
+                "with text.")
         vocabulary = [*_SPECIAL, *sorted(words, key=words.get)]
         return Target(self._encode(reports, vocabulary), len(vocabulary),
                       fitted={"vocabulary_": vocabulary})
@@ -203,6 +212,15 @@ class ReportGenerator(BaseFusionEstimator):
                 and len(set(vocabulary)) == len(vocabulary)):
             raise ModelFileError(f"{path!s}: fitted.vocabulary must be a list of distinct "
                                  f"words starting with {list(_SPECIAL)}.")
+        # Generated reports are made of these words: each must be one the tokenizer makes
+        # (no markup, terminal escapes, line breaks or megabyte-long entries).
+        bad = [i for i, w in enumerate(vocabulary[4:], start=4) if not is_word(w)]
+        if bad:
+            raise ModelFileError(
+                f"{path!s}: fitted.vocabulary[{bad[0]}]={vocabulary[bad[0]][:40]!r} is not a "
+                f"word the tokenizer makes (letters or a number, lower case, at most "
+                f"{MAX_WORD_LENGTH} characters); {len(bad)} such entr"
+                f"{'y' if len(bad) == 1 else 'ies'}.")
 
     def _export_head(self):
         raise NotImplementedError(
@@ -214,6 +232,8 @@ class ReportGenerator(BaseFusionEstimator):
 
     def _decode(self, X, beam_size):
         check_is_fitted(self)
+        # Parameters set after fit (set_params(beam_size=0)) are checked before decoding.
+        self._validate_params()
         images, clinical, _, X = self._check_X(as_fusion_input(X), fitting=False)
         dataset = make_dataset(images, clinical)
         with torch_threads(self.n_threads):

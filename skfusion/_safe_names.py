@@ -37,7 +37,7 @@ SAFE_ESTIMATOR_NAMES = (
     "GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival",
     "FeatureModulationClassifier", "FeatureModulationRegressor", "FeatureModulationSurvival",
     "ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvival",
-    "ReportGenerator",
+    "ReportGenerator", "ImageClinicalPretrainer",
 )
 
 #: Name -> class of the estimators defined so far (filled as their modules are imported, by

@@ -5,15 +5,27 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["PAD", "UNK", "build_vocabulary", "encode_reports", "tokenize"]
+__all__ = ["MAX_WORD_LENGTH", "PAD", "UNK", "build_vocabulary", "encode_reports",
+           "is_word", "tokenize"]
 
 PAD, UNK = 0, 1
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?")
+#: A word is a run of letters of any script (with one inner apostrophe: "patient's"), or a
+#: number. Until 0.3 only a-z counted, which cut "œdème cérébral" into "d", "me", "c"...
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+(?:\.\d+)?")
+#: The longest word a model file's vocabulary may hold.
+MAX_WORD_LENGTH = 256
 
 
 def tokenize(text):
-    """Lower-cased words and numbers of ``text``."""
+    """Lower-cased words (letters of any script) and numbers of ``text``."""
     return _WORD.findall(str(text).lower())
+
+
+def is_word(value):
+    """Whether ``value`` is a word :func:`tokenize` can produce (for checking vocabularies
+    read from model files: no markup, control characters or spaces)."""
+    return (isinstance(value, str) and 0 < len(value) <= MAX_WORD_LENGTH
+            and _WORD.fullmatch(value) is not None and value == value.lower())
 
 
 def build_vocabulary(reports, *, max_size, min_count):

@@ -8,7 +8,21 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["BatchAccuracy", "FiniteLoss", "InterruptRecovery", "ValidationSplit"]
+__all__ = ["BatchAccuracy", "FiniteLoss", "InterruptRecovery", "ValidationSplit",
+           "still_improving"]
+
+
+def still_improving(losses, tol, n_iter_no_change):
+    """Whether a loss curve was still improving when it ended, by scikit-learn's MLP rule:
+    an epoch counts as no improvement when its loss is not below the best so far minus
+    ``tol``; the curve has converged once ``n_iter_no_change`` such epochs come in a row."""
+    best, count = float("inf"), 0
+    for loss in losses:
+        count = count + 1 if loss > best - tol else 0
+        best = min(best, loss)
+        if count >= n_iter_no_change:
+            return False
+    return True
 
 
 class ValidationSplit:

@@ -9,7 +9,8 @@ from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
 from ._parallel import shard, world
-from .nn.augment import drop_modalities, random_affine
+from .nn.augment import apply_policy, augmentation_policy, drop_modalities
+from .nn.contrastive import corrupt_table
 from .nn.localization import segmentation_loss
 
 __all__ = ["TrainingStepMixin"]
@@ -36,14 +37,20 @@ class TrainingStepMixin:
         """The training view of a batch: augmented images, dropped modalities."""
         if not isinstance(inputs, dict):
             return inputs
-        if self.augment and inputs.get("masks") is not None:  # masks move with their images
-            images, masks = random_affine(inputs["images"], self.generator_,
-                                          masks=inputs["masks"])
+        policy = augmentation_policy(self.augment)
+        if policy is not None and inputs.get("masks") is not None:  # masks move with images
+            images, masks = apply_policy(policy, inputs["images"], self.generator_,
+                                         masks=inputs["masks"])
             inputs = {**inputs, "images": images, "masks": masks}
-        elif self.augment:
-            inputs = {**inputs, "images": random_affine(inputs["images"], self.generator_)}
+        elif policy is not None:
+            inputs = {**inputs, "images": apply_policy(policy, inputs["images"],
+                                                       self.generator_)}
         if self.modality_dropout:
             inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
+        if getattr(self, "table_corruption", 0) and inputs.get("clinical") is not None:
+            inputs = {**inputs, "clinical": corrupt_table(inputs["clinical"],
+                                                          self.table_corruption,
+                                                          self.generator_)}
         return inputs
 
     def _module_draws(self):

@@ -39,18 +39,17 @@ class EpochCheckpoint(Callback):
         self.every = every
         self.keep_last = keep_last
 
-    def _bind(self, estimator, fitted):
+    def _bind(self, estimator, fitted, pretrained=None):
         """Called by the estimator before training with what a model file needs; checks
         the settings and that the estimator's parameters can be written, so that a bad
         setting fails before the first epoch rather than after it."""
-        from ._safe_names import encode
+        from ._persistence import encode_params
 
         self._check_settings()
-        for name, value in estimator.get_params(deep=False).items():
-            if name != "callbacks" and not name.startswith("callbacks__"):
-                encode(name, value)
+        encode_params(estimator, pretrained)
         self._estimator = estimator
         self._fitted = fitted
+        self._pretrained = pretrained
 
     def _check_settings(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
@@ -79,7 +78,7 @@ class EpochCheckpoint(Callback):
             raise RuntimeError("EpochCheckpoint works with skfusion estimators only.")
         path = self.run_dir_ / f"epoch_{epoch:04d}.skf"
         write_model_file(path, self._estimator, fitted={**self._fitted, "n_epochs_": epoch},
-                         net=net)
+                         net=net, pretrained=getattr(self, "_pretrained", None))
         if self.keep_last:
             for old in self.files_:
                 old.unlink(missing_ok=True)

@@ -12,9 +12,11 @@ generator's) draws per shard.
 """
 
 import datetime
+import math
 import os
 import socket
 import tempfile
+from numbers import Integral, Real
 
 import torch
 from sklearn.base import clone
@@ -34,7 +36,7 @@ def _worker(rank, size, port, backend, estimator, X, y, groups, path, threads, t
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(size), LOCAL_RANK=str(rank))
     torch.distributed.init_process_group(
-        backend, rank=rank, world_size=size, timeout=datetime.timedelta(seconds=timeout))
+        backend, rank=rank, world_size=size, timeout=datetime.timedelta(seconds=float(timeout)))
     try:
         params = {"n_threads": threads} if threads else {}
         if rank > 0:
@@ -84,8 +86,29 @@ def fit_distributed(estimator, X, y, *, n_processes=2, groups=None, backend="aut
     >>> model = fit_distributed(ClinicalAttentionClassifier(batch_size=32), X, y,
     ...                         n_processes=2)  # doctest: +SKIP
     """
-    if not isinstance(n_processes, int) or isinstance(n_processes, bool) or n_processes < 1:
+    from ._core import BaseFusionEstimator
+
+    if not isinstance(estimator, BaseFusionEstimator):
+        raise TypeError(f"estimator must be a skfusion estimator (fit_distributed trains its "
+                        f"network data-parallel); got {type(estimator).__name__}. Fit other "
+                        "estimators with their own fit.")
+    if not isinstance(n_processes, Integral) or isinstance(n_processes, bool) \
+            or n_processes < 1:
         raise ValueError(f"n_processes must be a positive int; got {n_processes!r}.")
+    n_processes = int(n_processes)
+    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not (
+            math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}.")
+    batch_size = estimator.get_params().get("batch_size")
+    if isinstance(batch_size, Integral) and batch_size < n_processes:
+        raise ValueError(
+            f"estimator.batch_size={batch_size} is the global batch, shared by "
+            f"n_processes={n_processes}: some processes would get no samples. Set "
+            f"batch_size >= {n_processes} or use fewer processes.")
+    if not (n_threads in ("auto", None) or isinstance(n_threads, Integral) and not
+            isinstance(n_threads, bool) and n_threads >= 1):
+        raise ValueError(f"n_threads must be 'auto', None or a positive int; got "
+                         f"{n_threads!r}.")
     if backend not in ("auto", "gloo", "nccl"):
         raise ValueError(f"backend must be 'auto', 'gloo' or 'nccl'; got {backend!r}.")
     if torch.distributed.is_available() and torch.distributed.is_initialized():

@@ -9,6 +9,7 @@ from ._attributions import integrated_gradients, plot_importances
 from ._explaining import _batches, _final_estimator
 from ._gradcam import grad_cam_maps, image_encoder_of, saliency_maps
 from ._importance import permutation_importance
+from ._net import thread_forward_hook
 
 __all__ = ["attention_maps", "grad_cam", "integrated_gradients", "localization_scores",
            "permutation_importance", "plot_importances", "plot_overlays", "saliency"]
@@ -101,7 +102,7 @@ def attention_maps(estimator, X):
         def keep(module_, inputs, output):
             collected.setdefault(group, {}).setdefault(name, []).append(
                 output.detach().float().cpu())
-        hooks.append(submodule.register_forward_hook(keep))
+        hooks.append(thread_forward_hook(submodule, keep))
 
     encoder, stacked = image_encoder_of(module)
     if stacked:

@@ -133,3 +133,18 @@ def test_generator_output_is_pinned():
                                                                             rel=1e-5)
     np.testing.assert_allclose(cohort.X.images[0, 16, :4],
                                [0.0375518, 0.38239, 0.7674702, 0.85175496], rtol=1e-4)
+
+
+def test_the_latent_score_is_in_the_frame_and_never_in_X():
+    """frame["neurodegeneration"]: the simulation's ground truth, for measuring how much of
+    the image signal a model recovers; the images show it, X does not hold it."""
+    cohort = make_brain_cohort(60, n_slices=2, image_size=32, random_state=0,
+                               return_masks=True)
+    latent = cohort.frame["neurodegeneration"].to_numpy()
+    assert "neurodegeneration" not in cohort.X.clinical.columns
+    assert np.isfinite(latent).all() and latent.std() > 0
+    ad = cohort.frame["diagnosis"].to_numpy() == "AD"
+    assert latent[ad].mean() > latent[~ad].mean() + 0.5
+    # more atrophy, less grey matter: darker hippocampal regions (measured: r = -0.67)
+    region = [cohort.X.images[i][cohort.masks[i]].mean() for i in range(60)]
+    assert np.corrcoef(latent, region)[0, 1] < -0.4

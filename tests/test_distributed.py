@@ -15,8 +15,12 @@ from skfusion.nn.norm import CrossProcessBatchNorm, convert_batchnorm
 
 # Plain SGD at a small rate: training this tiny network with Adam or a large rate is chaotic
 # (1 vs 2 torch threads alone move localisation maps by 0.3), which would hide what is tested.
+# augment=True (flips; these labels are not lateral) as when the test was written: with the
+# default "auto" the probabilities still agree to 3e-7, but this tiny network's localisation
+# maps land 0.007 apart through floating-point order alone.
 SMALL = dict(backbone="resnet18", base_width=4, batch_size=8, max_epochs=2, lr=3e-4,
-             optimizer=torch.optim.SGD, random_state=0, verbose=0, device="cpu", n_threads=1)
+             optimizer=torch.optim.SGD, random_state=0, verbose=0, device="cpu", n_threads=1,
+             augment=True)
 
 
 def data(n=30, seed=0, masks=False):
@@ -65,6 +69,47 @@ def test_a_failing_process_is_reported():
         fit_distributed(ClinicalAttentionClassifier(**SMALL), X, y, n_processes=0)
     with pytest.raises(ValueError, match="one GPU per process"):
         fit_distributed(ClinicalAttentionClassifier(**SMALL), X, y, backend="nccl")
+
+
+def test_a_last_batch_smaller_than_the_processes_joins_the_previous_one():
+    """10 samples, global batch 8, 3 processes: the last batch of 2 once left one process
+    empty, and the fit failed with "training diverged... lower the learning rate"."""
+    X, y = data(n=10)
+    model = fit_distributed(ClinicalAttentionClassifier(**SMALL), X, y, n_processes=3,
+                            n_threads=1)
+    assert model.n_epochs_ == SMALL["max_epochs"]
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_processes=3, batch_size=2), ValueError, r"batch_size=2 .* batch_size >= 3"),
+    (dict(timeout=-1), ValueError, "timeout must be a positive number"),
+    (dict(timeout="x"), ValueError, "timeout must be a positive number"),
+    (dict(n_threads=0), ValueError, "n_threads must be"),
+    (dict(estimator="logistic"), TypeError, "must be a skfusion estimator"),
+])
+def test_bad_settings_are_refused_before_any_process_starts(kwargs, error, match):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data(n=10)
+    kwargs = dict(kwargs)
+    settings = {**SMALL, "batch_size": kwargs.pop("batch_size", SMALL["batch_size"])}
+    estimator = (LogisticRegression() if kwargs.pop("estimator", None)
+                 else ClinicalAttentionClassifier(**settings))
+    with pytest.raises(error, match=match):
+        fit_distributed(estimator, X, y, **{"n_processes": 2, **kwargs})
+
+
+def test_a_numpy_integer_is_a_number_of_processes(monkeypatch):
+    import skfusion.distributed as distributed
+
+    seen = {}
+    monkeypatch.setattr(distributed.torch.multiprocessing, "spawn",
+                        lambda fn, args, nprocs, join: seen.setdefault("n", nprocs))
+    X, y = data(n=10)
+    with pytest.raises(FileNotFoundError):  # no process ran, so no model file came back
+        fit_distributed(ClinicalAttentionClassifier(**SMALL), X, y, n_processes=np.int64(2))
+    assert seen["n"] == 2 and type(seen["n"]) is int
 
 
 def _norm_worker(rank, size, port, inputs, results):

@@ -155,6 +155,89 @@ def test_bad_arguments_and_unfitted_models_are_refused(tiny_inputs, tmp_path):  
         model.export(tmp_path / "missing" / "m.pt", format="torchscript")
 
 
+@pytest.fixture(scope="module")
+def exported_model():
+    from .conftest import make_data
+
+    X, y = make_data(n=16)
+    return skfusion.ClinicalAttentionClassifier(**{**TINY, "max_epochs": 1}).fit(X, y), X
+
+
+@pytest.mark.parametrize("format", ["onnx", "torchscript"])
+def test_a_failed_export_leaves_the_old_file_whole(exported_model, tmp_path, monkeypatch,
+                                                   format):
+    """A full disk once aborted the interpreter (TorchScript) or left a partial file (ONNX)
+    in place of the old one."""
+    import errno
+
+    import skfusion._exporting as exporting
+
+    model, _ = exported_model
+    path = tmp_path / "m.bin"
+    path.write_bytes(b"the old export")
+
+    def full_disk(module, stream, **kwargs):
+        stream.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(exporting, "export_network", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        model.export(path, format=format)
+    assert path.read_bytes() == b"the old export"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.bin"]  # no temporary file left
+
+
+def test_export_replaces_a_link_instead_of_writing_through_it(exported_model, tmp_path):
+    import os
+
+    model, X = exported_model
+    target = tmp_path / "target.pt"
+    target.write_bytes(b"not to be touched")
+    link = tmp_path / "link.pt"
+    link.symlink_to(target)
+    model.export(link, format="torchscript")
+    assert target.read_bytes() == b"not to be touched" and not link.is_symlink()
+    dangling = tmp_path / "dangling.pt"
+    dangling.symlink_to(tmp_path / "nowhere" / "x.pt")
+    model.export(dangling, format="torchscript")
+    assert dangling.is_file() and not dangling.is_symlink()
+    output, _ = run_torchscript(dangling, inputs_for(model, X, model.export(
+        tmp_path / "again.pt", format="torchscript")))
+    np.testing.assert_allclose(output, model.predict_proba(X), atol=1e-4)
+    mode = os.stat(dangling).st_mode & 0o777
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert mode == 0o666 & ~mask  # as any other writer would create it, not 0600
+
+
+@pytest.mark.parametrize("path, error, match", [
+    ("", ValueError, "names no file"),
+    ("a\x00b.pt", ValueError, "NUL character"),
+    (".", IsADirectoryError, "is a folder"),
+])
+def test_export_paths_that_name_no_file_are_refused(exported_model, tmp_path, path, error,
+                                                    match):
+    model, _ = exported_model
+    with pytest.raises(error, match=match):
+        model.export(path, format="torchscript")
+    assert not (tmp_path / "a").exists()
+
+
+def test_saved_model_files_follow_the_umask(exported_model, tmp_path):
+    import os
+
+    model, _ = exported_model
+    path = tmp_path / "m.skf"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o644)
+    mask = os.umask(0o022)
+    try:
+        model.save(path)
+    finally:
+        os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o644  # once turned into 0600
+
+
 def test_the_unrolled_bilstm_computes_what_the_packed_one_does():
     from skfusion.nn.text import AttentionTextEncoder
 

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 import sklearn
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -135,6 +136,8 @@ def test_repeated_subjects_without_ids_are_warned_about():
         ClinicalAttentionClassifier(**TINY, early_stopping=True).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
+        # 2 epochs on purpose: the ConvergenceWarning (a UserWarning) is not what is tested.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         ClinicalAttentionClassifier(**TINY, early_stopping=True).fit(X, y, groups=groups)
 
 

@@ -88,6 +88,57 @@ def test_load_cohort_errors_name_the_problem(tmp_path, written):
         load_cohort(tmp_path)
 
 
+def _one_subject_cohort(tmp_path, written, rows, name="sub-001"):
+    """A cohort folder holding only ``name``'s image, with the participants table ``rows``."""
+    import shutil
+
+    _, folder = written
+    shutil.copytree(folder / "sub-001", tmp_path / name)
+    if name != "sub-001":
+        for path in (tmp_path / name / "anat").iterdir():
+            path.rename(path.with_name(path.name.replace("sub-001", name)))
+    (tmp_path / "participants.tsv").write_text(
+        "participant_id\tdiagnosis\tage\n" + "".join(f"{r}\n" for r in rows))
+    return tmp_path
+
+
+@pytest.mark.parametrize("rows, match", [
+    # A glob pattern as an id once matched sub-001's files and its row replaced sub-001's.
+    (["sub-001\tAD\t80", "*\tNC\t60"], r"participant_id '\*'|no image for participant '\*'"),
+    (["sub-001\tAD\t80", "sub-00[12]\tNC\t60"], "no image for participant 'sub-00\\[12\\]'"),
+    (["sub-001\tAD\t80", "sub-001\tNC\t60"], r"must be unique.*'sub-001': 2"),
+    (["sub-001\tAD\t80", "../outside\tNC\t60"], r"'../outside' \(row 3\) is not a folder"),
+    (["sub-001\tAD\t80", "/etc\tNC\t60"], r"'/etc' \(row 3\) is not a folder"),
+    (["sub-001\tAD\t80", "n/a\tNC\t60"], r"'' \(row 3\) is not a folder"),
+])
+def test_participant_ids_are_literal_unique_folder_names(tmp_path, written, rows, match):
+    folder = _one_subject_cohort(tmp_path, written, rows)
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        load_cohort(folder)
+    # One literal row per subject loads that subject's own row.
+    (folder / "participants.tsv").write_text("participant_id\tdiagnosis\tage\n"
+                                             "sub-001\tAD\t80\n")
+    X, y, groups = load_cohort(folder)
+    assert set(y) == {"AD"} and set(X.clinical["age"]) == {80} and set(groups) == {"sub-001"}
+
+
+def test_participant_ids_are_read_as_strings(tmp_path, written):
+    folder = _one_subject_cohort(tmp_path, written, ["001\tAD\t80"], name="001")
+    X, y, groups = load_cohort(folder)
+    assert set(groups) == {"001"} and X.subjects[0] == "001"
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "is empty"),
+    (b"\xff\xfe\x00\x01binary\x00\xff" * 20, "is not a readable tab-separated text table"),
+])
+def test_an_empty_or_binary_participants_table_is_named(tmp_path, content, match):
+    (tmp_path / "participants.tsv").write_bytes(content)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cohort(tmp_path)
+    assert "participants.tsv" in str(info.value)
+
+
 def test_lazy_images_with_nan_are_reported(tmp_path):
     import nibabel as nib
 

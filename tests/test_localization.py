@@ -189,8 +189,11 @@ def test_saliency_outlines_a_focal_finding_and_is_a_weak_localize_option():
     from skfusion.explain import localization_scores, saliency
 
     images, clinical, masks, y = moving_lesions(96, seed=10)
-    clf = ClinicalAttentionClassifier(mode="image", max_epochs=15, lr=3e-3, **SMALL).fit(
-        (images[:64], clinical[:64]), y[:64])
+    # The label is the lesion's side. Until 0.3 the default flips made it noise (held-out AUC
+    # 0.53); without augmentation the network learns it (AUC 1.0) and its saliency points
+    # at the lesion (0.47 of the test images; 0.28 with the default "auto" augmentation).
+    clf = ClinicalAttentionClassifier(mode="image", max_epochs=15, lr=3e-3, augment=False,
+                                      **SMALL).fit((images[:64], clinical[:64]), y[:64])
     X = (images[64:], clinical[64:])
     maps = clf.localize(X)
     np.testing.assert_allclose(maps, saliency(clf, X))

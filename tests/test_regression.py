@@ -71,6 +71,9 @@ def test_multi_output_targets():
     (np.r_[np.nan, np.ones(23)], "NaN or infinite"),
     (np.ones(23), "23 values but X has 24"),
     (skfusion.survival_target(np.ones(24, bool), np.ones(24)), "Survival estimator"),
+    # Standardising these once overflowed to target_scale_=[inf] and all-NaN predictions.
+    (np.r_[1e308, -1e308, np.zeros(22)], "cannot be standardised.*largest \\|y\\| = 1e\\+308"),
+    (np.r_[1e200, 3e200, np.zeros(22)], "cannot be standardised"),
 ])
 def test_bad_targets_are_refused_with_a_fix(y, match):
     X, _ = make_data(n=24)

@@ -113,6 +113,9 @@ def test_beam_search_finds_the_most_likely_report_when_its_beam_holds_every_cand
     ("one report", "one report \\(a string\\) per sample"),
     (["a", "b"], "has 2 reports but X has 30"),
     ([1] * 30, "must hold strings"),
+    # Once: "n_outputs must be an int >= 5; got 4", naming neither y nor the reason.
+    ([""] * 30, "y holds no words: its 30 reports are empty or punctuation only"),
+    (["...", "!?"] * 15, "y holds no words"),
 ])
 def test_bad_reports_are_refused_with_the_reason(y, message):
     images, _, _ = squares(30)
@@ -120,6 +123,70 @@ def test_bad_reports_are_refused_with_the_reason(y, message):
     with pytest.raises(ValueError, match=message):
         gen.fit(FusionInput(images), y)
     assert not hasattr(gen, "net_")
+
+
+@pytest.fixture(scope="module")
+def writer():
+    images, _, reports = squares(30)
+    return ReportGenerator(max_epochs=1, **SMALL).fit(FusionInput(images), reports), images
+
+
+def _edited(model, tmp_path, edit):
+    import json
+    import zipfile
+
+    path = tmp_path / "m.skf"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["meta.json"])
+    edit(meta)
+    members["meta.json"] = json.dumps(meta).encode()
+    edited = tmp_path / "edited.skf"
+    with zipfile.ZipFile(edited, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return edited
+
+
+@pytest.mark.parametrize("name, value", [("max_length", 10**9), ("beam_size", 10**7)])
+def test_decoding_sizes_in_model_files_are_capped(writer, tmp_path, name, value):
+    model, _ = writer
+    path = _edited(model, tmp_path, lambda meta: meta["params"].__setitem__(name, value))
+    with pytest.raises(ValueError, match=f"params\\['{name}'\\]={value} is over the cap"):
+        load(path)
+
+
+@pytest.mark.parametrize("word", ["<script>alert(1)</script>", "\x1b[31mred", "two\nlines",
+                                  "x" * 8_000_000, "UPPER"])
+def test_a_vocabulary_of_non_words_in_a_model_file_is_refused(writer, tmp_path, word):
+    model, _ = writer
+
+    def edit(meta):
+        meta["fitted"]["vocabulary"][5] = word
+
+    with pytest.raises(ValueError, match=r"fitted.vocabulary\[5\]=.* is not a word"):
+        load(_edited(model, tmp_path, edit))
+
+
+@pytest.mark.parametrize("name, value", [("beam_size", 0), ("max_length", 0)])
+def test_parameters_set_after_fit_are_checked_before_decoding(writer, name, value):
+    model, images = writer
+    model = clone(model).set_params(**{name: value})
+    model.__dict__.update({k: v for k, v in writer[0].__dict__.items() if k.endswith("_")})
+    with pytest.raises(ValueError, match=f"'{name}' parameter of ReportGenerator"):
+        model.predict(FusionInput(images[:2]))
+
+
+def test_words_of_any_script_are_words():
+    from skfusion._text import tokenize
+
+    assert tokenize("Hämorrhagie mit Œdème cérébral, 3.5 cm") == [
+        "hämorrhagie", "mit", "œdème", "cérébral", "3.5", "cm"]
+    images, _, _ = squares(12)
+    reports = ["œdème cérébral", "hémorragie frontale"] * 6
+    gen = ReportGenerator(max_epochs=1, **SMALL).fit(FusionInput(images), reports)
+    assert set(gen.vocabulary_[4:]) == {"œdème", "cérébral", "hémorragie", "frontale"}
 
 
 def test_export_says_why_a_generator_cannot_be_exported(tmp_path):

@@ -266,7 +266,10 @@ def make_brain_cohort(
         image_size)`` and the clinical DataFrame, one row per subject; with ``unit="slice"``
         images ``(n_subjects * n_slices, image_size, image_size)`` and one row per slice),
         ``y`` (the target per row), ``groups`` (subject id per row, for GroupKFold),
-        ``frame`` (one row per subject: id, diagnosis, every clinical variable),
+        ``frame`` (one row per subject: id, diagnosis, every clinical variable, and
+        ``"neurodegeneration"``: the simulation's latent score that drives the atrophy the
+        images show — ground truth for measuring how much of the image signal a model
+        recovers, never a feature: it is not in ``X``),
         ``feature_names`` (columns of ``X.clinical``), ``slice_index`` (MNI y in mm of the
         slices), ``DESCR``, and ``masks`` if asked (the shape of the images).
 
@@ -323,7 +326,7 @@ def make_brain_cohort(
         X=FusionInput(images, clinical, text=text, subjects=groups),
         y=y,
         groups=groups,
-        frame=frame.drop(columns="neurodegeneration"),
+        frame=frame,
         feature_names=feature_names,
         slice_index=slice_mm,
         DESCR=_describe(task, n_subjects, n_slices, image_size, feature_names),

@@ -94,20 +94,24 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
             f"{table_path} not found; a cohort folder needs a tab-separated participants.tsv "
             "with a participant_id column."
         )
-    table = pd.read_csv(table_path, sep="\t", na_values=["n/a"], keep_default_na=True)
+    table = _read_participants(table_path)
     missing = [c for c in ("participant_id", target) if c not in table.columns]
     if missing:
         raise ValueError(
             f"{table_path} has no column(s) {missing}; its columns are {list(table.columns)}. "
             "Pass target= the label column."
         )
+    ids = _check_participant_ids(table["participant_id"], table_path)
     paths = []
-    for subject in table["participant_id"]:
-        found = sorted(glob.glob(os.path.join(folder, str(subject), "anat", "*T1w.nii*")))
+    for subject in ids:
+        # The id is a literal folder name: glob characters in it match only themselves.
+        pattern = os.path.join(glob.escape(str(folder)), glob.escape(subject), "anat",
+                               "*T1w.nii*")
+        found = sorted(glob.glob(pattern))
         if not found:
             raise FileNotFoundError(
                 f"no image for participant {subject!r}: expected "
-                f"{folder / str(subject) / 'anat' / (str(subject) + '_T1w.nii.gz')}."
+                f"{folder / subject / 'anat' / (subject + '_T1w.nii.gz')}."
             )
         paths.append(found[0])
     images, metadata = load_nifti_slices(paths, plane=plane, slices=slices, size=size,
@@ -116,5 +120,41 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
     rows = metadata["source"].map(row_of_path).to_numpy()
     clinical = table.drop(columns=["participant_id", target]).iloc[rows].reset_index(drop=True)
     y = table[target].to_numpy()[rows]
-    groups = table["participant_id"].astype(str).to_numpy()[rows]
+    groups = np.asarray(ids, dtype=object)[rows]
     return FusionInput(images, clinical, subjects=groups), y, groups
+
+
+def _read_participants(table_path):
+    """``participants.tsv`` as a table whose ids are strings ("001" stays "001")."""
+    try:
+        return pd.read_csv(table_path, sep="\t", na_values=["n/a"], keep_default_na=True,
+                           dtype={"participant_id": str})
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{table_path} is empty; expected a tab-separated table with a "
+                         "participant_id column and one row per participant.") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{table_path} is not a readable tab-separated text table "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); write "
+                         "it as UTF-8 text with a participant_id column.") from None
+
+
+def _check_participant_ids(column, table_path):
+    """The participant ids as literal, unique folder names, or a ValueError naming them."""
+    ids = []
+    for row, value in enumerate(column):
+        subject = "" if pd.isna(value) else str(value)
+        if (not subject.strip() or subject in (".", "..") or any(
+                ch in subject for ch in ("/", "\\", "\0")) or os.path.isabs(subject)):
+            raise ValueError(
+                f"{table_path}: participant_id {subject!r} (row {row + 2}) is not a folder "
+                "name: ids must be non-empty names of a folder inside the cohort folder, "
+                "without path separators or '..'.")
+        ids.append(subject)
+    counts = pd.Series(ids).value_counts()
+    repeated = counts[counts > 1]
+    if len(repeated):
+        raise ValueError(
+            f"{table_path}: participant_id must be unique, one row per participant; "
+            f"{ {k: int(v) for k, v in repeated.head(5).items()} } appear more than once. "
+            "Keep one row for each.")
+    return ids

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ._lazy import NiftiSlices, NiftiVolumes, read_nifti_volume
-from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize
+from ._volumes import (PLANES, _check_size, _normalize, _read_volume, _resize,
+                       check_declared_size)
 
 __all__ = ["load_nifti_slices", "load_nifti_volumes"]
 
@@ -88,8 +89,11 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
         indices = _slice_indices(slices, data.shape[axis], path, plane)
         if normalize is not None:
             data = _normalize(data, normalize)
+        # The plane's axis first, contiguous: each slice is one block (np.take on nibabel's
+        # column-major array took time growing as slices x voxels).
+        data = np.ascontiguousarray(np.moveaxis(data, axis, 0))
         for index in indices:
-            section = np.take(data, index, axis=axis)
+            section = data[index]
             # (first remaining axis, second remaining axis) -> rows from the top down.
             section = np.flipud(section.T)
             if out_size is not None and section.shape != out_size:
@@ -119,6 +123,7 @@ def _lazy_slices(paths, plane, slices, size, normalize, volume):
             raise ValueError(
                 f"could not read {path!s} as a NIfTI image ({type(exc).__name__}: {exc})."
             ) from None
+        check_declared_size(image, path)
         canonical = [0, 0, 0]
         for axis_in, (axis_out, _) in enumerate(orientation[:3]):
             canonical[int(axis_out)] = image.shape[axis_in]
