@@ -186,7 +186,23 @@ class InterruptRecovery(Callback):
 
 
 class FiniteLoss(Callback):
-    """Stop training with a clear error when the loss becomes NaN or infinite."""
+    """Stop training with a clear error when the loss becomes NaN or infinite, or when the
+    weights do by the end of training (the last step's update is seen by no later loss)."""
+
+    def on_train_end(self, net, **kwargs):
+        module = getattr(net, "module_", None)
+        if module is None:
+            return
+        with torch.no_grad():
+            for name, parameter in module.named_parameters():
+                if not torch.isfinite(parameter).all():
+                    raise ValueError(
+                        f"training diverged: the network's weights became NaN or infinite "
+                        f"({name}) in the last step of epoch {len(net.history)}. Scale the "
+                        "images and clinical values to an ordinary range (values near 1e-40 "
+                        "or 1e40 overflow), lower the learning rate (lr="
+                        f"{net.lr}), or clip gradients. The estimator keeps its previous "
+                        "state.")
 
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         if training and loss is not None and not torch.isfinite(loss).all():

@@ -177,3 +177,33 @@ def test_unsaveable_random_state_with_checkpoints_fails_before_training(tmp_path
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
     assert not list(tmp_path.iterdir())
+
+
+def test_weights_that_turn_non_finite_in_the_last_step_are_reported():
+    """A last step can leave NaN weights behind a finite loss (images scaled by 1e-42 did,
+    in one epoch): every later predict then failed. Training now stops with the reason and
+    the estimator keeps its previous state."""
+    import torch
+    from skorch.callbacks import Callback
+
+    from skfusion import ClinicalAttentionClassifier
+
+    from .conftest import TINY, make_data
+
+    class PoisonLastStep(Callback):
+        """NaN weights after the epoch's last step (2 batches of 8), behind finite losses."""
+
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            self.steps = getattr(self, "steps", 0) + training
+            if training and self.steps == 2:
+                with torch.no_grad():
+                    next(net.module_.parameters()).fill_(float("nan"))
+
+    X, y = make_data(n=16)
+    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 1},
+                                        callbacks=[PoisonLastStep()])
+    import pytest
+
+    with pytest.raises(ValueError, match=r"weights became NaN or infinite \(.*\) in the last"):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
