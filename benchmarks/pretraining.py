@@ -16,7 +16,11 @@ Label efficiency: the training part of each fold subsampled (stratified) to a qu
 half (40 / 80 of 160 patients).
 
 Settings are chosen on the development cohort seed (0). The judged seed is fixed here before
-its first run: JUDGED_SEED.
+its first run: JUDGED_SEED. Chosen on seed 0 (linear probe of the latent score on the labelled
+patients' pretrained features, 5-fold R^2): pretraining at lr 1e-3, batch 64, temperature 0.1
+for 60 epochs (R^2 0.687) over lr 3e-3 for 30 epochs (0.593; temperature 0.5: 0.579); the
+fused networks start from the MMSE source task (image-only AUC 0.820 against 0.566 for
+self-supervised and 0.535 from scratch in the first development fold).
 
     python benchmarks/pretraining.py --seed 0 --quick        # development, about 20 minutes
     python benchmarks/pretraining.py --seed 2027 --quick     # the judged seed
@@ -59,11 +63,11 @@ DEV_SEED = 0
 JUDGED_SEED = 2027
 CONFIGS = {
     "quick": dict(labelled=160, unlabelled=1000, source=1000, slices=2, image_size=32,
-                  backbone="resnet18", base_width=8, epochs=30, pretrain_epochs=30,
+                  backbone="resnet18", base_width=8, epochs=30, pretrain_epochs=60,
                   source_epochs=20, batch_size=32, lr=1e-3, repeats=1,
                   fused=("concat", "full (RBCA)")),
     "standard": dict(labelled=160, unlabelled=2000, source=2000, slices=2, image_size=32,
-                     backbone="resnet18", base_width=8, epochs=30, pretrain_epochs=30,
+                     backbone="resnet18", base_width=8, epochs=30, pretrain_epochs=60,
                      source_epochs=20, batch_size=32, lr=1e-3, repeats=3,
                      fused=("concat", "full (RBCA)", "GatedFusion", "DAFT")),
 }
@@ -96,7 +100,7 @@ def _weights(settings, cohort_seed, log):
     start = time.perf_counter()
     pretrainer = ImageClinicalPretrainer(
         backbone=settings["backbone"], base_width=settings["base_width"],
-        max_epochs=settings["pretrain_epochs"], batch_size=128, lr=settings["lr"],
+        max_epochs=settings["pretrain_epochs"], batch_size=64, lr=settings["lr"],
         verbose=0, random_state=cohort_seed, device="cpu").fit(pool.X)
     log(f"  self-supervised pretraining on {settings['unlabelled']} unlabelled patients: "
         f"{time.perf_counter() - start:.0f} s, loss "
@@ -221,7 +225,7 @@ def main():
     parser.add_argument("--seed", type=int, default=DEV_SEED, help="cohort seed")
     parser.add_argument("--quick", action="store_true", help="1 repeat, 1,000 unlabelled")
     parser.add_argument("--smoke", action="store_true", help="every code path, no result")
-    parser.add_argument("--best", default="self-supervised", choices=STARTS[1:],
+    parser.add_argument("--best", default="MMSE source", choices=STARTS[1:],
                         help="the start the fused networks use (chosen on the dev seed)")
     args = parser.parse_args()
     config = "smoke" if args.smoke else "quick" if args.quick else "standard"

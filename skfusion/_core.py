@@ -283,10 +283,6 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
         n_samples = images.shape[0]
         n_features = clinical.shape[1]
         masks = self._training_masks(X, images, slices)
-        encoder = None
-        if self._uses_clinical() and self.clinical_preprocessing == "auto" and n_features:
-            encoder = TableEncoder().fit(clinical)
-            clinical = encoder.transform(clinical)
         extra_arrays, extra_fitted = self._learn_extra(X)
         target = self._fit_target(y, n_samples=n_samples, classes=classes)
         target_fitted = target.fitted
@@ -304,6 +300,16 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
                 + (" or set early_stopping=False." if self.early_stopping else "."))
         criterion = self._criterion_params(target)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        train = np.arange(n_samples)
+        if self.early_stopping:  # the split the net will make: nothing is learned from its
+            split = ValidationSplit(self.validation_fraction, seed, groups, target.stratify)
+            split(np.arange(n_samples))  # validation part (encoder, shortcut start)
+            train = np.setdiff1d(train, split.valid_positions_)
+        encoder = None
+        if self._uses_clinical() and self.clinical_preprocessing == "auto" and n_features:
+            encoder = TableEncoder().fit(clinical.iloc[train] if hasattr(clinical, "iloc")
+                                         else clinical[train])
+            clinical = encoder.transform(clinical)
         dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays,
                                **self._target_inputs(target))
         net = self._build_net(
@@ -321,10 +327,6 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
         self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted),
                                common["pretrained_weights_"])
         if net.has_submodule("shortcut"):
-            train = np.arange(n_samples)
-            if self.early_stopping:  # the same split the net will make: its train part
-                net.train_split(dataset)
-                train = np.setdiff1d(train, net.train_split.valid_positions_)
             self._start_shortcut(net, clinical[train], target, train)
         net.partial_fit(dataset, y=None, epochs=epochs)
         if epochs is None:
@@ -455,7 +457,8 @@ def warn_if_still_improving(estimator, net, start=0):
             f"{estimator.max_epochs} while the {key.replace('_', ' ')} was still improving "
             f"(by more than tol={estimator.tol:g} within the last "
             f"{estimator.n_iter_no_change} epochs); the model may be under-trained. Raise "
-            "max_epochs, or turn on early_stopping.", ConvergenceWarning,
+            + ("max_epochs (early stopping did not trigger)." if estimator.early_stopping
+               else "max_epochs, or turn on early_stopping."), ConvergenceWarning,
             stacklevel=_caller_level())
 
 

@@ -76,3 +76,16 @@ def test_modality_dropout_drops_one_modality_per_chosen_sample():
     assert abs((image_gone | other_gone).float().mean().item() - 0.3) < 0.04
     assert abs(image_gone.float().mean().item() - 0.15) < 0.03
     assert drop_modalities(inputs, 0.0, torch.Generator()) is inputs
+
+
+def test_early_stopping_learns_nothing_from_its_validation_rows():
+    """The clinical encoder (imputation, scaling) and the shortcut's start see only the
+    training part of the early-stopping split."""
+    X, y = make_data(n=40)
+    model = ClinicalAttentionClassifier(**{**TINY, "early_stopping": True,
+                                           "validation_fraction": 0.25}).fit(X, y)
+    train = np.setdiff1d(np.arange(40), model.validation_indices_)
+    assert len(train) == 30
+    means = [s["mean"] for s in model.clinical_encoder_.stats_]
+    np.testing.assert_allclose(means, X.clinical.iloc[train].mean().to_numpy(), rtol=1e-6)
+    assert not np.allclose(means, X.clinical.mean().to_numpy(), rtol=1e-6)
