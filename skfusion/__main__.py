@@ -7,6 +7,8 @@ import sys
 import time
 import uuid
 
+from ._cli_checks import check_arguments, claim_output
+
 #: The files each command writes into its output folder.
 RESULT_FILES = {
     "demo": ("folds.csv", "ablation.csv", "ablation.md", "settings.json", "ablation.png"),
@@ -14,7 +16,7 @@ RESULT_FILES = {
 }
 
 
-def output_folder(command, given):
+def output_folder(command, given, parser=None):
     """Where a run writes: a new folder ``skfusion-<command>/<time>-<pid>-<id>`` by default, so
     runs (and parallel tune workers) never overwrite each other; a folder given with
     ``--output`` must not hold an earlier run's results."""
@@ -23,15 +25,16 @@ def output_folder(command, given):
         folder = pathlib.Path(f"skfusion-{command}") / (
             f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         folder.mkdir(parents=True, exist_ok=False)
-        return folder
+        return folder if parser is None else claim_output(parser, folder)
     folder = pathlib.Path(given)
-    found = [name for name in RESULT_FILES[command] if (folder / name).exists()]
+    found = [name for name in RESULT_FILES[command] if (folder / name).exists()] \
+        if folder.is_dir() else []
     if found:
         raise SystemExit(
             f"--output {given}: the folder already holds {found} from an earlier run; pass "
             f"another folder, delete those files, or leave --output out (each run then "
             f"writes to a new folder under skfusion-{command}/).")
-    return folder
+    return folder if parser is None else claim_output(parser, folder)
 
 
 def main(argv=None):
@@ -88,7 +91,8 @@ def main(argv=None):
                       "cores / W (several workers with all threads each slow down many-fold)")
     tune.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    args.output = output_folder(args.command, args.output)
+    check_arguments(parser, args)  # before any work: a bad option fails in a second
+    args.output = output_folder(args.command, args.output, parser)
     if args.command == "tune":
         from ._tune_cli import run_tune
 

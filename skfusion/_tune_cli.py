@@ -6,6 +6,7 @@ import time
 
 from sklearn.pipeline import make_pipeline
 
+from ._cli_checks import mask_credentials
 from ._clinical_attention import ClinicalAttentionClassifier
 from ._demo import _clinical_preprocessing
 from .datasets import make_brain_cohort
@@ -31,7 +32,8 @@ def run_tune(args):
     space.pop("clinicalattentionclassifier__base_width")  # fixed for CPU-sized trials
     say(f"skfusion tune: {args.subjects} subjects x 4 slices, task {args.task}; "
         f"{args.folds}-fold subject-grouped CV, {args.epochs} epochs, "
-        f"pruning {'off' if args.no_pruning else 'on'}, storage {args.storage or 'in memory'}")
+        f"pruning {'off' if args.no_pruning else 'on'}, "
+        f"storage {mask_credentials(args.storage) or 'in memory'}")
     say(f"search space: {sorted(space)}")
     study = tune(
         model, cohort.X, cohort.y, groups=cohort.groups, space=space, cv=args.folds,
@@ -53,8 +55,8 @@ def run_tune(args):
         "states": states,
         "seconds": time.perf_counter() - started,
         "command": "python -m skfusion tune " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-            if k != "command" and v not in (None, False)),
+            f"--{k.replace('_', '-')} {mask_credentials(v) if k == 'storage' else v}"
+            for k, v in vars(args).items() if k != "command" and v not in (None, False)),
     }
     (out / "best_params.json").write_text(json.dumps(summary, indent=2, default=str))
     say(f"\nbest roc_auc {study.best_value:.4f} with {study.best_params}")

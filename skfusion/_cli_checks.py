@@ -1,0 +1,120 @@
+"""Checks of the command line's arguments and output folder, made before any work (a cohort
+built or a trial run), each naming the option, what it got and what it takes."""
+
+import math
+import os
+import pathlib
+import re
+import uuid
+
+__all__ = ["check_arguments", "claim_output", "mask_credentials"]
+
+MODES = ("image", "clinical", "concat", "full")
+_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)$", re.IGNORECASE)
+_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgres", "mysql",
+            "mysql+pymysql")
+#: The marker a run leaves in its output folder; a second run on the folder is refused.
+MARKER = ".skfusion-run"
+
+
+def mask_credentials(url):
+    """``url`` with any password replaced by ``***`` (in the authority part, and in
+    ``password=`` query parameters)."""
+    if not isinstance(url, str):
+        return url
+    masked = re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"((?:password|passwd|pwd)=)[^&]*", r"\1***", masked, flags=re.IGNORECASE)
+
+
+def _positive(parser, option, value, *, allow_none=False, integer=True, low=1):
+    if value is None and allow_none:
+        return
+    ok = value is not None and (math.isfinite(value) if not integer else True) and value >= low
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        parser.error(f"{option} {value}: expected {kind} >= {low}.")
+
+
+def _check_storage(parser, storage, heartbeat):
+    if storage is None:
+        return
+    shown = mask_credentials(storage)
+    match = _URL.match(storage.strip())
+    if not storage.strip() or match is None:
+        parser.error(f"--storage {shown!r}: not a database URL; expected e.g. "
+                     "sqlite:///study.db or postgresql://user@host/db (leave --storage out "
+                     "for an in-memory study).")
+    scheme = match["scheme"].lower()
+    if scheme not in _SCHEMES:
+        parser.error(f"--storage {shown!r}: unsupported scheme {scheme!r}; expected one of "
+                     f"{list(_SCHEMES)}.")
+    if scheme == "sqlite":
+        path = match["rest"][1:] if match["rest"].startswith("/") else match["rest"]
+        path = path.split("?", 1)[0]
+        if path in ("", ":memory:"):
+            parser.error(f"--storage {shown!r}: an in-memory SQLite database is private to "
+                         "one process and cannot hold heartbeats; leave --storage out for an "
+                         "in-memory study, or name a file (sqlite:///study.db).")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            parser.error(f"--storage {shown!r}: the folder {folder} does not exist.")
+    elif scheme.startswith("postgres"):
+        try:
+            from sqlalchemy import create_engine
+
+            engine = create_engine(storage, connect_args={"connect_timeout": 10})
+            with engine.connect():
+                pass
+            engine.dispose()
+        except Exception as exc:  # the drivers raise their own types
+            first = mask_credentials(str(exc).splitlines()[0][:200]) if str(exc) else ""
+            parser.error(f"--storage {shown!r}: cannot connect ({type(exc).__name__}: "
+                         f"{first}).")
+
+
+def check_arguments(parser, args):
+    """Every argument of ``args`` checked; ``parser.error`` (exit 2, usage shown) names the
+    first bad one."""
+    _positive(parser, "--folds", args.folds, low=2)
+    _positive(parser, "--epochs", args.epochs, allow_none=args.command == "demo")
+    _positive(parser, "--subjects", args.subjects, allow_none=args.command == "demo",
+              low=max(4, 2 * args.folds))
+    if args.command == "demo":
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        unknown = [m for m in modes if m not in MODES]
+        if not modes or unknown:
+            parser.error(f"--modes {args.modes!r}: expected a comma-separated list of "
+                         f"{list(MODES)}" + (f"; unknown {unknown}." if unknown else "."))
+        args.modes = ",".join(modes)
+        return
+    _positive(parser, "--n-trials", args.n_trials)
+    _positive(parser, "--threads", args.threads, allow_none=True)
+    _positive(parser, "--timeout", args.timeout, allow_none=True, integer=False, low=1e-9)
+    _positive(parser, "--heartbeat", args.heartbeat, integer=False, low=1)
+    _check_storage(parser, args.storage, args.heartbeat)
+
+
+def claim_output(parser, folder):
+    """Make sure results can be written to ``folder`` before the run, and claim it: a marker
+    file created exclusively, so a second run given the same folder is refused instead of
+    overwriting the first one's files."""
+    folder = pathlib.Path(folder)
+    if folder.exists() and not folder.is_dir():
+        parser.error(f"--output {folder}: is a file; pass a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".skfusion-write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        parser.error(f"--output {folder}: cannot write there ({exc.strerror or exc}); pass a "
+                     "writable folder.")
+    try:
+        handle = os.open(folder / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        parser.error(f"--output {folder}: another run used or is using this folder (it holds "
+                     f"{MARKER}); pass another folder, or leave --output out (each run then "
+                     "writes to a new folder).")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(f"pid {os.getpid()}\n")
+    return folder
