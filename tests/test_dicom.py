@@ -201,3 +201,36 @@ def test_other_bad_sources_are_refused_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pydicom", None)
     with pytest.raises(ImportError, match=r"skfusion\[dicom\]"):
         read_dicom_series(folder)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0]),
+     r"ImageOrientationPatient is .*expected 6 finite numbers"),
+    (lambda ds: setattr(ds, "ImagePositionPatient", [float("nan"), 0, 0]),
+     r"ImagePositionPatient is .*expected 3 finite numbers"),
+    (lambda ds: setattr(ds, "PixelSpacing", [0, 0.9]), "must be positive"),
+    (lambda ds: setattr(ds, "ImageOrientationPatient", [2, 0, 0, 0, 1, 0]),
+     "two unit vectors"),
+    (lambda ds: setattr(ds, "RescaleSlope", 1e300), r"RescaleSlope .*beyond float32"),
+])
+def test_damaged_geometry_and_rescale_are_refused_naming_the_file(tmp_path, edit, message):
+    """Once: "incompatible dimensions for cross product", nibabel's HeaderDataError naming no
+    file, or an all-zero volume."""
+    folder = tmp_path / "series"
+    write_series(folder, _volume(0), _affine(), "LPS")
+    for path in sorted(folder.iterdir()):
+        ds = pydicom.dcmread(path)
+        edit(ds)
+        ds.save_as(path)
+    with pytest.raises(ValueError, match=message) as info:
+        skfusion.datasets.read_dicom_series(folder)
+    assert str(folder) in str(info.value)
+
+
+def test_a_series_declaring_a_huge_volume_is_refused_before_allocating(tmp_path,
+                                                                      monkeypatch):
+    folder = tmp_path / "series"
+    write_series(folder, _volume(0), _affine(), "LPS")
+    monkeypatch.setenv("SKFUSION_MAX_VOXELS", "100")
+    with pytest.raises(ValueError, match=r"declares .* voxels, over the limit of 100"):
+        skfusion.datasets.read_dicom_series(folder)

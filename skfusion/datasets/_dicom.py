@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from ._limits import max_voxels
+
 __all__ = ["read_dicom_series"]
 
 #: Largest deviation (mm) between a slice gap and the median gap, or between two
@@ -108,10 +110,29 @@ def _geometry(header, path):
             "it cannot be placed in a volume. Pass the files of a cross-sectional series "
             "(CT, MR, PET)."
         )
-    orientation = np.array([float(v) for v in header.ImageOrientationPatient])
-    position = np.array([float(v) for v in header.ImagePositionPatient])
-    spacing = np.array([float(v) for v in header.PixelSpacing])
-    return orientation, position, spacing
+    values = {}
+    for key, count in (("ImageOrientationPatient", 6), ("ImagePositionPatient", 3),
+                       ("PixelSpacing", 2)):
+        raw = header.get(key)
+        try:
+            numbers = np.array([float(v) for v in (raw if isinstance(raw, (list, tuple)) or
+                                                   hasattr(raw, "__iter__") else [raw])])
+        except (TypeError, ValueError):
+            numbers = np.array([])
+        if numbers.shape != (count,) or not np.isfinite(numbers).all():
+            raise ValueError(
+                f"{path!s}: {key} is {raw!r}; expected {count} finite numbers. The file's "
+                "geometry is damaged; pass an intact series.")
+        values[key] = numbers
+    orientation = values["ImageOrientationPatient"]
+    spacing = values["PixelSpacing"]
+    norms = np.linalg.norm(orientation.reshape(2, 3), axis=1)
+    if not np.allclose(norms, 1.0, atol=0.05) or (spacing <= 0).any():
+        raise ValueError(
+            f"{path!s}: ImageOrientationPatient {orientation.tolist()} must hold two unit "
+            f"vectors and PixelSpacing {spacing.tolist()} must be positive; the file's "
+            "geometry is damaged.")
+    return orientation, values["ImagePositionPatient"], spacing
 
 
 def read_dicom_series(source, *, series_uid=None, series_description=None):
@@ -193,18 +214,31 @@ def read_dicom_series(source, *, series_uid=None, series_description=None):
         step = float(gaps.mean())
     else:
         step = float(first.get("SpacingBetweenSlices", first.get("SliceThickness", 1.0)) or 1.0)
+    declared = shape[0] * shape[1] * len(entries)
+    if declared > max_voxels():
+        raise ValueError(
+            f"{source!s} declares {shape[0]} x {shape[1]} x {len(entries)} = {declared} voxels, "
+            f"over the limit of {max_voxels()}; if the series is genuine, set the environment "
+            "variable SKFUSION_MAX_VOXELS to a larger number of voxels.")
     voxels = np.empty((*shape, len(entries)), np.float32)
     for k, (path, _) in enumerate(entries):
         dataset = pydicom.dcmread(path)
         if int(dataset.get("SamplesPerPixel", 1)) != 1:
             raise ValueError(f"{path!s} is a colour image; expected greyscale (CT, MR, PET).")
         try:
-            pixels = np.asarray(apply_modality_lut(dataset.pixel_array, dataset), np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+                pixels = np.asarray(apply_modality_lut(dataset.pixel_array, dataset),
+                                    np.float32)
         except Exception as exc:  # a compressed transfer syntax without its decoder, ...
             raise ValueError(
                 f"could not decode the pixels of {path!s} ({type(exc).__name__}: {exc}); for "
                 "compressed DICOM install the decoder pydicom names (e.g. pylibjpeg)."
             ) from None
+        if not np.isfinite(pixels).all():
+            raise ValueError(
+                f"{path!s}: its rescale (RescaleSlope {dataset.get('RescaleSlope')!r}, "
+                f"RescaleIntercept {dataset.get('RescaleIntercept')!r}) takes the pixel values "
+                "beyond float32; the file's header is damaged.")
         if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
             pixels = pixels.max() + pixels.min() - pixels  # white is low: turn it round
         voxels[..., k] = pixels

@@ -11,14 +11,11 @@ from numbers import Integral
 import numpy as np
 
 from ._dicom import read_dicom_series
+from ._limits import max_voxels
 
-__all__ = ["PLANES", "max_voxels"]
+__all__ = ["PLANES", "check_declared_size"]
 
 PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}
-#: The most voxels one image file may declare before anything is read (2**28: a
-#: 512 x 512 x 1024 CT volume; 1 GiB as float32). The environment variable
-#: ``SKFUSION_MAX_VOXELS`` raises or lowers it.
-DEFAULT_MAX_VOXELS = 2**28
 
 
 def _check_size(size):
@@ -30,22 +27,6 @@ def _check_size(size):
             and all(isinstance(s, Integral) and s > 0 for s in size)):
         return (int(size[0]), int(size[1]))
     raise ValueError(f"size must be a positive int, a pair (H, W) or None; got {size!r}.")
-
-
-def max_voxels():
-    """The voxel limit in force: ``SKFUSION_MAX_VOXELS`` or :data:`DEFAULT_MAX_VOXELS`."""
-    value = os.environ.get("SKFUSION_MAX_VOXELS")
-    if value is None:
-        return DEFAULT_MAX_VOXELS
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise ValueError(f"SKFUSION_MAX_VOXELS={value!r}; expected a positive whole number "
-                         "of voxels, or unset it for the default "
-                         f"({DEFAULT_MAX_VOXELS}).")
-    return limit
 
 
 def check_declared_size(image, path):
