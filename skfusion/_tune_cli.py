@@ -35,13 +35,21 @@ def run_tune(args):
         f"pruning {'off' if args.no_pruning else 'on'}, "
         f"storage {mask_credentials(args.storage) or 'in memory'}")
     say(f"search space: {sorted(space)}")
-    study = tune(
-        model, cohort.X, cohort.y, groups=cohort.groups, space=space, cv=args.folds,
-        n_trials=args.n_trials, timeout=args.timeout, pruning=not args.no_pruning,
-        storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
-        random_state=args.seed,
-        verbose=0 if args.quiet else 1,
-    )
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        # Trials train for a fixed --epochs on purpose (a budget, with pruning); whether one
+        # converges is not what a trial measures, so the warning is not printed per fold.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        study = tune(
+            model, cohort.X, cohort.y, groups=cohort.groups, space=space, cv=args.folds,
+            n_trials=args.n_trials, timeout=args.timeout, pruning=not args.no_pruning,
+            storage=args.storage, study_name=args.study_name, heartbeat=args.heartbeat,
+            random_state=args.seed,
+            verbose=0 if args.quiet else 1,
+        )
     out = pathlib.Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     trials = study.trials_dataframe()
