@@ -182,6 +182,35 @@ def test_oversized_or_invalid_parameters_are_refused_before_building(good, tmp_p
     assert field.split("__")[-1] in str(error) or "weights do not fit" in str(error), error
 
 
+#: Parameters added since the suite was written (augmentation policies, pretrained weights,
+#: convergence), edited to what ``fit`` would refuse: a file must not get past ``load`` with
+#: them either.
+NEWER_PARAMETERS = {
+    "augment policy degrees huge": ("augment", {"degrees": 1e9}),
+    "augment policy flip above 1": ("augment", {"flip": 2.0}),
+    "augment policy unknown key": ("augment", {"shear": 0.1}),
+    "augment policy nested": ("augment", {"degrees": {"a": 1}}),
+    "augment unknown word": ("augment", "fliplr"),
+    "augment number": ("augment", 0.5),
+    "freeze stages too many": ("freeze", 99),
+    "freeze unknown word": ("freeze", "everything"),
+    "tol negative": ("tol", -1.0),
+    "image_weights a path": ("image_weights", "/etc/passwd"),
+    "image_weights unknown hash": ("image_weights", {"__pretrained__": "0" * 64}),
+    "n_iter_no_change zero": ("n_iter_no_change", 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NEWER_PARAMETERS))
+def test_newer_parameters_edited_out_of_range_are_refused(good, tmp_path, case):
+    _, members, _, _ = good
+    field, value = NEWER_PARAMETERS[case]
+    bad = _write(tmp_path / "new.skf", _with_meta(
+        members, lambda m: m["params"].update({field: value})))
+    error = _must_refuse(bad, "newer parameter edited")
+    assert field in str(error), error
+
+
 FITTED_EDITS = {
     "classes one": lambda f: f.update(classes=["AD"]),
     "classes not a list": lambda f: f.update(classes="AD"),

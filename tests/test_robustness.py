@@ -27,6 +27,11 @@ Cases (predict on a fitted model unless marked fit):
   images_scaled, clinical_scaled ... values far from the training range
   fit_no_clinical_columns .... a clinical table with no columns
   fit_text_one_string ........ one string as the reports of all samples
+  setting_augment_* .......... fit with a misbehaving augment callable (wrong shape, a
+                               sample dropped, NaN pixels, integers, an array) or a policy
+                               out of range
+  setting_image_weights_* .... fit with a weights file that does not exist or is not weights
+  setting_freeze_alone ....... freeze= without image_weights=
 """
 
 import collections
@@ -171,6 +176,61 @@ def test_bad_predict_input(model, case, n, seed):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
+def _cut(images, rng):
+    axis = rng.randint(0, images.dim())
+    return images.narrow(axis, 0, images.shape[axis] - 1)
+
+
+def _not_weights(rng, tmp):
+    path = tmp / f"w{rng.randint(10**6)}{rng.choice(['.pt', '.pth', '.safetensors'])}"
+    path.write_bytes(rng.bytes(rng.randint(0, 64)))
+    return {"image_weights": str(path)}
+
+
+#: Training settings a user can get wrong, drawn per seed: (rng, tmp folder) -> parameters.
+SETTING_CASES = {
+    "setting_augment_wrong_shape": lambda rng, tmp: {
+        "augment": lambda images, generator, masks=None: _cut(images, rng)},
+    "setting_augment_nan": lambda rng, tmp: {
+        "augment": lambda images, generator, masks=None: images * float(
+            rng.choice([np.nan, np.inf, -np.inf]))},
+    "setting_augment_integers": lambda rng, tmp: {
+        "augment": lambda images, generator, masks=None: images.to(
+            rng.choice([__import__("torch").int32, __import__("torch").uint8]))},
+    "setting_augment_array": lambda rng, tmp: {
+        "augment": lambda images, generator, masks=None: images.numpy()},
+    "setting_augment_policy": lambda rng, tmp: {"augment": {
+        "degrees": rng.uniform(181, 1e9), "scale": rng.uniform(1, 1e3),
+        "shift": rng.uniform(1, 1e3), "gain": rng.uniform(1, 1e3),
+        "flip": rng.uniform(1.001, 1e3), "blur": 1.0}},
+    "setting_image_weights_missing": lambda rng, tmp: {
+        "image_weights": str(tmp / f"absent{rng.randint(10**6)}.pt")},
+    "setting_image_weights_not_weights": _not_weights,
+    "setting_freeze_alone": lambda rng, tmp: {"freeze": rng.choice(["stem", "encoder", 2])},
+}
+SETTING_WORDS = ("augment", "image_weights", "freeze")
+
+
+@pytest.mark.parametrize("case", sorted(SETTING_CASES))
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16))
+def test_bad_training_settings_keep_the_fitted_model(model, case, seed, tmp_path_factory):
+    clf, X, y, before = model
+    rng = np.random.RandomState(seed)
+    params = SETTING_CASES[case](rng, tmp_path_factory.mktemp("settings"))
+    if case == "setting_augment_policy":  # one key out of range at a time, or an unknown key
+        key = rng.choice(sorted(params["augment"]))
+        params = {"augment": {key: params["augment"][key]}}
+    trial = clone(clf).set_params(**params)
+    with pytest.raises((ValueError, TypeError, FileNotFoundError)) as info:
+        trial.fit(X, y)
+    assert any(word in str(info.value) for word in SETTING_WORDS), info.value
+    assert not hasattr(trial, "net_")
+    TRIED[f"{case}:error"] += 1
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
 @pytest.mark.parametrize("case", sorted(FIT_CASES))
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -221,5 +281,5 @@ def test_unseen_category_through_a_pipeline():
 def test_every_listed_case_was_tried():
     """Run last in this module: the property tests must have drawn every case."""
     tried = {key.split(":")[0] for key in TRIED}
-    missing = (set(PREDICT_CASES) | set(FIT_CASES)) - tried
+    missing = (set(PREDICT_CASES) | set(FIT_CASES) | set(SETTING_CASES)) - tried
     assert not missing, f"cases never run: {sorted(missing)}"

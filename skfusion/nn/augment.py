@@ -163,6 +163,15 @@ def apply_policy(policy, images, generator, masks=None):
             f"augment (a callable) must return a tensor of the images' shape "
             f"{tuple(images.shape)}; it returned "
             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+    if not out.is_floating_point() or out.device != images.device:
+        raise ValueError(
+            f"augment (a callable) must return floating-point images on {images.device} "
+            f"(it was given {images.dtype}); it returned {out.dtype} on {out.device}.")
+    out = out.to(images.dtype)
+    if not torch.isfinite(out).all():
+        raise ValueError(
+            "augment (a callable) returned images holding NaN or infinity; a transform must "
+            "keep every pixel finite (check divisions and the intensity range it assumes).")
     if masks is None:
         return out
     if not isinstance(moved, torch.Tensor) or moved.shape != masks.shape:
