@@ -145,12 +145,14 @@ class InterruptRecovery(Callback):
     def on_epoch_end(self, net, **kwargs):
         rng = net.get_params().get("iterator_train__random_state")
         generator = getattr(net, "generator_", None)
-        self._state = (
-            {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
-            copy.deepcopy(net.optimizer_.state_dict()),
-            rng.get_state() if isinstance(rng, np.random.RandomState) else None,
-            None if generator is None else generator.get_state(),
-        )
+        previous = self._state or (None, None, None, None)
+        with torch.no_grad():  # into the previous epoch's copy: no allocation per epoch
+            self._state = (
+                _copy_into(previous[0], net.module_.state_dict()),
+                _copy_into(previous[1], net.optimizer_.state_dict()),
+                rng.get_state() if isinstance(rng, np.random.RandomState) else None,
+                None if generator is None else generator.get_state(),
+            )
         self._in_epoch = False
 
     def on_train_end(self, net, **kwargs):
@@ -183,6 +185,25 @@ class InterruptRecovery(Callback):
             UserWarning,
             stacklevel=2,
         )
+
+
+def _copy_into(buffer, value):
+    """A deep copy of ``value`` (nested dicts, lists and tuples of tensors and plain values),
+    written into the tensors of ``buffer`` (an earlier copy) where their shape, dtype and
+    device match, so that copying every epoch allocates nothing after the first."""
+    if isinstance(value, torch.Tensor):
+        if (isinstance(buffer, torch.Tensor) and buffer.shape == value.shape
+                and buffer.dtype == value.dtype and buffer.device == value.device):
+            return buffer.copy_(value)
+        return value.detach().clone()
+    if isinstance(value, dict):
+        old = buffer if isinstance(buffer, dict) else {}
+        return {key: _copy_into(old.get(key), item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        old = (buffer if isinstance(buffer, (list, tuple)) and len(buffer) == len(value)
+               else [None] * len(value))
+        return type(value)(_copy_into(b, item) for b, item in zip(old, value))
+    return copy.deepcopy(value)
 
 
 class FiniteLoss(Callback):
