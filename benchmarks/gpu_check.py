@@ -19,6 +19,7 @@ What it checks, each with a pass/fail verdict and its time:
   stages (``mode="full"``), 256 x 256 slices, batch 16, Adam at 1e-4, in float32 and in the
   default mixed precision: seconds per step, images per second and peak GPU memory (from the
   second epoch, so cuDNN's autotuning is not counted);
+* the "auto" augmentation of a batch costs under 10% of a training step at 64 x 64;
 * ``fit_distributed`` with NCCL across all GPUs when there are two or more.
 
 It prints one table and writes it, with the command that made it, to
@@ -221,9 +222,48 @@ class Checks:
             "peak_memory_gib": peak, "image_size": size, "patients": n}
         return (bool(np.isfinite(losses).all()),
                 f"{epoch / steps * 1000:.0f} ms/step, {n / epoch:.0f} images/s, "
-                (f"peak {peak:.2f} GiB" if not self.rehearse else "peak memory: GPU only")
+                + (f"peak {peak:.2f} GiB" if not self.rehearse else "peak memory: GPU only")
                 + f" ({size}x{size}, {n} images, mixed_precision="
                 f"{mixed_precision!r})")
+
+    def augmentation_cost(self):
+        """The "auto" augmentation of a batch against one training step, at 64 x 64, batch
+        32 (the issue's bound: under 10% of a step), 30 interleaved medians."""
+        from skfusion.nn import ClinicalAttentionNet
+        from skfusion.nn.augment import AUTO_POLICY, apply_policy
+
+        device = torch.device("cpu" if self.rehearse else "cuda")
+        generator = torch.Generator(device=device).manual_seed(0)
+        net = ClinicalAttentionNet(n_outputs=2, n_clinical=8, in_channels=1, mode="full",
+                                   backbone="resnet18", base_width=16).to(device)
+        optimizer = torch.optim.Adam(net.parameters(), 1e-4)
+        images = torch.randn(32, 1, 64, 64, generator=generator, device=device)
+        clinical = torch.randn(32, 8, generator=generator, device=device)
+        labels = torch.randint(0, 2, (32,), generator=generator, device=device)
+
+        def timed(work):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            work()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            return time.perf_counter() - start
+
+        def step():
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(net(images, clinical), labels).backward()
+            optimizer.step()
+
+        def augment():
+            apply_policy(AUTO_POLICY, images, generator)
+
+        for _ in range(3):
+            step(), augment()
+        steps, augments = zip(*[(timed(step), timed(augment)) for _ in range(30)])
+        share = np.median(augments) / np.median(steps)
+        return bool(share < 0.10), (f"augmentation {np.median(augments) * 1000:.2f} ms = "
+                                    f"{share:.1%} of a {np.median(steps) * 1000:.1f} ms step")
 
     def distributed(self):
         count = torch.cuda.device_count() if not self.rehearse else 0
@@ -248,6 +288,7 @@ def run(rehearse, log):
             ("channels-last", checks.channels_last),
             ("saved on the GPU, loaded on the CPU", checks.saved_on_gpu_loaded_on_cpu),
             ("export from a GPU model", checks.export),
+            ("augmentation under 10% of a step (64x64)", checks.augmentation_cost),
             ("paper configuration, float32", lambda: checks.paper_configuration(False)),
             ("paper configuration, mixed precision", lambda: checks.paper_configuration("auto")),
             ("fit_distributed with NCCL", checks.distributed)]

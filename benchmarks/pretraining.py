@@ -33,6 +33,7 @@ import argparse
 import json
 import pathlib
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -53,6 +54,7 @@ from skfusion import (ClinicalAttentionClassifier, ClinicalAttentionRegressor,
                       FeatureModulationClassifier, GatedFusionClassifier,
                       ImageClinicalPretrainer)
 from skfusion.datasets import make_brain_cohort
+from skfusion.explain import permutation_importance
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _stats import corrected_interval  # noqa: E402  (benchmarks/ is not a package)
@@ -71,6 +73,13 @@ CONFIGS = {
                      source_epochs=20, batch_size=32, lr=1e-3, repeats=3,
                      fused=("concat", "full (RBCA)", "GatedFusion", "DAFT")),
 }
+#: The fused networks on frozen self-supervised encoders (issue 22's fusion goals): only the
+#: self-supervised start, no label-efficiency subsets, every fused family; each variant is a
+#: set of parameters on top of the start.
+CONFIGS["fusion"] = dict(CONFIGS["standard"], starts=("self-supervised",), efficiency=False,
+                         variants={"frozen": {"freeze": "encoder"},
+                                   "frozen, no shortcut": {"freeze": "encoder",
+                                                           "clinical_shortcut": False}})
 #: A run of every code path in a minute (not a result).
 CONFIGS["smoke"] = dict(CONFIGS["quick"], labelled=40, unlabelled=40, source=40, epochs=1,
                         pretrain_epochs=1, source_epochs=1)
@@ -93,7 +102,7 @@ def _net(settings, seed):
 
 
 def _weights(settings, cohort_seed, log):
-    """The two pretrained starts, fitted once per cohort seed (labels never read)."""
+    """The pretrained starts, fitted once per cohort seed (labels never read)."""
     pool = make_brain_cohort(settings["unlabelled"], task="nc_mci_ad",
                              n_slices=settings["slices"], image_size=settings["image_size"],
                              random_state=cohort_seed + 1000)
@@ -106,6 +115,8 @@ def _weights(settings, cohort_seed, log):
         f"{time.perf_counter() - start:.0f} s, loss "
         f"{pretrainer.net_.history[0, 'train_loss']:.3f} -> "
         f"{pretrainer.net_.history[-1, 'train_loss']:.3f}")
+    if "MMSE source" not in settings.get("starts", STARTS):
+        return {"scratch": None, "self-supervised": FrozenEstimator(pretrainer)}
     source = make_brain_cohort(settings["source"], task="mmse", n_slices=settings["slices"],
                                image_size=settings["image_size"],
                                random_state=cohort_seed + 2000)
@@ -122,7 +133,8 @@ def _weights(settings, cohort_seed, log):
 def _networks(settings, seed, weights, best):
     net = _net(settings, seed)
     image = {f"image, {name}": (lambda w=w: ClinicalAttentionClassifier(
-        mode="image", image_weights=w, **net)) for name, w in weights.items()}
+        mode="image", image_weights=w, **net)) for name, w in weights.items()
+        if name in settings.get("starts", STARTS)}
     fused_start = weights[best]
     fused = {
         "concat": lambda: ClinicalAttentionClassifier(mode="concat", **net),
@@ -131,10 +143,17 @@ def _networks(settings, seed, weights, best):
         "DAFT": lambda: FeatureModulationClassifier(method="daft", **net),
     }
     out = dict(image)
+    variants = settings.get("variants")
     for name in settings["fused"]:
-        out[f"{name}, scratch"] = fused[name]
-        out[f"{name}, {best}"] = (lambda make=fused[name]: make().set_params(
-            image_weights=fused_start))
+        if variants is None:
+            out[f"{name}, scratch"] = fused[name]
+            out[f"{name}, {best}"] = (lambda make=fused[name]: make().set_params(
+                image_weights=fused_start))
+            continue
+        for variant, params in variants.items():
+            out[f"{name}, {best} {variant}"] = (
+                lambda make=fused[name], params=params: make().set_params(
+                    image_weights=fused_start, **params))
     return out
 
 
@@ -161,10 +180,10 @@ def run(settings, cohort_seed, best, log):
     for repeat in range(settings["repeats"]):
         folds = StratifiedGroupKFold(5, shuffle=True, random_state=repeat)
         for fold, (train, test) in enumerate(folds.split(pixels, y, groups=cohort.groups)):
-            def record(method, score, n_train=len(train), seconds=0.0):
+            def record(method, score, n_train=len(train), seconds=0.0, images=np.nan):
                 rows.append({"repeat": repeat, "fold": fold, "method": method,
                              "n_train": n_train, "auc": roc_auc_score(positive[test], score),
-                             "seconds": seconds})
+                             "seconds": seconds, "images_importance": images})
 
             record("LogReg (clinical)", _logreg(table.iloc[train], y[train], table.iloc[test]))
             record("LogReg (latent) [oracle]", _logreg(latent[train], y[train], latent[test]))
@@ -176,7 +195,7 @@ def run(settings, cohort_seed, best, log):
             record("LogReg (PCA of pixels)", _ad_score(pca.fit(pixels[train], y[train]),
                                                        pixels[test]))
             subsets = {len(train): train}
-            for share in (0.25, 0.5):
+            for share in (0.25, 0.5) if settings.get("efficiency", True) else ():
                 part, _ = train_test_split(train, train_size=share, stratify=y[train],
                                            random_state=repeat)
                 subsets[len(part)] = part
@@ -188,7 +207,12 @@ def run(settings, cohort_seed, best, log):
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         model = make().fit(_take(X, part), y[part])
                     score = _ad_score(model, _take(X, test))
-                    record(name, score, n_train, time.perf_counter() - start)
+                    images = np.nan
+                    if not name.startswith("image"):  # what shuffling the images costs
+                        images = permutation_importance(
+                            model, _take(X, test), y[test], scoring="roc_auc", n_repeats=5,
+                            random_state=repeat).importances_mean[-2]
+                    record(name, score, n_train, time.perf_counter() - start, images)
             done = pd.DataFrame(rows)
             last = done[(done.repeat == repeat) & (done.fold == fold)
                         & (done.n_train == len(train))]
@@ -212,7 +236,11 @@ def summarise(results):
         mean, low, high = corrected_interval(diff) if method != "LogReg (clinical)" else (
             0.0, 0.0, 0.0)
         gap = (keyed[method].mean() - reference.mean()) / (oracle - reference.mean())
+        shuffled = full[full.method == method]["images_importance"]
+        importance = (corrected_interval(shuffled.to_numpy()) if shuffled.notna().all()
+                      else (np.nan, np.nan, np.nan))
         lines.append({"method": method, "auc": keyed[method].mean(),
+                      "images": importance,
                       "sd": keyed[method].std(ddof=1), "minus_logreg": mean, "ci_low": low,
                       "ci_high": high, "gap_closed": gap})
     efficiency = (results[results.method.str.startswith("image")]
@@ -225,15 +253,30 @@ def main():
     parser.add_argument("--seed", type=int, default=DEV_SEED, help="cohort seed")
     parser.add_argument("--quick", action="store_true", help="1 repeat, 1,000 unlabelled")
     parser.add_argument("--smoke", action="store_true", help="every code path, no result")
+    parser.add_argument("--fusion", action="store_true",
+                        help="fused networks on frozen self-supervised encoders, 3 x 5")
+    parser.add_argument("--repeats", type=int, help="override the configuration's repeats")
+    parser.add_argument("--variant", action="append",
+                        help="with --fusion: the variant(s) to run (chosen on the dev seed)")
     parser.add_argument("--best", default="MMSE source", choices=STARTS[1:],
                         help="the start the fused networks use (chosen on the dev seed)")
     args = parser.parse_args()
-    config = "smoke" if args.smoke else "quick" if args.quick else "standard"
-    settings = CONFIGS[config]
+    config = ("smoke" if args.smoke else "quick" if args.quick else "fusion" if args.fusion
+              else "standard")
+    settings = dict(CONFIGS[config])
+    if args.fusion:
+        args.best = "self-supervised"
+        if args.smoke:  # every code path of --fusion in a minute (not a result)
+            settings.update({k: v for k, v in CONFIGS["fusion"].items()
+                             if k in ("starts", "efficiency", "variants", "fused")})
+    if args.repeats:
+        settings["repeats"] = args.repeats
+    if args.variant:
+        settings["variants"] = {v: settings["variants"][v] for v in args.variant}
     torch.set_num_threads(2)
     role = ("development" if args.seed == DEV_SEED else "judged" if args.seed == JUDGED_SEED
             else "other")
-    command = "python benchmarks/pretraining.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/pretraining.py " + shlex.join(sys.argv[1:])
     print(f"{command}\n{config} settings {settings}; cohort seed {args.seed} ({role})")
     start = time.perf_counter()
     results = run(settings, args.seed, args.best, print)
@@ -241,6 +284,8 @@ def main():
     minutes = (time.perf_counter() - start) / 60
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"pretraining_{config}_seed{args.seed}"
+    if args.repeats or args.variant:
+        stem = stem.with_name(stem.name + f"_r{settings['repeats']}")
     stem.with_suffix(".json").write_text(json.dumps({
         "command": command, "config": config, "settings": {
             k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
@@ -251,16 +296,22 @@ def main():
              f"({role})", "", f"`{command}` — {minutes:.1f} min, {platform.machine()}, "
              f"{settings['repeats']} repeat(s) x 5 subject-grouped folds, "
              f"{settings['labelled']} labelled patients, {settings['unlabelled']} unlabelled "
-             "for self-supervised pretraining, "
-             f"{settings['source']} other patients for the MMSE source task.", "",
-             "| method | AUC (mean ± sd) | − LogReg (clinical) [95% CI] | gap closed |",
-             "|---|---|---|---|"]
+             "for self-supervised pretraining"
+             + (f", {settings['source']} other patients for the MMSE source task"
+                if "MMSE source" in settings.get("starts", STARTS) else "")
+             + "." + (" Fused networks: the chosen variant(s) on the self-supervised encoder."
+                      if settings.get("variants") else ""), "",
+             "| method | AUC (mean ± sd) | − LogReg (clinical) [95% CI] | gap closed "
+             "| images shuffled: AUC drop [95% CI] |", "|---|---|---|---|---|"]
     for row in table.itertuples():
         lines.append(f"| {row.method} | {row.auc:.3f} ± {row.sd:.3f} | {row.minus_logreg:+.3f} "
-                     f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}] | {row.gap_closed:+.2f} |")
-    lines += ["", "Label efficiency (image-only network; training patients per fold):", "",
-              "| training patients | start | AUC (mean ± sd) |", "|---|---|---|"]
-    for row in efficiency.itertuples():
+                     f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}] | {row.gap_closed:+.2f} | "
+                     + ("" if np.isnan(row.images[0]) else
+                        "{:+.3f} [{:+.3f}, {:+.3f}]".format(*row.images)) + " |")
+    if settings.get("efficiency", True):
+        lines += ["", "Label efficiency (image-only network; training patients per fold):", "",
+                  "| training patients | start | AUC (mean ± sd) |", "|---|---|---|"]
+    for row in efficiency.itertuples() if settings.get("efficiency", True) else ():
         lines.append(f"| {row.n_train} | {row.method.split(', ', 1)[1]} | "
                      f"{row[3]:.3f} ± {row[4]:.3f} |")
     text = "\n".join(lines) + "\n"

@@ -27,3 +27,22 @@ def test_the_check_covers_what_the_issue_lists():
                  'format="torchscript"', 'backend="nccl"', 'backbone="resnet50"',
                  "max_memory_allocated"):
         assert path in source, path
+
+
+def test_the_checks_rehearse_on_the_cpu():
+    """The checks' own code runs (on the CPU, tiny sizes), so it has not rotted by the day a
+    GPU is lent; the slowest checks (every task, channels-last) stay in ``--rehearse``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    checks = module.Checks("cpu", rehearse=True)
+    checks.figures = {}
+    for check in (checks.device_auto, checks.bf16, checks.saved_on_gpu_loaded_on_cpu,
+                  checks.export, checks.augmentation_cost,
+                  lambda: checks.paper_configuration(False)):
+        passed, detail = check()
+        assert passed, detail
+    assert checks.fp16()[0] is None and checks.distributed()[0] is None
+    assert checks.figures["paper_False"]["images_per_second"] > 0
