@@ -157,9 +157,15 @@ def _networks(settings, seed, weights, best):
     return out
 
 
+#: The positive class of each labelled task.
+POSITIVE = {"ad_vs_nc": "AD", "mci_conversion": "pMCI"}
+
+
 def _ad_score(model, X):
-    """The predicted probability of AD (the class order is the models' own)."""
-    return model.predict_proba(X)[:, list(model.classes_).index("AD")]
+    """The predicted probability of the positive class, AD or pMCI (the class order is the
+    models' own)."""
+    classes = list(model.classes_)
+    return model.predict_proba(X)[:, classes.index("AD" if "AD" in classes else "pMCI")]
 
 
 def _logreg(features_train, y_train, features_test):
@@ -168,10 +174,11 @@ def _logreg(features_train, y_train, features_test):
 
 
 def run(settings, cohort_seed, best, log):
-    cohort = make_brain_cohort(settings["labelled"], n_slices=settings["slices"],
+    cohort = make_brain_cohort(settings["labelled"], task=settings.get("task", "ad_vs_nc"),
+                               n_slices=settings["slices"],
                                image_size=settings["image_size"], random_state=cohort_seed)
     X, y = cohort.X, cohort.y
-    positive = (y == "AD").astype(int)
+    positive = (y == POSITIVE[settings.get("task", "ad_vs_nc")]).astype(int)
     table = _table(cohort.frame, list(X.clinical.columns))
     latent = cohort.frame[["neurodegeneration"]].to_numpy()
     pixels = np.asarray(X.images, dtype=np.float32).reshape(len(y), -1)
@@ -256,6 +263,8 @@ def main():
     parser.add_argument("--fusion", action="store_true",
                         help="fused networks on frozen self-supervised encoders, 3 x 5")
     parser.add_argument("--repeats", type=int, help="override the configuration's repeats")
+    parser.add_argument("--task", choices=sorted(POSITIVE), default="ad_vs_nc",
+                        help="the labelled task (the unlabelled pool is always NC/MCI/AD)")
     parser.add_argument("--variant", action="append",
                         help="with --fusion: the variant(s) to run (chosen on the dev seed)")
     parser.add_argument("--best", default="MMSE source", choices=STARTS[1:],
@@ -271,6 +280,7 @@ def main():
                              if k in ("starts", "efficiency", "variants", "fused")})
     if args.repeats:
         settings["repeats"] = args.repeats
+    settings["task"] = args.task
     if args.variant:
         settings["variants"] = {v: settings["variants"][v] for v in args.variant}
     torch.set_num_threads(2)
@@ -286,14 +296,16 @@ def main():
     stem = RESULTS / f"pretraining_{config}_seed{args.seed}"
     if args.repeats or args.variant:
         stem = stem.with_name(stem.name + f"_r{settings['repeats']}")
+    if args.task != "ad_vs_nc":
+        stem = stem.with_name(stem.name + f"_{args.task}")
     stem.with_suffix(".json").write_text(json.dumps({
         "command": command, "config": config, "settings": {
             k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
         "cohort_seed": args.seed, "role": role, "fused_start": args.best,
         "minutes": minutes, "machine": platform.platform(), "torch": torch.__version__,
         "results": results.to_dict(orient="records")}, indent=1))
-    lines = [f"# Pretraining on the built-in cohort (simulated), cohort seed {args.seed} "
-             f"({role})", "", f"`{command}` — {minutes:.1f} min, {platform.machine()}, "
+    lines = [f"# Pretraining on the built-in cohort (simulated), {args.task}, cohort seed "
+             f"{args.seed} ({role})", "", f"`{command}` — {minutes:.1f} min, {platform.machine()}, "
              f"{settings['repeats']} repeat(s) x 5 subject-grouped folds, "
              f"{settings['labelled']} labelled patients, {settings['unlabelled']} unlabelled "
              "for self-supervised pretraining"

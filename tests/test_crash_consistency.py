@@ -53,23 +53,66 @@ def _loads_as_old_or_new(path, X, expected):
     return any(np.array_equal(proba, e) for e in expected)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+#: One process imports skfusion and loads the two models once, then forks a saver per kill
+#: (a fresh interpreter per kill spent ~7 s importing torch: 2 of the suite's minutes).
+_FORK_SERVER = textwrap.dedent("""
+    import os, sys, torch, skfusion
+    a, b, target = sys.argv[1:4]
+    models = [skfusion.load(a), skfusion.load(b)]
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        pid = os.fork()
+        if pid == 0:  # the saver, killed by the test in the middle of some save
+            try:
+                torch.set_num_threads(1)
+                i = 0
+                while True:
+                    models[i % 2].save(target)
+                    i += 1
+                    if i == 2:
+                        print("saved", flush=True)
+            finally:
+                os._exit(1)
+        print("pid", pid, flush=True)
+        os.waitpid(pid, 0)
+        print("reaped", flush=True)
+""")
+
+
+def _read_until(stream, word):
+    """The first line of ``stream`` starting with ``word`` (skipping the savers' lines)."""
+    while True:
+        line = stream.readline()
+        assert line, f"the fork server ended before printing {word!r}"
+        if line.startswith(word):
+            return line.split()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
+                    reason="needs POSIX fork and SIGKILL")
 def test_sigkill_during_saves_never_leaves_a_broken_file(two_models):
     folder, a, b, X, expected = two_models
     target = folder / "target.skf"
     rng = np.random.RandomState(0)
     started = time.perf_counter()
-    for kill in range(N_KILLS):
-        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(a), str(b), str(target)],
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline().strip() == "ready"
-        if not target.exists():
-            assert child.stdout.readline().strip() == "saved"
-        time.sleep(rng.uniform(0, 0.25))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        assert _loads_as_old_or_new(target, X, expected), f"kill {kill}: broken file"
-        KILLS["SIGKILL during a save loop, file loaded after"] += 1
+    server = subprocess.Popen([sys.executable, "-c", _FORK_SERVER, str(a), str(b), str(target)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        _read_until(server.stdout, "ready")
+        for kill in range(N_KILLS):
+            server.stdin.write("go\n")
+            server.stdin.flush()
+            pid = int(_read_until(server.stdout, "pid")[1])
+            if kill == 0:  # the first kill lands after a whole file exists
+                _read_until(server.stdout, "saved")
+            time.sleep(rng.uniform(0, 0.25))
+            os.kill(pid, signal.SIGKILL)
+            _read_until(server.stdout, "reaped")
+            assert _loads_as_old_or_new(target, X, expected), f"kill {kill}: broken file"
+            KILLS["SIGKILL during a save loop, file loaded after"] += 1
+    finally:
+        server.kill()
+        server.wait()
     KILLS["seconds"] = round(time.perf_counter() - started)
 
 
