@@ -80,6 +80,10 @@ CONFIGS["fusion"] = dict(CONFIGS["standard"], starts=("self-supervised",), effic
                          variants={"frozen": {"freeze": "encoder"},
                                    "frozen, no shortcut": {"freeze": "encoder",
                                                            "clinical_shortcut": False}})
+#: 3-D: the image-only label-efficiency row on volumes of 8 slices (spatial_dims=3), from
+#: scratch and from the self-supervised encoder pretrained on volumes.
+CONFIGS["volumes"] = dict(CONFIGS["quick"], slices=8, spatial_dims=3,
+                          starts=("scratch", "self-supervised"), fused=())
 #: A run of every code path in a minute (not a result).
 CONFIGS["smoke"] = dict(CONFIGS["quick"], labelled=40, unlabelled=40, source=40, epochs=1,
                         pretrain_epochs=1, source_epochs=1)
@@ -96,6 +100,7 @@ def _table(frame, names):
 
 def _net(settings, seed):
     return dict(backbone=settings["backbone"], base_width=settings["base_width"],
+                spatial_dims=settings.get("spatial_dims", 2),
                 max_epochs=settings["epochs"], batch_size=settings["batch_size"],
                 lr=settings["lr"], optimizer__weight_decay=1e-2, verbose=0,
                 random_state=seed, device="cpu")
@@ -109,6 +114,7 @@ def _weights(settings, cohort_seed, log):
     start = time.perf_counter()
     pretrainer = ImageClinicalPretrainer(
         backbone=settings["backbone"], base_width=settings["base_width"],
+        spatial_dims=settings.get("spatial_dims", 2),
         max_epochs=settings["pretrain_epochs"], batch_size=64, lr=settings["lr"],
         verbose=0, random_state=cohort_seed, device="cpu").fit(pool.X)
     log(f"  self-supervised pretraining on {settings['unlabelled']} unlabelled patients: "
@@ -135,7 +141,7 @@ def _networks(settings, seed, weights, best):
     image = {f"image, {name}": (lambda w=w: ClinicalAttentionClassifier(
         mode="image", image_weights=w, **net)) for name, w in weights.items()
         if name in settings.get("starts", STARTS)}
-    fused_start = weights[best]
+    fused_start = weights.get(best)
     fused = {
         "concat": lambda: ClinicalAttentionClassifier(mode="concat", **net),
         "full (RBCA)": lambda: ClinicalAttentionClassifier(mode="full", **net),
@@ -262,6 +268,8 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="every code path, no result")
     parser.add_argument("--fusion", action="store_true",
                         help="fused networks on frozen self-supervised encoders, 3 x 5")
+    parser.add_argument("--volumes", action="store_true",
+                        help="3-D: image-only label efficiency on 8-slice volumes")
     parser.add_argument("--repeats", type=int, help="override the configuration's repeats")
     parser.add_argument("--task", choices=sorted(POSITIVE), default="ad_vs_nc",
                         help="the labelled task (the unlabelled pool is always NC/MCI/AD)")
@@ -270,8 +278,8 @@ def main():
     parser.add_argument("--best", default="MMSE source", choices=STARTS[1:],
                         help="the start the fused networks use (chosen on the dev seed)")
     args = parser.parse_args()
-    config = ("smoke" if args.smoke else "quick" if args.quick else "fusion" if args.fusion
-              else "standard")
+    config = ("smoke" if args.smoke else "volumes" if args.volumes else "quick" if args.quick
+              else "fusion" if args.fusion else "standard")
     settings = dict(CONFIGS[config])
     if args.fusion:
         args.best = "self-supervised"
