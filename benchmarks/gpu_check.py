@@ -86,6 +86,7 @@ class Checks:
         self.epochs = 2 if rehearse else 5
         self.X, self.y = self.cohort.X, self.cohort.y
         self._reference = None
+        self.figures = {}  # the paper configuration's measurements, by precision
 
     def model(self, **params):
         return ClinicalAttentionClassifier(
@@ -280,7 +281,6 @@ class Checks:
 
 def run(rehearse, log):
     checks = Checks("cpu" if rehearse else "auto", rehearse)
-    checks.figures = {}
     plan = [("device='auto' trains on the GPU", checks.device_auto),
             ("regressor, survival, 3-D on the GPU", checks.tasks),
             ("mixed precision bf16", checks.bf16),

@@ -38,7 +38,6 @@ def test_the_checks_rehearse_on_the_cpu():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     checks = module.Checks("cpu", rehearse=True)
-    checks.figures = {}
     for check in (checks.device_auto, checks.bf16, checks.saved_on_gpu_loaded_on_cpu,
                   checks.export, checks.augmentation_cost,
                   lambda: checks.paper_configuration(False)):
