@@ -11,7 +11,13 @@ source cohort are other patients drawn from the same generator with other seeds,
 labelled patient is ever in them; pretraining and the source model are fitted once per cohort
 seed and reused across folds. The differences against LogReg (clinical) are paired by
 (repeat, fold) with Nadeau and Bengio's corrected 95% intervals; "gap closed" is
-(method - LogReg) / (oracle - LogReg) with the oracle "LogReg (clinical + latent)".
+(method - LogReg) / (oracle - LogReg) with the oracle "LogReg (clinical + latent)". The row
+"clinical + latent at the image ceiling" adds to the table the latent blurred by noise to the
+R^2 with which the image network recovered it in ``image_ceiling.py`` (simulated): about what
+a fused model can reach if its image path extracts all the pixels were measured to carry.
+Every fused model also reports what shuffling its images costs (permutation importance of
+"images") and the SD across test patients of its logit's two parts
+(``skfusion.explain.logit_parts``): the clinical shortcut's and the deep path's.
 Label efficiency: the training part of each fold subsampled (stratified) to a quarter and a
 half (40 / 80 of 160 patients).
 
@@ -54,7 +60,7 @@ from skfusion import (ClinicalAttentionClassifier, ClinicalAttentionRegressor,
                       FeatureModulationClassifier, GatedFusionClassifier,
                       ImageClinicalPretrainer)
 from skfusion.datasets import make_brain_cohort
-from skfusion.explain import permutation_importance
+from skfusion.explain import logit_parts, permutation_importance
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _stats import corrected_interval  # noqa: E402  (benchmarks/ is not a package)
@@ -187,22 +193,28 @@ def run(settings, cohort_seed, best, log):
     positive = (y == POSITIVE[settings.get("task", "ad_vs_nc")]).astype(int)
     table = _table(cohort.frame, list(X.clinical.columns))
     latent = cohort.frame[["neurodegeneration"]].to_numpy()
+    latent_at_ceiling = _at_image_ceiling(latent, cohort_seed)
     pixels = np.asarray(X.images, dtype=np.float32).reshape(len(y), -1)
     weights = _weights(settings, cohort_seed, log)
     rows = []
     for repeat in range(settings["repeats"]):
         folds = StratifiedGroupKFold(5, shuffle=True, random_state=repeat)
         for fold, (train, test) in enumerate(folds.split(pixels, y, groups=cohort.groups)):
-            def record(method, score, n_train=len(train), seconds=0.0, images=np.nan):
+            def record(method, score, n_train=len(train), seconds=0.0, images=np.nan,
+                       parts=(np.nan, np.nan)):
                 rows.append({"repeat": repeat, "fold": fold, "method": method,
                              "n_train": n_train, "auc": roc_auc_score(positive[test], score),
-                             "seconds": seconds, "images_importance": images})
+                             "seconds": seconds, "images_importance": images,
+                             "shortcut_sd": parts[0], "deep_sd": parts[1]})
 
             record("LogReg (clinical)", _logreg(table.iloc[train], y[train], table.iloc[test]))
             record("LogReg (latent) [oracle]", _logreg(latent[train], y[train], latent[test]))
             both = np.c_[table.to_numpy(), latent]
             record("LogReg (clinical + latent) [oracle]",
                    _logreg(both[train], y[train], both[test]))
+            seen = np.c_[table.to_numpy(), latent_at_ceiling]
+            record("LogReg (clinical + latent at the image ceiling) [simulated]",
+                   _logreg(seen[train], y[train], seen[test]))
             pca = make_pipeline(StandardScaler(), PCA(min(50, len(train) - 1), random_state=repeat),
                                 LogisticRegression(C=0.1, max_iter=4000))
             record("LogReg (PCA of pixels)", _ad_score(pca.fit(pixels[train], y[train]),
@@ -220,18 +232,37 @@ def run(settings, cohort_seed, best, log):
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         model = make().fit(_take(X, part), y[part])
                     score = _ad_score(model, _take(X, test))
-                    images = np.nan
+                    images, parts = np.nan, (np.nan, np.nan)
                     if not name.startswith("image"):  # what shuffling the images costs
                         images = permutation_importance(
                             model, _take(X, test), y[test], scoring="roc_auc", n_repeats=5,
                             random_state=repeat).importances_mean[-2]
-                    record(name, score, n_train, time.perf_counter() - start, images)
+                        parts = _logit_sds(model, _take(X, test))
+                    record(name, score, n_train, time.perf_counter() - start, images, parts)
             done = pd.DataFrame(rows)
             last = done[(done.repeat == repeat) & (done.fold == fold)
                         & (done.n_train == len(train))]
             log(f"  repeat {repeat} fold {fold}: " + ", ".join(
                 f"{m} {a:.3f}" for m, a in zip(last.method, last.auc)))
     return pd.DataFrame(rows)
+
+
+def _at_image_ceiling(latent, cohort_seed):
+    """The latent score as well as the pixels show it (simulated): the latent plus Gaussian
+    noise that leaves the R^2 the image network reached in ``image_ceiling.py`` (a linear
+    read of latent + noise explains var / (var + noise var) of the latent). What a fused
+    model could reach if its image path recovered everything the image ceiling found."""
+    rows = json.loads((RESULTS / "image_ceiling.json").read_text())["rows"]
+    r2 = max(row["r2"] for row in rows if row["r2"] is not None)  # the better of the two
+    rng = np.random.RandomState(cohort_seed + 3000)
+    scale = latent.std() * np.sqrt((1 - r2) / r2)
+    return latent + rng.normal(scale=scale, size=latent.shape)
+
+
+def _logit_sds(model, X):
+    """SD across patients of the two-class logit's shortcut part and deep part."""
+    parts = logit_parts(model, X)
+    return tuple(float(np.std(parts[k][:, 1] - parts[k][:, 0])) for k in ("shortcut", "deep"))
 
 
 def _take(X, index):
@@ -252,8 +283,9 @@ def summarise(results):
         shuffled = full[full.method == method]["images_importance"]
         importance = (corrected_interval(shuffled.to_numpy()) if shuffled.notna().all()
                       else (np.nan, np.nan, np.nan))
+        sds = full[full.method == method][["shortcut_sd", "deep_sd"]].mean()
         lines.append({"method": method, "auc": keyed[method].mean(),
-                      "images": importance,
+                      "images": importance, "shortcut_sd": sds.iloc[0], "deep_sd": sds.iloc[1],
                       "sd": keyed[method].std(ddof=1), "minus_logreg": mean, "ci_low": low,
                       "ci_high": high, "gap_closed": gap})
     efficiency = (results[results.method.str.startswith("image")]
@@ -322,12 +354,15 @@ def main():
              + "." + (" Fused networks: the chosen variant(s) on the self-supervised encoder."
                       if settings.get("variants") else ""), "",
              "| method | AUC (mean ± sd) | − LogReg (clinical) [95% CI] | gap closed "
-             "| images shuffled: AUC drop [95% CI] |", "|---|---|---|---|---|"]
+             "| images shuffled: AUC drop [95% CI] | logit SD: shortcut / deep |",
+             "|---|---|---|---|---|---|"]
     for row in table.itertuples():
         lines.append(f"| {row.method} | {row.auc:.3f} ± {row.sd:.3f} | {row.minus_logreg:+.3f} "
                      f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}] | {row.gap_closed:+.2f} | "
                      + ("" if np.isnan(row.images[0]) else
-                        "{:+.3f} [{:+.3f}, {:+.3f}]".format(*row.images)) + " |")
+                        "{:+.3f} [{:+.3f}, {:+.3f}]".format(*row.images)) + " | "
+                     + ("" if np.isnan(row.deep_sd) else
+                        f"{row.shortcut_sd:.2f} / {row.deep_sd:.2f}") + " |")
     if settings.get("efficiency", True):
         lines += ["", "Label efficiency (image-only network; training patients per fold):", "",
                   "| training patients | start | AUC (mean ± sd) |", "|---|---|---|"]

@@ -12,7 +12,7 @@ from ._importance import permutation_importance
 from ._net import thread_forward_hook
 
 __all__ = ["attention_maps", "grad_cam", "integrated_gradients", "localization_scores",
-           "permutation_importance", "plot_importances", "plot_overlays", "saliency"]
+           "logit_parts", "permutation_importance", "plot_importances", "plot_overlays", "saliency"]
 
 
 def grad_cam(estimator, X, *, target=None, stage=None):
@@ -71,6 +71,43 @@ def saliency(estimator, X, *, target=None, smooth=5):
     """
     estimator, X = _final_estimator(estimator, X)
     return saliency_maps(estimator, X, target=target, smooth=smooth)
+
+
+def logit_parts(estimator, X):
+    """Split each raw output into what the clinical shortcut gives and what the deep network
+    adds (the image, and the clinical values through the deep path).
+
+    With ``clinical_shortcut=True`` a fused network's output is the sum of a linear model of
+    the clinical values (started at a logistic, ridge or Cox model) and the deep path. How
+    far the deep part varies across patients, beside the shortcut's part, says how much the
+    fitted network departs from that linear model: a deep part near zero for every patient
+    means the network predicts as the linear model it started from, whatever its score.
+
+    Parameters
+    ----------
+    estimator : fitted skfusion estimator, or a Pipeline ending in one
+    X : FusionInput or tuple
+        Samples to split.
+
+    Returns
+    -------
+    parts : dict of ndarray of shape (n_samples, n_outputs), float64
+        ``"total"``: the network's raw outputs (classifiers: logits per class; regressors:
+        standardised targets; survival models: the log risk), ``"shortcut"``: the clinical
+        shortcut's part (zeros when the network has none), ``"deep"``: the rest
+        (``total - shortcut``). For a two-class classifier, ``decision_function`` is column
+        1 minus column 0 of ``"total"``, and likewise for the parts.
+    """
+    estimator, X = _final_estimator(estimator, X)
+    total = estimator._outputs(X)
+    shortcut = np.zeros_like(total)
+    layer = getattr(estimator.net_.module_, "shortcut", None)
+    if layer is not None:
+        _, clinical, _, _ = estimator._check_X(X, fitting=False)
+        weight = layer.weight.detach().double().cpu().numpy()
+        bias = layer.bias.detach().double().cpu().numpy()
+        shortcut = np.asarray(clinical, dtype=np.float64) @ weight.T + bias
+    return {"total": total, "shortcut": shortcut, "deep": total - shortcut}
 
 
 def attention_maps(estimator, X):

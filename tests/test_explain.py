@@ -115,3 +115,47 @@ def test_plot_overlays(tmp_path, data):
     path = plot_overlays(X.images[:4], maps, maps > 0.8, path=tmp_path / "o.png",
                          titles=list("abcd"))
     assert path.stat().st_size > 5_000
+
+
+def test_logit_parts_split_the_output_into_shortcut_and_deep(data):
+    from skfusion.explain import logit_parts
+
+    X, y = data
+    clf = fitted(ClinicalAttentionClassifier, data, mode="concat", max_epochs=2)
+    parts = logit_parts(clf, X)
+    assert set(parts) == {"total", "shortcut", "deep"}
+    assert parts["total"].shape == (20, 2)
+    np.testing.assert_allclose(parts["total"][:, 1] - parts["total"][:, 0],
+                               clf.decision_function(X))
+    np.testing.assert_allclose(parts["shortcut"] + parts["deep"], parts["total"])
+    # The shortcut's part is the one the network adds in its own forward pass.
+    seen = []
+    hook = clf.net_.module_.shortcut.register_forward_hook(
+        lambda module, inputs, output: seen.append(output.detach().double().numpy()))
+    try:
+        clf.predict_proba(X)
+    finally:
+        hook.remove()
+    np.testing.assert_allclose(np.concatenate(seen), parts["shortcut"], rtol=1e-5, atol=1e-5)
+    assert np.std(parts["shortcut"][:, 1]) > 0
+    # Other images move only the deep part.
+    shuffled = FusionInput(X.images[::-1].copy(), X.clinical, text=X.text)
+    moved = logit_parts(clf, shuffled)
+    np.testing.assert_allclose(moved["shortcut"], parts["shortcut"])
+    assert not np.allclose(moved["deep"], parts["deep"])
+
+
+def test_logit_parts_without_a_shortcut_and_through_a_pipeline(data):
+    from skfusion.explain import logit_parts
+
+    X, y = data
+    plain = fitted(ClinicalAttentionClassifier, data, mode="concat", clinical_shortcut=False)
+    parts = logit_parts(plain, X[:4])
+    np.testing.assert_array_equal(parts["shortcut"], 0)
+    np.testing.assert_array_equal(parts["deep"], parts["total"])
+    pipe = make_pipeline(ClinicalTransformer(StandardScaler()),
+                         ClinicalAttentionClassifier(**TINY, mode="full")).fit(X, y)
+    parts = logit_parts(pipe, X[:4])
+    np.testing.assert_allclose(parts["total"], pipe[-1]._outputs(pipe[:-1].transform(X[:4])))
+    with pytest.raises(TypeError, match="fitted skfusion estimator"):
+        logit_parts(StandardScaler().fit(np.zeros((3, 2))), X[:4])
