@@ -35,9 +35,12 @@ class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
         Parameters
         ----------
         X : FusionInput or tuple (images, clinical)
-            ``images`` of shape (n_samples, H, W) or (n_samples, C, H, W); ``clinical`` a
-            DataFrame or array of shape (n_samples, n_features) with numeric, complete values
-            (encode and impute with :class:`~skfusion.ClinicalTransformer`).
+            ``images`` of shape (n_samples, H, W) or (n_samples, C, H, W), slice stacks
+            (n_samples, S, H, W) or volumes (n_samples, C, D, H, W); ``clinical`` a DataFrame
+            or array of shape (n_samples, n_features). With ``clinical_preprocessing="auto"``
+            (the default) it may hold text categories and missing values; with ``None`` it
+            must be numeric and complete (bring your own steps, e.g. a
+            :class:`~skfusion.ClinicalTransformer` in a pipeline).
         y : array-like of shape (n_samples,)
             Class labels of any type (e.g. ``"AD"``/``"NC"``).
         groups : array-like of shape (n_samples,), default=None

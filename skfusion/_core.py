@@ -39,7 +39,8 @@ from .preprocessing._table import TableEncoder
 
 __all__ = ["BaseFusionEstimator", "SHARED_SEARCH_SPACE", "Target"]
 
-#: Parameters every estimator has, with their defaults (the paper's training settings).
+#: Parameters every estimator has, with their defaults: the paper's network and optimiser
+#: settings plus the training remedies (augmentation, modality dropout, clinical shortcut).
 SHARED_DEFAULTS = {
     "backbone": "resnet50",
     "base_width": 64,

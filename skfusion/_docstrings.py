@@ -1,5 +1,7 @@
 """Parameter descriptions shared by several estimators, written once."""
 
+import re
+
 SHARED_PARAMETERS = """\
 backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         ResNet depth of the image path (basic blocks for 18/34, bottleneck blocks for 50/101).
@@ -24,6 +26,12 @@ backbone : {"resnet18", "resnet34", "resnet50", "resnet101"}, default="resnet50"
         Share of the training samples held out when ``early_stopping`` is on.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation loss before training stops.
+    tol : float, default=1e-4
+        The convergence check's tolerance (scikit-learn's MLP rule): when a fit runs all
+        ``max_epochs``, it warns with sklearn's ``ConvergenceWarning`` unless its monitored
+        loss (the validation loss with ``early_stopping``, the training loss otherwise)
+        went ``n_iter_no_change`` epochs in a row without falling more than ``tol`` below
+        its best.
     augment : {"auto", True, False}, dict or callable, default="auto"
         Randomly transform each training image batch (prediction never transforms).
         ``"auto"``: rotations up to 8 degrees, scaling by up to 8%, shifts by up to 6% of
@@ -215,13 +223,20 @@ _TASK = {
 }
 
 
-def fill_doc(obj, task="classifier", family_parameters=""):
+def fill_doc(obj, task="classifier", family_parameters="", defaults=None):
     """Substitute ``{family_parameters}``, ``{task_parameters}``, ``{shared_parameters}``,
-    ``{task_attributes}`` and ``{shared_attributes}`` in ``obj.__doc__``."""
+    ``{task_attributes}`` and ``{shared_attributes}`` in ``obj.__doc__``; ``defaults`` maps
+    shared parameters whose default differs for ``obj`` to the text of that default."""
     task_parameters, task_attributes = _TASK[task]
+    shared = SHARED_PARAMETERS
+    for name, text in (defaults or {}).items():
+        shared, found = re.subn(rf"^(    {name} : .*default=).*$", rf"\g<1>{text}", shared,
+                                flags=re.MULTILINE)
+        if not found:
+            raise ValueError(f"no shared parameter {name!r} to give the default {text!r}")
     for key, text in (("{family_parameters}", family_parameters),
                       ("{task_parameters}", task_parameters),
-                      ("{shared_parameters}", SHARED_PARAMETERS),
+                      ("{shared_parameters}", shared),
                       ("{task_attributes}", task_attributes),
                       ("{shared_attributes}", SHARED_ATTRIBUTES)):
         obj.__doc__ = obj.__doc__.replace(key, text)

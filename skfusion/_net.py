@@ -1,8 +1,9 @@
-"""The skorch layer: in-memory tensor datasets, a fast batch iterator, and the skorch net.
+"""The skorch layer's net: :class:`FusionNet`, the one place where estimators meet tensors.
 
-This is the only place where estimators meet tensors. Estimators validate numpy/pandas input,
-build a :class:`FusionDataset` and a :class:`FusionNet` here, and read numpy arrays back;
-every torch decision (device, precision, threads, seeding, weight snapshots) is made here.
+Estimators validate numpy/pandas input, build a dataset (``_batches.make_dataset``: the
+datasets and batch iterators live in ``_batches``) and a :class:`FusionNet` here, and read
+numpy arrays back; every torch decision (device, precision, threads, seeding, weight
+snapshots) is made here.
 """
 
 import contextlib

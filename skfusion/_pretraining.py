@@ -50,11 +50,13 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
         Share of each training row's clinical values replaced (SCARF's default).
     lambda_ : float, default=0.5
         Weight of the image-to-table term of the loss (table-to-image: ``1 - lambda_``).
-{shared_parameters}
+        ``modality_dropout`` and ``clinical_shortcut`` below have no effect here: both
+        modalities are the task, and there is no output for a shortcut to join.
+    {shared_parameters}
 
     Attributes
     ----------
-{shared_attributes}
+    {shared_attributes}
 
     See Also
     --------
@@ -214,4 +216,5 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
         return tags
 
 
-fill_doc(ImageClinicalPretrainer, task="generator")
+fill_doc(ImageClinicalPretrainer, task="generator",
+         defaults={"batch_size": "64", "modality_dropout": "0.0", "clinical_shortcut": "False"})

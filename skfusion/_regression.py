@@ -40,8 +40,9 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
         Parameters
         ----------
         X : FusionInput or tuple (images, clinical)
-            As for the classifiers: ``images`` (n_samples, H, W) or (n_samples, C, H, W),
-            ``clinical`` numeric and complete.
+            As for the classifiers: images, slice stacks or volumes, and a clinical table
+            that may hold text categories and missing values with
+            ``clinical_preprocessing="auto"`` (numeric and complete with ``None``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Continuous targets (several columns: one network predicts them all).
         groups : array-like of shape (n_samples,), default=None

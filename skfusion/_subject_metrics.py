@@ -61,6 +61,13 @@ def infer_pos_label(labels, argument="pos_label"):
     ValueError asking for ``pos_label``: taking the larger label would silently make
     "NC" (healthy) the condition.
 
+    Parameters
+    ----------
+    labels : array-like
+        The labels of the task (any order, repeats allowed).
+    argument : str, default="pos_label"
+        The parameter named in the error, for callers whose argument has another name.
+
     Examples
     --------
     >>> from skfusion.metrics import infer_pos_label

@@ -26,6 +26,8 @@ def survival_target(event, time, *, event_name="event", time_name="time"):
         time is censored (last seen without the event).
     time : array-like of float, shape (n_samples,)
         Time of the event or of censoring.
+    event_name, time_name : str, default="event", "time"
+        The fields' names in the structured array.
 
     Examples
     --------

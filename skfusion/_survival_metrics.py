@@ -15,6 +15,13 @@ def concordance_index(y_true, risk):
     structured (event, time) array (:func:`skfusion.survival_target`). Computed by lifelines
     when installed.
 
+    Parameters
+    ----------
+    y_true : structured array of shape (n_samples,)
+        Observed (event, time) pairs.
+    risk : array-like of shape (n_samples,)
+        Predicted risk scores (e.g. a survival model's ``predict``).
+
     Examples
     --------
     >>> from skfusion import survival_target
@@ -86,6 +93,18 @@ def brier_score(y_train, y_test, survival, times):
 def integrated_brier_score(y_train, y_test, survival, times):
     """The Brier score integrated over ``times`` (trapezoidal rule) and divided by their
     range: 0 is perfect, 0.25 is what predicting 0.5 everywhere scores without censoring.
+
+    Parameters
+    ----------
+    y_train : structured array
+        The training (event, time) pairs, for the censoring distribution (inverse
+        probability of censoring weights).
+    y_test : structured array of shape (n_samples,)
+        The (event, time) pairs scored.
+    survival : array-like of shape (n_samples, n_times)
+        Predicted probability of each test sample surviving past each of ``times``.
+    times : array-like of shape (n_times,)
+        Increasing times within the follow-up of ``y_test``.
 
     Examples
     --------

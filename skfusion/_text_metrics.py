@@ -8,7 +8,14 @@ __all__ = ["bleu", "rouge_l"]
 
 def rouge_l(predictions, references):
     """Mean ROUGE-L F1 of ``predictions`` against ``references`` (Google's ``rouge-score``;
-    no stemming). Needs ``pip install "skfusion[text]"``."""
+    no stemming). Needs ``pip install "skfusion[text]"``.
+
+    Parameters
+    ----------
+    predictions : sequence of str
+        Generated reports.
+    references : sequence of str
+        One reference report per prediction."""
     try:
         from rouge_score import rouge_scorer
     except ImportError:
@@ -22,7 +29,14 @@ def rouge_l(predictions, references):
 
 def bleu(predictions, references):
     """Corpus BLEU (0-100) of ``predictions`` against one reference each (``sacrebleu``,
-    its default 13a tokenisation). Needs ``pip install "skfusion[text]"``."""
+    its default 13a tokenisation). Needs ``pip install "skfusion[text]"``.
+
+    Parameters
+    ----------
+    predictions : sequence of str
+        Generated reports.
+    references : sequence of str
+        One reference report per prediction."""
     try:
         import sacrebleu
     except ImportError:

@@ -113,7 +113,16 @@ def logit_parts(estimator, X):
 def attention_maps(estimator, X):
     """The model's own attention, where it has some.
 
-    Returns a dict:
+    Parameters
+    ----------
+    estimator : fitted skfusion estimator, or a Pipeline ending in one
+    X : FusionInput or tuple
+        Samples whose attention is read.
+
+    Returns
+    -------
+    maps : dict
+        By model:
 
     * ClinicalAttentionClassifier (mode "full"): ``"channel_attention"``, per RBCA block
       (``"stage2.block0"``...) an array (n_samples, channels) of clinical channel weights;

@@ -496,7 +496,12 @@ def report_finding(report):
     Reads the finding phrases :func:`make_brain_cohort` writes (after lower-casing and
     dropping punctuation, as :class:`skfusion.ReportGenerator` writes its reports); a report
     stating several grades gives the most severe. Use it to score generated reports on the
-    clinical finding rather than on wording."""
+    clinical finding rather than on wording.
+
+    Parameters
+    ----------
+    report : str
+        One report."""
     words = " ".join(re.findall(r"[a-z]+(?:'[a-z]+)?|\d+(?:\.\d+)?", str(report).lower()))
     for grade in ("marked", "moderate", "mild", "none"):
         for phrase in _FINDINGS[grade]:

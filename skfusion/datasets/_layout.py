@@ -17,7 +17,7 @@ _FIELD = (-82.0, 82.0, -70.0, 94.0)
 __all__ = ["load_cohort", "write_cohort"]
 
 
-def write_cohort(cohort, folder, *, field_mm=None):
+def write_cohort(cohort, folder):
     """Write a cohort from :func:`make_brain_cohort` as NIfTI files and ``participants.tsv``.
 
     Layout (BIDS-like)::
@@ -28,6 +28,13 @@ def write_cohort(cohort, folder, *, field_mm=None):
     Each volume holds the subject's slices along its second (anterior-posterior) axis, with an
     affine in MNI millimetres, so ``load_cohort(folder)`` returns the same images.
     Returns the folder as a ``pathlib.Path``.
+
+    Parameters
+    ----------
+    cohort : Bunch
+        What :func:`make_brain_cohort` returned (its ``X``, ``y`` and ``frame``).
+    folder : str or path
+        Where to write; created if absent.
     """
     import nibabel as nib
 

@@ -44,8 +44,11 @@ class ClinicalShortcut(nn.Linear):
 
     A "wide" linear path beside the "deep" fusion network (Cheng et al., 2016, "Wide & Deep
     Learning"): the network can always represent a logistic regression on the clinical
-    values, and the deep part learns what the image adds to it. Its weights start at zero,
-    so a new network begins as the fusion network alone.
+    values, and the deep part learns what the image adds to it. Its own weights start at
+    zero, and the networks that hold one start their head at zero, so the output begins as
+    whatever this layer is set to: the estimators set it to a linear model fitted on the
+    training samples (a logistic, ridge or Cox model), and the network begins as that model
+    (``skfusion.explain.logit_parts`` splits a fitted network's output back into the two).
     """
 
     def __init__(self, n_clinical, n_outputs):

@@ -17,6 +17,13 @@ def he_init_(module, generator=None):
     With a ``torch.Generator``, no draw touches torch's global generator: fits running in
     parallel threads then start from the same weights whatever the others do. Returns
     ``module``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module initialised in place.
+    generator : torch.Generator, default=None
+        The source of every draw (``None``: torch's global generator).
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):

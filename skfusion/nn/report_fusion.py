@@ -35,9 +35,14 @@ class ReportFusionNet(nn.Module):
         gated multimodal unit between the image features and the text (+ clinical) features.
     n_heads, head_dim : int, default=4, 64
         GMU size for ``fusion="gated"``.
+    norm_layer : callable, default=None
+        Normalisation layer class of the image backbone (``None``: batch normalisation of
+        ``spatial_dims``).
     clinical_shortcut : bool, default=False
         Add :class:`~skfusion.nn.clinical.ClinicalShortcut` logits (when ``n_clinical > 0``).
     stem : {"standard", "small"}, default="standard"
+    spatial_dims : {2, 3}, default=2
+        2 for images, 3 for volumes.
     """
 
     def __init__(self, n_outputs, n_clinical, vocabulary_size, in_channels=1,

@@ -1,4 +1,5 @@
-"""ResNet backbones for 2-D slices, with optional clinical attention blocks in chosen stages.
+"""ResNet backbones, 2-D (slices) or 3-D (volumes) by ``spatial_dims``, with optional clinical
+attention blocks in chosen stages.
 
 Variants are data: :data:`RESNET_SPECS` holds the block type and the number of blocks per stage
 of each standard depth (He et al., 2016). ``base_width`` scales every stage (64 is the standard
@@ -17,7 +18,15 @@ from .rbca import RBCAFront
 
 @dataclass(frozen=True)
 class ResNetSpec:
-    """Block type and blocks per stage of one ResNet depth."""
+    """Block type and blocks per stage of one ResNet depth.
+
+    Parameters
+    ----------
+    block : {"basic", "bottleneck"}
+        The residual block of every stage.
+    depths : tuple of int
+        Blocks in each of the four stages.
+    """
 
     block: str
     depths: tuple
@@ -67,11 +76,13 @@ class ResidualBlock(nn.Module):
     block : {"basic", "bottleneck"}
         Block type.
     norm_layer : callable
-        2-D normalisation layer class.
+        Normalisation layer class (of ``spatial_dims`` dimensions).
     front : torch.nn.Module or None, default=None
         A module ``front(images, clinical)`` returning ``width`` channels.
     modulation : torch.nn.Module or None, default=None
         A module ``modulation(features, clinical)`` returning ``width`` channels.
+    spatial_dims : {2, 3}, default=2
+        2 for images, 3 for volumes.
     """
 
     def __init__(self, in_channels, width, stride, block, norm_layer, front=None,
