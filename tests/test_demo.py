@@ -14,6 +14,7 @@ def test_demo_writes_the_ablation_table(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "fold 2/2" in out and "| mode | ACC | Sensitivity | Specificity | PPV | NPV" in out
+    assert "Pretraining (image_weights=, ImageClinicalPretrainer) is not run here" in out
     assert set(results["mode"]) == {"image", "full"} and len(results) == 4
     table = pd.read_csv(tmp_path / "ablation.csv", index_col=0)
     assert list(table.index) == ["image", "full"]
