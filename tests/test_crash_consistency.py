@@ -19,6 +19,8 @@ from skfusion.callbacks import EpochCheckpoint
 
 from .conftest import TINY, make_data
 
+pytestmark = pytest.mark.slow  # starts processes
+
 KILLS = collections.Counter()
 N_KILLS = 20
 

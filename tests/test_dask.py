@@ -8,6 +8,8 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_validate
 import skfusion
 from skfusion.datasets import make_brain_cohort
 
+pytestmark = pytest.mark.slow  # starts processes
+
 distributed = pytest.importorskip("distributed")
 
 

@@ -13,6 +13,8 @@ from skfusion import ClinicalAttentionClassifier, FusionInput, GatedFusionRegres
 from skfusion.distributed import fit_distributed
 from skfusion.nn.norm import CrossProcessBatchNorm, convert_batchnorm
 
+pytestmark = pytest.mark.slow  # starts processes
+
 # Plain SGD at a small rate: training this tiny network with Adam or a large rate is chaotic
 # (1 vs 2 torch threads alone move localisation maps by 0.3), which would hide what is tested.
 # augment=True (flips; these labels are not lateral) as when the test was written: with the

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from skfusion import ClinicalAttentionClassifier
 from skfusion.evaluation import cross_val_diagnostics
@@ -7,6 +8,7 @@ from .conftest import TINY
 from .test_grouped_validation import subject_data
 
 
+@pytest.mark.slow
 def test_cross_val_diagnostics_per_fold_and_pooled(tmp_path, capsys):
     X, y, groups = subject_data()
     folds = cross_val_diagnostics(

@@ -67,6 +67,7 @@ ONNX_CASES = [skfusion.ClinicalAttentionClassifier, skfusion.GatedFusionRegresso
               skfusion.FeatureModulationSurvival, skfusion.ReportFusionClassifier]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", ONNX_CASES, ids=lambda c: c.__name__)
 def test_onnxruntime_gives_what_the_estimator_predicts(cls, tiny_inputs, tmp_path):  # noqa: F811
     pytest.importorskip("onnxscript")

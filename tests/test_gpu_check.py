@@ -9,6 +9,8 @@ import sys
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # starts processes
+
 SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "gpu_check.py"
 
 

@@ -103,6 +103,7 @@ def test_partial_fit_twice_equals_fit_with_two_epochs():
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_subjects_carried_by_X_keep_every_skfusion_split_whole():
     from skfusion.evaluation import cross_val_diagnostics
     from skfusion.tuning import tune

@@ -451,6 +451,7 @@ _BOMB_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_zip_bombs_and_huge_networks_stay_within_the_memory_bound(good, tmp_path):
     """Loading the bombs raises the process's peak memory by less than 200 MB (a 256 MB
     member inflating, or a width-1024 ResNet being built, would exceed it)."""
@@ -476,6 +477,7 @@ json_values = st.recursive(
     max_leaves=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])

@@ -108,6 +108,7 @@ def test_diagnostic_report_values_and_intervals():
     assert 0.05 < width < 0.3
 
 
+@pytest.mark.slow
 def test_grouped_bootstrap_widens_intervals_for_repeated_slices():
     rng = np.random.RandomState(1)
     subject_truth = np.array(["AD", "NC"] * 20)

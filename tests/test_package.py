@@ -10,6 +10,7 @@ import skfusion
 LAZY = ("datasets", "distributed", "evaluation", "explain", "metrics", "tuning")
 
 
+@pytest.mark.slow
 def test_import_skfusion_loads_no_submodule_nor_their_heavy_dependencies():
     heavy = ('optuna', 'matplotlib', 'captum', 'lifelines', 'nibabel', 'nilearn', 'rouge_score',
              'sacrebleu')

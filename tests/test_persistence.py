@@ -108,6 +108,7 @@ def test_unsaveable_parameters_are_named(tmp_path):
         clf.save(tmp_path / "m.skf")
 
 
+@pytest.mark.slow
 def test_pickle_round_trip_across_processes(fitted, tmp_path):
     clf, X, _ = fitted
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(clf))
@@ -219,6 +220,7 @@ def test_warm_start_continues_and_restores_on_error():
     assert clf.n_epochs_ == 4
 
 
+@pytest.mark.slow
 def test_identical_predictions_across_n_jobs_with_fixed_threads():
     from sklearn.model_selection import KFold, cross_val_predict
 
@@ -236,6 +238,7 @@ def test_n_threads_is_restored_after_fit():
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.slow
 def test_prediction_memory_stays_flat_for_large_inputs(tmp_path):
     """Peak memory grows with the input array, not with activations of all samples at once."""
     script = textwrap.dedent("""

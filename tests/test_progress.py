@@ -1,6 +1,7 @@
 """Progress bars for epochs, folds and trials: drawn at verbose=2 on a terminal only."""
 
 import numpy as np
+import pytest
 
 import skfusion
 import skfusion._progress as progress_module
@@ -19,6 +20,7 @@ def test_bars_need_verbose_2_and_a_terminal(monkeypatch):
     assert not progress_module.wants_bars(2)  # a log file: lines only
 
 
+@pytest.mark.slow
 def test_epochs_and_folds_draw_bars_on_a_terminal(monkeypatch, capsys):
     X, y = make_data(n=24, size=16)
     monkeypatch.setattr(progress_module, "_is_terminal", lambda: True)

@@ -77,6 +77,7 @@ def test_cross_validation_scores_rouge_l():
     assert ((0 <= scores["test_score"]) & (scores["test_score"] <= 1)).all()
 
 
+@pytest.mark.slow
 def test_greedy_and_beam_decoding_agree_on_an_easy_task_and_respect_max_length():
     images, kind, reports = squares(60)
     greedy = ReportGenerator(max_epochs=20, beam_size=1, **SMALL).fit(FusionInput(images),

@@ -59,6 +59,7 @@ def test_tune_passes_groups_with_routing_on_and_off(routing, pruning):
     assert all(len(seen) == 8 for seen in _SeesGroups.seen)  # 12 subjects, 2/3 per fold
 
 
+@pytest.mark.slow
 def test_cross_val_diagnostics_with_routing_on_and_off(routing):
     X, y, groups = subject_data()
     with warnings.catch_warnings():
@@ -92,6 +93,7 @@ def test_a_split_where_the_model_predicts_one_class_warns(routing):
     assert (zero["test_ppv"] == 0).all()
 
 
+@pytest.mark.slow
 def test_cross_val_diagnostics_names_the_fold_of_an_undefined_metric():
     X, y, groups = subject_data()
 

@@ -65,6 +65,7 @@ def test_optuna_search_cv_prunes_through_partial_fit():
     assert search.best_estimator_.n_epochs_ == TINY["max_epochs"]  # the refit uses fit
 
 
+@pytest.mark.slow
 def test_tune_prunes_from_epoch_losses_and_keeps_subjects_whole():
     X, y, groups = subject_data()
     space = {"clinicalattentionclassifier__lr": optuna.distributions.FloatDistribution(
@@ -90,6 +91,7 @@ def test_tune_without_pruning_runs_folds_in_parallel(capsys):
     assert "trial 0: roc_auc" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_two_processes_share_a_sqlite_study(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     script = textwrap.dedent(f"""

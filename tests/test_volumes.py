@@ -106,6 +106,7 @@ def test_gated_fusion_spatial_attention_maps_are_volumes():
     assert all(value.shape == (2, 8, 12, 12) for value in maps.values())
 
 
+@pytest.mark.slow
 def test_3d_training_is_finite_and_reproducible_from_the_first_fit_in_a_process():
     """torch 2.13's oneDNN 3-D convolution backward gave NaN gradients at random on the CPU
     (most often in a process's first fit); the net layer runs 3-D without oneDNN there."""
