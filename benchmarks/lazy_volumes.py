@@ -66,7 +66,7 @@ def write_volumes(folder, n_distinct, n_patients, seed=0):
 def loader_rate(paths, workers, batch_size=4):
     import torch
 
-    from skfusion._batches import LazyBatchLoader, make_dataset
+    from skfusion._net.data import LazyBatchLoader, make_dataset
     from skfusion.datasets import NiftiVolumes
 
     images = NiftiVolumes(paths, normalize="zscore")
@@ -84,7 +84,7 @@ def loader_rate(paths, workers, batch_size=4):
 def training_rate(steps, batch_size=4):
     import torch
 
-    from skfusion._net import _without_onednn
+    from skfusion._net.net import _without_onednn
     from skfusion.nn.resnet import ResNet
 
     generator = torch.Generator().manual_seed(0)

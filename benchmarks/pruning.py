@@ -16,7 +16,7 @@ import torch
 from sklearn.pipeline import make_pipeline
 
 from skfusion import ClinicalAttentionClassifier
-from skfusion._demo import _clinical_preprocessing
+from skfusion._cli.demo import _clinical_preprocessing
 from skfusion.datasets import make_brain_cohort
 from skfusion.tuning import search_space, tune
 

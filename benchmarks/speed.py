@@ -33,9 +33,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from skfusion import ClinicalAttentionClassifier, FusionInput
-from skfusion._net import FusionDataset, TensorBatchIterator
+from skfusion._net.data import FusionDataset, TensorBatchIterator
 from skfusion.datasets import load_cohort, make_brain_cohort
-from skfusion._classification import _logistic_start
+from skfusion._tasks.classification import _logistic_start
 from skfusion.nn import ClinicalAttentionNet
 from skfusion.nn.augment import AUTO_POLICY, apply_policy, drop_modalities
 

@@ -1,19 +1,24 @@
 """skfusion: fuse medical images and clinical data in PyTorch networks behind scikit-learn's API."""
 
-from ._clinical_attention import (ClinicalAttentionClassifier, ClinicalAttentionRegressor,
-                                  ClinicalAttentionSurvival)
-from ._feature_modulation import (FeatureModulationClassifier, FeatureModulationRegressor,
-                                  FeatureModulationSurvival)
-from ._gated_fusion import GatedFusionClassifier, GatedFusionRegressor, GatedFusionSurvival
+from . import _legacy
+from ._base.persistence import ModelFileError, load
+from ._base.weights import PretrainedWeights
+from ._families.clinical_attention import (ClinicalAttentionClassifier,
+                                           ClinicalAttentionRegressor, ClinicalAttentionSurvival)
+from ._families.feature_modulation import (FeatureModulationClassifier,
+                                           FeatureModulationRegressor, FeatureModulationSurvival)
+from ._families.gated_fusion import (GatedFusionClassifier, GatedFusionRegressor,
+                                     GatedFusionSurvival)
+from ._families.report_fusion import (ReportFusionClassifier, ReportFusionRegressor,
+                                      ReportFusionSurvival)
 from ._input import FusionInput
-from ._persistence import ModelFileError, load
-from ._pretraining import ImageClinicalPretrainer
-from ._report_fusion import ReportFusionClassifier, ReportFusionRegressor, ReportFusionSurvival
-from ._report_generation import ReportGenerator
-from ._survival import survival_target
-from ._weights import PretrainedWeights
+from ._tasks.generation import ReportGenerator
+from ._tasks.pretraining import ImageClinicalPretrainer
+from ._tasks.survival import survival_target
 from ._version import __version__
 from .preprocessing import ClinicalTransformer
+
+_legacy.install()  # 0.3's module paths, for its pickles (see skfusion._legacy)
 
 __all__ = [
     "ClinicalAttentionClassifier",

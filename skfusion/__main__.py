@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 
-from ._cli_checks import check_arguments, claim_output
+from ._cli.checks import check_arguments, claim_output
 
 #: The files each command writes into its output folder.
 RESULT_FILES = {
@@ -94,12 +94,12 @@ def main(argv=None):
     check_arguments(parser, args)  # before any work: a bad option fails in a second
     args.output = output_folder(args.command, args.output, parser)
     if args.command == "tune":
-        from ._tune_cli import run_tune
+        from ._cli.tune import run_tune
 
         run_tune(args)
         return 0
 
-    from ._demo import run_demo
+    from ._cli.demo import run_demo
 
     overrides = {}
     if args.epochs is not None:

@@ -43,7 +43,7 @@ class EpochCheckpoint(Callback):
         """Called by the estimator before training with what a model file needs; checks
         the settings and that the estimator's parameters can be written, so that a bad
         setting fails before the first epoch rather than after it."""
-        from ._persistence import encode_params
+        from ._base.persistence import encode_params
 
         self._check_settings()
         encode_params(estimator, pretrained)
@@ -69,7 +69,7 @@ class EpochCheckpoint(Callback):
         self.files_ = []
 
     def on_epoch_end(self, net, **kwargs):
-        from ._persistence import write_model_file
+        from ._base.persistence import write_model_file
 
         epoch = len(net.history)
         if epoch % self.every:

@@ -21,7 +21,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.base import clone
 
-from ._persistence import load
+from ._base.persistence import load
 
 __all__ = ["fit_distributed"]
 
@@ -86,7 +86,7 @@ def fit_distributed(estimator, X, y, *, n_processes=2, groups=None, backend="aut
     >>> model = fit_distributed(ClinicalAttentionClassifier(batch_size=32), X, y,
     ...                         n_processes=2)  # doctest: +SKIP
     """
-    from ._core import BaseFusionEstimator
+    from ._base.estimator import BaseFusionEstimator
 
     if not isinstance(estimator, BaseFusionEstimator):
         raise TypeError(f"estimator must be a skfusion estimator (fit_distributed trains its "

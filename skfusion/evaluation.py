@@ -8,10 +8,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
 
-from ._cv import default_cv
-from ._fitting import fit_with_groups
+from ._base.cv import default_cv
+from ._base.fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
-from ._progress import progress
+from ._net.progress import progress
 from .metrics import (aggregate_by_subject, diagnostic_report, infer_pos_label,
                       plot_diagnostics)
 

@@ -20,11 +20,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
-from ._core import SHARED_SEARCH_SPACE
-from ._cv import default_folds, task_of
-from ._fitting import fit_with_groups
+from ._base.estimator import SHARED_SEARCH_SPACE
+from ._base.cv import default_folds, task_of
+from ._base.fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
-from ._progress import wants_bars
+from ._net.progress import wants_bars
 
 __all__ = ["search_space", "tune"]
 

@@ -7,14 +7,14 @@ import os
 import pytest
 
 import skfusion.__main__ as cli
-from skfusion._cli_checks import MARKER, mask_credentials
+from skfusion._cli.checks import MARKER, mask_credentials
 
 
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if a command gets as far as doing its work."""
-    import skfusion._demo as demo
-    import skfusion._tune_cli as tune_cli
+    import skfusion._cli.demo as demo
+    import skfusion._cli.tune as tune_cli
 
     def reached(*args, **kwargs):
         raise AssertionError("the command started its work")
@@ -65,7 +65,7 @@ def test_output_folders_that_cannot_hold_results_are_refused_first(no_work, caps
 
 
 def test_a_second_run_on_the_same_output_folder_is_refused(monkeypatch, capsys, tmp_path):
-    import skfusion._demo as demo
+    import skfusion._cli.demo as demo
 
     ran = []
     monkeypatch.setattr(demo, "run_demo", lambda **kwargs: ran.append(kwargs["output"]))
@@ -90,7 +90,7 @@ def test_tune_writes_no_password(monkeypatch, tmp_path):
     """The command recorded in best_params.json masks the storage password."""
     import types
 
-    import skfusion._tune_cli as tune_cli
+    import skfusion._cli.tune as tune_cli
 
     class Study:
         best_params, best_value, trials = {"lr": 0.1}, 0.5, []

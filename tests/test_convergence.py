@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skfusion import ClinicalAttentionClassifier
-from skfusion._training import still_improving
+from skfusion._net.callbacks import still_improving
 
 from .conftest import TINY, make_data
 

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 
 from skfusion.__main__ import main
-from skfusion._demo import run_demo
+from skfusion._cli.demo import run_demo
 
 
 def test_demo_writes_the_ablation_table(tmp_path, capsys):

@@ -171,7 +171,7 @@ def test_a_failed_export_leaves_the_old_file_whole(exported_model, tmp_path, mon
     in place of the old one."""
     import errno
 
-    import skfusion._exporting as exporting
+    import skfusion._base.exporting as exporting
 
     model, _ = exported_model
     path = tmp_path / "m.bin"

@@ -43,7 +43,7 @@ sys.addaudithook(_audit)
 DANGEROUS_NAMES = [
     "torch:os.system", "torch.utils.collect_env:run", "os:system", "builtins:eval",
     "builtins:exec", "subprocess:Popen", "pickle:loads", "this:s", "antigravity:geohash",
-    "skfusion:load", "skfusion._persistence:atomic_write",
+    "skfusion:load", "skfusion._base.persistence:atomic_write",
     "torch.optim.adam:Adam.__init__.__globals__", "torch.optim.adam:Adam.__class__",
     "torch.nn.modules.loss:CrossEntropyLoss.__subclasses__", "torch:load", "numpy:load",
     "torch.optim.adam:Adam ", "torch.optim.adam:adam", "torch.optim.adam",

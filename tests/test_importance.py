@@ -9,7 +9,7 @@ import pytest
 
 import skfusion
 from skfusion import FusionInput
-from skfusion._importance import _source_rows
+from skfusion.explain._importance import _source_rows
 from skfusion.explain import integrated_gradients, permutation_importance, plot_importances
 
 from .conftest import TINY

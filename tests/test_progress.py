@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import skfusion
-import skfusion._progress as progress_module
+import skfusion._net.progress as progress_module
 from skfusion.evaluation import cross_val_diagnostics
 
 from .conftest import TINY, make_data

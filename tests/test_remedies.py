@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skfusion import ClinicalAttentionClassifier, FeatureModulationClassifier
-from skfusion._classification import _logistic_start
+from skfusion._tasks.classification import _logistic_start
 from skfusion.nn import ClinicalAttentionNet, he_init_
 from skfusion.nn.augment import drop_modalities, random_affine
 from skfusion.nn.clinical import ClinicalShortcut

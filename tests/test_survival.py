@@ -9,7 +9,7 @@ from sklearn.model_selection import GroupKFold, cross_validate
 
 import skfusion
 from skfusion import ClinicalAttentionSurvival, FusionInput, survival_target
-from skfusion._concordance import _harrell_c_numpy, harrell_c
+from skfusion._tasks.concordance import _harrell_c_numpy, harrell_c
 from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import brier_score, concordance_index, integrated_brier_score
 from skfusion.nn.losses import CoxPHLoss, cox_partial_log_likelihood
@@ -214,7 +214,7 @@ class _ConstantNet:
 
 
 def _target(y):
-    from skfusion._core import Target
+    from skfusion._base.estimator import Target
 
     return Target(None, 1, raw=(y["time"].astype(np.float64), y["event"].astype(bool)))
 

@@ -24,7 +24,7 @@ a tensor's shape differs other than in the input channels (another depth or widt
 their initialisation and are reported as not loaded; MedicalNet's resnet50 (type B) maps
 whole.
 
-Pure torch: nothing here reads a file (see :mod:`skfusion._weights`).
+Pure torch: nothing here reads a file (see :mod:`skfusion._base.weights`).
 """
 
 from dataclasses import dataclass, field

@@ -1,0 +1,111 @@
+"""Input checks of the estimator core: ``X`` against what the network reads and, after
+``fit``, against what the model was fitted on."""
+
+import numpy as np
+
+from .._input import LazyImages, as_fusion_input
+from .validation import check_clinical, check_images
+
+__all__ = ["check_fusion_input", "resolve_slices"]
+
+
+def check_fusion_input(estimator, X, *, fitting):
+    """Validate ``X`` for ``estimator``: ``(images, clinical, columns, X)`` with images a
+    float32 array ``(n, C, H, W)`` (or lazily read images), clinical values a float32 array
+    ``(n, F)`` (``F = 0`` when the network reads none), the clinical column names when fitting,
+    and ``X`` as a :class:`~skfusion.FusionInput`. After ``fit``, the shape, channels and
+    columns must match what the model was fitted on. With the estimators' own clinical
+    preprocessing, the clinical part is returned as the table given (the core encodes it)."""
+    X = as_fusion_input(X)
+    if isinstance(X.images, LazyImages):
+        images = X.images
+        if len(images) == 0:
+            raise ValueError("X.images has 0 samples; at least one is required.")
+        if len(images.sample_shape) != 1 + estimator.spatial_dims:
+            raise ValueError(
+                f"X.images yields samples of shape {images.sample_shape}; expected "
+                f"{'(C, H, W)' if estimator.spatial_dims == 2 else '(C, D, H, W)'} with "
+                f"spatial_dims={estimator.spatial_dims}."
+            )
+    else:
+        images = check_images(X.images, spatial_dims=estimator.spatial_dims)
+    n_samples = images.shape[0]
+    if fitting:
+        if estimator._clinical_optional and X.clinical is None:
+            return images, np.zeros((n_samples, 0), dtype=np.float32), None, X
+        if estimator._uses_clinical() and X.clinical is None:
+            raise ValueError(
+                f"{estimator._describe_config()} needs clinical values, but X has none; pass "
+                "X = FusionInput(images, clinical) or use mode='image'."
+            )
+        raw = estimator._uses_clinical() and estimator.clinical_preprocessing == "auto"
+        clinical, columns = check_clinical(
+            X.clinical if estimator._uses_clinical() else None, n_samples=n_samples, raw=raw
+        )
+        if estimator._uses_clinical() and clinical.shape[1] == 0:
+            raise ValueError(
+                f"{estimator._describe_config()} needs clinical values, but X.clinical has 0 "
+                "columns; pass at least one clinical column, or use mode='image'."
+            )
+        return images, clinical, columns, X
+    expected = estimator.image_shape_
+    if images.shape[1] != expected[0]:
+        raise ValueError(
+            f"X.images has {images.shape[1]} channel(s) but the model was fitted on "
+            f"{expected[0]}; pass images with the channels used in fit."
+        )
+    if images.shape[2:] != tuple(expected[1:]):
+        raise ValueError(
+            f"X.images has spatial size {images.shape[2:]} but the model was fitted on "
+            f"{tuple(expected[1:])}; resize the images to the training size."
+        )
+    no_clinical = estimator._clinical_optional and estimator.n_features_in_ == 0
+    if estimator._uses_clinical() and not no_clinical:
+        if X.clinical is None:
+            raise ValueError(
+                f"{estimator._describe_config()} was fitted with clinical values, but X has "
+                "none; pass X = FusionInput(images, clinical)."
+            )
+        clinical, _ = check_clinical(
+            X.clinical,
+            n_samples=n_samples,
+            fitted_columns=getattr(estimator, "feature_names_in_", None),
+            fitted_n_features=estimator.n_features_in_,
+            raw=getattr(estimator, "clinical_encoder_", None) is not None,
+        )
+    else:
+        clinical = np.zeros((n_samples, 0), dtype=np.float32)
+    return images, clinical, None, X
+
+
+def resolve_slices(estimator, X, images):
+    """How ``fit`` reads axis 1 of ``images``: "channels", "mean" or "attention" (slice
+    stacks). The estimator's ``slices`` decides; with "auto", a FusionInput that declares
+    ``layout="slices"`` is read as a stack (mean pooling), 1-4 channels as channels, and more
+    is refused with the choice spelled out: the shape alone cannot say."""
+    setting = estimator.slices
+    if not getattr(estimator, "_reads_stacks", True):  # e.g. a report generator
+        if setting in ("mean", "attention"):
+            raise ValueError(
+                f"{type(estimator).__name__} reads the slices of a stack as the channels of "
+                f"one image (2.5-D), not one slice at a time; got slices={setting!r}. Use "
+                "slices='auto' or 'channels'.")
+        return "channels"
+    if estimator.spatial_dims == 3:
+        if setting in ("mean", "attention"):
+            raise ValueError(
+                f"slices={setting!r} reads slice stacks of 2-D images; with spatial_dims=3 "
+                "each sample is already a whole volume: use slices='auto'.")
+        return "channels"
+    if setting != "auto":
+        return setting
+    if getattr(X, "layout", None) == "slices":
+        return "mean"
+    if images.shape[1] > 4:
+        raise ValueError(
+            f"X.images has shape {tuple(images.shape)}: {images.shape[1]} slices of each "
+            f"patient, or {images.shape[1]} channels? Say which: slices='mean' or "
+            "slices='attention' reads them as slices (one shared 2-D network per slice, "
+            "pooled across slices), slices='channels' as channels of one image (2.5-D); "
+            "or pass FusionInput(..., layout='slices').")
+    return "channels"

@@ -1,0 +1,1 @@
+"""The command line's jobs (``python -m skfusion demo|tune``) and their argument checks."""

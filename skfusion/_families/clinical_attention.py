@@ -1,0 +1,120 @@
+"""The clinical-attention family (Yang et al.): ClinicalAttentionClassifier,
+ClinicalAttentionRegressor and ClinicalAttentionSurvival share one network and one contract."""
+
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._tasks.classification import BaseFusionClassifier
+from .._base.docstrings import family_doc, task_estimator_doc
+from .._tasks.regression import BaseFusionRegressor
+from .._tasks.survival import BaseFusionSurvival
+from ..nn.clinical_attention import MODES, ClinicalAttentionNet
+
+__all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor",
+           "ClinicalAttentionSurvival"]
+
+FAMILY_PARAMETERS = """\
+mode : {"full", "concat", "image", "clinical"}, default="full"
+        The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
+        ResNet features concatenated with clinical features. "image": plain ResNet, clinical
+        values ignored. "clinical": the clinical path alone.
+    clinical_dim : int or "auto", default="auto"
+        Size of the clinical feature vector. "auto" follows the width of the pooled image
+        features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
+        * 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
+        clinical features close to the image features so that they are not drowned."""
+
+
+class _ClinicalAttention:
+    """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
+
+    _module_class = ClinicalAttentionNet
+    _declared_params = {"mode": "full", "clinical_dim": "auto"}
+    _declared_constraints = {
+        "mode": [StrOptions(set(MODES))],
+        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    }
+    _module_param_names = ("mode", "backbone", "base_width", "clinical_dim")
+    _search_space = {
+        "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
+        "mode": ("categorical", ("image", "clinical", "concat", "full")),
+    }
+
+    def _uses_clinical(self):
+        return self.mode != "image"
+
+    def _reads_images(self):
+        return self.mode != "clinical"
+
+    def _is_multimodal(self):
+        return self.mode in ("concat", "full")
+
+
+@family_doc("classifier", FAMILY_PARAMETERS)
+class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
+    """Fuse image slices and clinical values with clinically guided attention (Yang et al.).
+
+    A ResNet extracts image features; two fully connected layers lift the clinical values to
+    ``clinical_dim`` features. In mode "full" the last three ResNet stages are Residual
+    Blocks with Clinical Attention (RBCA): the clinical features reweight half of each
+    block's input channels. The pooled image features are concatenated with the clinical
+    features and classified by one linear layer. Trained as in the paper by default: He
+    initialisation, Adam, learning rate 1e-4, cross-entropy, 100 epochs.
+
+    Parameters
+    ----------
+    {family_parameters}
+    {task_parameters}
+    {shared_parameters}
+
+    Attributes
+    ----------
+    {task_attributes}
+    {shared_attributes}
+
+    See Also
+    --------
+    ClinicalTransformer : Scale, encode or impute the clinical part of X in a pipeline.
+    FusionInput : The (images, clinical) container that sklearn can slice.
+
+    References
+    ----------
+    S. Yang, X. Liu, Z. Zheng, W. Wang, X. Ma. "Fusing Medical Image Features and Clinical
+    Features with Deep Learning for Computer-Aided Diagnosis."
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import ClinicalAttentionClassifier, FusionInput
+    >>> rng = np.random.RandomState(0)
+    >>> X = FusionInput(rng.rand(20, 16, 16).astype("float32"), rng.rand(20, 3))
+    >>> y = np.array(["AD", "NC"] * 10)
+    >>> clf = ClinicalAttentionClassifier(
+    ...     backbone="resnet18", base_width=4, clinical_dim=8, max_epochs=2,
+    ...     random_state=0, verbose=0).fit(X, y)
+    >>> clf.classes_
+    array(['AD', 'NC'], dtype='<U2')
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
+    """
+
+
+@family_doc("regressor", FAMILY_PARAMETERS)
+class ClinicalAttentionRegressor(_ClinicalAttention, BaseFusionRegressor):
+    __doc__ = task_estimator_doc(
+        "regressor", "ClinicalAttention", "Yang et al.'s clinical-attention network",
+        'backbone="resnet18", base_width=4, clinical_dim=8,\n'
+        '    ...     max_epochs=2, random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+         "                rng.rand(20, 3))"])
+
+
+@family_doc("survival", FAMILY_PARAMETERS)
+class ClinicalAttentionSurvival(_ClinicalAttention, BaseFusionSurvival):
+    __doc__ = task_estimator_doc(
+        "survival", "ClinicalAttention", "Yang et al.'s clinical-attention network",
+        'backbone="resnet18", base_width=4, clinical_dim=8,\n'
+        '    ...     max_epochs=2, random_state=0, verbose=0',
+        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+         "                rng.rand(20, 3))"])

@@ -1,0 +1,64 @@
+"""skfusion 0.3's module paths, resolved on demand after the package was grouped into layer
+subpackages (0.4), so that pickles and joblib files of 0.3 estimators keep loading until 0.5.
+
+A finder at the end of ``sys.meta_path`` answers only for the names below, and only when a
+pickle (or a user) imports one: it costs nothing until then and keeps lazy imports lazy. The
+old name then refers to the same module object as the new one. Model files (``.skf``) never
+held module paths and need none of this.
+"""
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+__all__ = ["MOVED", "install"]
+
+#: 0.3's module -> the module that holds its contents now.
+MOVED = {f"skfusion.{old}": f"skfusion.{new}" for old, new in {
+    "_batches": "_net.data", "_training": "_net.callbacks", "_training_step": "_net.step",
+    "_decoding": "_net.decoding", "_parallel": "_net.parallel", "_gradcam": "_base.maps",
+    "_export": "_net.export_graph", "_progress": "_net.progress",
+    "_core": "_base.estimator", "_building": "_base.building", "_params": "_base.params",
+    "_docstrings": "_base.docstrings", "_inputs_check": "_base.input_checks",
+    "_validation": "_base.validation", "_masks": "_base.masks", "_text": "_base.text",
+    "_persistence": "_base.persistence", "_model_files": "_base.model_files",
+    "_safe_names": "_base.safe_names", "_weights": "_base.weights",
+    "_image_weights": "_base.image_weights", "_localizing": "_base.localizing",
+    "_exporting": "_base.exporting", "_fitting": "_base.fitting", "_cv": "_base.cv",
+    "_explaining": "_base.explaining",
+    "_classification": "_tasks.classification", "_regression": "_tasks.regression",
+    "_survival": "_tasks.survival", "_concordance": "_tasks.concordance",
+    "_report_generation": "_tasks.generation", "_pretraining": "_tasks.pretraining",
+    "_clinical_attention": "_families.clinical_attention",
+    "_gated_fusion": "_families.gated_fusion",
+    "_feature_modulation": "_families.feature_modulation",
+    "_report_fusion": "_families.report_fusion",
+    "_subject_metrics": "metrics._subject", "_survival_metrics": "metrics._survival",
+    "_text_metrics": "_tasks.text_scores", "_attributions": "explain._attributions",
+    "_importance": "explain._importance",
+    "_tune_cli": "_cli.tune", "_cli_checks": "_cli.checks", "_demo": "_cli.demo",
+}.items()}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds 0.3's module names and loads each as the module that holds it now."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return None  # a placeholder, replaced in sys.modules by exec_module
+
+    def exec_module(self, module):
+        # The import system returns what sys.modules holds under the name after this call:
+        # the new module itself, whose own __spec__ stays untouched.
+        sys.modules[module.__name__] = importlib.import_module(MOVED[module.__name__])
+
+
+def install():
+    """Put the finder at the end of ``sys.meta_path`` (once)."""
+    if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+        sys.meta_path.append(_MovedModules())

@@ -1,0 +1,419 @@
+"""The skorch layer's net: :class:`FusionNet`, the one place where estimators meet tensors.
+
+Estimators validate numpy/pandas input, build a dataset (``_net.data.make_dataset``: the
+datasets and batch iterators live in ``_net.data``) and a :class:`FusionNet` here, and read
+numpy arrays back; every torch decision (device, precision, threads, seeding, weight
+snapshots) is made here.
+"""
+
+import contextlib
+import copy
+import threading
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+
+from .decoding import DecodingMixin
+from .step import TrainingStepMixin
+from .parallel import data_parallel, world
+from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
+from ..nn.init import he_init_
+
+__all__ = ["FusionNet", "device_settings", "resolve_amp_dtype", "resolve_device",
+           "thread_forward_hook", "torch_threads"]
+
+
+class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
+    """A skorch ``NeuralNet`` with channels-last modules and automatic mixed precision.
+
+    Parameters
+    ----------
+    channels_last : bool, default=False
+        Give the module the channels-last memory layout after it is built.
+    amp_dtype : torch.dtype or None, default=None
+        Run forward passes under ``torch.autocast`` with this dtype. ``torch.float16`` also
+        scales the loss with a ``GradScaler``; ``torch.bfloat16`` needs no scaling.
+    seed : int, default=0
+        Seeds the net's own ``torch.Generator`` (``generator_``), from which the weights are
+        initialised and the training-time draws (augmentation, modality dropout) are made;
+        torch's global generator is never used, so fits in parallel threads are
+        reproducible.
+    augment : bool, str, dict or callable, default=False
+        Randomly transform training image batches: any value
+        :func:`skfusion.nn.augment.augmentation_policy` takes (``"auto"`` never flips
+        left-right; ``True`` does).
+    modality_dropout : float, default=0.0
+        Share of training samples whose image or non-image inputs are zeroed
+        (:func:`skfusion.nn.augment.drop_modalities`).
+    table_corruption : float, default=0.0
+        Share of each training row's clinical values replaced by another row's
+        (:func:`skfusion.nn.contrastive.corrupt_table`, SCARF), for self-supervised
+        pretraining.
+    localization_weight : float, default=1.0
+        For a module that also returns mask logits (a
+        :class:`~skfusion.nn.localization.LocalizingNet`), the weight of the segmentation
+        loss (:func:`~skfusion.nn.localization.segmentation_loss` against the batch's
+        ``masks``) added to the task's loss; samples whose image modality dropout removed
+        are left out of it.
+    **kwargs
+        Everything ``skorch.NeuralNet`` takes.
+    """
+
+    def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, seed=0,
+                 augment=False, modality_dropout=0.0, localization_weight=1.0,
+                 table_corruption=0.0, **kwargs):
+        super().__init__(module, criterion, **kwargs)
+        self.table_corruption = table_corruption
+        self.localization_weight = localization_weight
+        self.channels_last = channels_last
+        self.amp_dtype = amp_dtype
+        self.seed = seed
+        self.augment = augment
+        self.modality_dropout = modality_dropout
+
+    def _set_training(self, training=True):
+        # skorch sets the mode before every step; walking the module tree each time costs
+        # about 1% of a small step. Skip it while the same module is still in training mode
+        # from the previous step (anything in between that changes the mode, validation or
+        # prediction, goes through here and clears the key). Frozen normalisations always
+        # take the full path.
+        key = (id(getattr(self, "module_", None)), id(getattr(self, "criterion_", None)))
+        frozen = getattr(self, "frozen_norms_", ())
+        if (training and not frozen and getattr(self, "_training_key", None) == key
+                and getattr(self.module_, "training", False)):
+            return
+        super()._set_training(training)
+        self._training_key = key if training else None
+        if training:  # frozen pretrained normalisations keep their running statistics
+            for module in frozen:
+                module.eval()
+
+    def get_dataset(self, X, y=None):
+        dataset = super().get_dataset(X, y)
+        if isinstance(dataset, FusionDataset) and torch.device(self.device).type == "cuda":
+            # Small datasets live on the GPU for the whole fit: no per-batch host transfers.
+            nbytes = dataset.images.nbytes + dataset.clinical.nbytes
+            free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+            if dataset.images.device.type == "cpu" and nbytes < 0.25 * free:
+                dataset = dataset.to(self.device)
+        return dataset
+
+    def get_iterator(self, dataset, training=False):
+        kind = LazyBatchLoader if isinstance(dataset, LazyFusionDataset) else \
+            TensorBatchIterator
+        configured = self.iterator_train if training else self.iterator_valid
+        if configured in (LazyBatchLoader, TensorBatchIterator) and configured is not kind:
+            # The data's kind decides, not the fit's: a model fitted on arrays predicts on
+            # images read from disk, and the other way round (both take the same options).
+            kwargs = self.get_params_for("iterator_train" if training else "iterator_valid")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            iterator = kind(dataset, **kwargs)
+        else:
+            iterator = super().get_iterator(dataset, training=training)
+        size = world()[1]
+        if training and size > 1:
+            # Data-parallel: every process needs a sample of every batch, the last included.
+            sampler = getattr(iterator, "batch_sampler", iterator)
+            if getattr(sampler, "merge_singleton", None) is not None:
+                sampler.merge_singleton = max(2, size)
+        if isinstance(iterator, TensorBatchIterator):
+            # Set here, not as iterator parameters, so that a model trained on a GPU and
+            # loaded on a CPU-only machine sends its batches to the device it now has.
+            iterator.device = torch.device(self.device)
+            iterator.channels_last = self.channels_last
+        return iterator
+
+    def initialize_criterion(self, *args, **kwargs):
+        # Array-valued criterion arguments (class weights) arrive as numpy from the estimator.
+        for key, value in list(vars(self).items()):
+            if key.startswith("criterion__") and isinstance(value, np.ndarray):
+                setattr(self, key, torch.as_tensor(value, dtype=torch.float32))
+        return super().initialize_criterion(*args, **kwargs)
+
+    def initialize_seeded(self):
+        """``initialize()`` without advancing torch's global generator (the module
+        constructors draw from it before :meth:`initialize_module` re-draws from ours)."""
+        devices = ([torch.device(self.device).index or 0]
+                   if torch.device(self.device).type == "cuda" else [])
+        with torch.random.fork_rng(devices=devices):
+            self.initialize()
+        return self
+
+    def set_linear_(self, name, coef, intercept):
+        """Set the weights of the module's linear layer ``name`` from numpy arrays."""
+        layer = getattr(self.module_, name)
+        with torch.no_grad():
+            layer.weight.copy_(torch.as_tensor(coef, dtype=layer.weight.dtype))
+            layer.bias.copy_(torch.as_tensor(intercept, dtype=layer.bias.dtype))
+
+    def has_submodule(self, name):
+        """Whether the built module has a (non-None) submodule ``name``."""
+        return getattr(self.module_, name, None) is not None
+
+    def fit_linear_(self, name, clinical, target, alpha):
+        """Fit the module's linear layer ``name`` alone on ``clinical`` (numpy) under the net's
+        criterion plus ``alpha / 2 * ||weight||^2`` on standardised values (L-BFGS to
+        convergence), then fold the standardisation back into the weights. For tasks without
+        a closed-form linear start (the Cox model)."""
+        layer = getattr(self.module_, name)
+        values = clinical.astype(np.float64)
+        mean, scale = values.mean(axis=0), values.std(axis=0)
+        scale[scale == 0] = 1.0
+        device = layer.weight.device
+        x = torch.as_tensor((values - mean) / scale, dtype=torch.float32, device=device)
+        y = torch.as_tensor(target, device=device)
+        weight = torch.zeros(layer.out_features, layer.in_features, device=device,
+                             requires_grad=True)
+        bias = torch.zeros(layer.out_features, device=device, requires_grad=True)
+        optimizer = torch.optim.LBFGS([weight, bias], max_iter=200,
+                                      line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            loss = self.criterion_(x @ weight.T + bias, y) + 0.5 * alpha * weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        coef = weight.detach().double().cpu().numpy() / scale
+        intercept = bias.detach().double().cpu().numpy() - coef @ mean
+        self.set_linear_(name, coef, intercept)
+
+    @contextlib.contextmanager
+    def recording(self, name):
+        """Collect the outputs of the module's submodule ``name`` (a dotted path) as numpy
+        arrays, one per forward pass, while the block runs."""
+        captured = []
+        hook = thread_forward_hook(
+            self.module_.get_submodule(name),
+            lambda module, inputs, output: captured.append(
+                output.detach().float().cpu().numpy()))
+        try:
+            yield captured
+        finally:
+            hook.remove()
+
+    def kernels(self):
+        """The context every forward and backward pass of this net runs in: on the CPU, 3-D
+        convolutions run without oneDNN (mkldnn), whose 3-D convolution backward gave NaN
+        gradients at random in torch 2.13 (3 of 36 small trainings here; none of 36 without
+        it; ``tests/test_volumes.py``)."""
+        uses_3d = any(isinstance(m, torch.nn.Conv3d) for m in self.module_.modules())
+        if uses_3d and torch.device(self.device).type == "cpu":
+            return _without_onednn()
+        return contextlib.nullcontext()
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        if not self.initialized_:
+            self.initialize()
+        if world()[0] > 0:  # in a data-parallel fit, the first process reports
+            self.verbose = 0
+        with self.kernels(), data_parallel(self):
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+
+    def snapshot(self):
+        """Copies of the weights, optimizer state and history length (see :meth:`restore`)."""
+        return ({k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+                copy.deepcopy(self.optimizer_.state_dict()), len(self.history))
+
+    def restore(self, snapshot):
+        """Return to a :meth:`snapshot`: weights, optimizer state and history."""
+        weights, optimizer_state, n_epochs = snapshot
+        self.module_.load_state_dict(weights)
+        self.optimizer_.load_state_dict(optimizer_state)
+        del self.history[n_epochs:]
+
+    def predict_outputs(self, dataset, *, threads=None):
+        """The module's first output for ``dataset`` as a float64 numpy array
+        ``(n, n_outputs)``, in inference mode."""
+        with torch.inference_mode(), torch_threads(threads), self.kernels():
+            outputs = self.forward(dataset)
+        if isinstance(outputs, tuple):
+            outputs = outputs[0]
+        return outputs.double().cpu().numpy()
+
+    def predict_part(self, dataset, index, *, threads=None):
+        """Output ``index`` of a module that returns several (a localising module's mask
+        logits: 1) for ``dataset``, as a float32 numpy array, in inference mode."""
+        parts = []
+        with torch.inference_mode(), torch_threads(threads), self.kernels():
+            for outputs in self.forward_iter(dataset, training=False):
+                parts.append(outputs[index].float().cpu().numpy())
+        return np.concatenate(parts)
+
+    def meta_state_shapes(self):
+        """Parameter name -> shape of the module its parameters describe, sized on torch's
+        ``meta`` device (nothing is allocated)."""
+        with torch.device("meta"):
+            probe = self.module(**self.get_params_for("module"))
+        return {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+
+    def load_saved_state(self, state, optimizer_state=None, generator_state=None):
+        """Load weights (strictly), an optimizer state and the generator state into an
+        initialised net."""
+        self.module_.load_state_dict(state, strict=True)
+        if optimizer_state is not None:
+            self.optimizer_.load_state_dict(optimizer_state)
+        if generator_state is not None:
+            self.generator_.set_state(torch.tensor(generator_state, dtype=torch.uint8))
+
+    def initialize_module(self):
+        self._training_key = None
+        self.generator_ = torch.Generator().manual_seed(int(self.seed))
+        super().initialize_module()
+        # The module's constructor drew from torch's global generator; draw again from ours.
+        he_init_(self.module_, generator=self.generator_)
+        self.draws_in_module_ = any(isinstance(m, torch.nn.modules.dropout._DropoutNd)
+                                    for m in self.module_.modules())
+        if self.channels_last:
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def initialize(self):
+        super().initialize()
+        device_type = torch.device(self.device).type
+        use_scaler = self.amp_dtype == torch.float16
+        self.grad_scaler_ = torch.amp.GradScaler(device_type) if use_scaler else None
+        return self
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=self.amp_dtype)
+
+    def infer(self, x, **fit_params):
+        if self.channels_last and isinstance(x, dict) and x["images"].dim() == 4:
+            x = {**x, "images": x["images"].to(self.device).contiguous(
+                memory_format=torch.channels_last)}
+        parallel = getattr(self, "parallel_view", None)
+        with self._autocast():
+            if parallel is not None and self.module_.training:  # a data-parallel step
+                y_pred = parallel(**self._merge_x_and_fit_params(
+                    {k: v.to(self.device) for k, v in x.items()}, fit_params))
+            else:
+                y_pred = super().infer(x, **fit_params)
+        if self.amp_dtype is not None:
+            y_pred = (tuple(part.float() for part in y_pred) if isinstance(y_pred, tuple)
+                      else y_pred.float())
+        return y_pred
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            # skorch swallows the interrupt; remember it, wherever it landed, unless it is
+            # skorch's EarlyStopping ending training (it stops by raising KeyboardInterrupt).
+            self.keyboard_interrupt_ = not any(
+                isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+                for _, cb in self.callbacks_)
+            raise
+
+
+def thread_forward_hook(submodule, hook):
+    """Register ``hook`` as a forward hook of ``submodule`` that fires only for forward passes
+    run by the calling thread: a fitted model is shared between threads (a server predicting
+    while another thread explains), and a hook must neither collect another thread's outputs
+    nor act on them (``retain_grad`` on another thread's inference tensors fails). Returns
+    the handle; remove it when done."""
+    owner = threading.get_ident()
+
+    def in_this_thread(module, inputs, output):
+        if threading.get_ident() == owner:
+            return hook(module, inputs, output)
+        return None
+
+    return submodule.register_forward_hook(in_this_thread)
+
+
+@contextlib.contextmanager
+def _without_onednn():
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads):
+    """Run with ``n_threads`` torch threads (if not None), restoring the setting afterwards."""
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def resolve_amp_dtype(setting, device):
+    """The autocast dtype for ``mixed_precision=setting`` on ``device`` (None: float32)."""
+    device_type = torch.device(device).type
+    if setting is False:
+        return None
+    if setting == "auto":
+        if device_type != "cuda":
+            return None
+        setting = True
+    if setting is True:
+        if device_type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
+
+
+def device_settings(device, channels_last, lazy, spatial_dims=2):
+    """The net's device-dependent settings: channels-last ("auto": on CUDA only, where it is
+    faster and the CPU kernels' non-reproducibility does not apply; 2-D images only) and
+    pinned host memory for lazily read batches on CUDA."""
+    cuda = torch.device(device).type == "cuda"
+    settings = {"channels_last": (cuda if channels_last == "auto" else channels_last)
+                and spatial_dims == 2}
+    if lazy and cuda:
+        settings.update(iterator_train__pin_memory=True, iterator_valid__pin_memory=True)
+    return settings
+
+
+def resolve_device(device):
+    """Return the torch device string for ``device`` ("auto" picks CUDA when available).
+
+    Raises a ValueError naming ``device`` when it cannot be parsed or is not available here.
+    """
+    if device == "auto":
+        if not torch.cuda.is_available():
+            return "cpu"
+        rank, size = world()
+        if size > 1:  # data-parallel: one GPU per process of this machine
+            import os
+
+            local = int(os.environ.get("LOCAL_RANK", rank))
+            return f"cuda:{local % torch.cuda.device_count()}"
+        return "cuda"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; expected 'auto', 'cpu', 'cuda' or "
+            "'cuda:N'."
+        ) from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available on this machine; use device='auto' "
+            "(CUDA when present, else CPU) or device='cpu'."
+        )
+    if parsed.type == "cuda" and parsed.index is not None:
+        if parsed.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                "device(s); use an index below that."
+            )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} but MPS is not available; use device='cpu'.")
+    return str(parsed)

@@ -1,0 +1,247 @@
+"""The classification layer: labels to class indices, class weights, a logistic-regression
+start for the clinical shortcut, and probabilities from the network's logits."""
+
+import numpy as np
+import torch
+from scipy.special import log_softmax, softmax
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import compute_class_weight
+from sklearn.utils._param_validation import StrOptions
+
+from .._base.estimator import BaseFusionEstimator, Target
+from .._net.callbacks import BatchAccuracy
+from .._base.persistence import ModelFileError
+from .._base.validation import check_labels
+
+__all__ = ["BaseFusionClassifier"]
+
+_CLASS_DTYPE_KINDS = set("biufUO")
+
+
+class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
+    """Classification layer of skfusion's estimators (not for direct use): cross-entropy on
+    logits, ``predict_proba``, ``classes_``."""
+
+    _declared_params = {"criterion": torch.nn.CrossEntropyLoss, "class_weight": None}
+    _declared_constraints = {"criterion": [callable],
+                             "class_weight": [StrOptions({"balanced"}), dict, None]}
+    _target_attributes = ("classes_",)
+
+    def fit(self, X, y, groups=None):
+        """Train the network on images, clinical values and labels.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple (images, clinical)
+            ``images`` of shape (n_samples, H, W) or (n_samples, C, H, W), slice stacks
+            (n_samples, S, H, W) or volumes (n_samples, C, D, H, W); ``clinical`` a DataFrame
+            or array of shape (n_samples, n_features). With ``clinical_preprocessing="auto"``
+            (the default) it may hold text categories and missing values; with ``None`` it
+            must be numeric and complete (bring your own steps, e.g. a
+            :class:`~skfusion.ClinicalTransformer` in a pipeline).
+        y : array-like of shape (n_samples,)
+            Class labels of any type (e.g. ``"AD"``/``"NC"``).
+        groups : array-like of shape (n_samples,), default=None
+            Subject of each sample. With ``early_stopping``, the held-out validation part then
+            takes whole subjects (stratified by class), so no subject's slices are on both
+            sides. Pass it through sklearn with metadata routing
+            (``set_fit_request(groups=True)``) or as a fit parameter.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return super().fit(X, y, groups=groups)
+
+    def partial_fit(self, X, y, classes=None, groups=None):
+        """Train for one more epoch; the first call builds the network.
+
+        This is what lets Optuna's ``OptunaSearchCV(..., enable_pruning=True)`` stop
+        unpromising trials after any epoch.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple (images, clinical)
+            Training data, as in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like, default=None
+            All classes, required on the first call when ``y`` may not contain every class.
+        groups : array-like of shape (n_samples,), default=None
+            Subjects, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._partial_fit(X, y, groups=groups, classes=classes)
+
+    # -- the task contract -------------------------------------------------------------------
+
+    def _fit_target(self, y, *, n_samples, classes):
+        y = check_labels(y, n_samples=n_samples)
+        encoder = LabelEncoder()
+        try:
+            encoder.fit(y if classes is None else np.concatenate([np.asarray(classes), y]))
+            y_encoded = encoder.transform(y).astype(np.int64)
+        except TypeError:
+            raise ValueError(
+                "y mixes label types that cannot be ordered; use one type, e.g. y.astype(str)."
+            ) from None
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"y has a single class {encoder.classes_.tolist()}; a classifier needs at least "
+                "two. Check the labels, or the split that produced this subset.")
+        self._check_class_weight(encoder.classes_)
+        return Target(y_encoded, len(encoder.classes_), stratify=y_encoded,
+                      fitted={"classes_": encoder.classes_})
+
+    def _encode_target(self, y, *, n_samples, classes):
+        y = check_labels(y, n_samples=n_samples)
+        unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()), key=str)
+        if unknown:
+            raise ValueError(
+                f"y has label(s) {unknown} that the fitted model does not know "
+                f"({self.classes_.tolist()}); refit without warm_start, or pass classes= with "
+                "every label to the first partial_fit call.")
+        if classes is not None and set(np.asarray(classes).tolist()) != set(
+                self.classes_.tolist()):
+            raise ValueError(f"classes={list(classes)} differs from the fitted classes "
+                             f"{self.classes_.tolist()}.")
+        encoded = np.searchsorted(self.classes_, y).astype(np.int64)
+        return Target(encoded, len(self.classes_), stratify=encoded,
+                      fitted={"classes_": self.classes_})
+
+    def _check_class_weight(self, classes):
+        if self.class_weight is not None and "criterion__weight" in vars(self):
+            raise ValueError(
+                "class_weight and criterion__weight were both given; set only one of them.")
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {unknown} that are not in y; expected keys among "
+                    f"{classes.tolist()}.")
+
+    def _criterion_params(self, target):
+        params = {"criterion": self.criterion}
+        if self.class_weight is None or target is None:
+            return params
+        labels = target.fitted["classes_"].tolist()
+        weights = compute_class_weight(
+            "balanced" if self.class_weight == "balanced" else
+            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(labels)},
+            classes=np.arange(target.n_outputs), y=target.values)
+        return {**params, "criterion__weight": weights.astype(np.float32)}
+
+    def _start_shortcut(self, net, clinical, target, train):
+        """Start the clinical shortcut at an L2-penalised logistic regression (C=1, on the
+        standardised values) fitted on the training samples: the network begins as that
+        logistic regression, and its deep path learns what the image adds (stage-wise
+        fitting)."""
+        coef_intercept = _logistic_start(clinical, target.values[train], target.n_outputs,
+                                         self.class_weight, target.fitted["classes_"])
+        if coef_intercept is not None:
+            net.set_linear_("shortcut", *coef_intercept)
+
+    def _monitor_callbacks(self):
+        return [("valid_acc", BatchAccuracy())]
+
+    def _target_state(self, target_fitted):
+        classes = np.asarray(target_fitted["classes_"])
+        return {"classes": classes.tolist(),
+                "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
+
+    @classmethod
+    def _restore_target(cls, fitted):
+        classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
+        return {"classes_": classes}, len(classes)
+
+    @classmethod
+    def _check_target_state(cls, path, fitted):
+        classes = fitted.get("classes")
+        if not isinstance(classes, list) or not 2 <= len(classes) <= 10**5 or not all(
+                isinstance(c, (str, int, float, bool)) for c in classes):
+            raise ModelFileError(f"{path!s}: fitted.classes must be a list of 2 or more "
+                                 "labels.")
+        dtype_text = fitted.get("classes_dtype")
+        try:
+            dtype = np.dtype(dtype_text) if isinstance(dtype_text, str) and len(
+                dtype_text) < 16 else None
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in _CLASS_DTYPE_KINDS or dtype.itemsize > 4096:
+            raise ModelFileError(f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a "
+                                 "label dtype.")
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def _export_head(self):
+        return {"kind": "softmax", "output": {
+            "name": "output", "dtype": "float32", "shape": ["n_samples", len(self.classes_)],
+            "meaning": "predict_proba: the probability of each class, in classes order",
+            "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_]}}
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
+
+        Prediction runs in batches of ``batch_size`` (or ``iterator_valid__batch_size``), so
+        memory stays bounded for large inputs.
+        """
+        return softmax(self._outputs(X), axis=1)
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, computed stably from the logits."""
+        return log_softmax(self._outputs(X), axis=1)
+
+    def decision_function(self, X):
+        """Unnormalised scores: logits of shape (n_samples, n_classes), or for two classes the
+        logit of ``classes_[1]`` minus that of ``classes_[0]``, shape (n_samples,), as in sklearn.
+        """
+        logits = self._outputs(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X):
+        """The most probable class of each sample, as labels from ``classes_``."""
+        logits = self._outputs(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags
+
+
+def _logistic_start(clinical, y_encoded, n_classes, class_weight, classes):
+    """Weights ``(coef, intercept)`` of a logistic regression (C=1) fitted on standardised
+    values and folded back onto the raw values; None when the part has one class."""
+    present = np.unique(y_encoded)
+    if len(present) < 2:
+        return None
+    weight = None
+    if isinstance(class_weight, dict):
+        weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist())
+                  if i in present}
+    elif class_weight == "balanced":
+        weight = "balanced"
+    values = clinical.astype(np.float64)
+    mean, scale = values.mean(axis=0), values.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=1000, class_weight=weight)
+    model.fit((values - mean) / scale, y_encoded)
+    model_coef = model.coef_ / scale
+    model_intercept = model.intercept_ - model_coef @ mean
+    coef = np.zeros((n_classes, clinical.shape[1]))
+    intercept = np.zeros(n_classes)
+    if model_coef.shape[0] == 1:  # binary: logit difference split between the two rows
+        coef[model.classes_[1]] = model_coef[0] / 2
+        coef[model.classes_[0]] = -model_coef[0] / 2
+        intercept[model.classes_[1]] = model_intercept[0] / 2
+        intercept[model.classes_[0]] = -model_intercept[0] / 2
+    else:
+        coef[model.classes_] = model_coef
+        intercept[model.classes_] = model_intercept
+    return coef, intercept

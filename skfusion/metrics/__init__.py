@@ -1,0 +1,442 @@
+"""Diagnostic metrics as reported in medical imaging papers, usable as sklearn scorers.
+
+Sensitivity, specificity, positive and negative predictive value from the confusion matrix
+(binary with ``pos_label``, or one-vs-rest per class with ``average`` as in sklearn),
+:func:`diagnostic_report` with bootstrap confidence intervals (resampling subjects when
+``groups`` is given), and :func:`diagnostic_scorers` for ``cross_validate`` and searches;
+survival metrics; and the text metrics of generated reports (:func:`rouge_l`, :func:`bleu`).
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    make_scorer,
+    multilabel_confusion_matrix,
+    roc_auc_score,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_params
+
+from ._subject import aggregate_by_subject, infer_pos_label
+from ._survival import brier_score, concordance_index, integrated_brier_score
+from .._tasks.text_scores import bleu, rouge_l
+
+__all__ = [
+    "aggregate_by_subject",
+    "bleu",
+    "brier_score",
+    "concordance_index",
+    "diagnostic_report",
+    "diagnostic_scorers",
+    "infer_pos_label",
+    "plot_diagnostics",
+    "npv_score",
+    "ppv_score",
+    "sensitivity_score",
+    "specificity_score",
+    "integrated_brier_score",
+    "rouge_l",
+]
+
+# (numerator, denominator) in terms of tp, fn, fp, tn, and what an empty denominator means.
+_DEFINITIONS = {
+    "sensitivity": (lambda tp, fn, fp, tn: (tp, tp + fn), "no positive samples in y_true"),
+    "specificity": (lambda tp, fn, fp, tn: (tn, tn + fp), "no negative samples in y_true"),
+    "ppv": (lambda tp, fn, fp, tn: (tp, tp + fp), "no positive predictions in y_pred"),
+    "npv": (lambda tp, fn, fp, tn: (tn, tn + fn), "no negative predictions in y_pred"),
+}
+
+_PARAMS = {
+    "y_true": ["array-like"],
+    "y_pred": ["array-like"],
+    "labels": ["array-like", None],
+    "pos_label": [str, Integral, bool, np.bool_],
+    "average": [StrOptions({"binary", "micro", "macro", "weighted"}), None],
+    "zero_division": [StrOptions({"warn"}), Options(Real, {0.0, 1.0, np.nan})],
+}
+
+
+def _confusion_metric(name, y_true, y_pred, labels, pos_label, average, zero_division):
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(
+            f"y_true and y_pred must be 1-D of the same length; got shapes {y_true.shape} "
+            f"and {y_pred.shape}."
+        )
+    present = np.unique(np.concatenate([y_true, y_pred]))
+    if average == "binary":
+        if len(present) > 2:
+            raise ValueError(
+                f"average='binary' needs binary labels, but y_true and y_pred have "
+                f"{len(present)}: {present.tolist()}. Choose average='macro', 'weighted', "
+                "'micro' or None for one-vs-rest scores per class."
+            )
+        if len(present) == 2 and pos_label not in set(present.tolist()):
+            raise ValueError(
+                f"pos_label={pos_label!r} is not a label of y_true or y_pred "
+                f"({present.tolist()}); pass pos_label= the positive class."
+            )
+        labels = [pos_label]
+    elif labels is None:
+        labels = present
+    counts = multilabel_confusion_matrix(y_true, y_pred, labels=labels)
+    tn, fp, fn, tp = (counts[:, i, j] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
+    formula, reason = _DEFINITIONS[name]
+    if average == "micro":
+        numerator, denominator = formula(tp.sum(), fn.sum(), fp.sum(), tn.sum())
+        return _divide(np.array([numerator]), np.array([denominator]), zero_division, name,
+                       reason)[0]
+    numerator, denominator = formula(tp, fn, fp, tn)
+    scores = _divide(numerator, denominator, zero_division, name, reason)
+    if average == "binary":
+        return float(scores[0])
+    if average is None:
+        return scores
+    if average == "macro":
+        return float(np.mean(scores))
+    support = tp + fn
+    if support.sum() == 0:
+        return _divide(np.array([0.0]), np.array([0]), zero_division, name, reason)[0]
+    return float(np.average(scores, weights=support))
+
+
+def _divide(numerator, denominator, zero_division, name, reason):
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    empty = denominator == 0
+    result = np.divide(numerator, denominator, out=np.zeros_like(numerator), where=~empty)
+    if empty.any():
+        if zero_division == "warn":
+            warnings.warn(
+                f"{name} is undefined ({reason}) and was set to 0.0; pass zero_division=0, 1 "
+                "or np.nan to choose the value and silence this warning.",
+                UndefinedMetricWarning,
+                stacklevel=4,
+            )
+            result[empty] = 0.0
+        else:
+            result[empty] = zero_division
+    return result
+
+
+def _metric(name, summary):
+    @validate_params(_PARAMS, prefer_skip_nested_validation=True)
+    def metric(y_true, y_pred, *, labels=None, pos_label=1, average="binary",
+               zero_division="warn"):
+        return _confusion_metric(name, y_true, y_pred, labels, pos_label, average,
+                                 zero_division)
+
+    metric.__name__ = f"{name}_score"
+    metric.__qualname__ = metric.__name__
+    metric.__doc__ = f"""{summary}
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    labels : array-like, default=None
+        Classes to score with ``average != "binary"`` (default: all labels present).
+    pos_label : str, int or bool, default=1
+        The positive class when ``average="binary"``.
+    average : {{"binary", "micro", "macro", "weighted"}} or None, default="binary"
+        "binary": the score of ``pos_label``. Otherwise one-vs-rest per class, then: None
+        returns the per-class array; "macro" their mean; "weighted" their mean weighted by
+        each class's support; "micro" the score of the pooled confusion counts.
+    zero_division : "warn", 0.0, 1.0 or np.nan, default="warn"
+        Value when the score's denominator is zero; "warn" returns 0.0 and warns.
+
+    Returns
+    -------
+    score : float, or ndarray of shape (n_labels,) with ``average=None``
+    """
+    return metric
+
+
+sensitivity_score = _metric(
+    "sensitivity", "Sensitivity (true positive rate, recall): TP / (TP + FN).")
+specificity_score = _metric(
+    "specificity", "Specificity (true negative rate): TN / (TN + FP).")
+ppv_score = _metric("ppv", "Positive predictive value (precision): TP / (TP + FP).")
+npv_score = _metric("npv", "Negative predictive value: TN / (TN + FN).")
+
+
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "y_score": ["array-like", None],
+        "pos_label": [str, Integral, bool, np.bool_, None],
+        "groups": ["array-like", None],
+        "n_bootstraps": [Interval(Integral, 0, None, closed="left")],
+        "confidence_level": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=None,
+                      n_bootstraps=1000, confidence_level=0.95, random_state=0):
+    """ACC, sensitivity, specificity, PPV, NPV, balanced accuracy and AUC with confidence
+    intervals.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+        Scores for AUC: the positive class's probability (binary), or ``predict_proba``
+        (columns in sorted label order; one-vs-rest macro AUC for several classes). Without
+        it the AUC row is left out.
+    pos_label : label, default=None
+        Positive class of a binary problem, inferred only where unambiguous
+        (:func:`infer_pos_label`: 1 for labels {0, 1} or {-1, 1}, True for booleans); other
+        labels ("AD"/"NC") need it. With more than two classes the confusion-matrix metrics
+        are macro one-vs-rest averages.
+    groups : array-like of shape (n_samples,), default=None
+        Subject of each sample. The bootstrap then resamples subjects, not slices, so the
+        intervals account for slices of one subject being alike.
+    n_bootstraps : int, default=1000
+        Bootstrap resamples for the intervals (0: no intervals).
+    confidence_level : float, default=0.95
+        Coverage of the percentile bootstrap intervals.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the bootstrap.
+
+    Returns
+    -------
+    report : pandas.DataFrame
+        One row per metric; columns ``value``, ``ci_low``, ``ci_high``. Metrics undefined in
+        a resample (e.g. no positive sample) are left out of that resample's interval.
+
+    Examples
+    --------
+    >>> from skfusion.metrics import diagnostic_report
+    >>> report = diagnostic_report(["AD", "AD", "NC", "NC"], ["AD", "NC", "NC", "NC"],
+    ...                            pos_label="AD", n_bootstraps=0)
+    >>> report["value"].round(3).to_dict()
+    {'ACC': 0.75, 'Sensitivity': 0.5, 'Specificity': 1.0, 'PPV': 1.0, 'NPV': 0.667, \
+'Balanced ACC': 0.75}
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if len(y_true) != len(y_pred) or len(y_true) == 0:
+        raise ValueError(
+            f"y_true and y_pred must have the same, non-zero length; got {len(y_true)} and "
+            f"{len(y_pred)}."
+        )
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    binary = len(labels) <= 2
+    if binary and pos_label is None:
+        pos_label = infer_pos_label(labels)
+    scores = None if y_score is None else np.asarray(y_score, dtype=float)
+    if scores is not None and len(scores) != len(y_true):
+        raise ValueError(f"y_score has {len(scores)} rows but y_true has {len(y_true)}.")
+
+    def compute(index):
+        t, p = y_true[index], y_pred[index]
+        options = (dict(pos_label=pos_label, average="binary") if binary
+                   else dict(labels=labels, average="macro"))
+        values = {"ACC": accuracy_score(t, p)}
+        for name, metric in (("Sensitivity", sensitivity_score),
+                             ("Specificity", specificity_score), ("PPV", ppv_score),
+                             ("NPV", npv_score)):
+            values[name] = metric(t, p, zero_division=np.nan, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values["Balanced ACC"] = balanced_accuracy_score(t, p)
+        if scores is not None:
+            s = scores[index]
+            if len(np.unique(t)) < 2:
+                values["AUC"] = np.nan
+            elif binary:
+                values["AUC"] = roc_auc_score(t == pos_label, s if s.ndim == 1 else s[:, -1])
+            else:
+                values["AUC"] = roc_auc_score(t, s, multi_class="ovr", labels=labels)
+        return values
+
+    everything = np.arange(len(y_true))
+    point = compute(everything)
+    _warn_undefined(point, "diagnostic_report")
+    report = pd.DataFrame({"value": point}).astype(float)
+    report["ci_low"] = np.nan
+    report["ci_high"] = np.nan
+    if n_bootstraps:
+        rng = check_random_state(random_state)
+        units = np.arange(len(y_true)) if groups is None else np.asarray(groups)
+        if len(units) != len(y_true):
+            raise ValueError(f"groups has {len(units)} entries but y_true has {len(y_true)}.")
+        unique_units, members = np.unique(units, return_inverse=True)
+        by_unit = [np.flatnonzero(members == u) for u in range(len(unique_units))]
+        draws = []
+        for _ in range(n_bootstraps):
+            chosen = rng.randint(len(unique_units), size=len(unique_units))
+            draws.append(compute(np.concatenate([by_unit[u] for u in chosen])))
+        draws = pd.DataFrame(draws)
+        alpha = (1 - confidence_level) / 2
+        report["ci_low"] = draws.quantile(alpha).reindex(report.index)
+        report["ci_high"] = draws.quantile(1 - alpha).reindex(report.index)
+    return report
+
+
+class _PositiveClassAUC:
+    """Scorer: ROC AUC of the ``predict_proba`` column of ``pos_label``."""
+
+    def __init__(self, pos_label):
+        self.pos_label = pos_label
+
+    def __call__(self, estimator, X, y):
+        classes = list(estimator.classes_)
+        if self.pos_label not in classes:
+            raise ValueError(
+                f"pos_label={self.pos_label!r} is not among the classes {classes} the "
+                "estimator was fitted on."
+            )
+        proba = estimator.predict_proba(X)[:, classes.index(self.pos_label)]
+        return roc_auc_score(np.asarray(y) == self.pos_label, proba)
+
+    def __repr__(self):
+        return f"roc_auc(pos_label={self.pos_label!r})"
+
+
+@validate_params(
+    {"pos_label": [str, Integral, bool, np.bool_, None]}, prefer_skip_nested_validation=True
+)
+class _NaNWarning:
+    """A confusion-matrix metric that returns ``zero_division`` for an undefined split and
+    says so with an UndefinedMetricWarning (a picklable callable, for parallel CV)."""
+
+    def __init__(self, name, metric, zero_division):
+        self.name = name
+        self.metric = metric
+        self.zero_division = zero_division
+        self.__name__ = f"{name}_score"
+
+    def __call__(self, y_true, y_pred, **options):
+        value = self.metric(y_true, y_pred, zero_division=np.nan, **options)
+        if np.isnan(value):
+            warnings.warn(
+                f"{self.name} is undefined for this split ({_DEFINITIONS[self.name][1]}, e.g. "
+                f"the model predicted one class) and scored {self.zero_division}; "
+                "np.mean over the splits is then NaN: use np.nanmean and report the number of "
+                "undefined splits, or pass diagnostic_scorers(zero_division=0).",
+                UndefinedMetricWarning, stacklevel=2)
+            return self.zero_division
+        return value
+
+
+def _warn_undefined(values, where):
+    """Warn, naming the metric and the reason, for each NaN in a report's point values."""
+    reasons = {"Sensitivity": _DEFINITIONS["sensitivity"][1],
+               "Specificity": _DEFINITIONS["specificity"][1],
+               "PPV": _DEFINITIONS["ppv"][1], "NPV": _DEFINITIONS["npv"][1],
+               "AUC": "y_true holds one class"}
+    for name, value in values.items():
+        if isinstance(value, float) and np.isnan(value) and name in reasons:
+            warnings.warn(f"{where}: {name} is undefined ({reasons[name]}) and reported as "
+                          "NaN.", UndefinedMetricWarning, stacklevel=3)
+
+
+def diagnostic_scorers(pos_label=None, zero_division=np.nan):
+    """Scorers for ``cross_validate(..., scoring=diagnostic_scorers(...))`` and searches.
+
+    Parameters
+    ----------
+    pos_label : label or None, default=None
+        The positive class of a binary task ("AD"). ``None`` returns multi-class scorers:
+        one-vs-rest macro averages of the confusion-matrix metrics and one-vs-rest AUC.
+
+    zero_division : np.nan, 0.0 or 1.0, default=np.nan
+        The score of a split where a metric is undefined (PPV when the model predicted no
+        positive sample, sensitivity when the test part holds no positive sample...). The
+        default, NaN, keeps such splits apart from real zeros; each one raises an
+        ``UndefinedMetricWarning`` that names the metric and the reason. ``np.mean`` of
+        ``cross_validate``'s scores is then NaN: average with ``np.nanmean`` and report how
+        many splits were undefined, or pass ``zero_division=0``.
+
+    Returns
+    -------
+    scorers : dict
+        Keys ``accuracy``, ``sensitivity``, ``specificity``, ``ppv``, ``npv``,
+        ``balanced_accuracy``, ``roc_auc``.
+
+    Examples
+    --------
+    >>> from skfusion.metrics import diagnostic_scorers
+    >>> sorted(diagnostic_scorers(pos_label="AD"))
+    ['accuracy', 'balanced_accuracy', 'npv', 'ppv', 'roc_auc', 'sensitivity', 'specificity']
+    """
+    if pos_label is None:
+        options = dict(average="macro")
+        auc = "roc_auc_ovr"
+    else:
+        options = dict(average="binary", pos_label=pos_label)
+        auc = _PositiveClassAUC(pos_label)
+    scorers = {
+        "accuracy": "accuracy",
+        **{name: make_scorer(_NaNWarning(name, metric, zero_division), **options)
+           for name, metric in (("sensitivity", sensitivity_score),
+                                ("specificity", specificity_score), ("ppv", ppv_score),
+                                ("npv", npv_score))},
+        "balanced_accuracy": "balanced_accuracy",
+        "roc_auc": auc,
+    }
+    return scorers
+
+
+def plot_diagnostics(y_true, y_pred, y_score=None, *, pos_label=None, path=None, title=None):
+    """ROC curve and confusion matrix side by side (sklearn's display classes), as a PNG.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    y_score : array-like of shape (n_samples,), default=None
+        Score of ``pos_label`` for the ROC curve (binary tasks); without it only the
+        confusion matrix is drawn.
+    pos_label : label, default=None
+        The positive class; inferred only where unambiguous (:func:`infer_pos_label`).
+    path : str or path-like, default=None
+        Where to save the PNG; ``None`` only returns the figure.
+    title : str, default=None
+        Figure title (e.g. "fold 3").
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    y_true = np.asarray(y_true)
+    labels = np.unique(np.concatenate([y_true, np.asarray(y_pred)]))
+    if pos_label is None and len(labels) == 2:
+        pos_label = infer_pos_label(labels)
+    with_roc = y_score is not None and len(labels) <= 2
+    figure, axes = plt.subplots(1, 2 if with_roc else 1, figsize=(9 if with_roc else 4.5, 4))
+    axes = np.atleast_1d(axes)
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, ax=axes[-1],
+                                            colorbar=False)
+    axes[-1].set_title("confusion matrix")
+    if with_roc:
+        RocCurveDisplay.from_predictions(y_true, y_score, pos_label=pos_label, ax=axes[0],
+                                         plot_chance_level=True)
+        axes[0].set_title(f"ROC ({pos_label} positive)")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    if path is not None:
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+    return figure
