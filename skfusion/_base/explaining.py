@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._net.data import make_dataset
 from .._input import as_fusion_input
+from .._net.maps import image_encoder_of
 
 __all__ = []
 
@@ -63,3 +64,17 @@ def _target_indices(estimator, target, n):
                              f"{estimator.classes_.tolist()}.")
         target_index = np.array([estimator.classes_.tolist().index(t) for t in labels])
     return target_index
+
+
+def image_maps(estimator, X, kernel, method, *, target=None, **options):
+    """Maps of a fitted estimator's image path by ``kernel`` (``skfusion._net.maps``'s
+    ``grad_cam_maps`` or ``saliency_maps``), explaining ``target`` (see
+    :func:`_target_indices`); a ValueError names ``method`` when the model has no image
+    path."""
+    encoder, _ = image_encoder_of(estimator.net_.module_)
+    if encoder is None:
+        raise ValueError(
+            f"{estimator._describe_config()} has no image path to explain; {method} needs a "
+            "model that looks at images.")
+    target_index = _target_indices(estimator, target, len(X))
+    return kernel(estimator.net_, _batches(estimator, X), target_index=target_index, **options)

@@ -10,7 +10,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .maps import image_encoder_of
+from .._net.maps import image_encoder_of
 from .weights import PretrainedWeights, apply_freeze, frozen_keys, load_into
 from .weights import resolve_image_weights
 

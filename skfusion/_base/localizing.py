@@ -6,7 +6,8 @@ from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.data import make_dataset
-from .maps import grad_cam_maps, saliency_maps
+from .._net.maps import grad_cam_maps, saliency_maps
+from .explaining import image_maps
 from .._input import as_fusion_input
 from .._net.net import torch_threads
 
@@ -51,8 +52,8 @@ class LocalizeMixin:
             raise ValueError(f"weak must be 'gradcam' or 'saliency'; got {weak!r}.")
         if not getattr(self, "localizes_", False):
             if weak == "saliency":
-                return saliency_maps(self, X)
-            return grad_cam_maps(self, X, stage="combined")
+                return image_maps(self, X, saliency_maps, "saliency")
+            return image_maps(self, X, grad_cam_maps, "Grad-CAM", stage="combined")
         images, clinical, _, X = self._check_X(X, fitting=False)
         dataset = make_dataset(images, clinical, **self._extra_arrays(X))
         with torch_threads(self.n_threads):

@@ -5,11 +5,11 @@ modalities, and Integrated Gradients of the clinical inputs."""
 
 import numpy as np
 import torch
-from ._attributions import integrated_gradients, plot_importances
-from .._base.explaining import _batches, _final_estimator
-from .._base.maps import grad_cam_maps, image_encoder_of, saliency_maps
-from ._importance import permutation_importance
+from .._base.explaining import _batches, _final_estimator, image_maps
+from .._net.maps import grad_cam_maps, image_encoder_of, saliency_maps
 from .._net.net import thread_forward_hook
+from ._attributions import integrated_gradients, plot_importances
+from ._importance import permutation_importance
 
 __all__ = ["attention_maps", "grad_cam", "integrated_gradients", "localization_scores",
            "logit_parts", "permutation_importance", "plot_importances", "plot_overlays", "saliency"]
@@ -45,7 +45,7 @@ def grad_cam(estimator, X, *, target=None, stage=None):
         for volumes (``spatial_dims=3``) one map per volume: (n_samples, D, H, W).
     """
     estimator, X = _final_estimator(estimator, X)
-    return grad_cam_maps(estimator, X, target=target, stage=stage)
+    return image_maps(estimator, X, grad_cam_maps, "Grad-CAM", target=target, stage=stage)
 
 
 def saliency(estimator, X, *, target=None, smooth=5):
@@ -70,7 +70,7 @@ def saliency(estimator, X, *, target=None, smooth=5):
         (n_samples, S, H, W) for slice stacks, (n_samples, D, H, W) for volumes.
     """
     estimator, X = _final_estimator(estimator, X)
-    return saliency_maps(estimator, X, target=target, smooth=smooth)
+    return image_maps(estimator, X, saliency_maps, "saliency", target=target, smooth=smooth)
 
 
 def logit_parts(estimator, X):

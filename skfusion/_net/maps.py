@@ -1,13 +1,13 @@
-"""Weakly supervised maps of a fitted estimator: Grad-CAM of its image encoder (at one stage
-or combined over stages) and input-gradient saliency; the kernels behind
-:func:`skfusion.explain.grad_cam`, :func:`skfusion.explain.saliency` and ``localize`` of
-estimators fitted without masks."""
+"""Weakly supervised maps of a trained network: Grad-CAM of its image encoder (at one stage or
+combined over stages) and input-gradient saliency. Kernels over batches of module inputs, the
+torch side of :func:`skfusion.explain.grad_cam`, :func:`skfusion.explain.saliency` and
+``localize`` of estimators fitted without masks; the estimator side (which output, which
+batches) is ``skfusion._base.explaining.image_maps``."""
 
 import numpy as np
 import torch
 
-from .explaining import _batches, _target_indices
-from .._net.net import thread_forward_hook
+from .net import thread_forward_hook
 
 __all__ = ["grad_cam_maps", "image_encoder_of", "saliency_maps"]
 
@@ -20,33 +20,23 @@ def image_encoder_of(module):
     return getattr(inner.net if stacked else inner, "image_encoder", None), stacked
 
 
-def _image_path(estimator, method):
-    """``(module, encoder, stacked)`` of a fitted estimator, or a ValueError when it has no
-    image path for ``method`` to explain."""
-    module = estimator.net_.module_
-    encoder, stacked = image_encoder_of(module)
-    if encoder is None:
-        raise ValueError(
-            f"{estimator._describe_config()} has no image path to explain; {method} needs a "
-            "model that looks at images.")
-    return module, encoder, stacked
-
-
 def _enough(features):
     """Whether a feature map has at least 2 ** spatial_dims positions (2x2 in 2-D)."""
     return int(np.prod(features.shape[2:])) >= 2 ** (features.dim() - 2)
 
 
-def grad_cam_maps(estimator, X, *, target=None, stage=None):
+def grad_cam_maps(net, batches, *, target_index=None, stage=None):
     """Grad-CAM maps at input resolution, each scaled to a maximum of 1 (see
-    :func:`skfusion.explain.grad_cam`). ``stage``: 1-4, None (the last stage whose map has
-    at least 2 positions per axis) or "combined" (the mean of the scaled maps of every stage
-    from 2 on with at least 2 positions per axis: coarse stages say what, finer stages
-    where)."""
-    module, encoder, stacked = _image_path(estimator, "Grad-CAM")
+    :func:`skfusion.explain.grad_cam`), of ``net`` (a trained ``FusionNet`` with an image
+    encoder) over ``batches`` of ``(positions, module inputs)``. ``target_index``: the output
+    explained per sample (None: each sample's largest). ``stage``: 1-4, None (the last stage
+    whose map has at least 2 positions per axis) or "combined" (the mean of the scaled maps
+    of every stage from 2 on with at least 2 positions per axis: coarse stages say what,
+    finer stages where)."""
     if stage is not None and stage not in (1, 2, 3, 4, "combined"):
         raise ValueError(f"stage must be 1, 2, 3, 4, 'combined' or None; got {stage!r}.")
-    target_index = _target_indices(estimator, target, len(X))
+    module = net.module_
+    encoder, stacked = image_encoder_of(module)
     captured = {}
 
     def keeper(number):
@@ -60,8 +50,8 @@ def grad_cam_maps(estimator, X, *, target=None, stage=None):
     module.eval()
     maps = []
     try:
-        for positions, x in _batches(estimator, X):
-            with torch.enable_grad(), estimator.net_.kernels():
+        for positions, x in batches:
+            with torch.enable_grad(), net.kernels():
                 logits = module(**x)
                 logits = logits[0] if isinstance(logits, tuple) else logits
                 chosen = (logits.argmax(dim=1) if target_index is None else
@@ -101,7 +91,7 @@ def _scaled(cam):
     return cam / peak.view(-1, *([1] * (cam.dim() - 1)))
 
 
-def saliency_maps(estimator, X, *, target=None, smooth=5):
+def saliency_maps(net, batches, *, target_index=None, smooth=5):
     """Input-gradient saliency (Simonyan et al., 2014): the absolute gradient of the
     explained output with respect to each input pixel (voxel), summed over channels,
     box-filtered over ``smooth`` pixels per axis (1: none) and scaled to a maximum of 1.
@@ -109,13 +99,13 @@ def saliency_maps(estimator, X, *, target=None, smooth=5):
     coarse feature map blurs; noisier where the evidence is diffuse."""
     if not isinstance(smooth, (int, np.integer)) or smooth < 1 or smooth % 2 == 0:
         raise ValueError(f"smooth must be a positive odd number of pixels; got {smooth!r}.")
-    module, _, stacked = _image_path(estimator, "saliency")
-    target_index = _target_indices(estimator, target, len(X))
+    module = net.module_
+    _, stacked = image_encoder_of(module)
     module.eval()
     maps = []
-    for positions, x in _batches(estimator, X):
+    for positions, x in batches:
         images = x["images"].detach().clone().requires_grad_(True)
-        with torch.enable_grad(), estimator.net_.kernels():
+        with torch.enable_grad(), net.kernels():
             logits = module(**{**x, "images": images})
             logits = logits[0] if isinstance(logits, tuple) else logits
             chosen = (logits.argmax(dim=1) if target_index is None else
