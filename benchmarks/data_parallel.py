@@ -2,7 +2,7 @@
 threads) against the same fit on 2 processes x 1 thread (``fit_distributed``, gloo), with
 the same global batches; wall time including the processes' start-up (spawning, importing
 torch and skfusion), and the start-up alone (a fit of 0 samples' worth: ``max_epochs=1`` on
-the smallest cohort). That the models agree is tested in ``tests/test_distributed.py``; at
+the smallest cohort). That the models agree is tested in ``tests/_net/test_distributed.py``; at
 this learning rate training is chaotic (1 and 2 threads alone end far apart), so this
 script measures time only.
 

@@ -6,7 +6,7 @@ initialised ``torch.distributed`` process group: each process reads the same glo
 takes its shard, and torch's ``DistributedDataParallel`` averages the gradients (gloo on the
 CPU, NCCL on GPUs); batch normalisation uses the whole batch's statistics. The result is the
 model one process trains on the same global batches, up to floating-point order
-(``tests/test_distributed.py``). Two differences remain, by construction: a survival
+(``tests/_net/test_distributed.py``). Two differences remain, by construction: a survival
 model's Cox loss takes its risk sets within each process's shard, and dropout (the report
 generator's) draws per shard.
 """

@@ -49,10 +49,10 @@ def data():
 
 def pytest_terminal_summary(terminalreporter):
     """Print how many cases the robustness, hostile-file and crash suites tried."""
-    from .test_crash_consistency import KILLS
+    from ._base.test_crash_consistency import KILLS
+    from ._base.test_hostile_files import CASES
+    from ._base.test_robustness import TRIED
     from .test_docs import TIMES
-    from .test_hostile_files import CASES
-    from .test_robustness import TRIED
 
     if CASES:
         terminalreporter.write_line(

@@ -5,7 +5,7 @@ from skfusion import ClinicalAttentionClassifier
 from skfusion.evaluation import cross_val_diagnostics
 
 from .conftest import TINY
-from .test_grouped_validation import subject_data
+from ._base.test_grouped_validation import subject_data
 
 
 @pytest.mark.slow

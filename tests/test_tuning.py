@@ -16,7 +16,7 @@ from skfusion.__main__ import main
 from skfusion.tuning import search_space, tune
 
 from .conftest import TINY
-from .test_grouped_validation import subject_data
+from ._base.test_grouped_validation import subject_data
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -97,7 +97,7 @@ def test_two_processes_share_a_sqlite_study(tmp_path):
     script = textwrap.dedent(f"""
         import optuna
         from tests.test_tuning import tiny_pipeline
-        from tests.test_grouped_validation import subject_data
+        from tests._base.test_grouped_validation import subject_data
         from skfusion.tuning import tune
         X, y, groups = subject_data()
         space = {{"clinicalattentionclassifier__lr":

@@ -3,7 +3,7 @@
 before anything is built, and every write atomic.
 
 What a model file can do, and what it cannot (the threat model, tested in
-``tests/test_hostile_files.py``): it can choose parameter values within each estimator's
+``tests/_base/test_hostile_files.py``): it can choose parameter values within each estimator's
 own constraints and the caps below, and the tensors of the network those parameters
 describe. It cannot import a module, call a function or construct a class outside
 :data:`skfusion._base.safe_names.SAFE_OBJECTS` and the caller's ``custom_objects``, make

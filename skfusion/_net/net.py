@@ -201,7 +201,7 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
         """The context every forward and backward pass of this net runs in: on the CPU, 3-D
         convolutions run without oneDNN (mkldnn), whose 3-D convolution backward gave NaN
         gradients at random in torch 2.13 (3 of 36 small trainings here; none of 36 without
-        it; ``tests/test_volumes.py``)."""
+        it; ``tests/_base/test_volumes.py``)."""
         uses_3d = any(isinstance(m, torch.nn.Conv3d) for m in self.module_.modules())
         if uses_3d and torch.device(self.device).type == "cpu":
             return _without_onednn()
