@@ -104,10 +104,10 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
     **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
     module), ``_declared_params`` (its parameters: name -> default), ``_declared_constraints``
     (their sklearn constraints), ``_module_param_names`` (those forwarded to the module as
-    ``module__<name>``), ``_search_space`` (its tuning space), and optionally
-    ``_clinical_optional`` (clinical values may be left out) and ``_extra_fitted`` (names of
-    fitted attributes learned from extra inputs). **It may override**: ``_uses_clinical()``,
-    ``_is_multimodal()`` (mode-dependent inputs), and, for inputs beyond images and clinical
+    ``module__<name>``), ``_search_space`` (its tuning space), ``_inputs`` (which inputs the
+    network reads, per configuration), and optionally ``_fuses``, ``_clinical_optional``
+    (clinical values may be left out) and ``_extra_fitted`` (names of fitted attributes
+    learned from extra inputs). **It may override**, for inputs beyond images and clinical
     values, ``_learn_extra(X)``, ``_extra_arrays(X)`` and ``_derived_module_params(extra)``.
 
     **A task layer implements**: ``_fit_target``, ``_encode_target``, ``_criterion_params``,
@@ -150,6 +150,12 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
     }
     _parameter_constraints = dict(_declared_constraints)
     _module_class = None
+    #: The inputs the network reads ("images", "clinical", "text"): a set, or for a family
+    #: whose inputs follow a parameter, ``(parameter, {value: set})`` (e.g. by ``mode``).
+    _inputs = frozenset({"images", "clinical"})
+    #: False where the inputs are not fused for a prediction but are the task itself
+    #: (report generation, pretraining): no modality dropout, no clinical shortcut.
+    _fuses = True
     _module_param_names = ()
     _search_space = {}
     _clinical_optional = False
@@ -171,19 +177,28 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
         if cls._module_class is not None and not cls.__name__.startswith("_"):
             register_estimator(cls)
 
-    # -- the family's defaults ---------------------------------------------------------------
+    # -- the family's inputs, from its table -------------------------------------------------
+
+    def _inputs_read(self):
+        """The inputs the network reads in this configuration, from ``_inputs``."""
+        if isinstance(self._inputs, tuple):  # (parameter, {value: inputs})
+            name, table = self._inputs
+            return table[getattr(self, name)]
+        return self._inputs
 
     def _uses_clinical(self):
         """Whether the network reads clinical values (so X must carry them)."""
-        return True
+        return "clinical" in self._inputs_read()
 
     def _reads_images(self):
         """Whether the network has an image path (so it can learn to localise)."""
-        return True
+        return "images" in self._inputs_read()
 
     def _is_multimodal(self):
-        """Whether the network reads more than one modality (modality dropout applies)."""
-        return self._uses_clinical()
+        """Whether the network fuses an image with other inputs for one prediction: modality
+        dropout and the clinical shortcut then apply."""
+        inputs = self._inputs_read()
+        return self._fuses and "images" in inputs and len(inputs) > 1
 
     def _learn_extra(self, X):
         """Inputs beyond images and clinical values, learned in fit: ``(arrays, fitted)``."""

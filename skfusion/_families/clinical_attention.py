@@ -41,14 +41,9 @@ class _ClinicalAttention:
         "mode": ("categorical", ("image", "clinical", "concat", "full")),
     }
 
-    def _uses_clinical(self):
-        return self.mode != "image"
-
-    def _reads_images(self):
-        return self.mode != "clinical"
-
-    def _is_multimodal(self):
-        return self.mode in ("concat", "full")
+    _inputs = ("mode", {mode: frozenset({"images"} if image else set())
+                        | frozenset({"clinical"} if clinical else set())
+                        for mode, (image, clinical, _) in MODES.items()})
 
 
 @family_doc("classifier", FAMILY_PARAMETERS)

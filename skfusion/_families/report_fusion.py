@@ -64,6 +64,7 @@ class _ReportFusion:
     """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
 
     _module_class = ReportFusionNet
+    _inputs = frozenset({"images", "clinical", "text"})
     _clinical_optional = True
     _extra_fitted = ("vocabulary_", "report_length_")
     _declared_params = {"fusion": "concat", "embedding_dim": 64, "hidden_size": 64,

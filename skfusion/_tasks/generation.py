@@ -131,8 +131,7 @@ class ReportGenerator(BaseFusionEstimator):
     _search_space = {"hidden_size": ("categorical", (64, 128, 256)),
                      "dropout": ("float", 0.0, 0.5)}
 
-    def _is_multimodal(self):
-        return False  # clinical values condition the decoder; no modality dropout
+    _fuses = False  # clinical values condition the decoder; no modality dropout
 
     # -- the task contract ----------------------------------------------------------------
 

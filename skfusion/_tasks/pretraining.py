@@ -100,8 +100,7 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
                      "corruption_rate": ("float", 0.0, 0.6)}
     _target_attributes = ()
 
-    def _is_multimodal(self):
-        return False  # no shortcut and no modality dropout: both modalities are the task
+    _fuses = False  # no shortcut and no modality dropout: both modalities are the task
 
     # -- fit ----------------------------------------------------------------------------------
 
