@@ -9,14 +9,9 @@ __all__ = ["BatchIndexSampler", "FusionDataset", "LazyBatchLoader", "LazyFusionD
            "TensorBatchIterator", "make_dataset"]
 
 
-class FusionDataset(torch.utils.data.Dataset):
-    """Samples held as whole tensors: images ``(n, C, H, W)``, clinical ``(n, F)``, labels
-    ``(n,)`` and, for text models, token ids ``(n, L)``.
-
-    Works with a torch ``DataLoader`` (per-sample ``__getitem__``), and with
-    :class:`TensorBatchIterator`, which indexes whole batches at once and skips per-sample
-    Python work and collation.
-    """
+class _Samples(torch.utils.data.Dataset):
+    """What both datasets hold: images (tensors, or lazily read), clinical values, targets,
+    and the optional token ids and masks (tensors)."""
 
     def __init__(self, images, clinical, y=None, tokens=None, masks=None):
         self.images = images
@@ -25,32 +20,49 @@ class FusionDataset(torch.utils.data.Dataset):
         self.tokens = tokens
         self.masks = masks
 
-    def __len__(self):
-        return self.images.shape[0]
+    def _target(self, index):
+        return self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
 
-    def inputs(self, index):
-        """The module's keyword inputs for ``index`` (an int, slice or index tensor)."""
-        x = {"images": self.images[index], "clinical": self.clinical[index]}
+    def _optional(self, x, index):
+        """``x`` with the token ids and masks at ``index``, where the dataset has them."""
         if self.tokens is not None:
             x["tokens"] = self.tokens[index]
         if self.masks is not None:
             x["masks"] = self.masks[index]
         return x
 
+    def _rest(self, index):
+        """Targets, token ids and masks at ``index`` (None where absent): a new dataset's
+        last three arguments."""
+        return tuple(None if part is None else part[index]
+                     for part in (self.y, self.tokens, self.masks))
+
+
+class FusionDataset(_Samples):
+    """Samples held as whole tensors: images ``(n, C, H, W)``, clinical ``(n, F)``, labels
+    ``(n,)`` and, for text models, token ids ``(n, L)``.
+
+    Works with a torch ``DataLoader`` (per-sample ``__getitem__``), and with
+    :class:`TensorBatchIterator`, which indexes whole batches at once and skips per-sample
+    Python work and collation.
+    """
+
+    def __len__(self):
+        return self.images.shape[0]
+
+    def inputs(self, index):
+        """The module's keyword inputs for ``index`` (an int, slice or index tensor)."""
+        return self._optional({"images": self.images[index], "clinical": self.clinical[index]},
+                              index)
+
     def __getitem__(self, index):
-        target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
-        return self.inputs(index), target
+        return self.inputs(index), self._target(index)
 
     def take(self, positions):
         """Return the samples at ``positions`` (a 1-D integer tensor or array) as a new dataset."""
         positions = torch.as_tensor(positions, dtype=torch.long, device=self.images.device)
-        return FusionDataset(
-            self.images[positions],
-            self.clinical[positions],
-            None if self.y is None else self.y[positions],
-            None if self.tokens is None else self.tokens[positions],
-            None if self.masks is None else self.masks[positions],
-        )
+        return FusionDataset(self.images[positions], self.clinical[positions],
+                             *self._rest(positions))
 
     def to(self, device):
         """Return the dataset with every tensor on ``device``."""
@@ -63,19 +75,12 @@ class FusionDataset(torch.utils.data.Dataset):
         )
 
 
-class LazyFusionDataset(torch.utils.data.Dataset):
+class LazyFusionDataset(_Samples):
     """Samples whose images are read one by one from a :class:`~skfusion._input.LazyImages`.
 
     Clinical values, token ids and labels are small and held as tensors; images are read in
     ``__getitem__``, so a ``DataLoader`` with workers reads them in parallel with training.
     """
-
-    def __init__(self, images, clinical, y=None, tokens=None, masks=None):
-        self.images = images
-        self.clinical = clinical
-        self.y = y
-        self.tokens = tokens
-        self.masks = masks
 
     def __len__(self):
         return len(self.images)
@@ -87,25 +92,15 @@ class LazyFusionDataset(torch.utils.data.Dataset):
                 f"image {index} of {self.images!r} contains NaN or infinite values; fix or "
                 "drop that sample."
             )
-        target = self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
         x = {"images": torch.from_numpy(image), "clinical": self.clinical[index]}
-        if self.tokens is not None:
-            x["tokens"] = self.tokens[index]
-        if self.masks is not None:
-            x["masks"] = self.masks[index]
-        return x, target
+        return self._optional(x, index), self._target(index)
 
     def take(self, positions):
         """Return the samples at ``positions`` as a new lazy dataset."""
         positions = np.asarray(positions, dtype=int)
         index = torch.as_tensor(positions, dtype=torch.long)
-        return LazyFusionDataset(
-            self.images.take(positions),
-            self.clinical[index],
-            None if self.y is None else self.y[index],
-            None if self.tokens is None else self.tokens[index],
-            None if self.masks is None else self.masks[index],
-        )
+        return LazyFusionDataset(self.images.take(positions), self.clinical[index],
+                                 *self._rest(index))
 
 
 class TensorBatchIterator:
