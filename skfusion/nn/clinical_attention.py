@@ -5,6 +5,7 @@ from torch import nn
 
 from ._checks import check_option, check_positive_int
 from .clinical import ClinicalEncoder, ClinicalShortcut
+from .head import FusionHead
 from .init import he_init_
 from .resnet import RESNET_SPECS, ResNet
 
@@ -17,7 +18,7 @@ MODES = {
 }
 
 
-class ClinicalAttentionNet(nn.Module):
+class ClinicalAttentionNet(FusionHead):
     """ResNet image features, clinical features, and their concatenation into a linear head.
 
     Parameters
@@ -113,23 +114,6 @@ class ClinicalAttentionNet(nn.Module):
         if clinical_features is not None:
             parts.append(clinical_features)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-
-    def post_init_(self, generator=None):
-        """With a clinical shortcut, the head starts at zero: a new network outputs the
-        shortcut's logits, and the deep path learns what it adds."""
-        if self.shortcut is not None:
-            nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
-
-    def forward_head(self, features):
-        """Return logits from fused features."""
-        return self.head(features)
-
-    def forward(self, images, clinical=None):
-        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
-        or log-risk."""
-        logits = self.forward_head(self.forward_features(images, clinical))
-        return logits if self.shortcut is None else logits + self.shortcut(clinical)
 
 
 def resolve_clinical_dim(clinical_dim, backbone, base_width):

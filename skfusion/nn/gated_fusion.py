@@ -18,6 +18,7 @@ from ._dims import CONV, check_spatial_dims, global_average, per_channel
 from ._checks import check_option, check_positive_int
 from .clinical import ClinicalEncoder, ClinicalShortcut
 from .clinical_attention import resolve_clinical_dim
+from .head import FusionHead
 from .init import he_init_
 from .resnet import ResNet
 
@@ -143,7 +144,7 @@ class MultiHeadGMU(nn.Module):
         return z * h_image + (1 - z) * h_clinical
 
 
-class GatedFusionNet(nn.Module):
+class GatedFusionNet(FusionHead):
     """ResNet with EHR-guided spatial attention after chosen stages, fused by a multi-head GMU.
 
     Parameters
@@ -209,20 +210,3 @@ class GatedFusionNet(nn.Module):
 
         features = self.image_encoder.forward_features(images, after_stage=attend)
         return self.fusion(global_average(features), clinical_features)
-
-    def post_init_(self, generator=None):
-        """With a clinical shortcut, the head starts at zero: a new network outputs the
-        shortcut's logits, and the deep path learns what it adds."""
-        if self.shortcut is not None:
-            nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
-
-    def forward_head(self, features):
-        """Return logits from fused features."""
-        return self.head(features)
-
-    def forward(self, images, clinical=None):
-        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
-        or log-risk."""
-        logits = self.forward_head(self.forward_features(images, clinical))
-        return logits if self.shortcut is None else logits + self.shortcut(clinical)

@@ -4,12 +4,13 @@ from torch import nn
 
 from ._checks import check_option, check_positive_int
 from .clinical import ClinicalShortcut
+from .head import FusionHead
 from .init import he_init_
 from .modulation import METHODS, FeatureModulation
 from .resnet import RESNET_SPECS, ResNet
 
 
-class FeatureModulationNet(nn.Module):
+class FeatureModulationNet(FusionHead):
     """Image classifier whose feature maps are scaled and shifted by clinical values.
 
     The modulation rewrites the normalised output of the first convolution of the last
@@ -72,20 +73,3 @@ class FeatureModulationNet(nn.Module):
     def forward_features(self, images, clinical):
         """Return pooled image features, modulated by the clinical values."""
         return self.image_encoder(images, clinical)
-
-    def post_init_(self, generator=None):
-        """With a clinical shortcut, the head starts at zero: a new network outputs the
-        shortcut's logits, and the deep path learns what it adds."""
-        if self.shortcut is not None:
-            nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
-
-    def forward_head(self, features):
-        """Return logits from the pooled features."""
-        return self.head(features)
-
-    def forward(self, images, clinical=None):
-        """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
-        or log-risk."""
-        logits = self.forward_head(self.forward_features(images, clinical))
-        return logits if self.shortcut is None else logits + self.shortcut(clinical)

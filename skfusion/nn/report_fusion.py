@@ -6,6 +6,7 @@ from torch import nn
 from ._checks import check_option
 from .clinical import ClinicalEncoder, ClinicalShortcut
 from .gated_fusion import MultiHeadGMU
+from .head import FusionHead
 from .init import he_init_
 from .resnet import ResNet
 from .text import AttentionTextEncoder
@@ -13,7 +14,7 @@ from .text import AttentionTextEncoder
 FUSIONS = ("concat", "gated")
 
 
-class ReportFusionNet(nn.Module):
+class ReportFusionNet(FusionHead):
     """Fuse image slices, report text and (optionally) clinical values.
 
     Parameters
@@ -80,21 +81,9 @@ class ReportFusionNet(nn.Module):
             return self.fusion(image, other)
         return torch.cat([image, other], dim=1)
 
-    def post_init_(self, generator=None):
-        """With a clinical shortcut, the head starts at zero: a new network outputs the
-        shortcut's logits, and the deep path learns what it adds."""
-        if self.shortcut is not None:
-            nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
-
-    def forward_head(self, features):
-        """Return logits from fused features."""
-        return self.head(features)
-
     def forward(self, images, clinical=None, tokens=None):
         """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
         or log-risk."""
         if tokens is None:
             raise ValueError("ReportFusionNet needs report tokens; got tokens=None.")
-        logits = self.forward_head(self.forward_features(images, clinical, tokens))
-        return logits if self.shortcut is None else logits + self.shortcut(clinical)
+        return self.output(self.forward_features(images, clinical, tokens), clinical)

@@ -90,7 +90,4 @@ class SliceStackNet(nn.Module):
         else:
             pooled, weights = self.attention(features)
         self.slice_weights_out(weights)
-        outputs = self.net.forward_head(pooled)
-        if self.net.shortcut is not None:
-            outputs = outputs + self.net.shortcut(clinical)
-        return outputs
+        return self.net.output(pooled, clinical)
