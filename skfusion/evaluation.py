@@ -12,8 +12,8 @@ from ._base.cv import default_cv
 from ._base.fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
 from ._net.progress import progress
-from .metrics import (aggregate_by_subject, diagnostic_report, infer_pos_label,
-                      plot_diagnostics)
+from .metrics import (aggregate_by_subject, calibration_report, diagnostic_report,
+                      infer_pos_label, plot_diagnostics, plot_reliability)
 
 __all__ = ["cross_val_diagnostics"]
 
@@ -39,7 +39,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         such as "AD"/"NC" need it, and a ValueError says so.
     output_dir : str or path-like, default=None
         Write ``fold_<k>.png`` (ROC + confusion matrix), ``folds.csv`` and ``pooled.csv``
-        (the pooled out-of-fold report with subject-bootstrap intervals) there.
+        (the pooled out-of-fold report with subject-bootstrap intervals) there, and for a
+        binary task ``calibration.csv`` and ``reliability.png`` (the reliability diagram of
+        the pooled out-of-fold probabilities).
     random_state : int, default=0
         Seeds the folds and the bootstrap.
     verbose : int, default=1
@@ -49,7 +51,10 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     -------
     folds : pandas.DataFrame
         One row per fold, one column per metric; ``folds.attrs["pooled"]`` holds the pooled
-        report. When subjects have several samples (``groups`` repeat), every fold is also
+        report, and for a binary task ``folds.attrs["calibration"]`` the calibration of
+        the pooled out-of-fold probabilities (slope, intercept, ECE and Brier with
+        subject-bootstrap intervals, :func:`skfusion.metrics.calibration_report`). When
+        subjects have several samples (``groups`` repeat), every fold is also
         scored per subject (each subject's mean predicted probabilities, see
         :func:`skfusion.metrics.aggregate_by_subject`): ``folds.attrs["per_subject"]`` (one
         row per fold) and ``folds.attrs["pooled_per_subject"]``; ``folds`` itself is per
@@ -125,6 +130,10 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         groups=np.concatenate(pooled_groups), random_state=random_state,
     )
     folds.attrs["pooled"] = pooled
+    if binary:  # calibration of the pooled out-of-fold probabilities
+        folds.attrs["calibration"] = calibration_report(
+            np.concatenate(pooled_true), np.concatenate(pooled_score), pos_label=pos_label,
+            groups=np.concatenate(pooled_groups), random_state=random_state)
     if repeated:
         folds.attrs["per_subject"] = pd.DataFrame(subject_rows).set_index("fold")
         with warnings.catch_warnings():
@@ -135,4 +144,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     if out is not None:
         folds.to_csv(out / "folds.csv")
         pooled.to_csv(out / "pooled.csv")
+        if binary:
+            folds.attrs["calibration"].to_csv(out / "calibration.csv")
+            plot_reliability(np.concatenate(pooled_true), np.concatenate(pooled_score),
+                             pos_label=pos_label, path=out / "reliability.png",
+                             title="pooled out-of-fold probabilities")
     return folds

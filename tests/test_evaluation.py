@@ -18,7 +18,12 @@ def test_cross_val_diagnostics_per_fold_and_pooled(tmp_path, capsys):
     assert {"ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC"} <= set(folds.columns)
     pooled = folds.attrs["pooled"].dropna()  # PPV is undefined when no AD is predicted
     assert (pooled["ci_low"] <= pooled["value"] + 1e-12).all()
-    for name in ("fold_1.png", "fold_3.png", "folds.csv", "pooled.csv"):
+    calibration = folds.attrs["calibration"]
+    assert list(calibration.index) == ["Calibration slope", "Calibration intercept", "ECE",
+                                       "Brier"]
+    assert 0 <= calibration.loc["ECE", "value"] <= 1
+    for name in ("fold_1.png", "fold_3.png", "folds.csv", "pooled.csv", "calibration.csv",
+                 "reliability.png"):
         assert (tmp_path / name).exists()
     out = capsys.readouterr().out
     assert "fold 3 (per slice):" in out and "fold 3 (per subject):" in out

@@ -11,7 +11,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     accuracy_score,
@@ -20,9 +19,10 @@ from sklearn.metrics import (
     multilabel_confusion_matrix,
     roc_auc_score,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions, validate_params
 
+from ._bootstrap import bootstrap_report
+from ._calibration import calibration_report, plot_reliability, reliability_curve
 from ._subject import aggregate_by_subject, infer_pos_label
 from ._survival import brier_score, concordance_index, integrated_brier_score
 from .._tasks.text_scores import bleu, rouge_l
@@ -31,11 +31,14 @@ __all__ = [
     "aggregate_by_subject",
     "bleu",
     "brier_score",
+    "calibration_report",
     "concordance_index",
     "diagnostic_report",
     "diagnostic_scorers",
     "infer_pos_label",
     "plot_diagnostics",
+    "plot_reliability",
+    "reliability_curve",
     "npv_score",
     "ppv_score",
     "sensitivity_score",
@@ -262,27 +265,9 @@ def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=No
                 values["AUC"] = roc_auc_score(t, s, multi_class="ovr", labels=labels)
         return values
 
-    everything = np.arange(len(y_true))
-    point = compute(everything)
-    _warn_undefined(point, "diagnostic_report")
-    report = pd.DataFrame({"value": point}).astype(float)
-    report["ci_low"] = np.nan
-    report["ci_high"] = np.nan
-    if n_bootstraps:
-        rng = check_random_state(random_state)
-        units = np.arange(len(y_true)) if groups is None else np.asarray(groups)
-        if len(units) != len(y_true):
-            raise ValueError(f"groups has {len(units)} entries but y_true has {len(y_true)}.")
-        unique_units, members = np.unique(units, return_inverse=True)
-        by_unit = [np.flatnonzero(members == u) for u in range(len(unique_units))]
-        draws = []
-        for _ in range(n_bootstraps):
-            chosen = rng.randint(len(unique_units), size=len(unique_units))
-            draws.append(compute(np.concatenate([by_unit[u] for u in chosen])))
-        draws = pd.DataFrame(draws)
-        alpha = (1 - confidence_level) / 2
-        report["ci_low"] = draws.quantile(alpha).reindex(report.index)
-        report["ci_high"] = draws.quantile(1 - alpha).reindex(report.index)
+    report = bootstrap_report(compute, len(y_true), groups=groups, n_bootstraps=n_bootstraps,
+                              confidence_level=confidence_level, random_state=random_state)
+    _warn_undefined(report["value"].to_dict(), "diagnostic_report")
     return report
 
 
