@@ -10,12 +10,12 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from ._base.cv import default_cv
 from ._base.fitting import fit_with_groups
-from ._input import subjects_of, warn_if_subjects_repeat
+from ._input import as_fusion_input, subjects_of, warn_if_subjects_repeat
 from ._net.progress import progress
 from .metrics import (aggregate_by_subject, calibration_report, diagnostic_report,
                       infer_pos_label, plot_diagnostics, plot_reliability)
 
-__all__ = ["cross_val_diagnostics"]
+__all__ = ["cross_val_diagnostics", "subgroup_report"]
 
 
 def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
@@ -150,3 +150,88 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
                              pos_label=pos_label, path=out / "reliability.png",
                              title="pooled out-of-fold probabilities")
     return folds
+
+
+def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_bootstraps=1000,
+                    confidence_level=0.95, random_state=0):
+    """Discrimination, calibration and prevalence of a fitted binary classifier in each
+    subgroup (sex, age band, site...), with subject-bootstrap intervals.
+
+    Parameters
+    ----------
+    estimator : fitted classifier or pipeline
+        Scored as it is (not refitted): pass held-out data.
+    X : FusionInput or tuple
+        The samples scored.
+    y : array-like of shape (n_samples,)
+        Their true labels (two classes).
+    by : str or array-like of shape (n_samples,)
+        A column of ``X``'s clinical table, or one subgroup value per sample (e.g.
+        ``pandas.cut(age, [0, 65, 75, 120])``). Missing values form their own subgroup,
+        ``"missing"``.
+    pos_label : label, default=None
+        The positive class; inferred only where unambiguous (labels such as "AD"/"NC" need
+        it).
+    groups : array-like of shape (n_samples,), default=None
+        Subject of each sample (default: the subjects ``X`` carries); the bootstrap
+        resamples whole subjects.
+    n_bootstraps : int, default=1000
+        Bootstrap resamples for the intervals (0: none).
+    confidence_level : float, default=0.95
+        Coverage of the percentile intervals.
+    random_state : int, default=0
+        Seeds the bootstrap.
+
+    Returns
+    -------
+    report : pandas.DataFrame
+        Indexed by (subgroup, metric), columns ``value``, ``ci_low``, ``ci_high``: per
+        subgroup "n" (samples), "Prevalence" (share of ``pos_label``), AUC, sensitivity,
+        specificity and the other metrics of :func:`skfusion.metrics.diagnostic_report`, and
+        the calibration slope, intercept, ECE and Brier of
+        :func:`skfusion.metrics.calibration_report`. A metric undefined in a subgroup (AUC
+        where it holds one class) is NaN, with an ``UndefinedMetricWarning``.
+    """
+    X = as_fusion_input(X)
+    y = np.asarray(y)
+    labels = np.unique(y)
+    if len(labels) != 2:
+        raise ValueError(f"subgroup_report is for binary tasks; y holds {len(labels)} "
+                         f"class(es) {labels.tolist()[:5]}.")
+    if pos_label is None:
+        pos_label = infer_pos_label(labels)
+    if isinstance(by, str):
+        if X.clinical is None or by not in getattr(X.clinical, "columns", ()):
+            columns = list(getattr(X.clinical, "columns", []))
+            raise ValueError(f"by={by!r} is not a column of X's clinical table (columns: "
+                             f"{columns}); pass a column name or one value per sample.")
+        values = X.clinical[by].to_numpy()
+    else:
+        values = np.asarray(by)
+    if values.shape != (len(y),):
+        raise ValueError(f"by must give one subgroup per sample ({len(y)}); got shape "
+                         f"{values.shape}.")
+    values = pd.Series(values, dtype=object).where(pd.notna(values), "missing").to_numpy()
+    subjects = subjects_of(X, groups)
+    subjects = np.arange(len(y)) if subjects is None else np.asarray(subjects)
+    proba = estimator.predict_proba(X)
+    classes = list(estimator.classes_)
+    if pos_label not in classes:
+        raise ValueError(f"pos_label={pos_label!r} is not among the classes {classes} the "
+                         "estimator was fitted on.")
+    score = proba[:, classes.index(pos_label)]
+    predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)].astype(y.dtype)
+    parts = {}
+    for value in pd.unique(values):
+        rows = np.flatnonzero(values == value)
+        options = dict(groups=subjects[rows], n_bootstraps=n_bootstraps,
+                       confidence_level=confidence_level, random_state=random_state)
+        counts = pd.DataFrame(
+            {"value": [len(rows), float(np.mean(y[rows] == pos_label))],
+             "ci_low": np.nan, "ci_high": np.nan}, index=["n", "Prevalence"])
+        parts[value] = pd.concat([
+            counts,
+            diagnostic_report(y[rows], predicted[rows], score[rows], pos_label=pos_label,
+                              **options),
+            calibration_report(y[rows], score[rows], pos_label=pos_label, **options)])
+    return pd.concat(parts, names=["subgroup", "metric"])

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.exceptions import UndefinedMetricWarning
 
 from skfusion import ClinicalAttentionClassifier
 from skfusion.evaluation import cross_val_diagnostics
@@ -45,3 +46,58 @@ def test_aggregate_by_subject():
     np.testing.assert_allclose(proba, [[0.3, 0.7], [0.8, 0.2]])
     with pytest.raises(ValueError, match="different labels"):
         aggregate_by_subject(["AD", "NC"], [0.1, 0.2], ["s", "s"])
+
+
+@pytest.fixture(scope="module")
+def fitted_with_sex():
+    from skfusion import FusionInput
+
+    from .conftest import make_data
+
+    X, y = make_data(n=48)
+    clinical = X.clinical.assign(sex=np.where(np.arange(48) % 3 == 0, "F", "M"))
+    clinical.loc[5, "sex"] = None
+    X = FusionInput(X.images, clinical)
+    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 4}).fit(X, y)
+    return model, X, y
+
+
+def test_subgroup_report_per_column_value_with_missing_as_its_own_group(fitted_with_sex):
+    from skfusion.evaluation import subgroup_report
+    from skfusion.metrics import calibration_report, diagnostic_report
+
+    model, X, y = fitted_with_sex
+    with pytest.warns(UndefinedMetricWarning) as caught:  # "missing" holds one sample
+        report = subgroup_report(model, X, y, by="sex", pos_label="AD", n_bootstraps=50)
+    assert any("AUC is undefined" in str(w.message) for w in caught)
+    assert set(report.index.get_level_values("subgroup")) == {"F", "M", "missing"}
+    counts = report.xs("n", level="metric")["value"]
+    assert counts.sum() == 48 and counts["missing"] == 1
+    female = np.flatnonzero(X.clinical["sex"].to_numpy() == "F")
+    proba = model.predict_proba(X[female])[:, list(model.classes_).index("AD")]
+    expected = diagnostic_report(y[female], model.predict(X[female]), proba, pos_label="AD",
+                                 n_bootstraps=0)["value"]
+    assert report.loc[("F", "AUC"), "value"] == pytest.approx(expected["AUC"])
+    assert report.loc[("F", "ECE"), "value"] == pytest.approx(calibration_report(
+        y[female], proba, pos_label="AD", n_bootstraps=0).loc["ECE", "value"])
+    assert report.loc[("F", "Prevalence"), "value"] == pytest.approx(np.mean(y[female] == "AD"))
+    assert np.isnan(report.loc[("missing", "AUC"), "value"])  # one sample: one class
+    defined = report.loc["F"].dropna()
+    assert (defined["ci_low"] <= defined["value"] + 1e-12).all()
+
+
+def test_subgroup_report_takes_an_array_and_refuses_bad_input(fitted_with_sex):
+    from skfusion.evaluation import subgroup_report
+
+    model, X, y = fitted_with_sex
+    bands = np.where(X.clinical["age"] < 70, "<70", ">=70")
+    report = subgroup_report(model, X, y, by=bands, pos_label="AD", n_bootstraps=0)
+    assert set(report.index.get_level_values("subgroup")) <= {"<70", ">=70"}
+    with pytest.raises(ValueError, match="not a column"):
+        subgroup_report(model, X, y, by="site", pos_label="AD")
+    with pytest.raises(ValueError, match="one subgroup per sample"):
+        subgroup_report(model, X, y, by=bands[:10], pos_label="AD")
+    with pytest.raises(ValueError, match="binary tasks"):
+        subgroup_report(model, X, np.array(["AD"] * 48), by="sex", pos_label="AD")
+    with pytest.raises(ValueError, match="not among the classes"):
+        subgroup_report(model, X, y, by="sex", pos_label="MCI")
