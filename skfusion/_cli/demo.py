@@ -39,7 +39,7 @@ PRETRAINING_NOTE = (
     "Pretraining (image_weights=, ImageClinicalPretrainer) is not run here: pretraining on "
     "enough unlabelled patients takes longer than this demo. In benchmarks/pretraining.py "
     "(this simulated cohort, judged seed) it lifted the image-only network from AUC 0.58 to "
-    "0.88 but gave no fused network a gain over the clinical logistic regression whose 95% "
+    "0.88 (+0.30 [+0.11, +0.49]) but gave no fused network a gain over the clinical logistic regression whose 95% "
     "interval excludes zero; see benchmarks/README.md, \"Pretraining\".")
 
 
