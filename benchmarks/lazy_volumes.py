@@ -84,7 +84,7 @@ def loader_rate(paths, workers, batch_size=4):
 def training_rate(steps, batch_size=4):
     import torch
 
-    from skfusion._net.net import _without_onednn
+    from skfusion._net.device import _without_onednn
     from skfusion.nn.resnet import ResNet
 
     generator = torch.Generator().manual_seed(0)

@@ -16,7 +16,7 @@ __all__ = ["MOVED", "install"]
 
 #: 0.3's module -> the module that holds its contents now.
 MOVED = {f"skfusion.{old}": f"skfusion.{new}" for old, new in {
-    "_batches": "_net.data", "_training": "_net.callbacks", "_training_step": "_net.step",
+    "_batches": "_net.data", "_training": "_net.callbacks", "_training_step": "_net.net",
     "_decoding": "_net.decoding", "_parallel": "_net.parallel", "_gradcam": "_net.maps",
     "_export": "_net.export_graph", "_progress": "_net.progress",
     "_core": "_base.estimator", "_building": "_base.building", "_params": "_base.params",

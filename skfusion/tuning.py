@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
-from ._base.estimator import SHARED_SEARCH_SPACE
+from ._base.shared_params import ROUTED_SEARCH_SPACE
 from ._base.cv import default_folds, task_of
 from ._base.fitting import fit_with_groups
 from ._input import subjects_of, warn_if_subjects_repeat
@@ -81,7 +81,7 @@ def search_space(estimator):
             f"search_space knows skfusion's estimators (or pipelines ending in one); got "
             f"{type(final).__name__}. Build the distributions by hand for other estimators."
         )
-    specs = {**SHARED_SEARCH_SPACE, **specs}
+    specs = {**specs, **ROUTED_SEARCH_SPACE}
     return {f"{prefix}{name}": _spec_to_distribution(spec) for name, spec in specs.items()}
 
 

@@ -10,145 +10,60 @@ listed in :class:`BaseFusionEstimator` and in ``docs/developers.md``. Nothing he
 tensor: the net layer (:mod:`skfusion._net`) makes every torch decision.
 """
 
-from numbers import Integral, Real
+import inspect
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.data import make_dataset
-from .building import NetBuildMixin
-from .exporting import ExportMixin
-from .image_weights import IMAGE_WEIGHTS_CONSTRAINTS, ImageWeightsMixin
+from . import exporting, localizing, model_files
+from .building import bind_checkpoints, build_net, net_callbacks
+from .convergence import warn_if_still_improving
+from .image_weights import (check_image_weights, freeze, image_encoder_state,
+                            load_image_weights)
 from .._input import LazyImages, subjects_of, warn_if_subjects_repeat
-from .input_checks import check_fusion_input, resolve_slices
-from .localizing import LocalizeMixin
+from .input_checks import check_fusion_input, check_groups, resolve_slices
 from .masks import check_masks
-from .model_files import ModelFileMixin
 from .._net.callbacks import ValidationSplit
-from .._net.net import resolve_device, torch_threads
-from .._net.callbacks import still_improving
-from .params import check_routed_params, make_init, routed_params, split_routed
+from .._net.device import resolve_device, torch_threads
+from .._net.net import FusionNet
+from .docstrings import fill_doc
+from .encoders import extra_module_params
+from .params import (check_routed_params, declared, make_init, routed_params,
+                     split_routed)
+from .shared_params import KWARGS_DOC, SHARED_PARAMS
 from .safe_names import register_estimator
 from ..nn.augment import augmentation_policy, policy_flips
-from ..nn.resnet import RESNET_SPECS
-from ..nn.slice_stack import POOLINGS
 from ..preprocessing._table import TableEncoder
 
-__all__ = ["BaseFusionEstimator", "SHARED_SEARCH_SPACE", "Target"]
+__all__ = ["BaseFusionEstimator"]
 
-#: Parameters every estimator has, with their defaults: the paper's network and optimiser
-#: settings plus the training remedies (augmentation, modality dropout, clinical shortcut).
-SHARED_DEFAULTS = {
-    "backbone": "resnet50",
-    "base_width": 64,
-    "max_epochs": 100,
-    "batch_size": 16,
-    "lr": 1e-4,
-    "optimizer": torch.optim.Adam,
-    "early_stopping": False,
-    "validation_fraction": 0.1,
-    "n_iter_no_change": 10,
-    "tol": 1e-4,
-    "augment": "auto",
-    "modality_dropout": 0.2,
-    "localization_weight": 1.0,
-    "image_weights": None,
-    "freeze": None,
-    "clinical_shortcut": True,
-    "clinical_preprocessing": "auto",
-    "slices": "auto",
-    "spatial_dims": 2,
-    "callbacks": None,
-    "device": "auto",
-    "mixed_precision": "auto",
-    "channels_last": "auto",
-    "warm_start": False,
-    "n_threads": None,
-    "random_state": None,
-    "verbose": 1,
-}
-
-#: The default search space every estimator shares (name -> (kind, *arguments); see
-#: :func:`skfusion.tuning.search_space`); a family adds its own in ``_search_space``.
-SHARED_SEARCH_SPACE = {
-    "lr": ("log_float", 1e-5, 1e-2),
-    "optimizer__weight_decay": ("log_float", 1e-6, 1e-2),
-    "batch_size": ("categorical", (8, 16, 32, 64)),
-    "base_width": ("categorical", (8, 16, 32, 64)),
-}
-
-
-class Target:
-    """What a task layer hands the core: the array the network trains on (``values``), the
-    network's output width (``n_outputs``), the labels the validation split keeps in
-    proportion (``stratify``, or None) and the fitted attributes learned from ``y``
-    (``fitted``, e.g. ``{"classes_": ...}``); ``raw`` keeps what the task layer needs of the
-    validated ``y`` at full precision after training (survival times)."""
-
-    def __init__(self, values, n_outputs, stratify=None, fitted=None, raw=None):
-        self.values = values
-        self.n_outputs = n_outputs
-        self.stratify = stratify
-        self.fitted = dict(fitted or {})
-        self.raw = raw
-
-
-class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, ExportMixin,
-                          ModelFileMixin, BaseEstimator):
+class BaseFusionEstimator(BaseEstimator):
     """Task-neutral base of skfusion's estimators (not for direct use).
 
     **A fusion family declares** (class attributes, data): ``_module_class`` (the torch
-    module), ``_declared_params`` (its parameters: name -> default), ``_declared_constraints``
-    (their sklearn constraints), ``_module_param_names`` (those forwarded to the module as
-    ``module__<name>``), ``_search_space`` (its tuning space), ``_inputs`` (which inputs the
-    network reads, per configuration), and optionally ``_fuses``, ``_clinical_optional``
-    (clinical values may be left out) and ``_extra_fitted`` (names of fitted attributes
-    learned from extra inputs). **It may override**, for inputs beyond images and clinical
-    values, ``_learn_extra(X)``, ``_extra_arrays(X)`` and ``_derived_module_params(extra)``.
+    module), ``_params`` (its parameters, one :class:`~skfusion._base.params.Param` record
+    each: default, constraints, documentation, forwarding to the module, search space and
+    model-file cap; every view is made from them), ``_inputs`` (which inputs the network
+    reads, per configuration), and optionally ``_fuses``, ``_clinical_optional`` (clinical
+    values may be left out) and ``_extra_inputs`` (an
+    :class:`~skfusion._base.encoders.ExtraInputs` for inputs beyond images and clinical
+    values).
 
-    **A task layer implements**: ``_fit_target``, ``_encode_target``, ``_criterion_params``,
-    ``_start_shortcut``, ``_target_state`` / ``_restore_target`` / ``_check_target_state``
-    (model files), and optionally ``_monitor_callbacks`` and ``_after_training``.
+    **A task layer declares** its ``_params``, ``_doc_task`` and ``_target_encoder`` (a
+    :class:`~skfusion._base.encoders.TargetEncoder`), and implements ``_criterion_params``
+    and ``_start_shortcut``; optionally ``_monitor_callbacks``, ``_after_training``,
+    ``_target_inputs`` and ``_export_head``.
 
-    ``__init__`` is built from the declared parameters (:func:`skfusion._base.params.make_init`):
+    ``__init__`` is built from the parameter records (:func:`skfusion._base.params.make_init`):
     keyword-only, stored as given, routed ``prefix__name`` parameters accepted.
     """
 
-    _declared_params = SHARED_DEFAULTS
-    _declared_constraints = {
-        "backbone": [StrOptions(set(RESNET_SPECS))],
-        "base_width": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "optimizer": [callable],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "augment": ["boolean", StrOptions({"auto"}), Hidden(StrOptions({"custom"})), dict,
-                    callable],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
-        "localization_weight": [Interval(Real, 0, None, closed="left")],
-        **IMAGE_WEIGHTS_CONSTRAINTS,
-        "clinical_shortcut": ["boolean"],
-        "clinical_preprocessing": [StrOptions({"auto"}), None],
-        "slices": [StrOptions({"auto", "channels", *POOLINGS})],
-        "spatial_dims": [Interval(Integral, 2, 3, closed="both")],
-        "callbacks": [list, None],
-        "device": [str],
-        "mixed_precision": [StrOptions({"auto", "bf16", "fp16"}), "boolean"],
-        "channels_last": [StrOptions({"auto"}), "boolean"],
-        "warm_start": ["boolean"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
-    _parameter_constraints = dict(_declared_constraints)
+    _params = SHARED_PARAMS
+    _parameter_constraints = {name: record.constraints
+                              for name, record in SHARED_PARAMS.items()}
     _module_class = None
     #: The inputs the network reads ("images", "clinical", "text"): a set, or for a family
     #: whose inputs follow a parameter, ``(parameter, {value: set})`` (e.g. by ``mode``).
@@ -156,24 +71,32 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
     #: False where the inputs are not fused for a prediction but are the task itself
     #: (report generation, pretraining): no modality dropout, no clinical shortcut.
     _fuses = True
-    _module_param_names = ()
-    _search_space = {}
     _clinical_optional = False
-    _extra_fitted = ()
+    #: The family's inputs beyond images and clinical values: an
+    #: :class:`~skfusion._base.encoders.ExtraInputs` subclass, or None.
+    _extra_inputs = None
+    #: The task's target: a :class:`~skfusion._base.encoders.TargetEncoder` subclass.
+    _target_encoder = None
+    #: The skorch net class ``fit`` builds (a task that decodes builds a subclass).
+    _net_class = FusionNet
+    #: Which fitted attributes the docstring lists ("classifier", "regressor", "survival",
+    #: "generator"): set by each task layer.
+    _doc_task = None
     #: Why this estimator's targets forbid left-right flips (None: flips are the user's call).
     _flip_refusal = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        defaults, constraints = {}, {}
-        for klass in cls.__mro__:  # the family's parameters first, then the task's, then ours
-            for name, value in vars(klass).get("_declared_params", {}).items():
-                defaults.setdefault(name, value)
-            for name, value in vars(klass).get("_declared_constraints", {}).items():
-                constraints.setdefault(name, value)
-        cls._parameter_constraints = constraints
+        params = declared(cls)  # every view of the parameters, from their records
+        cls._parameter_constraints = params.constraints
+        cls._module_param_names = _forwarded(cls, params.module_names)
+        cls._search_space = params.search_space
+        cls._param_caps = params.caps
         if "__init__" not in vars(cls):
-            cls.__init__ = make_init(defaults, cls.__name__)
+            cls.__init__ = make_init(params.defaults, cls.__name__)
+        if cls.__doc__ and "{parameters}" in cls.__doc__:
+            cls.__doc__ = fill_doc(cls.__doc__, cls._doc_task,
+                                   params.doc() + "\n" + KWARGS_DOC)
         if cls._module_class is not None and not cls.__name__.startswith("_"):
             register_estimator(cls)
 
@@ -200,18 +123,9 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
         inputs = self._inputs_read()
         return self._fuses and "images" in inputs and len(inputs) > 1
 
-    def _learn_extra(self, X):
-        """Inputs beyond images and clinical values, learned in fit: ``(arrays, fitted)``."""
-        return {}, {}
-
     def _extra_arrays(self, X):
-        """The extra input arrays of ``X`` for a fitted estimator."""
-        return {}
-
-    @classmethod
-    def _derived_module_params(cls, extra):
-        """Module arguments derived from the fitted extra attributes."""
-        return {}
+        """The extra input arrays of ``X`` (report tokens...) for a fitted estimator."""
+        return {} if self._extra_inputs is None else self._extra_inputs(self).transform(X)
 
     def _module_params(self):
         return {name: tuple(value) if isinstance(value, list) else value
@@ -293,17 +207,18 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
     def _fit_new(self, X, y, *, groups, epochs, classes):
         check_routed_params(self)
         self._check_augment()
-        weights = self._check_image_weights()
+        weights = check_image_weights(self)
         device = resolve_device(self.device)
         images, clinical, columns, X = self._check_X(X, fitting=True)
         slices = resolve_slices(self, X, images)
         n_samples = images.shape[0]
         n_features = clinical.shape[1]
         masks = self._training_masks(X, images, slices)
-        extra_arrays, extra_fitted = self._learn_extra(X)
-        target = self._fit_target(y, n_samples=n_samples, classes=classes)
+        extra_arrays, extra_fitted = ({}, {}) if self._extra_inputs is None else \
+            self._extra_inputs(self).fit(X)
+        target = self._target_encoder(self).fit(y, n_samples=n_samples, classes=classes)
         target_fitted = target.fitted
-        groups = _check_groups(subjects_of(X, groups), n_samples)
+        groups = check_groups(subjects_of(X, groups), n_samples)
         if self.early_stopping and groups is None:
             warn_if_subjects_repeat(X, X.clinical, "the early-stopping validation split",
                                     stacklevel=6)
@@ -333,15 +248,16 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
             lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
             n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
             seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
-            extra_module=self._derived_module_params(extra_fitted), slices=slices,
+            extra_module=extra_module_params(type(self), extra_fitted), slices=slices,
             localize=masks is not None)
         net.initialize_seeded()
         common = {"n_features_in_": n_features, "feature_names_in_": columns,
                   "clinical_encoder_": encoder,
                   "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
                   "slices_": slices, "localizes_": masks is not None,
-                  **self._load_image_weights(net, weights)}
-        self._bind_checkpoints(self._fitted_state(common, target_fitted, extra_fitted),
+                  **load_image_weights(self, net, weights)}
+        bind_checkpoints(self, model_files.fitted_state(self, common, target_fitted,
+                                                        extra_fitted),
                                common["pretrained_weights_"])
         if net.has_submodule("shortcut"):
             self._start_shortcut(net, clinical[train], target, train)
@@ -362,8 +278,9 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
         """Train the fitted network further; on any error the model is restored."""
         self._check_augment()
         images, clinical, _, X = self._check_X(X, fitting=False)
-        target = self._encode_target(y, n_samples=images.shape[0], classes=classes)
-        groups = _check_groups(subjects_of(X, groups), images.shape[0])
+        target = self._target_encoder(self).transform(y, n_samples=images.shape[0],
+                                                     classes=classes)
+        groups = check_groups(subjects_of(X, groups), images.shape[0])
         masks = None
         if X.masks is not None and self.localizes_:
             masks = check_masks(X.masks, images.shape[0], images.shape[1:], self.slices_)
@@ -384,11 +301,11 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
                        localization_weight=self.localization_weight)
         net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups,
                                            target.stratify) if self.early_stopping else None)
-        self._bind_checkpoints(self._current_fitted_state(),
+        bind_checkpoints(self, model_files.current_fitted_state(self),
                                getattr(self, "pretrained_weights_", None))
         if getattr(self, "pretrained_weights_", None) is not None:
-            self._freeze(net, self.image_weights_loaded_)
-        net.callbacks = self._net_callbacks()
+            freeze(self, net, self.image_weights_loaded_)
+        net.callbacks = net_callbacks(self)
         net.initialize_callbacks()
         snapshot = net.snapshot()
         before = len(net.history)
@@ -428,6 +345,37 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
                 "cannot learn to localise; drop the masks or use a mode with an image path.")
         return check_masks(X.masks, images.shape[0], images.shape[1:], slices)
 
+    # -- the net, pretrained weights and model files -----------------------------------------
+
+    def _build_net(self, **kwargs):
+        """The skorch net ``fit`` trains (:func:`skfusion._base.building.build_net`)."""
+        return build_net(self, **kwargs)
+
+    def image_encoder_state_dict(self):
+        """The fitted network's image encoder (its ResNet) as a state dict of CPU tensors,
+        in skfusion's layout: pass the fitted estimator (in sklearn's ``FrozenEstimator``)
+        or this dict saved with ``torch.save`` as ``image_weights`` of another estimator.
+
+        Raises ValueError for a model without an image path (``mode="clinical"``)."""
+        return image_encoder_state(self)
+
+    def save(self, path):
+        """Write the fitted model to ``path`` in skfusion's safe format.
+
+        The file is a zip archive holding ``meta.json`` (format version, skfusion and torch
+        versions, parameters, fitted attributes such as classes, the clinical columns and
+        image shape the model expects) and ``weights.pt`` (the network's tensors, read back
+        with ``torch.load(weights_only=True)``). :func:`skfusion.load` reads it without
+        running any code from the file. Callbacks are not saved.
+        """
+        return model_files.save(self, path)
+
+    @classmethod
+    def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
+        """Rebuild a fitted estimator from a model file's checked contents
+        (:func:`skfusion.load`)."""
+        return model_files.restore(cls, params, fitted, state, optimizer_state, source=source)
+
     # -- predict -------------------------------------------------------------------------------
 
     def _outputs(self, X):
@@ -448,59 +396,86 @@ class BaseFusionEstimator(NetBuildMixin, ImageWeightsMixin, LocalizeMixin, Expor
                 f"sample(s) (first at {bad}); {where}")
         return outputs
 
+    def localize(self, X, *, weak="saliency"):
+        """Where the finding is: a map in [0, 1] per sample, at input resolution.
+
+        A model fitted with masks (``FusionInput(images, clinical, masks=masks)``;
+        ``localizes_`` is True) returns its segmentation head's probabilities, trained
+        jointly with the task: threshold them at 0.5 for a region. A model fitted without
+        masks returns weakly supervised maps instead, for each sample's predicted class
+        (regressors: the first output; survival models: the risk), scaled to a maximum of
+        1: they say where the evidence for the prediction lies, which is not necessarily
+        where the lesion is.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple
+            Samples, as in ``predict``; masks in ``X`` are not read.
+        weak : {"saliency", "gradcam"}, default="saliency"
+            The weakly supervised maps (ignored when ``localizes_``): "saliency", smoothed
+            input gradients (:func:`skfusion.explain.saliency`); "gradcam", Grad-CAM
+            combined over stages 2-4 (:func:`skfusion.explain.grad_cam` with
+            ``stage="combined"``). Saliency is the default because it pointed into the true
+            region far more often in ``benchmarks/localization.py`` (held-out subjects,
+            hippocampal atrophy and moving lesions: pointing game 0.63-1.00, against
+            0.06-0.47 for combined Grad-CAM and 0.01-0.03 for random maps).
+
+        Returns
+        -------
+        maps : ndarray of float32, shape (n_samples, H, W)
+            (n_samples, S, H, W) for slice stacks, (n_samples, D, H, W) for volumes.
+        """
+        return localizing.localize(self, X, weak=weak)
+
+    def export(self, path, *, format="onnx"):
+        """Write the fitted network to ``path`` for inference outside Python.
+
+        The file computes what ``predict_proba`` (classifiers), ``predict`` (regressors) or
+        the risk score (survival models) compute, from arrays: the images as the network reads
+        them and, for models that read clinical values, the clinical row. Numeric clinical
+        columns go in raw, in ``feature_names_in_`` order, with the estimator's own median
+        imputation (NaN allowed), standardisation and missing-value indicators inside the
+        graph; a table with categorical columns goes in encoded instead
+        (``estimator.clinical_encoder_.transform(table)``; the signature holds the encoding).
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (``.onnx`` or ``.pt`` by convention).
+        format : {"onnx", "torchscript"}, default="onnx"
+            ONNX needs ``pip install "skfusion[export]"`` (onnx, onnxscript); run it with
+            onnxruntime. TorchScript files load with ``torch.jit.load`` in Python or C++
+            (LibTorch).
+
+        Returns
+        -------
+        signature : dict
+            JSON values, also stored in the file (ONNX metadata ``skfusion_signature``;
+            TorchScript extra file ``skfusion_signature.json``): the inputs (name, dtype,
+            shape with ``"n_samples"`` for the batch axis), the clinical columns and whether
+            their encoding is in the graph, the output and its meaning (classes for
+            classifiers), and for report models the vocabulary and tokenizer.
+        """
+        return exporting.export(self, path, format=format)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
 
 
-def warn_if_still_improving(estimator, net, start=0):
-    """Warn with sklearn's ``ConvergenceWarning`` when a fit ran all ``max_epochs`` while the
-    monitored loss (the validation loss with early stopping, the training loss otherwise)
-    was still improving by sklearn's MLP rule (``tol``, ``n_iter_no_change``)."""
-    history = net.history[start:]
-    if len(history) < estimator.max_epochs or dict(net.callbacks_)[
-            "interrupt_recovery"].interrupted_:
-        return
-    key = "valid_loss" if estimator.early_stopping else "train_loss"
-    losses = [float(row[key]) for row in history if key in row]
-    if losses and still_improving(losses, estimator.tol, estimator.n_iter_no_change):
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        warnings.warn(
-            f"{estimator._describe_config()}: training ended at max_epochs="
-            f"{estimator.max_epochs} while the {key.replace('_', ' ')} was still improving "
-            f"(by more than tol={estimator.tol:g} within the last "
-            f"{estimator.n_iter_no_change} epochs); the model may be under-trained. Raise "
-            + ("max_epochs (early stopping did not trigger)." if estimator.early_stopping
-               else "max_epochs, or turn on early_stopping."), ConvergenceWarning,
-            stacklevel=_caller_level())
-
-
-def _caller_level():
-    """The ``stacklevel`` that points a warning at the first caller outside skfusion and
-    scikit-learn (the user's ``fit``, however many wrappers lie between)."""
-    import os
-    import sys
-
-    import sklearn
-
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # skfusion/
-    inside = (package + os.sep,
-              os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _check_groups(groups, n_samples):
-    if groups is None:
-        return None
-    groups = np.asarray(groups)
-    if groups.ndim != 1 or len(groups) != n_samples:
-        raise ValueError(
-            f"groups must have one entry per sample ({n_samples}); got shape {groups.shape}.")
-    return groups
+def _forwarded(cls, names):
+    """The records with ``module=True`` that ``cls``'s module takes: a shared one (the
+    ResNet's ``backbone``) only when the module's ``__init__`` has it; a family's own must be
+    taken, or the class is refused at its definition."""
+    if cls._module_class is None:
+        return names
+    signature = inspect.signature(cls._module_class.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in signature.values()):
+        return names
+    missing = [n for n in names if n not in signature and n not in SHARED_PARAMS]
+    if missing:
+        raise TypeError(
+            f"{cls.__name__} forwards {missing} to {cls._module_class.__name__} "
+            "(module=True in their Param records), whose __init__ does not take them.")
+    return tuple(n for n in names if n in signature)

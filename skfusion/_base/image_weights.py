@@ -14,7 +14,8 @@ from .._net.maps import image_encoder_of
 from .weights import PretrainedWeights, apply_freeze, frozen_keys, load_into
 from .weights import resolve_image_weights
 
-__all__ = ["IMAGE_WEIGHTS_CONSTRAINTS", "ImageWeightsMixin"]
+__all__ = ["IMAGE_WEIGHTS_CONSTRAINTS", "check_image_weights", "freeze", "image_encoder_state",
+           "load_image_weights"]
 
 IMAGE_WEIGHTS_CONSTRAINTS = {
     "image_weights": [None, str, os.PathLike, PretrainedWeights, FrozenEstimator,
@@ -23,58 +24,53 @@ IMAGE_WEIGHTS_CONSTRAINTS = {
 }
 
 
-class ImageWeightsMixin:
-    """Pretrained image weights for :class:`skfusion._base.estimator.BaseFusionEstimator`."""
-
-    def _check_image_weights(self):
-        """The weights ``image_weights`` names (:class:`PretrainedWeights`) or None, checked
-        before any work."""
-        if self.image_weights is None:
-            if self.freeze is not None:
-                raise ValueError(
-                    f"freeze={self.freeze!r} holds pretrained parts of the image encoder "
-                    "fixed, but image_weights=None: there is nothing pretrained to hold. Pass "
-                    "image_weights= (a weights file or a fitted estimator), or freeze=None.")
-            return None
-        if not self._reads_images():
+def check_image_weights(estimator):
+    """The weights ``image_weights`` names (:class:`PretrainedWeights`) or None, checked
+    before any work."""
+    if estimator.image_weights is None:
+        if estimator.freeze is not None:
             raise ValueError(
-                f"image_weights is set, but {self._describe_config()} has no image path to "
-                "load them into; use a mode that reads images, or image_weights=None.")
-        return resolve_image_weights(self.image_weights)
+                f"freeze={estimator.freeze!r} holds pretrained parts of the image encoder "
+                "fixed, but image_weights=None: there is nothing pretrained to hold. Pass "
+                "image_weights= (a weights file or a fitted estimator), or freeze=None.")
+        return None
+    if not estimator._reads_images():
+        raise ValueError(
+            f"image_weights is set, but {estimator._describe_config()} has no image path to "
+            "load them into; use a mode that reads images, or image_weights=None.")
+    return resolve_image_weights(estimator.image_weights)
 
-    def _load_image_weights(self, net, weights):
-        """Load ``weights`` into ``net``'s image encoder, freeze what ``freeze`` says, and
-        return the fitted attributes that record it."""
-        if weights is None:
-            return {"pretrained_weights_": None}
-        encoder, _ = image_encoder_of(net.module_)
-        report = load_into(encoder, weights)
-        self._freeze(net, report.loaded)
-        return {"pretrained_weights_": weights,
-                "image_weights_sha256_": weights.sha256,
-                "image_weights_loaded_": report.loaded,
-                "image_weights_not_loaded_": report.not_loaded,
-                "image_weights_unused_": report.unused}
+def load_image_weights(estimator, net, weights):
+    """Load ``weights`` into ``net``'s image encoder, freeze what ``freeze`` says, and
+    return the fitted attributes that record it."""
+    if weights is None:
+        return {"pretrained_weights_": None}
+    encoder, _ = image_encoder_of(net.module_)
+    report = load_into(encoder, weights)
+    freeze(estimator, net, report.loaded)
+    return {"pretrained_weights_": weights,
+            "image_weights_sha256_": weights.sha256,
+            "image_weights_loaded_": report.loaded,
+            "image_weights_not_loaded_": report.not_loaded,
+            "image_weights_unused_": report.unused}
 
-    def _freeze(self, net, loaded):
-        """Hold the pretrained parts ``freeze`` names fixed in ``net`` (again after a model
-        file is loaded: gradients flags are not saved)."""
-        encoder, _ = image_encoder_of(net.module_)
-        if encoder is None:
-            return
-        keys = frozen_keys(self.freeze, loaded)
-        norms = apply_freeze(encoder, keys)
-        modules = dict(encoder.named_modules())
-        net.frozen_norms_ = [modules[name] for name in norms]
+def freeze(estimator, net, loaded):
+    """Hold the pretrained parts ``freeze`` names fixed in ``net`` (again after a model
+    file is loaded: gradients flags are not saved)."""
+    encoder, _ = image_encoder_of(net.module_)
+    if encoder is None:
+        return
+    keys = frozen_keys(estimator.freeze, loaded)
+    norms = apply_freeze(encoder, keys)
+    modules = dict(encoder.named_modules())
+    net.frozen_norms_ = [modules[name] for name in norms]
 
-    def image_encoder_state_dict(self):
-        """The fitted network's image encoder (its ResNet) as a state dict of CPU tensors,
-        in skfusion's layout: pass the fitted estimator (in sklearn's ``FrozenEstimator``)
-        or this dict saved with ``torch.save`` as ``image_weights`` of another estimator.
+def image_encoder_state(estimator):
+    """The image encoder's CPU tensors (see ``image_encoder_state_dict``)."""
+    check_is_fitted(estimator)
+    encoder, _ = image_encoder_of(estimator.net_.module_)
+    if encoder is None:
+        raise ValueError(f"{estimator._describe_config()} has no image encoder to hand on.")
+    return {k: v.detach().to("cpu").clone() for k, v in encoder.state_dict().items()}
 
-        Raises ValueError for a model without an image path (``mode="clinical"``)."""
-        check_is_fitted(self)
-        encoder, _ = image_encoder_of(self.net_.module_)
-        if encoder is None:
-            raise ValueError(f"{self._describe_config()} has no image encoder to hand on.")
-        return {k: v.detach().to("cpu").clone() for k, v in encoder.state_dict().items()}
+

@@ -6,7 +6,7 @@ import numpy as np
 from .._input import LazyImages, as_fusion_input
 from .validation import check_clinical, check_images
 
-__all__ = ["check_fusion_input", "resolve_slices"]
+__all__ = ["check_fusion_input", "check_groups", "resolve_slices"]
 
 
 def check_fusion_input(estimator, X, *, fitting):
@@ -109,3 +109,14 @@ def resolve_slices(estimator, X, images):
             "pooled across slices), slices='channels' as channels of one image (2.5-D); "
             "or pass FusionInput(..., layout='slices').")
     return "channels"
+
+
+def check_groups(groups, n_samples):
+    """``groups`` as a 1-D array with one entry per sample, or None."""
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n_samples:
+        raise ValueError(
+            f"groups must have one entry per sample ({n_samples}); got shape {groups.shape}.")
+    return groups

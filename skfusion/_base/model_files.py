@@ -1,141 +1,132 @@
 """Model files of the estimator core: the fitted state as plain JSON values, ``save``, and the
-rebuild of a fitted estimator from a checked file (:func:`skfusion.load` calls ``_restore``)."""
+rebuild of a fitted estimator from a checked file (:func:`skfusion.load` calls the
+estimator's ``_restore``, which calls :func:`restore`)."""
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._net.net import resolve_device
+from .._net.device import resolve_device
+from .encoders import extra_module_params
+from .image_weights import freeze
 from .params import check_routed_params
 from .persistence import ModelFileError, write_model_file
 from ..preprocessing._table import TableEncoder
 
-__all__ = ["ModelFileMixin"]
+__all__ = ["current_fitted_state", "fitted_state", "restore", "save"]
 
 
-class ModelFileMixin:
-    """``save`` and ``_restore`` for :class:`skfusion._base.estimator.BaseFusionEstimator`; the task
-    layer supplies ``_target_state`` / ``_restore_target``."""
+def fitted_state(estimator, common, target_fitted, extra_fitted):
+    """Fitted attributes as plain JSON values (for model files)."""
+    columns = common["feature_names_in_"]
+    encoder = common.get("clinical_encoder_")
+    return {
+        **estimator._target_encoder(estimator).state(target_fitted),
+        "n_features_in": int(common["n_features_in_"]),
+        "clinical_encoding": None if encoder is None else encoder.get_state(),
+        "feature_names_in": None if columns is None else [str(c) for c in columns],
+        "image_shape": [int(d) for d in common["image_shape_"]],
+        "slices": common.get("slices_") or "channels",
+        "localization": bool(common.get("localizes_", False)),
+        "trained_on": common["device_"],
+        "seed": int(common["seed_"]),
+        "extra": dict(extra_fitted),
+        "image_weights": None if common.get("pretrained_weights_") is None else {
+            "sha256": common["image_weights_sha256_"],
+            **{key: list(common[f"image_weights_{key}_"])
+               for key in ("loaded", "not_loaded", "unused")}},
+    }
 
-    def _fitted_state(self, common, target_fitted, extra_fitted):
-        """Fitted attributes as plain JSON values (for model files)."""
-        columns = common["feature_names_in_"]
-        encoder = common.get("clinical_encoder_")
-        return {
-            **self._target_state(target_fitted),
-            "n_features_in": int(common["n_features_in_"]),
-            "clinical_encoding": None if encoder is None else encoder.get_state(),
-            "feature_names_in": None if columns is None else [str(c) for c in columns],
-            "image_shape": [int(d) for d in common["image_shape_"]],
-            "slices": common.get("slices_") or "channels",
-            "localization": bool(common.get("localizes_", False)),
-            "trained_on": common["device_"],
-            "seed": int(common["seed_"]),
-            "extra": dict(extra_fitted),
-            "image_weights": None if common.get("pretrained_weights_") is None else {
-                "sha256": common["image_weights_sha256_"],
-                **{key: list(common[f"image_weights_{key}_"])
-                   for key in ("loaded", "not_loaded", "unused")}},
-        }
+def current_fitted_state(estimator):
+    common = {name: getattr(estimator, name, None) for name in (
+        "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
+        "device_", "seed_", "slices_", "localizes_", "pretrained_weights_",
+        "image_weights_sha256_", "image_weights_loaded_", "image_weights_not_loaded_",
+        "image_weights_unused_")}
+    target = estimator._target_encoder(estimator).fitted()
+    extra = ({} if estimator._extra_inputs is None else
+             {name: getattr(estimator, name) for name in estimator._extra_inputs.attributes})
+    return fitted_state(estimator, common, target, extra)
 
-    def _current_fitted_state(self):
-        common = {name: getattr(self, name, None) for name in (
-            "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
-            "device_", "seed_", "slices_", "localizes_", "pretrained_weights_",
-            "image_weights_sha256_", "image_weights_loaded_", "image_weights_not_loaded_",
-            "image_weights_unused_")}
-        target = {name: getattr(self, name) for name in self._target_attributes
-                  if hasattr(self, name)}
-        extra = {name: getattr(self, name) for name in self._extra_fitted}
-        return self._fitted_state(common, target, extra)
+def save(estimator, path):
+    """Write ``estimator`` to ``path`` (see :meth:`BaseFusionEstimator.save`)."""
+    check_is_fitted(estimator)
+    fitted = {**current_fitted_state(estimator), "n_epochs_": estimator.n_epochs_}
+    write_model_file(path, estimator, fitted=fitted, net=estimator.net_,
+                     pretrained=getattr(estimator, "pretrained_weights_", None))
+    return path
 
-    def save(self, path):
-        """Write the fitted model to ``path`` in skfusion's safe format.
-
-        The file is a zip archive holding ``meta.json`` (format version, skfusion and torch
-        versions, parameters, fitted attributes such as classes, the clinical columns and
-        image shape the model expects) and ``weights.pt`` (the network's tensors, read back
-        with ``torch.load(weights_only=True)``). :func:`skfusion.load` reads it without
-        running any code from the file. Callbacks are not saved.
-        """
-        check_is_fitted(self)
-        fitted = {**self._current_fitted_state(), "n_epochs_": self.n_epochs_}
-        write_model_file(path, self, fitted=fitted, net=self.net_,
-                         pretrained=getattr(self, "pretrained_weights_", None))
-        return path
-
-    @classmethod
-    def _restore(cls, params, fitted, state, optimizer_state=None, *, source):
-        """Rebuild a fitted estimator from a model file's checked contents."""
-        encoding = fitted.get("clinical_encoding")
-        if "clinical_preprocessing" not in params:  # files of skfusion < 0.3 had none
-            params = {**params, "clinical_preprocessing": None}
-        estimator = cls(**params)
-        try:
-            estimator._validate_params()
-            check_routed_params(estimator)
-        except ValueError as exc:
-            raise ModelFileError(f"{source}: {exc}") from None
-        device = resolve_device(estimator.device)
-        target_fitted, n_outputs = cls._restore_target(fitted)
-        extra = fitted.get("extra", {})
-        image_shape = tuple(fitted["image_shape"])
-        # Files of skfusion < 0.3 read images as channels, or as the stack their param said.
-        slices = fitted.get("slices") or (estimator.slices if estimator.slices in (
-            "mean", "attention") else "channels")
-        if len(image_shape) != 1 + estimator.spatial_dims:
-            raise ModelFileError(f"{source}: fitted.image_shape {list(image_shape)} does not "
-                                 f"match spatial_dims={estimator.spatial_dims}.")
-        net = estimator._build_net(
-            lazy=False, n_outputs=n_outputs,
-            n_clinical=(fitted["n_features_in"] if encoding is None
-                        else TableEncoder.from_state(encoding).n_outputs_),
-            in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
-            groups=None, stratify=None, criterion=estimator._criterion_params(None),
-            extra_module=cls._derived_module_params(extra), slices=slices,
-            localize=bool(fitted.get("localization", False)))
-        # Size the network on the meta device (nothing allocated) before building it: a
-        # file cannot make load build more values than its weights file holds.
-        expected = net.meta_state_shapes()
-        found = {k: tuple(v.shape) for k, v in state.items()}
-        if expected != found:
-            differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
-            raise ModelFileError(
-                f"{source}: the saved weights do not fit the network its parameters describe "
-                f"(missing {sorted(set(expected) - set(found))[:3]}, unexpected "
-                f"{sorted(set(found) - set(expected))[:3]}, other shapes {differ[:3]}); the "
-                "file is damaged or was edited.")
-        if fitted.get("shuffle_state") is not None:
-            kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
-            rng = np.random.RandomState()
-            rng.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
-            net.set_params(iterator_train__random_state=rng)
-        net.initialize()
-        try:
-            net.load_saved_state(state, optimizer_state, fitted.get("generator_state"))
-        except RuntimeError as exc:
-            raise ModelFileError(
-                f"{source}: the saved weights do not fit the network its parameters describe "
-                f"({str(exc).splitlines()[0]}); the file is damaged or was edited.") from None
-        # History up to the saved epoch, so that warm starts count epochs on from there.
-        for _ in range(fitted.get("n_epochs_", 0)):
-            net.history.new_epoch()
-            net.history.record("epoch", len(net.history))
-        names = fitted.get("feature_names_in")
-        common = {"n_features_in_": fitted["n_features_in"],
-                  "feature_names_in_": None if names is None else np.asarray(names,
-                                                                             dtype=object),
-                  "clinical_encoder_": (None if encoding is None
-                                        else TableEncoder.from_state(encoding)),
-                  "image_shape_": image_shape, "device_": device, "slices_": slices,
-                  "localizes_": bool(fitted.get("localization", False)),
-                  "seed_": fitted.get("seed", 0),
-                  **_restore_image_weights(source, params.get("image_weights"),
-                                           fitted.get("image_weights"))}
-        estimator._assign_fitted(net, common, target_fitted, extra)
-        if common["pretrained_weights_"] is not None:
-            estimator._freeze(net, common["image_weights_loaded_"])
-        estimator.interrupted_ = False
-        return estimator
+def restore(cls, params, fitted, state, optimizer_state=None, *, source):
+    """Rebuild a fitted estimator from a model file's checked contents."""
+    encoding = fitted.get("clinical_encoding")
+    if "clinical_preprocessing" not in params:  # files of skfusion < 0.3 had none
+        params = {**params, "clinical_preprocessing": None}
+    estimator = cls(**params)
+    try:
+        estimator._validate_params()
+        check_routed_params(estimator)
+    except ValueError as exc:
+        raise ModelFileError(f"{source}: {exc}") from None
+    device = resolve_device(estimator.device)
+    target_fitted, n_outputs = cls._target_encoder.restore(fitted)
+    extra = fitted.get("extra", {})
+    image_shape = tuple(fitted["image_shape"])
+    # Files of skfusion < 0.3 read images as channels, or as the stack their param said.
+    slices = fitted.get("slices") or (estimator.slices if estimator.slices in (
+        "mean", "attention") else "channels")
+    if len(image_shape) != 1 + estimator.spatial_dims:
+        raise ModelFileError(f"{source}: fitted.image_shape {list(image_shape)} does not "
+                             f"match spatial_dims={estimator.spatial_dims}.")
+    net = estimator._build_net(
+        lazy=False, n_outputs=n_outputs,
+        n_clinical=(fitted["n_features_in"] if encoding is None
+                    else TableEncoder.from_state(encoding).n_outputs_),
+        in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
+        groups=None, stratify=None, criterion=estimator._criterion_params(None),
+        extra_module=extra_module_params(cls, extra), slices=slices,
+        localize=bool(fitted.get("localization", False)))
+    # Size the network on the meta device (nothing allocated) before building it: a
+    # file cannot make load build more values than its weights file holds.
+    expected = net.meta_state_shapes()
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        raise ModelFileError(
+            f"{source}: the saved weights do not fit the network its parameters describe "
+            f"(missing {sorted(set(expected) - set(found))[:3]}, unexpected "
+            f"{sorted(set(found) - set(expected))[:3]}, other shapes {differ[:3]}); the "
+            "file is damaged or was edited.")
+    if fitted.get("shuffle_state") is not None:
+        kind, keys, position, has_gauss, gauss = fitted["shuffle_state"]
+        rng = np.random.RandomState()
+        rng.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+        net.set_params(iterator_train__random_state=rng)
+    net.initialize()
+    try:
+        net.load_saved_state(state, optimizer_state, fitted.get("generator_state"))
+    except RuntimeError as exc:
+        raise ModelFileError(
+            f"{source}: the saved weights do not fit the network its parameters describe "
+            f"({str(exc).splitlines()[0]}); the file is damaged or was edited.") from None
+    # History up to the saved epoch, so that warm starts count epochs on from there.
+    for _ in range(fitted.get("n_epochs_", 0)):
+        net.history.new_epoch()
+        net.history.record("epoch", len(net.history))
+    names = fitted.get("feature_names_in")
+    common = {"n_features_in_": fitted["n_features_in"],
+              "feature_names_in_": None if names is None else np.asarray(names,
+                                                                         dtype=object),
+              "clinical_encoder_": (None if encoding is None
+                                    else TableEncoder.from_state(encoding)),
+              "image_shape_": image_shape, "device_": device, "slices_": slices,
+              "localizes_": bool(fitted.get("localization", False)),
+              "seed_": fitted.get("seed", 0),
+              **_restore_image_weights(source, params.get("image_weights"),
+                                       fitted.get("image_weights"))}
+    estimator._assign_fitted(net, common, target_fitted, extra)
+    if common["pretrained_weights_"] is not None:
+        freeze(estimator, net, common["image_weights_loaded_"])
+    estimator.interrupted_ = False
+    return estimator
 
 
 def _restore_image_weights(source, weights, recorded):

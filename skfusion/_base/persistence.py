@@ -44,12 +44,6 @@ MAX_MEMBER_BYTES = 16 * 2**30
 #: Largest ratio of uncompressed to compressed size of a member (tensors barely compress;
 #: a zip bomb inflates a thousandfold).
 MAX_INFLATION = 50
-#: Caps on parameters that size what ``load`` builds, beyond each estimator's constraints.
-CAPS = {"base_width": 1024, "clinical_dim": 65536, "head_dim": 65536, "n_heads": 1024,
-        "embedding_dim": 65536, "hidden_size": 65536, "max_vocabulary": 10**7,
-        "batch_size": 2**20, "max_epochs": 10**7, "n_iter_no_change": 10**7,
-        # A report generator decodes max_length words with beam_size beams per sample.
-        "max_length": 4096, "beam_size": 64}
 MAX_THREADS = max(64, os.cpu_count() or 1)
 #: Routed parameters a file may carry: the prefixes (callbacks are never saved), and for
 #: the iterators only these keys.
@@ -330,7 +324,7 @@ def _check_params(path, cls, raw, custom_objects):
             raise ModelFileError(f"{path!s}: {exc}") from None
         except (ValueError, TypeError, RecursionError) as exc:
             raise ModelFileError(f"{path!s}: {exc}") from None
-    for name, cap in CAPS.items():
+    for name, cap in cls._param_caps.items():  # the parameter records' ``cap``
         key_value = [(k, v) for k, v in params.items() if k == name or k == f"module__{name}"]
         for key, value in key_value:
             if isinstance(value, Integral) and not isinstance(value, bool) and value > cap:
@@ -469,7 +463,7 @@ def load(path, *, device="cpu", custom_objects=None):
         params["image_weights"] = pretrained
     fitted = meta["fitted"]
     _check_fitted(path, fitted)
-    cls._check_target_state(path, fitted)
+    cls._target_encoder.check_state(path, fitted)
     params["device"] = device
     state = _load_tensors(path, "weights.pt", members["weights.pt"])
     if not isinstance(state, dict) or not all(

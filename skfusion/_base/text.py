@@ -5,7 +5,7 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["MAX_WORD_LENGTH", "PAD", "UNK", "build_vocabulary", "encode_reports",
+__all__ = ["MAX_WORD_LENGTH", "PAD", "UNK", "build_vocabulary", "check_reports", "encode_reports",
            "is_word", "tokenize"]
 
 PAD, UNK = 0, 1
@@ -14,6 +14,30 @@ PAD, UNK = 0, 1
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+(?:\.\d+)?")
 #: The longest word a model file's vocabulary may hold.
 MAX_WORD_LENGTH = 256
+
+
+def check_reports(reports, n_samples, argument, missing=None):
+    """``reports`` as a list of ``n_samples`` strings, or an error naming ``argument`` (``y``,
+    ``X.text``); ``missing`` is the error's text when there are no reports at all."""
+    if reports is None and missing is not None:
+        raise ValueError(missing)
+    if isinstance(reports, (str, bytes)) or reports is None:
+        shown = f" ({reports[:40]!r}...)" if isinstance(reports, (str, bytes)) else ""
+        raise ValueError(
+            f"{argument} must be one report (a string) per sample; got "
+            f"{type(reports).__name__}{shown}. Pass e.g. [report_1, report_2, ...] or a "
+            "pandas Series.")
+    reports = list(reports.tolist() if hasattr(reports, "tolist") else reports)
+    if len(reports) != n_samples:
+        raise ValueError(f"{argument} has {len(reports)} reports but X has {n_samples} "
+                         "samples; pass one report per sample, in the same order.")
+    bad = [i for i, r in enumerate(reports) if not isinstance(r, str)]
+    if bad:
+        raise ValueError(
+            f"{argument} must hold strings; entries {bad[:5]} are "
+            f"{sorted({type(reports[i]).__name__ for i in bad})}. Use '' for a missing "
+            "report.")
+    return reports
 
 
 def tokenize(text):

@@ -6,7 +6,8 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._tasks.classification import BaseFusionClassifier
-from .._base.docstrings import family_doc, task_estimator_doc
+from .._base.docstrings import task_estimator_doc
+from .._base.params import Param
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.clinical_attention import MODES, ClinicalAttentionNet
@@ -14,31 +15,30 @@ from ..nn.clinical_attention import MODES, ClinicalAttentionNet
 __all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor",
            "ClinicalAttentionSurvival"]
 
-FAMILY_PARAMETERS = """\
-mode : {"full", "concat", "image", "clinical"}, default="full"
-        The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
-        ResNet features concatenated with clinical features. "image": plain ResNet, clinical
-        values ignored. "clinical": the clinical path alone.
-    clinical_dim : int or "auto", default="auto"
-        Size of the clinical feature vector. "auto" follows the width of the pooled image
-        features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
-        * 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
-        clinical features close to the image features so that they are not drowned."""
 
 
 class _ClinicalAttention:
     """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
 
     _module_class = ClinicalAttentionNet
-    _declared_params = {"mode": "full", "clinical_dim": "auto"}
-    _declared_constraints = {
-        "mode": [StrOptions(set(MODES))],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    }
-    _module_param_names = ("mode", "backbone", "base_width", "clinical_dim")
-    _search_space = {
-        "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
-        "mode": ("categorical", ("image", "clinical", "concat", "full")),
+    _params = {
+        "mode": Param(
+            "full", [StrOptions(set(MODES))],
+            """\
+The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
+ResNet features concatenated with clinical features. "image": plain ResNet, clinical
+values ignored. "clinical": the clinical path alone.""",
+            type='{"full", "concat", "image", "clinical"}', module=True,
+            search=("categorical", ("image", "clinical", "concat", "full"))),
+        "clinical_dim": Param(
+            "auto", [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+            """\
+Size of the clinical feature vector. "auto" follows the width of the pooled image
+features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
+* 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
+clinical features close to the image features so that they are not drowned.""",
+            type='int or "auto"', module=True,
+            search=("categorical", ("auto", 64, 256, 1024)), cap=65536),
     }
 
     _inputs = ("mode", {mode: frozenset({"images"} if image else set())
@@ -46,7 +46,6 @@ class _ClinicalAttention:
                         for mode, (image, clinical, _) in MODES.items()})
 
 
-@family_doc("classifier", FAMILY_PARAMETERS)
 class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
     """Fuse image slices and clinical values with clinically guided attention (Yang et al.).
 
@@ -59,9 +58,7 @@ class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
 
     Parameters
     ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
+    {parameters}
 
     Attributes
     ----------
@@ -95,7 +92,6 @@ class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
     """
 
 
-@family_doc("regressor", FAMILY_PARAMETERS)
 class ClinicalAttentionRegressor(_ClinicalAttention, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
         "regressor", "ClinicalAttention", "Yang et al.'s clinical-attention network",
@@ -105,7 +101,6 @@ class ClinicalAttentionRegressor(_ClinicalAttention, BaseFusionRegressor):
          "                rng.rand(20, 3))"])
 
 
-@family_doc("survival", FAMILY_PARAMETERS)
 class ClinicalAttentionSurvival(_ClinicalAttention, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
         "survival", "ClinicalAttention", "Yang et al.'s clinical-attention network",

@@ -6,7 +6,8 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._tasks.classification import BaseFusionClassifier
-from .._base.docstrings import family_doc, task_estimator_doc
+from .._base.docstrings import task_estimator_doc
+from .._base.params import Param
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.modulation import METHODS
@@ -14,34 +15,30 @@ from ..nn.modulation_net import FeatureModulationNet
 
 __all__ = ["FeatureModulationClassifier", "FeatureModulationRegressor", "FeatureModulationSurvival"]
 
-FAMILY_PARAMETERS = """\
-method : {"daft", "film"}, default="daft"
-        What predicts the scale and shift.
-    stage : int, default=4
-        ResNet stage (1-4) whose last block is modulated (4: the network's last block, as in
-        DAFT).
-    bottleneck_ratio : int, default=7
-        Width reduction of the modulation MLP (7: the DAFT authors' ADNI setting)."""
 
 class _FeatureModulation:
     """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
 
     _module_class = FeatureModulationNet
-    _declared_params = {"method": "daft", "stage": 4, "bottleneck_ratio": 7}
-    _declared_constraints = {
-        "method": [StrOptions(set(METHODS))],
-        "stage": [Interval(Integral, 1, 4, closed="both")],
-        "bottleneck_ratio": [Interval(Integral, 1, None, closed="left")],
-    }
-    _module_param_names = ("method", "backbone", "base_width", "stage", "bottleneck_ratio")
-    _search_space = {
-        "method": ("categorical", METHODS),
-        "stage": ("categorical", (3, 4)),
-        "bottleneck_ratio": ("categorical", (2, 4, 7, 8)),
+    _params = {
+        "method": Param(
+            "daft", [StrOptions(set(METHODS))],
+            "What predicts the scale and shift.",
+            type='{"daft", "film"}', module=True, search=("categorical", METHODS)),
+        "stage": Param(
+            4, [Interval(Integral, 1, 4, closed="both")],
+            """\
+ResNet stage (1-4) whose last block is modulated (4: the network's last block, as in
+DAFT).""",
+            module=True, search=("categorical", (3, 4))),
+        "bottleneck_ratio": Param(
+            7, [Interval(Integral, 1, None, closed="left")],
+            """\
+Width reduction of the modulation MLP (7: the DAFT authors' ADNI setting).""",
+            module=True, search=("categorical", (2, 4, 7, 8))),
     }
 
 
-@family_doc("classifier", FAMILY_PARAMETERS)
 class FeatureModulationClassifier(_FeatureModulation, BaseFusionClassifier):
     """Condition image features on clinical values by feature-wise affine transforms.
 
@@ -61,9 +58,7 @@ class FeatureModulationClassifier(_FeatureModulation, BaseFusionClassifier):
 
     Parameters
     ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
+    {parameters}
 
     Attributes
     ----------
@@ -89,7 +84,6 @@ class FeatureModulationClassifier(_FeatureModulation, BaseFusionClassifier):
     """
 
 
-@family_doc("regressor", FAMILY_PARAMETERS)
 class FeatureModulationRegressor(_FeatureModulation, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
         "regressor", "FeatureModulation", "FiLM or DAFT feature modulation",
@@ -99,7 +93,6 @@ class FeatureModulationRegressor(_FeatureModulation, BaseFusionRegressor):
          "                rng.rand(20, 3))"])
 
 
-@family_doc("survival", FAMILY_PARAMETERS)
 class FeatureModulationSurvival(_FeatureModulation, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
         "survival", "FeatureModulation", "FiLM or DAFT feature modulation",

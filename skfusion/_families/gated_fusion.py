@@ -6,53 +6,52 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._tasks.classification import BaseFusionClassifier
-from .._base.docstrings import family_doc, task_estimator_doc
+from .._base.docstrings import task_estimator_doc
+from .._base.params import Param
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.gated_fusion import GatedFusionNet
 
 __all__ = ["GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival"]
 
-FAMILY_PARAMETERS = """\
-n_heads : int, default=4
-        GMU heads.
-    head_dim : int, default=64
-        Width of each head.
-    gate : {"head", "classic"}, default="head"
-        "head": each head gates within its own subspace, from its own projections (the
-        multi-head unit; our reading of the paper, which gives no equations for a head).
-        "classic": Arevalo et al.'s GMU, one vector gate ``sigmoid(W_z [x_v; x_c])`` from the
-        raw inputs over ``n_heads * head_dim`` units.
-    attention_stages : tuple of int, default=(3, 4)
-        ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
-        disables it.
-    clinical_dim : int or "auto", default="auto"
-        Size of the clinical embedding; "auto" follows the width of the pooled image
-        features of the network as built (as in :class:`ClinicalAttentionClassifier`)."""
 
 class _GatedFusion:
     """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
 
     _module_class = GatedFusionNet
-    _declared_params = {"n_heads": 4, "head_dim": 64, "gate": "head",
-                        "attention_stages": (3, 4), "clinical_dim": "auto"}
-    _declared_constraints = {
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
-        "head_dim": [Interval(Integral, 1, None, closed="left")],
-        "gate": [StrOptions({"head", "classic"})],
-        "attention_stages": [tuple, list],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    }
-    _module_param_names = ("backbone", "base_width", "clinical_dim", "attention_stages",
-                           "n_heads", "head_dim", "gate")
-    _search_space = {
-        "n_heads": ("categorical", (1, 2, 4, 8)),
-        "head_dim": ("categorical", (16, 32, 64, 128)),
-        "clinical_dim": ("categorical", ("auto", 64, 256, 1024)),
+    _params = {
+        "n_heads": Param(
+            4, [Interval(Integral, 1, None, closed="left")],
+            "GMU heads.",
+            module=True, search=("categorical", (1, 2, 4, 8)), cap=1024),
+        "head_dim": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "Width of each head.",
+            module=True, search=("categorical", (16, 32, 64, 128)), cap=65536),
+        "gate": Param(
+            "head", [StrOptions({"head", "classic"})],
+            """\
+"head": each head gates within its own subspace, from its own projections (the
+multi-head unit; our reading of the paper, which gives no equations for a head).
+"classic": Arevalo et al.'s GMU, one vector gate ``sigmoid(W_z [x_v; x_c])`` from the
+raw inputs over ``n_heads * head_dim`` units.""",
+            type='{"head", "classic"}', module=True),
+        "attention_stages": Param(
+            (3, 4), [tuple, list],
+            """\
+ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
+disables it.""",
+            type="tuple of int", module=True),
+        "clinical_dim": Param(
+            "auto", [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+            """\
+Size of the clinical embedding; "auto" follows the width of the pooled image
+features of the network as built (as in :class:`ClinicalAttentionClassifier`).""",
+            type='int or "auto"', module=True,
+            search=("categorical", ("auto", 64, 256, 1024)), cap=65536),
     }
 
 
-@family_doc("classifier", FAMILY_PARAMETERS)
 class GatedFusionClassifier(_GatedFusion, BaseFusionClassifier):
     """Fuse images and clinical values with EHR-guided attention and a multi-head GMU.
 
@@ -68,9 +67,7 @@ class GatedFusionClassifier(_GatedFusion, BaseFusionClassifier):
 
     Parameters
     ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
+    {parameters}
 
     Attributes
     ----------
@@ -97,7 +94,6 @@ class GatedFusionClassifier(_GatedFusion, BaseFusionClassifier):
     """
 
 
-@family_doc("regressor", FAMILY_PARAMETERS)
 class GatedFusionRegressor(_GatedFusion, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
         "regressor", "GatedFusion", "EHR-guided spatial attention and a multi-head GMU",
@@ -107,7 +103,6 @@ class GatedFusionRegressor(_GatedFusion, BaseFusionRegressor):
          "                rng.rand(20, 3))"])
 
 
-@family_doc("survival", FAMILY_PARAMETERS)
 class GatedFusionSurvival(_GatedFusion, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
         "survival", "GatedFusion", "EHR-guided spatial attention and a multi-head GMU",

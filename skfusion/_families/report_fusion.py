@@ -8,56 +8,60 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._input import as_fusion_input
-from .._base.text import build_vocabulary, encode_reports, tokenize
+from .._base.encoders import ExtraInputs
+from .._base.text import (_WORD, PAD, UNK, build_vocabulary, check_reports, encode_reports,
+                          tokenize)
 
 from .._tasks.classification import BaseFusionClassifier
-from .._base.docstrings import family_doc, task_estimator_doc
+from .._base.docstrings import task_estimator_doc
+from .._base.params import Param
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.report_fusion import FUSIONS, ReportFusionNet
 
 __all__ = ["ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvival"]
 
-FAMILY_PARAMETERS = """\
-fusion : {"concat", "gated"}, default="concat"
-        How image features meet text (+ clinical) features.
-    embedding_dim : int, default=64
-        Word embedding size.
-    hidden_size : int, default=64
-        LSTM units per direction.
-    clinical_dim : int, default=64
-        Clinical embedding size (used when X has clinical values).
-    n_heads : int, default=4
-        GMU heads for ``fusion="gated"``.
-    head_dim : int, default=64
-        GMU head width for ``fusion="gated"``.
-    max_length : int, default=64
-        Words kept per report (longer reports are truncated).
-    max_vocabulary : int, default=5000
-        Most frequent training words kept; the rest read as "unknown".
-    min_word_count : int, default=1
-        Words seen fewer times in training read as "unknown"."""
 
-def _check_text(text, n_samples):
-    if text is None:
-        raise ValueError(
-            "A ReportFusion estimator needs one report per sample; X has no text. Pass "
-            "X = FusionInput(images, clinical, text=reports) (clinical may be None)."
-        )
-    if isinstance(text, (str, bytes)):
-        raise ValueError(
-            f"X.text is one string ({text[:40]!r}...); expected one report per sample, e.g. "
-            "text=[report_1, report_2, ...] or a pandas Series.")
-    reports = list(text.tolist() if hasattr(text, "tolist") else text)
-    if len(reports) != n_samples:
-        raise ValueError(f"X.text has {len(reports)} reports but there are {n_samples} images.")
-    bad = [i for i, r in enumerate(reports) if not isinstance(r, str)]
-    if bad:
-        raise ValueError(
-            f"X.text must hold strings; entries {bad[:5]} are "
-            f"{sorted({type(reports[i]).__name__ for i in bad})}. Use '' for a missing report."
-        )
-    return reports
+def _reports(X):
+    """The reports of ``X``, checked: one string per sample."""
+    return check_reports(
+        X.text, len(X), "X.text",
+        missing="A ReportFusion estimator needs one report per sample; X has no text. Pass "
+                "X = FusionInput(images, clinical, text=reports) (clinical may be None).")
+
+
+class _ReportTokens(ExtraInputs):
+    """The reports of ``X`` as token ids over the training reports' words
+    (``vocabulary_``), cut at ``report_length_`` words (the longest training report, at
+    most ``max_length``)."""
+
+    attributes = ("vocabulary_", "report_length_")
+
+    def fit(self, X):
+        reports = _reports(X)
+        vocabulary = build_vocabulary(reports, max_size=self.estimator.max_vocabulary,
+                                      min_count=self.estimator.min_word_count)
+        longest = max((len(tokenize(r)) for r in reports), default=1)
+        length = max(1, min(self.estimator.max_length, longest))
+        tokens = encode_reports(reports, vocabulary, length)
+        return {"tokens": tokens}, {"vocabulary_": vocabulary, "report_length_": length}
+
+    def transform(self, X):
+        return {"tokens": encode_reports(_reports(X), self.estimator.vocabulary_,
+                                         self.estimator.report_length_)}
+
+    @classmethod
+    def module_params(cls, fitted):
+        return {"vocabulary_size": len(fitted["vocabulary_"]) + 2}
+
+    def export_input(self):
+        length = int(self.estimator.report_length_)
+        description = {
+            "length": length, "pad": PAD, "unknown": UNK,
+            "vocabulary": dict(self.estimator.vocabulary_), "word_pattern": _WORD.pattern,
+            "rule": "lower-case the report, take the words matching word_pattern, map them "
+                    "to ids (unknown words to 'unknown'), cut at length, pad with 'pad'"}
+        return {"name": "tokens", "dtype": "int64", "shape": ["n_samples", length]}, description
 
 
 class _ReportFusion:
@@ -66,45 +70,44 @@ class _ReportFusion:
     _module_class = ReportFusionNet
     _inputs = frozenset({"images", "clinical", "text"})
     _clinical_optional = True
-    _extra_fitted = ("vocabulary_", "report_length_")
-    _declared_params = {"fusion": "concat", "embedding_dim": 64, "hidden_size": 64,
-                        "clinical_dim": 64, "n_heads": 4, "head_dim": 64, "max_length": 64,
-                        "max_vocabulary": 5000, "min_word_count": 1}
-    _declared_constraints = {
-        "fusion": [StrOptions(set(FUSIONS))],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left")],
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
-        "head_dim": [Interval(Integral, 1, None, closed="left")],
-        "max_length": [Interval(Integral, 1, None, closed="left")],
-        "max_vocabulary": [Interval(Integral, 3, None, closed="left")],
-        "min_word_count": [Interval(Integral, 1, None, closed="left")],
+    _extra_inputs = _ReportTokens
+    _params = {
+        "fusion": Param(
+            "concat", [StrOptions(set(FUSIONS))],
+            "How image features meet text (+ clinical) features.",
+            type='{"concat", "gated"}', module=True, search=("categorical", FUSIONS)),
+        "embedding_dim": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "Word embedding size.",
+            module=True, search=("categorical", (32, 64, 128)), cap=65536),
+        "hidden_size": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "LSTM units per direction.",
+            module=True, search=("categorical", (32, 64, 128)), cap=65536),
+        "clinical_dim": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "Clinical embedding size (used when X has clinical values).",
+            module=True, cap=65536),
+        "n_heads": Param(
+            4, [Interval(Integral, 1, None, closed="left")],
+            'GMU heads for ``fusion="gated"``.',
+            module=True, cap=1024),
+        "head_dim": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            'GMU head width for ``fusion="gated"``.',
+            module=True, cap=65536),
+        "max_length": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "Words kept per report (longer reports are truncated).",
+            cap=4096),
+        "max_vocabulary": Param(
+            5000, [Interval(Integral, 3, None, closed="left")],
+            'Most frequent training words kept; the rest read as "unknown".',
+            cap=10**7),
+        "min_word_count": Param(
+            1, [Interval(Integral, 1, None, closed="left")],
+            'Words seen fewer times in training read as "unknown".'),
     }
-    _module_param_names = ("backbone", "base_width", "embedding_dim", "hidden_size",
-                           "clinical_dim", "fusion", "n_heads", "head_dim")
-    _search_space = {
-        "fusion": ("categorical", FUSIONS),
-        "hidden_size": ("categorical", (32, 64, 128)),
-        "embedding_dim": ("categorical", (32, 64, 128)),
-    }
-
-    def _learn_extra(self, X):
-        reports = _check_text(X.text, len(X))
-        vocabulary = build_vocabulary(reports, max_size=self.max_vocabulary,
-                                      min_count=self.min_word_count)
-        longest = max((len(tokenize(r)) for r in reports), default=1)
-        length = max(1, min(self.max_length, longest))
-        tokens = encode_reports(reports, vocabulary, length)
-        return {"tokens": tokens}, {"vocabulary_": vocabulary, "report_length_": length}
-
-    def _extra_arrays(self, X):
-        reports = _check_text(X.text, len(X))
-        return {"tokens": encode_reports(reports, self.vocabulary_, self.report_length_)}
-
-    @classmethod
-    def _derived_module_params(cls, extra):
-        return {"vocabulary_size": len(extra["vocabulary_"]) + 2} if extra else {}
 
     def word_attention(self, X):
         """Which words each report's attention weighted: a list of ``[(word, weight), ...]``.
@@ -114,7 +117,7 @@ class _ReportFusion:
         """
         check_is_fitted(self)
         X = as_fusion_input(X)
-        reports = _check_text(X.text, len(X))
+        reports = _reports(X)
         stacked = self.slices_ in ("mean", "attention")  # each slice reads the same report
         path = "net.text_encoder.weights_out" if stacked else "text_encoder.weights_out"
         with self.net_.recording(path) as captured:
@@ -130,7 +133,6 @@ class _ReportFusion:
         return result
 
 
-@family_doc("classifier", FAMILY_PARAMETERS)
 class ReportFusionClassifier(_ReportFusion, BaseFusionClassifier):
     """Fuse image slices with free-text clinical reports (and optional clinical values).
 
@@ -143,9 +145,7 @@ class ReportFusionClassifier(_ReportFusion, BaseFusionClassifier):
 
     Parameters
     ----------
-    {family_parameters}
-    {task_parameters}
-    {shared_parameters}
+    {parameters}
 
     Attributes
     ----------
@@ -171,7 +171,6 @@ class ReportFusionClassifier(_ReportFusion, BaseFusionClassifier):
     """
 
 
-@family_doc("regressor", FAMILY_PARAMETERS)
 class ReportFusionRegressor(_ReportFusion, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
         "regressor", "ReportFusion", "image slices and free-text reports",
@@ -181,7 +180,6 @@ class ReportFusionRegressor(_ReportFusion, BaseFusionRegressor):
          "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)"])
 
 
-@family_doc("survival", FAMILY_PARAMETERS)
 class ReportFusionSurvival(_ReportFusion, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
         "survival", "ReportFusion", "image slices and free-text reports",

@@ -1,10 +1,11 @@
 """The skorch layer: every torch decision (device, precision, threads, seeding) is made here.
 
-``net`` (:class:`~skfusion._net.net.FusionNet`, the skorch net, with its training step in
-``step`` and report decoding in ``decoding``), ``data`` (datasets and batch iterators),
-``callbacks`` (validation split, finite loss, interrupt recovery), ``parallel`` (data-parallel
-training across processes), ``maps`` (the Grad-CAM and saliency kernels), ``export_graph``
-(the ONNX / TorchScript graph) and ``progress`` (progress bars). Imports ``skfusion.nn`` and the input layer only.
+``net`` (:class:`~skfusion._net.net.FusionNet`, the skorch net with its training step),
+``decoding`` (its subclass that decodes reports), ``device`` (device, precision and
+threads), ``data`` (datasets and batch iterators), ``callbacks`` (validation split, finite
+loss, interrupt recovery), ``parallel`` (data-parallel training across processes), ``maps``
+(the Grad-CAM and saliency kernels), ``export_graph`` (the ONNX / TorchScript graph) and
+``progress`` (progress bars). Imports ``skfusion.nn`` and the input layer only.
 """
 
 

@@ -4,13 +4,17 @@ features for retrieval, and attention weights mapped back onto the image."""
 import numpy as np
 import torch
 
-__all__ = ["DecodingMixin"]
+from .net import FusionNet
+
+__all__ = ["DecodingNet"]
 
 
-class DecodingMixin:
-    """Methods of :class:`skfusion._net.net.FusionNet` for a module with ``generate`` and
-    ``encode`` (a :class:`~skfusion.nn.report_generation.ReportGeneratorNet`, maybe inside a
-    localisation head)."""
+class DecodingNet(FusionNet):
+    """The net of a module with ``generate`` and ``encode`` (a
+    :class:`~skfusion.nn.report_generation.ReportGeneratorNet`, maybe inside a localisation
+    head): :class:`~skfusion._net.net.FusionNet` plus decoding, the encoder's features and
+    attention mapped back onto the image. The report generator builds it; the task-neutral
+    net knows nothing of decoding."""
 
     def generate(self, dataset, *, max_length, beam_size):
         """Decode with the module's ``generate`` (a report generator, maybe inside a

@@ -7,7 +7,7 @@ batches) is ``skfusion._base.explaining.image_maps``."""
 import numpy as np
 import torch
 
-from .net import thread_forward_hook
+from .device import thread_forward_hook
 
 __all__ = ["grad_cam_maps", "image_encoder_of", "saliency_maps"]
 

@@ -8,24 +8,26 @@ snapshots) is made here.
 
 import contextlib
 import copy
-import threading
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator
 
-from .decoding import DecodingMixin
-from .step import TrainingStepMixin
-from .parallel import data_parallel, world
+from .device import _without_onednn, thread_forward_hook, torch_threads
+from .parallel import data_parallel, shard, world
 from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
+from ..nn.augment import apply_policy, augmentation_policy, drop_modalities
+from ..nn.contrastive import corrupt_table
 from ..nn.init import he_init_
+from ..nn.localization import segmentation_loss
 
-__all__ = ["FusionNet", "device_settings", "resolve_amp_dtype", "resolve_device",
-           "thread_forward_hook", "torch_threads"]
+__all__ = ["FusionNet"]
 
 
-class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
+class FusionNet(NeuralNet):
     """A skorch ``NeuralNet`` with channels-last modules and automatic mixed precision.
 
     Parameters
@@ -312,108 +314,100 @@ class FusionNet(TrainingStepMixin, DecodingMixin, NeuralNet):
                 for _, cb in self.callbacks_)
             raise
 
+    # -- one training step: the training view of a batch, this process's shard, the loss ----
 
-def thread_forward_hook(submodule, hook):
-    """Register ``hook`` as a forward hook of ``submodule`` that fires only for forward passes
-    run by the calling thread: a fitted model is shared between threads (a server predicting
-    while another thread explains), and a hook must neither collect another thread's outputs
-    nor act on them (``retain_grad`` on another thread's inference tensors fails). Returns
-    the handle; remove it when done."""
-    owner = threading.get_ident()
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The task's loss; for a localising module (outputs, mask logits) plus
+        ``localization_weight`` times the segmentation loss against ``X["masks"]``."""
+        if not isinstance(y_pred, tuple):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        outputs, mask_logits = y_pred
+        loss = super().get_loss(outputs, y_true, X=X, training=training)
+        masks = X.get("masks") if isinstance(X, dict) else None
+        if masks is None or not self.localization_weight:
+            return loss
+        # Images that modality dropout zeroed show nothing to localise.
+        keep = X["images"].flatten(1).abs().amax(dim=1) > 0
+        return loss + self.localization_weight * segmentation_loss(mask_logits, masks, keep)
 
-    def in_this_thread(module, inputs, output):
-        if threading.get_ident() == owner:
-            return hook(module, inputs, output)
-        return None
+    def training_inputs(self, inputs):
+        """The training view of a batch: augmented images, dropped modalities."""
+        if not isinstance(inputs, dict):
+            return inputs
+        policy = augmentation_policy(self.augment)
+        if policy is not None and inputs.get("masks") is not None:  # masks move with images
+            images, masks = apply_policy(policy, inputs["images"], self.generator_,
+                                         masks=inputs["masks"])
+            inputs = {**inputs, "images": images, "masks": masks}
+        elif policy is not None:
+            inputs = {**inputs, "images": apply_policy(policy, inputs["images"],
+                                                       self.generator_)}
+        if self.modality_dropout:
+            inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
+        if getattr(self, "table_corruption", 0) and inputs.get("clinical") is not None:
+            inputs = {**inputs, "clinical": corrupt_table(inputs["clinical"],
+                                                          self.table_corruption,
+                                                          self.generator_)}
+        return inputs
 
-    return submodule.register_forward_hook(in_this_thread)
+    def _module_draws(self):
+        """A context in which the module's own random layers (dropout) draw from a seed taken
+        from the net's generator, with torch's global generator saved and restored around
+        it: reproducible fits that leave the global generator alone."""
+        draws = getattr(self, "draws_in_module_", None)
+        if draws is None:  # a net unpickled from before this attribute existed
+            draws = self.draws_in_module_ = any(
+                isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in self.module_.modules())
+        if not draws:
+            return contextlib.nullcontext()
+        seed = int(torch.randint(2**62, (1,), generator=self.generator_))
+        device = torch.device(self.device)
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.random.fork_rng(
+            devices=[device.index or 0] if device.type == "cuda" else []))
+        torch.manual_seed(seed)
+        return stack
 
-
-@contextlib.contextmanager
-def _without_onednn():
-    previous = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = previous
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads):
-    """Run with ``n_threads`` torch threads (if not None), restoring the setting afterwards."""
-    if n_threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def resolve_amp_dtype(setting, device):
-    """The autocast dtype for ``mixed_precision=setting`` on ``device`` (None: float32)."""
-    device_type = torch.device(device).type
-    if setting is False:
-        return None
-    if setting == "auto":
-        if device_type != "cuda":
-            return None
-        setting = True
-    if setting is True:
-        if device_type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
-
-
-def device_settings(device, channels_last, lazy, spatial_dims=2):
-    """The net's device-dependent settings: channels-last ("auto": on CUDA only, where it is
-    faster and the CPU kernels' non-reproducibility does not apply; 2-D images only) and
-    pinned host memory for lazily read batches on CUDA."""
-    cuda = torch.device(device).type == "cuda"
-    settings = {"channels_last": (cuda if channels_last == "auto" else channels_last)
-                and spatial_dims == 2}
-    if lazy and cuda:
-        settings.update(iterator_train__pin_memory=True, iterator_valid__pin_memory=True)
-    return settings
-
-
-def resolve_device(device):
-    """Return the torch device string for ``device`` ("auto" picks CUDA when available).
-
-    Raises a ValueError naming ``device`` when it cannot be parsed or is not available here.
-    """
-    if device == "auto":
-        if not torch.cuda.is_available():
-            return "cpu"
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi = self.training_inputs(Xi)  # the whole batch, alike in every process
         rank, size = world()
-        if size > 1:  # data-parallel: one GPU per process of this machine
-            import os
+        parallel = getattr(self, "parallel_view", None) is not None
+        if parallel:  # data-parallel: this process's shard
+            Xi, share = shard(Xi, rank, size)
+            yi, _ = shard(yi, rank, size)
+        with self._module_draws():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        logged = loss
+        if parallel:
+            # Gradients are averaged across processes: weight each shard's mean loss by its
+            # share of the batch, so the average is the gradient of the whole batch.
+            loss = loss * (share * size)
+            logged = loss.detach().clone()
+            torch.distributed.all_reduce(logged)
+            logged = logged / size
+        if self.grad_scaler_ is None:
+            loss.backward()
+        else:
+            self.grad_scaler_.scale(loss).backward()
+        return {"loss": logged, "y_pred": y_pred}
 
-            local = int(os.environ.get("LOCAL_RANK", rank))
-            return f"cuda:{local % torch.cuda.device_count()}"
-        return "cuda"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device={device!r} is not a torch device; expected 'auto', 'cpu', 'cuda' or "
-            "'cuda:N'."
-        ) from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available on this machine; use device='auto' "
-            "(CUDA when present, else CPU) or device='cpu'."
+    def train_step(self, batch, **fit_params):
+        if self.grad_scaler_ is None:
+            return super().train_step(batch, **fit_params)
+        # Loss scaling for float16: unscale before callbacks see the gradients (clipping),
+        # then let the scaler skip steps with inf/NaN gradients.
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self.grad_scaler_.unscale_(self.optimizer_)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
         )
-    if parsed.type == "cuda" and parsed.index is not None:
-        if parsed.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
-                "device(s); use an index below that."
-            )
-    if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} but MPS is not available; use device='cpu'.")
-    return str(parsed)
+        self.grad_scaler_.step(self.optimizer_)
+        self.grad_scaler_.update()
+        return step

@@ -10,7 +10,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import StrOptions
 
-from .._base.estimator import BaseFusionEstimator, Target
+from .._base.encoders import Target, TargetEncoder
+from .._base.estimator import BaseFusionEstimator
+from .._base.params import Param
 from .._net.callbacks import BatchAccuracy
 from .._base.persistence import ModelFileError
 from .._base.validation import check_labels
@@ -20,14 +22,91 @@ __all__ = ["BaseFusionClassifier"]
 _CLASS_DTYPE_KINDS = set("biufUO")
 
 
+class _ClassLabels(TargetEncoder):
+    """Labels of any type to class indices (``classes_``, sorted as sklearn's
+    ``LabelEncoder`` sorts them); the validation split keeps the classes in proportion."""
+
+    attributes = ("classes_",)
+
+    def fit(self, y, *, n_samples, classes):
+        y = check_labels(y, n_samples=n_samples)
+        encoder = LabelEncoder()
+        try:
+            encoder.fit(y if classes is None else np.concatenate([np.asarray(classes), y]))
+            y_encoded = encoder.transform(y).astype(np.int64)
+        except TypeError:
+            raise ValueError(
+                "y mixes label types that cannot be ordered; use one type, e.g. y.astype(str)."
+            ) from None
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"y has a single class {encoder.classes_.tolist()}; a classifier needs at least "
+                "two. Check the labels, or the split that produced this subset.")
+        self.estimator._check_class_weight(encoder.classes_)
+        return Target(y_encoded, len(encoder.classes_), stratify=y_encoded,
+                      fitted={"classes_": encoder.classes_})
+
+    def transform(self, y, *, n_samples, classes):
+        y = check_labels(y, n_samples=n_samples)
+        known = self.estimator.classes_
+        unknown = sorted(set(y.tolist()) - set(known.tolist()), key=str)
+        if unknown:
+            raise ValueError(
+                f"y has label(s) {unknown} that the fitted model does not know "
+                f"({known.tolist()}); refit without warm_start, or pass classes= with "
+                "every label to the first partial_fit call.")
+        if classes is not None and set(np.asarray(classes).tolist()) != set(known.tolist()):
+            raise ValueError(f"classes={list(classes)} differs from the fitted classes "
+                             f"{known.tolist()}.")
+        encoded = np.searchsorted(known, y).astype(np.int64)
+        return Target(encoded, len(known), stratify=encoded, fitted={"classes_": known})
+
+    def state(self, target_fitted):
+        classes = np.asarray(target_fitted["classes_"])
+        return {"classes": classes.tolist(),
+                "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
+
+    @classmethod
+    def restore(cls, fitted):
+        classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
+        return {"classes_": classes}, len(classes)
+
+    @classmethod
+    def check_state(cls, path, fitted):
+        classes = fitted.get("classes")
+        if not isinstance(classes, list) or not 2 <= len(classes) <= 10**5 or not all(
+                isinstance(c, (str, int, float, bool)) for c in classes):
+            raise ModelFileError(f"{path!s}: fitted.classes must be a list of 2 or more "
+                                 "labels.")
+        dtype_text = fitted.get("classes_dtype")
+        try:
+            dtype = np.dtype(dtype_text) if isinstance(dtype_text, str) and len(
+                dtype_text) < 16 else None
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in _CLASS_DTYPE_KINDS or dtype.itemsize > 4096:
+            raise ModelFileError(f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a "
+                                 "label dtype.")
+
+
 class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
     """Classification layer of skfusion's estimators (not for direct use): cross-entropy on
     logits, ``predict_proba``, ``classes_``."""
 
-    _declared_params = {"criterion": torch.nn.CrossEntropyLoss, "class_weight": None}
-    _declared_constraints = {"criterion": [callable],
-                             "class_weight": [StrOptions({"balanced"}), dict, None]}
-    _target_attributes = ("classes_",)
+    _doc_task = "classifier"
+    _target_encoder = _ClassLabels
+    _params = {
+        "criterion": Param(
+            torch.nn.CrossEntropyLoss, [callable],
+            "Loss on the network's logits; ``criterion__*`` parameters are passed to it.",
+            type="torch loss class", default_doc="torch.nn.CrossEntropyLoss"),
+        "class_weight": Param(
+            None, [StrOptions({"balanced"}), dict, None],
+            """\
+Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
+inversely to their frequency. Passed as the criterion's ``weight``.""",
+            type='dict, "balanced" or None'),
+    }
 
     def fit(self, X, y, groups=None):
         """Train the network on images, clinical values and labels.
@@ -81,40 +160,6 @@ class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
 
     # -- the task contract -------------------------------------------------------------------
 
-    def _fit_target(self, y, *, n_samples, classes):
-        y = check_labels(y, n_samples=n_samples)
-        encoder = LabelEncoder()
-        try:
-            encoder.fit(y if classes is None else np.concatenate([np.asarray(classes), y]))
-            y_encoded = encoder.transform(y).astype(np.int64)
-        except TypeError:
-            raise ValueError(
-                "y mixes label types that cannot be ordered; use one type, e.g. y.astype(str)."
-            ) from None
-        if len(encoder.classes_) < 2:
-            raise ValueError(
-                f"y has a single class {encoder.classes_.tolist()}; a classifier needs at least "
-                "two. Check the labels, or the split that produced this subset.")
-        self._check_class_weight(encoder.classes_)
-        return Target(y_encoded, len(encoder.classes_), stratify=y_encoded,
-                      fitted={"classes_": encoder.classes_})
-
-    def _encode_target(self, y, *, n_samples, classes):
-        y = check_labels(y, n_samples=n_samples)
-        unknown = sorted(set(y.tolist()) - set(self.classes_.tolist()), key=str)
-        if unknown:
-            raise ValueError(
-                f"y has label(s) {unknown} that the fitted model does not know "
-                f"({self.classes_.tolist()}); refit without warm_start, or pass classes= with "
-                "every label to the first partial_fit call.")
-        if classes is not None and set(np.asarray(classes).tolist()) != set(
-                self.classes_.tolist()):
-            raise ValueError(f"classes={list(classes)} differs from the fitted classes "
-                             f"{self.classes_.tolist()}.")
-        encoded = np.searchsorted(self.classes_, y).astype(np.int64)
-        return Target(encoded, len(self.classes_), stratify=encoded,
-                      fitted={"classes_": self.classes_})
-
     def _check_class_weight(self, classes):
         if self.class_weight is not None and "criterion__weight" in vars(self):
             raise ValueError(
@@ -149,33 +194,6 @@ class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
 
     def _monitor_callbacks(self):
         return [("valid_acc", BatchAccuracy())]
-
-    def _target_state(self, target_fitted):
-        classes = np.asarray(target_fitted["classes_"])
-        return {"classes": classes.tolist(),
-                "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
-
-    @classmethod
-    def _restore_target(cls, fitted):
-        classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
-        return {"classes_": classes}, len(classes)
-
-    @classmethod
-    def _check_target_state(cls, path, fitted):
-        classes = fitted.get("classes")
-        if not isinstance(classes, list) or not 2 <= len(classes) <= 10**5 or not all(
-                isinstance(c, (str, int, float, bool)) for c in classes):
-            raise ModelFileError(f"{path!s}: fitted.classes must be a list of 2 or more "
-                                 "labels.")
-        dtype_text = fitted.get("classes_dtype")
-        try:
-            dtype = np.dtype(dtype_text) if isinstance(dtype_text, str) and len(
-                dtype_text) < 16 else None
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.kind not in _CLASS_DTYPE_KINDS or dtype.itemsize > 4096:
-            raise ModelFileError(f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a "
-                                 "label dtype.")
 
     # -- predictions ---------------------------------------------------------------------------
 
@@ -245,3 +263,4 @@ def _logistic_start(clinical, y_encoded, n_classes, class_weight, classes):
         coef[model.classes_] = model_coef
         intercept[model.classes_] = model_intercept
     return coef, intercept
+

@@ -8,12 +8,15 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.data import make_dataset
-from .._base.estimator import BaseFusionEstimator, Target
-from .._base.docstrings import fill_doc
+from .._base.encoders import Target, TargetEncoder
+from .._base.estimator import BaseFusionEstimator
+from .._base.params import Param
 from .._input import as_fusion_input
-from .._net.net import torch_threads
+from .._net.decoding import DecodingNet
+from .._net.device import torch_threads
 from .._base.persistence import ModelFileError
-from .._base.text import MAX_WORD_LENGTH, build_vocabulary, is_word, tokenize
+from .._base.text import (MAX_WORD_LENGTH, build_vocabulary, check_reports, is_word,
+                          tokenize)
 from .text_scores import rouge_l
 from ..nn.report_generation import BOS, EOS, ReportGeneratorNet, SequenceCrossEntropy
 
@@ -22,19 +25,70 @@ __all__ = ["ReportGenerator"]
 _SPECIAL = ("<pad>", "<unk>", "<bos>", "<eos>")
 
 
-def _check_reports(reports, n_samples, argument="y"):
-    if isinstance(reports, (str, bytes)) or reports is None:
-        raise ValueError(f"{argument} must be one report (a string) per sample; got "
-                         f"{type(reports).__name__}.")
-    reports = list(reports.tolist() if hasattr(reports, "tolist") else reports)
-    if len(reports) != n_samples:
-        raise ValueError(f"{argument} has {len(reports)} reports but X has {n_samples} "
-                         "samples; pass one report per sample, in the same order.")
-    bad = [i for i, r in enumerate(reports) if not isinstance(r, str)]
-    if bad:
-        raise ValueError(f"{argument} must hold strings; entries {bad[:5]} are "
-                         f"{sorted({type(reports[i]).__name__ for i in bad})}.")
-    return reports
+class _Reports(TargetEncoder):
+    """Reports as token ids over a vocabulary of the training reports' words
+    (``vocabulary_``); teacher forcing reads them."""
+
+    attributes = ("vocabulary_",)
+
+    def fit(self, y, *, n_samples, classes=None):
+        reports = check_reports(y, n_samples, "y")
+        min_count = self.estimator.min_word_count
+        words = build_vocabulary(reports, max_size=self.estimator.max_vocabulary - 2,
+                                 min_count=min_count)
+        if not words:
+            raise ValueError(
+                f"y holds no words: its {n_samples} reports are empty or punctuation only"
+                + (f" (or no word occurs min_word_count={min_count} times)"
+                   if min_count > 1 else "")
+                + ". A ReportGenerator learns to write the reports' words; pass reports "
+                "with text.")
+        vocabulary = [*_SPECIAL, *sorted(words, key=words.get)]
+        return Target(self._encode(reports, vocabulary), len(vocabulary),
+                      fitted={"vocabulary_": vocabulary})
+
+    def transform(self, y, *, n_samples, classes=None):
+        reports = check_reports(y, n_samples, "y")
+        vocabulary = self.estimator.vocabulary_
+        return Target(self._encode(reports, vocabulary), len(vocabulary),
+                      fitted={"vocabulary_": vocabulary})
+
+    def _encode(self, reports, vocabulary):
+        """Token ids framed by BOS and EOS, cut at ``max_length`` words, padded."""
+        index = {word: i for i, word in enumerate(vocabulary)}
+        length = self.estimator.max_length
+        tokens = np.zeros((len(reports), length + 2), dtype=np.int64)
+        for row, report in enumerate(reports):
+            ids = [index.get(w, 1) for w in tokenize(report)][:length]
+            tokens[row, : len(ids) + 2] = [BOS, *ids, EOS]
+        return tokens
+
+    def state(self, target_fitted):
+        return {"vocabulary": list(target_fitted["vocabulary_"])}
+
+    @classmethod
+    def restore(cls, fitted):
+        vocabulary = list(fitted["vocabulary"])
+        return {"vocabulary_": vocabulary}, len(vocabulary)
+
+    @classmethod
+    def check_state(cls, path, fitted):
+        vocabulary = fitted.get("vocabulary")
+        if not (isinstance(vocabulary, list) and 5 <= len(vocabulary) <= 10**6
+                and all(isinstance(w, str) for w in vocabulary)
+                and tuple(vocabulary[:4]) == _SPECIAL
+                and len(set(vocabulary)) == len(vocabulary)):
+            raise ModelFileError(f"{path!s}: fitted.vocabulary must be a list of distinct "
+                                 f"words starting with {list(_SPECIAL)}.")
+        # Generated reports are made of these words: each must be one the tokenizer makes
+        # (no markup, terminal escapes, line breaks or megabyte-long entries).
+        bad = [i for i, w in enumerate(vocabulary[4:], start=4) if not is_word(w)]
+        if bad:
+            raise ModelFileError(
+                f"{path!s}: fitted.vocabulary[{bad[0]}]={vocabulary[bad[0]][:40]!r} is not a "
+                f"word the tokenizer makes (letters or a number, lower case, at most "
+                f"{MAX_WORD_LENGTH} characters); {len(bad)} such entr"
+                f"{'y' if len(bad) == 1 else 'ies'}.")
 
 
 class ReportGenerator(BaseFusionEstimator):
@@ -56,25 +110,7 @@ class ReportGenerator(BaseFusionEstimator):
 
     Parameters
     ----------
-    embedding_dim : int, default=64
-        Word embedding size.
-    hidden_size : int, default=128
-        LSTM state size.
-    attention_dim : int, default=64
-        Hidden width of the visual attention.
-    clinical_dim : int, default=32
-        Clinical embedding size (when ``X`` has clinical values).
-    dropout : float, default=0.3
-        Dropout before the word output layer.
-    max_length : int, default=40
-        Words kept per training report and written per generated report.
-    max_vocabulary : int, default=2000
-        Most frequent training words kept (the rest read as unknown, never generated).
-    min_word_count : int, default=1
-        Words seen fewer times in training read as unknown.
-    beam_size : int, default=3
-        Beams of ``predict``'s beam search; 1 decodes greedily.
-    {shared_parameters}
+    {parameters}
 
     Attributes
     ----------
@@ -107,31 +143,59 @@ class ReportGenerator(BaseFusionEstimator):
     """
 
     _module_class = ReportGeneratorNet
+    _net_class = DecodingNet
+    _doc_task = "generator"
     _clinical_optional = True
     _reads_stacks = False  # a stack's slices are the channels of one image (2.5-D)
     _flip_refusal = ("report text is not mirrored with the image, so a flipped image would "
                      "be taught its report's 'left' as 'right'.")
-    _target_attributes = ("vocabulary_",)
-    _declared_params = {"embedding_dim": 64, "hidden_size": 128, "attention_dim": 64,
-                        "clinical_dim": 32, "dropout": 0.3, "max_length": 40,
-                        "max_vocabulary": 2000, "min_word_count": 1, "beam_size": 3}
-    _declared_constraints = {
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "attention_dim": [Interval(Integral, 1, None, closed="left")],
-        "clinical_dim": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "max_length": [Interval(Integral, 1, None, closed="left")],
-        "max_vocabulary": [Interval(Integral, 5, None, closed="left")],
-        "min_word_count": [Interval(Integral, 1, None, closed="left")],
-        "beam_size": [Interval(Integral, 1, None, closed="left")],
+    _target_encoder = _Reports
+    _params = {
+        "embedding_dim": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "Word embedding size.",
+            module=True, cap=65536),
+        "hidden_size": Param(
+            128, [Interval(Integral, 1, None, closed="left")],
+            "LSTM state size.",
+            module=True, search=("categorical", (64, 128, 256)), cap=65536),
+        "attention_dim": Param(
+            64, [Interval(Integral, 1, None, closed="left")],
+            "Hidden width of the visual attention.",
+            module=True),
+        "clinical_dim": Param(
+            32, [Interval(Integral, 1, None, closed="left")],
+            "Clinical embedding size (when ``X`` has clinical values).",
+            module=True, cap=65536),
+        "dropout": Param(
+            0.3, [Interval(Real, 0, 1, closed="left")],
+            "Dropout before the word output layer.",
+            module=True, search=("float", 0.0, 0.5)),
+        "max_length": Param(
+            40, [Interval(Integral, 1, None, closed="left")],
+            "Words kept per training report and written per generated report.",
+            cap=4096),
+        "max_vocabulary": Param(
+            2000, [Interval(Integral, 5, None, closed="left")],
+            """\
+Most frequent training words kept (the rest read as unknown, never generated).""",
+            cap=10**7),
+        "min_word_count": Param(
+            1, [Interval(Integral, 1, None, closed="left")],
+            "Words seen fewer times in training read as unknown."),
+        "beam_size": Param(
+            3, [Interval(Integral, 1, None, closed="left")],
+            "Beams of ``predict``'s beam search; 1 decodes greedily.",
+            cap=64),
     }
-    _module_param_names = ("backbone", "base_width", "embedding_dim", "hidden_size",
-                           "attention_dim", "clinical_dim", "dropout")
-    _search_space = {"hidden_size": ("categorical", (64, 128, 256)),
-                     "dropout": ("float", 0.0, 0.5)}
 
     _fuses = False  # clinical values condition the decoder; no modality dropout
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is not None and not isinstance(net, DecodingNet):  # pickled by skfusion 0.3,
+            net.__class__ = DecodingNet  # whose one net class decoded; until 0.5
 
     # -- the task contract ----------------------------------------------------------------
 
@@ -157,34 +221,6 @@ class ReportGenerator(BaseFusionEstimator):
         """Train for one more epoch; the first call builds the vocabulary and network."""
         return self._partial_fit(X, y, groups=groups)
 
-    def _encode(self, reports, vocabulary):
-        index = {word: i for i, word in enumerate(vocabulary)}
-        tokens = np.zeros((len(reports), self.max_length + 2), dtype=np.int64)
-        for row, report in enumerate(reports):
-            ids = [index.get(w, 1) for w in tokenize(report)][: self.max_length]
-            tokens[row, : len(ids) + 2] = [BOS, *ids, EOS]
-        return tokens
-
-    def _fit_target(self, y, *, n_samples, classes=None):
-        reports = _check_reports(y, n_samples)
-        words = build_vocabulary(reports, max_size=self.max_vocabulary - 2,
-                                 min_count=self.min_word_count)
-        if not words:
-            raise ValueError(
-                f"y holds no words: its {n_samples} reports are empty or punctuation only"
-                + (f" (or no word occurs min_word_count={self.min_word_count} times)"
-                   if self.min_word_count > 1 else "")
-                + ". A ReportGenerator learns to write the reports' words; pass reports "
-                "with text.")
-        vocabulary = [*_SPECIAL, *sorted(words, key=words.get)]
-        return Target(self._encode(reports, vocabulary), len(vocabulary),
-                      fitted={"vocabulary_": vocabulary})
-
-    def _encode_target(self, y, *, n_samples, classes=None):
-        reports = _check_reports(y, n_samples)
-        return Target(self._encode(reports, self.vocabulary_), len(self.vocabulary_),
-                      fitted={"vocabulary_": self.vocabulary_})
-
     def _target_inputs(self, target):
         return {"tokens": target.values}  # teacher forcing reads the reference report
 
@@ -193,33 +229,6 @@ class ReportGenerator(BaseFusionEstimator):
 
     def _start_shortcut(self, net, clinical, target, train):  # pragma: no cover
         raise AssertionError("a report generator has no clinical shortcut")
-
-    def _target_state(self, target_fitted):
-        return {"vocabulary": list(target_fitted["vocabulary_"])}
-
-    @classmethod
-    def _restore_target(cls, fitted):
-        vocabulary = list(fitted["vocabulary"])
-        return {"vocabulary_": vocabulary}, len(vocabulary)
-
-    @classmethod
-    def _check_target_state(cls, path, fitted):
-        vocabulary = fitted.get("vocabulary")
-        if not (isinstance(vocabulary, list) and 5 <= len(vocabulary) <= 10**6
-                and all(isinstance(w, str) for w in vocabulary)
-                and tuple(vocabulary[:4]) == _SPECIAL
-                and len(set(vocabulary)) == len(vocabulary)):
-            raise ModelFileError(f"{path!s}: fitted.vocabulary must be a list of distinct "
-                                 f"words starting with {list(_SPECIAL)}.")
-        # Generated reports are made of these words: each must be one the tokenizer makes
-        # (no markup, terminal escapes, line breaks or megabyte-long entries).
-        bad = [i for i, w in enumerate(vocabulary[4:], start=4) if not is_word(w)]
-        if bad:
-            raise ModelFileError(
-                f"{path!s}: fitted.vocabulary[{bad[0]}]={vocabulary[bad[0]][:40]!r} is not a "
-                f"word the tokenizer makes (letters or a number, lower case, at most "
-                f"{MAX_WORD_LENGTH} characters); {len(bad)} such entr"
-                f"{'y' if len(bad) == 1 else 'ies'}.")
 
     def _export_head(self):
         raise NotImplementedError(
@@ -257,7 +266,7 @@ class ReportGenerator(BaseFusionEstimator):
     def score(self, X, y, sample_weight=None):
         """Mean ROUGE-L F1 of the generated reports against the references ``y`` (needs
         ``pip install "skfusion[text]"``)."""
-        references = _check_reports(y, len(as_fusion_input(X)))
+        references = check_reports(y, len(as_fusion_input(X)), "y")
         return rouge_l(self.predict(X), references)
 
     def attention_maps(self, X):
@@ -299,4 +308,3 @@ class ReportGenerator(BaseFusionEstimator):
         return tags
 
 
-fill_doc(ReportGenerator, task="generator")

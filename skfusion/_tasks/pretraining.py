@@ -10,13 +10,26 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.data import make_dataset
-from .._base.estimator import BaseFusionEstimator, Target
-from .._base.docstrings import fill_doc
-from .._net.net import torch_threads
+from .._base.encoders import Target, TargetEncoder
+from .._base.estimator import BaseFusionEstimator
+from .._base.params import Param
+from .._net.device import torch_threads
 from ..nn.contrastive import ContrastiveLoss, ImageClinicalContrastiveNet
 from ..nn.slice_stack import POOLINGS
 
 __all__ = ["ImageClinicalPretrainer"]
+
+
+class _NoLabels(TargetEncoder):
+    """No target: the pretrainer learns from ``X`` alone, so ``y`` must be None."""
+
+    attributes = ()
+
+    def transform(self, y, *, n_samples, classes=None):
+        if y is not None:
+            raise ValueError("y must be None: ImageClinicalPretrainer learns from X alone "
+                             "(its images and clinical rows).")
+        return Target(np.zeros(n_samples, dtype=np.float32), 1)
 
 
 class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
@@ -40,19 +53,7 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
 
     Parameters
     ----------
-    projection_dim : int, default=128
-        Width of the normalised embeddings compared.
-    hidden_dim : int, default=256
-        Width of the clinical encoder and the projection heads' hidden layers.
-    temperature : float, default=0.1
-        Divides the cosine similarities (MMCL's value).
-    corruption_rate : float, default=0.3
-        Share of each training row's clinical values replaced (SCARF's default).
-    lambda_ : float, default=0.5
-        Weight of the image-to-table term of the loss (table-to-image: ``1 - lambda_``).
-        ``modality_dropout`` and ``clinical_shortcut`` below have no effect here: both
-        modalities are the task, and there is no output for a shortcut to join.
-    {shared_parameters}
+    {parameters}
 
     Attributes
     ----------
@@ -83,22 +84,34 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
     """
 
     _module_class = ImageClinicalContrastiveNet
-    _declared_params = {"projection_dim": 128, "hidden_dim": 256, "temperature": 0.1,
-                        "corruption_rate": 0.3, "lambda_": 0.5,
-                        "batch_size": 64, "modality_dropout": 0.0,
-                        "clinical_shortcut": False}
-    _declared_constraints = {
-        "projection_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_dim": [Interval(Integral, 1, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "corruption_rate": [Interval(Real, 0, 1, closed="left")],
-        "lambda_": [Interval(Real, 0, 1, closed="both")],
+    _doc_task = "generator"
+    _params = {
+        "projection_dim": Param(
+            128, [Interval(Integral, 1, None, closed="left")],
+            "Width of the normalised embeddings compared.",
+            module=True),
+        "hidden_dim": Param(
+            256, [Interval(Integral, 1, None, closed="left")],
+            "Width of the clinical encoder and the projection heads' hidden layers.",
+            module=True),
+        "temperature": Param(
+            0.1, [Interval(Real, 0, None, closed="neither")],
+            "Divides the cosine similarities (MMCL's value).",
+            module=True, search=("log_float", 0.03, 0.5)),
+        "corruption_rate": Param(
+            0.3, [Interval(Real, 0, 1, closed="left")],
+            """\
+Share of each training row's clinical values replaced (SCARF's default).""",
+            search=("float", 0.0, 0.6)),
+        "lambda_": Param(
+            0.5, [Interval(Real, 0, 1, closed="both")],
+            """\
+Weight of the image-to-table term of the loss (table-to-image: ``1 - lambda_``).
+``modality_dropout`` and ``clinical_shortcut`` below have no effect here: both
+modalities are the task, and there is no output for a shortcut to join."""),
     }
-    _module_param_names = ("backbone", "base_width", "projection_dim", "hidden_dim",
-                           "temperature")
-    _search_space = {"temperature": ("log_float", 0.03, 0.5),
-                     "corruption_rate": ("float", 0.0, 0.6)}
-    _target_attributes = ()
+    _param_defaults = {"batch_size": 64, "modality_dropout": 0.0, "clinical_shortcut": False}
+    _target_encoder = _NoLabels
 
     _fuses = False  # no shortcut and no modality dropout: both modalities are the task
 
@@ -142,31 +155,11 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
 
     # -- the task contract (self-supervised: no target) -----------------------------------
 
-    def _fit_target(self, y, *, n_samples, classes=None):
-        if y is not None:
-            raise ValueError("y must be None: ImageClinicalPretrainer learns from X alone "
-                             "(its images and clinical rows).")
-        return Target(np.zeros(n_samples, dtype=np.float32), 1)
-
-    def _encode_target(self, y, *, n_samples, classes=None):
-        return self._fit_target(y, n_samples=n_samples)
-
     def _criterion_params(self, target):
         return {"criterion": ContrastiveLoss, "criterion__lambda_": self.lambda_}
 
     def _start_shortcut(self, net, clinical, target, train):  # pragma: no cover
         raise AssertionError("a pretraining network has no clinical shortcut")
-
-    def _target_state(self, target_fitted):
-        return {}
-
-    @classmethod
-    def _restore_target(cls, fitted):
-        return {}, 1
-
-    @classmethod
-    def _check_target_state(cls, path, fitted):
-        return None
 
     def _export_head(self):
         raise ValueError("an ImageClinicalPretrainer has no prediction to export; export "
@@ -215,5 +208,3 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
         return tags
 
 
-fill_doc(ImageClinicalPretrainer, task="generator",
-         defaults={"batch_size": "64", "modality_dropout": "0.0", "clinical_shortcut": "False"})

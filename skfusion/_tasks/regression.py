@@ -10,7 +10,9 @@ from sklearn.base import RegressorMixin
 from sklearn.linear_model import Ridge
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base.estimator import BaseFusionEstimator, Target
+from .._base.encoders import Target, TargetEncoder
+from .._base.estimator import BaseFusionEstimator
+from .._base.params import Param
 from .._base.persistence import ModelFileError, check_int, check_number_list
 from .._base.validation import check_continuous_targets
 
@@ -18,6 +20,70 @@ __all__ = ["BaseFusionRegressor", "LOSSES"]
 
 #: ``loss`` -> the torch criterion (on standardised targets).
 LOSSES = {"squared_error": torch.nn.MSELoss, "huber": torch.nn.HuberLoss}
+
+
+class _StandardisedTargets(TargetEncoder):
+    """Continuous targets standardised on the training samples (``target_mean_``,
+    ``target_scale_``), so one learning rate suits every unit."""
+
+    attributes = ("target_mean_", "target_scale_", "n_outputs_", "target_ndim_")
+
+    def fit(self, y, *, n_samples, classes=None):
+        y = check_continuous_targets(y, n_samples=n_samples)
+        values = y.reshape(n_samples, -1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = values.mean(axis=0)
+            scale = values.std(axis=0)
+            standardised = (values - mean) / np.where(scale == 0, 1.0, scale)
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all()
+                and np.isfinite(standardised).all()):
+            raise ValueError(
+                f"y cannot be standardised: its mean or standard deviation overflows "
+                f"(largest |y| = {np.max(np.abs(values)):.3g}). Rescale y before fitting "
+                "(divide it by a power of ten, or fit its logarithm) and undo that on the "
+                "predictions.")
+        scale[scale == 0] = 1.0
+        fitted = {"target_mean_": mean, "target_scale_": scale, "n_outputs_": values.shape[1],
+                  "target_ndim_": y.ndim}
+        return Target(((values - mean) / scale).astype(np.float32), values.shape[1],
+                      fitted=fitted)
+
+    def transform(self, y, *, n_samples, classes=None):
+        y = check_continuous_targets(y, n_samples=n_samples)
+        values = y.reshape(n_samples, -1)
+        fitted = self.fitted()
+        if values.shape[1] != fitted["n_outputs_"]:
+            raise ValueError(
+                f"y has {values.shape[1]} output(s) but the model was fitted on "
+                f"{fitted['n_outputs_']}; pass the same target columns, or refit without "
+                "warm_start.")
+        standardised = (values - fitted["target_mean_"]) / fitted["target_scale_"]
+        return Target(standardised.astype(np.float32), fitted["n_outputs_"], fitted=fitted)
+
+    def state(self, target_fitted):
+        return {"target_mean": [float(v) for v in target_fitted["target_mean_"]],
+                "target_scale": [float(v) for v in target_fitted["target_scale_"]],
+                "target_ndim": int(target_fitted["target_ndim_"])}
+
+    @classmethod
+    def restore(cls, fitted):
+        mean = np.asarray(fitted["target_mean"], dtype=np.float64)
+        return ({"target_mean_": mean,
+                 "target_scale_": np.asarray(fitted["target_scale"], dtype=np.float64),
+                 "n_outputs_": len(mean), "target_ndim_": fitted["target_ndim"]}, len(mean))
+
+    @classmethod
+    def check_state(cls, path, fitted):
+        mean = check_number_list(path, "target_mean", fitted.get("target_mean"),
+                                 max_length=10**5)
+        if not mean:
+            raise ModelFileError(f"{path!s}: fitted.target_mean must not be empty.")
+        check_number_list(path, "target_scale", fitted.get("target_scale"), length=len(mean),
+                          positive=True)
+        ndim = check_int(path, "fitted.target_ndim", fitted.get("target_ndim"), 1, 2)
+        if ndim == 1 and len(mean) != 1:
+            raise ModelFileError(f"{path!s}: fitted.target_ndim is 1 but there are "
+                                 f"{len(mean)} outputs.")
 
 
 class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
@@ -29,10 +95,19 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
     standardised values and ``predict`` maps them back.
     """
 
-    _declared_params = {"loss": "squared_error", "huber_delta": 1.0}
-    _declared_constraints = {"loss": [StrOptions(set(LOSSES))],
-                             "huber_delta": [Interval(Real, 0, None, closed="neither")]}
-    _target_attributes = ("target_mean_", "target_scale_", "n_outputs_", "target_ndim_")
+    _doc_task = "regressor"
+    _params = {
+        "loss": Param(
+            "squared_error", [StrOptions(set(LOSSES))],
+            """\
+Loss on the standardised targets: mean squared error, or Huber's loss (squared
+below ``huber_delta``, linear above: robust to outlying targets).""",
+            type='{"squared_error", "huber"}'),
+        "huber_delta": Param(
+            1.0, [Interval(Real, 0, None, closed="neither")],
+            "Where Huber's loss turns linear, in standard deviations of the target."),
+    }
+    _target_encoder = _StandardisedTargets
 
     def fit(self, X, y, groups=None):
         """Train the network on images, clinical values and continuous targets.
@@ -68,38 +143,6 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
 
     # -- the task contract -------------------------------------------------------------------
 
-    def _fit_target(self, y, *, n_samples, classes=None):
-        y = check_continuous_targets(y, n_samples=n_samples)
-        values = y.reshape(n_samples, -1)
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean = values.mean(axis=0)
-            scale = values.std(axis=0)
-            standardised = (values - mean) / np.where(scale == 0, 1.0, scale)
-        if not (np.isfinite(mean).all() and np.isfinite(scale).all()
-                and np.isfinite(standardised).all()):
-            raise ValueError(
-                f"y cannot be standardised: its mean or standard deviation overflows "
-                f"(largest |y| = {np.max(np.abs(values)):.3g}). Rescale y before fitting "
-                "(divide it by a power of ten, or fit its logarithm) and undo that on the "
-                "predictions.")
-        scale[scale == 0] = 1.0
-        fitted = {"target_mean_": mean, "target_scale_": scale, "n_outputs_": values.shape[1],
-                  "target_ndim_": y.ndim}
-        return Target(((values - mean) / scale).astype(np.float32), values.shape[1],
-                      fitted=fitted)
-
-    def _encode_target(self, y, *, n_samples, classes=None):
-        y = check_continuous_targets(y, n_samples=n_samples)
-        values = y.reshape(n_samples, -1)
-        if values.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {values.shape[1]} output(s) but the model was fitted on "
-                f"{self.n_outputs_}; pass the same target columns, or refit without "
-                "warm_start.")
-        fitted = {name: getattr(self, name) for name in self._target_attributes}
-        return Target(((values - self.target_mean_) / self.target_scale_).astype(np.float32),
-                      self.n_outputs_, fitted=fitted)
-
     def _criterion_params(self, target):
         if self.loss == "huber":
             return {"criterion": LOSSES["huber"], "criterion__delta": self.huber_delta}
@@ -115,31 +158,6 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
         coef = np.atleast_2d(model.coef_) / scale
         intercept = np.atleast_1d(model.intercept_) - coef @ mean
         net.set_linear_("shortcut", coef, intercept)
-
-    def _target_state(self, target_fitted):
-        return {"target_mean": [float(v) for v in target_fitted["target_mean_"]],
-                "target_scale": [float(v) for v in target_fitted["target_scale_"]],
-                "target_ndim": int(target_fitted["target_ndim_"])}
-
-    @classmethod
-    def _restore_target(cls, fitted):
-        mean = np.asarray(fitted["target_mean"], dtype=np.float64)
-        return ({"target_mean_": mean,
-                 "target_scale_": np.asarray(fitted["target_scale"], dtype=np.float64),
-                 "n_outputs_": len(mean), "target_ndim_": fitted["target_ndim"]}, len(mean))
-
-    @classmethod
-    def _check_target_state(cls, path, fitted):
-        mean = check_number_list(path, "target_mean", fitted.get("target_mean"),
-                                 max_length=10**5)
-        if not mean:
-            raise ModelFileError(f"{path!s}: fitted.target_mean must not be empty.")
-        check_number_list(path, "target_scale", fitted.get("target_scale"), length=len(mean),
-                          positive=True)
-        ndim = check_int(path, "fitted.target_ndim", fitted.get("target_ndim"), 1, 2)
-        if ndim == 1 and len(mean) != 1:
-            raise ModelFileError(f"{path!s}: fitted.target_ndim is 1 but there are "
-                                 f"{len(mean)} outputs.")
 
     # -- predictions ---------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .concordance import harrell_c
-from .._base.estimator import BaseFusionEstimator, Target
+from .._base.encoders import Target, TargetEncoder
+from .._base.estimator import BaseFusionEstimator
+from .._base.params import Param
 from .._base.persistence import ModelFileError, check_number_list
 from .._base.validation import check_survival_target
 from ..nn.losses import TIES, CoxPHLoss
@@ -68,6 +70,56 @@ class StepFunction:
         return f"StepFunction(x=<{len(self.x)} times>, initial={self.initial})"
 
 
+class _EventTimes(TargetEncoder):
+    """(event, time) targets as the dense ranks of the times plus the events (the Cox
+    likelihood depends on the times' order only); the Breslow baseline learned after
+    training is its model-file state."""
+
+    attributes = ("unique_times_", "baseline_cumulative_hazard_", "risk_offset_")
+
+    def transform(self, y, *, n_samples, classes=None):
+        event, time = check_survival_target(y, n_samples=n_samples)
+        if not event.any():
+            raise ValueError("y has no event (every time is censored); the Cox likelihood "
+                             "needs at least one. Check the event field, or the split.")
+        # The partial likelihood depends on the order of the times only: the network trains
+        # on their dense ranks, exact in float32 whatever the unit.
+        rank = np.unique(time, return_inverse=True)[1].reshape(-1)
+        values = np.column_stack([rank, event]).astype(np.float32)
+        return Target(values, 1, stratify=event.astype(int), raw=(time, event))
+
+    def state(self, target_fitted):
+        if "unique_times_" not in target_fitted:  # a checkpoint written during training
+            return {}
+        return {"unique_times": [float(t) for t in target_fitted["unique_times_"]],
+                "baseline_cumulative_hazard": [
+                    float(h) for h in target_fitted["baseline_cumulative_hazard_"]],
+                "risk_offset": float(target_fitted["risk_offset_"])}
+
+    @classmethod
+    def restore(cls, fitted):
+        if "unique_times" not in fitted:
+            return {}, 1
+        return ({"unique_times_": np.asarray(fitted["unique_times"], dtype=np.float64),
+                 "baseline_cumulative_hazard_": np.asarray(
+                     fitted["baseline_cumulative_hazard"], dtype=np.float64),
+                 "risk_offset_": float(fitted["risk_offset"])}, 1)
+
+    @classmethod
+    def check_state(cls, path, fitted):
+        if "unique_times" not in fitted:
+            return
+        times = check_number_list(path, "unique_times", fitted["unique_times"])
+        hazard = check_number_list(path, "baseline_cumulative_hazard",
+                                   fitted.get("baseline_cumulative_hazard"), length=len(times))
+        if not times or np.any(np.diff(times) <= 0) or np.any(np.diff(hazard) < 0) or min(
+                hazard) < 0:
+            raise ModelFileError(f"{path!s}: fitted.unique_times must increase and the "
+                                 "baseline cumulative hazard must be a non-decreasing, "
+                                 "non-negative list.")
+        check_number_list(path, "risk_offset", [fitted.get("risk_offset")])
+
+
 class BaseFusionSurvival(BaseFusionEstimator):
     """Time-to-event layer of skfusion's estimators (not for direct use).
 
@@ -77,9 +129,16 @@ class BaseFusionSurvival(BaseFusionEstimator):
     samples turns risks into survival functions.
     """
 
-    _declared_params = {"ties": "efron"}
-    _declared_constraints = {"ties": [StrOptions(set(TIES))]}
-    _target_attributes = ("unique_times_", "baseline_cumulative_hazard_", "risk_offset_")
+    _doc_task = "survival"
+    _params = {
+        "ties": Param(
+            "efron", [StrOptions(set(TIES))],
+            """\
+How tied event times enter the Cox partial likelihood (Efron's approximation is
+closer to the exact likelihood; Breslow's is the simpler one).""",
+            type='{"efron", "breslow"}'),
+    }
+    _target_encoder = _EventTimes
 
     def fit(self, X, y, groups=None):
         """Train the network on images, clinical values and (event, time) targets.
@@ -113,20 +172,6 @@ class BaseFusionSurvival(BaseFusionEstimator):
 
     # -- the task contract -------------------------------------------------------------------
 
-    def _fit_target(self, y, *, n_samples, classes=None):
-        event, time = check_survival_target(y, n_samples=n_samples)
-        if not event.any():
-            raise ValueError("y has no event (every time is censored); the Cox likelihood "
-                             "needs at least one. Check the event field, or the split.")
-        # The partial likelihood depends on the order of the times only: the network trains
-        # on their dense ranks, exact in float32 whatever the unit.
-        rank = np.unique(time, return_inverse=True)[1].reshape(-1)
-        values = np.column_stack([rank, event]).astype(np.float32)
-        return Target(values, 1, stratify=event.astype(int), raw=(time, event))
-
-    def _encode_target(self, y, *, n_samples, classes=None):
-        return self._fit_target(y, n_samples=n_samples)
-
     def _criterion_params(self, target):
         return {"criterion": CoxPHLoss, "criterion__ties": self.ties}
 
@@ -154,37 +199,6 @@ class BaseFusionSurvival(BaseFusionEstimator):
         hazard = np.cumsum(deaths / at_risk)
         return {"unique_times_": times, "baseline_cumulative_hazard_": hazard,
                 "risk_offset_": offset}
-
-    def _target_state(self, target_fitted):
-        if "unique_times_" not in target_fitted:  # a checkpoint written during training
-            return {}
-        return {"unique_times": [float(t) for t in target_fitted["unique_times_"]],
-                "baseline_cumulative_hazard": [
-                    float(h) for h in target_fitted["baseline_cumulative_hazard_"]],
-                "risk_offset": float(target_fitted["risk_offset_"])}
-
-    @classmethod
-    def _restore_target(cls, fitted):
-        if "unique_times" not in fitted:
-            return {}, 1
-        return ({"unique_times_": np.asarray(fitted["unique_times"], dtype=np.float64),
-                 "baseline_cumulative_hazard_": np.asarray(
-                     fitted["baseline_cumulative_hazard"], dtype=np.float64),
-                 "risk_offset_": float(fitted["risk_offset"])}, 1)
-
-    @classmethod
-    def _check_target_state(cls, path, fitted):
-        if "unique_times" not in fitted:
-            return
-        times = check_number_list(path, "unique_times", fitted["unique_times"])
-        hazard = check_number_list(path, "baseline_cumulative_hazard",
-                                   fitted.get("baseline_cumulative_hazard"), length=len(times))
-        if not times or np.any(np.diff(times) <= 0) or np.any(np.diff(hazard) < 0) or min(
-                hazard) < 0:
-            raise ModelFileError(f"{path!s}: fitted.unique_times must increase and the "
-                                 "baseline cumulative hazard must be a non-decreasing, "
-                                 "non-negative list.")
-        check_number_list(path, "risk_offset", [fitted.get("risk_offset")])
 
     # -- predictions ---------------------------------------------------------------------------
 

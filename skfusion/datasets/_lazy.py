@@ -27,7 +27,37 @@ def _cached_volume(source, volume, normalize, dicom=None):
     return data if normalize is None else _normalize(data, normalize)
 
 
-class NiftiSlices(LazyImages):
+class _VolumeFiles(LazyImages):
+    """What the NIfTI and DICOM collections share: one file (or series) per sample, the
+    reading options, and ``take``, which keeps every per-sample list (``_per_sample``) in
+    step."""
+
+    _per_sample = ("sources",)
+
+    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None):
+        self.sources = [str(s) for s in sources]
+        self.plane = plane
+        self.size = size
+        self.normalize = normalize
+        self.volume = volume
+        self._sample_shape = None
+
+    def __len__(self):
+        return len(self.sources)
+
+    def _options(self):
+        return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
+                "volume": self.volume}
+
+    def take(self, positions):
+        positions = np.asarray(positions, dtype=int)
+        lists = [[getattr(self, name)[i] for i in positions] for name in self._per_sample]
+        subset = type(self)(*lists, **self._options())
+        subset._sample_shape = self._sample_shape
+        return subset
+
+
+class NiftiSlices(_VolumeFiles):
     """Slices of NIfTI volumes, as an image collection that is read on demand.
 
     Parameters
@@ -51,23 +81,17 @@ class NiftiSlices(LazyImages):
     cached per process.
     """
 
+    _per_sample = ("sources", "slice_indices")
+
     def __init__(self, sources, slice_indices, *, plane="coronal", size=None, normalize=None,
                  volume=None):
-        self.sources = [str(s) for s in sources]
+        super().__init__(sources, plane=plane, size=size, normalize=normalize, volume=volume)
         self.slice_indices = [int(i) for i in slice_indices]
         if len(self.sources) != len(self.slice_indices):
             raise ValueError(
                 f"sources has {len(self.sources)} entries but slice_indices has "
                 f"{len(self.slice_indices)}; pass one file and one index per slice."
             )
-        self.plane = plane
-        self.size = size
-        self.normalize = normalize
-        self.volume = volume
-        self._sample_shape = None
-
-    def __len__(self):
-        return len(self.sources)
 
     @property
     def sample_shape(self):
@@ -77,16 +101,6 @@ class NiftiSlices(LazyImages):
                 size = self.read(0).shape[1:] if len(self) else (0, 0)
             self._sample_shape = (1, *size)
         return self._sample_shape
-
-    def take(self, positions):
-        positions = np.asarray(positions, dtype=int)
-        subset = NiftiSlices(
-            [self.sources[i] for i in positions],
-            [self.slice_indices[i] for i in positions],
-            plane=self.plane, size=self.size, normalize=self.normalize, volume=self.volume,
-        )
-        subset._sample_shape = self._sample_shape
-        return subset
 
     def read(self, position):
         path = self.sources[position]
@@ -118,7 +132,7 @@ def _sections(data, plane, size):
     return np.ascontiguousarray(stacked, dtype=np.float32)
 
 
-class NiftiVolumes(LazyImages):
+class NiftiVolumes(_VolumeFiles):
     """Whole NIfTI volumes, one per patient, read on demand: samples ``(1, D, H, W)`` for
     estimators with ``spatial_dims=3`` (or, read as slice stacks, ``slices="mean"``).
 
@@ -135,32 +149,11 @@ class NiftiVolumes(LazyImages):
         Volume of 4-D files.
     """
 
-    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None):
-        self.sources = [str(s) for s in sources]
-        self.plane = plane
-        self.size = size
-        self.normalize = normalize
-        self.volume = volume
-        self._sample_shape = None
-
-    def __len__(self):
-        return len(self.sources)
-
     @property
     def sample_shape(self):
         if self._sample_shape is None:
             self._sample_shape = self.read(0).shape if len(self) else (1, 0, 0, 0)
         return self._sample_shape
-
-    def _options(self):
-        return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
-                "volume": self.volume}
-
-    def take(self, positions):
-        subset = type(self)([self.sources[i] for i in np.asarray(positions, dtype=int)],
-                            **self._options())
-        subset._sample_shape = self._sample_shape
-        return subset
 
     def read(self, position):
         return read_nifti_volume(self.sources[position], plane=self.plane, size=self.size,

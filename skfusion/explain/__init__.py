@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from .._base.explaining import _batches, _final_estimator, image_maps
 from .._net.maps import grad_cam_maps, image_encoder_of, saliency_maps
-from .._net.net import thread_forward_hook
+from .._net.device import thread_forward_hook
 from ._attributions import integrated_gradients, plot_importances
 from ._importance import permutation_importance
 

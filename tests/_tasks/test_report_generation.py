@@ -66,6 +66,15 @@ def test_fits_are_reproducible_and_survive_save_load_pickle_and_clone(tmp_path):
     loaded = load(a.save(tmp_path / "generator.skf"))
     assert loaded.vocabulary_ == a.vocabulary_ and loaded.predict(X) == a.predict(X)
     assert pickle.loads(pickle.dumps(a)).predict(X) == a.predict(X)
+    # skfusion 0.3 pickled the generator's net as the one FusionNet class, which decoded
+    from skfusion._net.decoding import DecodingNet
+    from skfusion._net.net import FusionNet
+
+    old = pickle.loads(pickle.dumps(a))
+    old.net_.__class__ = FusionNet
+    assert not hasattr(old.net_, "generate")
+    upgraded = pickle.loads(pickle.dumps(old))
+    assert isinstance(upgraded.net_, DecodingNet) and upgraded.predict(X) == a.predict(X)
     assert clone(a).get_params() == a.get_params()
 
 
