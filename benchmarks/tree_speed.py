@@ -4,7 +4,8 @@ speed (the package's move into layer subpackages, issue 27) leave it unchanged?
 Each round fits the same model on the same data once with each tree, in a fresh interpreter
 per fit (so imports and caches start equal), in alternating order; the ratio of a round is
 ``after / before``. Reported: the median ratio and a 95% bootstrap interval of the median
-over rounds, with the command, in ``results/tree_speed.{json,md}``.
+over rounds, with the command, in ``results/<name>.{json,md}`` (``--name``, default
+``tree_speed``).
 
     git worktree add /tmp/before <commit before the change>
     python benchmarks/tree_speed.py --before /tmp/before --after . --rounds 7
@@ -62,6 +63,8 @@ def main():
     parser.add_argument("--before", required=True, help="the tree before the change")
     parser.add_argument("--after", default=".", help="the tree after the change")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--name", default="tree_speed",
+                        help="results file name, without extension (one per comparison)")
     args = parser.parse_args()
     rows = []
     for round_ in range(args.rounds):
@@ -81,14 +84,14 @@ def main():
                "before_median_s": statistics.median(r["before"] for r in rows),
                "after_median_s": statistics.median(r["after"] for r in rows)}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tree_speed.json").write_text(json.dumps(summary, indent=1))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(summary, indent=1))
     text = (f"# Fit time, two trees side by side\n\n`{command}` — {platform.machine()}, "
             f"{len(rows)} interleaved rounds, one fresh interpreter per fit\n\n"
             "| before (median s) | after (median s) | after / before: median [95% CI] |\n"
             "|---|---|---|\n"
             f"| {summary['before_median_s']:.2f} | {summary['after_median_s']:.2f} | "
             f"{median:.3f} [{low:.3f}, {high:.3f}] |\n")
-    (RESULTS / "tree_speed.md").write_text(text)
+    (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
 
 
