@@ -15,7 +15,7 @@ from ._net.progress import progress
 from .metrics import (aggregate_by_subject, calibration_report, diagnostic_report,
                       infer_pos_label, plot_diagnostics, plot_reliability)
 
-__all__ = ["cross_val_diagnostics", "subgroup_report"]
+__all__ = ["cross_val_diagnostics", "external_validation", "subgroup_report"]
 
 
 def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
@@ -193,13 +193,8 @@ def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_boots
         where it holds one class) is NaN, with an ``UndefinedMetricWarning``.
     """
     X = as_fusion_input(X)
-    y = np.asarray(y)
-    labels = np.unique(y)
-    if len(labels) != 2:
-        raise ValueError(f"subgroup_report is for binary tasks; y holds {len(labels)} "
-                         f"class(es) {labels.tolist()[:5]}.")
-    if pos_label is None:
-        pos_label = infer_pos_label(labels)
+    y, score, predicted, subjects, pos_label = _scored(estimator, X, y, pos_label, groups,
+                                                       "subgroup_report")
     if isinstance(by, str):
         if X.clinical is None or by not in getattr(X.clinical, "columns", ()):
             columns = list(getattr(X.clinical, "columns", []))
@@ -212,6 +207,96 @@ def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_boots
         raise ValueError(f"by must give one subgroup per sample ({len(y)}); got shape "
                          f"{values.shape}.")
     values = pd.Series(values, dtype=object).where(pd.notna(values), "missing").to_numpy()
+    options = dict(n_bootstraps=n_bootstraps, confidence_level=confidence_level,
+                   random_state=random_state)
+    parts = {}
+    for value in pd.unique(values):
+        rows = np.flatnonzero(values == value)
+        parts[value] = _binary_report(y[rows], predicted[rows], score[rows], subjects[rows],
+                                      pos_label, options)
+    return pd.concat(parts, names=["subgroup", "metric"])
+
+
+def external_validation(estimator, X_external, y_external, *, pos_label=None, groups=None,
+                        recalibrate=False, n_bootstraps=1000, confidence_level=0.95,
+                        random_state=0):
+    """A fitted binary classifier on a second cohort (another site, scanner or period):
+    discrimination, calibration and prevalence, with subject-bootstrap intervals.
+
+    Parameters
+    ----------
+    estimator : fitted classifier or pipeline
+        Fitted on the development cohort; scored as it is, never refitted.
+    X_external : FusionInput or tuple
+        The external cohort, with the clinical columns and image shape the model was
+        fitted on.
+    y_external : array-like of shape (n_samples,)
+        Its true labels (two classes).
+    pos_label : label, default=None
+        The positive class; inferred only where unambiguous.
+    groups : array-like of shape (n_samples,), default=None
+        Subject of each sample (default: the subjects ``X_external`` carries); the bootstrap
+        resamples whole subjects.
+    recalibrate : bool, default=False
+        Also report the model after recalibration-in-the-large: one shift of every logit,
+        chosen so that the mean predicted probability equals the external prevalence (the
+        usual first update when a model moves to a site whose prevalence differs). The shift
+        is learned from these same labels, so the recalibrated calibration intercept is 0 by
+        construction and its rows describe the updated model, not a new test of it; AUC does
+        not change (the shift keeps the ranking).
+    n_bootstraps : int, default=1000
+        Bootstrap resamples for the intervals (0: none).
+    confidence_level : float, default=0.95
+        Coverage of the percentile intervals.
+    random_state : int, default=0
+        Seeds the bootstrap.
+
+    Returns
+    -------
+    report : pandas.DataFrame
+        Indexed by (model, metric), columns ``value``, ``ci_low``, ``ci_high``: for
+        ``"as fitted"`` (and with ``recalibrate``, ``"recalibrated in the large"``) the rows
+        of :func:`subgroup_report` for one subgroup: "n", "Prevalence", the metrics of
+        :func:`skfusion.metrics.diagnostic_report` and the calibration slope, intercept, ECE
+        and Brier. ``report.attrs["logit_shift"]`` holds the shift (with ``recalibrate``).
+    """
+    from scipy.optimize import brentq
+    from scipy.special import expit, logit
+
+    X = as_fusion_input(X_external)
+    y, score, predicted, subjects, pos_label = _scored(estimator, X, y_external, pos_label,
+                                                       groups, "external_validation")
+    options = dict(n_bootstraps=n_bootstraps, confidence_level=confidence_level,
+                   random_state=random_state)
+    parts = {"as fitted": _binary_report(y, predicted, score, subjects, pos_label, options)}
+    shift = None
+    if recalibrate:
+        prevalence = float(np.mean(y == pos_label))
+        logits = logit(np.clip(score, 1e-12, 1 - 1e-12))
+        shift = float(brentq(lambda a: expit(logits + a).mean() - prevalence, -50, 50))
+        shifted = expit(logits + shift)
+        negative = [c for c in estimator.classes_ if c != pos_label][0]
+        relabelled = np.where(shifted >= 0.5, pos_label, negative).astype(y.dtype)
+        parts["recalibrated in the large"] = _binary_report(y, relabelled, shifted, subjects,
+                                                            pos_label, options)
+    report = pd.concat(parts, names=["model", "metric"])
+    if shift is not None:
+        report.attrs["logit_shift"] = shift
+    return report
+
+
+def _scored(estimator, X, y, pos_label, groups, who):
+    """Checked labels, the positive class's probability, the predicted labels, the subjects
+    and the positive label of a fitted binary classifier on ``X``."""
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"{who}: y has {len(y)} labels but X has {len(X)} samples.")
+    labels = np.unique(y)
+    if len(labels) != 2:
+        raise ValueError(f"{who} is for binary tasks; y holds {len(labels)} "
+                         f"class(es) {labels.tolist()[:5]}.")
+    if pos_label is None:
+        pos_label = infer_pos_label(labels)
     subjects = subjects_of(X, groups)
     subjects = np.arange(len(y)) if subjects is None else np.asarray(subjects)
     proba = estimator.predict_proba(X)
@@ -221,17 +306,14 @@ def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_boots
                          "estimator was fitted on.")
     score = proba[:, classes.index(pos_label)]
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)].astype(y.dtype)
-    parts = {}
-    for value in pd.unique(values):
-        rows = np.flatnonzero(values == value)
-        options = dict(groups=subjects[rows], n_bootstraps=n_bootstraps,
-                       confidence_level=confidence_level, random_state=random_state)
-        counts = pd.DataFrame(
-            {"value": [len(rows), float(np.mean(y[rows] == pos_label))],
-             "ci_low": np.nan, "ci_high": np.nan}, index=["n", "Prevalence"])
-        parts[value] = pd.concat([
-            counts,
-            diagnostic_report(y[rows], predicted[rows], score[rows], pos_label=pos_label,
-                              **options),
-            calibration_report(y[rows], score[rows], pos_label=pos_label, **options)])
-    return pd.concat(parts, names=["subgroup", "metric"])
+    return y, score, predicted, subjects, pos_label
+
+
+def _binary_report(y, predicted, score, subjects, pos_label, options):
+    """The rows of one part of a report: counts, diagnostic metrics and calibration."""
+    counts = pd.DataFrame({"value": [len(y), float(np.mean(y == pos_label))],
+                           "ci_low": np.nan, "ci_high": np.nan}, index=["n", "Prevalence"])
+    return pd.concat([
+        counts,
+        diagnostic_report(y, predicted, score, pos_label=pos_label, groups=subjects, **options),
+        calibration_report(y, score, pos_label=pos_label, groups=subjects, **options)])

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator
 numpydoc = pytest.importorskip("numpydoc.docscrape")
 
 MODULES = ["skfusion", "skfusion.explain", "skfusion.metrics", "skfusion.datasets",
-           "skfusion.evaluation", "skfusion.tuning", "skfusion.preprocessing",
+           "skfusion.evaluation", "skfusion.conformal", "skfusion.tuning", "skfusion.preprocessing",
            "skfusion.callbacks", "skfusion.distributed", "skfusion.nn"]
 
 
@@ -28,7 +28,9 @@ def _public():
 
 def _signature(obj):
     """Parameter names and defaults: an estimator's ``get_params``, else the signature."""
-    if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+    if inspect.isclass(obj) and issubclass(obj, BaseEstimator) and all(
+            p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            for name, p in inspect.signature(obj.__init__).parameters.items() if name != "self"):
         params = obj().get_params(deep=False)
         return list(params), params
     function = obj.__init__ if inspect.isclass(obj) else obj

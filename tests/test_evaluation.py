@@ -101,3 +101,39 @@ def test_subgroup_report_takes_an_array_and_refuses_bad_input(fitted_with_sex):
         subgroup_report(model, X, np.array(["AD"] * 48), by="sex", pos_label="AD")
     with pytest.raises(ValueError, match="not among the classes"):
         subgroup_report(model, X, y, by="sex", pos_label="MCI")
+
+
+def test_external_validation_reports_the_model_as_fitted_and_recalibrated(fitted_with_sex):
+    from scipy.special import expit, logit
+
+    from skfusion.evaluation import external_validation, subgroup_report
+
+    model, X, y = fitted_with_sex
+    report = external_validation(model, X, y, pos_label="AD", n_bootstraps=50)
+    same = subgroup_report(model, X, y, by=np.zeros(len(y)), pos_label="AD",
+                           n_bootstraps=50).loc[0.0]
+    assert np.allclose(report.loc["as fitted"]["value"], same["value"], equal_nan=True)
+    assert "logit_shift" not in report.attrs
+    # A cohort whose prevalence differs: drop most "AD" samples.
+    keep = np.flatnonzero((y != "AD") | (np.arange(len(y)) % 4 == 0))
+    shifted = external_validation(model, X[keep], y[keep], pos_label="AD",
+                                  recalibrate=True, n_bootstraps=50)
+    as_fitted = shifted.loc["as fitted", "value"]
+    recalibrated = shifted.loc["recalibrated in the large", "value"]
+    assert recalibrated["AUC"] == pytest.approx(as_fitted["AUC"])  # ranking unchanged
+    assert abs(recalibrated["Calibration intercept"]) < 1e-3  # zero by construction
+    proba = model.predict_proba(X[keep])[:, list(model.classes_).index("AD")]
+    moved = expit(logit(proba) + shifted.attrs["logit_shift"])
+    assert moved.mean() == pytest.approx(np.mean(y[keep] == "AD"), abs=1e-6)
+
+
+def test_external_validation_refuses_bad_input(fitted_with_sex):
+    from skfusion.evaluation import external_validation
+
+    model, X, y = fitted_with_sex
+    with pytest.raises(ValueError, match="y has 47 labels but X has 48 samples"):
+        external_validation(model, X, y[:-1], pos_label="AD")
+    with pytest.raises(ValueError, match="is for binary tasks"):
+        external_validation(model, X, np.array(["AD"] * 48), pos_label="AD")
+    with pytest.raises(ValueError, match="pos_label='MCI' is not among the classes"):
+        external_validation(model, X, np.where(y == "AD", "MCI", y), pos_label="MCI")
