@@ -12,7 +12,7 @@ from .params import Param
 from ..nn.resnet import RESNET_SPECS
 from ..nn.slice_stack import POOLINGS
 
-__all__ = ["SHARED_PARAMS", "ROUTED_SEARCH_SPACE", "KWARGS_DOC"]
+__all__ = ["CLINICAL_DIM", "SHARED_PARAMS", "ROUTED_SEARCH_SPACE", "KWARGS_DOC"]
 
 #: The routed parameters in every estimator's default search space (the records hold the
 #: rest; see :func:`skfusion.tuning.search_space`).
@@ -240,3 +240,15 @@ as it was.""",
 1 prints a line per epoch (losses, duration); 2 also draws a progress bar over each
 epoch's batches when standard error is a terminal (tqdm); 0 prints nothing."""),
 }
+
+#: ``clinical_dim`` of the families whose clinical features meet pooled ResNet features
+#: (clinical attention, gated fusion): one record for both.
+CLINICAL_DIM = Param(
+    "auto", [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    """\
+Size of the clinical feature vector. "auto" follows the width of the pooled image
+features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
+* 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the clinical-attention paper
+keeps the clinical features close to the image features so that they are not drowned.""",
+    type='int or "auto"', module=True, search=("categorical", ("auto", 64, 256, 1024)),
+    cap=65536)

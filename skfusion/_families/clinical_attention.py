@@ -1,13 +1,12 @@
 """The clinical-attention family (Yang et al.): ClinicalAttentionClassifier,
 ClinicalAttentionRegressor and ClinicalAttentionSurvival share one network and one contract."""
 
-from numbers import Integral
-
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from .._tasks.classification import BaseFusionClassifier
 from .._base.docstrings import task_estimator_doc
 from .._base.params import Param
+from .._base.shared_params import CLINICAL_DIM
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.clinical_attention import MODES, ClinicalAttentionNet
@@ -30,15 +29,7 @@ ResNet features concatenated with clinical features. "image": plain ResNet, clin
 values ignored. "clinical": the clinical path alone.""",
             type='{"full", "concat", "image", "clinical"}', module=True,
             search=("categorical", ("image", "clinical", "concat", "full"))),
-        "clinical_dim": Param(
-            "auto", [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-            """\
-Size of the clinical feature vector. "auto" follows the width of the pooled image
-features of the network as built (``base_width * 8`` for ResNet18/34, ``base_width
-* 32`` for ResNet50/101: 2048 for the paper's ResNet50), as the paper keeps the
-clinical features close to the image features so that they are not drowned.""",
-            type='int or "auto"', module=True,
-            search=("categorical", ("auto", 64, 256, 1024)), cap=65536),
+        "clinical_dim": CLINICAL_DIM,
     }
 
     _inputs = ("mode", {mode: frozenset({"images"} if image else set())

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._tasks.classification import BaseFusionClassifier
 from .._base.docstrings import task_estimator_doc
 from .._base.params import Param
+from .._base.shared_params import CLINICAL_DIM
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.gated_fusion import GatedFusionNet
@@ -42,13 +43,7 @@ raw inputs over ``n_heads * head_dim`` units.""",
 ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
 disables it.""",
             type="tuple of int", module=True),
-        "clinical_dim": Param(
-            "auto", [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-            """\
-Size of the clinical embedding; "auto" follows the width of the pooled image
-features of the network as built (as in :class:`ClinicalAttentionClassifier`).""",
-            type='int or "auto"', module=True,
-            search=("categorical", ("auto", 64, 256, 1024)), cap=65536),
+        "clinical_dim": CLINICAL_DIM,
     }
 
 

@@ -112,3 +112,12 @@ def test_a_family_record_its_module_does_not_take_is_refused_at_definition():
     with pytest.raises(TypeError, match=r"forwards \['widht'\] to ClinicalAttentionNet"):
         class _TypoClassifier(_Typo, BaseFusionClassifier):
             pass
+
+
+def test_families_that_share_a_parameter_share_its_record():
+    from skfusion import GatedFusionRegressor
+    from skfusion._base.params import declared
+    from skfusion._base.shared_params import CLINICAL_DIM
+
+    for cls in (ClinicalAttentionClassifier, GatedFusionRegressor):
+        assert declared(cls).records["clinical_dim"] is CLINICAL_DIM
