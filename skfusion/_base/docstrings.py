@@ -5,7 +5,10 @@ parameter records (:mod:`skfusion._base.params`)."""
 
 CLASSIFIER_ATTRIBUTES = """\
 classes_ : ndarray of shape (n_classes,)
-        Class labels, in the column order of ``predict_proba``."""
+        Class labels, in the column order of ``predict_proba``.
+    temperature_ : float
+        The temperature dividing the logits (only with ``calibration="temperature"``),
+        fitted on the held-out subjects at ``validation_indices_``."""
 
 REGRESSOR_ATTRIBUTES = """\
 target_mean_, target_scale_ : ndarray of shape (n_outputs,)
@@ -36,6 +39,9 @@ n_features_in_ : int
         Image shape seen in ``fit``; ``predict`` checks that its images match.
     localizes_ : bool
         Whether ``fit`` saw masks and trained a localisation head (see ``localize``).
+    validation_indices_ : ndarray
+        Positions in ``X`` of the samples ``fit`` held out (with ``early_stopping``, or a
+        classifier's ``calibration``); absent otherwise.
     device_ : str
         The torch device the model was trained on.
     image_weights_sha256_ : str

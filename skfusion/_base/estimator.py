@@ -133,6 +133,12 @@ class BaseFusionEstimator(BaseEstimator):
 
     # -- the task's defaults -----------------------------------------------------------------
 
+    def _holds_out(self):
+        """Whether ``fit`` holds out ``validation_fraction`` of the training subjects: for
+        early stopping, or for a task that learns something on them after training (a
+        classifier's temperature)."""
+        return bool(self.early_stopping)
+
     def _target_inputs(self, target):
         """Network inputs made from the target in training (teacher forcing): a dict."""
         return {}
@@ -219,21 +225,22 @@ class BaseFusionEstimator(BaseEstimator):
         target = self._target_encoder(self).fit(y, n_samples=n_samples, classes=classes)
         target_fitted = target.fitted
         groups = check_groups(subjects_of(X, groups), n_samples)
-        if self.early_stopping and groups is None:
-            warn_if_subjects_repeat(X, X.clinical, "the early-stopping validation split",
+        if self._holds_out() and groups is None:
+            warn_if_subjects_repeat(X, X.clinical, "the held-out validation split",
                                     stacklevel=6)
         n_train = n_samples
-        if self.early_stopping:
+        if self._holds_out():
             n_train -= int(np.ceil(self.validation_fraction * n_train))
         if n_train < 2:
             raise ValueError(
                 f"X has {n_samples} sample(s), leaving {n_train} for training; batch "
                 "normalisation needs at least 2. Pass more samples"
-                + (" or set early_stopping=False." if self.early_stopping else "."))
+                + (" or turn off early_stopping (and calibration)." if self._holds_out()
+                   else "."))
         criterion = self._criterion_params(target)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train = np.arange(n_samples)
-        if self.early_stopping:  # the split the net will make: nothing is learned from its
+        if self._holds_out():  # the split the net will make: nothing is learned from its
             split = ValidationSplit(self.validation_fraction, seed, groups, target.stratify)
             split(np.arange(n_samples))  # validation part (encoder, shortcut start)
             train = np.setdiff1d(train, split.valid_positions_)
@@ -267,7 +274,7 @@ class BaseFusionEstimator(BaseEstimator):
         target_fitted = {**target_fitted, **self._after_training(net, dataset, target)}
         # Fitted state is assigned only once training has finished.
         self._assign_fitted(net, common, target_fitted, extra_fitted)
-        if self.early_stopping:
+        if self._holds_out():
             self.validation_indices_ = net.train_split.valid_positions_
         elif hasattr(self, "validation_indices_"):
             del self.validation_indices_
@@ -300,7 +307,7 @@ class BaseFusionEstimator(BaseEstimator):
                        modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0,
                        localization_weight=self.localization_weight)
         net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups,
-                                           target.stratify) if self.early_stopping else None)
+                                           target.stratify) if self._holds_out() else None)
         bind_checkpoints(self, model_files.current_fitted_state(self),
                                getattr(self, "pretrained_weights_", None))
         if getattr(self, "pretrained_weights_", None) is not None:

@@ -31,6 +31,7 @@ class _Exported(torch.nn.Module):
         self.indicators = [i for i, flag in enumerate(plan["indicator"]) if flag]
         self.head = head["kind"]
         self.flatten = bool(head.get("flatten", False))
+        self.temperature = float(head.get("temperature", 1.0))
         self.register_buffer("shift", torch.tensor(head.get("shift", []), dtype=torch.float32))
         self.register_buffer("factor", torch.tensor(head.get("scale", []), dtype=torch.float32))
 
@@ -58,7 +59,7 @@ class _Exported(torch.nn.Module):
         output = self.module(**inputs)
         output = output[0] if isinstance(output, tuple) else output
         if self.head == "softmax":
-            return torch.softmax(output, dim=1)
+            return torch.softmax(output / self.temperature, dim=1)
         if self.head == "affine":
             output = output * self.factor + self.shift
             return output[:, 0] if self.flatten else output
@@ -84,7 +85,8 @@ def export_network(module, stream, *, format, image_shape, n_clinical, uses_clin
 
     ``clinical_plan``: the numeric encoding folded into the graph (lists ``median``,
     ``mean``, ``scale``, ``indicator``, one entry per raw column) or None (the caller passes
-    encoded values, ``n_clinical`` of them). ``head``: ``{"kind": "softmax"}``,
+    encoded values, ``n_clinical`` of them). ``head``: ``{"kind": "softmax"}`` (with ``"temperature"``
+    where the classifier was calibrated),
     ``{"kind": "affine", "scale": [...], "shift": [...], "flatten": bool}`` (flatten: the first
     column only) or ``{"kind": "first"}``.
     ``signature`` (JSON values) is stored in the file (ONNX metadata ``skfusion_signature``;

@@ -14,7 +14,7 @@ from .._base.encoders import Target, TargetEncoder
 from .._base.estimator import BaseFusionEstimator
 from .._base.params import Param
 from .._net.callbacks import BatchAccuracy
-from .._base.persistence import ModelFileError
+from .._base.persistence import ModelFileError, check_number_list
 from .._base.validation import check_labels
 
 __all__ = ["BaseFusionClassifier"]
@@ -26,7 +26,7 @@ class _ClassLabels(TargetEncoder):
     """Labels of any type to class indices (``classes_``, sorted as sklearn's
     ``LabelEncoder`` sorts them); the validation split keeps the classes in proportion."""
 
-    attributes = ("classes_",)
+    attributes = ("classes_", "temperature_")
 
     def fit(self, y, *, n_samples, classes):
         y = check_labels(y, n_samples=n_samples)
@@ -63,13 +63,19 @@ class _ClassLabels(TargetEncoder):
 
     def state(self, target_fitted):
         classes = np.asarray(target_fitted["classes_"])
-        return {"classes": classes.tolist(),
-                "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
+        state = {"classes": classes.tolist(),
+                 "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
+        if "temperature_" in target_fitted:  # calibration="temperature"
+            state["temperature"] = float(target_fitted["temperature_"])
+        return state
 
     @classmethod
     def restore(cls, fitted):
         classes = np.asarray(fitted["classes"], dtype=np.dtype(fitted["classes_dtype"]))
-        return {"classes_": classes}, len(classes)
+        restored = {"classes_": classes}
+        if "temperature" in fitted:
+            restored["temperature_"] = float(fitted["temperature"])
+        return restored, len(classes)
 
     @classmethod
     def check_state(cls, path, fitted):
@@ -87,6 +93,8 @@ class _ClassLabels(TargetEncoder):
         if dtype is None or dtype.kind not in _CLASS_DTYPE_KINDS or dtype.itemsize > 4096:
             raise ModelFileError(f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a "
                                  "label dtype.")
+        if "temperature" in fitted:
+            check_number_list(path, "temperature", [fitted["temperature"]], positive=True)
 
 
 class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
@@ -106,6 +114,18 @@ class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
 Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
 inversely to their frequency. Passed as the criterion's ``weight``.""",
             type='dict, "balanced" or None'),
+        "calibration": Param(
+            None, [StrOptions({"temperature"}), None],
+            """\
+"temperature": hold out ``validation_fraction`` of the training subjects (the
+early-stopping split when ``early_stopping`` is on; stratified by class, whole subjects
+with ``groups``), and after training divide the logits by one temperature fitted on them
+by maximum likelihood (Guo et al., ICML 2017), so that ``predict_proba`` states
+calibrated probabilities without a second cross-validation (``temperature_``; predicted
+classes and their ranking do not change). ``None``: the network's own probabilities.
+With ``class_weight`` the probabilities follow the reweighted classes; temperature
+scaling does not undo that.""",
+            type='{"temperature"} or None'),
     }
 
     def fit(self, X, y, groups=None):
@@ -197,8 +217,34 @@ inversely to their frequency. Passed as the criterion's ``weight``.""",
 
     # -- predictions ---------------------------------------------------------------------------
 
+    def _holds_out(self):
+        return super()._holds_out() or self.calibration is not None
+
+    def _after_training(self, net, dataset, target):
+        """With ``calibration="temperature"``: the temperature that maximises the likelihood
+        of the held-out subjects' labels (searched over 0.05-20 on a log scale)."""
+        if self.calibration is None:
+            return {}
+        from scipy.optimize import minimize_scalar
+
+        positions = net.train_split.valid_positions_
+        logits = net.predict_outputs(dataset.take(positions), threads=self.n_threads)
+        labels = np.asarray(target.values)[positions]
+
+        def loss(log_t):
+            scaled = log_softmax(logits / np.exp(log_t), axis=1)
+            return -float(np.mean(scaled[np.arange(len(labels)), labels]))
+
+        best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+        return {"temperature_": float(np.exp(best.x))}
+
+    def _logits(self, X):
+        """The network's logits, divided by ``temperature_`` when the model is calibrated."""
+        return self._outputs(X) / getattr(self, "temperature_", 1.0)
+
     def _export_head(self):
-        return {"kind": "softmax", "output": {
+        return {"kind": "softmax", "temperature": getattr(self, "temperature_", 1.0),
+                "output": {
             "name": "output", "dtype": "float32", "shape": ["n_samples", len(self.classes_)],
             "meaning": "predict_proba: the probability of each class, in classes order",
             "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_]}}
@@ -209,17 +255,17 @@ inversely to their frequency. Passed as the criterion's ``weight``.""",
         Prediction runs in batches of ``batch_size`` (or ``iterator_valid__batch_size``), so
         memory stays bounded for large inputs.
         """
-        return softmax(self._outputs(X), axis=1)
+        return softmax(self._logits(X), axis=1)
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed stably from the logits."""
-        return log_softmax(self._outputs(X), axis=1)
+        return log_softmax(self._logits(X), axis=1)
 
     def decision_function(self, X):
         """Unnormalised scores: logits of shape (n_samples, n_classes), or for two classes the
         logit of ``classes_[1]`` minus that of ``classes_[0]``, shape (n_samples,), as in sklearn.
         """
-        logits = self._outputs(X)
+        logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict(self, X):

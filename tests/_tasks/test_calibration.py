@@ -1,0 +1,118 @@
+"""calibration="temperature": one temperature fitted on held-out subjects after training."""
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax, softmax
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from skfusion import ClinicalAttentionClassifier, FusionInput, load
+
+from ..conftest import TINY, make_data
+
+
+def _nll(logits, labels, temperature):
+    scaled = log_softmax(logits / temperature, axis=1)
+    return -np.mean(scaled[np.arange(len(labels)), labels])
+
+
+@pytest.fixture(scope="module")
+def overconfident():
+    """A quarter of the labels flipped and learned by heart: a confident network that is
+    often wrong on new subjects."""
+    rng = np.random.RandomState(0)
+    X, y = make_data(n=64)
+    flip = rng.rand(64) < 0.25
+    y = np.where(flip, np.where(y == "AD", "NC", "AD"), y)
+    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 25, "lr": 3e-3,
+                                           "clinical_shortcut": False},
+                                        calibration="temperature", validation_fraction=0.25)
+    return model.fit(X, y), X, y
+
+
+def test_the_temperature_maximises_the_held_out_likelihood(overconfident):
+    model, X, y = overconfident
+    held_out = model.validation_indices_
+    assert len(held_out) == 16
+    logits = model._outputs(X[held_out])
+    labels = np.searchsorted(model.classes_, y[held_out])
+    t = model.temperature_
+    assert t > 1  # an overconfident network is cooled
+    for other in (t / 1.3, t * 1.3, 1.0):
+        if 0.05 <= other <= 20:  # the range searched
+            assert _nll(logits, labels, t) <= _nll(logits, labels, other) + 1e-6
+
+
+def test_probabilities_change_and_decisions_do_not(overconfident):
+    model, X, y = overconfident
+    raw = model._outputs(X)
+    proba = model.predict_proba(X)
+    assert np.allclose(proba, softmax(raw / model.temperature_, axis=1), atol=1e-6)
+    assert (model.predict(X) == model.classes_[raw.argmax(axis=1)]).all()
+    assert roc_auc_score(y == "NC", proba[:, 1]) == pytest.approx(
+        roc_auc_score(y == "NC", raw[:, 1] - raw[:, 0]))
+    assert np.allclose(np.exp(model.predict_log_proba(X)), proba, atol=1e-6)
+    assert np.allclose(model.decision_function(X), (raw[:, 1] - raw[:, 0]) /
+                       model.temperature_, atol=1e-6)
+
+
+def test_it_survives_files_pickles_clones_and_export(overconfident, tmp_path):
+    import pickle
+
+    import torch
+
+    model, X, _ = overconfident
+    loaded = load(model.save(tmp_path / "calibrated.skf"))
+    assert loaded.temperature_ == model.temperature_
+    assert np.allclose(loaded.predict_proba(X), model.predict_proba(X))
+    assert pickle.loads(pickle.dumps(model)).temperature_ == model.temperature_
+    assert not hasattr(clone(model), "temperature_")
+    model.export(tmp_path / "calibrated.pt", format="torchscript")
+    graph = torch.jit.load(str(tmp_path / "calibrated.pt"))
+    clinical = torch.as_tensor(np.asarray(X.clinical, dtype=np.float32))
+    images = torch.as_tensor(np.asarray(X.images, dtype=np.float32)[:, None])
+    with torch.no_grad():
+        exported = graph(images, clinical).numpy()
+    assert np.allclose(exported, model.predict_proba(X), atol=1e-4)
+
+
+def test_the_early_stopping_split_is_the_calibration_split():
+    X, y = make_data(n=40)
+    both = ClinicalAttentionClassifier(**TINY, calibration="temperature",
+                                       early_stopping=True).fit(X, y)
+    stopping = ClinicalAttentionClassifier(**TINY, early_stopping=True).fit(X, y)
+    assert (both.validation_indices_ == stopping.validation_indices_).all()
+    assert hasattr(both, "temperature_") and not hasattr(stopping, "temperature_")
+
+
+def test_subjects_stay_whole_and_warm_start_refits_the_temperature():
+    X, y = make_data(n=48)
+    subjects = np.repeat(np.arange(24), 2)
+    X = FusionInput(X.images, X.clinical, subjects=subjects)
+    model = ClinicalAttentionClassifier(**TINY, calibration="temperature",
+                                        validation_fraction=0.25).fit(X, y)
+    held_out = set(subjects[model.validation_indices_])
+    assert not held_out & set(subjects[np.setdiff1d(np.arange(48), model.validation_indices_)])
+    first = model.temperature_
+    model.set_params(warm_start=True, max_epochs=3).fit(X, y)
+    assert model.temperature_ != first
+
+
+def test_a_malformed_temperature_in_a_file_is_refused(overconfident, tmp_path):
+    import json
+    import zipfile
+
+    from skfusion import ModelFileError
+
+    model, _, _ = overconfident
+    path = model.save(tmp_path / "model.skf")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["meta.json"])
+    meta["fitted"]["temperature"] = -1.0
+    members["meta.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(tmp_path / "edited.skf", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelFileError, match="temperature"):
+        load(tmp_path / "edited.skf")
