@@ -1,8 +1,10 @@
-"""Data sets that need no download, and loading of the user's own NIfTI and DICOM files."""
+"""Data sets that need no download, and loading of the user's own NIfTI, DICOM and 2-D image
+files."""
 
 from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
+from ._images import ImageFiles, load_images, load_table_cohort, read_image
 from ._layout import load_cohort, write_cohort
 from ._lazy import DicomVolumes, NiftiSlices, NiftiVolumes
 from ._nifti import load_nifti_slices, load_nifti_volumes
@@ -11,15 +13,19 @@ from ._synthetic import make_fusion_classification
 __all__ = [
     "FINDING_GRADES",
     "DicomVolumes",
+    "ImageFiles",
     "NiftiSlices",
     "NiftiVolumes",
     "load_cohort",
     "load_dicom_volumes",
+    "load_images",
     "load_nifti_slices",
     "load_nifti_volumes",
+    "load_table_cohort",
     "make_brain_cohort",
     "make_fusion_classification",
     "read_dicom_series",
+    "read_image",
     "report_finding",
     "write_cohort",
 ]

@@ -1,0 +1,365 @@
+"""2-D image files (PNG, JPEG, TIFF, single-frame DICOM): chest X-rays, photographs, fundus
+images and pathology tiles, read eagerly or on demand, and a table naming them turned into a
+cohort in one call."""
+
+import os
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+from .._input import FusionInput, LazyImages
+from ._limits import max_voxels
+from ._volumes import _check_size, _normalize, _resize
+
+__all__ = ["ImageFiles", "load_images", "load_table_cohort", "read_image"]
+
+COLORS = ("gray", "rgb")
+#: Luminance weights of ITU-R BT.601 (what Pillow's own "L" conversion uses), in float.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+#: Pillow modes read as full-depth grey values (16- and 32-bit integers, floats).
+_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _is_dicom(path):
+    with open(path, "rb") as stream:
+        stream.seek(128)
+        return stream.read(4) == b"DICM"
+
+
+def _read_dicom(path):
+    """Pixels of a single-frame DICOM file as float (H, W) or (H, W, 3), in its stored units
+    (rescale slope and intercept applied; MONOCHROME1 inverted so that higher is brighter)."""
+    try:
+        import pydicom
+    except ImportError:
+        raise ImportError(f"{path} is a DICOM file; reading it needs pydicom: "
+                          'pip install "skfusion[dicom]"') from None
+    dataset = pydicom.dcmread(path)
+    frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise ValueError(f"{path} holds {frames} frames; load_images reads single images. "
+                         "Read a series or a multi-frame volume with load_dicom_volumes.")
+    declared = int(dataset.Rows) * int(dataset.Columns) * int(
+        getattr(dataset, "SamplesPerPixel", 1))
+    if declared > max_voxels():
+        raise ValueError(f"{path} declares {declared} pixels, over the limit of "
+                         f"{max_voxels()} (SKFUSION_MAX_VOXELS).")
+    photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2"))
+    if photometric not in ("MONOCHROME1", "MONOCHROME2", "RGB"):
+        raise ValueError(f"{path} has PhotometricInterpretation {photometric!r}; load_images "
+                         "reads MONOCHROME1, MONOCHROME2 and RGB. Convert the file first "
+                         "(e.g. pydicom.pixels.convert_color_space).")
+    pixels = dataset.pixel_array.astype(np.float64)
+    pixels = pixels * float(getattr(dataset, "RescaleSlope", 1) or 1) + float(
+        getattr(dataset, "RescaleIntercept", 0) or 0)
+    if photometric == "MONOCHROME1":  # stored with 0 as white: turn it round
+        pixels = pixels.max() + pixels.min() - pixels
+    return pixels
+
+
+def _read_pillow(path):
+    """Pixels of a PNG, JPEG or TIFF as float (H, W) or (H, W, 3), upright as its EXIF
+    orientation says, palette expanded, alpha composited onto black, full bit depth."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
+                         "check the file, or convert it.") from None
+    with image:
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            raise ValueError(f"{path} holds {frames} frames (pages); load_images reads single "
+                             "images. Save the frame you want as its own file.")
+        width, height = image.size
+        bands = len(image.getbands())
+        if width * height * bands > max_voxels():
+            raise ValueError(f"{path} declares {width}x{height}x{bands} values, over the "
+                             f"limit of {max_voxels()} (SKFUSION_MAX_VOXELS).")
+        image = ImageOps.exif_transpose(image)
+        mode = image.mode
+        if mode in _DEEP_MODES:
+            return np.asarray(image, dtype=np.float64)
+        if mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        elif mode == "PA":
+            image = image.convert("RGBA")
+        elif mode == "1":
+            image = image.convert("L")
+        elif mode not in ("L", "LA", "RGB", "RGBA"):  # CMYK, YCbCr, LAB, HSV
+            image = image.convert("RGB")
+        pixels = np.asarray(image, dtype=np.float64)
+    if image.mode in ("LA", "RGBA"):  # alpha: composite onto black, then drop it
+        pixels = pixels[..., :-1] * (pixels[..., -1:] / 255.0)
+        if image.mode == "LA":
+            pixels = pixels[..., 0]
+    return pixels
+
+
+def read_image(path, *, color="gray", size=None, normalize=None):
+    """One 2-D image file as float32 ``(C, H, W)``, read as :func:`load_images` reads it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A PNG, JPEG or TIFF file, or a single-frame DICOM file.
+    color : {"gray", "rgb"}, default="gray"
+        One channel (luminance) or three.
+    size : int, (int, int) or None, default=None
+        Resize to ``(size, size)`` or ``(H, W)``.
+    normalize : {"zscore", "minmax"} or None, default=None
+        Intensity normalisation of the image, as in :func:`load_images`.
+
+    Returns
+    -------
+    image : ndarray of float32, shape (C, H, W)
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist (or is not a file).")
+    pixels = _read_dicom(path) if _is_dicom(path) else _read_pillow(path)
+    if color == "gray" and pixels.ndim == 3:
+        pixels = pixels @ _LUMA
+    elif color == "rgb" and pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    channels = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, 2, 0)
+    if normalize is not None:
+        channels = _normalize(channels, normalize)
+    out_size = _check_size(size)
+    if out_size is not None and channels.shape[1:] != out_size:
+        channels = np.stack([_resize(channel, out_size) for channel in channels])
+    return np.ascontiguousarray(channels, dtype=np.float32)
+
+
+def _header_shape(path):
+    """``(H, W)`` as the file's header says (upright), without decoding the pixels."""
+    if _is_dicom(path):
+        import pydicom
+
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        return int(dataset.Rows), int(dataset.Columns)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
+                         "check the file, or convert it.") from None
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
+
+
+def _check_options(color, normalize):
+    if color not in COLORS:
+        raise ValueError(f"color={color!r} is not supported; expected 'gray' or 'rgb'.")
+    if normalize not in (None, "zscore", "minmax"):
+        raise ValueError(f"normalize={normalize!r} is not supported; expected 'zscore', "
+                         "'minmax' or None.")
+
+
+def _check_files(paths):
+    absent = [p for p in paths if not os.path.isfile(p)]
+    if absent:
+        shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more" if len(absent) > 10
+                                           else "")
+        raise FileNotFoundError(f"{len(absent)} of {len(paths)} image files do not exist: "
+                                f"{shown}.")
+
+
+class ImageFiles(LazyImages):
+    """2-D image files read on demand, as :func:`load_images` reads them (samples
+    ``(C, H, W)``).
+
+    Parameters
+    ----------
+    sources : sequence of str
+        One file per sample.
+    color : {"gray", "rgb"}, default="gray"
+    size : int, (int, int) or None, default=None
+    normalize : {"zscore", "minmax"} or None, default=None
+        As in :func:`load_images`.
+    """
+
+    def __init__(self, sources, *, color="gray", size=None, normalize=None):
+        self.sources = [os.fspath(s) for s in sources]
+        self.color = color
+        self.size = size
+        self.normalize = normalize
+        self._sample_shape = None
+
+    def __len__(self):
+        return len(self.sources)
+
+    @property
+    def sample_shape(self):
+        if self._sample_shape is None:
+            channels = 1 if self.color == "gray" else 3
+            size = _check_size(self.size)
+            if size is None:
+                size = _header_shape(self.sources[0]) if len(self) else (0, 0)
+            self._sample_shape = (channels, *size)
+        return self._sample_shape
+
+    def take(self, positions):
+        subset = ImageFiles([self.sources[i] for i in np.asarray(positions, dtype=int)],
+                            color=self.color, size=self.size, normalize=self.normalize)
+        subset._sample_shape = self._sample_shape
+        return subset
+
+    def read(self, position):
+        return read_image(self.sources[position], color=self.color, size=self.size,
+                          normalize=self.normalize)
+
+    def __repr__(self):
+        return f"ImageFiles({len(self)} {self.color} images)"
+
+
+def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False):
+    """Read 2-D image files: PNG, JPEG, TIFF (8- or 16-bit) and single-frame DICOM.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        One file per image. DICOM files are recognised by their content (the "DICM"
+        preamble), the others are read by Pillow.
+    size : int, (int, int) or None, default=None
+        Resize every image to ``(size, size)`` or ``(H, W)`` with linear interpolation.
+        Required when the images' sizes differ.
+    color : {"gray", "rgb"}, default="gray"
+        "gray": one channel (colour images become their luminance, ITU-R BT.601 weights);
+        "rgb": three channels (grey images are repeated).
+    normalize : {"zscore", "minmax"} or None, default=None
+        Intensity normalisation per image, as for the NIfTI loaders: "zscore" subtracts the
+        mean and divides by the standard deviation of the non-zero pixels; "minmax" scales
+        the image to [0, 1]. ``None`` keeps the stored values: 0-255 for 8-bit files,
+        0-65535 for 16-bit, DICOM values with their rescale slope and intercept applied.
+    lazy : bool, default=False
+        Return an :class:`ImageFiles` that reads images when a batch needs them, instead of
+        an array; only the headers are read now.
+
+    Returns
+    -------
+    images : ndarray of float32, shape (n_images, C, H, W), or ImageFiles
+        ``C`` is 1 for "gray", 3 for "rgb". Images are upright as their EXIF orientation
+        says; palette images are expanded, alpha channels composited onto black and dropped,
+        16-bit depth kept, DICOM MONOCHROME1 inverted so that higher values are brighter.
+
+    Raises
+    ------
+    FileNotFoundError
+        Listing the files that do not exist.
+    ValueError
+        For a file that is not an image, holds several frames, declares more pixels than
+        ``SKFUSION_MAX_VOXELS``, has a DICOM photometric interpretation other than
+        MONOCHROME1/2 or RGB, or for sizes that differ without ``size``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skfusion.datasets import load_images
+    >>> folder = tempfile.mkdtemp()
+    >>> for i in range(3):
+    ...     Image.fromarray(np.full((20, 30), 50 * i, np.uint8)).save(f"{folder}/{i}.png")
+    >>> images = load_images([f"{folder}/{i}.png" for i in range(3)], size=16)
+    >>> images.shape, float(images[2].max())
+    ((3, 1, 16, 16), 100.0)
+    """
+    _check_options(color, normalize)
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ValueError("paths is empty; pass at least one image file.")
+    _check_files(paths)
+    out_size = _check_size(size)
+    if out_size is None:
+        shapes = {}
+        for path in paths:
+            shapes.setdefault(_header_shape(path), path)
+        if len(shapes) > 1:
+            listed = ", ".join(f"{h}x{w} ({p})" for (h, w), p in list(shapes.items())[:4])
+            raise ValueError(f"the images have different sizes ({listed}); pass size=(H, W) "
+                             "(or an int) to resize them to one size.")
+    if lazy:
+        return ImageFiles(paths, color=color, size=size, normalize=normalize)
+    return np.stack([read_image(p, color=color, size=size, normalize=normalize)
+                     for p in paths])
+
+
+def load_table_cohort(table, *, image_column, target=None, id_column=None, root=None,
+                      size=None, color="gray", normalize=None, lazy=False):
+    """A table with one image file per row (MIMIC-CXR-JPG, CheXpert, ISIC style) as ``(X, y,
+    groups)`` in one call.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, str or path-like
+        The table, or a CSV (``.csv``) or tab-separated (``.tsv``) file holding it.
+    image_column : str
+        The column of image paths, absolute or relative to ``root``.
+    target : str or None, default=None
+        The column of labels (left out of ``X.clinical``); None returns ``y=None``.
+    id_column : str or None, default=None
+        The patient id column: ``X.subjects`` and ``groups``, so that every split keeps a
+        patient's images together. None: each row is its own patient.
+    root : str, path-like or None, default=None
+        Folder that relative paths start from (default: the table file's folder, or the
+        current folder for a DataFrame).
+    size, color, normalize, lazy
+        As in :func:`load_images`.
+
+    Returns
+    -------
+    X : FusionInput
+        One row per table row: its image and the table's other columns as clinical values
+        (all columns but ``image_column``, ``target`` and ``id_column``).
+    y : ndarray or None
+        The ``target`` column.
+    groups : ndarray
+        The patient of each row (``id_column``, or the row number).
+
+    Raises
+    ------
+    FileNotFoundError
+        Listing the rows whose image files do not exist.
+    """
+    if isinstance(table, (str, os.PathLike)):
+        table_path = pathlib.Path(table)
+        if not table_path.is_file():
+            raise FileNotFoundError(f"table={str(table)!r} does not exist.")
+        separator = "\t" if table_path.suffix.lower() == ".tsv" else ","
+        table = pd.read_csv(table_path, sep=separator)
+        root = table_path.parent if root is None else root
+    elif not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame or a CSV/TSV file path; got "
+                        f"{type(table).__name__}.")
+    named = {"image_column": image_column, "target": target, "id_column": id_column}
+    for argument, column in named.items():
+        if column is not None and column not in table.columns:
+            raise ValueError(f"{argument}={column!r} is not a column of the table; its "
+                             f"columns are {list(table.columns)}.")
+    root = pathlib.Path(os.getcwd() if root is None else root)
+    relative = table[image_column]
+    if relative.isna().any():
+        rows = np.flatnonzero(relative.isna().to_numpy())[:10].tolist()
+        raise ValueError(f"{image_column!r} is empty in rows {rows}; every row needs an image "
+                         "file (drop those rows, or fill them).")
+    paths = [str(p) if os.path.isabs(str(p)) else str(root / str(p)) for p in relative]
+    absent = [(row, p) for row, p in enumerate(paths) if not os.path.isfile(p)]
+    if absent:
+        shown = ", ".join(f"row {row}: {p}" for row, p in absent[:10])
+        more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
+        raise FileNotFoundError(f"{len(absent)} of {len(paths)} image files do not exist "
+                                f"({shown}{more}); check image_column and root={str(root)!r}.")
+    images = load_images(paths, size=size, color=color, normalize=normalize, lazy=lazy)
+    groups = (np.arange(len(table)) if id_column is None
+              else table[id_column].to_numpy())
+    dropped = [c for c in (image_column, target, id_column) if c is not None]
+    clinical = table.drop(columns=dropped).reset_index(drop=True)
+    y = None if target is None else table[target].to_numpy()
+    return FusionInput(images, clinical, subjects=groups), y, groups
