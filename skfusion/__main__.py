@@ -1,4 +1,5 @@
-"""Command line: ``python -m skfusion demo``."""
+"""Command line: ``python -m skfusion demo|tune`` on the built-in cohort, ``cv|fit|predict``
+on your own table of images and clinical values."""
 
 import argparse
 import os
@@ -8,11 +9,13 @@ import time
 import uuid
 
 from ._cli.checks import check_arguments, claim_output
+from ._cli.table import add_table_commands, run_table_command
 
 #: The files each command writes into its output folder.
 RESULT_FILES = {
     "demo": ("folds.csv", "ablation.csv", "ablation.md", "settings.json", "ablation.png"),
     "tune": ("trials.csv", "best_params.json"),
+    "cv": ("folds.csv", "pooled.csv", "settings.json"),
 }
 
 
@@ -90,9 +93,14 @@ def main(argv=None):
                       help="torch threads of this worker; with W workers on one machine use "
                       "cores / W (several workers with all threads each slow down many-fold)")
     tune.add_argument("--quiet", action="store_true")
+    add_table_commands(commands)
     args = parser.parse_args(argv)
     check_arguments(parser, args)  # before any work: a bad option fails in a second
+    if args.command in ("fit", "predict"):
+        return run_table_command(args, parser)
     args.output = output_folder(args.command, args.output, parser)
+    if args.command == "cv":
+        return run_table_command(args, parser)
     if args.command == "tune":
         from ._cli.tune import run_tune
 

@@ -136,8 +136,8 @@ class BaseFusionEstimator(BaseEstimator):
     def _holds_out(self):
         """Whether ``fit`` holds out ``validation_fraction`` of the training subjects: for
         early stopping, or for a task that learns something on them after training (a
-        classifier's temperature)."""
-        return bool(self.early_stopping)
+        classifier's temperature). Truthy: the setting that turns it off, for messages."""
+        return "early_stopping=False" if self.early_stopping else None
 
     def _target_inputs(self, target):
         """Network inputs made from the target in training (teacher forcing): a dict."""
@@ -235,8 +235,7 @@ class BaseFusionEstimator(BaseEstimator):
             raise ValueError(
                 f"X has {n_samples} sample(s), leaving {n_train} for training; batch "
                 "normalisation needs at least 2. Pass more samples"
-                + (" or turn off early_stopping (and calibration)." if self._holds_out()
-                   else "."))
+                + (f" or set {self._holds_out()}." if self._holds_out() else "."))
         criterion = self._criterion_params(target)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train = np.arange(n_samples)

@@ -75,6 +75,9 @@ def _check_storage(parser, storage, heartbeat):
 def check_arguments(parser, args):
     """Every argument of ``args`` checked; ``parser.error`` (exit 2, usage shown) names the
     first bad one."""
+    if args.command in ("cv", "fit", "predict"):
+        _check_table_arguments(parser, args)
+        return
     _positive(parser, "--folds", args.folds, low=2)
     _positive(parser, "--epochs", args.epochs, allow_none=args.command == "demo")
     _positive(parser, "--subjects", args.subjects, allow_none=args.command == "demo",
@@ -92,6 +95,30 @@ def check_arguments(parser, args):
     _positive(parser, "--timeout", args.timeout, allow_none=True, integer=False, low=1e-9)
     _positive(parser, "--heartbeat", args.heartbeat, integer=False, low=1)
     _check_storage(parser, args.storage, args.heartbeat)
+
+
+def _check_table_arguments(parser, args):
+    if not os.path.isfile(args.table):
+        parser.error(f"--table {args.table}: no such file; pass the CSV or TSV file that "
+                     "names the images.")
+    if args.root is not None and not os.path.isdir(args.root):
+        parser.error(f"--root {args.root}: no such folder.")
+    _positive(parser, "--size", args.size)
+    _positive(parser, "--slices", args.slices)
+    if args.command == "cv":
+        _positive(parser, "--folds", args.folds, low=2)
+    if args.command == "fit":
+        folder = os.path.dirname(os.path.abspath(args.model))
+        if not os.path.isdir(folder):
+            parser.error(f"--model {args.model}: the folder {folder} does not exist.")
+    if args.command == "predict":
+        if not os.path.isfile(args.model):
+            parser.error(f"model {args.model}: no such file; pass a model file written by "
+                         "python -m skfusion fit (or an estimator's save).")
+        folder = os.path.dirname(os.path.abspath(args.predictions))
+        if not os.path.isdir(folder):
+            parser.error(f"--predictions {args.predictions}: the folder {folder} does not "
+                         "exist.")
 
 
 def claim_output(parser, folder):

@@ -218,7 +218,9 @@ scaling does not undo that.""",
     # -- predictions ---------------------------------------------------------------------------
 
     def _holds_out(self):
-        return super()._holds_out() or self.calibration is not None
+        if super()._holds_out():
+            return super()._holds_out()
+        return "calibration=None" if self.calibration is not None else None
 
     def _after_training(self, net, dataset, target):
         """With ``calibration="temperature"``: the temperature that maximises the likelihood

@@ -292,7 +292,8 @@ def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False):
 
 
 def load_table_cohort(table, *, image_column, target=None, id_column=None, root=None,
-                      size=None, color="gray", normalize=None, lazy=False):
+                      size=None, color="gray", normalize=None, lazy=False, slices=1,
+                      plane="coronal"):
     """A table with one image file per row (MIMIC-CXR-JPG, CheXpert, ISIC style) as ``(X, y,
     groups)`` in one call.
 
@@ -312,6 +313,12 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
         current folder for a DataFrame).
     size, color, normalize, lazy
         As in :func:`load_images`.
+    slices : int, default=1
+        Where the files are NIfTI volumes (``.nii``, ``.nii.gz``): the number of central
+        slices of ``plane`` read per row (:func:`load_nifti_slices`); more than one makes
+        each row a patient's stack of slices (``X.layout == "slices"``; eager only).
+    plane : {"coronal", "axial", "sagittal"}, default="coronal"
+        The NIfTI slicing plane.
 
     Returns
     -------
@@ -356,10 +363,34 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
         more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
         raise FileNotFoundError(f"{len(absent)} of {len(paths)} image files do not exist "
                                 f"({shown}{more}); check image_column and root={str(root)!r}.")
-    images = load_images(paths, size=size, color=color, normalize=normalize, lazy=lazy)
+    nifti = [p.lower().endswith((".nii", ".nii.gz")) for p in paths]
+    layout = None
+    if all(nifti):
+        images, layout = _nifti_rows(paths, slices, plane, size, normalize, lazy)
+    elif any(nifti):
+        raise ValueError(f"{image_column!r} mixes NIfTI volumes and 2-D image files; one "
+                         "table holds one kind (split it in two).")
+    else:
+        images = load_images(paths, size=size, color=color, normalize=normalize, lazy=lazy)
     groups = (np.arange(len(table)) if id_column is None
               else table[id_column].to_numpy())
     dropped = [c for c in (image_column, target, id_column) if c is not None]
     clinical = table.drop(columns=dropped).reset_index(drop=True)
     y = None if target is None else table[target].to_numpy()
-    return FusionInput(images, clinical, subjects=groups), y, groups
+    return FusionInput(images, clinical, subjects=groups, layout=layout), y, groups
+
+
+def _nifti_rows(paths, slices, plane, size, normalize, lazy):
+    """NIfTI rows: ``slices`` central slices each, as (n, H, W) or a stack (n, k, H, W)."""
+    from ._nifti import load_nifti_slices
+
+    if not (isinstance(slices, (int, np.integer)) and slices >= 1):
+        raise ValueError(f"slices={slices!r}: expected a whole number >= 1.")
+    if lazy and slices > 1:
+        raise ValueError("lazy=True reads NIfTI rows one slice each (slices=1); for stacks of "
+                         "slices per row read eagerly, or use load_nifti_volumes(lazy=True).")
+    images, _ = load_nifti_slices(paths, plane=plane, slices=int(slices), size=size,
+                                  normalize=normalize, lazy=lazy)
+    if slices == 1:
+        return images, None
+    return images.reshape(len(paths), slices, *images.shape[1:]), "slices"

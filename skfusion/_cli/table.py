@@ -1,0 +1,208 @@
+"""The command line on the user's own data: a table naming one image file per row
+(``load_table_cohort``), cross-validated (``cv``), fitted into a model file (``fit``) or
+predicted by one (``predict``)."""
+
+import json
+import pathlib
+import shlex
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["add_table_commands", "run_table_command"]
+
+#: Estimators the command line builds by name (the classifiers; a table's target is a label).
+CLASSIFIERS = ("ClinicalAttentionClassifier", "GatedFusionClassifier",
+               "FeatureModulationClassifier")
+#: The CPU-sized network of the command line's default settings.
+DEFAULTS = dict(backbone="resnet18", base_width=8, max_epochs=12, batch_size=32, lr=1e-3,
+                optimizer__weight_decay=1e-2)
+
+
+def _data_arguments(parser, *, target=True):
+    parser.add_argument("--table", required=True,
+                        help="CSV or TSV file, one row per image: an image path column, "
+                        "the clinical columns" + (", the target column" if target else ""))
+    parser.add_argument("--image-column", required=True,
+                        help="column of image paths (absolute, or relative to --root)")
+    if target:
+        parser.add_argument("--target", required=True, help="column of the labels")
+    parser.add_argument("--id-column", default=None,
+                        help="column of patient ids: folds keep a patient's rows together "
+                        "(default: each row is a patient)")
+    parser.add_argument("--root", default=None,
+                        help="folder relative image paths start from (default: the table's)")
+    parser.add_argument("--size", type=int, default=64,
+                        help="resize images to SIZE x SIZE (default 64)")
+    parser.add_argument("--color", choices=["gray", "rgb"], default="gray")
+    parser.add_argument("--normalize", choices=["zscore", "minmax", "none"],
+                        default="zscore", help="per-image intensity normalisation")
+    parser.add_argument("--slices", type=int, default=1,
+                        help="NIfTI files: the number of central coronal slices read per "
+                        "row, as one patient's stack (default 1)")
+
+
+def add_table_commands(commands):
+    """The ``cv``, ``fit`` and ``predict`` sub-commands."""
+    cv = commands.add_parser(
+        "cv", help="cross-validate an estimator on your table of images and clinical "
+        "values (subject-grouped folds) and write the per-fold and pooled metrics")
+    fit = commands.add_parser("fit", help="fit an estimator on your table and save the "
+                              "model file")
+    for parser in (cv, fit):
+        _data_arguments(parser)
+        parser.add_argument("--estimator", choices=CLASSIFIERS,
+                            default="ClinicalAttentionClassifier")
+        parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                            help="an estimator parameter, e.g. --param mode=concat --param "
+                            "max_epochs=30 (repeatable; values read as Python literals)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--device", default="auto")
+        parser.add_argument("--quiet", action="store_true")
+    cv.add_argument("--folds", type=int, default=5)
+    cv.add_argument("--pos-label", default=None,
+                    help="the positive class of a binary target (e.g. AD)")
+    cv.add_argument("--output", default=None,
+                    help="folder for the results (default: a new folder under skfusion-cv/)")
+    fit.add_argument("--model", required=True, help="the model file to write (.skf)")
+    predict = commands.add_parser("predict", help="predict your table with a model file "
+                                  "and write the predictions as CSV")
+    predict.add_argument("model", help="a model file written by fit (or skfusion's save)")
+    _data_arguments(predict, target=False)
+    predict.add_argument("--predictions", required=True, help="the CSV file to write")
+    predict.add_argument("--quiet", action="store_true")
+
+
+def _literal(text):
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word: a string ("concat")
+
+
+def _parse_params(parser, pairs):
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--param {pair!r}: expected NAME=VALUE, e.g. --param mode=concat.")
+        params[name.strip()] = _literal(value.strip())
+    return params
+
+
+def _read(args, parser):
+    from ..datasets import load_table_cohort
+
+    try:
+        return load_table_cohort(
+            args.table, image_column=args.image_column,
+            target=getattr(args, "target", None), id_column=args.id_column, root=args.root,
+            size=args.size, color=args.color,
+            normalize=None if args.normalize == "none" else args.normalize,
+            slices=args.slices)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+
+
+def _estimator(args, parser):
+    import skfusion
+
+    params = {**DEFAULTS, "device": args.device, "random_state": args.seed,
+              "verbose": 0 if args.quiet else 1, **_parse_params(parser, args.param)}
+    estimator = getattr(skfusion, args.estimator)()
+    try:
+        estimator.set_params(**params)
+        estimator._validate_params()
+    except (ValueError, TypeError) as exc:
+        parser.exit(2, f"{parser.prog}: error: --param: {exc}\n")
+    return estimator
+
+
+def run_table_command(args, parser):
+    """Run ``cv``, ``fit`` or ``predict`` as parsed in ``args``."""
+    command = "python -m skfusion " + shlex.join(sys.argv[1:])
+    if args.command == "predict":
+        return _predict(args, parser)
+    estimator = _estimator(args, parser)  # a bad --param fails before any image is read
+    X, y, groups = _read(args, parser)
+    say = (lambda *a: None) if args.quiet else print
+    say(f"{len(y)} rows, {len(np.unique(groups))} patients, images {X.images.shape[1:]}, "
+        f"clinical columns {list(X.clinical.columns)}; classes "
+        f"{dict(zip(*np.unique(y, return_counts=True)))}")
+    if args.command == "fit":
+        started = time.perf_counter()
+        estimator.fit(X, y, groups=groups)
+        estimator.save(args.model)
+        say(f"fitted in {time.perf_counter() - started:.0f} s; wrote {args.model}. Predict "
+            f"with the same reading options: python -m skfusion predict {args.model} "
+            f"--table ... --image-column {args.image_column} --size {args.size} --color "
+            f"{args.color} --normalize {args.normalize} --slices {args.slices}")
+        return 0
+    from ..evaluation import cross_val_diagnostics
+
+    output = pathlib.Path(args.output)
+    pos_label = None if args.pos_label is None else _label_like(args.pos_label, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        folds = cross_val_diagnostics(estimator, X, y, groups=groups, cv=args.folds,
+                                      pos_label=pos_label, output_dir=output,
+                                      random_state=args.seed, verbose=0 if args.quiet else 2)
+    (output / "settings.json").write_text(json.dumps(
+        {"command": command, "estimator": args.estimator, "params": {
+            k: repr(v) for k, v in estimator.get_params(deep=False).items()},
+         "rows": int(len(y)), "patients": int(len(np.unique(groups))),
+         "image_shape": list(X.images.shape[1:])}, indent=1))
+    say("\nPer fold:\n" + folds.round(3).to_string())
+    pooled = folds.attrs.get("pooled")
+    if pooled is not None:
+        say("\nPooled out-of-fold (95% subject-bootstrap intervals):\n"
+            + pooled.round(3).to_string())
+    say(f"\nWrote {sorted(p.name for p in output.iterdir())} to {output}")
+    return 0
+
+
+def _label_like(text, y):
+    """``--pos-label`` in the type of ``y``'s labels (a number where they are numbers)."""
+    labels = np.unique(y)
+    for label in labels:
+        if str(label) == text:
+            return label
+    raise SystemExit(f"--pos-label {text!r} is not one of the labels {labels.tolist()}.")
+
+
+def _predict(args, parser):
+    from .. import load
+
+    try:
+        model = load(args.model)
+    except (OSError, ValueError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {args.model}: {exc}\n")
+    X, _, groups = _read(args, parser)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:  # the columns the model was fitted on; others (a target) ignored
+        absent = [c for c in names if c not in X.clinical.columns]
+        if absent:
+            parser.exit(2, f"{parser.prog}: error: --table {args.table} lacks the clinical "
+                        f"column(s) {absent} the model was fitted on.\n")
+        from .._input import FusionInput
+
+        X = FusionInput(X.images, X.clinical[list(names)], subjects=X.subjects,
+                        layout=X.layout)
+    try:
+        proba = model.predict_proba(X)
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc} (read the table with the --size, "
+                    "--color, --normalize and --slices the model was fitted with)\n")
+    table = pd.DataFrame({"row": np.arange(len(groups)), "patient": groups,
+                          "prediction": model.classes_[proba.argmax(axis=1)]})
+    for column, label in enumerate(model.classes_):
+        table[f"proba_{label}"] = proba[:, column]
+    table.to_csv(args.predictions, index=False)
+    if not args.quiet:
+        print(f"wrote {len(table)} predictions to {args.predictions}")
+    return 0

@@ -1,0 +1,97 @@
+"""python -m skfusion cv / fit / predict on a user's table, end to end on a generated PNG
+cohort and a generated NIfTI cohort."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from skfusion.__main__ import main
+
+TINY = ["--param", "base_width=4", "--param", "max_epochs=2", "--param", "batch_size=8",
+        "--size", "16", "--quiet"]
+
+
+@pytest.fixture
+def png_cohort(tmp_path):
+    rng = np.random.RandomState(0)
+    (tmp_path / "images").mkdir()
+    rows = []
+    for i in range(24):
+        label = "AD" if (i // 2) % 2 else "NC"  # one label per patient
+        pixels = rng.randint(0, 60, (20, 20)) + (120 if label == "AD" else 0)
+        Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+        rows.append({"file": f"images/{i}.png", "PTID": f"p{i // 2}", "age": 60 + i % 7,
+                     "sex": "F" if i % 3 else "M", "DX": label})
+    pd.DataFrame(rows).to_csv(tmp_path / "cohort.csv", index=False)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_cv_fit_and_predict_on_a_png_table(png_cohort, capsys):
+    table = str(png_cohort / "cohort.csv")
+    data = ["--table", table, "--image-column", "file", "--id-column", "PTID"]
+    out = png_cohort / "cv"
+    assert main(["cv", *data, "--target", "DX", "--pos-label", "AD", "--folds", "2",
+                 "--output", str(out), *TINY]) == 0
+    folds = pd.read_csv(out / "folds.csv")
+    assert len(folds) == 2 and {"AUC", "ACC"} <= set(folds.columns)
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["patients"] == 12 and settings["image_shape"] == [1, 16, 16]
+    assert "python -m skfusion" in settings["command"]
+    assert (out / "pooled.csv").exists() and (out / "reliability.png").exists()
+
+    model = png_cohort / "model.skf"
+    assert main(["fit", *data, "--target", "DX", "--model", str(model), *TINY]) == 0
+    predictions = png_cohort / "predictions.csv"
+    assert main(["predict", str(model), *data, "--size", "16", "--predictions",
+                 str(predictions), "--quiet"]) == 0
+    written = pd.read_csv(predictions)
+    assert len(written) == 24 and set(written["prediction"]) <= {"AD", "NC"}
+    assert np.allclose(written[["proba_AD", "proba_NC"]].sum(axis=1), 1)
+    assert written["patient"].iloc[0] == "p0"
+
+
+@pytest.mark.slow
+def test_a_nifti_table_of_stacks(tmp_path):
+    from skfusion.datasets import make_brain_cohort
+
+    make_brain_cohort(12, n_slices=2, image_size=16, output_dir=tmp_path / "bids",
+                      random_state=0)
+    participants = pd.read_csv(tmp_path / "bids" / "participants.tsv", sep="\t")
+    participants["image"] = [f"{s}/anat/{s}_T1w.nii.gz" for s in participants["participant_id"]]
+    participants.to_csv(tmp_path / "bids" / "table.tsv", sep="\t", index=False)
+    out = tmp_path / "cv"
+    assert main(["cv", "--table", str(tmp_path / "bids" / "table.tsv"), "--image-column",
+                 "image", "--target", "diagnosis", "--id-column", "participant_id",
+                 "--pos-label", "AD", "--slices", "2", "--folds", "2", "--output", str(out),
+                 *TINY]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["rows"] == 12 and settings["image_shape"] == [2, 16, 16]
+
+
+def test_errors_name_the_option_row_or_file(png_cohort, capsys):
+    table = str(png_cohort / "cohort.csv")
+    with pytest.raises(SystemExit) as exit_:
+        main(["cv", "--table", str(png_cohort / "nope.csv"), "--image-column", "file",
+              "--target", "DX"])
+    assert exit_.value.code == 2 and "--table" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cv", "--table", table, "--image-column", "path", "--target", "DX",
+              "--output", str(png_cohort / "a")])
+    assert "image_column='path' is not a column" in capsys.readouterr().err
+    (png_cohort / "images" / "3.png").unlink()
+    with pytest.raises(SystemExit):
+        main(["fit", "--table", table, "--image-column", "file", "--target", "DX",
+              "--model", str(png_cohort / "m.skf")])
+    assert "row 3:" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["fit", "--table", table, "--image-column", "file", "--target", "DX",
+              "--model", str(png_cohort / "m.skf"), "--param", "mode=nonsense"])
+    assert "--param" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["predict", str(png_cohort / "missing.skf"), "--table", table,
+              "--image-column", "file", "--predictions", str(png_cohort / "p.csv")])
+    assert "no such file" in capsys.readouterr().err
