@@ -110,11 +110,16 @@ def _read(args, parser):
 
 
 def _estimator(args, parser):
-    import skfusion
+    from .._families.clinical_attention import ClinicalAttentionClassifier
+    from .._families.feature_modulation import FeatureModulationClassifier
+    from .._families.gated_fusion import GatedFusionClassifier
 
+    classes = {"ClinicalAttentionClassifier": ClinicalAttentionClassifier,
+               "GatedFusionClassifier": GatedFusionClassifier,
+               "FeatureModulationClassifier": FeatureModulationClassifier}
     params = {**DEFAULTS, "device": args.device, "random_state": args.seed,
               "verbose": 0 if args.quiet else 1, **_parse_params(parser, args.param)}
-    estimator = getattr(skfusion, args.estimator)()
+    estimator = classes[args.estimator]()
     try:
         estimator.set_params(**params)
         estimator._validate_params()
@@ -176,7 +181,7 @@ def _label_like(text, y):
 
 
 def _predict(args, parser):
-    from .. import load
+    from .._base.persistence import load
 
     try:
         model = load(args.model)
