@@ -92,6 +92,7 @@ class BaseFusionEstimator(BaseEstimator):
         cls._module_param_names = _forwarded(cls, params.module_names)
         cls._search_space = params.search_space
         cls._param_caps = params.caps
+        cls._defaults = params.defaults
         if "__init__" not in vars(cls):
             cls.__init__ = make_init(params.defaults, cls.__name__)
         if cls.__doc__ and "{parameters}" in cls.__doc__:
@@ -152,6 +153,13 @@ class BaseFusionEstimator(BaseEstimator):
         return {}
 
     # -- parameters --------------------------------------------------------------------------
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # A pickle of an earlier release lacks the parameters added since: their defaults.
+        for name, value in self._defaults.items():
+            if name not in self.__dict__:
+                setattr(self, name, value)
 
     def get_params(self, deep=True):
         """Get parameters, including routed ones such as ``optimizer__weight_decay``."""

@@ -121,3 +121,13 @@ def test_families_that_share_a_parameter_share_its_record():
 
     for cls in (ClinicalAttentionClassifier, GatedFusionRegressor):
         assert declared(cls).records["clinical_dim"] is CLINICAL_DIM
+
+
+def test_a_pickle_from_before_a_parameter_existed_gets_its_default():
+    model = ClinicalAttentionClassifier(mode="concat")
+    state = model.__getstate__()
+    del state["calibration"]  # as pickled by skfusion 0.3
+    restored = ClinicalAttentionClassifier.__new__(ClinicalAttentionClassifier)
+    restored.__setstate__(state)
+    assert restored.calibration is None and restored.mode == "concat"
+    assert restored.get_params()["calibration"] is None
