@@ -13,7 +13,8 @@ from sklearn.base import BaseEstimator
 numpydoc = pytest.importorskip("numpydoc.docscrape")
 
 MODULES = ["skfusion", "skfusion.explain", "skfusion.metrics", "skfusion.datasets",
-           "skfusion.evaluation", "skfusion.conformal", "skfusion.tuning", "skfusion.preprocessing",
+           "skfusion.evaluation", "skfusion.conformal", "skfusion.uncertainty",
+           "skfusion.tuning", "skfusion.preprocessing",
            "skfusion.callbacks", "skfusion.distributed", "skfusion.nn"]
 
 
