@@ -49,13 +49,15 @@ class FusionInput:
 
     Parameters
     ----------
-    images : array-like of shape (n_samples, H, W) or (n_samples, C, H, W)
-        Image slices.
+    images : array-like of shape (n_samples, H, W) or (n_samples, C, H, W), or list
+        Image slices (volumes with ``spatial_dims=3``). A list may hold ``None`` for a
+        patient without an image: that patient is marked missing (see ``present``).
     clinical : pandas.DataFrame or array-like of shape (n_samples, n_features), default=None
         Clinical values, one row per sample. DataFrames are sliced by position (``iloc``),
         never by index label.
     text : sequence of str of length n_samples, default=None
-        Free-text reports, one per sample.
+        Free-text reports, one per sample; ``None`` (or NaN, as pandas reads an empty cell)
+        marks a patient without a report.
     subjects : array-like of length n_samples, default=None
         The subject (patient) of each sample, when a subject has several samples (slices).
         skfusion's own splits then keep subjects whole by default: the early-stopping
@@ -72,6 +74,15 @@ class FusionInput:
         (n_samples, H, W) for slices, (n_samples, S, H, W) for slice stacks, (n_samples, D,
         H, W) for volumes. Given in ``fit``, an image estimator also learns to localise
         (a segmentation head trained with the task; see ``localize``). Ignored elsewhere.
+    present : dict, default=None
+        Which patients have each modality: ``{"images": mask, "text": mask}``, each a
+        boolean array with one entry per sample (either key may be left out: every patient
+        then has it). A patient without an image (or report) is predicted from what it has:
+        the network puts a learned stand-in in place of the missing modality's features, and
+        never reads what sits in its slot (zeros, NaN: anything). ``None`` entries in a list
+        of images or texts, and images of a lazy loader built with ``missing="allow"`` whose
+        file is absent, are marked the same way; both forms combine. Missing clinical values
+        are not declared here: they are imputed, with indicators, as always.
 
     Attributes
     ----------
@@ -88,10 +99,16 @@ class FusionInput:
     >>> X[[0, 2]].clinical
     array([[0., 1.],
            [4., 5.]])
+
+    A patient without an image:
+
+    >>> X = FusionInput([np.zeros((8, 8)), None, np.ones((8, 8))], np.zeros((3, 2)))
+    >>> X.present["images"]
+    array([ True, False,  True])
     """
 
     def __init__(self, images, clinical=None, text=None, *, subjects=None, layout=None,
-                 masks=None):
+                 masks=None, present=None):
         if layout not in (None, "slices"):
             raise ValueError(f"FusionInput(layout=...) must be None or 'slices'; got "
                              f"{layout!r}.")
@@ -108,6 +125,8 @@ class FusionInput:
             raise ValueError(
                 f"FusionInput(text=...) got one string ({text[:40]!r}...); expected one report "
                 "per sample, e.g. text=[report_1, report_2, ...] or a pandas Series.")
+        self.images, image_gaps = _fill_missing_images(images)
+        self.text, text_gaps = _fill_missing_text(text)
         lengths = {name: _length(part) for name, part in self._parts().items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())
@@ -116,6 +135,14 @@ class FusionInput:
                 "Pass images, clinical rows and texts of the same samples in the same order."
             )
         self._n_samples = lengths["images"]
+        self.present = _check_present(present, self._n_samples, {
+            "images": _combine(image_gaps, getattr(self.images, "present", None)),
+            "text": text_gaps})
+        if self.present and "text" in self.present and self.text is None:
+            raise ValueError(
+                "FusionInput(present=...) has a 'text' mask but no text was given; pass "
+                "text=[...] (one report per sample, any placeholder where it is missing) or "
+                "drop the 'text' key.")
 
     def _parts(self):
         parts = {"images": self.images}
@@ -176,6 +203,8 @@ class FusionInput:
             subjects=None if self.subjects is None else self.subjects[positions],
             layout=self.layout,
             masks=None if self.masks is None else _take(self.masks, positions),
+            present=None if self.present is None else {
+                name: mask[positions] for name, mask in self.present.items()},
         )
 
     def __repr__(self):
@@ -187,6 +216,87 @@ class FusionInput:
             "FusionInput is not iterable sample by sample; index it with an array of "
             "positions (X[[0, 1]]) or use its parts X.images, X.clinical, X.text."
         )
+
+
+def _combine(*masks):
+    """The element-wise AND of the masks given (None entries skipped), or None."""
+    given = [np.asarray(mask, dtype=bool) for mask in masks if mask is not None]
+    if not given:
+        return None
+    out = given[0]
+    for mask in given[1:]:
+        out = out & mask
+    return out
+
+
+def _fill_missing_images(images):
+    """``images`` with ``None`` entries of a list replaced by zeros shaped like the others,
+    and the presence mask they imply (None when the images are not such a list)."""
+    if not isinstance(images, (list, tuple)) or not any(image is None for image in images):
+        return images, None
+    shapes = {np.shape(image) for image in images if image is not None}
+    if not shapes:
+        raise ValueError(
+            "FusionInput(images=...) holds only None: no patient has an image, so there is "
+            "nothing to learn the image shape from. Pass at least one image, or an array of "
+            "placeholders with present={'images': mask}.")
+    if len(shapes) > 1:
+        raise ValueError(
+            f"FusionInput(images=...) holds images of different shapes {sorted(shapes)}; "
+            "resample them to one shape.")
+    shape = shapes.pop()
+    present = np.array([image is not None for image in images])
+    filled = np.stack([np.zeros(shape, np.float32) if image is None
+                       else np.asarray(image, dtype=np.float32) for image in images])
+    return filled, present
+
+
+def _fill_missing_text(text):
+    """``text`` with missing reports (None, NaN) replaced by "" and the presence mask they
+    imply (None when every report is there)."""
+    if text is None or isinstance(text, (str, bytes)):
+        return text, None
+    try:
+        entries = list(text)
+    except TypeError:
+        return text, None
+    present = np.array([not (entry is None or (isinstance(entry, float) and entry != entry))
+                        for entry in entries], dtype=bool)
+    if present.all():
+        return text, None
+    return [entry if keep else "" for entry, keep in zip(entries, present)], present
+
+
+def _check_present(present, n_samples, implied):
+    """The presence masks: the user's ``present`` dict combined with those ``None`` entries
+    (and lazy loaders) imply; None when every patient has every modality."""
+    if present is not None and not isinstance(present, dict):
+        raise TypeError(
+            f"FusionInput(present=...) must be a dict such as {{'images': mask, 'text': "
+            f"mask}}; got {type(present).__name__}.")
+    unknown = sorted(set(present or {}) - {"images", "text"})
+    if unknown:
+        raise ValueError(
+            f"FusionInput(present=...) has the key(s) {unknown}; expected 'images' and/or "
+            "'text'. Missing clinical values need no mask: leave them NaN (they are imputed).")
+    masks = {}
+    for name in ("images", "text"):
+        given = None
+        if present is not None and present.get(name) is not None:
+            given = np.asarray(present[name])
+            if given.dtype != bool and not (given.dtype.kind in "iu" and
+                                            np.isin(given, (0, 1)).all()):
+                raise ValueError(
+                    f"FusionInput(present={{'{name}': ...}}) must be boolean (True where the "
+                    f"patient has it); got dtype {given.dtype}.")
+            if given.shape != (n_samples,):
+                raise ValueError(
+                    f"FusionInput(present={{'{name}': ...}}) must have one entry per sample "
+                    f"({n_samples}); got shape {given.shape}.")
+        mask = _combine(given, implied.get(name))
+        if mask is not None and not mask.all():
+            masks[name] = mask
+    return masks or None
 
 
 def as_fusion_input(X, *, argument="X"):

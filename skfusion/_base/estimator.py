@@ -26,6 +26,7 @@ from .image_weights import (check_image_weights, freeze, image_encoder_state,
 from .._input import LazyImages, subjects_of, warn_if_subjects_repeat
 from .input_checks import check_fusion_input, check_groups, resolve_slices
 from .masks import check_masks
+from .presence import modalities_used, presence_arrays
 from .._net.callbacks import ValidationSplit
 from .._net.device import resolve_device, torch_threads
 from .._net.net import FusionNet
@@ -75,6 +76,8 @@ class BaseFusionEstimator(BaseEstimator):
     #: The family's inputs beyond images and clinical values: an
     #: :class:`~skfusion._base.encoders.ExtraInputs` subclass, or None.
     _extra_inputs = None
+    #: Why the network cannot stand in for a missing image (None: it can).
+    _missing_images = None
     #: The task's target: a :class:`~skfusion._base.encoders.TargetEncoder` subclass.
     _target_encoder = None
     #: The skorch net class ``fit`` builds (a task that decodes builds a subclass).
@@ -180,6 +183,7 @@ class BaseFusionEstimator(BaseEstimator):
         """Checked ``(images, clinical, columns, X)``; after fit, the clinical values are
         encoded by the fitted ``clinical_encoder_`` (when the model has one)."""
         images, clinical, columns, X = check_fusion_input(self, X, fitting=fitting)
+        presence_arrays(self, X, fitting=fitting)  # refusals before any work
         encoder = getattr(self, "clinical_encoder_", None)
         if not fitting and encoder is not None and clinical.shape[1] > 0:
             clinical = encoder.transform(clinical)
@@ -257,7 +261,8 @@ class BaseFusionEstimator(BaseEstimator):
                                          else clinical[train])
             clinical = encoder.transform(clinical)
         dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays,
-                               **self._target_inputs(target))
+                               **self._target_inputs(target),
+                               **presence_arrays(self, X, fitting=True))
         net = self._build_net(
             lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
             n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
@@ -306,7 +311,8 @@ class BaseFusionEstimator(BaseEstimator):
                           "(warm_start=False) to learn to localise.", UserWarning,
                           stacklevel=4)
         dataset = make_dataset(images, clinical, target.values, masks=masks,
-                               **self._extra_arrays(X), **self._target_inputs(target))
+                               **self._extra_arrays(X), **self._target_inputs(target),
+                               **presence_arrays(self, X, fitting=True))
         net = self.net_
         # Continue with the estimator's current training settings and callbacks.
         net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
@@ -396,7 +402,8 @@ class BaseFusionEstimator(BaseEstimator):
         """The network's outputs for ``X``: float64 array (n_samples, n_outputs)."""
         check_is_fitted(self)
         images, clinical, _, X = self._check_X(X, fitting=False)
-        dataset = make_dataset(images, clinical, **self._extra_arrays(X))
+        dataset = make_dataset(images, clinical, **self._extra_arrays(X),
+                               **presence_arrays(self, X, fitting=False))
         outputs = self.net_.predict_outputs(dataset, threads=self.n_threads)
         finite = np.isfinite(outputs).all(axis=1)
         if not finite.all():
@@ -409,6 +416,28 @@ class BaseFusionEstimator(BaseEstimator):
                 f"the network produced NaN or infinite outputs for {int((~finite).sum())} "
                 f"sample(s) (first at {bad}); {where}")
         return outputs
+
+    def modalities_used(self, X):
+        """Which modalities each prediction for ``X`` uses.
+
+        ``predict_proba`` and ``predict`` give a prediction for every patient, with or
+        without an image or a report (``FusionInput(..., present=...)``); this says, per
+        patient, what it was made from.
+
+        Parameters
+        ----------
+        X : FusionInput or tuple
+            Samples, as in ``predict``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One boolean column per input the network reads ("images", "clinical",
+            "text"), one row per sample: False where the sample lacks that modality
+            (clinical: every value missing, so only imputed values were read).
+        """
+        check_is_fitted(self)
+        return modalities_used(self, X)
 
     def localize(self, X, *, weak="saliency"):
         """Where the finding is: a map in [0, 1] per sample, at input resolution.

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._net.data import make_dataset
 from .._input import as_fusion_input
 from .._net.maps import image_encoder_of
+from .presence import refuse_missing_images
 
 __all__ = []
 
@@ -27,6 +28,7 @@ def _final_estimator(estimator, X):
 
 def _batches(estimator, X):
     """Yield (positions, module inputs) in batches, on the estimator's device."""
+    refuse_missing_images(X, "this explanation")
     images, clinical, _, X = estimator._check_X(X, fitting=False)
     dataset = make_dataset(images, clinical, **estimator._extra_arrays(X))
     device = torch.device(estimator.net_.device)

@@ -76,18 +76,29 @@ def export(estimator, path, *, format="onnx"):
     if extra is not None:
         graph_input, tokens = extra
         inputs.append(graph_input)
+    # The presence masks: which patients have an image (a report); the network's learned
+    # stand-in takes the place of a missing one. Absent from models built before stand-ins.
+    module = getattr(estimator.net_.module_, "inner", estimator.net_.module_)
+    held = {name.rpartition(".")[2] for name, _ in module.named_modules()}
+    presence = [mask for mask, stand_in in (("image_present", "missing_image"),
+                                            ("text_present", "missing_text"))
+                if stand_in in held and (mask == "image_present" or tokens is not None)]
+    for mask in presence:
+        inputs.append({"name": mask, "dtype": "bool", "shape": ["n_samples"],
+                       "description": "True where the patient has an "
+                       + ("image" if mask == "image_present" else "report")
+                       + "; False: predicted without it (what its slot holds is not read)"})
     signature = {"skfusion_version": __version__, "estimator": type(estimator).__name__,
                  "format": format, "inputs": inputs, "clinical": clinical,
                  "tokens": tokens, "output": head["output"]}
-    # The task network alone: a localisation head's masks are not exported.
-    module = getattr(estimator.net_.module_, "inner", estimator.net_.module_)
+    # The task network alone (above): a localisation head's masks are not exported.
     # Written to a temporary file beside ``path`` and renamed over it: a full disk or an
     # interrupted export leaves the old file whole, and a link is replaced, not followed.
     atomic_write(path, lambda stream: export_network(
         module, stream, format=format, image_shape=tuple(estimator.image_shape_),
         n_clinical=n_encoded, uses_clinical=uses_clinical,
         clinical_plan=plan if uses_clinical else None,
-        tokens_length=None if tokens is None else tokens["length"],
+        tokens_length=None if tokens is None else tokens["length"], presence=presence,
         head={k: v for k, v in head.items() if k != "output"}, signature=signature))
     return signature
 

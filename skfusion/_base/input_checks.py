@@ -28,7 +28,8 @@ def check_fusion_input(estimator, X, *, fitting):
                 f"spatial_dims={estimator.spatial_dims}."
             )
     else:
-        images = check_images(X.images, spatial_dims=estimator.spatial_dims)
+        images = check_images(X.images, spatial_dims=estimator.spatial_dims,
+                              present=(X.present or {}).get("images"))
     n_samples = images.shape[0]
     if fitting:
         if estimator._clinical_optional and X.clinical is None:

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._net.data import make_dataset
 from .._net.maps import grad_cam_maps, saliency_maps
 from .explaining import image_maps
+from .presence import refuse_missing_images
 from .._input import as_fusion_input
 from .._net.device import torch_threads
 
@@ -20,6 +21,7 @@ def localize(estimator, X, *, weak="saliency"):
     X = as_fusion_input(X)
     if weak not in ("gradcam", "saliency"):
         raise ValueError(f"weak must be 'gradcam' or 'saliency'; got {weak!r}.")
+    refuse_missing_images(X, "localize")
     if not getattr(estimator, "localizes_", False):
         if weak == "saliency":
             return image_maps(estimator, X, saliency_maps, "saliency")

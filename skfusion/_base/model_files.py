@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.device import resolve_device
+from ..nn.presence import STAND_INS
 from .encoders import extra_module_params
 from .image_weights import freeze
 from .params import check_routed_params
@@ -88,6 +89,11 @@ def restore(cls, params, fitted, state, optimizer_state=None, *, source):
     # file cannot make load build more values than its weights file holds.
     expected = net.meta_state_shapes()
     found = {k: tuple(v.shape) for k, v in state.items()}
+    # A file written before networks had stand-ins for missing modalities: the model is
+    # rebuilt without them, and predicts for complete samples only, as it was trained to.
+    absent = sorted({key.rsplit(".", 1)[0] for key in set(expected) - set(found)
+                     if key.rsplit(".", 2)[-2] in STAND_INS})
+    expected = {k: v for k, v in expected.items() if k.rsplit(".", 1)[0] not in absent}
     if expected != found:
         differ = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
         raise ModelFileError(
@@ -101,6 +107,11 @@ def restore(cls, params, fitted, state, optimizer_state=None, *, source):
         rng.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
         net.set_params(iterator_train__random_state=rng)
     net.initialize()
+    if absent:
+        for path in absent:
+            parent, _, name = path.rpartition(".")
+            setattr(net.module_.get_submodule(parent), name, None)
+        net.initialize_optimizer()
     try:
         net.load_saved_state(state, optimizer_state, fitted.get("generator_state"))
     except RuntimeError as exc:

@@ -103,10 +103,13 @@ unsafe for which target: ``docs/user_guide.md``, "Augmentation".""",
     "modality_dropout": Param(
         0.2, [Interval(Real, 0, 1, closed="left")],
         """\
-Share of training samples whose image, or whose non-image inputs (clinical values,
-report text), are replaced by zeros, one of the two at random; the network then has
-to learn to decide from each modality alone rather than lean on whichever fits the
-training set fastest. Only for networks that read several modalities."""),
+Share of training samples that lose their image, or their non-image inputs (clinical
+values, report text), one of the two at random: a dropped image or report is marked
+absent, exactly as a patient without one is at prediction (the network puts its
+learned stand-in in its place), and dropped clinical values are set to the training
+mean. The network then has to learn to decide from each modality alone rather than
+lean on whichever fits the training set fastest, and learns what to do for a patient
+without an image. Only for networks that read several modalities."""),
     "localization_weight": Param(
         1.0, [Interval(Real, 0, None, closed="left")],
         """\

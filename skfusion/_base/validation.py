@@ -13,13 +13,15 @@ __all__ = ["check_clinical", "check_continuous_targets", "check_images", "check_
            "check_survival_target"]
 
 
-def check_images(images, *, argument="X.images", spatial_dims=2):
+def check_images(images, *, argument="X.images", spatial_dims=2, present=None):
     """Return ``images`` as a C-contiguous float32 array of shape ``(n, C, H, W)`` (or
     ``(n, C, D, H, W)`` with ``spatial_dims=3``).
 
     Accepts ``(n, H, W)`` (one channel) and ``(n, C, H, W)``; with ``spatial_dims=3``,
     volumes ``(n, D, H, W)`` (one channel) and ``(n, C, D, H, W)``. Rejects other ranks,
     non-numeric dtypes, empty input and NaN/inf values with a message naming ``argument``.
+    ``present`` (bool, one per sample): samples declared without an image may hold anything
+    finite or not; their slots are returned as zeros, which the network does not read.
     """
     if images is None:
         raise ValueError(
@@ -78,14 +80,20 @@ def check_images(images, *, argument="X.images", spatial_dims=2):
         array = np.ascontiguousarray(array, dtype=np.float32)
     if not array.flags.writeable:
         array = array.copy()  # torch needs writable memory; never write to the user's array
+    if present is not None and not np.all(present):
+        if np.shares_memory(array, images) if isinstance(images, np.ndarray) else False:
+            array = array.copy()
+        array[~np.asarray(present, dtype=bool)] = 0.0  # placeholders, never read
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.flatnonzero(~finite.reshape(len(array), -1).all(axis=1))
         raise ValueError(
             f"{argument} contains NaN or infinite values (after conversion to float32) in "
             f"{bad.size} sample(s), first at position(s) {bad[:5].tolist()}. Replace them "
-            "(e.g. np.nan_to_num) or drop those samples; values beyond the float32 range "
-            "overflow to infinity."
+            "(e.g. np.nan_to_num), drop those samples, or, where a patient has no image, "
+            "declare it missing (a None entry in a list of images, or FusionInput(..., "
+            "present={'images': mask})); values beyond the float32 range overflow to "
+            "infinity."
         )
     return array
 

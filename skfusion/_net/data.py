@@ -11,14 +11,16 @@ __all__ = ["BatchIndexSampler", "FusionDataset", "LazyBatchLoader", "LazyFusionD
 
 class _Samples(torch.utils.data.Dataset):
     """What both datasets hold: images (tensors, or lazily read), clinical values, targets,
-    and the optional token ids and masks (tensors)."""
+    and the optional token ids, masks and presence masks (tensors; ``present`` maps
+    "image_present" / "text_present" to one bool per sample)."""
 
-    def __init__(self, images, clinical, y=None, tokens=None, masks=None):
+    def __init__(self, images, clinical, y=None, tokens=None, masks=None, present=None):
         self.images = images
         self.clinical = clinical
         self.y = y
         self.tokens = tokens
         self.masks = masks
+        self.present = dict(present or {})
 
     def _target(self, index):
         return self.y[index] if self.y is not None else torch.zeros((), dtype=torch.long)
@@ -29,13 +31,16 @@ class _Samples(torch.utils.data.Dataset):
             x["tokens"] = self.tokens[index]
         if self.masks is not None:
             x["masks"] = self.masks[index]
+        for name, mask in self.present.items():
+            x[name] = mask[index]
         return x
 
     def _rest(self, index):
-        """Targets, token ids and masks at ``index`` (None where absent): a new dataset's
-        last three arguments."""
-        return tuple(None if part is None else part[index]
-                     for part in (self.y, self.tokens, self.masks))
+        """Targets, token ids, masks and presence masks at ``index`` (None where absent): a
+        new dataset's last four arguments."""
+        return (*(None if part is None else part[index]
+                  for part in (self.y, self.tokens, self.masks)),
+                {name: mask[index] for name, mask in self.present.items()})
 
 
 class FusionDataset(_Samples):
@@ -72,6 +77,7 @@ class FusionDataset(_Samples):
             None if self.y is None else self.y.to(device),
             None if self.tokens is None else self.tokens.to(device),
             None if self.masks is None else self.masks.to(device),
+            {name: mask.to(device) for name, mask in self.present.items()},
         )
 
 
@@ -86,7 +92,12 @@ class LazyFusionDataset(_Samples):
         return len(self.images)
 
     def __getitem__(self, index):
-        image = self.images.read(index)
+        present = self.present.get("image_present")
+        if present is not None and not bool(present[index]):
+            # No image (its file is absent): a placeholder the network does not read.
+            image = np.zeros(self.images.sample_shape, dtype=np.float32)
+        else:
+            image = self.images.read(index)
         if not np.isfinite(image).all():
             raise ValueError(
                 f"image {index} of {self.images!r} contains NaN or infinite values; fix or "
@@ -236,16 +247,23 @@ class LazyBatchLoader(torch.utils.data.DataLoader):
         super().__init__(dataset, batch_sampler=sampler, **kwargs)
 
 
-def make_dataset(images, clinical, y=None, tokens=None, masks=None):
+def make_dataset(images, clinical, y=None, tokens=None, masks=None, image_present=None,
+                 text_present=None):
     """A dataset of numpy inputs: :class:`LazyFusionDataset` for lazily read images, else an
     in-memory :class:`FusionDataset`. ``y`` keeps its dtype (int64 labels, float32 targets);
-    ``masks`` (uint8, the localisation targets) stay in memory either way."""
+    ``masks`` (uint8, the localisation targets) stay in memory either way; the presence
+    masks (bool, one per sample, or None when every sample has that modality) travel with
+    each batch as the module's ``image_present`` / ``text_present`` inputs."""
+    present = {name: torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))
+               for name, mask in (("image_present", image_present),
+                                  ("text_present", text_present)) if mask is not None}
     from .._input import LazyImages
 
     y = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
     tokens = None if tokens is None else torch.from_numpy(tokens)
     masks = None if masks is None else torch.from_numpy(np.ascontiguousarray(masks))
     if isinstance(images, LazyImages):
-        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens, masks)
+        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens, masks,
+                                 present)
     return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y, tokens,
-                         masks)
+                         masks, present)

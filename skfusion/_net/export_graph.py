@@ -50,12 +50,14 @@ class _Exported(torch.nn.Module):
                 parts.append(missing[:, j:j + 1].to(encoded.dtype))
         return torch.cat(parts, dim=1)
 
-    def forward(self, images, clinical, tokens=None):
+    def forward(self, images, clinical, first=None, second=None, third=None):
+        """``first``...: the extra inputs named in ``self.extra_inputs``, in order (token
+        ids, presence masks)."""
         if self.fold:
             clinical = self.encode(clinical)
         inputs = {"images": images, "clinical": clinical}
-        if tokens is not None:
-            inputs["tokens"] = tokens
+        for name, value in zip(self.extra_inputs, (first, second, third)):
+            inputs[name] = value
         output = self.module(**inputs)
         output = output[0] if isinstance(output, tuple) else output
         if self.head == "softmax":
@@ -73,13 +75,13 @@ class _ImagesOnly(torch.nn.Module):
         super().__init__()
         self.exported = exported
 
-    def forward(self, images, tokens=None):
+    def forward(self, images, first=None, second=None, third=None):
         clinical = images.new_zeros((images.shape[0], 0))
-        return self.exported(images, clinical, tokens)
+        return self.exported(images, clinical, first, second, third)
 
 
 def export_network(module, stream, *, format, image_shape, n_clinical, uses_clinical,
-                   clinical_plan, tokens_length, head, signature):
+                   clinical_plan, tokens_length, head, signature, presence=()):
     """Write ``module`` (a fitted torch module; copied to the CPU, in eval mode) to ``stream``
     (a binary file object; the caller makes the file appear atomically).
 
@@ -88,7 +90,8 @@ def export_network(module, stream, *, format, image_shape, n_clinical, uses_clin
     encoded values, ``n_clinical`` of them). ``head``: ``{"kind": "softmax"}`` (with ``"temperature"``
     where the classifier was calibrated),
     ``{"kind": "affine", "scale": [...], "shift": [...], "flatten": bool}`` (flatten: the first
-    column only) or ``{"kind": "first"}``.
+    column only) or ``{"kind": "first"}``. ``presence``: the presence masks the graph takes
+    after the other inputs ("image_present", "text_present"), one bool per sample.
     ``signature`` (JSON values) is stored in the file (ONNX metadata ``skfusion_signature``;
     TorchScript extra file ``skfusion_signature.json``) and returned.
     """
@@ -97,7 +100,8 @@ def export_network(module, stream, *, format, image_shape, n_clinical, uses_clin
         if hasattr(part, "unrolled"):  # packed sequences do not trace; the same numbers
             part.unrolled = True
     n_raw = len(clinical_plan["mean"]) if clinical_plan is not None else n_clinical
-    wrapper = _Exported(module, (), clinical_plan, n_clinical, head).eval()
+    extra_inputs = (["tokens"] if tokens_length is not None else []) + list(presence)
+    wrapper = _Exported(module, extra_inputs, clinical_plan, n_clinical, head).eval()
     example = [torch.zeros((2, *image_shape))]
     names = ["images"]
     if uses_clinical:
@@ -108,6 +112,9 @@ def export_network(module, stream, *, format, image_shape, n_clinical, uses_clin
     if tokens_length is not None:
         example.append(torch.ones((2, tokens_length), dtype=torch.long))
         names.append("tokens")
+    for mask in presence:
+        example.append(torch.ones(2, dtype=torch.bool))
+        names.append(mask)
     text = json.dumps(signature)
     with torch.no_grad():
         if format == "torchscript":

@@ -20,6 +20,7 @@ from .device import _without_onednn, thread_forward_hook, torch_threads
 from .parallel import data_parallel, shard, world
 from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
 from ..nn.augment import apply_policy, augmentation_policy, drop_modalities
+from .presence import fit_to_module, module_reads, unread_gaps, with_presence
 from ..nn.contrastive import corrupt_table
 from ..nn.init import he_init_
 from ..nn.localization import segmentation_loss
@@ -47,7 +48,8 @@ class FusionNet(NeuralNet):
         :func:`skfusion.nn.augment.augmentation_policy` takes (``"auto"`` never flips
         left-right; ``True`` does).
     modality_dropout : float, default=0.0
-        Share of training samples whose image or non-image inputs are zeroed
+        Share of training samples whose image or non-image inputs are dropped: an image is
+        marked absent, as a patient without one is
         (:func:`skfusion.nn.augment.drop_modalities`).
     table_corruption : float, default=0.0
         Share of each training row's clinical values replaced by another row's
@@ -288,6 +290,10 @@ class FusionNet(NeuralNet):
         return torch.autocast(torch.device(self.device).type, dtype=self.amp_dtype)
 
     def infer(self, x, **fit_params):
+        if isinstance(x, dict):
+            x = fit_to_module(x, module_reads(self.module_), type(self.module_).__name__,
+                              zero_dropped=self.module_.training
+                              and not getattr(self, "_gaps_in_data", False))
         if self.channels_last and isinstance(x, dict) and x["images"].dim() == 4:
             x = {**x, "images": x["images"].to(self.device).contiguous(
                 memory_format=torch.channels_last)}
@@ -326,8 +332,9 @@ class FusionNet(NeuralNet):
         masks = X.get("masks") if isinstance(X, dict) else None
         if masks is None or not self.localization_weight:
             return loss
-        # Images that modality dropout zeroed show nothing to localise.
-        keep = X["images"].flatten(1).abs().amax(dim=1) > 0
+        # Samples without an image (or whose image modality dropout removed) show nothing
+        # to localise.
+        keep = X.get("image_present")
         return loss + self.localization_weight * segmentation_loss(mask_logits, masks, keep)
 
     def training_inputs(self, inputs):
@@ -342,6 +349,10 @@ class FusionNet(NeuralNet):
         elif policy is not None:
             inputs = {**inputs, "images": apply_policy(policy, inputs["images"],
                                                        self.generator_)}
+        reads = module_reads(self.module_)
+        # Gaps in the data itself (not modality dropout's) that the module cannot take.
+        self._gaps_in_data = unread_gaps(inputs, reads)
+        inputs = with_presence(inputs, reads)
         if self.modality_dropout:
             inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
         if getattr(self, "table_corruption", 0) and inputs.get("clinical") is not None:

@@ -147,6 +147,8 @@ class ReportGenerator(BaseFusionEstimator):
     _doc_task = "generator"
     _clinical_optional = True
     _reads_stacks = False  # a stack's slices are the channels of one image (2.5-D)
+    _missing_images = ("a report is generated from the image, so there is nothing to "
+                       "describe without one.")
     _flip_refusal = ("report text is not mirrored with the image, so a flipped image would "
                      "be taught its report's 'left' as 'right'.")
     _target_encoder = _Reports

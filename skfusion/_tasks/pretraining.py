@@ -84,6 +84,8 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
     """
 
     _module_class = ImageClinicalContrastiveNet
+    _missing_images = ("it learns by matching each image with its own clinical row, and "
+                       "gives features of images.")
     _doc_task = "generator"
     _params = {
         "projection_dim": Param(

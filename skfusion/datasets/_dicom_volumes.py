@@ -11,7 +11,8 @@ __all__ = ["load_dicom_volumes"]
 
 
 def load_dicom_volumes(series, *, plane="coronal", size=None, normalize=None,
-                       series_uid=None, series_description=None, lazy=False):
+                       series_uid=None, series_description=None, lazy=False,
+                       missing="raise"):
     """Read one DICOM series per patient, in canonical (RAS+) orientation.
 
     Each series is turned into a volume with its geometry by :func:`read_dicom_series`
@@ -37,10 +38,15 @@ def load_dicom_volumes(series, *, plane="coronal", size=None, normalize=None,
     lazy : bool, default=False
         Return a :class:`~skfusion.datasets.DicomVolumes` that reads each series when a batch
         needs it (memory stays flat in the number of patients).
+    missing : {"raise", "allow"}, default="raise"
+        Series whose folder or files do not exist: "raise" refuses, listing them; "allow"
+        keeps those patients with their image marked missing, as
+        :func:`load_nifti_volumes` does (a list with ``None``, or a lazy collection whose
+        ``present`` says which exist).
 
     Returns
     -------
-    images : ndarray of shape (n_patients, D, H, W) float32, or DicomVolumes
+    images : ndarray of shape (n_patients, D, H, W) float32, list, or DicomVolumes
 
     Examples
     --------
@@ -64,15 +70,20 @@ def load_dicom_volumes(series, *, plane="coronal", size=None, normalize=None,
     if normalize not in (None, "zscore", "minmax"):
         raise ValueError(f"normalize must be 'zscore', 'minmax' or None; got {normalize!r}.")
     lazy_volumes = DicomVolumes(series, plane=plane, size=size, normalize=normalize,
-                                series_uid=series_uid, series_description=series_description)
+                                series_uid=series_uid, series_description=series_description,
+                                missing=missing)
+    present = (np.ones(len(series), dtype=bool) if lazy_volumes.present is None
+               else lazy_volumes.present)
     if lazy:
-        lazy_volumes.read(0)  # fail now, not in the first batch, on an unreadable first series
+        # Fail now, not in the first batch, on an unreadable first series.
+        lazy_volumes.read(int(np.flatnonzero(present)[0]))
         return lazy_volumes
-    volumes = [lazy_volumes.read(i)[0] for i in range(len(lazy_volumes))]
-    shapes = sorted({v.shape for v in volumes})
+    volumes = [lazy_volumes.read(i)[0] if present[i] else None
+               for i in range(len(lazy_volumes))]
+    shapes = sorted({v.shape for v in volumes if v is not None})
     if len(shapes) > 1:
         raise ValueError(
             f"the volumes have different shapes {shapes}; pass size=(H, W) for the sections, "
             "and series of the same extent along the depth axis."
         )
-    return np.stack(volumes)
+    return np.stack(volumes) if present.all() else volumes

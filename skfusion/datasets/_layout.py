@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._input import FusionInput
+from ._lazy import NiftiSlices
 from ._nifti import load_nifti_slices
 
 #: Square field of view in the coronal plane (MNI x and z, mm) of the built-in cohort's
@@ -68,7 +69,7 @@ def write_cohort(cohort, folder):
 
 
 def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, size=None,
-                normalize=None, lazy=False):
+                normalize=None, lazy=False, missing="raise"):
     """Load a BIDS-like cohort folder into ``(X, y, groups)`` with one call.
 
     Parameters
@@ -84,11 +85,17 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
         Passed to :func:`load_nifti_slices` (``slices=None`` takes every slice).
     lazy : bool, default=False
         Keep images on disk and read them during training (see :class:`NiftiSlices`).
+    missing : {"raise", "allow"}, default="raise"
+        Participants of the table without an image file: "raise" refuses, listing them;
+        "allow" keeps each as one row whose image is marked missing
+        (``X.present["images"]``), so the estimators train on and predict for them from
+        their clinical values.
 
     Returns
     -------
     X : FusionInput
-        One row per slice: the slice and its participant's clinical values.
+        One row per slice: the slice and its participant's clinical values (one row, image
+        marked missing, for a participant without an image under ``missing="allow"``).
     y : ndarray
         The participant's ``target`` value per slice.
     groups : ndarray
@@ -102,33 +109,56 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
             "with a participant_id column."
         )
     table = _read_participants(table_path)
-    missing = [c for c in ("participant_id", target) if c not in table.columns]
-    if missing:
+    absent_columns = [c for c in ("participant_id", target) if c not in table.columns]
+    if absent_columns:
         raise ValueError(
-            f"{table_path} has no column(s) {missing}; its columns are {list(table.columns)}. "
+            f"{table_path} has no column(s) {absent_columns}; its columns are {list(table.columns)}. "
             "Pass target= the label column."
         )
+    if missing not in ("raise", "allow"):
+        raise ValueError(f"missing must be 'raise' or 'allow'; got {missing!r}.")
     ids = _check_participant_ids(table["participant_id"], table_path)
-    paths = []
-    for subject in ids:
+    paths, absent = {}, []
+    for row, subject in enumerate(ids):
         # The id is a literal folder name: glob characters in it match only themselves.
         pattern = os.path.join(glob.escape(str(folder)), glob.escape(subject), "anat",
                                "*T1w.nii*")
         found = sorted(glob.glob(pattern))
-        if not found:
-            raise FileNotFoundError(
-                f"no image for participant {subject!r}: expected "
-                f"{folder / subject / 'anat' / (subject + '_T1w.nii.gz')}."
-            )
-        paths.append(found[0])
-    images, metadata = load_nifti_slices(paths, plane=plane, slices=slices, size=size,
+        if found:
+            paths[found[0]] = row
+        else:
+            absent.append(row)
+    if absent and (missing == "raise" or not paths):
+        names = [ids[row] for row in absent]
+        raise FileNotFoundError(
+            f"no image for {'participant' if len(names) == 1 else f'{len(names)} participants'} "
+            f"{', '.join(map(repr, names[:5]))}"
+            f"{' ...' if len(names) > 5 else ''}: expected e.g. "
+            f"{folder / names[0] / 'anat' / (names[0] + '_T1w.nii.gz')}."
+            + (" Pass missing='allow' to keep them, with their image marked missing."
+               if paths else ""))
+    images, metadata = load_nifti_slices(list(paths), plane=plane, slices=slices, size=size,
                                          normalize=normalize, lazy=lazy)
-    row_of_path = {path: row for row, path in enumerate(paths)}
-    rows = metadata["source"].map(row_of_path).to_numpy()
+    rows = metadata["source"].map(paths).to_numpy()
+    present = None
+    if absent:  # one row each, its image marked missing (a placeholder never read)
+        images = _with_placeholders(images, len(absent))
+        rows = np.concatenate([rows, absent]).astype(int)
+        present = {"images": np.arange(len(rows)) < len(rows) - len(absent)}
     clinical = table.drop(columns=["participant_id", target]).iloc[rows].reset_index(drop=True)
     y = table[target].to_numpy()[rows]
     groups = np.asarray(ids, dtype=object)[rows]
-    return FusionInput(images, clinical, subjects=groups), y, groups
+    return FusionInput(images, clinical, subjects=groups, present=present), y, groups
+
+
+def _with_placeholders(images, count):
+    """``images`` (an array or lazy slices) followed by ``count`` placeholder images."""
+    if isinstance(images, NiftiSlices):
+        return NiftiSlices(images.sources + images.sources[:1] * count,
+                           images.slice_indices + images.slice_indices[:1] * count,
+                           plane=images.plane, size=images.size, normalize=images.normalize,
+                           volume=images.volume)
+    return np.concatenate([images, np.zeros((count, *images.shape[1:]), images.dtype)])
 
 
 def _read_participants(table_path):

@@ -34,20 +34,55 @@ class _VolumeFiles(LazyImages):
 
     _per_sample = ("sources",)
 
-    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None):
+    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None,
+                 missing="raise"):
         self.sources = [str(s) for s in sources]
         self.plane = plane
         self.size = size
         self.normalize = normalize
         self.volume = volume
+        self.missing = missing
         self._sample_shape = None
+        self.present = None
+
+    def _check_files(self):
+        """Check that every sample's file (or series) exists: refuse, listing the absent
+        ones, or with ``missing="allow"`` mark those samples missing (``present``)."""
+        if self.missing not in ("raise", "allow"):
+            raise ValueError(f"missing must be 'raise' or 'allow'; got {self.missing!r}.")
+        found = np.array([_exists(source) for source in self.sources], dtype=bool)
+        if found.all():
+            self.present = None
+            return
+        absent = [self.sources[i] for i in np.flatnonzero(~found)]
+        if self.missing == "raise":
+            raise FileNotFoundError(
+                f"{len(absent)} of {len(self.sources)} image file(s) do not exist: "
+                f"{absent[:5]}{' ...' if len(absent) > 5 else ''}. Fix the paths, or pass "
+                "missing='allow' to keep those patients with their image marked missing "
+                "(the estimators then predict from their other data).")
+        if not found.any():
+            raise FileNotFoundError(
+                f"none of the {len(self.sources)} image file(s) exists (first: "
+                f"{absent[0]!r}); check the paths.")
+        self.present = found
+
+    def _first_present(self):
+        return 0 if self.present is None else int(np.flatnonzero(self.present)[0])
+
+    def read(self, position):
+        """One sample's image as float32 ``sample_shape``; zeros (a placeholder the
+        estimators never read) where its file is missing."""
+        if self.present is not None and not self.present[position]:
+            return np.zeros(self.sample_shape, dtype=np.float32)
+        return self._read(position)
 
     def __len__(self):
         return len(self.sources)
 
     def _options(self):
         return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
-                "volume": self.volume}
+                "volume": self.volume, "missing": self.missing}
 
     def take(self, positions):
         positions = np.asarray(positions, dtype=int)
@@ -73,6 +108,9 @@ class NiftiSlices(_VolumeFiles):
         Per-volume normalisation, as in :func:`load_nifti_slices`.
     volume : int or None, default=None
         Volume of 4-D files.
+    missing : {"raise", "allow"}, default="raise"
+        Files that do not exist: "raise" refuses, listing them; "allow" marks their slices
+        missing (``present``), as :class:`NiftiVolumes` does.
 
     Notes
     -----
@@ -84,25 +122,28 @@ class NiftiSlices(_VolumeFiles):
     _per_sample = ("sources", "slice_indices")
 
     def __init__(self, sources, slice_indices, *, plane="coronal", size=None, normalize=None,
-                 volume=None):
-        super().__init__(sources, plane=plane, size=size, normalize=normalize, volume=volume)
+                 volume=None, missing="raise"):
+        super().__init__(sources, plane=plane, size=size, normalize=normalize, volume=volume,
+                         missing=missing)
         self.slice_indices = [int(i) for i in slice_indices]
         if len(self.sources) != len(self.slice_indices):
             raise ValueError(
                 f"sources has {len(self.sources)} entries but slice_indices has "
                 f"{len(self.slice_indices)}; pass one file and one index per slice."
             )
+        self._check_files()
 
     @property
     def sample_shape(self):
         if self._sample_shape is None:
             size = _check_size(self.size)
             if size is None:
-                size = self.read(0).shape[1:] if len(self) else (0, 0)
+                size = (self._read(self._first_present()).shape[1:] if len(self)
+                        else (0, 0))
             self._sample_shape = (1, *size)
         return self._sample_shape
 
-    def read(self, position):
+    def _read(self, position):
         path = self.sources[position]
         data = _cached_volume(path, self.volume, self.normalize)
         section = np.flipud(np.take(data, self.slice_indices[position],
@@ -147,20 +188,39 @@ class NiftiVolumes(_VolumeFiles):
     normalize : {"zscore", "minmax"} or None, default=None
     volume : int or None, default=None
         Volume of 4-D files.
+    missing : {"raise", "allow"}, default="raise"
+        A patient whose file does not exist: "raise" refuses, listing the absent files;
+        "allow" keeps the patient with its image marked missing (``present``; a
+        :class:`~skfusion.FusionInput` of these images carries the mask, and the estimators
+        predict such a patient from its other data).
     """
+
+    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None,
+                 missing="raise"):
+        super().__init__(sources, plane=plane, size=size, normalize=normalize, volume=volume,
+                         missing=missing)
+        self._check_files()
 
     @property
     def sample_shape(self):
         if self._sample_shape is None:
-            self._sample_shape = self.read(0).shape if len(self) else (1, 0, 0, 0)
+            self._sample_shape = (self._read(self._first_present()).shape if len(self)
+                                  else (1, 0, 0, 0))
         return self._sample_shape
 
-    def read(self, position):
+    def _read(self, position):
         return read_nifti_volume(self.sources[position], plane=self.plane, size=self.size,
                                  normalize=self.normalize, volume=self.volume)[None]
 
     def __repr__(self):
         return f"NiftiVolumes({len(self)} volumes, depth along the {self.plane} axis)"
+
+
+def _exists(source):
+    """Whether a sample's file, folder, or every file of a series (a tuple) exists."""
+    if isinstance(source, tuple):
+        return all(os.path.exists(path) for path in source)
+    return os.path.exists(source)
 
 
 def _source_key(source):
@@ -181,20 +241,25 @@ class DicomVolumes(NiftiVolumes):
         As in :class:`NiftiVolumes`.
     series_uid, series_description : str or None, default=None
         Which series to read where a folder holds several (see :func:`read_dicom_series`).
+    missing : {"raise", "allow"}, default="raise"
+        A patient whose folder (or one of whose files) does not exist, as in
+        :class:`NiftiVolumes`.
     """
 
     def __init__(self, sources, *, plane="coronal", size=None, normalize=None,
-                 series_uid=None, series_description=None):
-        super().__init__([], plane=plane, size=size, normalize=normalize)
+                 series_uid=None, series_description=None, missing="raise"):
+        super().__init__([], plane=plane, size=size, normalize=normalize, missing=missing)
         self.sources = [_source_key(s) for s in sources]  # a folder, or a tuple of files
         self.series_uid = series_uid
         self.series_description = series_description
+        self._check_files()
 
     def _options(self):
         return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
-                "series_uid": self.series_uid, "series_description": self.series_description}
+                "series_uid": self.series_uid, "series_description": self.series_description,
+                "missing": self.missing}
 
-    def read(self, position):
+    def _read(self, position):
         select = (("series_uid", self.series_uid),
                   ("series_description", self.series_description))
         data = _cached_volume(self.sources[position], None, self.normalize, select)

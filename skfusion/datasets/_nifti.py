@@ -164,7 +164,7 @@ def _slice_indices(slices, length, path, plane):
 
 
 def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, volume=None,
-                       lazy=False):
+                       lazy=False, missing="raise"):
     """Read one whole NIfTI volume per patient, in canonical (RAS+) orientation.
 
     Parameters
@@ -183,11 +183,17 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
     lazy : bool, default=False
         Return a :class:`~skfusion.datasets.NiftiVolumes` that reads each volume when a
         batch needs it (memory stays flat in the number of patients).
+    missing : {"raise", "allow"}, default="raise"
+        Paths that do not exist: "raise" refuses, listing them; "allow" keeps those
+        patients with their image marked missing: a list with ``None`` in their place
+        (eager) or a ``NiftiVolumes`` whose ``present`` says which exist (lazy), both of
+        which :class:`~skfusion.FusionInput` reads as patients without an image.
 
     Returns
     -------
-    images : ndarray of shape (n_patients, D, H, W) float32, or NiftiVolumes
-        For estimators with ``spatial_dims=3`` (or as slice stacks, ``slices="mean"``).
+    images : ndarray of shape (n_patients, D, H, W) float32, list, or NiftiVolumes
+        For estimators with ``spatial_dims=3`` (or as slice stacks, ``slices="mean"``); a
+        list holding ``None`` for absent files with ``missing="allow"``.
 
     Examples
     --------
@@ -204,15 +210,17 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
         raise ValueError(f"plane must be one of {sorted(PLANES)}; got {plane!r}.")
     if normalize not in (None, "zscore", "minmax"):
         raise ValueError(f"normalize must be 'zscore', 'minmax' or None; got {normalize!r}.")
-    for path in paths:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"NIfTI file not found: {path!s}")
+    lazy_volumes = NiftiVolumes(paths, plane=plane, size=size, normalize=normalize,
+                                volume=volume, missing=missing)  # checks the files exist
     if lazy:
-        return NiftiVolumes(paths, plane=plane, size=size, normalize=normalize, volume=volume)
+        return lazy_volumes
+    present = (np.ones(len(paths), dtype=bool) if lazy_volumes.present is None
+               else lazy_volumes.present)
     volumes = [read_nifti_volume(p, plane=plane, size=size, normalize=normalize,
-                                 volume=volume) for p in paths]
-    shapes = sorted({v.shape for v in volumes})
+                                 volume=volume) if here else None
+               for p, here in zip(paths, present)]
+    shapes = sorted({v.shape for v in volumes if v is not None})
     if len(shapes) > 1:
         raise ValueError(f"the volumes have different shapes {shapes}; pass size=(H, W) for "
                          "the sections, and volumes of the same depth.")
-    return np.stack(volumes)
+    return np.stack(volumes) if present.all() else volumes

@@ -49,7 +49,22 @@ def _with_permuted(X, feature, source):
         else:
             clinical = np.array(clinical, copy=True)
             clinical[:, feature] = np.asarray(X.clinical)[source, feature]
-    return FusionInput(images, clinical, text, subjects=X.subjects, layout=X.layout)
+    return FusionInput(images, clinical, text, subjects=X.subjects, layout=X.layout,
+                       present=X.present)
+
+
+def _modality_source(X, feature, subjects, rng):
+    """The donor rows of a modality: with some patients lacking it (``X.present``), a
+    permutation among the patients that have it (the others keep their own, missing)."""
+    mask = (X.present or {}).get(feature) if isinstance(feature, str) else None
+    if mask is None:
+        return _source_rows(len(X), subjects, rng)
+    rows = np.flatnonzero(mask)
+    source = np.arange(len(X))
+    if rows.size > 1:
+        source[rows] = rows[_source_rows(rows.size, None if subjects is None
+                                         else np.asarray(subjects)[rows], rng)]
+    return source
 
 
 def _column_names(clinical):
@@ -91,7 +106,8 @@ def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random
     groups : array-like of shape (n_samples,) or None, default=None
         Subject of each sample. Given (or carried by ``X.subjects``), whole subjects are
         permuted: a subject's slices all take another subject's values, so slices of one
-        patient never explain each other.
+        patient never explain each other. Patients without an image (or report) keep
+        theirs missing: that modality is permuted among the patients that have it.
 
     Returns
     -------
@@ -148,7 +164,8 @@ def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random
     drops = {metric: np.empty((len(features), n_repeats)) for metric in baseline}
     for repeat in range(n_repeats):
         for position, feature in enumerate(features):
-            permuted = score(_with_permuted(X, feature, _source_rows(len(X), subjects, rng)))
+            permuted = score(_with_permuted(X, feature,
+                                            _modality_source(X, feature, subjects, rng)))
             for metric, value in permuted.items():
                 drops[metric][position, repeat] = baseline[metric] - value
     results = {metric: Bunch(importances=values, importances_mean=values.mean(axis=1),

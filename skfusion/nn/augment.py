@@ -8,7 +8,8 @@ Two remedies for fusion networks trained on few subjects:
   estimator's ``augment`` value (``"auto"``, ``True``, ``False``, a dict of ranges, or a
   callable) into the transform a training step applies;
 * :func:`drop_modalities` — modality dropout: for a share of the samples, the image or the
-  non-image inputs (clinical values, report tokens) are replaced by zeros, so the network
+  non-image inputs (clinical values, report tokens) are marked absent (images, reports) or
+  zeroed (standardised clinical values), so the network
   must learn to decide from each modality alone, instead of relying greedily on whichever
   modality fits the training set fastest (Wu et al., ICML 2022, "Characterizing and
   overcoming the greedy nature of learning in multi-modal deep neural networks").
@@ -181,22 +182,37 @@ def apply_policy(policy, images, generator, masks=None):
 
 
 def drop_modalities(inputs, probability, generator):
-    """Return ``inputs`` (a dict with "images" and "clinical", maybe "tokens") where each
-    sample, with ``probability``, has either its image or its non-image inputs (equally
-    likely) replaced by zeros; the other modality is always kept."""
+    """Return ``inputs`` (a dict with "images" and "clinical", maybe "tokens" and the presence
+    masks "image_present" / "text_present") where each sample, with ``probability``, loses
+    either its image or its non-image inputs (equally likely); the other modality is always
+    kept, and a sample already missing its image never loses the rest.
+
+    A dropped image is marked absent (``image_present`` False), exactly as a patient without
+    an image is at prediction, so the network trains for what it will meet; the pixels are
+    left alone (the network does not read them). A dropped report is marked absent the same
+    way (``text_present``); dropped clinical values are set to zero, the training mean of
+    standardised values, as imputation fills a missing value."""
     if probability <= 0:
         return inputs
     images = inputs["images"]
     n = images.shape[0]
+    device = images.device
     dropped = torch.rand(n, generator=generator) < probability
     image_side = torch.rand(n, generator=generator) < 0.5
-    drop_image = (dropped & image_side).to(images.device)
-    drop_other = (dropped & ~image_side).to(images.device)
+    had_image = inputs.get("image_present")
+    had_image = (torch.ones(n, dtype=torch.bool, device=device) if had_image is None
+                 else had_image.bool())
+    drop_image = (dropped & image_side).to(device)
+    drop_other = (dropped & ~image_side).to(device) & had_image
     out = dict(inputs)
-    out["images"] = images * (~drop_image).to(images.dtype).view(n, *([1] * (images.dim() - 1)))
-    for name in ("clinical", "tokens"):
-        value = inputs.get(name)
-        if value is not None and value.numel():
-            keep = (~drop_other).to(value.dtype).view(n, *([1] * (value.dim() - 1)))
-            out[name] = value * keep
+    out["image_present"] = had_image & ~drop_image
+    if inputs.get("tokens") is not None:
+        had_text = inputs.get("text_present")
+        had_text = (torch.ones(n, dtype=torch.bool, device=device) if had_text is None
+                    else had_text.bool())
+        out["text_present"] = had_text & ~drop_other
+    clinical = inputs.get("clinical")
+    if clinical is not None and clinical.numel():
+        keep = (~drop_other).to(clinical.dtype).view(n, *([1] * (clinical.dim() - 1)))
+        out["clinical"] = clinical * keep
     return out

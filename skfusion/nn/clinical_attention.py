@@ -7,6 +7,7 @@ from ._checks import check_option, check_positive_int
 from .clinical import ClinicalEncoder, ClinicalShortcut
 from .head import FusionHead
 from .init import he_init_
+from .presence import StandIn, encode_present, stand_in_for
 from .resnet import RESNET_SPECS, ResNet
 
 #: What each mode uses: (image path, clinical path, clinical attention in stages 2-4).
@@ -101,16 +102,26 @@ class ClinicalAttentionNet(FusionHead):
             clinical_dim if use_clinical else 0
         )
         self.head = nn.Linear(n_features, n_outputs)
+        self.missing_image = (StandIn(self.image_encoder.out_features,
+                                      n_clinical if use_clinical else 0)
+                              if use_image else None)
         he_init_(self)
 
-    def forward_features(self, images, clinical):
-        """Return the fused feature vector that the head classifies."""
+    def forward_features(self, images, clinical, image_present=None):
+        """Return the fused feature vector that the head classifies. A sample without an
+        image (``image_present`` False) gets the learned stand-in features, a linear
+        function of its clinical values, in place of the image path's: in mode "full"
+        the clinical attention then has no image to act on, and the clinical features still
+        reach the head through the concatenation."""
         parts = []
         clinical_features = None
         if self.clinical_encoder is not None:
             clinical_features = self.clinical_encoder(clinical)
         if self.image_encoder is not None:
-            parts.append(self.image_encoder(images, clinical_features))
+            stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0],
+                                    clinical if self.clinical_encoder is not None else None)
+            parts.append(encode_present(self.image_encoder, (images, clinical_features),
+                                        image_present, stand_in, self.training))
         if clinical_features is not None:
             parts.append(clinical_features)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)

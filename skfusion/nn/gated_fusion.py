@@ -20,6 +20,7 @@ from .clinical import ClinicalEncoder, ClinicalShortcut
 from .clinical_attention import resolve_clinical_dim
 from .head import FusionHead
 from .init import he_init_
+from .presence import StandIn, encode_present, stand_in_for
 from .resnet import ResNet
 
 
@@ -197,16 +198,26 @@ class GatedFusionNet(FusionHead):
         self.fusion = MultiHeadGMU(self.image_encoder.out_features, clinical_dim, head_dim,
                                    n_heads, gate)
         self.head = nn.Linear(self.fusion.out_features, n_outputs)
+        self.missing_image = StandIn(self.image_encoder.out_features, n_clinical)
         he_init_(self)
 
-    def forward_features(self, images, clinical):
-        """Return the fused (GMU) feature vector."""
+    def forward_features(self, images, clinical, image_present=None):
+        """Return the fused (GMU) feature vector. A sample without an image enters the GMU
+        with the learned stand-in (a linear function of its clinical values) as its image
+        features; the spatial attention has no image to act on."""
         clinical_features = self.clinical_encoder(clinical)
 
-        def attend(number, features):
-            if number in self.attention_stages:
-                return self.spatial_attention[str(number)](features, clinical_features)
-            return features
+        def encode(images, clinical_features):
+            def attend(number, features):
+                if number in self.attention_stages:
+                    return self.spatial_attention[str(number)](features, clinical_features)
+                return features
 
-        features = self.image_encoder.forward_features(images, after_stage=attend)
-        return self.fusion(global_average(features), clinical_features)
+            return global_average(self.image_encoder.forward_features(images,
+                                                                      after_stage=attend))
+
+        stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0],
+                                clinical)
+        image = encode_present(encode, (images, clinical_features), image_present, stand_in,
+                               self.training)
+        return self.fusion(image, clinical_features)

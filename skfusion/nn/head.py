@@ -32,7 +32,8 @@ class FusionHead(nn.Module):
         outputs = self.forward_head(features)
         return outputs if self.shortcut is None else outputs + self.shortcut(clinical)
 
-    def forward(self, images, clinical=None):
+    def forward(self, images, clinical=None, image_present=None):
         """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
-        or log-risk."""
-        return self.output(self.forward_features(images, clinical), clinical)
+        or log-risk. ``image_present`` (bool, one per sample; None: all present) marks the
+        samples that have an image (:mod:`skfusion.nn.presence`)."""
+        return self.output(self.forward_features(images, clinical, image_present), clinical)

@@ -14,6 +14,8 @@ clinically guided blocks where the family has them); it has no normalisation lay
 batch of any size, including one sample, decodes the same way in training and inference.
 """
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -101,20 +103,34 @@ class LocalizingNet(nn.Module):
     def shortcut(self):
         return self.inner.shortcut
 
-    def forward(self, images, clinical=None, tokens=None, masks=None):
+    def forward(self, images, clinical=None, tokens=None, masks=None, image_present=None,
+                text_present=None):
         encoder = self.image_encoder
         inputs = {"images": images, "clinical": clinical}
-        if tokens is not None:
-            inputs["tokens"] = tokens
+        reads = inspect.signature(self.inner.forward).parameters
+        for name, value in (("tokens", tokens), ("image_present", image_present),
+                            ("text_present", text_present)):
+            if value is not None and (name == "tokens" or name in reads):
+                inputs[name] = value
         stacked = hasattr(self.inner, "slice_weights_out")
         # What the encoder sees: slice stacks enter it one slice per sample.
         seen = images.reshape(-1, 1, *images.shape[2:]) if stacked else images
+        present = (None if image_present is None else
+                   image_present.bool().repeat_interleave(images.shape[1] if stacked else 1))
         encoder.taps = taps = [seen]
         try:
             outputs = self.inner(**inputs)
         finally:
             encoder.taps = None
-        logits = self.decoder(taps)  # (n or n * S, 1, *spatial)
+        if len(taps) > 1 and taps[1].shape[0] != seen.shape[0]:
+            # The encoder read only the samples with an image (training): decode those.
+            positions = torch.nonzero(present).flatten()
+            taps[0] = seen.index_select(0, positions)
+            decoded = self.decoder(taps)
+            logits = decoded.new_zeros((seen.shape[0], *decoded.shape[1:])).index_copy(
+                0, positions, decoded)
+        else:
+            logits = self.decoder(taps)  # (n or n * S, 1, *spatial)
         return outputs, (logits.reshape(images.shape) if stacked else logits[:, 0])
 
 

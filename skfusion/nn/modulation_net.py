@@ -6,6 +6,7 @@ from ._checks import check_option, check_positive_int
 from .clinical import ClinicalShortcut
 from .head import FusionHead
 from .init import he_init_
+from .presence import StandIn, encode_present, stand_in_for
 from .modulation import METHODS, FeatureModulation
 from .resnet import RESNET_SPECS, ResNet
 
@@ -68,8 +69,14 @@ class FeatureModulationNet(FusionHead):
                                     spatial_dims=spatial_dims)
         self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
         self.head = nn.Linear(self.image_encoder.out_features, n_outputs)
+        self.missing_image = StandIn(self.image_encoder.out_features, n_clinical)
         he_init_(self)
 
-    def forward_features(self, images, clinical):
-        """Return pooled image features, modulated by the clinical values."""
-        return self.image_encoder(images, clinical)
+    def forward_features(self, images, clinical, image_present=None):
+        """Return pooled image features, modulated by the clinical values. A sample without
+        an image has nothing to modulate: its features are the learned stand-in, a linear
+        function of its clinical values, so the clinical values still reach its output."""
+        stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0],
+                                clinical)
+        return encode_present(self.image_encoder, (images, clinical), image_present,
+                              stand_in, self.training)

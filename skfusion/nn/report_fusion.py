@@ -8,6 +8,7 @@ from .clinical import ClinicalEncoder, ClinicalShortcut
 from .gated_fusion import MultiHeadGMU
 from .head import FusionHead
 from .init import he_init_
+from .presence import StandIn, encode_present, stand_in_for
 from .resnet import ResNet
 from .text import AttentionTextEncoder
 
@@ -68,12 +69,23 @@ class ReportFusionNet(FusionHead):
             self.fusion = None
             width = self.image_encoder.out_features + other
         self.head = nn.Linear(width, n_outputs)
+        self.missing_image = StandIn(self.image_encoder.out_features, n_clinical)
+        self.missing_text = StandIn(self.text_encoder.out_features, n_clinical)
         he_init_(self)
 
-    def forward_features(self, images, clinical, tokens):
-        """Return the fused feature vector."""
-        image = self.image_encoder(images)
-        parts = [self.text_encoder(tokens)]
+    def forward_features(self, images, clinical, tokens, image_present=None,
+                         text_present=None):
+        """Return the fused feature vector. A sample without an image (``image_present``
+        False) or without a report (``text_present`` False) gets that encoder's learned
+        stand-in (a linear function of its clinical values, or a constant without them)."""
+        n = images.shape[0]
+        reads = clinical if self.clinical_encoder is not None else None
+        image = encode_present(self.image_encoder, (images,), image_present,
+                               stand_in_for(self, "missing_image", image_present, n, reads),
+                               self.training)
+        parts = [encode_present(self.text_encoder, (tokens,), text_present,
+                                stand_in_for(self, "missing_text", text_present, n, reads),
+                                self.training)]
         if self.clinical_encoder is not None:
             parts.append(self.clinical_encoder(clinical))
         other = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
@@ -81,9 +93,11 @@ class ReportFusionNet(FusionHead):
             return self.fusion(image, other)
         return torch.cat([image, other], dim=1)
 
-    def forward(self, images, clinical=None, tokens=None):
+    def forward(self, images, clinical=None, tokens=None, image_present=None,
+                text_present=None):
         """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
         or log-risk."""
         if tokens is None:
             raise ValueError("ReportFusionNet needs report tokens; got tokens=None.")
-        return self.output(self.forward_features(images, clinical, tokens), clinical)
+        return self.output(self.forward_features(images, clinical, tokens, image_present,
+                                                 text_present), clinical)

@@ -71,7 +71,8 @@ class SliceStackNet(nn.Module):
     def shortcut(self):
         return self.net.shortcut
 
-    def forward(self, images, clinical=None, tokens=None):
+    def forward(self, images, clinical=None, tokens=None, image_present=None,
+                text_present=None):
         n, slices = images.shape[:2]
         flat = images.reshape(n * slices, 1, *images.shape[2:])
 
@@ -81,7 +82,11 @@ class SliceStackNet(nn.Module):
         inputs = [flat, every_slice(clinical)]
         if tokens is not None:
             inputs.append(every_slice(tokens))
-        features = self.net.forward_features(*inputs)
+        # A patient without an image: every slice gets the stand-in, and so does the pool.
+        present = {"image_present": every_slice(image_present)}
+        if text_present is not None:
+            present["text_present"] = every_slice(text_present)
+        features = self.net.forward_features(*inputs, **present)
         features = features.reshape(n, slices, -1)
         if self.attention is None:
             pooled = features.mean(dim=1)

@@ -30,7 +30,12 @@ def inputs_for(estimator, X, signature):
             arrays["clinical"] = estimator.clinical_encoder_.transform(X.clinical)
     if signature["tokens"] is not None:
         arrays["tokens"] = estimator._extra_arrays(checked)["tokens"]
-    return arrays
+    present = X.present or {}
+    for name, part in (("image_present", "images"), ("text_present", "text")):
+        mask = present.get(part)
+        arrays[name] = np.ones(len(X), dtype=bool) if mask is None else np.asarray(mask)
+    # In the order the graph takes them.
+    return {item["name"]: arrays[item["name"]] for item in signature["inputs"]}
 
 
 def run_onnx(path, arrays):
@@ -46,8 +51,7 @@ def run_torchscript(path, arrays):
     with warnings.catch_warnings():  # torch deprecates TorchScript; LibTorch still loads it
         warnings.simplefilter("ignore", DeprecationWarning)
         module = torch.jit.load(str(path), _extra_files=files)
-    tensors = [torch.from_numpy(arrays[k]) for k in ("images", "clinical", "tokens")
-               if k in arrays]
+    tensors = [torch.from_numpy(array) for array in arrays.values()]
     with torch.no_grad():
         return module(*tensors).numpy(), json.loads(files["skfusion_signature.json"])
 
@@ -106,7 +110,8 @@ def test_numeric_encoding_with_missing_values_is_inside_the_graph(format, tmp_pa
     assert signature["clinical"]["encoding_in_graph"]
     assert signature["clinical"]["columns"] == ["age", "score", "volume"]
     assert signature["inputs"][1]["shape"] == ["n_samples", 3]  # raw columns, NaN allowed
-    raw = {"images": X.images[:, None], "clinical": X.clinical.to_numpy(np.float32)}
+    raw = {"images": X.images[:, None], "clinical": X.clinical.to_numpy(np.float32),
+           "image_present": np.ones(len(y), dtype=bool)}
     assert np.isnan(raw["clinical"]).any()
     got = (run_onnx if format == "onnx" else run_torchscript)(path, raw)[0]
     np.testing.assert_allclose(got, model.predict_proba(X), atol=1e-4)
@@ -125,8 +130,9 @@ def test_categorical_tables_go_in_encoded_and_images_only_models_take_images(tmp
     np.testing.assert_allclose(got, model.predict_proba(X), atol=1e-4)
     image_only = skfusion.ClinicalAttentionClassifier(mode="image", **TINY).fit(X, y)
     signature = image_only.export(tmp_path / "i.pt", format="torchscript")
-    assert [i["name"] for i in signature["inputs"]] == ["images"]
-    got, _ = run_torchscript(tmp_path / "i.pt", {"images": X.images[:, None]})
+    assert [i["name"] for i in signature["inputs"]] == ["images", "image_present"]
+    got, _ = run_torchscript(tmp_path / "i.pt", {"images": X.images[:, None],
+                                                 "image_present": np.ones(len(y), bool)})
     np.testing.assert_allclose(got, image_only.predict_proba(X), atol=1e-4)
 
 

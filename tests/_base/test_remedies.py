@@ -69,13 +69,27 @@ def test_modality_dropout_drops_one_modality_per_chosen_sample():
     inputs = {"images": torch.ones(n, 1, 2, 2), "clinical": torch.ones(n, 3),
               "tokens": torch.ones(n, 4, dtype=torch.long)}
     out = drop_modalities(inputs, 0.3, torch.Generator().manual_seed(0))
-    image_gone = out["images"].flatten(1).sum(1) == 0
+    # A dropped image is marked absent, not zeroed: the network reads the mask.
+    assert torch.equal(out["images"], inputs["images"])
+    image_gone = ~out["image_present"]
     other_gone = out["clinical"].sum(1) == 0
-    assert torch.equal(other_gone, out["tokens"].sum(1) == 0)
+    assert torch.equal(other_gone, ~out["text_present"])
+    assert torch.equal(out["tokens"], inputs["tokens"])
     assert not (image_gone & other_gone).any()
     assert abs((image_gone | other_gone).float().mean().item() - 0.3) < 0.04
     assert abs(image_gone.float().mean().item() - 0.15) < 0.03
     assert drop_modalities(inputs, 0.0, torch.Generator()) is inputs
+
+
+def test_modality_dropout_never_takes_the_rest_of_a_patient_without_an_image():
+    n = 2000
+    absent = torch.arange(n) % 2 == 0
+    inputs = {"images": torch.ones(n, 1, 2, 2), "clinical": torch.ones(n, 3),
+              "image_present": ~absent}
+    out = drop_modalities(inputs, 0.9, torch.Generator().manual_seed(0))
+    assert (out["clinical"][absent] == 1).all()  # their clinical values always stay
+    assert not out["image_present"][absent].any()
+    assert (out["clinical"][~absent].sum(1) == 0).any()
 
 
 def test_early_stopping_learns_nothing_from_its_validation_rows():

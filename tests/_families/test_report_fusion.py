@@ -83,4 +83,7 @@ def test_unknown_words_and_bad_text_are_handled(cohort):
     with pytest.raises(ValueError, match="no text"):
         clf.predict(FusionInput(cohort.X.images[:2]))
     with pytest.raises(ValueError, match=r"entries \[1\]"):
-        clf.predict(FusionInput(cohort.X.images[:2], None, text=["ok", None]))
+        clf.predict(FusionInput(cohort.X.images[:2], None, text=["ok", 3]))
+    # None is a patient without a report: predicted from the image alone.
+    assert np.isfinite(clf.predict_proba(
+        FusionInput(cohort.X.images[:2], None, text=["ok", None]))).all()

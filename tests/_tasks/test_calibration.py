@@ -72,7 +72,7 @@ def test_it_survives_files_pickles_clones_and_export(overconfident, tmp_path):
     clinical = torch.as_tensor(np.asarray(X.clinical, dtype=np.float32))
     images = torch.as_tensor(np.asarray(X.images, dtype=np.float32)[:, None])
     with torch.no_grad():
-        exported = graph(images, clinical).numpy()
+        exported = graph(images, clinical, torch.ones(len(images), dtype=torch.bool)).numpy()
     assert np.allclose(exported, model.predict_proba(X), atol=1e-4)
 
 

@@ -24,6 +24,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 DICOM_TESTS = os.path.join(os.path.dirname(pydicom.data.__file__), "test_files",
                            "dicomdirtests")
 SLOPE, INTERCEPT = 0.5, -100.0
+DICOM_CT = os.path.join(DICOM_TESTS, "98892001", "CT5N")
 
 
 def _volume(seed, shape=(7, 9, 11)):
@@ -194,6 +195,12 @@ def test_other_bad_sources_are_refused_with_the_reason(tmp_path, monkeypatch):
         read_dicom_series(tmp_path / "notes")
     with pytest.raises(FileNotFoundError, match="missing"):
         load_dicom_volumes([tmp_path / "missing"])
+    kept = load_dicom_volumes([tmp_path / "missing", DICOM_CT], plane="axial",
+                              missing="allow")
+    assert kept[0] is None and kept[1].shape == (5, 16, 16)
+    lazy = load_dicom_volumes([DICOM_CT, tmp_path / "missing"], plane="axial",
+                              missing="allow", lazy=True)
+    np.testing.assert_array_equal(lazy.present, [True, False])
     with pytest.raises(TypeError, match="one entry per patient"):
         load_dicom_volumes(str(folder))
     with pytest.raises(ValueError, match="multi-frame"):

@@ -88,6 +88,31 @@ def test_load_cohort_errors_name_the_problem(tmp_path, written):
         load_cohort(tmp_path)
 
 
+def test_participants_without_an_image_are_refused_or_kept_marked_missing(tmp_path, written):
+    import shutil
+
+    cohort, folder = written
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    shutil.rmtree(copy / "sub-002")
+    with pytest.raises(FileNotFoundError, match=r"'sub-002'.*missing='allow'"):
+        load_cohort(copy)
+    for lazy in (False, True):
+        X, y, groups = load_cohort(copy, missing="allow", lazy=lazy)
+        # sub-002 is one row (the patient is the unit), its image marked missing.
+        assert list(groups).count("sub-002") == 1
+        assert len(X) == 5 * 3 + 1
+        gone = ~X.present["images"]
+        assert list(groups[gone]) == ["sub-002"]
+        assert y[gone][0] == cohort.y[list(cohort.groups).index("sub-002")]
+        kept = np.flatnonzero(~gone)
+        np.testing.assert_array_equal(np.asarray(X.images)[kept].reshape(len(kept), 24, 24),
+                                      cohort.X.images[cohort.groups != "sub-002"])
+    model = ClinicalAttentionClassifier(mode="concat", **{**TINY, "max_epochs": 1}).fit(
+        X, y)
+    assert model.modalities_used(X)["images"].sum() == 15
+
+
 def _one_subject_cohort(tmp_path, written, rows, name="sub-001"):
     """A cohort folder holding only ``name``'s image, with the participants table ``rows``."""
     import shutil

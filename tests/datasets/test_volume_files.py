@@ -33,6 +33,34 @@ def test_a_volume_is_the_stack_of_its_slices(written):
     assert load_nifti_volumes(paths[:2], size=12).shape == (2, 6, 12, 12)
 
 
+def test_absent_files_are_listed_or_kept_as_patients_without_an_image(written, tmp_path):
+    cohort, paths = written
+    gone = [paths[0], str(tmp_path / "sub-x_T1w.nii.gz"), paths[2], str(tmp_path / "y.nii")]
+    with pytest.raises(FileNotFoundError, match=r"2 of 4 image file\(s\) do not exist.*"
+                                                r"sub-x_T1w.*y.nii.*missing='allow'"):
+        load_nifti_volumes(gone)
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        NiftiVolumes(gone)
+    eager = load_nifti_volumes(gone, missing="allow")
+    assert [v is None for v in eager] == [False, True, False, True]
+    lazy = load_nifti_volumes(gone, missing="allow", lazy=True)
+    np.testing.assert_array_equal(lazy.present, [True, False, True, False])
+    assert lazy.sample_shape == (1, 6, 24, 24)
+    assert not np.asarray(lazy[1]).any()  # a placeholder, never read by the estimators
+    np.testing.assert_array_equal(lazy.take([2, 1]).present, [True, False])
+    for images in (eager, lazy):
+        X = FusionInput(images, cohort.X.clinical.iloc[:4])
+        np.testing.assert_array_equal(X.present["images"], [True, False, True, False])
+    with pytest.raises(FileNotFoundError, match="none of the 2"):
+        load_nifti_volumes(gone[1::2], missing="allow")
+    # A 3-D model trains on them lazily, reading only the files that exist.
+    X = FusionInput(lazy, cohort.X.clinical.iloc[:4].drop(columns="sex"))
+    model = skfusion.ClinicalAttentionClassifier(
+        **dict(TINY, spatial_dims=3, mode="concat", batch_size=4, max_epochs=1)).fit(
+        X, ["AD", "NC", "NC", "AD"])
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
 def test_lazy_and_eager_volumes_train_the_same_model(written):
     cohort, paths = written
     clinical = cohort.X.clinical.drop(columns="sex")
@@ -48,6 +76,8 @@ def test_lazy_and_eager_volumes_train_the_same_model(written):
 def test_missing_files_and_bad_arguments_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.nii"):
         load_nifti_volumes([tmp_path / "nope.nii"])
+    with pytest.raises(ValueError, match="missing must be 'raise' or 'allow'"):
+        NiftiVolumes([tmp_path / "nope.nii"], missing="skip")
     with pytest.raises(ValueError, match="plane must be one of"):
         load_nifti_volumes([tmp_path / "nope.nii"], plane="oblique")
 

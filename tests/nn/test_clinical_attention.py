@@ -43,7 +43,11 @@ def test_parameter_counts_add_up_across_modes():
     concat = ClinicalAttentionNet(2, 5, mode="concat", **kwargs)
     full = ClinicalAttentionNet(2, 5, mode="full", **kwargs)
     head = lambda n: n * 2 + 2  # noqa: E731
-    assert count(concat) - head(40) == (count(image) - head(32)) + (count(clinical) - head(8))
+    # The stand-in of a missing image: a bias of the image features' width, plus a weight
+    # per clinical value where the network reads them.
+    assert count(image.missing_image) == 32 and count(concat.missing_image) == 32 * 6
+    assert count(concat) - head(40) - 32 * 6 == (
+        (count(image) - head(32) - 32) + (count(clinical) - head(8)))
     assert count(full) > count(concat)
 
 
