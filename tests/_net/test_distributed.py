@@ -164,3 +164,17 @@ def test_batch_norm_conversion_keeps_parameters_and_goes_back():
     convert_batchnorm(module, nn.BatchNorm2d)
     assert type(module[1]) is nn.BatchNorm3d and type(module[2][0]) is nn.BatchNorm2d
     assert module[1].weight is weight
+
+
+def test_two_processes_train_with_patients_without_an_image():
+    """Each process's shard runs its image path on its patients with an image; the shards'
+    batch statistics are pooled, so two processes follow one (a shard with fewer than two
+    images takes the whole-shard path, hence the looser tolerance)."""
+    X, y = data()
+    X = FusionInput(X.images, X.clinical, present={"images": np.arange(len(y)) % 5 != 0})
+    settings = {**SMALL, "mode": "concat", "clinical_dim": 8}
+    single = ClinicalAttentionClassifier(**settings).fit(X, y)
+    parallel = fit_distributed(ClinicalAttentionClassifier(**settings), X, y, n_processes=2,
+                               n_threads=1)
+    assert np.abs(parallel.predict_proba(X) - single.predict_proba(X)).max() < 1e-3
+    assert parallel.modalities_used(X)["images"].sum() == 24
