@@ -5,8 +5,10 @@ patient; subject-grouped stratified 5-fold cross-validation. In each fold a
 ``SeedEnsemble`` of 5 ``ClinicalAttentionClassifier(mode="concat")`` members is trained, and
 its held-out patients are scored as they are and under three shifts of their images:
 ``scanner`` (intensities scaled by 1.5 and shifted by +0.5 SD: another scanner's
-calibration), ``noise`` (Gaussian noise of 1 SD of the images added) and ``missing image``
-(the image replaced by zeros, what a pipeline without missing-modality support feeds).
+calibration), ``noise`` (Gaussian noise of 1 SD of the images added) and ``zeroed image``
+(the image replaced by zeros, what a pipeline without missing-modality support feeds) and
+``declared missing`` (``FusionInput(..., present={"images": False...})``: the networks'
+stand-in takes the image's place).
 Reported per condition: AUC and the mean epistemic uncertainty (mutual information, nats);
 the paired difference shifted − as is of the epistemic mean over patients, with a 95%
 bootstrap interval over patients (pooled out-of-fold).
@@ -33,7 +35,7 @@ from skfusion.datasets import make_brain_cohort
 from skfusion.uncertainty import SeedEnsemble
 
 RESULTS = pathlib.Path(__file__).parent / "results"
-CONDITIONS = ["as is", "scanner", "noise", "missing image"]
+CONDITIONS = ["as is", "scanner", "noise", "zeroed image", "declared missing"]
 
 
 def shifted(X, condition, scale, rng):
@@ -42,9 +44,12 @@ def shifted(X, condition, scale, rng):
         images = images * 1.5 + 0.5 * scale
     elif condition == "noise":
         images = images + rng.normal(0, scale, images.shape).astype(np.float32)
-    elif condition == "missing image":
+    elif condition == "zeroed image":
         images = np.zeros_like(images)
-    return FusionInput(images, X.clinical, subjects=X.subjects, layout=X.layout)
+    present = ({"images": np.zeros(len(X), dtype=bool)} if condition == "declared missing"
+               else None)
+    return FusionInput(images, X.clinical, subjects=X.subjects, layout=X.layout,
+                       present=present)
 
 
 def main(argv=None):
