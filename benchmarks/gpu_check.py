@@ -181,8 +181,11 @@ class Checks:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 module = torch.jit.load(str(path), map_location="cpu")
+            # Every patient here has an image: the presence input (after the others) is all True.
+            present = np.ones(len(images), dtype=bool)
             with torch.no_grad():
-                got = module(torch.from_numpy(images), torch.from_numpy(clinical)).numpy()
+                got = module(torch.from_numpy(images), torch.from_numpy(clinical),
+                             torch.from_numpy(present)).numpy()
             gap = np.abs(got - expected).max()
             passed &= gap < 1e-3
             details.append(f"TorchScript (run on the CPU) differs by {gap:.1e}")
@@ -196,7 +199,8 @@ class Checks:
                 model.export(path)
                 session = onnxruntime.InferenceSession(str(path),
                                                        providers=["CPUExecutionProvider"])
-                feed = dict(zip([i.name for i in session.get_inputs()], (images, clinical)))
+                feed = dict(zip([i.name for i in session.get_inputs()],
+                                (images, clinical, present)))
                 gap = np.abs(session.run(None, feed)[0] - expected).max()
                 passed &= gap < 1e-3
                 details.append(f"ONNX differs by {gap:.1e}")

@@ -51,13 +51,19 @@ def test_two_processes_train_the_model_one_process_trains(make, kwargs):
 
     def outputs(model):
         predict = model.predict_proba if hasattr(model, "predict_proba") else model.predict
-        maps = model.localize(X).ravel() if model.localizes_ else []
-        return np.r_[np.ravel(predict(X)), maps]
+        return np.ravel(predict(X)), (model.localize(X).ravel() if model.localizes_ else None)
 
-    gap = np.abs(outputs(parallel) - outputs(single)).max()
-    assert gap < 1e-4
-    # The test can tell: training on half-batches moves the outputs far more.
-    assert np.abs(outputs(halves) - outputs(single)).max() > max(1e-3, 30 * gap)
+    # Predictions agree to float rounding; the localisation maps (a decoder on this tiny
+    # network, range ~0.7) to 1e-2: summing gradients across processes in another order moves
+    # them by ~7e-4 (measured), where half-batch training moves them by ~0.5.
+    for got, alone, halved, tolerance in zip(outputs(parallel), outputs(single),
+                                             outputs(halves), (1e-5, 1e-2)):
+        if got is None:
+            continue
+        gap = np.abs(got - alone).max()
+        assert gap < tolerance
+        # The test can tell: training on half-batches moves the outputs far more.
+        assert np.abs(halved - alone).max() > max(10 * tolerance, 30 * gap)
     # The model comes back with plain batch normalisation, as a single-process model.
     assert not any(isinstance(m, CrossProcessBatchNorm)
                    for m in parallel.net_.module_.modules())
