@@ -6,6 +6,7 @@ from .gated_fusion import ClinicalSpatialAttention, GatedFusionNet, MultiHeadGMU
 from .init import he_init_
 from .modulation import FeatureModulation
 from .modulation_net import FeatureModulationNet
+from .monai_augment import MonaiAugment
 from .rbca import ClinicalChannelAttention
 from .report_fusion import ReportFusionNet
 from .text import AttentionTextEncoder
@@ -23,6 +24,7 @@ __all__ = [
     "FeatureModulation",
     "FeatureModulationNet",
     "GatedFusionNet",
+    "MonaiAugment",
     "MultiHeadGMU",
     "ResNet",
     "ResNetSpec",

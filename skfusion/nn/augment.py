@@ -128,6 +128,12 @@ def augmentation_policy(augment, *, argument="augment"):
                                                     if name == "flip" else "."))
             policy[name] = float(value)
         return policy
+    if type(augment).__module__.split(".")[0] == "monai":
+        raise ValueError(
+            f"{argument}={type(augment).__name__}(...) is a MONAI transform, which draws from "
+            "its own random state, not from the network's generator: fits would not follow "
+            f"random_state. Wrap it: {argument}=skfusion.nn.MonaiAugment(transform) reseeds "
+            "it from the generator for every image.")
     if callable(augment):
         return augment
     raise ValueError(f"{argument}={augment!r} is not a policy; expected 'auto', True, False, "
