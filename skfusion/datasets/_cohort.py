@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._input import FusionInput
 from ._layout import _FIELD, write_cohort
+from ._site import check_site, lower_resolution, site_diagnosis
 
 __all__ = ["COHORT_SOURCES", "GROUP_STATISTICS", "make_brain_cohort"]
 
@@ -163,6 +164,7 @@ def _smooth_field(rng, image_size, amplitude, grid=4):
         "reports": ["boolean"],
         "output_dir": [str, os.PathLike, None],
         "unit": [StrOptions({"slice", "patient"})],
+        "site": [None, StrOptions({"external"}), dict],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -181,6 +183,7 @@ def make_brain_cohort(
     reports=False,
     output_dir=None,
     unit="patient",
+    site=None,
     random_state=None,
 ):
     """Simulate a brain MRI + clinical cohort from the MNI152 template, with no download.
@@ -253,6 +256,15 @@ def make_brain_cohort(
         patients. "slice": one row per slice (Yang et al.'s protocol), ``groups`` and
         ``X.subjects`` saying which slices belong to one subject; splits must keep them
         together.
+    site : None, "external" or dict, default=None
+        The acquisition site. None: the reference site (balanced groups, the scanner above).
+        A dict shifts it: ``intensity`` (factor on the scanner gain), ``noise`` (factor on
+        ``noise_level``), ``resolution`` (each slice sampled at that share of its resolution
+        and back onto the same grid: a coarser protocol) and ``prevalence`` (share of the
+        task's second group, e.g. AD; two-group tasks only). ``"external"`` is the judged
+        external site, fixed before measuring: ``{"intensity": 1.3, "noise": 2.0,
+        "resolution": 0.75, "prevalence": 0.3}``. Draw an external site with another
+        ``random_state`` than the reference one: its subjects are other people.
     output_dir : str, path-like or None, default=None
         Also write the cohort there as NIfTI files with a ``participants.tsv`` (see
         :func:`write_cohort`), loadable with :func:`load_cohort`.
@@ -289,7 +301,12 @@ def make_brain_cohort(
             "X.clinical; use include_cognitive=False (CDR-SB is left out with it).")
     rng = check_random_state(random_state)
     labels = TASKS[task]
-    diagnosis = np.asarray(labels)[rng.permutation(np.arange(n_subjects) % len(labels))]
+    shifts = check_site(site, labels)
+    if shifts is not None and shifts["prevalence"] is not None:
+        diagnosis = site_diagnosis(labels, n_subjects, shifts["prevalence"], rng)
+    else:
+        diagnosis = np.asarray(labels)[rng.permutation(np.arange(n_subjects) % len(labels))]
+    gain, noise = (1.0, 1.0) if shifts is None else (shifts["intensity"], shifts["noise"])
     frame = _clinical_frame(diagnosis, rng, n_noise_features)
 
     t1, gm, j0 = _smoothed_slab(n_slices, image_size)
@@ -297,9 +314,12 @@ def make_brain_cohort(
     masks = np.empty(images.shape, dtype=bool) if return_masks else None
     for index, subject in enumerate(frame.itertuples(index=False)):
         block = slice(index * n_slices, (index + 1) * n_slices)
-        images[block], region = _subject_slices(t1, gm, subject, image_size, noise_level, rng)
+        images[block], region = _subject_slices(t1, gm, subject, image_size,
+                                                noise_level * noise, rng, gain)
         if return_masks:
             masks[block] = region
+    if shifts is not None:
+        images = lower_resolution(images, shifts["resolution"])
 
     frame = _add_missing(frame, rng, missing_rate, n_noise_features)
     if reports:  # drawn last, so images and tables are the same with or without reports
@@ -521,7 +541,7 @@ def _add_missing(frame, rng, missing_rate, n_noise_features):
     return frame
 
 
-def _subject_slices(t1, gm, subject, image_size, noise_level, rng):
+def _subject_slices(t1, gm, subject, image_size, noise_level, rng, site_gain=1.0):
     """Warp, atrophy and scan one subject's slab; returns images and the hippocampal mask."""
     from scipy.ndimage import map_coordinates
 
@@ -558,7 +578,7 @@ def _subject_slices(t1, gm, subject, image_size, noise_level, rng):
     hippocampal_loss = np.clip(0.10 + 0.22 * nd, 0, 0.75)
     loss_map = global_loss + hippocampal_loss * hippocampus
     bias = np.exp(_smooth_field(rng, image_size, 0.08, grid=3))
-    gain = rng.uniform(0.85, 1.15)
+    gain = rng.uniform(0.85, 1.15) * site_gain
     images = np.empty((n_slices, image_size, image_size), dtype=np.float32)
     masks = np.empty(images.shape, dtype=bool)
     for s in range(n_slices):
