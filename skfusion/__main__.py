@@ -13,7 +13,8 @@ from ._cli.table import add_table_commands, run_table_command
 
 #: The files each command writes into its output folder.
 RESULT_FILES = {
-    "demo": ("folds.csv", "ablation.csv", "ablation.md", "settings.json", "ablation.png"),
+    "demo": ("folds.csv", "ablation.csv", "ablation.md", "settings.json", "ablation.png",
+             "report.html"),
     "tune": ("trials.csv", "best_params.json"),
     "cv": ("folds.csv", "pooled.csv", "settings.json"),
 }
@@ -65,6 +66,11 @@ def main(argv=None):
     demo.add_argument("--device", default="auto")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--report", default=None, metavar="MODE",
+                      choices=["image", "clinical", "concat", "full"],
+                      help="also write report.html, the model report of this mode "
+                      "(skfusion.evaluation.model_report: the same folds again, then one fit "
+                      "on every subject)")
     tune = commands.add_parser(
         "tune",
         help="tune ClinicalAttentionClassifier with Optuna on the built-in cohort "
@@ -123,6 +129,7 @@ def main(argv=None):
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
+        report_mode=args.report,
         **overrides,
     )
     return 0

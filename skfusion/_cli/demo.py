@@ -53,13 +53,14 @@ def _clinical_preprocessing():
 
 def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "concat", "full"),
              n_folds=5, output="skfusion-demo", device="auto", random_state=0, verbose=1,
-             **overrides):
+             report_mode=None, **overrides):
     """Cross-validate ClinicalAttentionClassifier in each mode on the built-in brain cohort
     and write the ablation table.
 
     Folds keep each subject's slices together (StratifiedGroupKFold); metrics are computed
     per slice, as in Yang et al. Returns the per-fold results as a DataFrame (one row per mode
-    and fold).
+    and fold). ``report_mode`` (a mode) also writes ``report.html``, the model report of that
+    mode (:func:`skfusion.evaluation.model_report`) on the same folds.
     """
     settings = {**CONFIGS[config], **overrides}
     say = print if verbose else (lambda *a, **k: None)
@@ -134,6 +135,17 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
     say(_markdown(table))
     say(f"\nwrote {out}/ablation.csv, ablation.md, folds.csv, settings.json, ablation.png "
         f"({time.perf_counter() - started:.0f}s)")
+    if report_mode is not None:
+        from ..evaluation import model_report
+
+        say(f"\nmodel report of mode {report_mode!r}: the same folds, then one fit on every "
+            "subject")
+        model_report(
+            make_pipeline(_clinical_preprocessing(), ClinicalAttentionClassifier(
+                mode=report_mode, device=device, random_state=random_state, verbose=0,
+                clinical_preprocessing=None, **model_params)),
+            X, y, path=out / "report.html", pos_label=pos_label, groups=groups, cv=folds,
+            by="sex", random_state=random_state, verbose=verbose)
     say(f"\n{PRETRAINING_NOTE}")
     return results
 

@@ -30,3 +30,12 @@ def test_command_line(tmp_path, capsys):
                  "--quiet"]) == 0
     assert capsys.readouterr().out == ""
     assert (tmp_path / "ablation.md").exists()
+
+
+def test_the_demo_writes_the_model_report_of_a_mode(tmp_path):
+    assert main(["demo", "--modes", "clinical", "--folds", "2", "--subjects", "12",
+                 "--epochs", "1", "--output", str(tmp_path), "--device", "cpu", "--quiet",
+                 "--report", "full"]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "Model report: Pipeline" in page and 'id="subgroups"' in page
+    assert "Grad-CAM maps are not available" not in page

@@ -1,4 +1,5 @@
-"""Cross-validation reported the way medical imaging papers report it."""
+"""Cross-validation reported the way medical imaging papers report it; subgroups and
+external validation of a fitted classifier."""
 
 import pathlib
 import warnings
@@ -8,11 +9,11 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
 
-from ._base.cv import default_cv
-from ._base.fitting import fit_with_groups
-from ._input import as_fusion_input, subjects_of, warn_if_subjects_repeat
-from ._net.progress import progress
-from .metrics import (aggregate_by_subject, calibration_report, diagnostic_report,
+from .._base.cv import default_cv
+from .._base.fitting import fit_with_groups
+from .._input import as_fusion_input, subjects_of, warn_if_subjects_repeat
+from .._net.progress import progress
+from ..metrics import (aggregate_by_subject, calibration_report, diagnostic_report,
                       infer_pos_label, plot_diagnostics, plot_reliability)
 
 __all__ = ["cross_val_diagnostics", "external_validation", "subgroup_report"]
@@ -62,7 +63,10 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         when the model predicted no positive sample...) is NaN there, with an
         ``UndefinedMetricWarning`` naming the fold and the reason; ``folds.mean()``
         averages the defined folds (pandas skips NaN) and ``folds.count()`` says how many
-        there were.
+        there were. ``folds.attrs["out_of_fold"]`` holds every sample's out-of-fold
+        prediction, one row per sample in ``X``'s order: its fold, subject, true and
+        predicted label, and for a binary task ``score`` (the probability of
+        ``pos_label``).
     """
     y = np.asarray(y)
     groups = subjects_of(X, groups)
@@ -124,6 +128,13 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
                 metrics = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "fold")
                 print(f"  fold {fold} ({level}): {metrics}", flush=True)
     folds = pd.DataFrame(rows).set_index("fold")
+    order = np.concatenate([test for _, test in splits])
+    folds.attrs["out_of_fold"] = pd.DataFrame(
+        {"fold": np.repeat(np.arange(1, len(splits) + 1), [len(t) for _, t in splits]),
+         "subject": np.concatenate(pooled_groups), "y": np.concatenate(pooled_true),
+         "predicted": np.concatenate(pooled_pred),
+         **({"score": np.concatenate(pooled_score)} if binary else {})},
+        index=pd.Index(order, name="row")).sort_index()
     pooled = diagnostic_report(
         np.concatenate(pooled_true), np.concatenate(pooled_pred),
         np.concatenate(pooled_score), pos_label=pos_label if binary else None,
@@ -206,9 +217,15 @@ def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_boots
     if values.shape != (len(y),):
         raise ValueError(f"by must give one subgroup per sample ({len(y)}); got shape "
                          f"{values.shape}.")
-    values = pd.Series(values, dtype=object).where(pd.notna(values), "missing").to_numpy()
     options = dict(n_bootstraps=n_bootstraps, confidence_level=confidence_level,
                    random_state=random_state)
+    return subgroup_rows(y, predicted, score, subjects, values, pos_label, options)
+
+
+def subgroup_rows(y, predicted, score, subjects, values, pos_label, options):
+    """The rows of :func:`subgroup_report` from predictions already made (``values``: one
+    subgroup per sample; missing values form the subgroup "missing")."""
+    values = pd.Series(values, dtype=object).where(pd.notna(values), "missing").to_numpy()
     parts = {}
     for value in pd.unique(values):
         rows = np.flatnonzero(values == value)
