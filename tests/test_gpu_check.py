@@ -40,7 +40,10 @@ def test_the_checks_rehearse_on_the_cpu():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     checks = module.Checks("cpu", rehearse=True)
-    for check in (checks.device_auto, checks.bf16, checks.saved_on_gpu_loaded_on_cpu,
+    # Not checks.bf16: torch's CPU bfloat16 kernels turn weights NaN in some runs (the
+    # estimator warns; tests/_families/test_clinical_attention.py covers that path), and
+    # the check is meant for GPUs.
+    for check in (checks.device_auto, checks.saved_on_gpu_loaded_on_cpu,
                   checks.export, checks.augmentation_cost,
                   lambda: checks.paper_configuration(False)):
         passed, detail = check()

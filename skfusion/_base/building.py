@@ -7,7 +7,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from .._net.data import LazyBatchLoader, TensorBatchIterator
 from .._net.callbacks import FiniteLoss, InterruptRecovery, ValidationSplit
-from .._net.device import device_settings, resolve_amp_dtype
+from .._net.device import device_settings, resolve_amp_dtype, warn_if_unsafe_amp
 from .params import routed_params
 from .._net.progress import wants_bars
 from ..callbacks import EpochCheckpoint
@@ -78,7 +78,7 @@ def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, se
         device=device,
         verbose=int(estimator.verbose),
         **device_settings(device, estimator.channels_last, lazy, estimator.spatial_dims),
-        amp_dtype=resolve_amp_dtype(estimator.mixed_precision, device),
+        amp_dtype=_checked_amp_dtype(estimator, device),
         seed=seed,
         augment=estimator.augment,
         modality_dropout=estimator.modality_dropout if estimator._is_multimodal() else 0.0,
@@ -87,6 +87,14 @@ def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, se
         **criterion,
         **routed_params(estimator),
     )
+
+
+def _checked_amp_dtype(estimator, device):
+    dtype = resolve_amp_dtype(estimator.mixed_precision, device)
+    warn_if_unsafe_amp(dtype, device, estimator.n_threads,
+                       f"{type(estimator).__name__}(mixed_precision="
+                       f"{estimator.mixed_precision!r})")
+    return dtype
 
 
 def _silent(*args, **kwargs):

@@ -4,13 +4,14 @@ call, and forward hooks that fire only for the calling thread."""
 
 import contextlib
 import threading
+import warnings
 
 import torch
 
 from .parallel import world
 
 __all__ = ["device_settings", "resolve_amp_dtype", "resolve_device", "thread_forward_hook",
-           "torch_threads"]
+           "torch_threads", "warn_if_unsafe_amp"]
 
 def thread_forward_hook(submodule, hook):
     """Register ``hook`` as a forward hook of ``submodule`` that fires only for forward passes
@@ -66,6 +67,19 @@ def resolve_amp_dtype(setting, device):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[setting]
+
+
+def warn_if_unsafe_amp(dtype, device, n_threads, owner):
+    """Warn where autocast is known to break: bfloat16 on the CPU."""
+    if dtype == torch.bfloat16 and torch.device(device).type == "cpu":
+        threads = n_threads or torch.get_num_threads()
+        warnings.warn(
+            f"{owner} trains in bfloat16 on the CPU ({threads} thread(s)): torch's CPU "
+            "bfloat16 kernels turned a small network's weights NaN in some fits on our "
+            "machines (torch 2.13: 6 of 8 identical fits with 2 threads, fewer with one), and "
+            "training then stops with an error. mixed_precision=False (the CPU default) is "
+            "safe and also faster on most CPUs; bfloat16 is meant for GPUs.",
+            RuntimeWarning, stacklevel=5)
 
 
 def device_settings(device, channels_last, lazy, spatial_dims=2):

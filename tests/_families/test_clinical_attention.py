@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,9 +181,32 @@ def test_progress_is_printed_unless_verbose_is_zero(data, capsys):
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_paths_train(data, precision):
     X, y = data
-    clf = tiny(mixed_precision=precision, max_epochs=2).fit(X, y)
+    clf = tiny(mixed_precision=precision, max_epochs=2, n_threads=1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # bf16 on the CPU: see below
+            clf.fit(X, y)
+    except ValueError as error:
+        # torch's CPU bfloat16 kernels turn this tiny network's weights NaN in some runs
+        # (6 of 8 with two threads): the fit must then stop with the reason and leave the
+        # estimator unfitted. fp16 (with loss scaling) must always train.
+        assert precision == "bf16" and "training diverged" in str(error)
+        assert not hasattr(clf, "net_")
+        return
     assert (clf.net_.grad_scaler_ is not None) == (precision == "fp16")
     assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_bfloat16_on_the_cpu_warns(data):
+    X, y = data
+    with pytest.warns(RuntimeWarning, match="bfloat16 on the CPU.*mixed_precision=False"):
+        try:
+            tiny(mixed_precision="bf16", max_epochs=1).fit(X, y)
+        except ValueError as error:  # the divergence it warns about, when it happens
+            assert "training diverged" in str(error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tiny(mixed_precision=False, max_epochs=1).fit(X, y)
 
 
 def test_device_auto_is_cpu_here_and_cuda_is_refused_with_a_fix(data):
