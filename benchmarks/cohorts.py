@@ -189,7 +189,7 @@ def score(task, y, predicted):
 
 
 def run(variants, seeds, n, profile, components, folds, say, partial=None, command=""):
-    rows, started = [], time.perf_counter()
+    rows, began = [], time.perf_counter()
     for seed in seeds:          # every variant at one seed before the next seed
         for variant in variants:
             images, frame, y = make_variant(variant, n, seed)
@@ -214,7 +214,7 @@ def run(variants, seeds, n, profile, components, folds, say, partial=None, comma
                     f"{mean:.3f} ({time.perf_counter() - started:.0f}s)")
             if partial is not None:     # what has finished, should the run be cut short
                 partial.write_text(json.dumps({"command": command, "rows": rows,
-                                               "seconds": time.perf_counter() - started}))
+                                               "seconds": time.perf_counter() - began}))
     return pd.DataFrame(rows)
 
 
