@@ -302,16 +302,22 @@ def external_validation(estimator, X_external, y_external, *, pos_label=None, gr
     return report
 
 
-def _scored(estimator, X, y, pos_label, groups, who):
-    """Checked labels, the positive class's probability, the predicted labels, the subjects
-    and the positive label of a fitted binary classifier on ``X``."""
+def binary_labels(X, y, who, hint=""):
+    """``y`` as an array and its two labels, or a ValueError naming ``who``."""
     y = np.asarray(y)
     if len(y) != len(X):
         raise ValueError(f"{who}: y has {len(y)} labels but X has {len(X)} samples.")
     labels = np.unique(y)
     if len(labels) != 2:
         raise ValueError(f"{who} is for binary tasks; y holds {len(labels)} "
-                         f"class(es) {labels.tolist()[:5]}.")
+                         f"class(es) {labels.tolist()[:5]}.{hint}")
+    return y, labels
+
+
+def _scored(estimator, X, y, pos_label, groups, who):
+    """Checked labels, the positive class's probability, the predicted labels, the subjects
+    and the positive label of a fitted binary classifier on ``X``."""
+    y, labels = binary_labels(X, y, who)
     if pos_label is None:
         pos_label = infer_pos_label(labels)
     subjects = subjects_of(X, groups)

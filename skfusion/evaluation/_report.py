@@ -14,7 +14,7 @@ from sklearn.utils import Bunch
 from .._base.fitting import fit_with_groups
 from .._base.persistence import atomic_write
 from .._input import as_fusion_input, subjects_of
-from ._diagnostics import cross_val_diagnostics, subgroup_rows
+from ._diagnostics import binary_labels, cross_val_diagnostics, subgroup_rows
 from ..metrics import infer_pos_label, plot_diagnostics, plot_reliability
 from . import _report_page as html
 from ._report_numbers import (conformal_coverage, data_summary, decision_curve, settings,
@@ -32,14 +32,8 @@ def _check(X, y, path, alpha, n_maps):
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"model_report(path={str(path)!r}) writes an HTML page; give the "
                          "path an .html suffix.")
-    y = np.asarray(y)
-    if len(y) != len(X):
-        raise ValueError(f"model_report: y has {len(y)} labels but X has {len(X)} samples.")
-    labels = np.unique(y)
-    if len(labels) != 2:
-        raise ValueError(f"model_report is for binary tasks; y holds {len(labels)} class(es) "
-                         f"{labels.tolist()[:5]}. Report other tasks with "
-                         "cross_val_diagnostics.")
+    y, labels = binary_labels(X, y, "model_report",
+                              " Report other tasks with cross_val_diagnostics.")
     if not 0 < alpha < 1:
         raise ValueError(f"model_report(alpha={alpha!r}); expected the conformal miscoverage "
                          "level, a number between 0 and 1 (e.g. 0.1 for 90% sets).")
