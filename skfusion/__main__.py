@@ -66,11 +66,11 @@ def main(argv=None):
     demo.add_argument("--device", default="auto")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
-    demo.add_argument("--report", default=None, metavar="MODE",
-                      choices=["image", "clinical", "concat", "full"],
-                      help="also write report.html, the model report of this mode "
-                      "(skfusion.evaluation.model_report: the same folds again, then one fit "
-                      "on every subject)")
+    demo.add_argument("--report", default="full", metavar="MODE",
+                      choices=["image", "clinical", "concat", "full", "none"],
+                      help="the mode whose model report is written as report.html beside the "
+                      "table (skfusion.evaluation.model_report: the same folds again, then "
+                      "one fit on every subject; default: full); none: no report")
     tune = commands.add_parser(
         "tune",
         help="tune ClinicalAttentionClassifier with Optuna on the built-in cohort "
@@ -129,7 +129,7 @@ def main(argv=None):
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
-        report_mode=args.report,
+        report_mode=None if args.report == "none" else args.report,
         **overrides,
     )
     return 0

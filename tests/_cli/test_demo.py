@@ -27,15 +27,16 @@ def test_demo_writes_the_ablation_table(tmp_path, capsys):
 def test_command_line(tmp_path, capsys):
     assert main(["demo", "--modes", "clinical", "--folds", "2", "--subjects", "8",
                  "--epochs", "1", "--output", str(tmp_path), "--device", "cpu",
-                 "--quiet"]) == 0
+                 "--quiet", "--report", "none"]) == 0
     assert capsys.readouterr().out == ""
     assert (tmp_path / "ablation.md").exists()
+    assert not (tmp_path / "report.html").exists()
 
 
-def test_the_demo_writes_the_model_report_of_a_mode(tmp_path):
+def test_the_demo_writes_the_model_report_of_full_by_default(tmp_path):
     assert main(["demo", "--modes", "clinical", "--folds", "2", "--subjects", "12",
-                 "--epochs", "1", "--output", str(tmp_path), "--device", "cpu", "--quiet",
-                 "--report", "full"]) == 0
+                 "--epochs", "1", "--output", str(tmp_path), "--device", "cpu",
+                 "--quiet"]) == 0
     page = (tmp_path / "report.html").read_text()
     assert "Model report: Pipeline" in page and 'id="subgroups"' in page
     assert "Grad-CAM maps are not available" not in page
