@@ -1,6 +1,8 @@
 """Data sets that need no download, and loading of the user's own NIfTI, DICOM and 2-D image
-files."""
+files, and readers of public cohorts' own layouts (ADNI)."""
 
+from ._adni import adni_table, load_adni
+from ._adni_replica import write_adni_replica
 from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
@@ -16,6 +18,8 @@ __all__ = [
     "ImageFiles",
     "NiftiSlices",
     "NiftiVolumes",
+    "adni_table",
+    "load_adni",
     "load_cohort",
     "load_dicom_volumes",
     "load_images",
@@ -27,5 +31,6 @@ __all__ = [
     "read_dicom_series",
     "read_image",
     "report_finding",
+    "write_adni_replica",
     "write_cohort",
 ]
