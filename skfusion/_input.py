@@ -4,6 +4,9 @@ import numbers
 
 import numpy as np
 
+from ._input_parts import (check_channel_names, check_present, combine,
+                           fill_missing_images, fill_missing_text)
+
 __all__ = ["FusionInput", "LazyImages", "as_fusion_input", "subjects_of",
            "warn_if_subjects_repeat"]
 
@@ -83,6 +86,13 @@ class FusionInput:
         of images or texts, and images of a lazy loader built with ``missing="allow"`` whose
         file is absent, are marked the same way; both forms combine. Missing clinical values
         are not declared here: they are imputed, with indicators, as always.
+    channel_names : sequence of str, default=None
+        The name of each image channel, e.g. ``["t1", "t1c", "t2", "flair"]`` for
+        co-registered MRI sequences in ``images`` of shape (n_samples, C, H, W) or (n_samples,
+        C, D, H, W). A fitted estimator keeps them (``channel_names_in_``) and refuses, at
+        predict, images whose names differ; :func:`skfusion.explain.permutation_importance`
+        reports each channel's importance by name. Slice stacks (``layout="slices"``) with
+        several sequences are refused for now: their second axis already holds the slices.
 
     Attributes
     ----------
@@ -108,7 +118,7 @@ class FusionInput:
     """
 
     def __init__(self, images, clinical=None, text=None, *, subjects=None, layout=None,
-                 masks=None, present=None):
+                 masks=None, present=None, channel_names=None):
         if layout not in (None, "slices"):
             raise ValueError(f"FusionInput(layout=...) must be None or 'slices'; got "
                              f"{layout!r}.")
@@ -125,8 +135,8 @@ class FusionInput:
             raise ValueError(
                 f"FusionInput(text=...) got one string ({text[:40]!r}...); expected one report "
                 "per sample, e.g. text=[report_1, report_2, ...] or a pandas Series.")
-        self.images, image_gaps = _fill_missing_images(images)
-        self.text, text_gaps = _fill_missing_text(text)
+        self.images, image_gaps = fill_missing_images(images)
+        self.text, text_gaps = fill_missing_text(text)
         lengths = {name: _length(part) for name, part in self._parts().items()}
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())
@@ -135,8 +145,9 @@ class FusionInput:
                 "Pass images, clinical rows and texts of the same samples in the same order."
             )
         self._n_samples = lengths["images"]
-        self.present = _check_present(present, self._n_samples, {
-            "images": _combine(image_gaps, getattr(self.images, "present", None)),
+        self.channel_names = check_channel_names(channel_names, self.images, layout)
+        self.present = check_present(present, self._n_samples, {
+            "images": combine(image_gaps, getattr(self.images, "present", None)),
             "text": text_gaps})
         if self.present and "text" in self.present and self.text is None:
             raise ValueError(
@@ -205,10 +216,13 @@ class FusionInput:
             masks=None if self.masks is None else _take(self.masks, positions),
             present=None if self.present is None else {
                 name: mask[positions] for name, mask in self.present.items()},
+            channel_names=self.channel_names,
         )
 
     def __repr__(self):
         parts = ", ".join(f"{name}={_describe(part)}" for name, part in self._parts().items())
+        if self.channel_names is not None:
+            parts += f", channel_names={list(self.channel_names)}"
         return f"FusionInput({parts})"
 
     def __iter__(self):
@@ -216,87 +230,6 @@ class FusionInput:
             "FusionInput is not iterable sample by sample; index it with an array of "
             "positions (X[[0, 1]]) or use its parts X.images, X.clinical, X.text."
         )
-
-
-def _combine(*masks):
-    """The element-wise AND of the masks given (None entries skipped), or None."""
-    given = [np.asarray(mask, dtype=bool) for mask in masks if mask is not None]
-    if not given:
-        return None
-    out = given[0]
-    for mask in given[1:]:
-        out = out & mask
-    return out
-
-
-def _fill_missing_images(images):
-    """``images`` with ``None`` entries of a list replaced by zeros shaped like the others,
-    and the presence mask they imply (None when the images are not such a list)."""
-    if not isinstance(images, (list, tuple)) or not any(image is None for image in images):
-        return images, None
-    shapes = {np.shape(image) for image in images if image is not None}
-    if not shapes:
-        raise ValueError(
-            "FusionInput(images=...) holds only None: no patient has an image, so there is "
-            "nothing to learn the image shape from. Pass at least one image, or an array of "
-            "placeholders with present={'images': mask}.")
-    if len(shapes) > 1:
-        raise ValueError(
-            f"FusionInput(images=...) holds images of different shapes {sorted(shapes)}; "
-            "resample them to one shape.")
-    shape = shapes.pop()
-    present = np.array([image is not None for image in images])
-    filled = np.stack([np.zeros(shape, np.float32) if image is None
-                       else np.asarray(image, dtype=np.float32) for image in images])
-    return filled, present
-
-
-def _fill_missing_text(text):
-    """``text`` with missing reports (None, NaN) replaced by "" and the presence mask they
-    imply (None when every report is there)."""
-    if text is None or isinstance(text, (str, bytes)):
-        return text, None
-    try:
-        entries = list(text)
-    except TypeError:
-        return text, None
-    present = np.array([not (entry is None or (isinstance(entry, float) and entry != entry))
-                        for entry in entries], dtype=bool)
-    if present.all():
-        return text, None
-    return [entry if keep else "" for entry, keep in zip(entries, present)], present
-
-
-def _check_present(present, n_samples, implied):
-    """The presence masks: the user's ``present`` dict combined with those ``None`` entries
-    (and lazy loaders) imply; None when every patient has every modality."""
-    if present is not None and not isinstance(present, dict):
-        raise TypeError(
-            f"FusionInput(present=...) must be a dict such as {{'images': mask, 'text': "
-            f"mask}}; got {type(present).__name__}.")
-    unknown = sorted(set(present or {}) - {"images", "text"})
-    if unknown:
-        raise ValueError(
-            f"FusionInput(present=...) has the key(s) {unknown}; expected 'images' and/or "
-            "'text'. Missing clinical values need no mask: leave them NaN (they are imputed).")
-    masks = {}
-    for name in ("images", "text"):
-        given = None
-        if present is not None and present.get(name) is not None:
-            given = np.asarray(present[name])
-            if given.dtype != bool and not (given.dtype.kind in "iu" and
-                                            np.isin(given, (0, 1)).all()):
-                raise ValueError(
-                    f"FusionInput(present={{'{name}': ...}}) must be boolean (True where the "
-                    f"patient has it); got dtype {given.dtype}.")
-            if given.shape != (n_samples,):
-                raise ValueError(
-                    f"FusionInput(present={{'{name}': ...}}) must have one entry per sample "
-                    f"({n_samples}); got shape {given.shape}.")
-        mask = _combine(given, implied.get(name))
-        if mask is not None and not mask.all():
-            masks[name] = mask
-    return masks or None
 
 
 def as_fusion_input(X, *, argument="X"):

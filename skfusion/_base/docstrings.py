@@ -33,6 +33,9 @@ n_features_in_ : int
     feature_names_in_ : ndarray of str
         Clinical column names seen in ``fit`` (only when the clinical part was a DataFrame
         with string column names).
+    channel_names_in_ : tuple of str
+        Image channel names seen in ``fit`` (only when ``X`` carried ``channel_names``, e.g.
+        MRI sequences); ``predict`` refuses images whose names differ.
     slices_ : {"channels", "mean", "attention"}
         How ``fit`` read the second axis of the images (see ``slices``).
     image_shape_ : tuple of (C, H, W)

@@ -271,7 +271,7 @@ class BaseFusionEstimator(BaseEstimator):
             localize=masks is not None)
         net.initialize_seeded()
         common = {"n_features_in_": n_features, "feature_names_in_": columns,
-                  "clinical_encoder_": encoder,
+                  "channel_names_in_": X.channel_names, "clinical_encoder_": encoder,
                   "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
                   "slices_": slices, "localizes_": masks is not None,
                   **load_image_weights(self, net, weights)}
@@ -347,8 +347,8 @@ class BaseFusionEstimator(BaseEstimator):
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
         self.net_ = net
         for name, value in {**common, **target_fitted, **extra_fitted}.items():
-            if value is None and name in ("feature_names_in_", "clinical_encoder_",
-                                          "pretrained_weights_"):
+            if value is None and name in ("feature_names_in_", "channel_names_in_",
+                                          "clinical_encoder_", "pretrained_weights_"):
                 if hasattr(self, name):
                     delattr(self, name)
                 continue

@@ -1,12 +1,14 @@
 """Input checks of the estimator core: ``X`` against what the network reads and, after
 ``fit``, against what the model was fitted on."""
 
+import warnings
+
 import numpy as np
 
 from .._input import LazyImages, as_fusion_input
 from .validation import check_clinical, check_images
 
-__all__ = ["check_fusion_input", "check_groups", "resolve_slices"]
+__all__ = ["check_channel_names", "check_fusion_input", "check_groups", "resolve_slices"]
 
 
 def check_fusion_input(estimator, X, *, fitting):
@@ -49,6 +51,7 @@ def check_fusion_input(estimator, X, *, fitting):
                 "columns; pass at least one clinical column, or use mode='image'."
             )
         return images, clinical, columns, X
+    check_channel_names(estimator, X)
     expected = estimator.image_shape_
     if images.shape[1] != expected[0]:
         raise ValueError(
@@ -77,6 +80,29 @@ def check_fusion_input(estimator, X, *, fitting):
     else:
         clinical = np.zeros((n_samples, 0), dtype=np.float32)
     return images, clinical, None, X
+
+
+def check_channel_names(estimator, X):
+    """Channel names at predict against those seen in ``fit``: different names (or order)
+    are refused; names on one side only are warned about, as scikit-learn does for
+    columns."""
+    fitted = getattr(estimator, "channel_names_in_", None)
+    given = X.channel_names
+    if fitted is not None and given is not None and tuple(given) != tuple(fitted):
+        order = " (the same names in another order)" if sorted(given) == sorted(fitted) \
+            else ""
+        raise ValueError(
+            f"X.channel_names {list(given)} differ from the channels the model was fitted on "
+            f"{list(fitted)}{order} (channel_names_in_); stack the images' channels in the "
+            "fitted order, e.g. np.stack([volumes[name] for name in "
+            "model.channel_names_in_], axis=1).")
+    if (fitted is None) != (given is None):
+        warnings.warn(
+            f"X has {'no ' if given is None else ''}channel names"
+            f"{'' if given is None else ' ' + str(list(given))}, but "
+            f"{type(estimator).__name__} was fitted "
+            f"{'without any' if fitted is None else 'with ' + str(list(fitted))}; the "
+            "channels are read by position.", UserWarning, stacklevel=5)
 
 
 def resolve_slices(estimator, X, images):

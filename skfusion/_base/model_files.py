@@ -25,6 +25,8 @@ def fitted_state(estimator, common, target_fitted, extra_fitted):
         "n_features_in": int(common["n_features_in_"]),
         "clinical_encoding": None if encoder is None else encoder.get_state(),
         "feature_names_in": None if columns is None else [str(c) for c in columns],
+        "channel_names_in": (None if common.get("channel_names_in_") is None
+                             else list(common["channel_names_in_"])),
         "image_shape": [int(d) for d in common["image_shape_"]],
         "slices": common.get("slices_") or "channels",
         "localization": bool(common.get("localizes_", False)),
@@ -39,7 +41,8 @@ def fitted_state(estimator, common, target_fitted, extra_fitted):
 
 def current_fitted_state(estimator):
     common = {name: getattr(estimator, name, None) for name in (
-        "n_features_in_", "feature_names_in_", "clinical_encoder_", "image_shape_",
+        "n_features_in_", "feature_names_in_", "channel_names_in_", "clinical_encoder_",
+        "image_shape_",
         "device_", "seed_", "slices_", "localizes_", "pretrained_weights_",
         "image_weights_sha256_", "image_weights_loaded_", "image_weights_not_loaded_",
         "image_weights_unused_")}
@@ -126,6 +129,8 @@ def restore(cls, params, fitted, state, optimizer_state=None, *, source):
     common = {"n_features_in_": fitted["n_features_in"],
               "feature_names_in_": None if names is None else np.asarray(names,
                                                                          dtype=object),
+              "channel_names_in_": (None if fitted.get("channel_names_in") is None
+                                    else tuple(fitted["channel_names_in"])),
               "clinical_encoder_": (None if encoding is None
                                     else TableEncoder.from_state(encoding)),
               "image_shape_": image_shape, "device_": device, "slices_": slices,

@@ -357,6 +357,13 @@ def _check_fitted(path, fitted):
         raise ModelFileError(f"{path!s}: fitted.feature_names_in must be null or "
                              f"{n_features} distinct strings.")
     shape = fitted.get("image_shape")
+    channels = fitted.get("channel_names_in")
+    if channels is not None and (
+            not isinstance(channels, list) or not isinstance(shape, list) or not shape
+            or len(channels) != shape[0] or len(set(channels)) != len(channels)
+            or not all(isinstance(n, str) and n.strip() for n in channels)):
+        raise ModelFileError(f"{path!s}: fitted.channel_names_in must be null or one "
+                             "distinct name per image channel.")
     if not isinstance(shape, list) or len(shape) not in (3, 4):
         raise ModelFileError(f"{path!s}: fitted.image_shape must be [C, H, W] or "
                              "[C, D, H, W].")

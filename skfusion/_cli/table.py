@@ -197,7 +197,7 @@ def _predict(args, parser):
         from .._input import FusionInput
 
         X = FusionInput(X.images, X.clinical[list(names)], subjects=X.subjects,
-                        layout=X.layout)
+                        layout=X.layout, present=X.present, channel_names=X.channel_names)
     try:
         proba = model.predict_proba(X)
     except ValueError as exc:

@@ -1,12 +1,14 @@
 """Read 2-D slices from NIfTI volumes into arrays that FusionInput takes."""
 
 import os
+from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
 from ._lazy import NiftiSlices, NiftiVolumes, read_nifti_volume
+from ._sequences import load_sequences
 from ._volumes import (PLANES, _check_size, _normalize, _read_volume, _resize,
                        check_declared_size)
 
@@ -21,8 +23,13 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
 
     Parameters
     ----------
-    paths : str, path-like or sequence of them
-        NIfTI files (``.nii`` or ``.nii.gz``), 3-D, or 4-D with ``volume`` chosen.
+    paths : str, path-like or sequence of them, or dict
+        NIfTI files (``.nii`` or ``.nii.gz``), 3-D, or 4-D with ``volume`` chosen. A dict of
+        co-registered sequences, ``{"t1": t1_paths, "flair": flair_paths}`` (one file per
+        patient each, in the same patient order, on one voxel grid: refused otherwise),
+        reads each patient's central slice of every sequence as channels: ``images`` of
+        shape (n_patients, n_sequences, H, W); pass ``channel_names=list(paths)`` to
+        :class:`~skfusion.FusionInput`. Only ``slices=1`` with a dict, eager.
     plane : {"coronal", "axial", "sagittal"}, default="coronal"
         Slicing plane, after reorienting each image to RAS+ (``nibabel.as_closest_canonical``),
         so the same plane is read whatever the file's voxel order.
@@ -74,6 +81,19 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
         raise ValueError(
             f"normalize={normalize!r} is not supported; expected 'zscore', 'minmax' or None."
         )
+    if isinstance(paths, Mapping):
+        if slices != 1:
+            raise ValueError(
+                f"load_nifti_slices(dict of sequences) reads one slice per sequence "
+                f"(slices=1); got slices={slices!r}. Slice stacks with several sequences are "
+                "not supported yet (one axis cannot hold both); read whole volumes with "
+                "load_nifti_volumes({...}) and spatial_dims=3 instead.")
+        images = load_sequences("load_nifti_slices", paths, lambda one: load_nifti_slices(
+            one, plane=plane, slices=1, size=size, normalize=normalize, volume=volume)[0],
+            lazy=lazy)[1]
+        first = next(iter(paths.values()))  # the first sequence's slices describe the rows
+        return images, load_nifti_slices(first, plane=plane, slices=1, volume=volume,
+                                         lazy=True)[1]
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = list(paths)
@@ -169,8 +189,13 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
 
     Parameters
     ----------
-    paths : sequence of str or path-like
-        One file per patient; all volumes must have the same shape (after ``size``).
+    paths : sequence of str or path-like, or dict
+        One file per patient; all volumes must have the same shape (after ``size``). A dict
+        of co-registered sequences, ``{"t1": t1_paths, "t1c": ..., "t2": ...,
+        "flair": ...}`` (one file per patient each, in the same patient order, on one voxel
+        grid: refused otherwise, with the patient and sequences named), stacks them as
+        channels: (n_patients, n_sequences, D, H, W); pass ``channel_names=list(paths)``
+        to :class:`~skfusion.FusionInput`. Eager only, ``missing="raise"`` only.
     plane : {"coronal", "axial", "sagittal"}, default="coronal"
         The axis that becomes depth: volume ``[d]`` is slice ``d`` of that plane, laid out
         as :func:`load_nifti_slices` lays it out.
@@ -192,6 +217,7 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
     Returns
     -------
     images : ndarray of shape (n_patients, D, H, W) float32, list, or NiftiVolumes
+        ((n_patients, n_sequences, D, H, W) for a dict of sequences)
         For estimators with ``spatial_dims=3`` (or as slice stacks, ``slices="mean"``); a
         list holding ``None`` for absent files with ``missing="allow"``.
 
@@ -203,6 +229,10 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
     >>> load_nifti_volumes([path, path], size=16).shape
     (2, 41, 16, 16)
     """
+    if isinstance(paths, Mapping):
+        return load_sequences("load_nifti_volumes", paths, lambda one: load_nifti_volumes(
+            one, plane=plane, size=size, normalize=normalize, volume=volume), lazy=lazy,
+            missing=missing)[1]
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [str(p) for p in paths]

@@ -35,6 +35,10 @@ def _with_permuted(X, feature, source):
     images, clinical, text = X.images, X.clinical, X.text
     if feature == "images":
         images = _take(images, source)
+    elif isinstance(feature, tuple):  # ("channel", c): one named channel of the images
+        images = np.array(images, dtype=np.float32, copy=True)
+        images[:, feature[1]] = np.asarray(_take(X.images, source),
+                                           dtype=np.float32)[:, feature[1]]
     elif feature == "text":
         text = _take(text, source)
     elif feature == "clinical":
@@ -50,13 +54,14 @@ def _with_permuted(X, feature, source):
             clinical = np.array(clinical, copy=True)
             clinical[:, feature] = np.asarray(X.clinical)[source, feature]
     return FusionInput(images, clinical, text, subjects=X.subjects, layout=X.layout,
-                       present=X.present)
+                       present=X.present, channel_names=X.channel_names)
 
 
 def _modality_source(X, feature, subjects, rng):
     """The donor rows of a modality: with some patients lacking it (``X.present``), a
     permutation among the patients that have it (the others keep their own, missing)."""
-    mask = (X.present or {}).get(feature) if isinstance(feature, str) else None
+    modality = "images" if isinstance(feature, tuple) else feature
+    mask = (X.present or {}).get(modality) if isinstance(modality, str) else None
     if mask is None:
         return _source_rows(len(X), subjects, rng)
     rows = np.flatnonzero(mask)
@@ -115,7 +120,11 @@ def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random
         ``importances`` (n_features, n_repeats): baseline score minus the permuted score;
         ``importances_mean`` and ``importances_std`` over repeats; ``names``: the clinical
         column names, then the modalities ``"images"``, ``"clinical"`` and (with report
-        text) ``"text"``; ``baseline_score``.
+        text) ``"text"``, then, when ``X`` names its image channels (``channel_names``,
+        e.g. MRI sequences), one ``"images:<name>"`` per channel: that channel alone
+        shuffled across patients, the others kept (per-sequence importance; Grad-CAM
+        cannot separate channels that the network's first layer mixes);
+        ``baseline_score``.
 
     Examples
     --------
@@ -155,6 +164,9 @@ def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random
     if X.text is not None:
         features.append("text")
     names = names + [f for f in features if isinstance(f, str)]
+    for position, channel in enumerate(X.channel_names or ()):
+        features.append(("channel", position))
+        names.append(f"images:{channel}")
 
     def score(data):
         value = scorer(estimator, data, y)
