@@ -1,8 +1,9 @@
 """Data sets that need no download, and loading of the user's own NIfTI, DICOM and 2-D image
-files, and readers of public cohorts' own layouts (ADNI)."""
+files, and readers of public cohorts' own layouts (ADNI, BraTS)."""
 
 from ._adni import adni_table, load_adni
 from ._adni_replica import write_adni_replica
+from ._brats import load_brats
 from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
@@ -20,6 +21,7 @@ __all__ = [
     "NiftiVolumes",
     "adni_table",
     "load_adni",
+    "load_brats",
     "load_cohort",
     "load_dicom_volumes",
     "load_images",
