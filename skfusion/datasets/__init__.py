@@ -1,9 +1,10 @@
 """Data sets that need no download, and loading of the user's own NIfTI, DICOM and 2-D image
-files, and readers of public cohorts' own layouts (ADNI, BraTS, OASIS-1)."""
+files, and readers of public cohorts' own layouts (ADNI, BraTS, OASIS-1, MIMIC-CXR-JPG)."""
 
 from ._adni import adni_table, load_adni
 from ._adni_replica import write_adni_replica
 from ._brats import load_brats
+from ._mimic_cxr import load_mimic_cxr
 from ._oasis import load_oasis
 from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
@@ -26,6 +27,7 @@ __all__ = [
     "load_cohort",
     "load_dicom_volumes",
     "load_images",
+    "load_mimic_cxr",
     "load_nifti_slices",
     "load_nifti_volumes",
     "load_oasis",
