@@ -16,7 +16,7 @@ RESULT_FILES = {
     "demo": ("folds.csv", "ablation.csv", "ablation.md", "settings.json", "ablation.png",
              "report.html"),
     "tune": ("trials.csv", "best_params.json"),
-    "cv": ("folds.csv", "pooled.csv", "settings.json"),
+    "cv": ("folds.csv", "pooled.csv", "settings.json", "report.html"),
 }
 
 

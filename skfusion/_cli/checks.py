@@ -98,9 +98,18 @@ def check_arguments(parser, args):
 
 
 def _check_table_arguments(parser, args):
-    if not os.path.isfile(args.table):
+    if args.adni is not None:
+        if not os.path.isfile(os.path.join(args.adni, "ADNIMERGE.csv")):
+            parser.error(f"--adni {args.adni}: no ADNIMERGE.csv in that folder; pass the "
+                         "folder holding ADNIMERGE.csv and the ADNI/ image tree.")
+    elif not os.path.isfile(args.table):
         parser.error(f"--table {args.table}: no such file; pass the CSV or TSV file that "
                      "names the images.")
+    else:
+        absent = [flag for flag in ("--image-column", "--target")
+                  if getattr(args, flag[2:].replace("-", "_"), "") is None]
+        if absent:
+            parser.error(f"--table needs {' and '.join(absent)}.")
     if args.root is not None and not os.path.isdir(args.root):
         parser.error(f"--root {args.root}: no such folder.")
     _positive(parser, "--size", args.size)

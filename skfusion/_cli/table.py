@@ -23,13 +23,25 @@ DEFAULTS = dict(backbone="resnet18", base_width=8, max_epochs=12, batch_size=32,
 
 
 def _data_arguments(parser, *, target=True):
-    parser.add_argument("--table", required=True,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--table",
                         help="CSV or TSV file, one row per image: an image path column, "
                         "the clinical columns" + (", the target column" if target else ""))
-    parser.add_argument("--image-column", required=True,
-                        help="column of image paths (absolute, or relative to --root)")
+    source.add_argument("--adni", metavar="DIR",
+                        help="an ADNI download instead of a table: DIR holds ADNIMERGE.csv "
+                        "and the IDA's ADNI/ image tree (skfusion.datasets.load_adni; "
+                        "baseline visits)")
+    parser.add_argument("--adni-task", default="ad_vs_cn",
+                        choices=["ad_vs_cn", "diagnosis", "mci_conversion"],
+                        help="with --adni: the labels (default ad_vs_cn: CN vs Dementia)")
+    parser.add_argument("--adni-missing", default="raise", choices=["raise", "drop"],
+                        help="with --adni: visits without a scan are refused (raise) or "
+                        "left out (drop)")
+    parser.add_argument("--image-column",
+                        help="column of image paths (absolute, or relative to --root); "
+                        "required with --table")
     if target:
-        parser.add_argument("--target", required=True, help="column of the labels")
+        parser.add_argument("--target", help="column of the labels; required with --table")
     parser.add_argument("--id-column", default=None,
                         help="column of patient ids: folds keep a patient's rows together "
                         "(default: each row is a patient)")
@@ -67,6 +79,9 @@ def add_table_commands(commands):
                     help="the positive class of a binary target (e.g. AD)")
     cv.add_argument("--output", default=None,
                     help="folder for the results (default: a new folder under skfusion-cv/)")
+    cv.add_argument("--by", default=None, metavar="COLUMN",
+                    help="a clinical column whose subgroups the model report compares "
+                    "(e.g. sex)")
     fit.add_argument("--model", required=True, help="the model file to write (.skf)")
     predict = commands.add_parser("predict", help="predict your table with a model file "
                                   "and write the predictions as CSV")
@@ -96,15 +111,22 @@ def _parse_params(parser, pairs):
 
 
 def _read(args, parser):
-    from ..datasets import load_table_cohort
+    from ..datasets import load_adni, load_table_cohort
 
+    normalize = None if args.normalize == "none" else args.normalize
+    if args.adni is not None:
+        folder = pathlib.Path(args.adni)
+        try:
+            return load_adni(folder / "ADNIMERGE.csv", folder / "ADNI", task=args.adni_task,
+                             missing=args.adni_missing, slices=args.slices, size=args.size,
+                             normalize=normalize)
+        except (FileNotFoundError, ValueError) as exc:
+            parser.exit(2, f"{parser.prog}: error: --adni {args.adni}: {exc}\n")
     try:
         return load_table_cohort(
             args.table, image_column=args.image_column,
             target=getattr(args, "target", None), id_column=args.id_column, root=args.root,
-            size=args.size, color=args.color,
-            normalize=None if args.normalize == "none" else args.normalize,
-            slices=args.slices)
+            size=args.size, color=args.color, normalize=normalize, slices=args.slices)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
 
@@ -143,13 +165,23 @@ def run_table_command(args, parser):
         started = time.perf_counter()
         estimator.fit(X, y, groups=groups)
         estimator.save(args.model)
+        source = ("--adni " + args.adni if args.adni is not None else
+                  f"--table ... --image-column {args.image_column}")
         say(f"fitted in {time.perf_counter() - started:.0f} s; wrote {args.model}. Predict "
             f"with the same reading options: python -m skfusion predict {args.model} "
-            f"--table ... --image-column {args.image_column} --size {args.size} --color "
-            f"{args.color} --normalize {args.normalize} --slices {args.slices}")
+            f"{source} --size {args.size} --color {args.color} --normalize "
+            f"{args.normalize} --slices {args.slices}")
         return 0
     from ..evaluation import cross_val_diagnostics
 
+    values = None
+    if args.by is not None:
+        from ..evaluation._report import _subgroup_values
+
+        try:
+            values = _subgroup_values(X, args.by)
+        except ValueError as exc:
+            parser.exit(2, f"{parser.prog}: error: --by {args.by}: {exc}\n")
     output = pathlib.Path(args.output)
     pos_label = None if args.pos_label is None else _label_like(args.pos_label, y)
     with warnings.catch_warnings():
@@ -162,6 +194,8 @@ def run_table_command(args, parser):
             k: repr(v) for k, v in estimator.get_params(deep=False).items()},
          "rows": int(len(y)), "patients": int(len(np.unique(groups))),
          "image_shape": list(X.images.shape[1:])}, indent=1))
+    if len(np.unique(y)) == 2:
+        _report(estimator, X, y, folds, groups, pos_label, values, args, say)
     say("\nPer fold:\n" + folds.round(3).to_string())
     pooled = folds.attrs.get("pooled")
     if pooled is not None:
@@ -169,6 +203,21 @@ def run_table_command(args, parser):
             + pooled.round(3).to_string())
     say(f"\nWrote {sorted(p.name for p in output.iterdir())} to {output}")
     return 0
+
+
+def _report(estimator, X, y, folds, groups, pos_label, values, args, say):
+    """The model report of a binary target (skfusion.evaluation.model_report's page) from
+    the folds just run: calibration, decision curve, subgroups, conformal coverage, maps."""
+    from ..evaluation._report import _check, report_from_folds
+    from ..metrics import infer_pos_label
+
+    path = pathlib.Path(args.output) / "report.html"
+    _, y, labels = _check(X, y, path, 0.1, 4)
+    say("model report: one more fit on every patient for its Grad-CAM maps")
+    report_from_folds(estimator, X, y, folds, path=path,
+                      pos_label=infer_pos_label(labels) if pos_label is None else pos_label,
+                      groups=groups, values=values, alpha=0.1, n_maps=4, n_bootstraps=1000,
+                      random_state=args.seed, verbose=0)
 
 
 def _label_like(text, y):

@@ -177,6 +177,19 @@ def model_report(estimator, X, y, *, path, pos_label=None, groups=None, cv=5, by
     matplotlib.use("Agg")
     folds = cross_val_diagnostics(estimator, X, y, groups=groups, cv=cv, pos_label=pos_label,
                                   random_state=random_state, verbose=verbose)
+    return report_from_folds(estimator, X, y, folds, path=path, pos_label=pos_label,
+                             groups=groups, values=values, alpha=alpha, n_maps=n_maps,
+                             n_bootstraps=n_bootstraps, random_state=random_state,
+                             verbose=verbose)
+
+
+def report_from_folds(estimator, X, y, folds, *, path, pos_label, groups, values, alpha,
+                      n_maps, n_bootstraps, random_state, verbose):
+    """The report's page from a finished :func:`cross_val_diagnostics` (its out-of-fold
+    predictions), then one fit on every patient for the maps. ``X``, ``y`` and ``path``
+    as :func:`model_report` checked them; ``values`` the subgroup of each sample or None.
+    The command line's ``cv`` writes its report this way, without cross-validating twice."""
+    labels = np.unique(np.asarray(y))
     oof = folds.attrs["out_of_fold"]
     subjects = oof["subject"].to_numpy()
     truth, predicted, score = (oof["y"].to_numpy(), oof["predicted"].to_numpy(),

@@ -35,7 +35,9 @@ def test_cv_fit_and_predict_on_a_png_table(png_cohort, capsys):
     data = ["--table", table, "--image-column", "file", "--id-column", "PTID"]
     out = png_cohort / "cv"
     assert main(["cv", *data, "--target", "DX", "--pos-label", "AD", "--folds", "2",
-                 "--output", str(out), *TINY]) == 0
+                 "--by", "sex", "--output", str(out), *TINY]) == 0
+    page = (out / "report.html").read_text()  # the model report from the same folds
+    assert 'id="subgroups"' in page and "2-fold cross-validation" in page
     folds = pd.read_csv(out / "folds.csv")
     assert len(folds) == 2 and {"AUC", "ACC"} <= set(folds.columns)
     settings = json.loads((out / "settings.json").read_text())
@@ -72,6 +74,35 @@ def test_a_nifti_table_of_stacks(tmp_path):
     assert settings["rows"] == 12 and settings["image_shape"] == [2, 16, 16]
 
 
+@pytest.mark.slow
+def test_cv_fit_and_predict_on_an_adni_download(tmp_path, capsys):
+    from skfusion.datasets import adni_table, write_adni_replica
+
+    adni = write_adni_replica(tmp_path / "adni", n_subjects=18, image_size=16)
+    with pytest.warns(UserWarning, match="repeats 1 visit"):
+        scanned = {task: adni_table(adni / "ADNIMERGE.csv", adni / "ADNI", task=task)[
+            "image"].notna().sum() for task in ("ad_vs_cn", "diagnosis")}
+    out = tmp_path / "cv"
+    assert main(["cv", "--adni", str(adni), "--adni-missing", "drop", "--pos-label",
+                 "Dementia", "--folds", "2", "--by", "PTGENDER", "--output", str(out),
+                 *TINY]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["rows"] == scanned["ad_vs_cn"] and (out / "report.html").exists()
+    model = tmp_path / "model.skf"
+    assert main(["fit", "--adni", str(adni), "--adni-task", "diagnosis", "--adni-missing",
+                 "drop", "--model", str(model), *TINY]) == 0
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), "--adni", str(adni), "--adni-task", "diagnosis",
+                 "--adni-missing", "drop", "--size", "16", "--predictions",
+                 str(predictions), "--quiet"]) == 0
+    written = pd.read_csv(predictions, dtype={"patient": str})
+    assert len(written) == scanned["diagnosis"] and written["patient"].str.match(r"\d{3}_S_\d{4}").all()
+    with pytest.raises(SystemExit) as exit_:  # the replica's third patient has no baseline scan
+        main(["cv", "--adni", str(adni), "--adni-task", "diagnosis", "--output",
+              str(tmp_path / "again"), *TINY])
+    assert exit_.value.code == 2 and "023_S_0003 bl" in capsys.readouterr().err
+
+
 def test_errors_name_the_option_row_or_file(png_cohort, capsys):
     table = str(png_cohort / "cohort.csv")
     with pytest.raises(SystemExit) as exit_:
@@ -95,3 +126,13 @@ def test_errors_name_the_option_row_or_file(png_cohort, capsys):
         main(["predict", str(png_cohort / "missing.skf"), "--table", table,
               "--image-column", "file", "--predictions", str(png_cohort / "p.csv")])
     assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cv", "--table", table, "--target", "DX", "--output", str(png_cohort / "b")])
+    assert "--table needs --image-column" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cv", "--target", "DX", "--image-column", "file"])
+    assert "one of the arguments --table --adni is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cv", "--table", table, "--image-column", "file", "--target", "DX",
+              "--by", "height", "--output", str(png_cohort / "c")])
+    assert "--by height: model_report(by='height') is not a column" in capsys.readouterr().err
