@@ -7,8 +7,11 @@ CLASSIFIER_ATTRIBUTES = """\
 classes_ : ndarray of shape (n_classes,)
         Class labels, in the column order of ``predict_proba``.
     temperature_ : float
-        The temperature dividing the logits (only with ``calibration="temperature"``),
-        fitted on the held-out subjects at ``validation_indices_``."""
+        The temperature dividing the logits (only with ``calibration``), fitted on the
+        held-out subjects at ``validation_indices_``.
+    calibration_bias_ : ndarray of shape (n_classes,)
+        The per-class biases added to the scaled logits (only with
+        ``calibration="temperature_bias"``; the first class's is 0)."""
 
 REGRESSOR_ATTRIBUTES = """\
 target_mean_, target_scale_ : ndarray of shape (n_outputs,)

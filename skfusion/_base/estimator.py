@@ -346,6 +346,9 @@ class BaseFusionEstimator(BaseEstimator):
     def _assign_fitted(self, net, common, target_fitted, extra_fitted):
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
         self.net_ = net
+        for name in self._target_encoder.attributes:  # e.g. a temperature of an earlier fit
+            if name not in target_fitted and hasattr(self, name):
+                delattr(self, name)
         for name, value in {**common, **target_fitted, **extra_fitted}.items():
             if value is None and name in ("feature_names_in_", "channel_names_in_",
                                           "clinical_encoder_", "pretrained_weights_"):

@@ -32,6 +32,7 @@ class _Exported(torch.nn.Module):
         self.head = head["kind"]
         self.flatten = bool(head.get("flatten", False))
         self.temperature = float(head.get("temperature", 1.0))
+        self.register_buffer("bias", torch.tensor(head.get("bias", [0.0]), dtype=torch.float32))
         self.register_buffer("shift", torch.tensor(head.get("shift", []), dtype=torch.float32))
         self.register_buffer("factor", torch.tensor(head.get("scale", []), dtype=torch.float32))
 
@@ -61,7 +62,7 @@ class _Exported(torch.nn.Module):
         output = self.module(**inputs)
         output = output[0] if isinstance(output, tuple) else output
         if self.head == "softmax":
-            return torch.softmax(output / self.temperature, dim=1)
+            return torch.softmax(output / self.temperature + self.bias, dim=1)
         if self.head == "affine":
             output = output * self.factor + self.shift
             return output[:, 0] if self.flatten else output

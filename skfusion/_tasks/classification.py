@@ -26,7 +26,7 @@ class _ClassLabels(TargetEncoder):
     """Labels of any type to class indices (``classes_``, sorted as sklearn's
     ``LabelEncoder`` sorts them); the validation split keeps the classes in proportion."""
 
-    attributes = ("classes_", "temperature_")
+    attributes = ("classes_", "temperature_", "calibration_bias_")
 
     def fit(self, y, *, n_samples, classes):
         y = check_labels(y, n_samples=n_samples)
@@ -65,8 +65,10 @@ class _ClassLabels(TargetEncoder):
         classes = np.asarray(target_fitted["classes_"])
         state = {"classes": classes.tolist(),
                  "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
-        if "temperature_" in target_fitted:  # calibration="temperature"
+        if "temperature_" in target_fitted:  # calibration="temperature" (and "+bias")
             state["temperature"] = float(target_fitted["temperature_"])
+        if "calibration_bias_" in target_fitted:
+            state["calibration_bias"] = [float(b) for b in target_fitted["calibration_bias_"]]
         return state
 
     @classmethod
@@ -75,6 +77,8 @@ class _ClassLabels(TargetEncoder):
         restored = {"classes_": classes}
         if "temperature" in fitted:
             restored["temperature_"] = float(fitted["temperature"])
+        if "calibration_bias" in fitted:
+            restored["calibration_bias_"] = np.asarray(fitted["calibration_bias"], dtype=float)
         return restored, len(classes)
 
     @classmethod
@@ -95,6 +99,12 @@ class _ClassLabels(TargetEncoder):
                                  "label dtype.")
         if "temperature" in fitted:
             check_number_list(path, "temperature", [fitted["temperature"]], positive=True)
+        if "calibration_bias" in fitted:
+            bias = fitted["calibration_bias"]
+            if not isinstance(bias, list) or len(bias) != len(classes):
+                raise ModelFileError(f"{path!s}: fitted.calibration_bias must hold one number "
+                                     "per class.")
+            check_number_list(path, "calibration_bias", bias)
 
 
 class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
@@ -115,17 +125,22 @@ Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
 inversely to their frequency. Passed as the criterion's ``weight``.""",
             type='dict, "balanced" or None'),
         "calibration": Param(
-            None, [StrOptions({"temperature"}), None],
+            None, [StrOptions({"temperature", "temperature_bias"}), None],
             """\
 "temperature": hold out ``validation_fraction`` of the training subjects (the
 early-stopping split when ``early_stopping`` is on; stratified by class, whole subjects
 with ``groups``), and after training divide the logits by one temperature fitted on them
 by maximum likelihood (Guo et al., ICML 2017), so that ``predict_proba`` states
 calibrated probabilities without a second cross-validation (``temperature_``; predicted
-classes and their ranking do not change). ``None``: the network's own probabilities.
-With ``class_weight`` the probabilities follow the reweighted classes; temperature
-scaling does not undo that.""",
-            type='{"temperature"} or None'),
+classes and their ranking do not change). "temperature_bias": the same split, a
+temperature and one bias per class fitted together (bias-corrected temperature scaling,
+Alexandari et al., ICML 2020; with two classes, Platt scaling of the logit difference;
+``calibration_bias_``, the first class's bias 0): it also corrects a network whose
+probabilities are shifted towards one class, which one temperature cannot (measured in
+``benchmarks/trust.py``); the ranking is kept, predicted classes may change. ``None``:
+the network's own probabilities. With ``class_weight`` the probabilities follow the
+reweighted classes; neither method undoes that.""",
+            type='{"temperature", "temperature_bias"} or None'),
     }
 
     def fit(self, X, y, groups=None):
@@ -223,29 +238,41 @@ scaling does not undo that.""",
         return "calibration=None" if self.calibration is not None else None
 
     def _after_training(self, net, dataset, target):
-        """With ``calibration="temperature"``: the temperature that maximises the likelihood
-        of the held-out subjects' labels (searched over 0.05-20 on a log scale)."""
+        """With ``calibration``: the temperature (and the per-class biases) that maximise the
+        likelihood of the held-out subjects' labels (the temperature searched over 0.05-20
+        on a log scale, biases within +-20)."""
         if self.calibration is None:
             return {}
-        from scipy.optimize import minimize_scalar
+        from scipy.optimize import minimize, minimize_scalar
 
         positions = net.train_split.valid_positions_
         logits = net.predict_outputs(dataset.take(positions), threads=self.n_threads)
         labels = np.asarray(target.values)[positions]
 
-        def loss(log_t):
-            scaled = log_softmax(logits / np.exp(log_t), axis=1)
+        def loss(log_t, bias=0.0):
+            scaled = log_softmax(logits / np.exp(log_t) + bias, axis=1)
             return -float(np.mean(scaled[np.arange(len(labels)), labels]))
 
-        best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
-        return {"temperature_": float(np.exp(best.x))}
+        if self.calibration == "temperature":
+            best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+            return {"temperature_": float(np.exp(best.x))}
+        n_classes = logits.shape[1]
+        best = minimize(lambda w: loss(w[0], np.concatenate([[0.0], w[1:]])),
+                        x0=np.zeros(n_classes), method="L-BFGS-B",
+                        bounds=[(np.log(0.05), np.log(20.0))] + [(-20.0, 20.0)] * (n_classes - 1))
+        return {"temperature_": float(np.exp(best.x[0])),
+                "calibration_bias_": np.concatenate([[0.0], best.x[1:]])}
 
     def _logits(self, X):
-        """The network's logits, divided by ``temperature_`` when the model is calibrated."""
-        return self._outputs(X) / getattr(self, "temperature_", 1.0)
+        """The network's logits, divided by ``temperature_`` (plus ``calibration_bias_``)
+        when the model is calibrated."""
+        return (self._outputs(X) / getattr(self, "temperature_", 1.0)
+                + getattr(self, "calibration_bias_", 0.0))
 
     def _export_head(self):
+        bias = getattr(self, "calibration_bias_", None)
         return {"kind": "softmax", "temperature": getattr(self, "temperature_", 1.0),
+                **({} if bias is None else {"bias": [float(b) for b in bias]}),
                 "output": {
             "name": "output", "dtype": "float32", "shape": ["n_samples", len(self.classes_)],
             "meaning": "predict_proba: the probability of each class, in classes order",

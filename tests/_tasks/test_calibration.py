@@ -116,3 +116,58 @@ def test_a_malformed_temperature_in_a_file_is_refused(overconfident, tmp_path):
             archive.writestr(name, data)
     with pytest.raises(ModelFileError, match="temperature"):
         load(tmp_path / "edited.skf")
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    """A network trained on 3 AD per NC and calibrated on subjects drawn the same way: its
+    probabilities lean towards AD, which a bias corrects and one temperature cannot."""
+    X, y = make_data(n=96, seed=3)
+    rng = np.random.RandomState(1)
+    y = np.where((y == "NC") & (rng.rand(96) < 0.5), "AD", y)  # noisy labels, mostly AD
+    common = dict(**{**TINY, "max_epochs": 20, "lr": 3e-3, "clinical_shortcut": False},
+                  validation_fraction=0.25)
+    both = ClinicalAttentionClassifier(**common, calibration="temperature_bias").fit(X, y)
+    alone = ClinicalAttentionClassifier(**common, calibration="temperature").fit(X, y)
+    return both, alone, X, y
+
+
+def test_temperature_and_bias_maximise_the_held_out_likelihood(shifted):
+    both, alone, X, y = shifted
+    assert (both.validation_indices_ == alone.validation_indices_).all()
+    held_out = both.validation_indices_
+    logits = both._outputs(X[held_out])
+    labels = np.searchsorted(both.classes_, y[held_out])
+
+    def nll(t, bias):
+        scaled = log_softmax(logits / t + bias, axis=1)
+        return -np.mean(scaled[np.arange(len(labels)), labels])
+
+    t, bias = both.temperature_, both.calibration_bias_
+    assert bias.shape == (2,) and bias[0] == 0
+    assert nll(t, bias) <= nll(alone.temperature_, 0.0) + 1e-6  # one more free parameter
+    for dt, db in ((1.2, 0), (1 / 1.2, 0), (1, 0.3), (1, -0.3)):
+        assert nll(t, bias) <= nll(t * dt, bias + [0, db]) + 1e-6
+    raw = both._outputs(X)
+    assert np.allclose(both.predict_proba(X), softmax(raw / t + bias, axis=1), atol=1e-6)
+    assert roc_auc_score(y == "NC", both.predict_proba(X)[:, 1]) == pytest.approx(
+        roc_auc_score(y == "NC", raw[:, 1] - raw[:, 0]))
+
+
+def test_the_bias_survives_files_and_export_and_goes_with_a_refit(shifted, tmp_path):
+    import torch
+
+    both, _, X, _ = shifted
+    loaded = load(both.save(tmp_path / "both.skf"))
+    assert np.array_equal(loaded.calibration_bias_, both.calibration_bias_)
+    assert np.allclose(loaded.predict_proba(X), both.predict_proba(X))
+    both.export(tmp_path / "both.pt", format="torchscript")
+    graph = torch.jit.load(str(tmp_path / "both.pt"))
+    with torch.no_grad():
+        exported = graph(torch.as_tensor(np.asarray(X.images, np.float32)[:, None]),
+                         torch.as_tensor(np.asarray(X.clinical, np.float32)),
+                         torch.ones(len(X), dtype=torch.bool)).numpy()
+    assert np.allclose(exported, both.predict_proba(X), atol=1e-4)
+    again = load(both.save(tmp_path / "again.skf"))
+    again.set_params(calibration=None, max_epochs=1).fit(X, shifted[3])
+    assert not hasattr(again, "calibration_bias_") and not hasattr(again, "temperature_")
