@@ -3,6 +3,8 @@ import json
 import pandas as pd
 
 from skfusion.__main__ import main
+
+from ..test_model_report import assert_renders_in_a_browser
 from skfusion._cli.demo import run_demo
 
 
@@ -40,3 +42,4 @@ def test_the_demo_writes_the_model_report_of_full_by_default(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "Model report: Pipeline" in page and 'id="subgroups"' in page
     assert "Grad-CAM maps are not available" not in page
+    assert_renders_in_a_browser(tmp_path / "report.html", 4)  # the demo's own report
