@@ -283,6 +283,8 @@ class BaseFusionEstimator(BaseEstimator):
         net.partial_fit(dataset, y=None, epochs=epochs)
         if epochs is None:
             warn_if_still_improving(self, net)
+        net.recompute_batchnorm(dataset.take(self._trained_positions(net, n_samples)),
+                                threads=self.n_threads)
         target_fitted = {**target_fitted, **self._after_training(net, dataset, target)}
         # Fitted state is assigned only once training has finished.
         self._assign_fitted(net, common, target_fitted, extra_fitted)
@@ -333,6 +335,8 @@ class BaseFusionEstimator(BaseEstimator):
             net.partial_fit(dataset, y=None, epochs=epochs)
             if epochs is None:
                 warn_if_still_improving(self, net, before)
+            net.recompute_batchnorm(dataset.take(self._trained_positions(net, len(dataset))),
+                                    threads=self.n_threads)
             after = self._after_training(net, dataset, target)
         except BaseException:
             net.restore(snapshot)
@@ -342,6 +346,14 @@ class BaseFusionEstimator(BaseEstimator):
         self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
         self.n_epochs_ = len(net.history)
         return self
+
+    @staticmethod
+    def _trained_positions(net, n_samples):
+        """The positions the network trained on (all but its held-out validation part)."""
+        split = net.train_split
+        held_out = getattr(split, "valid_positions_", None) if split is not None else None
+        return (np.arange(n_samples) if held_out is None
+                else np.setdiff1d(np.arange(n_samples), held_out))
 
     def _assign_fitted(self, net, common, target_fitted, extra_fitted):
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
