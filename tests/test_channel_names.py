@@ -86,7 +86,8 @@ def test_a_pipeline_step_keeps_the_names_and_the_presence_mask():
 
 def test_permutation_importance_per_sequence():
     X, y = _two_sequences(n=40)
-    model = ClinicalAttentionClassifier(mode="image", **{**TINY, "max_epochs": 6}).fit(X, y)
+    model = ClinicalAttentionClassifier(mode="image", **{**TINY, "max_epochs": 15,
+                                                         "lr": 3e-3}).fit(X, y)
     result = permutation_importance(model, X, y, n_repeats=3, random_state=0)
     assert result.names[-2:] == ["images:t1", "images:flair"]
     by_name = dict(zip(result.names, result.importances_mean))

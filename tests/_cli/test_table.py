@@ -113,6 +113,10 @@ def test_errors_name_the_option_row_or_file(png_cohort, capsys):
         main(["cv", "--table", table, "--image-column", "path", "--target", "DX",
               "--output", str(png_cohort / "a")])
     assert "image_column='path' is not a column" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cv", "--table", table, "--image-column", "file", "--target", "DX",
+              "--by", "height", "--output", str(png_cohort / "c")])
+    assert "--by height: model_report(by='height') is not a column" in capsys.readouterr().err
     (png_cohort / "images" / "3.png").unlink()
     with pytest.raises(SystemExit):
         main(["fit", "--table", table, "--image-column", "file", "--target", "DX",
@@ -132,7 +136,3 @@ def test_errors_name_the_option_row_or_file(png_cohort, capsys):
     with pytest.raises(SystemExit):
         main(["cv", "--target", "DX", "--image-column", "file"])
     assert "one of the arguments --table --adni is required" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["cv", "--table", table, "--image-column", "file", "--target", "DX",
-              "--by", "height", "--output", str(png_cohort / "c")])
-    assert "--by height: model_report(by='height') is not a column" in capsys.readouterr().err
