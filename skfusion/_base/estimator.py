@@ -1,5 +1,5 @@
-"""The task-neutral estimator core: parameters, input checks, fit / partial_fit / warm start,
-model files, and the skorch net built in ``fit``.
+"""The task-neutral estimator core: parameters, input checks, fit / partial_fit / warm start
+(carried out by :mod:`.training`), model files, and the skorch net built in ``fit``.
 
 It knows nothing of classes, targets or survival times: a task layer
 (:mod:`skfusion._tasks.classification`, :mod:`skfusion._tasks.regression`,
@@ -14,30 +14,22 @@ import inspect
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._input import LazyImages
 from .._net.data import make_dataset
-from . import exporting, localizing, model_files
-from .building import bind_checkpoints, build_net, net_callbacks
-from .convergence import warn_if_still_improving
-from .image_weights import (check_image_weights, freeze, image_encoder_state,
-                            load_image_weights)
-from .._input import LazyImages, subjects_of, warn_if_subjects_repeat
-from .input_checks import check_fusion_input, check_groups, resolve_slices
-from .masks import check_masks
-from .presence import modalities_used, presence_arrays
-from .._net.callbacks import ValidationSplit
-from .._net.device import resolve_device, torch_threads
+from .._net.device import torch_threads
 from .._net.net import FusionNet
+from . import exporting, localizing, model_files, training
+from .building import build_net
 from .docstrings import fill_doc
-from .encoders import extra_module_params
-from .params import (check_routed_params, declared, make_init, routed_params,
-                     split_routed)
-from .shared_params import KWARGS_DOC, SHARED_PARAMS
+from .image_weights import image_encoder_state
+from .input_checks import check_fusion_input
+from .masks import check_masks
+from .params import declared, make_init, routed_params, split_routed
+from .presence import modalities_used, presence_arrays
 from .safe_names import register_estimator
-from ..nn.augment import augmentation_policy, policy_flips
-from ..preprocessing._table import TableEncoder
+from .shared_params import KWARGS_DOC, SHARED_PARAMS
 
 __all__ = ["BaseFusionEstimator"]
 
@@ -196,164 +188,18 @@ class BaseFusionEstimator(BaseEstimator):
         """Train the network (see the task layer's docstring for ``y``)."""
         with torch_threads(self.n_threads):
             if self.warm_start and hasattr(self, "net_"):
-                return self._continue_training(X, y, groups=groups, classes=None, epochs=None)
-            return self._fit_new(X, y, groups=groups, epochs=None, classes=None)
+                return training.continue_training(self, X, y, groups=groups, classes=None,
+                                                  epochs=None)
+            return training.fit_new(self, X, y, groups=groups, epochs=None, classes=None)
 
     def _partial_fit(self, X, y, *, groups, classes=None):
         if not hasattr(self, "net_"):
             self._validate_params()
             with torch_threads(self.n_threads):
-                return self._fit_new(X, y, groups=groups, epochs=1, classes=classes)
+                return training.fit_new(self, X, y, groups=groups, epochs=1, classes=classes)
         with torch_threads(self.n_threads):
-            return self._continue_training(X, y, groups=groups, classes=classes, epochs=1)
-
-    def _check_augment(self):
-        """Check ``augment`` before any work: a policy, and no flips where the target is
-        not mirrored with the image."""
-        if isinstance(self.augment, str) and self.augment == "custom":
-            raise ValueError(
-                "augment='custom': this model was fitted with a custom augmentation callable, "
-                "which model files do not hold. Pass it again to train further: "
-                "model.set_params(augment=<your callable>) (or 'auto', a dict, True/False).")
-        policy = augmentation_policy(self.augment)
-        if self._flip_refusal and policy_flips(policy):
-            raise ValueError(
-                f"augment={self.augment!r} flips images left-right, which "
-                f"{type(self).__name__} refuses: {self._flip_refusal} Use augment='auto' "
-                "(no flips) or a dict with flip=0.")
-
-    def _fit_new(self, X, y, *, groups, epochs, classes):
-        check_routed_params(self)
-        self._check_augment()
-        weights = check_image_weights(self)
-        device = resolve_device(self.device)
-        images, clinical, columns, X = self._check_X(X, fitting=True)
-        slices = resolve_slices(self, X, images)
-        n_samples = images.shape[0]
-        n_features = clinical.shape[1]
-        masks = self._training_masks(X, images, slices)
-        extra_arrays, extra_fitted = ({}, {}) if self._extra_inputs is None else \
-            self._extra_inputs(self).fit(X)
-        target = self._target_encoder(self).fit(y, n_samples=n_samples, classes=classes)
-        target_fitted = target.fitted
-        groups = check_groups(subjects_of(X, groups), n_samples)
-        if self._holds_out() and groups is None:
-            warn_if_subjects_repeat(X, X.clinical, "the held-out validation split",
-                                    stacklevel=6)
-        n_train = n_samples
-        if self._holds_out():
-            n_train -= int(np.ceil(self.validation_fraction * n_train))
-        if n_train < 2:
-            raise ValueError(
-                f"X has {n_samples} sample(s), leaving {n_train} for training; batch "
-                "normalisation needs at least 2. Pass more samples"
-                + (f" or set {self._holds_out()}." if self._holds_out() else "."))
-        criterion = self._criterion_params(target)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        train = np.arange(n_samples)
-        if self._holds_out():  # the split the net will make: nothing is learned from its
-            split = ValidationSplit(self.validation_fraction, seed, groups, target.stratify)
-            split(np.arange(n_samples))  # validation part (encoder, shortcut start)
-            train = np.setdiff1d(train, split.valid_positions_)
-        encoder = None
-        if self._uses_clinical() and self.clinical_preprocessing == "auto" and n_features:
-            encoder = TableEncoder().fit(clinical.iloc[train] if hasattr(clinical, "iloc")
-                                         else clinical[train])
-            clinical = encoder.transform(clinical)
-        dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays,
-                               **self._target_inputs(target),
-                               **presence_arrays(self, X, fitting=True))
-        net = self._build_net(
-            lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
-            n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
-            seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
-            extra_module=extra_module_params(type(self), extra_fitted), slices=slices,
-            localize=masks is not None)
-        net.initialize_seeded()
-        common = {"n_features_in_": n_features, "feature_names_in_": columns,
-                  "channel_names_in_": X.channel_names, "clinical_encoder_": encoder,
-                  "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
-                  "slices_": slices, "localizes_": masks is not None,
-                  **load_image_weights(self, net, weights)}
-        bind_checkpoints(self, model_files.fitted_state(self, common, target_fitted,
-                                                        extra_fitted),
-                               common["pretrained_weights_"])
-        if net.has_submodule("shortcut"):
-            self._start_shortcut(net, clinical[train], target, train)
-        net.partial_fit(dataset, y=None, epochs=epochs)
-        if epochs is None:
-            warn_if_still_improving(self, net)
-        net.recompute_batchnorm(dataset.take(self._trained_positions(net, n_samples)),
-                                threads=self.n_threads)
-        target_fitted = {**target_fitted, **self._after_training(net, dataset, target)}
-        # Fitted state is assigned only once training has finished.
-        self._assign_fitted(net, common, target_fitted, extra_fitted)
-        if self._holds_out():
-            self.validation_indices_ = net.train_split.valid_positions_
-        elif hasattr(self, "validation_indices_"):
-            del self.validation_indices_
-        self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
-        return self
-
-    def _continue_training(self, X, y, *, groups, classes, epochs):
-        """Train the fitted network further; on any error the model is restored."""
-        self._check_augment()
-        images, clinical, _, X = self._check_X(X, fitting=False)
-        target = self._target_encoder(self).transform(y, n_samples=images.shape[0],
-                                                     classes=classes)
-        groups = check_groups(subjects_of(X, groups), images.shape[0])
-        masks = None
-        if X.masks is not None and self.localizes_:
-            masks = check_masks(X.masks, images.shape[0], images.shape[1:], self.slices_)
-        elif X.masks is not None:
-            import warnings
-
-            warnings.warn("X.masks are ignored: this model was fitted without masks, so it "
-                          "has no localisation head to train. Fit a new model with masks "
-                          "(warm_start=False) to learn to localise.", UserWarning,
-                          stacklevel=4)
-        dataset = make_dataset(images, clinical, target.values, masks=masks,
-                               **self._extra_arrays(X), **self._target_inputs(target),
-                               **presence_arrays(self, X, fitting=True))
-        net = self.net_
-        # Continue with the estimator's current training settings and callbacks.
-        net.set_params(lr=self.lr, max_epochs=self.max_epochs, batch_size=self.batch_size,
-                       verbose=int(self.verbose), augment=self.augment,
-                       modality_dropout=self.modality_dropout if self._is_multimodal() else 0.0,
-                       localization_weight=self.localization_weight)
-        net.train_split = (ValidationSplit(self.validation_fraction, self.seed_, groups,
-                                           target.stratify) if self._holds_out() else None)
-        bind_checkpoints(self, model_files.current_fitted_state(self),
-                               getattr(self, "pretrained_weights_", None))
-        if getattr(self, "pretrained_weights_", None) is not None:
-            freeze(self, net, self.image_weights_loaded_)
-        net.callbacks = net_callbacks(self)
-        net.initialize_callbacks()
-        snapshot = net.snapshot()
-        before = len(net.history)
-        try:
-            net.partial_fit(dataset, y=None, epochs=epochs)
-            if epochs is None:
-                warn_if_still_improving(self, net, before)
-            net.recompute_batchnorm(dataset.take(self._trained_positions(net, len(dataset))),
-                                    threads=self.n_threads)
-            after = self._after_training(net, dataset, target)
-        except BaseException:
-            net.restore(snapshot)
-            raise
-        for name, value in after.items():
-            setattr(self, name, value)
-        self.interrupted_ = dict(net.callbacks_)["interrupt_recovery"].interrupted_
-        self.n_epochs_ = len(net.history)
-        return self
-
-    @staticmethod
-    def _trained_positions(net, n_samples):
-        """The positions the network trained on (all but its held-out validation part)."""
-        split = net.train_split
-        held_out = getattr(split, "valid_positions_", None) if split is not None else None
-        return (np.arange(n_samples) if held_out is None
-                else np.setdiff1d(np.arange(n_samples), held_out))
+            return training.continue_training(self, X, y, groups=groups, classes=classes,
+                                              epochs=1)
 
     def _assign_fitted(self, net, common, target_fitted, extra_fitted):
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
