@@ -6,7 +6,7 @@ import os
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.export_graph import FORMATS, export_network
-from .persistence import atomic_write
+from .atomic import atomic_write
 from .._version import __version__
 
 __all__ = ["export"]

@@ -14,29 +14,21 @@ holds. Every file that cannot be loaded raises :class:`ModelFileError`.
 
 import io
 import json
-import math
-import os
-import tempfile
 import zipfile
 import zlib
-from numbers import Integral
 
 import numpy as np
 import torch
 
-from .params import ROUTED_PREFIXES
-from .safe_names import ESTIMATORS, SAFE_ESTIMATOR_NAMES, UnsafeNameError, decode, encode
 from .._version import __version__
-from ..preprocessing._table import TableEncoder
+from .atomic import atomic_write
+from .file_checks import (FORMAT, FORMAT_VERSION, ModelFileError, check_fitted, check_int,
+                          check_meta, check_number_list, check_params)
+from .safe_names import ESTIMATORS, encode
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "atomic_write", "check_int", "check_number_list",
            "load", "write_model_file"]
 
-FORMAT = "skfusion-model"
-#: 2: the networks of skfusion 0.2 (the paper's RBCA block, the multi-head GMU with per-head
-#: gates, DAFT after the first normalisation of the last block). Format 1 files hold
-#: networks of a different architecture and are refused.
-FORMAT_VERSION = 2
 MEMBERS = {"meta.json", "weights.pt", "optimizer.pt", "image_weights.pt"}
 #: Largest uncompressed size of ``meta.json`` and of each tensor member.
 MAX_META_BYTES = 32 * 2**20
@@ -44,73 +36,6 @@ MAX_MEMBER_BYTES = 16 * 2**30
 #: Largest ratio of uncompressed to compressed size of a member (tensors barely compress;
 #: a zip bomb inflates a thousandfold).
 MAX_INFLATION = 50
-MAX_THREADS = max(64, os.cpu_count() or 1)
-#: Routed parameters a file may carry: the prefixes (callbacks are never saved), and for
-#: the iterators only these keys.
-FILE_PREFIXES = ("module", "criterion", "optimizer", "iterator_train", "iterator_valid")
-ITERATOR_KEYS = {"batch_size", "shuffle", "pin_memory", "num_workers", "persistent_workers",
-                 "prefetch_factor", "timeout"}
-
-
-class ModelFileError(ValueError):
-    """A file that cannot be loaded as a skfusion model: damaged, edited, hostile, of an
-    unsupported format, or naming objects outside the registry. The message names the file
-    and what is wrong."""
-
-
-def _umask():
-    """The process's umask, read without changing it where the system says (Linux)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)  # elsewhere: set and restore at once
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path, write):
-    """Write a file through ``write(fileobj)`` so that ``path`` always holds either its old
-    content or the complete new one.
-
-    The bytes go to a temporary file in the same folder, are flushed and fsynced, and the
-    temporary file is renamed over ``path`` (``os.replace``, atomic on POSIX and Windows);
-    the folder is fsynced so the rename survives a crash. On any error (a full disk,
-    Ctrl-C) the temporary file is removed and ``path`` is untouched. Concurrent writers
-    each rename a complete file: the last one wins.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                         suffix=".tmp")
-    try:
-        # mkstemp creates the file readable by its owner only; give it the mode any other
-        # writer would (0666 less the umask), as the file it replaces had.
-        os.chmod(temporary, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        directory = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(directory)
-    except OSError:
-        pass
-    finally:
-        os.close(directory)
 
 
 def encode_params(estimator, pretrained=None):
@@ -249,155 +174,6 @@ def _load_tensors(path, member, data):
     return value
 
 
-def check_int(path, field, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
-        raise ModelFileError(f"{path!s}: {field} must be an integer in [{low}, {high}]; got "
-                             f"{value!r}.")
-    return int(value)
-
-
-def check_number_list(path, field, value, *, length=None, max_length=10**7, positive=False):
-    """A list of finite numbers (``length`` of them, if given), or a ModelFileError."""
-    if not isinstance(value, list) or not len(value) <= max_length or (
-            length is not None and len(value) != length) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            and (not positive or v > 0) for v in value):
-        raise ModelFileError(f"{path!s}: fitted.{field} must be a list of "
-                             f"{'' if length is None else f'{length} '}finite"
-                             f"{' positive' if positive else ''} numbers.")
-    return value
-
-
-def _check_meta(path, meta):
-    if not isinstance(meta, dict):
-        raise ModelFileError(f"{path!s}: meta.json must hold a JSON object; got "
-                             f"{type(meta).__name__}.")
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path!s} is not a skfusion model file (format "
-                             f"{meta.get('format')!r}).")
-    version = meta.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{path!s}: format_version must be a positive integer; got "
-                             f"{version!r}.")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path!s} uses model file format {version}, written by skfusion "
-            f"{meta.get('skfusion_version')}; this skfusion reads format {FORMAT_VERSION}. "
-            "Upgrade skfusion to load it.")
-    if version < FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path!s} uses model file format {version} (skfusion "
-            f"{meta.get('skfusion_version')}), whose networks have another architecture "
-            "(format 2 changed the RBCA block, the multi-head GMU and the DAFT placement); "
-            "its weights cannot be loaded into today's networks. Refit the model, or load it "
-            "with the skfusion that wrote it (pip install 'skfusion<0.2').")
-    for field, kind in (("params", dict), ("fitted", dict), ("estimator", str)):
-        if not isinstance(meta.get(field), kind):
-            raise ModelFileError(f"{path!s}: meta.json field {field!r} must be a "
-                                 f"{kind.__name__}; got {type(meta.get(field)).__name__}.")
-    if meta["estimator"] not in SAFE_ESTIMATOR_NAMES or meta["estimator"] not in ESTIMATORS:
-        raise ModelFileError(f"{path!s} holds an unknown estimator {meta['estimator']!r}; "
-                             f"expected one of {list(SAFE_ESTIMATOR_NAMES)}.")
-
-
-def _check_params(path, cls, raw, custom_objects):
-    own = set(cls._get_param_names())
-    params = {}
-    for name, value in raw.items():
-        prefix = name.split("__", 1)[0] if "__" in name else None
-        if prefix is None and name not in own:
-            raise ModelFileError(f"{path!s}: params has {name!r}, which is not a parameter of "
-                                 f"{cls.__name__}.")
-        if prefix is not None and (prefix not in ROUTED_PREFIXES or prefix not in
-                                   FILE_PREFIXES):
-            raise ModelFileError(f"{path!s}: params has {name!r}; a model file may route "
-                                 f"parameters only to {list(FILE_PREFIXES)}.")
-        if prefix in ("iterator_train", "iterator_valid") and (
-                name.split("__", 1)[1] not in ITERATOR_KEYS or not isinstance(
-                    value, (bool, int, float)) or isinstance(value, float) and not
-                math.isfinite(value)):
-            raise ModelFileError(f"{path!s}: params has {name}={value!r}; expected one of "
-                                 f"{sorted(ITERATOR_KEYS)} with a number.")
-        try:
-            params[name] = decode(value, custom_objects, where=f"params[{name!r}]")
-        except UnsafeNameError as exc:
-            raise ModelFileError(f"{path!s}: {exc}") from None
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise ModelFileError(f"{path!s}: {exc}") from None
-    for name, cap in cls._param_caps.items():  # the parameter records' ``cap``
-        key_value = [(k, v) for k, v in params.items() if k == name or k == f"module__{name}"]
-        for key, value in key_value:
-            if isinstance(value, Integral) and not isinstance(value, bool) and value > cap:
-                raise ModelFileError(f"{path!s}: params[{key!r}]={value} is over the cap of "
-                                     f"{cap} for model files.")
-    threads = params.get("n_threads")
-    if threads is not None and isinstance(threads, Integral) and threads > MAX_THREADS:
-        raise ModelFileError(f"{path!s}: params['n_threads']={threads} is over the cap of "
-                             f"{MAX_THREADS}; edit the file or refit.")
-    for key in ("iterator_train__num_workers", "iterator_valid__num_workers"):
-        if isinstance(params.get(key), int) and params[key] > (os.cpu_count() or 1) * 4:
-            raise ModelFileError(f"{path!s}: params[{key!r}]={params[key]} is over the cap "
-                                 f"of {(os.cpu_count() or 1) * 4}.")
-    return params
-
-
-def _check_fitted(path, fitted):
-    n_features = check_int(path, "fitted.n_features_in", fitted.get("n_features_in"), 0,
-                            10**6)
-    encoding = fitted.get("clinical_encoding")
-    if encoding is not None:
-        try:
-            TableEncoder.check_state(encoding, n_features)
-        except ValueError as exc:
-            raise ModelFileError(f"{path!s}: fitted.{exc}") from None
-    names = fitted.get("feature_names_in")
-    if names is not None and (not isinstance(names, list) or len(names) != n_features
-                              or not all(isinstance(n, str) for n in names)
-                              or len(set(names)) != len(names)):
-        raise ModelFileError(f"{path!s}: fitted.feature_names_in must be null or "
-                             f"{n_features} distinct strings.")
-    shape = fitted.get("image_shape")
-    channels = fitted.get("channel_names_in")
-    if channels is not None and (
-            not isinstance(channels, list) or not isinstance(shape, list) or not shape
-            or len(channels) != shape[0] or len(set(channels)) != len(channels)
-            or not all(isinstance(n, str) and n.strip() for n in channels)):
-        raise ModelFileError(f"{path!s}: fitted.channel_names_in must be null or one "
-                             "distinct name per image channel.")
-    if not isinstance(shape, list) or len(shape) not in (3, 4):
-        raise ModelFileError(f"{path!s}: fitted.image_shape must be [C, H, W] or "
-                             "[C, D, H, W].")
-    check_int(path, "fitted.image_shape[0]", shape[0], 1, 4096)
-    for axis in shape[1:]:
-        check_int(path, "fitted.image_shape", axis, 1, 2**20)
-    if fitted.get("slices", "channels") not in ("channels", "mean", "attention"):
-        raise ModelFileError(f"{path!s}: fitted.slices must be 'channels', 'mean' or "
-                             "'attention'.")
-    if not isinstance(fitted.get("localization", False), bool):
-        raise ModelFileError(f"{path!s}: fitted.localization must be true or false.")
-    check_int(path, "fitted.seed", fitted.get("seed", 0), 0, 2**63 - 1)
-    check_int(path, "fitted.n_epochs_", fitted.get("n_epochs_", 0), 0, 10**6)
-    if not isinstance(fitted.get("extra", {}), dict):
-        raise ModelFileError(f"{path!s}: fitted.extra must be an object.")
-    shuffle = fitted.get("shuffle_state")
-    if shuffle is not None:
-        if not (isinstance(shuffle, list) and len(shuffle) == 5 and shuffle[0] == "MT19937"
-                and isinstance(shuffle[1], list) and len(shuffle[1]) == 624
-                and all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < 2**32
-                        for k in shuffle[1])):
-            raise ModelFileError(f"{path!s}: fitted.shuffle_state is not a random state.")
-        check_int(path, "fitted.shuffle_state position", shuffle[2], 0, 624)
-        check_int(path, "fitted.shuffle_state has_gauss", shuffle[3], 0, 1)
-        if not isinstance(shuffle[4], (int, float)) or isinstance(shuffle[4], bool):
-            raise ModelFileError(f"{path!s}: fitted.shuffle_state gauss must be a number.")
-    generator = fitted.get("generator_state")
-    if generator is not None and not (
-            isinstance(generator, list) and len(generator) <= 10**5 and all(
-                isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256
-                for b in generator)):
-        raise ModelFileError(f"{path!s}: fitted.generator_state is not a generator state.")
-
-
 def _read_pretrained(path, marker, members, fitted):
     """The pretrained image weights a file keeps (``image_weights.pt``), checked against the
     hash its parameters and fitted state name; None when it keeps none."""
@@ -460,16 +236,16 @@ def load(path, *, device="cpu", custom_objects=None):
         meta = json.loads(members["meta.json"].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
-    _check_meta(path, meta)
+    check_meta(path, meta)
     cls = ESTIMATORS[meta["estimator"]]
     raw_params = dict(meta["params"])
     pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,
                                   meta["fitted"])
-    params = _check_params(path, cls, raw_params, custom_objects)
+    params = check_params(path, cls, raw_params, custom_objects)
     if "image_weights" in meta["params"]:
         params["image_weights"] = pretrained
     fitted = meta["fitted"]
-    _check_fitted(path, fitted)
+    check_fitted(path, fitted)
     cls._target_encoder.check_state(path, fitted)
     params["device"] = device
     state = _load_tensors(path, "weights.pt", members["weights.pt"])

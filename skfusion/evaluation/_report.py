@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.utils import Bunch
 
 from .._base.fitting import fit_with_groups
-from .._base.persistence import atomic_write
+from .._base.atomic import atomic_write
 from .._input import as_fusion_input, subjects_of
 from ._diagnostics import binary_labels, cross_val_diagnostics, subgroup_rows
 from ..metrics import infer_pos_label, plot_diagnostics, plot_reliability
