@@ -149,6 +149,26 @@ def test_scorers_in_cross_validate():
     assert np.isfinite(multi["test_sensitivity"]).all()
 
 
+def test_scorers_pickle_and_run_in_parallel_processes():
+    """The confusion-matrix scorers are plain picklable objects (a validation decorator once
+    turned their class into a function, so pickle refused them)."""
+    import pickle
+
+    scorers = diagnostic_scorers(pos_label="AD", zero_division=0.0)
+    restored = pickle.loads(pickle.dumps(scorers))
+    assert sorted(restored) == sorted(scorers)
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(60, 2))
+    y = np.where(X[:, 0] > 0, "AD", "NC")
+    serial = cross_validate(LogisticRegression(), X, y, cv=3, scoring=scorers)
+    parallel = cross_validate(LogisticRegression(), X, y, cv=3, scoring=restored, n_jobs=2)
+    np.testing.assert_allclose(parallel["test_sensitivity"], serial["test_sensitivity"])
+    with pytest.raises(ValueError, match="zero_division"):
+        diagnostic_scorers(pos_label="AD", zero_division=2.0)
+    with pytest.raises(ValueError, match="pos_label"):
+        diagnostic_scorers(pos_label=[1])
+
+
 def test_plot_diagnostics_writes_a_png(tmp_path):
     plot_diagnostics(Y_TRUE, Y_PRED, np.linspace(0, 1, 10)[::-1], pos_label="AD",
                      path=tmp_path / "fold.png", title="fold 1")
