@@ -21,6 +21,7 @@ from .parallel import data_parallel, shard, world
 from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
 from ..nn.augment import apply_policy, augmentation_policy, drop_modalities
 from .presence import fit_to_module, module_reads, unread_gaps, with_presence
+from .refits import fit_linear, recompute_batchnorm
 from ..nn.contrastive import corrupt_table
 from ..nn.init import he_init_
 from ..nn.localization import segmentation_loss
@@ -163,29 +164,7 @@ class FusionNet(NeuralNet):
         criterion plus ``alpha / 2 * ||weight||^2`` on standardised values (L-BFGS to
         convergence), then fold the standardisation back into the weights. For tasks without
         a closed-form linear start (the Cox model)."""
-        layer = getattr(self.module_, name)
-        values = clinical.astype(np.float64)
-        mean, scale = values.mean(axis=0), values.std(axis=0)
-        scale[scale == 0] = 1.0
-        device = layer.weight.device
-        x = torch.as_tensor((values - mean) / scale, dtype=torch.float32, device=device)
-        y = torch.as_tensor(target, device=device)
-        weight = torch.zeros(layer.out_features, layer.in_features, device=device,
-                             requires_grad=True)
-        bias = torch.zeros(layer.out_features, device=device, requires_grad=True)
-        optimizer = torch.optim.LBFGS([weight, bias], max_iter=200,
-                                      line_search_fn="strong_wolfe")
-
-        def closure():
-            optimizer.zero_grad()
-            loss = self.criterion_(x @ weight.T + bias, y) + 0.5 * alpha * weight.pow(2).sum()
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        coef = weight.detach().double().cpu().numpy() / scale
-        intercept = bias.detach().double().cpu().numpy() - coef @ mean
-        self.set_linear_(name, coef, intercept)
+        fit_linear(self, name, clinical, target, alpha)
 
     @contextlib.contextmanager
     def recording(self, name):
@@ -234,33 +213,7 @@ class FusionNet(NeuralNet):
         Batches of one sample are skipped (a one-sample batch has no variance). Every
         process of a data-parallel fit reads the same batches, so the statistics agree.
         Returns the number of batches read."""
-        norms = [m for m in self.module_.modules()
-                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                 and m.track_running_stats
-                 and all(p.requires_grad for p in m.parameters(recurse=False))]
-        if not norms or len(dataset) < 2:
-            return 0
-        momenta = [m.momentum for m in norms]
-        self.module_.eval()
-        for norm in norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # a cumulative average of the batches read
-            norm.train()
-        read = 0
-        try:
-            with torch.no_grad(), torch_threads(threads), self.kernels():
-                for batch in self.get_iterator(dataset, training=False):
-                    x, _ = unpack_data(batch)
-                    first = x["images"] if isinstance(x, dict) else x
-                    if len(first) < 2:
-                        continue
-                    self.infer(x)
-                    read += 1
-        finally:
-            for norm, momentum in zip(norms, momenta):
-                norm.momentum = momentum
-            self.module_.eval()
-        return read
+        return recompute_batchnorm(self, dataset, threads)
 
     def snapshot(self):
         """Copies of the weights, optimizer state and history length (see :meth:`restore`)."""
