@@ -201,18 +201,25 @@ class FusionNet(NeuralNet):
     def recompute_batchnorm(self, dataset, *, threads=None):
         """Precise batch normalisation (Wu and Johnson, "Rethinking 'Batch' in BatchNorm",
         2021): replace the running statistics of every trained batch-normalisation layer by
-        the exact averages of its batch statistics over ``dataset`` (the training samples),
-        computed with the final weights and the inputs as prediction reads them (no
-        augmentation, no modality dropout).
+        the mean and (unbiased) variance of its inputs over ``dataset`` (the training
+        samples), computed with the final weights and the inputs as prediction reads them
+        (no augmentation, no modality dropout). Each layer normalises with its batch's
+        statistics during the pass, as in training.
 
         The running averages kept during training lag the weights (momentum 0.1 over the
         last steps, while the weights still move) and saw augmented, partly dropped inputs;
         on the built-in cohort they shifted the fused networks' probabilities towards one
         class (mean predicted AD probability 0.71 for a prevalence of 0.53; recomputed:
         0.53, accuracy 0.79 -> 0.93). Frozen layers (loaded image weights) keep theirs.
-        Batches of one sample are skipped (a one-sample batch has no variance). Every
-        process of a data-parallel fit reads the same batches, so the statistics agree.
-        Returns the number of batches read."""
+
+        Every sample weighs the same (the moments of the whole set, not a mean of per-batch
+        values), and the image encoder's layers see only the samples that have an image:
+        those come first in the pass, in batches of their own, and the encoder never reads an
+        absent sample's placeholder (:func:`skfusion.nn.presence.present_only`). The pass
+        reads at most :data:`~skfusion._net.refits.PRECISE_BN_SAMPLES` samples (a random
+        subset beyond that), so its cost is bounded. A last batch of one sample joins the
+        one before it. Every process of a data-parallel fit reads the same batches, so the
+        statistics agree. Returns the number of batches read."""
         return recompute_batchnorm(self, dataset, threads)
 
     def snapshot(self):

@@ -2,13 +2,16 @@
 shortcut) fitted alone by L-BFGS, and the precise batch-normalisation statistics recomputed
 after training. :class:`~skfusion._net.net.FusionNet` calls these from its methods."""
 
+import threading
+
 import numpy as np
 import torch
 from skorch.dataset import unpack_data
 
+from ..nn.presence import present_only
 from .device import torch_threads
 
-__all__ = ["fit_linear", "recompute_batchnorm"]
+__all__ = ["PRECISE_BN_SAMPLES", "fit_linear", "recompute_batchnorm", "trained_norms"]
 
 
 def fit_linear(net, name, clinical, target, alpha):
@@ -38,25 +41,96 @@ def fit_linear(net, name, clinical, target, alpha):
     net.set_linear_(name, coef, intercept)
 
 
-def recompute_batchnorm(net, dataset, threads=None):
+#: The most training samples the precise batch-normalisation pass reads (drawn at random,
+#: keeping the share of samples with an image): Wu and Johnson (2021) find a few thousand
+#: samples enough; the pass then costs at most this many forward passes however large the
+#: training set.
+PRECISE_BN_SAMPLES = 4096
+
+
+def trained_norms(module):
+    """The batch-normalisation layers that track running statistics and were trained (not
+    frozen): the ones the precise pass recomputes."""
+    return [m for m in module.modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            and m.track_running_stats
+            and all(p.requires_grad for p in m.parameters(recurse=False))]
+
+
+def _pass_order(dataset, batch_size, max_samples, seed):
+    """The positions the pass reads, in order: at most ``max_samples`` (a random subset that
+    keeps the share of samples with an image), those with an image first, so that batches
+    hold either several images or none; where that would leave one image alone in the batch
+    it shares with image-less samples, one image-less sample moves to the front."""
+    n = len(dataset)
+    present = getattr(dataset, "present", {}).get("image_present")
+    present = (np.ones(n, dtype=bool) if present is None
+               else present.cpu().numpy().astype(bool))
+    with_image, without = np.flatnonzero(present), np.flatnonzero(~present)
+    if n > max_samples:
+        rng = np.random.default_rng(seed)
+        keep = int(round(max_samples * len(with_image) / n))
+        with_image = np.sort(rng.choice(with_image, keep, replace=False))
+        without = np.sort(rng.choice(without, max_samples - keep, replace=False))
+    if len(without) and len(with_image) > 1 and len(with_image) % batch_size == 1 \
+            and batch_size >= 3:
+        return np.concatenate([without[:1], with_image, without[1:]])
+    return np.concatenate([with_image, without])
+
+
+def _moments_hook(totals, owner):
+    """A forward pre-hook adding its input's per-channel count, mean and sum of squared
+    deviations to ``totals`` (Chan et al.'s pairwise update, in float64): every sample
+    weighs the same, whatever its batch."""
+
+    def hook(module, args):
+        if threading.get_ident() != owner:
+            return
+        x = args[0].detach().float()
+        dims = [0, *range(2, x.dim())]
+        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        count = x.numel() // x.shape[1]
+        mean, m2 = mean.double(), var.double() * count
+        seen = totals.get(module)
+        if seen is None:
+            totals[module] = [count, mean, m2]
+            return
+        n, old_mean, old_m2 = seen
+        delta = mean - old_mean
+        total = n + count
+        totals[module] = [total, old_mean + delta * (count / total),
+                          old_m2 + m2 + delta.pow(2) * (n * count / total)]
+
+    return hook
+
+
+def recompute_batchnorm(net, dataset, threads=None, max_samples=PRECISE_BN_SAMPLES):
     """The body of :meth:`~skfusion._net.net.FusionNet.recompute_batchnorm` (see there):
     returns the number of batches read."""
-    norms = [m for m in net.module_.modules()
-             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-             and m.track_running_stats
-             and all(p.requires_grad for p in m.parameters(recurse=False))]
+    norms = trained_norms(net.module_)
     if not norms or len(dataset) < 2:
         return 0
-    momenta = [m.momentum for m in norms]
+    params = net.get_params_for("iterator_valid")
+    batch_size = params.get("batch_size", net.batch_size)
+    batch_size = len(dataset) if batch_size in (-1, None) else int(batch_size)
+    order = _pass_order(dataset, batch_size, max_samples, int(net.seed))
+    ordered = dataset if np.array_equal(order, np.arange(len(dataset))) else \
+        dataset.take(order)  # (no copy where the order is the dataset's own)
+    totals, owner = {}, threading.get_ident()
+    hooks = [norm.register_forward_pre_hook(_moments_hook(totals, owner)) for norm in norms]
+    momenta = [norm.momentum for norm in norms]
     net.module_.eval()
     for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average of the batches read
-        norm.train()
+        norm.momentum = 0.0  # the forward pass leaves the running statistics alone
+        norm.train()  # and normalises with the batch's statistics, as in training
     read = 0
     try:
-        with torch.no_grad(), torch_threads(threads), net.kernels():
-            for batch in net.get_iterator(dataset, training=False):
+        iterator = net.get_iterator(ordered, training=False)
+        sampler = getattr(iterator, "batch_sampler", iterator)
+        if getattr(sampler, "merge_singleton", None) is not None:
+            sampler.merge_singleton = True
+        with torch.no_grad(), torch_threads(threads), net.kernels(), present_only():
+            for batch in iterator:
                 x, _ = unpack_data(batch)
                 first = x["images"] if isinstance(x, dict) else x
                 if len(first) < 2:
@@ -64,7 +138,16 @@ def recompute_batchnorm(net, dataset, threads=None):
                 net.infer(x)
                 read += 1
     finally:
+        for hook in hooks:
+            hook.remove()
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
         net.module_.eval()
+    with torch.no_grad():
+        for norm in norms:
+            count, mean, m2 = totals.get(norm, (0, None, None))
+            if count < 2:
+                continue  # a layer the pass never reached keeps its statistics
+            norm.running_mean.copy_(mean.to(norm.running_mean.dtype))
+            norm.running_var.copy_((m2 / (count - 1)).to(norm.running_var.dtype))
     return read

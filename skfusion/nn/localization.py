@@ -122,7 +122,9 @@ class LocalizingNet(nn.Module):
             outputs = self.inner(**inputs)
         finally:
             encoder.taps = None
-        if len(taps) > 1 and taps[1].shape[0] != seen.shape[0]:
+        if len(taps) == 1:  # the encoder read no sample (none present: skfusion.nn.presence)
+            logits = seen.new_zeros((seen.shape[0], 1, *seen.shape[2:]))
+        elif taps[1].shape[0] != seen.shape[0]:
             # The encoder read only the samples with an image (training): decode those.
             positions = torch.nonzero(present).flatten()
             taps[0] = seen.index_select(0, positions)

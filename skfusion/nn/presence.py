@@ -15,14 +15,38 @@ mixed with placeholders); in evaluation, where normalisation uses running statis
 samples do not interact, it runs on the whole batch and the stand-in is selected per sample,
 so an exported graph has no data-dependent shapes. A training batch with fewer than two
 present samples also takes the whole-batch path (batch normalisation needs two).
+
+Within :func:`present_only` (the precise batch-normalisation pass after training), the
+encoder reads the present samples only in any mode, and not at all where fewer than two of
+the batch's samples are present: statistics gathered there describe real images only.
 """
+
+import contextlib
+import threading
 
 import torch
 from torch import nn
 
 from ._checks import check_positive_int
 
-__all__ = ["STAND_INS", "StandIn", "encode_present", "stand_in_for"]
+__all__ = ["STAND_INS", "StandIn", "encode_present", "present_only", "stand_in_for"]
+
+_STATE = threading.local()
+
+
+@contextlib.contextmanager
+def present_only():
+    """Within this block (in the calling thread), :func:`encode_present` never lets the
+    encoder read an absent sample's slot, whatever the module's mode: the encoder runs on
+    the present samples alone, or not at all where fewer than two are present (their
+    features are then the stand-ins'). Used by the pass that recomputes batch-normalisation
+    statistics after training, so that no placeholder enters them."""
+    previous = getattr(_STATE, "present_only", False)
+    _STATE.present_only = True
+    try:
+        yield
+    finally:
+        _STATE.present_only = previous
 
 #: The attribute names of the stand-ins a fusion network may hold.
 STAND_INS = ("missing_image", "missing_text")
@@ -78,12 +102,15 @@ def encode_present(encode, inputs, present, stand_in, training):
     if present is None or stand_in is None:
         return encode(*inputs)
     present = present.bool()
-    if training:  # (no data-dependent shapes outside training: exported graphs trace this)
-        positions = torch.nonzero(present).flatten()
+    only_present = getattr(_STATE, "present_only", False)
+    if training or only_present:  # (no data-dependent shapes outside training and that
+        positions = torch.nonzero(present).flatten()  # pass: exported graphs trace this)
         if 2 <= positions.numel() < present.shape[0]:
             encoded = encode(*(None if x is None else x.index_select(0, positions)
                                for x in inputs))
             return stand_in.to(encoded.dtype).index_copy(0, positions, encoded)
+        if only_present and positions.numel() < 2:
+            return stand_in
     encoded = encode(*inputs)
     return torch.where(present.view(-1, 1), encoded, stand_in.to(encoded.dtype))
 

@@ -54,10 +54,12 @@ def test_two_processes_train_the_model_one_process_trains(make, kwargs):
         return np.ravel(predict(X)), (model.localize(X).ravel() if model.localizes_ else None)
 
     # Predictions agree to float rounding; the localisation maps (a decoder on this tiny
-    # network, range ~0.7) to 1e-2: summing gradients across processes in another order moves
-    # them by ~7e-4 (measured), where half-batch training moves them by ~0.5.
+    # network, range ~0.7) to 2e-2: summing gradients across processes in another order moves
+    # the weights by ~7e-5, and with them the maps by ~1.1e-2 and the probabilities by
+    # ~1.4e-5 (measured; 7.3e-3 and 6.6e-6 while precise batch normalisation averaged
+    # per-batch statistics), where half-batch training moves the maps by ~0.5.
     for got, alone, halved, tolerance in zip(outputs(parallel), outputs(single),
-                                             outputs(halves), (1e-5, 1e-2)):
+                                             outputs(halves), (5e-5, 2e-2)):
         if got is None:
             continue
         gap = np.abs(got - alone).max()
