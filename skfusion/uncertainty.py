@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._base.fitting import fit_with_groups
+from ._tasks.classification import classes_from_proba
 from ._net.progress import progress
 
 __all__ = ["SeedEnsemble"]
@@ -136,7 +137,7 @@ class SeedEnsemble(BaseEstimator):
         """The most probable class of the mean probabilities, or the members' mean value."""
         outputs = self._member_outputs(X)
         if is_classifier(self.estimator):
-            return self.classes_[outputs.mean(axis=0).argmax(axis=1)]
+            return classes_from_proba(self.classes_, outputs.mean(axis=0))
         return outputs.mean(axis=0)
 
     def predict_uncertainty(self, X):

@@ -9,6 +9,8 @@ wrote them. Those that need fitting on sklearn's tabular data are listed in
 import inspect
 import pickle
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
@@ -200,6 +202,24 @@ def test_classifier_predictions(cls, tiny_inputs):
     np.testing.assert_array_equal(decision > 0, proba[:, 1] > 0.5)
     assert 0 <= estimator.score(X, y) <= 1
     assert is_classifier(estimator)
+
+
+@pytest.mark.parametrize("calibration", [None, "temperature", "temperature_bias"])
+@pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
+def test_classes_are_the_argmax_of_the_calibrated_probabilities(cls, calibration,
+                                                                 tiny_inputs):
+    X, y = tiny_inputs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a 20-patient calibration split
+        estimator = small(cls, calibration=calibration, validation_fraction=0.3).fit(X, y)
+    np.testing.assert_array_equal(estimator.predict(X),
+                                  estimator.classes_[estimator.predict_proba(X).argmax(1)])
+    if calibration == "temperature_bias":  # a bias that moves classes must move predict
+        estimator.calibration_bias_ = np.array([0.0, 3.0])
+        proba = estimator.predict_proba(X)
+        np.testing.assert_array_equal(estimator.predict(X),
+                                      estimator.classes_[proba.argmax(1)])
+        assert (estimator.predict(X) == estimator.classes_[1]).mean() > 0.5
 
 
 @pytest.mark.parametrize("cls", REGRESSORS, ids=lambda c: c.__name__)

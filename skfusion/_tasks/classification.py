@@ -1,6 +1,8 @@
 """The classification layer: labels to class indices, class weights, a logistic-regression
 start for the clinical shortcut, and probabilities from the network's logits."""
 
+import warnings
+
 import numpy as np
 import torch
 from scipy.special import log_softmax, softmax
@@ -248,19 +250,21 @@ reweighted classes; neither method undoes that.""",
         positions = net.train_split.valid_positions_
         logits = net.predict_outputs(dataset.take(positions), threads=self.n_threads)
         labels = np.asarray(target.values)[positions]
+        warn_if_calibration_split_small(self.calibration, labels, target.fitted["classes_"],
+                                        _subjects_at(net.train_split, positions))
 
         def loss(log_t, bias=0.0):
             scaled = log_softmax(logits / np.exp(log_t) + bias, axis=1)
             return -float(np.mean(scaled[np.arange(len(labels)), labels]))
 
         if self.calibration == "temperature":
-            best = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
-            return {"temperature_": float(np.exp(best.x))}
+            best = minimize_scalar(loss, bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded")
+            return {"temperature_": _checked_temperature(float(np.exp(best.x)))}
         n_classes = logits.shape[1]
         best = minimize(lambda w: loss(w[0], np.concatenate([[0.0], w[1:]])),
                         x0=np.zeros(n_classes), method="L-BFGS-B",
-                        bounds=[(np.log(0.05), np.log(20.0))] + [(-20.0, 20.0)] * (n_classes - 1))
-        return {"temperature_": float(np.exp(best.x[0])),
+                        bounds=[tuple(np.log(TEMPERATURE_BOUNDS))] + [(-20.0, 20.0)] * (n_classes - 1))
+        return {"temperature_": _checked_temperature(float(np.exp(best.x[0]))),
                 "calibration_bias_": np.concatenate([[0.0], best.x[1:]])}
 
     def _logits(self, X):
@@ -298,14 +302,66 @@ reweighted classes; neither method undoes that.""",
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict(self, X):
-        """The most probable class of each sample, as labels from ``classes_``."""
-        logits = self._outputs(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        """The most probable class of each sample, as labels from ``classes_``: the class of
+        the highest probability :meth:`predict_proba` returns (calibrated where the model
+        is), through :func:`classes_from_proba`."""
+        proba = self.predict_proba(X)  # (refuses an unfitted model first)
+        return classes_from_proba(self.classes_, proba)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
+
+
+def classes_from_proba(classes, proba):
+    """The class of the highest probability in each row of ``proba`` (columns in ``classes``
+    order): the one road from probabilities to classes, shared by every classifier's
+    ``predict``, so that classes always agree with the (calibrated) probabilities."""
+    return np.asarray(classes)[np.argmax(proba, axis=1)]
+
+
+#: Fewest held-out subjects of each class that ``calibration`` fits on without a warning.
+CALIBRATION_MIN_SUBJECTS = 10
+
+#: The temperature's search interval.
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+
+
+def _subjects_at(split, positions):
+    """The subject of each held-out position (the positions themselves without groups)."""
+    groups = getattr(split, "groups", None)
+    return positions if groups is None else np.asarray(groups)[positions]
+
+
+def warn_if_calibration_split_small(calibration, labels, classes, subjects):
+    """Warn, with the counts, when the held-out split that ``calibration`` is fitted on has
+    fewer than :data:`CALIBRATION_MIN_SUBJECTS` subjects of some class."""
+    counts = {c: len(np.unique(np.asarray(subjects)[np.asarray(labels) == i]))
+              for i, c in enumerate(np.asarray(classes).tolist())}
+    if min(counts.values()) >= CALIBRATION_MIN_SUBJECTS:
+        return
+    shown = ", ".join(f"{c!r}: {k}" for c, k in counts.items())
+    warnings.warn(
+        f"calibration={calibration!r} was fitted on a held-out split with few subjects of "
+        f"some class ({shown}; at least {CALIBRATION_MIN_SUBJECTS} of each are advised), so "
+        "the calibrated probabilities may be unreliable. Raise validation_fraction, pass "
+        "more patients, or set calibration=None.", UserWarning, stacklevel=7)
+
+
+def _checked_temperature(temperature):
+    """``temperature``, with a warning where it landed on or near its search bound (within
+    a factor 1.5: the held-out split could not tell how far to scale, as when it holds one
+    subject; probabilities are then pushed to 0 and 1, or flattened)."""
+    low, high = TEMPERATURE_BOUNDS
+    if not low * 1.5 < temperature < high / 1.5:
+        warnings.warn(
+            f"the calibration temperature landed near its search bound ({temperature:.3g}, "
+            f"searched over {low}-{high}): the held-out split does not determine it, and the "
+            "probabilities may be pushed to 0 and 1 (small bound) or flattened (large). "
+            "Raise validation_fraction, pass more patients, or set calibration=None.",
+            UserWarning, stacklevel=7)
+    return temperature
 
 
 def _logistic_start(clinical, y_encoded, n_classes, class_weight, classes):

@@ -171,3 +171,26 @@ def test_the_bias_survives_files_and_export_and_goes_with_a_refit(shifted, tmp_p
     again = load(both.save(tmp_path / "again.skf"))
     again.set_params(calibration=None, max_epochs=1).fit(X, shifted[3])
     assert not hasattr(again, "calibration_bias_") and not hasattr(again, "temperature_")
+
+
+def test_a_calibration_split_with_few_subjects_of_a_class_warns_with_the_counts():
+    X, y = make_data(n=40)
+    model = ClinicalAttentionClassifier(**TINY, calibration="temperature",
+                                        validation_fraction=0.25)
+    with pytest.warns(UserWarning, match=r"few subjects of some class \('AD': 5, 'NC': 5; "
+                                         r"at least 10 of each"):
+        model.fit(X, y)
+    assert hasattr(model, "temperature_")  # fitted all the same, with the warning
+
+
+def test_a_temperature_near_its_search_bound_warns():
+    """One held-out subject: nothing bounds the temperature from below."""
+    X, y = make_data(n=12)
+    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 30, "lr": 1e-2},
+                                        calibration="temperature", validation_fraction=0.05)
+    with pytest.warns(UserWarning) as caught:
+        model.fit(X, y)
+    messages = " ".join(str(w.message) for w in caught)
+    assert len(model.validation_indices_) == 1 and model.temperature_ < 0.075
+    assert "few subjects of some class" in messages
+    assert "landed near its search bound" in messages
