@@ -6,6 +6,7 @@ as fitted attributes, and the encoder's own weights handed on
 import os
 from numbers import Integral
 
+import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -17,10 +18,22 @@ from .weights import resolve_image_weights
 __all__ = ["IMAGE_WEIGHTS_CONSTRAINTS", "check_image_weights", "freeze", "image_encoder_state",
            "load_image_weights"]
 
+class _Level(Interval):
+    """An int in the interval, never a bool (``freeze=True`` is no level, though ``bool`` is
+    an ``Integral``)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+    def __str__(self):
+        return (f"{super().__str__()} (the stem and stages 1..k; not a bool: "
+                "freeze='encoder' holds the whole pretrained encoder fixed)")
+
+
 IMAGE_WEIGHTS_CONSTRAINTS = {
     "image_weights": [None, str, os.PathLike, PretrainedWeights, FrozenEstimator,
                       HasMethods(["image_encoder_state_dict"])],
-    "freeze": [None, StrOptions({"stem", "encoder"}), Interval(Integral, 1, 4, closed="both")],
+    "freeze": [None, StrOptions({"stem", "encoder"}), _Level(Integral, 1, 4, closed="both")],
 }
 
 

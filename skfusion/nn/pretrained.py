@@ -15,18 +15,27 @@ The key mapping (torchvision/MONAI -> ours)::
 Where our network differs from the source, every tensor that has a place in ours is loaded
 and the rest is reported: an RBCA block's front replaces the block's first convolution (its
 ``conv1``/``bn1`` have no place), FiLM/DAFT's first normalisation has no affine parameters
-(its ``bn1.weight``/``bn1.bias`` have no place), MONAI's ``bias_downsample=True`` writes a
-bias our shortcut convolution does not have. Loading is refused, with the reason, when the
-stem does not map (a "small" stem, another kernel), when a stage gets no tensor at all, when
+(its ``bn1.weight``/``bn1.bias`` have no place); MONAI's ``bias_downsample=True`` writes a
+bias our shortcut convolution does not have: it is folded, exactly, into the running mean of
+the normalisation that follows. Loading is refused, with the reason, when the weights are of
+another depth (their stages hold another number of blocks), when the stem does not map (a "small" stem, another kernel), when a stage gets no tensor at all, when
 a tensor's shape differs other than in the input channels (another depth or width), or when
 2-D weights meet a 3-D network. MedicalNet's resnet10/18/34 use a parameter-free shortcut
 (its "type A") that our ResNet does not have: their stage-opening blocks' shortcuts stay at
 their initialisation and are reported as not loaded; MedicalNet's resnet50 (type B) maps
 whole.
 
+What a file cannot show: the stride of the first convolution. Our "standard" stem is
+torchvision's (7x7, stride 2, then max pooling); MONAI's ``ResNet`` defaults to
+``conv1_t_stride=1``, so its default network reads a map twice as fine after the stem. The
+weights load either way (a stride has no tensor); for the features a MONAI network with
+``conv1_t_stride=1`` computes, resample the images to half their size, or train that source
+with ``conv1_t_stride=2``, which is what our stem matches.
+
 Pure torch: nothing here reads a file (see :mod:`skfusion._base.weights`).
 """
 
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -94,6 +103,66 @@ def _torchvision_map(encoder):
     return mapping
 
 
+def _blocks_per_stage(state, layout):
+    """The number of blocks of each stage the weights hold, as a tuple."""
+    pattern = (re.compile(r"^layer(\d+)\.(\d+)\.") if layout == "torchvision"
+               else re.compile(r"^stages\.(\d+)\.(\d+)\."))
+    blocks = {}
+    for key in state:
+        match = pattern.match(key)
+        if match:
+            stage = int(match.group(1)) - (1 if layout == "torchvision" else 0)
+            blocks[stage] = max(blocks.get(stage, 0), int(match.group(2)) + 1)
+    return tuple(blocks.get(s, 0) for s in range(max(blocks) + 1)) if blocks else ()
+
+
+def _check_depths(encoder, state, layout):
+    """Refuse weights whose stages hold another number of blocks than ``encoder``'s (another
+    depth: resnet18 weights in a resnet34 would leave whole blocks at their initialisation)."""
+    theirs = _blocks_per_stage(state, layout)
+    mine = tuple(len(stage) for stage in encoder.stages)
+    if theirs and theirs != mine:
+        names = {(2, 2, 2, 2): "resnet18", (3, 4, 6, 3): "resnet34 or resnet50",
+                 (1, 1, 1, 1): "resnet10", (3, 4, 23, 3): "resnet101"}
+        hint = names.get(theirs)
+        raise ValueError(
+            f"the weights are of another depth: their stages hold {list(theirs)} blocks"
+            + (f" (a {hint})" if hint else "") + f", this network's {list(mine)} "
+            f"({encoder.backbone}). Pass the backbone the weights were trained with"
+            + (f" (backbone={hint.split()[0]!r})" if hint else "") + ".")
+
+
+def _fold_conv_biases(state, mapping, copies, layout):
+    """Fold the biases of the source's convolutions, which ours do not have (MONAI's
+    ``bias_downsample=True`` shortcut), into the normalisation that follows each: with
+    running statistics, ``norm(conv(x) + b)`` equals ``norm(conv(x))`` whose running mean is
+    lowered by ``b``, exactly (in training, batch statistics remove a constant anyway).
+    Returns the source keys folded; refuses a bias whose normalisation is not loaded."""
+    folded = set()
+    for key in state:
+        if not key.endswith(".bias"):
+            continue
+        conv = key[:-len(".bias")]
+        if conv.endswith("downsample.0"):
+            norm = conv[:-1] + "1"
+        else:
+            match = re.match(r"^(.*)conv(\d+)$", conv)
+            if not match:
+                continue
+            norm = f"{match.group(1)}bn{match.group(2)}"
+        if f"{conv}.weight" not in mapping:
+            continue
+        target = mapping.get(f"{norm}.running_mean")
+        if target is None or target not in copies:
+            raise ValueError(
+                f"the weights give {key} a bias that this network's convolution lacks, and "
+                f"its normalisation ({norm}) has no place here to fold it into; save the "
+                "source without convolution biases (MONAI: bias_downsample=False).")
+        copies[target] = copies[target] - state[key].to(copies[target].dtype)
+        folded.add(key)
+    return folded
+
+
 def load_resnet_weights(encoder, state):
     """Copy ``state`` (a dict of tensors in skfusion's or torchvision/MONAI's layout) into
     ``encoder`` (a :class:`~skfusion.nn.resnet.ResNet`) and return a :class:`LoadReport`.
@@ -115,6 +184,7 @@ def load_resnet_weights(encoder, state):
             f"the stem does not map: the weights' first convolution has no place in this "
             f"network (stem={encoder.stem_kind!r}); load them into a network with the "
             "standard 7x7 stem.")
+    _check_depths(encoder, state, layout)
     copies, adapted, problems = {}, [], []
     for source, target in mapping.items():
         if source not in state or target not in ours:
@@ -140,6 +210,8 @@ def load_resnet_weights(encoder, state):
             f"the weights do not fit this network ({len(problems)} tensor(s)): "
             f"{'; '.join(problems[:3])}. Match the weights' depth (backbone), width "
             "(base_width) and spatial_dims.")
+    folded = _fold_conv_biases(state, mapping, copies, layout) if layout == "torchvision" \
+        else set()
     for number in range(1, len(encoder.stages) + 1):
         if not any(k.startswith(f"stages.{number - 1}.") for k in copies):
             raise ValueError(
@@ -148,7 +220,7 @@ def load_resnet_weights(encoder, state):
     with torch.no_grad():
         for target, tensor in copies.items():
             ours[target].copy_(tensor.to(dtype=ours[target].dtype))
-    used = {s for s, t in mapping.items() if t in copies and s in state}
+    used = {s for s, t in mapping.items() if t in copies and s in state} | folded
     return LoadReport(layout=layout, loaded=sorted(copies),
                       not_loaded=sorted(set(ours) - set(copies)),
                       unused=sorted(set(state) - used), adapted=adapted)

@@ -194,6 +194,7 @@ NEWER_PARAMETERS = {
     "augment number": ("augment", 0.5),
     "freeze stages too many": ("freeze", 99),
     "freeze unknown word": ("freeze", "everything"),
+    "freeze a bool": ("freeze", True),
     "tol negative": ("tol", -1.0),
     "image_weights a path": ("image_weights", "/etc/passwd"),
     "image_weights unknown hash": ("image_weights", {"__pretrained__": "0" * 64}),

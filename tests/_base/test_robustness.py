@@ -207,6 +207,8 @@ SETTING_CASES = {
         "image_weights": str(tmp / f"absent{rng.randint(10**6)}.pt")},
     "setting_image_weights_not_weights": _not_weights,
     "setting_freeze_alone": lambda rng, tmp: {"freeze": rng.choice(["stem", "encoder", 2])},
+    "setting_freeze_bool": lambda rng, tmp: {"freeze": bool(rng.randint(2)),
+                                             "image_weights": str(tmp / "w.pt")},
 }
 SETTING_WORDS = ("augment", "image_weights", "freeze")
 

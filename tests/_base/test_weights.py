@@ -78,8 +78,10 @@ def test_medicalnet_type_a_shortcuts_have_no_tensors_to_load():
 @pytest.mark.parametrize("change, match", [
     (dict(base_width=8), r"do not fit this network.*base_width"),
     (dict(spatial_dims=3), "2-D weights"),
-    (dict(backbone="resnet50"), r"do not fit this network"),
+    (dict(backbone="resnet50"), r"another depth.*\(resnet50\)"),
     (dict(stem="small"), "the stem does not map"),
+    (dict(backbone="resnet34"), r"another depth: their stages hold \[2, 2, 2, 2\] blocks \(a "
+                                r"resnet18\), this network's \[3, 4, 6, 3\].*backbone='resnet18'"),
 ])
 def test_weights_that_do_not_map_are_refused_with_the_reason(change, match):
     source = monai_resnet("resnet18", 2, 1)
@@ -89,6 +91,29 @@ def test_weights_that_do_not_map_are_refused_with_the_reason(change, match):
     with pytest.raises(ValueError, match=match):
         load_resnet_weights(ours, source.state_dict())
     assert all(torch.equal(before[k], v) for k, v in ours.state_dict().items())
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_monai_shortcut_biases_are_folded_exactly(spatial_dims):
+    """MONAI's bias_downsample=True: the shortcut convolution's bias moves into the running
+    mean of the normalisation after it, and the features are the source's."""
+    source = monai_resnet("resnet18", spatial_dims, 1)
+    source_biased = monai.ResNet("basic", [2, 2, 2, 2], [16, 32, 64, 128],
+                                 spatial_dims=spatial_dims, n_input_channels=1,
+                                 conv1_t_stride=2, bias_downsample=True,
+                                 feed_forward=False)
+    state = source.state_dict()
+    biases = {k: torch.randn_like(v) for k, v in source_biased.state_dict().items()
+              if k.endswith("downsample.0.bias")}
+    assert len(biases) == 3
+    source_biased.load_state_dict({**state, **biases})
+    source_biased.eval()
+    ours = ResNet("resnet18", in_channels=1, base_width=16, spatial_dims=spatial_dims).eval()
+    report = load_resnet_weights(ours, source_biased.state_dict())
+    assert not report.unused and not report.not_loaded
+    x = torch.randn(2, 1, *[24] * spatial_dims)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), source_biased(x), atol=1e-5, rtol=0)
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +185,8 @@ def test_freeze_holds_pretrained_parts_and_their_statistics(source_files, freeze
     (dict(mode="clinical", image_weights="x.pt"), ValueError, "no image path"),
     (dict(image_weights=3), ValueError, "'image_weights' parameter"),
     (dict(freeze=5, image_weights="x.pt"), ValueError, "'freeze' parameter"),
+    (dict(freeze=True, image_weights="x.pt"), ValueError,
+     r"'freeze' parameter.*not a bool: freeze='encoder'.*Got True"),
 ])
 def test_bad_settings_are_refused_before_training(kwargs, error, match):
     X, y = make_data(n=12)
