@@ -2,8 +2,11 @@
 images and pathology tiles, read eagerly or on demand, and a table naming them turned into a
 cohort in one call."""
 
+import contextlib
 import os
 import pathlib
+import threading
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -64,26 +67,74 @@ def _read_dicom(path):
     return pixels
 
 
+_PILLOW_LIMIT = threading.Lock()
+
+
+def _open_pillow(path):
+    """``Image.open(path)`` with our pixel limit, ``SKFUSION_MAX_VOXELS``, checked against the
+    declared size before anything is decoded, in place of Pillow's own (its decompression-bomb
+    check, which would otherwise fire first, with its own number); a file Pillow cannot
+    identify is refused with its path."""
+    from PIL import Image, UnidentifiedImageError
+
+    with _PILLOW_LIMIT, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # ours is checked below
+        try:
+            image = Image.open(path)
+        except UnidentifiedImageError:
+            raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
+                             "check the file, or convert it.") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    width, height = image.size
+    bands = len(image.getbands())
+    if width * height * bands > max_voxels():
+        image.close()
+        raise ValueError(f"{path} declares {width}x{height}x{bands} values, over the "
+                         f"limit of {max_voxels()} (SKFUSION_MAX_VOXELS).")
+    return image
+
+
 def _read_pillow(path):
     """Pixels of a PNG, JPEG or TIFF as float (H, W) or (H, W, 3), upright as its EXIF
-    orientation says, palette expanded, alpha composited onto black, full bit depth."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    orientation says, palette expanded, alpha composited onto black, full bit depth (16-bit
+    colour, which Pillow decodes at 8 bits, is refused); a truncated or corrupt file is
+    refused with its path."""
+    with _decoding(path):
+        return _decode_pillow(path)
 
+
+@contextlib.contextmanager
+def _decoding(path):
+    """Pillow's errors for truncated or broken data, refused with the file's path."""
     try:
-        image = Image.open(path)
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
-                         "check the file, or convert it.") from None
+        yield
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (OSError, SyntaxError) as exc:
+        raise ValueError(f"{path} cannot be decoded ({exc}): the file is truncated or "
+                         "corrupt. Re-export or re-copy it, or leave that patient out (or "
+                         "mark the image missing).") from None
+
+
+def _decode_pillow(path):
+    from PIL import ImageOps
+
+    image = _open_pillow(path)
     with image:
         frames = getattr(image, "n_frames", 1)
         if frames > 1:
             raise ValueError(f"{path} holds {frames} frames (pages); load_images reads single "
                              "images. Save the frame you want as its own file.")
-        width, height = image.size
-        bands = len(image.getbands())
-        if width * height * bands > max_voxels():
-            raise ValueError(f"{path} declares {width}x{height}x{bands} values, over the "
-                             f"limit of {max_voxels()} (SKFUSION_MAX_VOXELS).")
+        rawmodes = [t[3] if isinstance(t[3], str) else t[3][0] for t in image.tile
+                    if t[3]]
+        if image.mode in ("RGB", "RGBA") and any(";16" in r for r in rawmodes):
+            raise ValueError(
+                f"{path} is 16-bit colour, which Pillow decodes at 8 bits only: its values "
+                "would lose their low byte. Save it as 16-bit greyscale (one channel keeps "
+                "the full depth), as 8-bit colour, or as a NumPy/NIfTI array.")
         if image.getexif().get(0x0112, 1) != 1:  # only then: transposing copies the image
             image = ImageOps.exif_transpose(image)
         mode = image.mode
@@ -126,6 +177,7 @@ def read_image(path, *, color="gray", size=None, normalize=None):
     image : ndarray of float32, shape (C, H, W)
     """
     path = os.fspath(path)
+    _check_options(color, normalize)
     try:
         pixels = _read_dicom(path) if _is_dicom(path) else _read_pillow(path)
     except (FileNotFoundError, IsADirectoryError):
@@ -150,15 +202,9 @@ def _header_shape(path):
 
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
         return int(dataset.Rows), int(dataset.Columns)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
-                         "check the file, or convert it.") from None
+    with _decoding(path), _open_pillow(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
     return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
@@ -194,6 +240,7 @@ class ImageFiles(LazyImages):
     """
 
     def __init__(self, sources, *, color="gray", size=None, normalize=None):
+        _check_options(color, normalize)
         self.sources = [os.fspath(s) for s in sources]
         self.color = color
         self.size = size
@@ -220,8 +267,14 @@ class ImageFiles(LazyImages):
         return subset
 
     def read(self, position):
-        return read_image(self.sources[position], color=self.color, size=self.size,
-                          normalize=self.normalize)
+        image = read_image(self.sources[position], color=self.color, size=self.size,
+                           normalize=self.normalize)
+        if image.shape != self.sample_shape:
+            raise ValueError(
+                f"{self.sources[position]} is {image.shape[1]}x{image.shape[2]}, while the "
+                f"images read before it are {self.sample_shape[1]}x{self.sample_shape[2]}; "
+                "pass size=(H, W) (or an int) to resize every image to one size.")
+        return image
 
     def __repr__(self):
         return f"ImageFiles({len(self)} {self.color} images)"
@@ -355,11 +408,21 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
     elif not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a pandas DataFrame or a CSV/TSV file path; got "
                         f"{type(table).__name__}.")
+    _check_options(color, normalize)
+    if len(table) == 0:
+        raise ValueError(f"the table has no rows (columns {list(table.columns)}); pass a "
+                         "table with one row per image file.")
     named = {"image_column": image_column, "target": target, "id_column": id_column}
     for argument, column in named.items():
         if column is not None and column not in table.columns:
             raise ValueError(f"{argument}={column!r} is not a column of the table; its "
                              f"columns are {list(table.columns)}.")
+    if target is not None and table[target].isna().any():
+        rows = np.flatnonzero(table[target].isna().to_numpy())
+        raise ValueError(f"target={target!r} is empty in {len(rows)} row(s) "
+                         f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; every row "
+                         "needs a label. Drop those rows (table.dropna(subset=[target])) or "
+                         "fill them.")
     root = pathlib.Path(os.getcwd() if root is None else root)
     relative = table[image_column]
     if relative.isna().any():

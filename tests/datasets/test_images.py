@@ -149,3 +149,74 @@ def test_a_table_with_absent_files_or_columns_is_refused(tmp_path):
         load_table_cohort(table, image_column="path", id_column="patient")
     with pytest.raises(TypeError, match="table must be a pandas DataFrame"):
         load_table_cohort([1, 2], image_column="path")
+
+
+def _png16_rgb(path, pixels):
+    """A 16-bit RGB PNG written by hand (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    h, w, _ = pixels.shape
+    raw = b"".join(b"\x00" + pixels[i].astype(">u2").tobytes() for i in range(h))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_truncated_files_deep_colour_and_bad_options_are_refused_with_the_path(tmp_path):
+    noise = np.random.RandomState(0).randint(0, 255, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "a.png")
+    Image.fromarray(noise).save(tmp_path / "a.jpg")
+    for name in ("a.png", "a.jpg"):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut_{name}").write_bytes(data[:len(data) // 2])
+        for read in (load_images, read_image):
+            with pytest.raises(ValueError, match=rf"cut_{name} cannot be decoded.*truncated "
+                                                 "or corrupt"):
+                read(tmp_path / f"cut_{name}")
+    _png16_rgb(tmp_path / "deep.png", np.full((4, 4, 3), 40000, dtype=np.uint16))
+    with pytest.raises(ValueError, match=r"deep.png is 16-bit colour.*16-bit greyscale"):
+        load_images(tmp_path / "deep.png", color="rgb")
+    for kwargs, match in ((dict(color="grey"), "color='grey'"),
+                          (dict(normalize="z"), "normalize='z'")):
+        with pytest.raises(ValueError, match=match):
+            read_image(tmp_path / "a.png", **kwargs)
+        with pytest.raises(ValueError, match=match):
+            ImageFiles([tmp_path / "a.png"], **kwargs)
+
+
+def test_our_pixel_limit_decides_not_pillows(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    Image.new("L", (300, 200)).save(tmp_path / "wide.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow's bomb check: 2,000
+    monkeypatch.setenv("SKFUSION_MAX_VOXELS", str(10**6))
+    assert load_images(tmp_path / "wide.png").shape == (1, 1, 200, 300)
+    assert PILImage.MAX_IMAGE_PIXELS == 1000  # left as it was
+    monkeypatch.setenv("SKFUSION_MAX_VOXELS", "1000")
+    with pytest.raises(ValueError, match="over the limit of 1000 .SKFUSION_MAX_VOXELS"):
+        load_images(tmp_path / "wide.png")
+
+
+def test_a_lazy_image_of_another_size_is_refused_with_the_file(tmp_path):
+    Image.fromarray(_gradient()).save(tmp_path / "a.png")
+    Image.fromarray(_gradient(14, 20)).save(tmp_path / "b.png")
+    files = ImageFiles([tmp_path / "a.png", tmp_path / "b.png"])
+    assert files.read(0).shape == (1, 12, 20)
+    with pytest.raises(ValueError, match=r"b.png is 14x20, while the images read before it "
+                                         r"are 12x20; pass size"):
+        files.read(1)
+
+
+def test_an_empty_table_and_empty_labels_are_refused(tmp_path):
+    Image.fromarray(_gradient()).save(tmp_path / "a.png")
+    with pytest.raises(ValueError, match=r"the table has no rows \(columns \['path'\]\)"):
+        load_table_cohort(pd.DataFrame({"path": []}), image_column="path", root=tmp_path)
+    table = pd.DataFrame({"path": ["a.png"] * 4, "dx": ["AD", None, "NC", np.nan]})
+    with pytest.raises(ValueError, match=r"target='dx' is empty in 2 row\(s\) \[1, 3\]"):
+        load_table_cohort(table, image_column="path", target="dx", root=tmp_path)
