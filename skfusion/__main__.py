@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 
-from ._cli.checks import check_arguments, claim_output
+from ._cli.checks import check_arguments, claim_output, release_output
 from ._cli.table import add_table_commands, run_table_command
 
 #: The files each command writes into its output folder.
@@ -104,7 +104,16 @@ def main(argv=None):
     check_arguments(parser, args)  # before any work: a bad option fails in a second
     if args.command in ("fit", "predict"):
         return run_table_command(args, parser)
+    created = args.output is None or not pathlib.Path(args.output).exists()
     args.output = output_folder(args.command, args.output, parser)
+    try:
+        return _run(args, parser)
+    except BaseException:
+        release_output(args.output, created)  # a run that wrote nothing leaves nothing
+        raise
+
+
+def _run(args, parser):
     if args.command == "cv":
         return run_table_command(args, parser)
     if args.command == "tune":

@@ -356,11 +356,22 @@ def coverage(y, sets_or_intervals, *, classes=None):
     """
     y = np.asarray(y)
     values = np.asarray(sets_or_intervals)
+    if y.ndim != 1 or values.ndim != 2 or len(y) != len(values):
+        raise ValueError(
+            f"coverage needs y of shape (n_samples,) and sets or intervals of shape "
+            f"(n_samples, k) for the same samples; got y of shape {y.shape} and "
+            f"sets_or_intervals of shape {values.shape}. Pass the labels of the samples the "
+            "sets were predicted for.")
     if values.dtype == bool:
         if classes is None:
             raise ValueError("coverage of prediction sets needs classes= (model.classes_).")
+        if values.shape[1] != len(classes):
+            raise ValueError(f"the sets have {values.shape[1]} columns but classes= names "
+                             f"{len(classes)}; pass the model's classes_.")
         index = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
         columns = np.array([index.get(label, -1) for label in y.tolist()])
         inside = (columns >= 0) & values[np.arange(len(y)), np.clip(columns, 0, None)]
         return float(np.mean(inside))
+    if values.shape[1] != 2:
+        raise ValueError(f"intervals must have shape (n_samples, 2); got {values.shape}.")
     return float(np.mean((values[:, 0] <= y) & (y <= values[:, 1])))

@@ -87,6 +87,14 @@ def test_errors_name_the_argument():
         ConformalRegressor(Ridge()).fit(x, np.c_[x[:, 0], x[:, 1]])
     with pytest.raises(ValueError, match="coverage of prediction sets needs classes"):
         coverage(y, np.ones((40, 2), dtype=bool))
+    # 3 labels against 4 sets returned 1.0.
+    with pytest.raises(ValueError, match=r"got y of shape \(3,\) and sets_or_intervals of "
+                                         r"shape \(4, 2\)"):
+        coverage(["a", "b", "a"], np.ones((4, 2), dtype=bool), classes=["a", "b"])
+    with pytest.raises(ValueError, match="the sets have 2 columns but classes= names 3"):
+        coverage(y, np.ones((40, 2), dtype=bool), classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"intervals must have shape \(n_samples, 2\)"):
+        coverage(y, np.ones((40, 3)))
 
 
 @pytest.mark.parametrize("model", [ConformalClassifier(LogisticRegression()),

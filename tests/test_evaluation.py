@@ -137,3 +137,14 @@ def test_external_validation_refuses_bad_input(fitted_with_sex):
         external_validation(model, X, np.array(["AD"] * 48), pos_label="AD")
     with pytest.raises(ValueError, match="pos_label='MCI' is not among the classes"):
         external_validation(model, X, np.where(y == "AD", "MCI", y), pos_label="MCI")
+
+
+def test_a_pos_label_that_is_not_a_label_is_refused_before_any_fold(monkeypatch):
+    X, y, groups = subject_data()
+    fits = []
+    model = ClinicalAttentionClassifier(**TINY)
+    monkeypatch.setattr(type(model), "fit", lambda self, *a, **k: fits.append(1))
+    with pytest.raises(ValueError, match=r"pos_label='XX' is not one of the labels of y "
+                                         r"\['AD', 'NC'\]"):
+        cross_val_diagnostics(model, X, y, groups=groups, cv=3, pos_label="XX")
+    assert not fits

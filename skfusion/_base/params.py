@@ -205,3 +205,14 @@ def check_routed_params(estimator):
                 f"{type(estimator).__name__} got the parameter {key!r}, whose prefix "
                 f"{prefix!r} is not routed to the net; expected one of "
                 f"{[p + '__' for p in ROUTED_PREFIXES]}.{hint}")
+        module = getattr(estimator, "_module_class", None)
+        if prefix == "module" and module is not None and "__" not in rest:
+            taken = inspect.signature(module.__init__).parameters
+            if rest not in taken and not any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                             for p in taken.values()):
+                names = [n for n in taken if n != "self"]
+                close = difflib.get_close_matches(rest, names, n=1)
+                hint = f" Did you mean 'module__{close[0]}'?" if close else ""
+                raise ValueError(
+                    f"{type(estimator).__name__} got the parameter {key!r}, but its network "
+                    f"{module.__name__} takes no {rest!r}; it takes {names}.{hint}")

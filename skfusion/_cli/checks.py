@@ -7,7 +7,7 @@ import pathlib
 import re
 import uuid
 
-__all__ = ["check_arguments", "claim_output", "mask_credentials"]
+__all__ = ["check_arguments", "claim_output", "mask_credentials", "release_output"]
 
 MODES = ("image", "clinical", "concat", "full")
 _URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)$", re.IGNORECASE)
@@ -116,10 +116,14 @@ def _check_table_arguments(parser, args):
     _positive(parser, "--slices", args.slices)
     if args.command == "cv":
         _positive(parser, "--folds", args.folds, low=2)
-    if args.command == "fit":
+    if args.command == "fit":  # the model file can be written: checked before training
         folder = os.path.dirname(os.path.abspath(args.model))
         if not os.path.isdir(folder):
             parser.error(f"--model {args.model}: the folder {folder} does not exist.")
+        if os.path.isdir(args.model):
+            parser.error(f"--model {args.model}: is a folder; pass the path of the model file "
+                         f"to write, e.g. {os.path.join(args.model, 'model.skf')}.")
+        _check_writable(parser, "--model", args.model, folder)
     if args.command == "predict":
         if not os.path.isfile(args.model):
             parser.error(f"model {args.model}: no such file; pass a model file written by "
@@ -128,6 +132,37 @@ def _check_table_arguments(parser, args):
         if not os.path.isdir(folder):
             parser.error(f"--predictions {args.predictions}: the folder {folder} does not "
                          "exist.")
+        if os.path.isdir(args.predictions):
+            parser.error(f"--predictions {args.predictions}: is a folder; pass the path of "
+                         "the CSV file to write.")
+        _check_writable(parser, "--predictions", args.predictions, folder)
+
+
+def _check_writable(parser, option, path, folder):
+    """Refuse a file that cannot be written in ``folder`` (a probe file, removed at once)."""
+    try:
+        probe = os.path.join(folder, f".skfusion-write-test-{uuid.uuid4().hex[:8]}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        parser.error(f"{option} {path}: cannot write in {folder} ({exc.strerror or exc}); "
+                     "pass a path in a writable folder.")
+
+
+def release_output(folder, created):
+    """Undo :func:`claim_output` for a run that ended without writing a result: its marker
+    goes, and so does the folder where the run made it and left it empty, so that the
+    corrected run can use the same ``--output``."""
+    folder = pathlib.Path(folder)
+    if not folder.is_dir() or any(p.name != MARKER for p in folder.iterdir()):
+        return
+    (folder / MARKER).unlink(missing_ok=True)
+    if created:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def claim_output(parser, folder):

@@ -132,9 +132,12 @@ def _read(args, parser):
 
 
 def _estimator(args, parser):
+    from .._base.image_weights import check_image_weights
+    from .._base.params import check_routed_params
     from .._families.clinical_attention import ClinicalAttentionClassifier
     from .._families.feature_modulation import FeatureModulationClassifier
     from .._families.gated_fusion import GatedFusionClassifier
+    from .._net.device import resolve_device
 
     classes = {"ClinicalAttentionClassifier": ClinicalAttentionClassifier,
                "GatedFusionClassifier": GatedFusionClassifier,
@@ -145,8 +148,17 @@ def _estimator(args, parser):
     try:
         estimator.set_params(**params)
         estimator._validate_params()
+        check_routed_params(estimator)
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: --param: {exc}\n")
+    try:
+        resolve_device(estimator.device)
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: --device {args.device}: {exc}\n")
+    try:
+        check_image_weights(estimator)  # reads the weights file: a bad one fails now
+    except (FileNotFoundError, ValueError, TypeError, ImportError) as exc:
+        parser.exit(2, f"{parser.prog}: error: --param image_weights: {exc}\n")
     return estimator
 
 

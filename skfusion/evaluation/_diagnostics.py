@@ -78,6 +78,9 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     binary = len(labels) == 2
     if pos_label is None and binary:
         pos_label = infer_pos_label(labels)
+    elif pos_label is not None and binary and pos_label not in labels.tolist():
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels of y "
+                         f"{labels.tolist()}; pass one of them.")
     out = None if output_dir is None else pathlib.Path(output_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

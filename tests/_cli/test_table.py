@@ -136,3 +136,41 @@ def test_errors_name_the_option_row_or_file(png_cohort, capsys):
     with pytest.raises(SystemExit):
         main(["cv", "--target", "DX", "--image-column", "file"])
     assert "one of the arguments --table --adni is required" in capsys.readouterr().err
+
+
+def test_refusals_come_before_training_and_leave_nothing_behind(png_cohort, capsys,
+                                                                monkeypatch):
+    """--param module__x, a bad weights file, a device this machine lacks, a model path that
+    is a folder: each refused with the option named before any image is read; a refused cv
+    run leaves no claim on its --output folder, so the corrected run may use it."""
+    from skfusion.datasets import _images
+
+    table = str(png_cohort / "cohort.csv")
+    data = ["--table", table, "--image-column", "file", "--target", "DX", "--id-column",
+            "PTID"]
+    (png_cohort / "bad.pt").write_bytes(b"not weights")
+    reads = []
+    monkeypatch.setattr(_images, "load_images", lambda *a, **k: reads.append(1))
+    for extra, message in (
+            (["--param", "module__x=1"], "--param: .*takes no 'x'"),
+            (["--param", f"image_weights='{png_cohort / 'bad.pt'}'"],
+             "--param image_weights: .*cannot be read as weights"),
+            (["--device", "cuda:7"], "--device cuda:7: .*CUDA is not available")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["fit", *data, "--model", str(png_cohort / "m.skf"), *extra])
+        assert exit_.value.code == 2
+        assert __import__("re").search(message, capsys.readouterr().err), message
+    with pytest.raises(SystemExit):
+        main(["fit", *data, "--model", str(png_cohort)])
+    assert "is a folder; pass the path of the model file" in capsys.readouterr().err
+    assert not reads  # nothing was read, let alone trained
+    monkeypatch.undo()
+    out = png_cohort / "cv"
+    with pytest.raises(SystemExit) as exit_:
+        main(["cv", *data, "--pos-label", "XX", "--output", str(out), *TINY])
+    assert "--pos-label 'XX' is not one of the labels ['AD', 'NC']" in str(exit_.value.code)
+    assert not out.exists()  # the refused run claimed nothing
+    with pytest.raises(SystemExit):
+        main(["cv", "--table", table, "--image-column", "path", "--target", "DX",
+              "--output", str(out)])
+    assert not out.exists()
