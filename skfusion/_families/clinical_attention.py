@@ -10,6 +10,7 @@ from .._base.shared_params import CLINICAL_DIM
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.clinical_attention import MODES, ClinicalAttentionNet
+from ..nn.rbca import STARTS
 
 __all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor",
            "ClinicalAttentionSurvival"]
@@ -30,6 +31,16 @@ values ignored. "clinical": the clinical path alone.""",
             type='{"full", "concat", "image", "clinical"}', module=True,
             search=("categorical", ("image", "clinical", "concat", "full"))),
         "clinical_dim": CLINICAL_DIM,
+        "attention_start": Param(
+            "paper", [StrOptions(set(STARTS))],
+            """Mode "full": how the clinical attention of the RBCA blocks starts, a detail the paper leaves
+open. "paper": the attention's clinical projection is initialised as every layer, so from
+the first step each patient's clinical values scale each image channel by a random factor.
+"neutral": the projection's normalisation starts at a zero scale, so every channel weight is
+0.5 for every patient and each RBCA begins as the plain block; training learns how far to
+trust the table (docs/fusion_methods.md).""",
+            type='{"paper", "neutral"}', module=True,
+            search=("categorical", STARTS)),
     }
 
     _inputs = ("mode", {mode: frozenset({"images"} if image else set())

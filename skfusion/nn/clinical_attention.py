@@ -53,6 +53,11 @@ class ClinicalAttentionNet(FusionHead):
         "full" only).
     stem : {"standard", "small"}, default="standard"
         The ResNet's stem (see :data:`skfusion.nn.resnet.STEMS`).
+    attention_start : {"paper", "neutral"}, default="paper"
+        Mode "full": how the clinical attention starts. "paper": initialised as every layer
+        (each patient's clinical values scale each channel by a random factor from the first
+        step); "neutral": every channel weight starts at 0.5 for every patient, so each RBCA
+        begins as the plain block (:mod:`skfusion.nn.rbca`).
 
     Notes
     -----
@@ -73,6 +78,7 @@ class ClinicalAttentionNet(FusionHead):
         clinical_shortcut=False,
         stem="standard",
         spatial_dims=2,
+        attention_start="paper",
     ):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
@@ -92,6 +98,7 @@ class ClinicalAttentionNet(FusionHead):
                 norm_layer=norm_layer,
                 stem=stem,
                 spatial_dims=spatial_dims,
+                attention_start=attention_start,
             )
             if use_image
             else None

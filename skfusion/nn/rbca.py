@@ -22,13 +22,24 @@ What the paper leaves open, and what we chose (see :class:`RBCAFront`):
   below 0.5) as well as kept (above 0.5). A ReLU after the projection would keep every weight
   at or above 0.5 (then the attention can at most halve a channel).
 * Every block of stages 2-4 is an RBCA ("the last three blocks of ResNet" read as stages).
+* How the attention starts (``start``; the paper does not say): ``"paper"`` initialises the
+  projection as every layer (He weights, a unit-scale normalisation), so from the first step
+  each patient's clinical values scale each channel by a random factor in (0, 1), noise on
+  the image path wherever the table says little. ``"neutral"`` starts the projection's
+  normalisation at a zero scale (as ResNets zero-initialise the last normalisation of a
+  residual branch): ``t = 0``, every weight is 0.5 for every patient, the block begins as the
+  plain block and training learns how far to trust the table. Only the starting point
+  differs; the network, its parameters and its model files are the same.
 """
 
 import torch
 from torch import nn
 
 from ._dims import CONV, check_spatial_dims, default_norm, global_average, per_channel
-from ._checks import check_positive_int
+from ._checks import check_option, check_positive_int
+
+#: How the clinical attention starts (see the module docstring).
+STARTS = ("paper", "neutral")
 
 
 class ClinicalChannelAttention(nn.Module):
@@ -43,6 +54,9 @@ class ClinicalChannelAttention(nn.Module):
         Channels of ``R``.
     clinical_dim : int
         Size of the clinical feature vector.
+    start : {"paper", "neutral"}, default="paper"
+        How the weights start (see the module docstring): the paper's initialisation, or
+        0.5 for every channel and patient until training moves them.
 
     Notes
     -----
@@ -50,15 +64,22 @@ class ClinicalChannelAttention(nn.Module):
     reads them with shape ``(n_samples, channels)``.
     """
 
-    def __init__(self, channels, clinical_dim):
+    def __init__(self, channels, clinical_dim, start="paper"):
         super().__init__()
         check_positive_int("channels", channels)
         check_positive_int("clinical_dim", clinical_dim)
+        self.start = check_option("start", start, STARTS)
         self.channels = channels
         # A kernel-1 convolution on a vector is a linear layer; no ReLU, so t takes both signs.
         self.clinical_projection = nn.Sequential(
             nn.Linear(clinical_dim, channels), nn.BatchNorm1d(channels))
         self.gate = nn.Sigmoid()
+
+    def post_init_(self, generator=None):
+        """After :func:`~skfusion.nn.init.he_init_`: with ``start="neutral"``, the
+        projection's normalisation starts at a zero scale (``t = 0``: every weight 0.5)."""
+        if self.start == "neutral":
+            torch.nn.init.zeros_(self.clinical_projection[1].weight)
 
     def forward(self, reduced, clinical):
         """Return ``reduced * sigmoid(GAP(reduced * t))``."""
@@ -86,9 +107,12 @@ class RBCAFront(nn.Module):
     norm_layer : callable or None, default=None
         Normalisation after the reduction (None: batch normalisation of ``spatial_dims``).
     spatial_dims : {2, 3}, default=2
+    start : {"paper", "neutral"}, default="paper"
+        How the attention starts (:class:`ClinicalChannelAttention`).
     """
 
-    def __init__(self, in_channels, width, clinical_dim, norm_layer=None, spatial_dims=2):
+    def __init__(self, in_channels, width, clinical_dim, norm_layer=None, spatial_dims=2,
+                 start="paper"):
         super().__init__()
         spatial_dims = check_spatial_dims(spatial_dims)
         norm_layer = default_norm(norm_layer, spatial_dims)
@@ -103,7 +127,7 @@ class RBCAFront(nn.Module):
             norm_layer(half),
             nn.ReLU(inplace=True),
         )
-        self.attention = ClinicalChannelAttention(half, clinical_dim)
+        self.attention = ClinicalChannelAttention(half, clinical_dim, start)
 
     def forward(self, images, clinical):
         """Return ``cat([CAM(R), R], dim=1)`` with ``R`` the reduced input."""

@@ -166,6 +166,9 @@ class ResNet(nn.Module):
         ``module(features, clinical)`` that rewrites the normalised output of that block's
         first convolution (``width`` channels), or ``None``; how FiLM and DAFT enter chosen
         blocks. Used where ``attention_stages`` does not already place an RBCA.
+    attention_start : {"paper", "neutral"}, default="paper"
+        How the RBCA blocks' clinical attention starts
+        (:class:`~skfusion.nn.rbca.ClinicalChannelAttention`).
 
     Attributes
     ----------
@@ -184,6 +187,7 @@ class ResNet(nn.Module):
         condition=None,
         stem="standard",
         spatial_dims=2,
+        attention_start="paper",
     ):
         super().__init__()
         spatial_dims = check_spatial_dims(spatial_dims)
@@ -227,7 +231,8 @@ class ResNet(nn.Module):
                 stride = 2 if (index > 0 and block_index == 0) else 1
                 front = modulation = None
                 if stage_number in attention_stages:
-                    front = RBCAFront(channels, width, clinical_dim, norm_layer, spatial_dims)
+                    front = RBCAFront(channels, width, clinical_dim, norm_layer, spatial_dims,
+                                      attention_start)
                 elif condition is not None:
                     modulation = condition(stage_number, block_index, width)
                 block = ResidualBlock(channels, width, stride, spec.block, norm_layer,
