@@ -52,6 +52,11 @@ class Variant:
 #: judges them.
 VARIANTS = [
     Variant("atrophy (built-in)", "built-in", role="choosing"),
+    # Added 2026-12-07, before any run on it, to choose how the clinical attention starts
+    # (issue 38, part 5): the built-in cohort's images and labels with a table that carries
+    # nothing about them (the hospital-shaped table alone, drawn independently).
+    Variant("atrophy (built-in), clinical none", "built-in", clinical="none",
+            role="choosing"),
     Variant("lesion side", "side", lateral=True),
     Variant("lesion size", "size"),
     Variant("lesion size, clinical more", "size", clinical="more"),
@@ -137,6 +142,9 @@ def make_variant(variant, n, seed):
     backgrounds = np.asarray(cohort.X.images, dtype=np.float32)
     if variant.dims == 2:
         backgrounds = backgrounds[:, 0]
+    if variant.finding == "built-in" and variant.clinical == "none":
+        frame, _ = hospital_table(n, rng)  # drawn independently of the cohort
+        return backgrounds[:, None], frame, (np.asarray(cohort.y) == "AD").astype(int)
     if variant.finding == "built-in":
         # The built-in cohort itself (AD vs NC, diffuse atrophy), its own clinical table
         # plus the hospital-shaped extras.
