@@ -3,6 +3,7 @@
 from . import _legacy
 from ._base.persistence import ModelFileError, load
 from ._base.weights import PretrainedWeights
+from .embedding import ImageEmbedder
 from ._families.clinical_attention import (ClinicalAttentionClassifier,
                                            ClinicalAttentionRegressor, ClinicalAttentionSurvival)
 from ._families.feature_modulation import (FeatureModulationClassifier,
@@ -33,6 +34,7 @@ __all__ = [
     "GatedFusionRegressor",
     "GatedFusionSurvival",
     "ImageClinicalPretrainer",
+    "ImageEmbedder",
     "ModelFileError",
     "PretrainedWeights",
     "ReportFusionClassifier",

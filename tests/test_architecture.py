@@ -86,7 +86,7 @@ LAYERS = {
     "skfusion._families": 6,
     "skfusion.metrics": 7, "skfusion.explain": 7,
     "skfusion.evaluation": 8, "skfusion.conformal": 8, "skfusion.tuning": 8,
-    "skfusion.uncertainty": 8,
+    "skfusion.uncertainty": 8, "skfusion.embedding": 8,
     "skfusion.distributed": 8,
     "skfusion._cli": 9, "skfusion.__main__": 9,
     "skfusion": 10,
