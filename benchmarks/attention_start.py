@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -29,6 +28,7 @@ from scipy import stats
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+from _provenance import commit  # noqa: E402
 from _variants import VARIANTS, make_variant  # noqa: E402
 from cohorts import PROFILE, Classical  # noqa: E402
 
@@ -40,17 +40,6 @@ ARMS = {
     "full, neutral start": dict(mode="full", attention_start="neutral"),
     "concat": dict(mode="concat"),
 }
-
-
-def commit():
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=RESULTS.parent).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "skfusion"],
-                               capture_output=True, text=True, cwd=RESULTS.parent).stdout
-        return head + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def cohort(variant, n, seed):

@@ -15,7 +15,8 @@ number of samples and the image size.
 ``--headline`` compares fit with the raw loop in two configurations: the remedies off in both,
 and on in both (the raw loop then starts the clinical shortcut at the same logistic
 regression and draws the "auto" augmentation and modality dropout per batch), over
-``--pairs`` interleaved rounds, and writes ``results/speed_headline.{json,md}``.
+``--pairs`` interleaved rounds, and writes ``results/speed_headline.{json,md}``. The raw loop
+ends, as ``fit`` does, with a pass that recomputes the batch-normalisation statistics.
 """
 
 import argparse
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from _provenance import commit
 from skfusion import ClinicalAttentionClassifier, FusionInput
 from skfusion._net.data import FusionDataset, TensorBatchIterator
 from skfusion.datasets import load_cohort, make_brain_cohort
@@ -55,10 +57,13 @@ REMEDIES = dict(augment="auto", modality_dropout=0.2, clinical_shortcut=True,
 
 
 def raw_loop(images, clinical, y, *, epochs, batch_size, lr, seed, channels_last=False,
-             compile_model=False, remedies=False):
+             compile_model=False, remedies=False, precise_bn=True):
     """The hand loop. With ``remedies``: the clinical shortcut started at the same logistic
     regression, the "auto" augmentation policy and modality dropout 0.2 per batch, drawn
-    from a local generator (what the estimator does, written out)."""
+    from a local generator (what the estimator does, written out). With ``precise_bn`` (as
+    ``fit`` does after training): one more pass over the training samples, without
+    gradients, that recomputes the batch-normalisation statistics (torch's own
+    ``swa_utils.update_bn`` recipe: cumulative averages over the batches)."""
     torch.manual_seed(seed)
     net = ClinicalAttentionNet(n_outputs=2, n_clinical=clinical.shape[1], in_channels=1,
                                clinical_shortcut=remedies, **PARAMS)
@@ -92,6 +97,18 @@ def raw_loop(images, clinical, y, *, epochs, batch_size, lr, seed, channels_last
             loss = loss_fn(step_model(batch, inputs["clinical"]), y[index])
             loss.backward()
             optimizer.step()
+    if precise_bn:
+        norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None
+        with torch.no_grad():
+            for start in range(0, len(y), batch_size):
+                batch = images[start:start + batch_size]
+                if channels_last:
+                    batch = batch.contiguous(memory_format=torch.channels_last)
+                net(batch, clinical[start:start + batch_size])
+        net.eval()
     return net
 
 
@@ -172,11 +189,13 @@ def main_headline(argv):
         warnings.simplefilter("ignore", ConvergenceWarning)  # 2 epochs on purpose
         result = headline(args.pairs, print)
     result["command"] = "python benchmarks/speed.py " + " ".join(argv)
+    result["commit"] = commit()
     result["minutes"] = (time.perf_counter() - start) / 60
     result["machine"] = {"cpu": platform.processor() or platform.machine(),
                          "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
     lines = ["# fit against the raw PyTorch loop", "",
-             f"`{result['command']}` — {result['minutes']:.1f} min, "
+             f"`{result['command']}` — commit {result['commit']}, "
+             f"{result['minutes']:.1f} min, "
              f"{result['machine']['cpu']}, {result['machine']['torch_threads']} threads; "
              f"{args.pairs} interleaved pairs per configuration; median fit / raw-loop time "
              "with its 95% bootstrap interval.", "",
