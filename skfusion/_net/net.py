@@ -216,8 +216,9 @@ class FusionNet(NeuralNet):
         values), and the image encoder's layers see only the samples that have an image:
         those come first in the pass, in batches of their own, and the encoder never reads an
         absent sample's placeholder (:func:`skfusion.nn.presence.present_only`). The pass
-        reads at most :data:`~skfusion._net.refits.PRECISE_BN_SAMPLES` samples (a random
-        subset beyond that), so its cost is bounded. A last batch of one sample joins the
+        reads at most :data:`~skfusion._net.refits.PRECISE_BN_PIXELS` image values (and at
+        least 256 samples; a random subset beyond that), so its cost is bounded; the
+        moments come from each layer's own batch statistics (no activation is read twice). A last batch of one sample joins the
         one before it. Every process of a data-parallel fit reads the same batches, so the
         statistics agree. Returns the number of batches read."""
         return recompute_batchnorm(self, dataset, threads)

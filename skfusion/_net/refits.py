@@ -11,7 +11,8 @@ from skorch.dataset import unpack_data
 from ..nn.presence import present_only
 from .device import torch_threads
 
-__all__ = ["PRECISE_BN_SAMPLES", "fit_linear", "recompute_batchnorm", "trained_norms"]
+__all__ = ["PRECISE_BN_MIN_SAMPLES", "PRECISE_BN_PIXELS", "fit_linear", "pass_budget",
+           "recompute_batchnorm", "trained_norms"]
 
 
 def fit_linear(net, name, clinical, target, alpha):
@@ -41,11 +42,22 @@ def fit_linear(net, name, clinical, target, alpha):
     net.set_linear_(name, coef, intercept)
 
 
-#: The most training samples the precise batch-normalisation pass reads (drawn at random,
-#: keeping the share of samples with an image): Wu and Johnson (2021) find a few thousand
-#: samples enough; the pass then costs at most this many forward passes however large the
-#: training set.
-PRECISE_BN_SAMPLES = 4096
+#: The pass reads at most this many image values (pixels or voxels, summed over its samples)
+#: and at least :data:`PRECISE_BN_MIN_SAMPLES` samples, drawn at random keeping the share of
+#: samples with an image: 2**23 is 2,048 slices of 64x64, 205 patients of ten such slices,
+#: 32 volumes of 64**3. Wu and Johnson (2021) find statistics over a few thousand images
+#: enough; the pass then costs a bounded number of forward passes however large the
+#: training set (measured in ``benchmarks/precise_bn.py``).
+PRECISE_BN_PIXELS = 2**23
+PRECISE_BN_MIN_SAMPLES = 256
+
+
+def pass_budget(dataset):
+    """The most samples the pass reads from ``dataset`` (see :data:`PRECISE_BN_PIXELS`)."""
+    images = dataset.images
+    shape = images.sample_shape if hasattr(images, "sample_shape") else images.shape[1:]
+    per_sample = max(1, int(np.prod(shape)))
+    return max(PRECISE_BN_MIN_SAMPLES, PRECISE_BN_PIXELS // per_sample)
 
 
 def trained_norms(module):
@@ -79,21 +91,24 @@ def _pass_order(dataset, batch_size, max_samples, seed):
 
 
 def _moments_hook(totals, owner):
-    """A forward pre-hook adding its input's per-channel count, mean and sum of squared
-    deviations to ``totals`` (Chan et al.'s pairwise update, in float64): every sample
-    weighs the same, whatever its batch."""
+    """A forward hook adding the batch's per-channel count, mean and sum of squared
+    deviations to ``totals`` (Chan et al.'s pairwise update, in float64): every sample weighs
+    the same, whatever its batch. The batch's moments are the ones the layer itself just
+    computed (with momentum 1 its running buffers hold the batch's mean and unbiased
+    variance), so the pass reads no activation twice."""
 
-    def hook(module, args):
+    def hook(module, args, output):
         if threading.get_ident() != owner:
             return
-        x = args[0].detach().float()
-        dims = [0, *range(2, x.dim())]
-        var, mean = torch.var_mean(x, dim=dims, correction=0)
+        x = args[0]
         count = x.numel() // x.shape[1]
-        mean, m2 = mean.double(), var.double() * count
+        if count < 2:
+            return
+        mean = module.running_mean.detach().double()
+        m2 = module.running_var.detach().double() * (count - 1)
         seen = totals.get(module)
         if seen is None:
-            totals[module] = [count, mean, m2]
+            totals[module] = [count, mean.clone(), m2]
             return
         n, old_mean, old_m2 = seen
         delta = mean - old_mean
@@ -104,12 +119,14 @@ def _moments_hook(totals, owner):
     return hook
 
 
-def recompute_batchnorm(net, dataset, threads=None, max_samples=PRECISE_BN_SAMPLES):
+def recompute_batchnorm(net, dataset, threads=None, max_samples=None):
     """The body of :meth:`~skfusion._net.net.FusionNet.recompute_batchnorm` (see there):
-    returns the number of batches read."""
+    returns the number of batches read. ``max_samples`` (None: :func:`pass_budget`) bounds
+    the samples read."""
     norms = trained_norms(net.module_)
     if not norms or len(dataset) < 2:
         return 0
+    max_samples = pass_budget(dataset) if max_samples is None else max_samples
     params = net.get_params_for("iterator_valid")
     batch_size = params.get("batch_size", net.batch_size)
     batch_size = len(dataset) if batch_size in (-1, None) else int(batch_size)
@@ -117,12 +134,12 @@ def recompute_batchnorm(net, dataset, threads=None, max_samples=PRECISE_BN_SAMPL
     ordered = dataset if np.array_equal(order, np.arange(len(dataset))) else \
         dataset.take(order)  # (no copy where the order is the dataset's own)
     totals, owner = {}, threading.get_ident()
-    hooks = [norm.register_forward_pre_hook(_moments_hook(totals, owner)) for norm in norms]
+    hooks = [norm.register_forward_hook(_moments_hook(totals, owner)) for norm in norms]
     momenta = [norm.momentum for norm in norms]
     net.module_.eval()
     for norm in norms:
-        norm.momentum = 0.0  # the forward pass leaves the running statistics alone
-        norm.train()  # and normalises with the batch's statistics, as in training
+        norm.momentum = 1.0  # the running buffers hold each batch's own statistics
+        norm.train()  # normalising with them, as in training
     read = 0
     try:
         iterator = net.get_iterator(ordered, training=False)

@@ -111,3 +111,15 @@ def test_the_pass_reads_its_budget_and_leaves_frozen_norms_alone():
     assert frozen not in trained_norms(net.module_)
     recompute_batchnorm(net, dataset)
     assert bool((frozen.running_mean == 7.0).all())
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ((1, 64, 64), 2048),        # 2**23 values: 2,048 slices of 64x64
+    ((10, 64, 64), 256),        # 204 patients of ten slices, raised to the 256 minimum
+    ((1, 16, 16), 32768),
+])
+def test_the_budget_counts_image_values(shape, expected):
+    from skfusion._net.refits import pass_budget
+
+    dataset = make_dataset(np.zeros((3, *shape), np.float32), np.zeros((3, 2), np.float32))
+    assert pass_budget(dataset) == expected
