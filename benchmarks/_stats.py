@@ -1,5 +1,5 @@
 """Paired comparisons of the benchmarks: Nadeau and Bengio's corrected resampled t-interval,
-and the differences of every method against chosen references over (seed, fold) pairs."""
+the t interval over independent training draws, and the differences of every method against chosen references over (seed, fold) pairs."""
 
 import numpy as np
 from scipy import stats
@@ -12,6 +12,18 @@ def corrected_interval(diff, test_share=0.2):
     variance = diff.var(ddof=1) * (1 / j + test_share / (1 - test_share))
     half = stats.t.ppf(0.975, j - 1) * np.sqrt(variance)
     return diff.mean(), diff.mean() - half, diff.mean() + half
+
+
+def draws_interval(values):
+    """Mean and 95% t interval over independent training draws (no correction: the draws
+    share no patient; with one draw the bounds are NaN)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
+                 / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
 
 
 def paired_rows(task, part, metric, references):

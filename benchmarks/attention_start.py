@@ -24,11 +24,11 @@ import time
 import warnings
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from _provenance import commit  # noqa: E402
+from _stats import draws_interval  # noqa: E402
 from _variants import VARIANTS, make_variant  # noqa: E402
 from cohorts import PROFILE, Classical  # noqa: E402
 
@@ -74,16 +74,6 @@ def run(variant, draws, n, n_test, say):
     return rows
 
 
-def interval(values):
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
-                 / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="atrophy (built-in)")
@@ -110,13 +100,13 @@ def main(argv=None):
     best = max(baselines, key=lambda m: np.mean([r[m] for r in rows]))
     for method in methods:
         values = [r[method] for r in rows]
-        cells = [f"{interval(values)[0]:.3f} [{interval(values)[1]:.3f}, "
-                 f"{interval(values)[2]:.3f}]"]
+        cells = [f"{draws_interval(values)[0]:.3f} [{draws_interval(values)[1]:.3f}, "
+                 f"{draws_interval(values)[2]:.3f}]"]
         for reference in ("concat", best):
             if method == reference:
                 cells.append("—")
                 continue
-            diff = interval([r[method] - r[reference] for r in rows])
+            diff = draws_interval([r[method] - r[reference] for r in rows])
             cells.append(f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", f"Best sklearn baseline on these draws: {best}. Fit times (s, mean): "

@@ -41,11 +41,11 @@ import time
 import warnings
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from _provenance import commit  # noqa: E402
+from _stats import draws_interval  # noqa: E402
 from _variants import VARIANTS, make_variant  # noqa: E402
 from cohorts import FAMILIES, METRIC, PROFILE, Classical, Network, _encoder  # noqa: E402
 from cohorts import baselines, score  # noqa: E402
@@ -168,16 +168,6 @@ def run(variants, sizes, draws, n_test, profile, tag, command, say, only=None):
                         f"{METRIC[variant.kind]} {value:.3f}")
 
 
-def interval(values):
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
-                 / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
-
-
 def report(say=print):
     """results/powered.md from every powered_*.json: per variant and n, each method's mean
     with its interval, and its paired difference to the best sklearn baseline."""
@@ -205,12 +195,12 @@ def report(say=print):
                   "|---|---|---|---|"]
         for method, values in sorted(by_method.items(), key=lambda kv: -np.mean(
                 list(kv[1].values()))):
-            mean, low, high = interval(list(values.values()))
+            mean, low, high = draws_interval(list(values.values()))
             diff = "—"
             if best is not None and method != best:
                 shared = sorted(set(values) & set(by_method[best]))
                 if shared:
-                    d = interval([values[k] - by_method[best][k] for k in shared])
+                    d = draws_interval([values[k] - by_method[best][k] for k in shared])
                     diff = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
             lines.append(f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] | {diff} | "
                          f"{len(values)} |")
