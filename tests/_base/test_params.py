@@ -96,7 +96,7 @@ def test_a_record_without_a_type_text_needs_one():
 def test_the_real_estimators_views():
     assert ClinicalAttentionClassifier._search_space["mode"][0] == "categorical"
     assert set(ClinicalAttentionClassifier._module_param_names) == {
-        "mode", "backbone", "base_width", "clinical_dim"}
+        "mode", "backbone", "base_width", "clinical_dim", "attention_start"}
     assert ImageClinicalPretrainer().batch_size == 64
     assert "batch_size : int, default=64" in ImageClinicalPretrainer.__doc__
     assert "lr : float, default=1e-4" in ReportGenerator.__doc__
