@@ -39,8 +39,7 @@ the first step each patient's clinical values scale each image channel by a rand
 "neutral": the projection's normalisation starts at a zero scale, so every channel weight is
 0.5 for every patient and each RBCA begins as the plain block; training learns how far to
 trust the table (docs/fusion_methods.md).""",
-            type='{"paper", "neutral"}', module=True,
-            search=("categorical", STARTS)),
+            type='{"paper", "neutral"}', module=True),
     }
 
     _inputs = ("mode", {mode: frozenset({"images"} if image else set())
