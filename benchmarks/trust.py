@@ -1,47 +1,53 @@
-"""Outputs a clinician can trust (issue 25's goals): calibration with
-``calibration="temperature"``, conformal prediction sets, and ensemble uncertainty on a
-shifted site.
+"""Outputs a clinician can trust (issues 25 and 37): calibration with
+``calibration="temperature"``, its transfer to another site, conformal prediction sets, and
+ensemble uncertainty on a shifted site.
 
 Data (simulated from the MNI152 template): the built-in cohort, AD vs NC, one row per
-patient, 2 coronal slices of 64x64; its judged shifted site is ``site="external"``
-(intensity x1.3, noise x2, resolution x0.75, AD prevalence 0.3; fixed in
+patient, 2 coronal slices of 64x64; its shifted site is ``site="external"`` (intensity
+x1.3, noise x2, resolution x0.75, AD prevalence 0.3; fixed in
 ``skfusion/datasets/_site.py`` before any of these measurements). Every network has the
 same CPU size profile (ResNet18 width 8, 15 epochs, batch 32, Adam lr 1e-3, its other
 defaults) and the fused classifier families are: ``ClinicalAttention`` full and concat,
 ``FeatureModulation`` DAFT and FiLM, ``GatedFusion`` and ``ReportFusion`` (the cohort's
 simulated reports).
 
+The design is independent draws (issue 37): simulated patients cost nothing, so every
+draw ``d`` trains on its own new patients and is scored on its own new test patients; no
+two draws share a patient, and no two cohorts share a ``random_state`` (the reference and
+the external site are drawn independently). Every figure is a mean over draws with a 95%
+t interval over the draws, and every difference to ``LogReg (clinical)`` is paired by draw;
+so the intervals hold both the training's and the test patients' variation.
+
 Parts (each writes ``results/trust_<part>.json``; every run rewrites ``results/trust.md``
 from the parts present):
 
-* ``calibration``: 1,000 patients (``random_state=0``) of the reference site and 1,000 of
-  the shifted site, each cross-validated on its own (the site's own out-of-fold
-  probabilities; subject-grouped stratified 5-fold x 3 seeds; the seed moves the folds and
-  the networks' initialisation). Every family with ``calibration="temperature"`` (the
-  temperature fitted on 10% of each fold's training subjects, held out of training) and
-  ``LogReg (clinical)``. ECE over 15 equal-mass bins, the calibration slope and intercept
-  and Brier per seed, averaged over the 3 seeds; 95% intervals from 500 bootstrap
-  resamples of patients (the same resample for every seed and model, so differences to
-  LogReg are paired).
-* ``conformal``: each family and ``LogReg (clinical)`` in a ``ConformalClassifier``
-  (split conformal, alpha = 0.1, 25% of the subjects calibrate) fitted on the 1,000
-  reference patients, per seed 0-2; coverage and mean set size on 700 newly generated
-  held-out reference patients per seed (``random_state=1000+seed``; 2,100 in all). The
-  "best fused model" is the family with the highest reference out-of-fold AUC in the
-  calibration part (other data than the held-out patients), concat where that part is
-  absent.
-* ``uncertainty``: a ``SeedEnsemble`` of 5 concat networks fitted on the 1,000 reference
-  patients; mean epistemic uncertainty (mutual information, nats) on 500 new reference
-  patients vs 500 new shifted-site patients (``random_state=2000``), the difference with a
-  95% bootstrap interval (patients of each site resampled independently); the same
-  ensemble's ``external_validation`` on the shifted patients, as it is and recalibrated in
-  the large.
+* ``calibration``: per draw, every family with ``calibration="temperature"`` (the
+  temperature fitted on 10% of the training subjects, held out of training) and
+  ``LogReg (clinical)`` are fitted on 800 reference patients (``random_state=d``), then
+  scored on 1,000 new reference patients (``10_000 + d``; "reference"), on 1,000 patients
+  of the external site (``20_000 + d``; "external, as fitted": the transfer a clinician
+  meets), and on the same external patients after recalibration-in-the-large fitted on 100
+  other external patients (``30_000 + d``; one shift of every logit, the slope held at 1).
+  Figures: AUC, ECE over 15 equal-mass bins (plug-in, and debiased as Kumar et al. 2019,
+  ``skfusion.metrics.expected_calibration_error``), calibration slope and intercept, Brier.
+* ``conformal``: per draw, each family and ``LogReg (clinical)`` in a
+  ``ConformalClassifier`` (split conformal, alpha = 0.1, 25% of the subjects calibrate)
+  fitted on 800 reference patients (``random_state=d``); coverage and mean set size on
+  1,000 new reference patients (``40_000 + d``). The "best fused model" is the family with
+  the highest reference AUC in the calibration part, concat where that part is absent.
+* ``uncertainty``: per draw, a ``SeedEnsemble`` of 5 concat networks fitted on 800
+  reference patients (``random_state=d``); mean epistemic uncertainty (mutual information,
+  nats) on 500 new reference patients (``50_000 + d``) and 500 external ones
+  (``60_000 + d``), and their difference.
 
-    python benchmarks/trust.py                       # every part, ~60 min on 2 cores
-    python benchmarks/trust.py --part calibration --site external
-    python benchmarks/trust.py --quick               # 200 patients, 32x32, 5 epochs
+    python benchmarks/trust.py                       # every part, 6 draws
+    python benchmarks/trust.py --part calibration --draws 8
+    python benchmarks/trust.py --quick               # 120 patients, 32x32, 5 epochs
 
-Writes ``results/trust[_quick]_<part>.json`` (with the command) and ``results/trust[_quick].md``.
+Writes ``results/trust[_quick]_<part>.json`` (with the command and commit) and
+``results/trust[_quick].md``. Earlier versions of this benchmark (cross-validation within
+each site, both sites drawn with ``random_state=0``, patient-bootstrap intervals of
+seed-averaged figures) are kept in ``results/trust_before_independent_draws/``.
 """
 
 import argparse
@@ -54,30 +60,37 @@ import time
 import warnings
 
 import numpy as np
-from scipy import stats
+from scipy.special import expit, logit
 from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skfusion import (ClinicalAttentionClassifier, FeatureModulationClassifier,
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from _provenance import commit  # noqa: E402
+from _stats import draws_interval  # noqa: E402
+
+from skfusion import (ClinicalAttentionClassifier, FeatureModulationClassifier,  # noqa: E402
                       FusionInput, GatedFusionClassifier, ReportFusionClassifier)
-from skfusion.conformal import ConformalClassifier, coverage
-from skfusion.datasets import make_brain_cohort
-from skfusion.evaluation import external_validation
-from skfusion.metrics._calibration import _calibration
-from skfusion.uncertainty import SeedEnsemble
+from skfusion.conformal import ConformalClassifier, coverage  # noqa: E402
+from skfusion.datasets import make_brain_cohort  # noqa: E402
+from skfusion.metrics import expected_calibration_error  # noqa: E402
+from skfusion.metrics._calibration import EPS, _calibration  # noqa: E402
+from skfusion.uncertainty import SeedEnsemble  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 CONFIGS = {
-    "standard": dict(subjects=1000, held_out=700, shifted=500, image_size=64, epochs=15,
-                     seeds=3, bootstraps=500),
-    "quick": dict(subjects=200, held_out=150, shifted=100, image_size=32, epochs=5,
-                  seeds=2, bootstraps=100),
+    "standard": dict(train=800, test=1000, recalibrate=100, held_out=1000, shifted=500,
+                     image_size=64, epochs=15, draws=6),
+    "quick": dict(train=120, test=150, recalibrate=40, held_out=150, shifted=60,
+                  image_size=32, epochs=5, draws=2),
 }
+#: Each cohort's random_state is OFFSET[role] + draw: no two cohorts share one.
+OFFSET = {"train": 0, "reference": 10_000, "external": 20_000, "recalibrate": 30_000,
+          "held_out": 40_000, "new reference": 50_000, "new external": 60_000}
 FAMILIES = {
     "full": (ClinicalAttentionClassifier, {"mode": "full"}),
     "concat": (ClinicalAttentionClassifier, {"mode": "concat"}),
@@ -88,12 +101,15 @@ FAMILIES = {
 }
 LOGREG = "LogReg (clinical)"
 POSITIVE = "AD"
+SETTINGS = ("reference", "external, as fitted", "external, recalibrated in the large")
+FIGURES = ("AUC", "ECE", "ECE (debiased)", "Calibration slope", "Calibration intercept",
+           "Brier")
 
 
 class ClinicalOnly(LogisticRegression):
     """Logistic regression on a FusionInput's clinical table (sex one-hot, the other columns
-    median-imputed with indicators and standardised), so that the conformal wrapper and the
-    cross-validation hand it the same patients as the networks."""
+    median-imputed with indicators and standardised), so that the conformal wrapper hands
+    it the same patients as the networks."""
 
     def fit(self, X, y):
         self.pipeline_ = make_pipeline(make_column_transformer(
@@ -111,10 +127,13 @@ class ClinicalOnly(LogisticRegression):
         return self.pipeline_.predict(X.clinical)
 
 
-def cohort(n, config, *, site=None, random_state=0):
-    data = make_brain_cohort(n, n_slices=2, image_size=config["image_size"], reports=True,
-                             site=site, random_state=random_state)
-    return data.X, np.asarray(data.y), np.asarray(data.groups)
+def cohort(config, size, role, draw):
+    """``config[size]`` new patients of the site ``role`` names, ``random_state`` from
+    ``OFFSET[role] + draw``."""
+    site = "external" if "external" in role or role == "recalibrate" else None
+    data = make_brain_cohort(config[size], n_slices=2, image_size=config["image_size"],
+                             reports=True, site=site, random_state=OFFSET[role] + draw)
+    return data.X, np.asarray(data.y)
 
 
 def model(name, config, seed, calibration="temperature"):
@@ -136,231 +155,230 @@ def positive(estimator, X):
     return estimator.predict_proba(X)[:, list(estimator.classes_).index(POSITIVE)]
 
 
-def calibration_part(config, site, say, method="temperature"):
-    X, y, groups = cohort(config["subjects"], config, site=site)
-    names = [*FAMILIES, LOGREG]
-    proba = {name: np.zeros((config["seeds"], len(y))) for name in names}
-    temperatures = {name: [] for name in FAMILIES}
-    for seed in range(config["seeds"]):
-        folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
-            np.zeros(len(y)), y, groups)
-        for fold, (train, test) in enumerate(folds):
-            for name in names:
-                started = time.perf_counter()
-                data = inputs_for(name, X)
-                fitted = model(name, config, seed, method).fit(data[train], y[train])
-                proba[name][seed, test] = positive(fitted, data[test])
-                if name in FAMILIES:
-                    temperatures[name].append(float(fitted.temperature_))
-                say(f"  site={site or 'reference'} seed {seed} fold {fold} {name}: "
-                    f"{time.perf_counter() - started:.0f} s", flush=True)
-    return {"site": site or "reference", "method": method,
-            "y": (y == POSITIVE).astype(int).tolist(),
-            "proba": {k: v.tolist() for k, v in proba.items()},
-            "temperatures": temperatures}
+def figures(y, p):
+    """The calibration table's figures of one set of patients."""
+    events = (np.asarray(y) == POSITIVE).astype(float)
+    values = _calibration(events, p, 15)
+    values["AUC"] = roc_auc_score(events, p)
+    values["ECE (debiased)"] = expected_calibration_error(events, p, debiased=True)
+    return {key: float(values[key]) for key in FIGURES}
 
 
-def calibration_rows(part, bootstraps):
-    """Seed-averaged calibration figures with paired patient-bootstrap intervals."""
-    y = np.asarray(part["y"])
-    proba = {k: np.asarray(v) for k, v in part["proba"].items()}
+def shift_in_the_large(y, p):
+    """The logit shift (slope held at 1) that matches ``p`` to the event rate of ``y``."""
+    return _calibration((np.asarray(y) == POSITIVE).astype(float), p, 15)[
+        "Calibration intercept"]
 
-    def figures(rows):
-        out = {}
-        for name, p in proba.items():
-            per_seed = [_calibration(y[rows], s[rows], 15) for s in p]
-            out[name] = {key: float(np.mean([v[key] for v in per_seed]))
-                         for key in ("ECE", "Calibration slope", "Calibration intercept",
-                                     "Brier")}
-            out[name]["AUC"] = float(np.mean([roc_auc_score(y[rows], s[rows]) for s in p]))
-        return out
 
-    point = figures(np.arange(len(y)))
-    rng = np.random.default_rng(0)
-    draws = [figures(rng.integers(0, len(y), len(y))) for _ in range(bootstraps)]
+def calibration_part(config, say, method="temperature", draws=None):
+    records = []
+    for draw in range(draws or config["draws"]):
+        X, y = cohort(config, "train", "train", draw)
+        tests = {role: cohort(config, size, role, draw) for role, size in
+                 (("reference", "test"), ("external", "test"),
+                  ("recalibrate", "recalibrate"))}
+        for name in [*FAMILIES, LOGREG]:
+            started = time.perf_counter()
+            fitted = model(name, config, draw, method).fit(inputs_for(name, X), y)
+            p = {role: positive(fitted, inputs_for(name, Xt)) for role, (Xt, _) in
+                 tests.items()}
+            shift = shift_in_the_large(tests["recalibrate"][1], p["recalibrate"])
+            shifted = expit(logit(np.clip(p["external"], EPS, 1 - EPS)) + shift)
+            record = {"draw": draw, "model": name, "shift": shift,
+                      "temperature": float(getattr(fitted, "temperature_", np.nan)),
+                      SETTINGS[0]: figures(tests["reference"][1], p["reference"]),
+                      SETTINGS[1]: figures(tests["external"][1], p["external"]),
+                      SETTINGS[2]: figures(tests["external"][1], shifted)}
+            records.append(record)
+            say(f"  draw {draw} {name}: AUC {record[SETTINGS[0]]['AUC']:.3f} reference, "
+                f"{record[SETTINGS[1]]['AUC']:.3f} external; ECE "
+                f"{record[SETTINGS[0]]['ECE']:.3f}, {record[SETTINGS[1]]['ECE']:.3f}, "
+                f"{record[SETTINGS[2]]['ECE']:.3f} recalibrated "
+                f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return {"method": method, "records": records}
+
+
+def by_model(records):
+    found = {}
+    for record in records:
+        found.setdefault(record["model"], {})[record["draw"]] = record
+    return found
+
+
+def paired(found, name, key):
+    """Mean [t interval] of ``name``'s figure minus LogReg's, paired by draw."""
+    if name == LOGREG:
+        return None
+    shared = sorted(set(found[name]) & set(found[LOGREG]))
+    return draws_interval([key(found[name][d]) - key(found[LOGREG][d]) for d in shared])
+
+
+def calibration_rows(part):
+    found = by_model(part["records"])
     rows = []
-    for name in proba:
-        row = {"site": part["site"], "method": part.get("method", "temperature"),
-               "model": name}
-        for key in ("AUC", "ECE", "Calibration slope", "Calibration intercept", "Brier"):
-            values = [d[name][key] for d in draws]
-            row[key] = (point[name][key], *np.percentile(values, [2.5, 97.5]))
-        diff = [d[name]["ECE"] - d[LOGREG]["ECE"] for d in draws]
-        row["ECE - LogReg"] = (point[name]["ECE"] - point[LOGREG]["ECE"],
-                               *np.percentile(diff, [2.5, 97.5]))
-        diff = [d[name]["AUC"] - d[LOGREG]["AUC"] for d in draws]
-        row["AUC - LogReg"] = (point[name]["AUC"] - point[LOGREG]["AUC"],
-                               *np.percentile(diff, [2.5, 97.5]))
-        if name in FAMILIES:
-            row["goal"] = bool(row["ECE"][0] <= 0.04
-                               and row["ECE"][0] <= point[LOGREG]["ECE"] + 0.01
-                               and 0.85 <= row["Calibration slope"][0] <= 1.15)
-        rows.append(row)
+    for setting in SETTINGS:
+        for name, draws in found.items():
+            row = {"setting": setting, "model": name, "draws": len(draws)}
+            for key in FIGURES:
+                row[key] = draws_interval([d[setting][key] for d in draws.values()])
+            for key in ("AUC", "ECE"):
+                row[f"{key} - LogReg"] = paired(found, name, lambda r: r[setting][key])
+            if name in FAMILIES and setting == "reference":
+                row["goal"] = bool(row["ECE"][0] <= 0.04
+                                   and row["ECE"][0] <= found_mean(found, setting) + 0.01
+                                   and 0.85 <= row["Calibration slope"][0] <= 1.15)
+            rows.append(row)
     return rows
 
 
-def conformal_part(config, say):
-    X, y, _ = cohort(config["subjects"], config)
+def found_mean(found, setting):
+    return float(np.mean([d[setting]["ECE"] for d in found[LOGREG].values()]))
+
+
+def conformal_part(config, say, draws=None):
     records = []
-    for seed in range(config["seeds"]):
-        X_new, y_new, _ = cohort(config["held_out"], config, random_state=1000 + seed)
+    for draw in range(draws or config["draws"]):
+        X, y = cohort(config, "train", "train", draw)
+        X_new, y_new = cohort(config, "held_out", "held_out", draw)
         for name in [*FAMILIES, LOGREG]:
             started = time.perf_counter()
-            wrapped = ConformalClassifier(model(name, config, seed, calibration=None),
-                                          alpha=0.1, random_state=seed)
+            wrapped = ConformalClassifier(model(name, config, draw, calibration=None),
+                                          alpha=0.1, random_state=draw)
             wrapped.fit(inputs_for(name, X), y)
             sets = wrapped.predict_set(inputs_for(name, X_new))
-            records.append({"seed": seed, "model": name,
-                            "covered": sets[np.arange(len(y_new)), np.searchsorted(
-                                wrapped.classes_, y_new)].tolist(),
-                            "size": sets.sum(axis=1).tolist(),
-                            "coverage": coverage(y_new, sets, classes=wrapped.classes_),
+            records.append({"draw": draw, "model": name,
+                            "coverage": float(coverage(y_new, sets, classes=wrapped.classes_)),
+                            "size": float(sets.sum(axis=1).mean()),
                             "n_calibration_subjects": int(wrapped.n_calibration_subjects_)})
-            say(f"  conformal seed {seed} {name}: coverage {records[-1]['coverage']:.3f}, "
-                f"mean size {np.mean(records[-1]['size']):.3f} "
+            say(f"  conformal draw {draw} {name}: coverage {records[-1]['coverage']:.3f}, "
+                f"mean size {records[-1]['size']:.3f} "
                 f"({time.perf_counter() - started:.0f} s)", flush=True)
     return {"records": records}
 
 
-def conformal_rows(part, best, bootstraps):
-    by = {}
-    for record in part["records"]:
-        by.setdefault(record["model"], []).append(record)
-    rows = []
-    rng = np.random.default_rng(0)
-    reference = np.concatenate([r["size"] for r in by[LOGREG]]).astype(float)
-    for name, records in by.items():
-        covered = np.concatenate([r["covered"] for r in records]).astype(float)
-        size = np.concatenate([r["size"] for r in records]).astype(float)
-        n, hits = len(covered), covered.sum()
-        low, high = stats.binomtest(int(hits), n).proportion_ci(0.95, method="wilson")
-        diff = size - reference  # the same held-out patients, paired
-        draws = [diff[rng.integers(0, n, n)].mean() for _ in range(bootstraps)]
-        rows.append({"model": name, "patients": n, "coverage": (hits / n, low, high),
-                     "mean set size": float(size.mean()),
-                     "size - LogReg": (float(diff.mean()), *np.percentile(draws, [2.5, 97.5])),
-                     "best": name == best})
-    return rows
+def conformal_rows(part, best):
+    found = by_model(part["records"])
+    return [{"model": name, "draws": len(draws),
+             "coverage": draws_interval([d["coverage"] for d in draws.values()]),
+             "size": draws_interval([d["size"] for d in draws.values()]),
+             "size - LogReg": paired(found, name, lambda r: r["size"]),
+             "best": name == best} for name, draws in found.items()]
 
 
-def uncertainty_part(config, say):
-    X, y, _ = cohort(config["subjects"], config)
-    started = time.perf_counter()
-    ensemble = SeedEnsemble(model("concat", config, 0, calibration=None), n_members=5,
-                            random_state=0, verbose=0).fit(inputs_for("concat", X), y)
-    say(f"  ensemble of 5 fitted: {time.perf_counter() - started:.0f} s", flush=True)
-    out = {}
-    for site in (None, "external"):
-        X_new, y_new, _ = cohort(config["shifted"], config, site=site, random_state=2000)
-        data = inputs_for("concat", X_new)
-        epistemic = ensemble.predict_uncertainty(data)["epistemic"]
-        p = positive(ensemble, data)
-        entry = {"epistemic": np.asarray(epistemic, dtype=float).tolist(),
-                 "AUC": roc_auc_score(y_new == POSITIVE, p)}
-        report = external_validation(ensemble, data, y_new, pos_label=POSITIVE,
-                                     recalibrate=True, n_bootstraps=200)
-        entry["report"] = report.reset_index().to_dict("records")
-        out[site or "reference"] = entry
-    return out
+def uncertainty_part(config, say, draws=None):
+    records = []
+    for draw in range(draws or config["draws"]):
+        X, y = cohort(config, "train", "train", draw)
+        started = time.perf_counter()
+        ensemble = SeedEnsemble(model("concat", config, draw, calibration=None), n_members=5,
+                                random_state=draw, verbose=0).fit(inputs_for("concat", X), y)
+        record = {"draw": draw}
+        for role in ("new reference", "new external"):
+            X_new, y_new = cohort(config, "shifted", role, draw)
+            data = inputs_for("concat", X_new)
+            record[role] = {
+                "epistemic": float(np.mean(ensemble.predict_uncertainty(data)["epistemic"])),
+                "AUC": float(roc_auc_score(y_new == POSITIVE, positive(ensemble, data)))}
+        records.append(record)
+        say(f"  ensemble draw {draw}: epistemic {record['new reference']['epistemic']:.4f} "
+            f"reference, {record['new external']['epistemic']:.4f} external "
+            f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return {"records": records}
 
 
-def uncertainty_rows(part, bootstraps):
-    a = np.asarray(part["reference"]["epistemic"])
-    b = np.asarray(part["external"]["epistemic"])
-    rng = np.random.default_rng(0)
-    draws = [b[rng.integers(0, len(b), len(b))].mean() - a[rng.integers(0, len(a), len(a))].mean()
-             for _ in range(bootstraps * 4)]
-    return {"reference": float(a.mean()), "external": float(b.mean()),
-            "difference": (float(b.mean() - a.mean()), *np.percentile(draws, [2.5, 97.5])),
-            "AUC": {k: part[k]["AUC"] for k in ("reference", "external")}}
+def uncertainty_row(part):
+    records = part["records"]
+    value = {role: {key: draws_interval([r[role][key] for r in records])
+                    for key in ("epistemic", "AUC")}
+             for role in ("new reference", "new external")}
+    value["difference"] = draws_interval([r["new external"]["epistemic"]
+                                          - r["new reference"]["epistemic"] for r in records])
+    value["draws"] = len(records)
+    return value
 
 
 def _ci(value, digits=3, sign=False):
+    if value is None:
+        return "—"
     fmt = f"{{:{'+' if sign else ''}.{digits}f}}"
     return f"{fmt.format(value[0])} [{fmt.format(value[1])}, {fmt.format(value[2])}]"
 
 
-def markdown(parts, prefix, config):
-    lines = ["# Outputs a clinician can trust: calibration, conformal sets, uncertainty", "",
+def markdown(parts, config):
+    lines = ["# Outputs a clinician can trust: calibration, transfer, conformal sets, "
+             "uncertainty", "",
              "All data simulated (the built-in cohort, AD vs NC; see the script's docstring "
-             "for every setting). Each part's command and machine time:", ""]
+             "for every setting). Independent draws: each draw trains on its own new "
+             "patients and is scored on its own new patients; every figure is the mean over "
+             "draws [95% t interval over the draws]; differences to LogReg (clinical) are "
+             "paired by draw. Each part's command, commit and machine time:", ""]
     for key, part in parts.items():
-        lines.append(f"- {key}: `{part['command']}`, {part['minutes']:.1f} min, "
-                     f"{part['machine']}")
+        lines.append(f"- {key}: `{part['command']}` (commit {part.get('commit')}), "
+                     f"{part['minutes']:.1f} min, {part['machine']}")
     best = "concat"
-    calibration = [p for k, p in parts.items() if k.startswith("calibration")]
-    if calibration:
-        lines += ["", "## Calibration with calibration=\"temperature\" and \"temperature_bias\"", "",
-                  f"{config['subjects']} patients per site, each site cross-validated on its "
-                  "own (5-fold; seeds per part: "
-                  + ", ".join(f"{p['site']}/{p.get('method', 'temperature')} "
-                              f"{len(p['proba'][LOGREG])}" for p in calibration)
-                  + "); figures are means over seeds of "
-                  "each seed's pooled out-of-fold probabilities; ECE over 15 equal-mass bins; "
-                  f"95% intervals from {config['bootstraps']} patient bootstraps, paired for "
-                  "the differences to LogReg (each resample's figures averaged over the seeds: "
-                  "the intervals hold the patients' variation, not the trainings'). Goal: "
-                  "ECE <= 0.04 and <= LogReg's + 0.01, slope in [0.85, 1.15].", "",
-                  "| site | calibration | model | AUC | AUC - LogReg | ECE | ECE - LogReg | slope "
-                  "| intercept | Brier | goal |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-        aucs, notes = {}, [""]
-        for part in calibration:
-            for row in calibration_rows(part, config["bootstraps"]):
-                if (row["site"] == "reference" and row["method"] == "temperature"
-                        and row["model"] in FAMILIES):
-                    aucs[row["model"]] = row["AUC"][0]
-                goal = {True: "met", False: "NOT met"}.get(row.get("goal"), "")
-                lines.append(
-                    f"| {row['site']} | {row['method']} | {row['model']} | "
-                    f"{row['AUC'][0]:.3f} | {_ci(row['AUC - LogReg'], sign=True)} | "
-                    f"{_ci(row['ECE'])} | {_ci(row['ECE - LogReg'], sign=True)} | "
-                    f"{_ci(row['Calibration slope'], 2)} | "
-                    f"{_ci(row['Calibration intercept'], 2, True)} | {row['Brier'][0]:.3f} "
-                    f"| {goal} |")
-            temps = {k: np.round([min(v), np.median(v), max(v)], 2).tolist()
-                     for k, v in part["temperatures"].items()}
-            notes.append(f"- fitted temperatures ({part.get('method', 'temperature')}, site "
-                         f"{part['site']}; min, median, max over folds and seeds): {temps}")
-        lines += notes + [""]
-        if aucs:
+    for key, part in parts.items():
+        if not key.startswith("calibration"):
+            continue
+        rows = calibration_rows(part)
+        lines += ["", f"## Calibration with calibration=\"{part['method']}\", and its "
+                  "transfer to the external site", "",
+                  f"Fitted on {config['train']} reference patients per draw; \"reference\": "
+                  f"{config['test']} new reference patients; \"external, as fitted\": "
+                  f"{config['test']} patients of the external site (another scanner, AD "
+                  "prevalence 0.3); \"recalibrated in the large\": the same external patients "
+                  "after one logit shift fitted on "
+                  f"{config['recalibrate']} other external patients. ECE over 15 equal-mass "
+                  "bins, plug-in and debiased (Kumar et al. 2019). Goal (reference rows): ECE "
+                  "<= 0.04 and <= LogReg's + 0.01, slope in [0.85, 1.15].", "",
+                  "| setting | model | AUC | AUC - LogReg | ECE | ECE (debiased) | "
+                  "ECE - LogReg | slope | intercept | Brier | goal |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for row in rows:
+            goal = {True: "met", False: "NOT met"}.get(row.get("goal"), "")
+            lines.append(
+                f"| {row['setting']} | {row['model']} | {_ci(row['AUC'])} | "
+                f"{_ci(row['AUC - LogReg'], sign=True)} | {_ci(row['ECE'])} | "
+                f"{_ci(row['ECE (debiased)'])} | {_ci(row['ECE - LogReg'], sign=True)} | "
+                f"{_ci(row['Calibration slope'], 2)} | "
+                f"{_ci(row['Calibration intercept'], 2, True)} | {row['Brier'][0]:.3f} | "
+                f"{goal} |")
+        found = by_model(part["records"])
+        temps = {k: np.round(np.percentile([r["temperature"] for r in v.values()],
+                                           [0, 50, 100]), 2).tolist()
+                 for k, v in found.items() if k in FAMILIES}
+        lines += ["", f"Fitted temperatures (min, median, max over draws): {temps}", ""]
+        if part["method"] == "temperature":
+            aucs = {r["model"]: r["AUC"][0] for r in rows
+                    if r["setting"] == "reference" and r["model"] in FAMILIES}
             best = max(aucs, key=aucs.get)
     if "conformal" in parts:
         lines += ["## Conformal prediction sets, alpha = 0.1", "",
-                  f"Fitted on {config['subjects']} reference patients per seed (25% of the "
-                  "subjects calibrate), judged on newly generated held-out reference patients; "
-                  f"coverage with a Wilson 95% interval; set size difference to {LOGREG} on "
-                  "the same patients with a bootstrap interval. Best fused model (highest "
-                  f"reference out-of-fold AUC in the calibration part): {best}. Goal: "
-                  "coverage 0.88-0.92; the best fused model's mean set size <= LogReg's.", "",
-                  "| model | held-out patients | coverage | mean set size | size - LogReg |",
+                  f"Fitted on {config['train']} reference patients per draw (25% of the "
+                  f"subjects calibrate), judged on {config['held_out']} new reference "
+                  "patients per draw. Best fused model (highest reference AUC in the "
+                  f"calibration part): {best}. Goal: coverage 0.88-0.92; the best fused "
+                  "model's mean set size <= LogReg's.", "",
+                  "| model | draws | coverage | mean set size | size - LogReg |",
                   "|---|---|---|---|---|"]
-        for row in conformal_rows(parts["conformal"], best, config["bootstraps"]):
+        for row in conformal_rows(parts["conformal"], best):
             lines.append(f"| {row['model']}{' (best)' if row['best'] else ''} | "
-                         f"{row['patients']} | {_ci(row['coverage'])} | "
-                         f"{row['mean set size']:.3f} | {_ci(row['size - LogReg'], sign=True)} |")
+                         f"{row['draws']} | {_ci(row['coverage'])} | {_ci(row['size'])} | "
+                         f"{_ci(row['size - LogReg'], sign=True)} |")
         lines.append("")
     if "uncertainty" in parts:
-        row = uncertainty_rows(parts["uncertainty"], config["bootstraps"])
+        row = uncertainty_row(parts["uncertainty"])
         lines += ["## Ensemble uncertainty on the shifted site", "",
-                  "SeedEnsemble of 5 concat networks fitted on the reference patients; mean "
-                  "epistemic uncertainty (mutual information, nats) on new patients of each "
-                  "site. Goal: shifted > reference, the interval above 0.", "",
+                  f"Per draw, a SeedEnsemble of 5 concat networks fitted on {config['train']} "
+                  "reference patients; mean epistemic uncertainty (mutual information, nats) "
+                  f"on {config['shifted']} new patients of each site ({row['draws']} draws). "
+                  "Goal: shifted > reference, the interval above 0.", "",
                   "| reference | shifted site | shifted - reference | AUC reference | "
                   "AUC shifted |", "|---|---|---|---|---|",
-                  f"| {row['reference']:.4f} | {row['external']:.4f} | "
-                  f"{_ci(row['difference'], 4, True)} | {row['AUC']['reference']:.3f} | "
-                  f"{row['AUC']['external']:.3f} |", "",
-                  "The same ensemble moved to the shifted site (`external_validation`):", "",
-                  "| site | recalibrated in the large | AUC | ECE | slope | intercept |",
-                  "|---|---|---|---|---|---|"]
-        for site in ("reference", "external"):
-            for recalibrated in ("as fitted", "recalibrated in the large"):
-                value = {r["metric"]: r["value"] for r in parts["uncertainty"][site]["report"]
-                         if r["model"] == recalibrated}
-                lines.append(f"| {site} | {recalibrated != 'as fitted'} | {value['AUC']:.3f} "
-                             f"| {value['ECE']:.3f} | {value['Calibration slope']:.2f} | "
-                             f"{value['Calibration intercept']:+.2f} |")
-        lines.append("")
+                  f"| {_ci(row['new reference']['epistemic'], 4)} | "
+                  f"{_ci(row['new external']['epistemic'], 4)} | "
+                  f"{_ci(row['difference'], 4, True)} | "
+                  f"{_ci(row['new reference']['AUC'])} | {_ci(row['new external']['AUC'])} |",
+                  ""]
     return "\n".join(lines) + "\n"
 
 
@@ -372,29 +390,23 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["calibration", "conformal", "uncertainty", "all",
                                            "report"], default="all")
-    parser.add_argument("--site", choices=["reference", "external", "both"], default="both",
-                        help="the calibration part's site(s)")
     parser.add_argument("--calibration", choices=["temperature", "temperature_bias"],
                         default="temperature", help="the calibration part's method")
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds (default 3; 2 with --quick); the conformal part keeps "
-                        "its held-out total (2,100) whatever the number")
+    parser.add_argument("--draws", type=int, default=None,
+                        help="independent draws (default 6; 2 with --quick)")
     args = parser.parse_args(argv)
     config = dict(CONFIGS["quick" if args.quick else "standard"])
-    if args.seeds is not None:
-        config["held_out"] = -(-config["held_out"] * config["seeds"] // args.seeds)
-        config["seeds"] = args.seeds
+    if args.draws is not None:
+        config["draws"] = args.draws
     prefix = "trust_quick" if args.quick else "trust"
     command = "python benchmarks/trust.py " + shlex.join(sys.argv[1:] if argv is None
                                                          else argv)
     RESULTS.mkdir(exist_ok=True)
+    suffix = "" if args.calibration == "temperature" else "_" + args.calibration
     jobs = []
     if args.part in ("calibration", "all"):
-        sites = ["reference", "external"] if args.site == "both" else [args.site]
-        suffix = "" if args.calibration == "temperature" else "_" + args.calibration
-        jobs += [(f"calibration_{site}{suffix}", lambda site=site: calibration_part(
-            config, None if site == "reference" else site, print, args.calibration))
-                 for site in sites]
+        jobs.append((f"calibration{suffix}",
+                     lambda: calibration_part(config, print, args.calibration)))
     if args.part in ("conformal", "all"):
         jobs.append(("conformal", lambda: conformal_part(config, print)))
     if args.part in ("uncertainty", "all"):
@@ -403,17 +415,15 @@ def main(argv=None):
         started = time.perf_counter()
         print(f"{key}:", flush=True)
         result = job()
-        result.update(command=command, machine=platform.platform(),
+        result.update(command=command, commit=commit(), machine=platform.platform(),
                       minutes=(time.perf_counter() - started) / 60)
         (RESULTS / f"{prefix}_{key}.json").write_text(json.dumps(result, default=float))
     parts = {}
-    for key in ("calibration_reference", "calibration_external",
-                "calibration_reference_temperature_bias", "calibration_external_temperature_bias",
-                "conformal", "uncertainty"):
+    for key in ("calibration", "calibration_temperature_bias", "conformal", "uncertainty"):
         path = RESULTS / f"{prefix}_{key}.json"
         if path.exists():
             parts[key] = json.loads(path.read_text())
-    text = markdown(parts, prefix, config)
+    text = markdown(parts, config)
     print(text)
     (RESULTS / f"{prefix}.md").write_text(text)
 

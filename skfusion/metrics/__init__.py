@@ -21,7 +21,8 @@ from sklearn.metrics import (
 from sklearn.utils._param_validation import Interval, Options, validate_params
 
 from ._bootstrap import bootstrap_report
-from ._calibration import calibration_report, plot_reliability, reliability_curve
+from ._calibration import (calibration_report, expected_calibration_error, plot_reliability,
+                           reliability_curve)
 from ._confusion import (_DEFINITIONS, npv_score, ppv_score, sensitivity_score,
                          specificity_score)
 from ._subject import aggregate_by_subject, infer_pos_label
@@ -36,6 +37,7 @@ __all__ = [
     "concordance_index",
     "diagnostic_report",
     "diagnostic_scorers",
+    "expected_calibration_error",
     "infer_pos_label",
     "plot_diagnostics",
     "plot_reliability",

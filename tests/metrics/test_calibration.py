@@ -9,7 +9,8 @@ from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GroupKFold
 
 from skfusion import ClinicalAttentionClassifier, FusionInput
-from skfusion.metrics import calibration_report, plot_reliability, reliability_curve
+from skfusion.metrics import (calibration_report, expected_calibration_error, plot_reliability,
+                              reliability_curve)
 
 from ..conftest import TINY, make_data
 
@@ -18,6 +19,31 @@ def _calibrated(n=20000, seed=0):
     rng = np.random.default_rng(seed)
     p = rng.uniform(0.02, 0.98, size=n)
     return rng.uniform(size=n) < p, p
+
+
+def test_debiased_ece_removes_the_plug_ins_upward_bias_and_keeps_real_miscalibration():
+    plug_in, debiased = [], []
+    for seed in range(40):  # calibrated probabilities, 300 patients: the truth is 0
+        y, p = _calibrated(300, seed)
+        plug_in.append(expected_calibration_error(y, p))
+        debiased.append(expected_calibration_error(y, p, debiased=True))
+    assert np.mean(plug_in) > 0.06  # 15 bins of 20: the noise alone reads as 0.07
+    assert np.mean(debiased) < 0.65 * np.mean(plug_in)  # Kumar's correction: 0.041
+    # Overconfident probabilities (logits doubled): both see the same large error.
+    y, p = _calibrated(20000)
+    sharp = expit(2 * logit(p))
+    big = expected_calibration_error(y, sharp, n_bins=10)
+    assert big > 0.08
+    assert expected_calibration_error(y, sharp, n_bins=10, debiased=True) == pytest.approx(
+        big, abs=0.005)
+    # The plug-in is the report's ECE; labels and errors as in calibration_report.
+    assert expected_calibration_error(y, p) == pytest.approx(
+        calibration_report(y, p, n_bootstraps=0).loc["ECE", "value"])
+    labels = np.where(y, "AD", "CN")
+    assert expected_calibration_error(labels, p, pos_label="AD") == pytest.approx(
+        expected_calibration_error(y, p))
+    with pytest.raises(ValueError, match="debiased"):
+        expected_calibration_error(y, p, debiased="yes")
 
 
 def test_a_calibrated_model_scores_slope_one_intercept_zero_and_a_small_ece():
