@@ -52,6 +52,10 @@ def _data_arguments(parser, *, target=True):
     parser.add_argument("--color", choices=["gray", "rgb"], default="gray")
     parser.add_argument("--normalize", choices=["zscore", "minmax", "none"],
                         default="zscore", help="per-image intensity normalisation")
+    parser.add_argument("--missing", choices=["raise", "allow"], default="raise",
+                        help="rows whose image file does not exist: refused, listed "
+                        "(raise, the default), or kept with their image marked missing, "
+                        "predicted from their clinical values (allow)")
     parser.add_argument("--slices", type=int, default=1,
                         help="NIfTI files: the number of central coronal slices read per "
                         "row, as one patient's stack (default 1)")
@@ -126,7 +130,8 @@ def _read(args, parser):
         return load_table_cohort(
             args.table, image_column=args.image_column,
             target=getattr(args, "target", None), id_column=args.id_column, root=args.root,
-            size=args.size, color=args.color, normalize=normalize, slices=args.slices)
+            size=args.size, color=args.color, normalize=normalize, slices=args.slices,
+            missing=args.missing)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
 
@@ -170,7 +175,10 @@ def run_table_command(args, parser):
     estimator = _estimator(args, parser)  # a bad --param fails before any image is read
     X, y, groups = _read(args, parser)
     say = (lambda *a: None) if args.quiet else print
-    say(f"{len(y)} rows, {len(np.unique(groups))} patients, images {X.images.shape[1:]}, "
+    absent = 0 if X.present is None else int((~X.present["images"]).sum())
+    say(f"{len(y)} rows, {len(np.unique(groups))} patients, images {X.images.shape[1:]}"
+        + (f" ({absent} rows without an image file, marked missing)" if absent else "")
+        + ", "
         f"clinical columns {list(X.clinical.columns)}; classes "
         f"{dict(zip(*np.unique(y, return_counts=True)))}")
     if args.command == "fit":

@@ -9,7 +9,8 @@ from ._oasis import load_oasis
 from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
-from ._images import ImageFiles, load_images, load_table_cohort, read_image
+from ._images import ImageFiles, load_images, read_image
+from ._table import load_table_cohort
 from ._layout import load_cohort, write_cohort
 from ._lazy import DicomVolumes, NiftiSlices, NiftiVolumes
 from ._nifti import load_nifti_slices, load_nifti_volumes

@@ -290,7 +290,7 @@ def load_adni(adnimerge, images, *, task="ad_vs_cn", visits="baseline", years=3,
         participant must stay on one side).
     """
     from .._input import FusionInput
-    from ._images import load_table_cohort
+    from ._table import load_table_cohort
     from ._layout import _with_placeholders
 
     if missing not in ("raise", "drop", "allow"):

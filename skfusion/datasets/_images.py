@@ -4,18 +4,16 @@ cohort in one call."""
 
 import contextlib
 import os
-import pathlib
 import threading
 import warnings
 
 import numpy as np
-import pandas as pd
 
-from .._input import FusionInput, LazyImages
+from .._input import LazyImages
 from ._limits import max_voxels
 from ._volumes import _check_size, _normalize, _resize
 
-__all__ = ["ImageFiles", "load_images", "load_table_cohort", "read_image"]
+__all__ = ["ImageFiles", "load_images", "read_image"]
 
 COLORS = ("gray", "rgb")
 #: Luminance weights of ITU-R BT.601 (what Pillow's own "L" conversion uses), in float.
@@ -216,13 +214,29 @@ def _check_options(color, normalize):
                          "'minmax' or None.")
 
 
-def _check_files(paths):
-    absent = [p for p in paths if not os.path.isfile(p)]
-    if absent:
-        shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more" if len(absent) > 10
-                                           else "")
-        raise FileNotFoundError(f"{len(absent)} of {len(paths)} image files do not exist: "
-                                f"{shown}.")
+def _check_files(paths, missing="raise", argument="paths"):
+    """Which files exist (a boolean array, or None where all do): refuse absent ones,
+    listing them, unless ``missing="allow"`` (then at least one must exist)."""
+    if missing not in ("raise", "allow"):
+        raise ValueError(f"missing={missing!r}: expected 'raise' (refuse absent files) or "
+                         "'allow' (keep those samples, their image marked missing).")
+    found = np.array([os.path.isfile(p) for p in paths], dtype=bool)
+    if found.all():
+        return None
+    absent = [(row, p) for row, p in enumerate(paths) if not found[row]]
+    shown = ", ".join(f"row {row}: {p}" if argument != "paths" else p
+                      for row, p in absent[:10])
+    more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
+    if missing == "raise":
+        raise FileNotFoundError(
+            f"{len(absent)} of {len(paths)} image files do not exist ({shown}{more}). Fix "
+            f"the paths, or pass missing='allow' to keep those patients with their image "
+            "marked missing (the estimators then predict them from their other data; "
+            "command line: --missing allow).")
+    if not found.any():
+        raise FileNotFoundError(f"none of the {len(paths)} image files exists ({shown}{more}); "
+                                "check the paths.")
+    return found
 
 
 class ImageFiles(LazyImages):
@@ -237,14 +251,21 @@ class ImageFiles(LazyImages):
     size : int, (int, int) or None, default=None
     normalize : {"zscore", "minmax"} or None, default=None
         As in :func:`load_images`.
+    missing : {"raise", "allow"}, default="raise"
+        Files that do not exist: "raise" refuses, listing them; "allow" marks those samples
+        missing (``present``, which :class:`~skfusion.FusionInput` reads) and reads a
+        placeholder the estimators never look at.
     """
 
-    def __init__(self, sources, *, color="gray", size=None, normalize=None):
+    def __init__(self, sources, *, color="gray", size=None, normalize=None,
+                 missing="raise"):
         _check_options(color, normalize)
         self.sources = [os.fspath(s) for s in sources]
         self.color = color
         self.size = size
         self.normalize = normalize
+        self.missing = missing
+        self.present = _check_files(self.sources, missing) if self.sources else None
         self._sample_shape = None
 
     def __len__(self):
@@ -256,17 +277,22 @@ class ImageFiles(LazyImages):
             channels = 1 if self.color == "gray" else 3
             size = _check_size(self.size)
             if size is None:
-                size = _header_shape(self.sources[0]) if len(self) else (0, 0)
+                first = 0 if self.present is None else int(np.flatnonzero(self.present)[0])
+                size = _header_shape(self.sources[first]) if len(self) else (0, 0)
             self._sample_shape = (channels, *size)
         return self._sample_shape
 
     def take(self, positions):
-        subset = ImageFiles([self.sources[i] for i in np.asarray(positions, dtype=int)],
-                            color=self.color, size=self.size, normalize=self.normalize)
-        subset._sample_shape = self._sample_shape
+        positions = np.asarray(positions, dtype=int)
+        subset = ImageFiles.__new__(ImageFiles)
+        subset.__dict__.update(self.__dict__)
+        subset.sources = [self.sources[i] for i in positions]
+        subset.present = None if self.present is None else self.present[positions]
         return subset
 
     def read(self, position):
+        if self.present is not None and not self.present[position]:
+            return np.zeros(self.sample_shape, dtype=np.float32)  # never read by a model
         image = read_image(self.sources[position], color=self.color, size=self.size,
                            normalize=self.normalize)
         if image.shape != self.sample_shape:
@@ -280,7 +306,8 @@ class ImageFiles(LazyImages):
         return f"ImageFiles({len(self)} {self.color} images)"
 
 
-def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False):
+def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False,
+                missing="raise"):
     """Read 2-D image files: PNG, JPEG, TIFF (8- or 16-bit) and single-frame DICOM.
 
     Parameters
@@ -302,10 +329,15 @@ def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False):
     lazy : bool, default=False
         Return an :class:`ImageFiles` that reads images when a batch needs them, instead of
         an array; only the headers are read now.
+    missing : {"raise", "allow"}, default="raise"
+        Files that do not exist: "raise" refuses, listing them. "allow" keeps their place:
+        the eager result is then a list with ``None`` for each absent file, and the lazy one
+        an :class:`ImageFiles` whose ``present`` marks them; :class:`~skfusion.FusionInput`
+        reads both as patients without an image (see its ``present``).
 
     Returns
     -------
-    images : ndarray of float32, shape (n_images, C, H, W), or ImageFiles
+    images : ndarray of float32, shape (n_images, C, H, W), list, or ImageFiles
         ``C`` is 1 for "gray", 3 for "rgb". Images are upright as their EXIF orientation
         says; palette images are expanded, alpha channels composited onto black and dropped,
         16-bit depth kept, DICOM MONOCHROME1 inverted so that higher values are brighter.
@@ -313,7 +345,8 @@ def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False):
     Raises
     ------
     FileNotFoundError
-        Listing the files that do not exist.
+        Listing the files that do not exist (unless ``missing="allow"``; then only where
+        none exists).
     ValueError
         For a file that is not an image, holds several frames, declares more pixels than
         ``SKFUSION_MAX_VOXELS``, has a DICOM photometric interpretation other than
@@ -338,132 +371,22 @@ def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False):
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("paths is empty; pass at least one image file.")
-    _check_files(paths)
+    found = _check_files(paths, missing)
+    here = paths if found is None else [p for p, f in zip(paths, found) if f]
     out_size = _check_size(size)
     if out_size is None:
         shapes = {}
-        for path in paths:
+        for path in here:
             shapes.setdefault(_header_shape(path), path)
         if len(shapes) > 1:
             listed = ", ".join(f"{h}x{w} ({p})" for (h, w), p in list(shapes.items())[:4])
             raise ValueError(f"the images have different sizes ({listed}); pass size=(H, W) "
                              "(or an int) to resize them to one size.")
     if lazy:
-        return ImageFiles(paths, color=color, size=size, normalize=normalize)
+        return ImageFiles(paths, color=color, size=size, normalize=normalize,
+                          missing=missing)
+    if found is not None:
+        return [read_image(p, color=color, size=size, normalize=normalize) if f else None
+                for p, f in zip(paths, found)]
     return np.stack([read_image(p, color=color, size=size, normalize=normalize)
                      for p in paths])
-
-
-def load_table_cohort(table, *, image_column, target=None, id_column=None, root=None,
-                      size=None, color="gray", normalize=None, lazy=False, slices=1,
-                      plane="coronal"):
-    """A table with one image file per row (MIMIC-CXR-JPG, CheXpert, ISIC style) as ``(X, y,
-    groups)`` in one call.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame, str or path-like
-        The table, or a CSV (``.csv``) or tab-separated (``.tsv``) file holding it.
-    image_column : str
-        The column of image paths, absolute or relative to ``root``.
-    target : str or None, default=None
-        The column of labels (left out of ``X.clinical``); None returns ``y=None``.
-    id_column : str or None, default=None
-        The patient id column: ``X.subjects`` and ``groups``, so that every split keeps a
-        patient's images together. None: each row is its own patient.
-    root : str, path-like or None, default=None
-        Folder that relative paths start from (default: the table file's folder, or the
-        current folder for a DataFrame).
-    size, color, normalize, lazy
-        As in :func:`load_images`.
-    slices : int, default=1
-        Where the files are NIfTI volumes (``.nii``, ``.nii.gz``): the number of central
-        slices of ``plane`` read per row (:func:`load_nifti_slices`); more than one makes
-        each row a patient's stack of slices (``X.layout == "slices"``; eager only).
-    plane : {"coronal", "axial", "sagittal"}, default="coronal"
-        The NIfTI slicing plane.
-
-    Returns
-    -------
-    X : FusionInput
-        One row per table row: its image and the table's other columns as clinical values
-        (all columns but ``image_column``, ``target`` and ``id_column``).
-    y : ndarray or None
-        The ``target`` column.
-    groups : ndarray
-        The patient of each row (``id_column``, or the row number).
-
-    Raises
-    ------
-    FileNotFoundError
-        Listing the rows whose image files do not exist.
-    """
-    if isinstance(table, (str, os.PathLike)):
-        table_path = pathlib.Path(table)
-        if not table_path.is_file():
-            raise FileNotFoundError(f"table={str(table)!r} does not exist.")
-        separator = "\t" if table_path.suffix.lower() == ".tsv" else ","
-        table = pd.read_csv(table_path, sep=separator)
-        root = table_path.parent if root is None else root
-    elif not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame or a CSV/TSV file path; got "
-                        f"{type(table).__name__}.")
-    _check_options(color, normalize)
-    if len(table) == 0:
-        raise ValueError(f"the table has no rows (columns {list(table.columns)}); pass a "
-                         "table with one row per image file.")
-    named = {"image_column": image_column, "target": target, "id_column": id_column}
-    for argument, column in named.items():
-        if column is not None and column not in table.columns:
-            raise ValueError(f"{argument}={column!r} is not a column of the table; its "
-                             f"columns are {list(table.columns)}.")
-    if target is not None and table[target].isna().any():
-        rows = np.flatnonzero(table[target].isna().to_numpy())
-        raise ValueError(f"target={target!r} is empty in {len(rows)} row(s) "
-                         f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; every row "
-                         "needs a label. Drop those rows (table.dropna(subset=[target])) or "
-                         "fill them.")
-    root = pathlib.Path(os.getcwd() if root is None else root)
-    relative = table[image_column]
-    if relative.isna().any():
-        rows = np.flatnonzero(relative.isna().to_numpy())[:10].tolist()
-        raise ValueError(f"{image_column!r} is empty in rows {rows}; every row needs an image "
-                         "file (drop those rows, or fill them).")
-    paths = [str(p) if os.path.isabs(str(p)) else str(root / str(p)) for p in relative]
-    absent = [(row, p) for row, p in enumerate(paths) if not os.path.isfile(p)]
-    if absent:
-        shown = ", ".join(f"row {row}: {p}" for row, p in absent[:10])
-        more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
-        raise FileNotFoundError(f"{len(absent)} of {len(paths)} image files do not exist "
-                                f"({shown}{more}); check image_column and root={str(root)!r}.")
-    nifti = [p.lower().endswith((".nii", ".nii.gz")) for p in paths]
-    layout = None
-    if all(nifti):
-        images, layout = _nifti_rows(paths, slices, plane, size, normalize, lazy)
-    elif any(nifti):
-        raise ValueError(f"{image_column!r} mixes NIfTI volumes and 2-D image files; one "
-                         "table holds one kind (split it in two).")
-    else:
-        images = load_images(paths, size=size, color=color, normalize=normalize, lazy=lazy)
-    groups = (np.arange(len(table)) if id_column is None
-              else table[id_column].to_numpy())
-    dropped = [c for c in (image_column, target, id_column) if c is not None]
-    clinical = table.drop(columns=dropped).reset_index(drop=True)
-    y = None if target is None else table[target].to_numpy()
-    return FusionInput(images, clinical, subjects=groups, layout=layout), y, groups
-
-
-def _nifti_rows(paths, slices, plane, size, normalize, lazy):
-    """NIfTI rows: ``slices`` central slices each, as (n, H, W) or a stack (n, k, H, W)."""
-    from ._nifti import load_nifti_slices
-
-    if not (isinstance(slices, (int, np.integer)) and slices >= 1):
-        raise ValueError(f"slices={slices!r}: expected a whole number >= 1.")
-    if lazy and slices > 1:
-        raise ValueError("lazy=True reads NIfTI rows one slice each (slices=1); for stacks of "
-                         "slices per row read eagerly, or use load_nifti_volumes(lazy=True).")
-    images, _ = load_nifti_slices(paths, plane=plane, slices=int(slices), size=size,
-                                  normalize=normalize, lazy=lazy)
-    if slices == 1:
-        return images, None
-    return images.reshape(len(paths), slices, *images.shape[1:]), "slices"

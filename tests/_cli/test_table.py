@@ -174,3 +174,22 @@ def test_refusals_come_before_training_and_leave_nothing_behind(png_cohort, caps
         main(["cv", "--table", table, "--image-column", "path", "--target", "DX",
               "--output", str(out)])
     assert not out.exists()
+
+
+def test_missing_allow_keeps_rows_without_an_image_file(png_cohort, capsys):
+    for i in (3, 8, 17):
+        (png_cohort / "images" / f"{i}.png").unlink()
+    table = str(png_cohort / "cohort.csv")
+    data = ["--table", table, "--image-column", "file", "--id-column", "PTID"]
+    model = png_cohort / "model.skf"
+    with pytest.raises(SystemExit):
+        main(["fit", *data, "--target", "DX", "--model", str(model), *TINY])
+    assert "--missing allow" in capsys.readouterr().err and not model.exists()
+    assert main(["fit", *data, "--target", "DX", "--model", str(model), "--missing",
+                 "allow", *TINY]) == 0
+    predictions = png_cohort / "predictions.csv"
+    assert main(["predict", str(model), *data, "--size", "16", "--missing", "allow",
+                 "--predictions", str(predictions), "--quiet"]) == 0
+    written = pd.read_csv(predictions)
+    assert len(written) == 24 and written["patient"].iloc[17] == "p8"
+    assert np.isfinite(written[["proba_AD", "proba_NC"]].to_numpy()).all()

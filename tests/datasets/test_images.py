@@ -220,3 +220,78 @@ def test_an_empty_table_and_empty_labels_are_refused(tmp_path):
     table = pd.DataFrame({"path": ["a.png"] * 4, "dx": ["AD", None, "NC", np.nan]})
     with pytest.raises(ValueError, match=r"target='dx' is empty in 2 row\(s\) \[1, 3\]"):
         load_table_cohort(table, image_column="path", target="dx", root=tmp_path)
+
+
+def _half_absent_table(tmp_path, n=8):
+    """n rows of 16x16 PNGs; the files of rows 1 and 5 are never written."""
+    rows = []
+    for i in range(n):
+        if i not in (1, 5):
+            Image.fromarray(np.full((16, 16), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append({"path": f"{i}.png", "patient": f"p{i}", "age": 50 + i,
+                     "dx": "AD" if i % 2 else "NC"})
+    return pd.DataFrame(rows)
+
+
+def test_missing_allow_keeps_patients_without_a_file_marked_missing(tmp_path):
+    from skfusion import FusionInput
+
+    table = _half_absent_table(tmp_path)
+    paths = [tmp_path / p for p in table["path"]]
+    with pytest.raises(FileNotFoundError, match=r"2 of 8 image files do not exist.*1.png.*"
+                                                r"missing='allow'.*--missing allow"):
+        load_images(paths)
+    eager = load_images(paths, missing="allow")
+    assert [e is None for e in eager] == [i in (1, 5) for i in range(8)]
+    assert FusionInput(eager).present["images"].tolist() == [i not in (1, 5) for i in range(8)]
+    lazy = load_images(paths, missing="allow", lazy=True)
+    assert lazy.present.tolist() == [i not in (1, 5) for i in range(8)]
+    assert lazy.sample_shape == (1, 16, 16) and not lazy.read(1).any()
+    assert np.array_equal(lazy.read(2), eager[2])
+    assert lazy.take([4, 5]).present.tolist() == [True, False]
+    with pytest.raises(ValueError, match="missing='sometimes': expected 'raise'"):
+        load_images(paths, missing="sometimes")
+    with pytest.raises(FileNotFoundError, match="none of the 1 image files exists"):
+        load_images([tmp_path / "1.png"], missing="allow")
+
+    for lazy_table in (False, True):
+        X, y, groups = load_table_cohort(table, image_column="path", target="dx",
+                                         id_column="patient", root=tmp_path,
+                                         missing="allow", lazy=lazy_table)
+        assert X.present["images"].tolist() == [i not in (1, 5) for i in range(8)]
+        assert y.tolist() == table["dx"].tolist() and groups[5] == "p5"
+        assert list(X.clinical.columns) == ["age"]
+    with pytest.raises(FileNotFoundError, match=r"row 1: .*1.png.*row 5.*missing='allow'.*"
+                                                r"image_column='path'"):
+        load_table_cohort(table, image_column="path", root=tmp_path)
+
+
+def test_a_table_with_absent_files_trains_and_predicts_from_what_it_has(tmp_path):
+    table = _half_absent_table(tmp_path, n=12)
+    X, y, _ = load_table_cohort(table, image_column="path", target="dx", root=tmp_path,
+                                missing="allow")
+    model = ClinicalAttentionClassifier(mode="concat", backbone="resnet18", base_width=4,
+                                        max_epochs=1, batch_size=8, random_state=0, verbose=0)
+    proba = model.fit(X, y).predict_proba(X)
+    assert proba.shape == (12, 2) and np.isfinite(proba).all()
+    assert model.modalities_used(X)["images"].tolist() == [i not in (1, 5) for i in range(12)]
+
+
+def test_nifti_rows_with_absent_files_are_read_eagerly_with_placeholders(tmp_path):
+    import nibabel as nib
+
+    rng = np.random.default_rng(0)
+    for i in (0, 2):
+        nib.save(nib.Nifti1Image(rng.random((8, 10, 6)).astype(np.float32), np.eye(4)),
+                 tmp_path / f"{i}.nii.gz")
+    table = pd.DataFrame({"path": [f"{i}.nii.gz" for i in range(3)], "age": [1, 2, 3]})
+    for slices in (1, 2):
+        X, _, _ = load_table_cohort(table, image_column="path", root=tmp_path,
+                                    missing="allow", slices=slices, lazy=slices == 1)
+        full, _, _ = load_table_cohort(table.iloc[[0, 2]], image_column="path",
+                                       root=tmp_path, slices=slices)
+        assert np.shape(X.images) == (3, *np.shape(full.images)[1:])
+        assert X.present["images"].tolist() == [True, False, True]
+        assert not np.asarray(X.images)[1].any()
+        assert np.array_equal(np.asarray(X.images)[[0, 2]], np.asarray(full.images))
+        assert X.layout == (None if slices == 1 else "slices")
