@@ -45,6 +45,10 @@ def _data_arguments(parser, *, target=True):
     parser.add_argument("--id-column", default=None,
                         help="column of patient ids: folds keep a patient's rows together "
                         "(default: each row is a patient)")
+    parser.add_argument("--keep-column", action="append", default=[], metavar="COLUMN",
+                        help="a column that looks like an identifier (a different value "
+                        "in every row) but is a clinical value: keep it as a feature "
+                        "(repeatable; default: such columns are refused)")
     parser.add_argument("--root", default=None,
                         help="folder relative image paths start from (default: the table's)")
     parser.add_argument("--size", type=int, default=64,
@@ -114,7 +118,9 @@ def _parse_params(parser, pairs):
     return params
 
 
-def _read(args, parser):
+def _read(args, parser, keep=None):
+    """``(X, y, groups)`` as the options say; ``keep``: the columns kept as features even
+    where they look like identifiers (default ``--keep-column``)."""
     from ..datasets import load_adni, load_table_cohort
 
     normalize = None if args.normalize == "none" else args.normalize
@@ -131,7 +137,7 @@ def _read(args, parser):
             args.table, image_column=args.image_column,
             target=getattr(args, "target", None), id_column=args.id_column, root=args.root,
             size=args.size, color=args.color, normalize=normalize, slices=args.slices,
-            missing=args.missing)
+            missing=args.missing, keep_id_like=args.keep_column if keep is None else keep)
     except (FileNotFoundError, ValueError, TypeError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
 
@@ -249,6 +255,16 @@ def _label_like(text, y):
     raise SystemExit(f"--pos-label {text!r} is not one of the labels {labels.tolist()}.")
 
 
+def _columns(table):
+    """The column names of a CSV/TSV table ([] where it cannot be read: the loader then
+    says why)."""
+    try:
+        return list(pd.read_csv(table, nrows=0, sep="\t" if str(table).lower().endswith(
+            ".tsv") else ",").columns)
+    except (OSError, ValueError):
+        return []
+
+
 def _predict(args, parser):
     from .._base.persistence import load
 
@@ -256,8 +272,10 @@ def _predict(args, parser):
         model = load(args.model)
     except (OSError, ValueError) as exc:
         parser.exit(2, f"{parser.prog}: error: {args.model}: {exc}\n")
-    X, _, groups = _read(args, parser)
     names = getattr(model, "feature_names_in_", None)
+    # The model reads only the columns it was fitted on: an id-like column among them was
+    # kept when it was fitted, and others are not read at all.
+    X, _, groups = _read(args, parser, keep=_columns(args.table) if args.table else None)
     if names is not None:  # the columns the model was fitted on; others (a target) ignored
         absent = [c for c in names if c not in X.clinical.columns]
         if absent:

@@ -3,6 +3,7 @@ volumes) read as ``(X, y, groups)`` in one call."""
 
 import os
 import pathlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,10 +13,40 @@ from ._images import _check_files, _check_options, load_images
 
 __all__ = ["load_table_cohort"]
 
+#: Name tokens of an identifier column ("PTID", "subject_id", "PatientID", "MRN", "RID").
+_ID_TOKENS = {"id", "ids", "ptid", "rid", "mrn", "uid", "uuid", "guid"}
+#: Whole names of an identifier column.
+_ID_NAMES = {"subject", "patient", "participant", "accession", "subjectkey", "eid"}
+#: Below this many rows, values unique per row say nothing about a column.
+_MIN_ROWS = 10
+
+
+def _named_like_an_id(name):
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))  # PatientID -> Patient ID
+    tokens = {t.lower() for t in re.split(r"[\s_\-.]+", spaced) if t}
+    return bool(tokens & _ID_TOKENS) or str(name).strip().lower() in _ID_NAMES
+
+
+def id_like_columns(table):
+    """The columns of ``table`` that look like patient identifiers: unique in every row
+    (of at least 10 rows) and either text (most values not numbers) or named like an id
+    ("PTID", "subject_id", "PatientID", "MRN", ...)."""
+    found = []
+    if len(table) < _MIN_ROWS:
+        return found
+    for column in table.columns:
+        values = table[column]
+        if values.isna().any() or not values.is_unique:
+            continue
+        text = pd.to_numeric(values, errors="coerce").isna().mean() > 0.5
+        if text or _named_like_an_id(column):
+            found.append(column)
+    return found
+
 
 def load_table_cohort(table, *, image_column, target=None, id_column=None, root=None,
                       size=None, color="gray", normalize=None, lazy=False, slices=1,
-                      plane="coronal", missing="raise"):
+                      plane="coronal", missing="raise", keep_id_like=()):
     """A table with one image file per row (MIMIC-CXR-JPG, CheXpert, ISIC style) as ``(X, y,
     groups)`` in one call.
 
@@ -29,7 +60,11 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
         The column of labels (left out of ``X.clinical``); None returns ``y=None``.
     id_column : str or None, default=None
         The patient id column: ``X.subjects`` and ``groups``, so that every split keeps a
-        patient's images together. None: each row is its own patient.
+        patient's images together. None: each row is its own patient. Another column that
+        looks like an identifier (unique in every row, and text or named like an id:
+        "PTID", "subject_id", "MRN", ...) is refused as a clinical feature, since an id
+        sorted by diagnosis or by site leaks the label: name it here, or in
+        ``keep_id_like``.
     root : str, path-like or None, default=None
         Folder that relative paths start from (default: the table file's folder, or the
         current folder for a DataFrame).
@@ -45,6 +80,9 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
         Rows whose image file does not exist: "raise" refuses, listing them; "allow" keeps
         them, their image marked missing in ``X.present["images"]`` (the estimators predict
         those patients from their clinical values; at least one file must exist).
+    keep_id_like : sequence of str, default=()
+        Columns that look like identifiers but are clinical values, kept as features (for
+        example a unique free-text note you encode yourself later).
 
     Returns
     -------
@@ -86,6 +124,20 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
                          f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; every row "
                          "needs a label. Drop those rows (table.dropna(subset=[target])) or "
                          "fill them.")
+    unknown = [c for c in keep_id_like if c not in table.columns]
+    if isinstance(keep_id_like, str) or unknown:
+        raise ValueError(f"keep_id_like={keep_id_like!r}: expected a list of the table's "
+                         f"columns {list(table.columns)}.")
+    named_columns = {image_column, target, id_column, *keep_id_like}
+    ids = [c for c in id_like_columns(table) if c not in named_columns]
+    if ids:
+        raise ValueError(
+            f"column(s) {ids} look like patient identifiers (a different value in every "
+            "row, text or named like an id), and would become clinical features: an id "
+            "sorted by diagnosis or site leaks the label. Pass id_column="
+            f"{ids[0]!r} if it identifies the patient (command line: --id-column "
+            f"{ids[0]}), drop the column, or pass keep_id_like={ids!r} to use it as a "
+            f"clinical value (command line: --keep-column {ids[0]}).")
     root = pathlib.Path(os.getcwd() if root is None else root)
     relative = table[image_column]
     if relative.isna().any():

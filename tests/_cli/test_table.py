@@ -193,3 +193,22 @@ def test_missing_allow_keeps_rows_without_an_image_file(png_cohort, capsys):
     written = pd.read_csv(predictions)
     assert len(written) == 24 and written["patient"].iloc[17] == "p8"
     assert np.isfinite(written[["proba_AD", "proba_NC"]].to_numpy()).all()
+
+
+def test_an_unnamed_id_column_is_refused_before_any_image_is_read(png_cohort, capsys):
+    rows = pd.read_csv(png_cohort / "cohort.csv").assign(
+        record=[f"r{i:03d}" for i in range(24)])
+    rows.to_csv(png_cohort / "ids.csv", index=False)
+    for i in range(24):  # no image exists: the refusal must come first
+        (png_cohort / "images" / f"{i}.png").unlink()
+    data = ["--table", str(png_cohort / "ids.csv"), "--image-column", "file", "--target",
+            "DX", "--id-column", "PTID"]
+    with pytest.raises(SystemExit):
+        main(["fit", *data, "--model", str(png_cohort / "m.skf"), *TINY])
+    err = capsys.readouterr().err
+    assert "['record'] look like patient identifiers" in err
+    assert "--keep-column record" in err and "do not exist" not in err
+    with pytest.raises(SystemExit):  # named as a feature, the table goes on to its files
+        main(["fit", *data, "--keep-column", "record", "--model",
+              str(png_cohort / "m.skf"), *TINY])
+    assert "do not exist" in capsys.readouterr().err

@@ -269,7 +269,7 @@ def test_missing_allow_keeps_patients_without_a_file_marked_missing(tmp_path):
 def test_a_table_with_absent_files_trains_and_predicts_from_what_it_has(tmp_path):
     table = _half_absent_table(tmp_path, n=12)
     X, y, _ = load_table_cohort(table, image_column="path", target="dx", root=tmp_path,
-                                missing="allow")
+                                missing="allow", id_column="patient")
     model = ClinicalAttentionClassifier(mode="concat", backbone="resnet18", base_width=4,
                                         max_epochs=1, batch_size=8, random_state=0, verbose=0)
     proba = model.fit(X, y).predict_proba(X)
@@ -295,3 +295,30 @@ def test_nifti_rows_with_absent_files_are_read_eagerly_with_placeholders(tmp_pat
         assert not np.asarray(X.images)[1].any()
         assert np.array_equal(np.asarray(X.images)[[0, 2]], np.asarray(full.images))
         assert X.layout == (None if slices == 1 else "slices")
+
+
+def test_a_column_that_looks_like_an_id_is_refused_as_a_feature_until_named(tmp_path):
+    table = _half_absent_table(tmp_path, n=12).assign(mrn=np.arange(1000, 1012),
+                                                      age=np.arange(12) * 1.5)
+    with pytest.raises(ValueError, match=r"\['patient', 'mrn'\] look like patient identifiers"
+                                         r".*id_column='patient'.*--id-column patient.*"
+                                         r"keep_id_like=\['patient', 'mrn'\]"):
+        load_table_cohort(table, image_column="path", target="dx", root=tmp_path,
+                          missing="allow")
+    with pytest.raises(ValueError, match=r"\['mrn'\] look like"):
+        load_table_cohort(table, image_column="path", id_column="patient", root=tmp_path,
+                          missing="allow")
+    X, _, groups = load_table_cohort(table, image_column="path", target="dx",
+                                     id_column="patient", keep_id_like=["mrn"],
+                                     root=tmp_path, missing="allow")
+    assert list(X.clinical.columns) == ["age", "mrn"] and groups[3] == "p3"
+    with pytest.raises(ValueError, match="keep_id_like='mrn': expected a list"):
+        load_table_cohort(table, image_column="path", keep_id_like="mrn", root=tmp_path)
+    # Repeated ids, numbers with other names and tables under 10 rows are not ids.
+    from skfusion.datasets._table import id_like_columns
+    assert id_like_columns(table.assign(patient=[f"p{i // 2}" for i in range(12)])) == [
+        "path", "mrn"]  # the path column is unique text too: the loader names it
+    assert id_like_columns(table.iloc[:9]) == []
+    assert id_like_columns(pd.DataFrame({"PatientID": range(10), "fluid": range(10),
+                                         "note": [f"n{i}" for i in range(10)]})) == [
+        "PatientID", "note"]
