@@ -9,7 +9,7 @@ from .._net.data import LazyBatchLoader, TensorBatchIterator
 from .._net.callbacks import FiniteLoss, InterruptRecovery, ValidationSplit
 from .._net.device import device_settings, resolve_amp_dtype, warn_if_unsafe_amp
 from .params import routed_params
-from .._net.progress import wants_bars
+from .._net.progress import plain_print, wants_bars
 from ..callbacks import EpochCheckpoint
 from ..nn.localization import LocalizingNet
 from ..nn.slice_stack import POOLINGS, SliceStackNet
@@ -85,7 +85,9 @@ def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, se
         localization_weight=estimator.localization_weight,
         **module_params,
         **criterion,
-        **routed_params(estimator),
+        # skorch's PrintLog calls a sink other than print whatever the verbosity.
+        **{"callbacks__print_log__sink": plain_print if estimator.verbose else print,
+           **routed_params(estimator)},
     )
 
 

@@ -179,6 +179,8 @@ def run_table_command(args, parser):
     if args.command == "predict":
         return _predict(args, parser)
     estimator = _estimator(args, parser)  # a bad --param fails before any image is read
+    if args.command == "cv" and args.table is not None:
+        _check_pos_label(args, parser)  # as do an unknown condition and a wrong --pos-label
     X, y, groups = _read(args, parser)
     say = (lambda *a: None) if args.quiet else print
     absent = 0 if X.present is None else int((~X.present["images"]).sum())
@@ -186,7 +188,7 @@ def run_table_command(args, parser):
         + (f" ({absent} rows without an image file, marked missing)" if absent else "")
         + ", "
         f"clinical columns {list(X.clinical.columns)}; classes "
-        f"{dict(zip(*np.unique(y, return_counts=True)))}")
+        f"{dict(zip(*(part.tolist() for part in np.unique(y, return_counts=True))))}")
     if args.command == "fit":
         started = time.perf_counter()
         estimator.fit(X, y, groups=groups)
@@ -253,6 +255,31 @@ def _label_like(text, y):
         if str(label) == text:
             return label
     raise SystemExit(f"--pos-label {text!r} is not one of the labels {labels.tolist()}.")
+
+
+def _check_pos_label(args, parser):
+    """Refuse, before any image is read, a binary target whose positive class neither
+    ``--pos-label`` names nor the labels say ({0, 1}, {-1, 1}, booleans)."""
+    from ..metrics import infer_pos_label
+
+    columns = _columns(args.table)
+    if args.target not in columns or args.image_column not in columns:
+        return  # the loader names what is wrong
+    sep = "\t" if str(args.table).lower().endswith(".tsv") else ","
+    labels = pd.read_csv(args.table, sep=sep, usecols=[args.target])[args.target].dropna()
+    found = sorted(map(str, pd.unique(labels)))
+    if args.pos_label is not None:
+        if args.pos_label not in found:
+            parser.exit(2, f"{parser.prog}: error: --pos-label {args.pos_label!r} is not one "
+                        f"of the labels {found} of --target {args.target}.\n")
+        return
+    if len(found) == 2:
+        try:
+            infer_pos_label(labels.to_numpy())
+        except ValueError:
+            parser.exit(2, f"{parser.prog}: error: --target {args.target} holds the labels "
+                        f"{found}, which do not say which class is the condition; pass "
+                        f"--pos-label with one of them (e.g. --pos-label {found[0]}).\n")
 
 
 def _columns(table):

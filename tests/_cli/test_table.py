@@ -115,7 +115,7 @@ def test_errors_name_the_option_row_or_file(png_cohort, capsys):
     assert "image_column='path' is not a column" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["cv", "--table", table, "--image-column", "file", "--target", "DX",
-              "--by", "height", "--output", str(png_cohort / "c")])
+              "--pos-label", "AD", "--by", "height", "--output", str(png_cohort / "c")])
     assert "--by height: model_report(by='height') is not a column" in capsys.readouterr().err
     (png_cohort / "images" / "3.png").unlink()
     with pytest.raises(SystemExit):
@@ -143,14 +143,14 @@ def test_refusals_come_before_training_and_leave_nothing_behind(png_cohort, caps
     """--param module__x, a bad weights file, a device this machine lacks, a model path that
     is a folder: each refused with the option named before any image is read; a refused cv
     run leaves no claim on its --output folder, so the corrected run may use it."""
-    from skfusion.datasets import _images
+    from skfusion.datasets import _table
 
     table = str(png_cohort / "cohort.csv")
     data = ["--table", table, "--image-column", "file", "--target", "DX", "--id-column",
             "PTID"]
     (png_cohort / "bad.pt").write_bytes(b"not weights")
     reads = []
-    monkeypatch.setattr(_images, "load_images", lambda *a, **k: reads.append(1))
+    monkeypatch.setattr(_table, "load_images", lambda *a, **k: reads.append(1))
     for extra, message in (
             (["--param", "module__x=1"], "--param: .*takes no 'x'"),
             (["--param", f"image_weights='{png_cohort / 'bad.pt'}'"],
@@ -168,8 +168,16 @@ def test_refusals_come_before_training_and_leave_nothing_behind(png_cohort, caps
     out = png_cohort / "cv"
     with pytest.raises(SystemExit) as exit_:
         main(["cv", *data, "--pos-label", "XX", "--output", str(out), *TINY])
-    assert "--pos-label 'XX' is not one of the labels ['AD', 'NC']" in str(exit_.value.code)
+    assert "--pos-label 'XX' is not one of the labels ['AD', 'NC'] of --target DX" in (
+        capsys.readouterr().err)
     assert not out.exists()  # the refused run claimed nothing
+    monkeypatch.setattr("skfusion.datasets._images.read_image", lambda *a, **k: reads.append(a))
+    with pytest.raises(SystemExit):  # ADNI-style labels, no --pos-label: before any image
+        main(["cv", *data, "--output", str(out), *TINY])
+    assert ("--target DX holds the labels ['AD', 'NC'], which do not say which class is the "
+            "condition; pass --pos-label") in capsys.readouterr().err
+    assert not reads and not out.exists()
+    monkeypatch.undo()
     with pytest.raises(SystemExit):
         main(["cv", "--table", table, "--image-column", "path", "--target", "DX",
               "--output", str(out)])

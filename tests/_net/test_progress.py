@@ -42,3 +42,26 @@ def test_verbose_0_and_logs_stay_quiet(monkeypatch, capsys):
     skfusion.ClinicalAttentionClassifier(**TINY).fit(X, y)  # TINY has verbose=0
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_the_epoch_table_has_no_colour_codes_in_a_pipe_and_keeps_them_on_a_terminal(
+        monkeypatch, capsys):
+    X, y = make_data(n=24, size=16)
+    skfusion.ClinicalAttentionClassifier(**{**TINY, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b[" not in out  # capsys is a pipe, not a terminal
+
+    class Terminal:
+        def __init__(self):
+            self.text = []
+
+        def write(self, text):
+            self.text.append(text)
+
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    progress_module.plain_print("\x1b[36m0.5\x1b[0m")
+    assert "\x1b[36m" in "".join(terminal.text)
