@@ -51,12 +51,14 @@ def current_fitted_state(estimator):
              {name: getattr(estimator, name) for name in estimator._extra_inputs.attributes})
     return fitted_state(estimator, common, target, extra)
 
-def save(estimator, path):
-    """Write ``estimator`` to ``path`` (see :meth:`BaseFusionEstimator.save`)."""
+def save(estimator, path, reading=None):
+    """Write ``estimator`` to ``path`` (see :meth:`BaseFusionEstimator.save`); ``reading``:
+    how the command line read the training table (``persistence.READING``)."""
     check_is_fitted(estimator)
     fitted = {**current_fitted_state(estimator), "n_epochs_": estimator.n_epochs_}
     write_model_file(path, estimator, fitted=fitted, net=estimator.net_,
-                     pretrained=getattr(estimator, "pretrained_weights_", None))
+                     pretrained=getattr(estimator, "pretrained_weights_", None),
+                     reading=reading)
     return path
 
 def restore(cls, params, fitted, state, optimizer_state=None, *, source):

@@ -26,8 +26,8 @@ from .file_checks import (FORMAT, FORMAT_VERSION, ModelFileError, check_fitted, 
                           check_meta, check_number_list, check_params)
 from .safe_names import ESTIMATORS, encode
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "atomic_write", "check_int", "check_number_list",
-           "load", "write_model_file"]
+__all__ = ["FORMAT_VERSION", "READING", "ModelFileError", "atomic_write", "check_int",
+           "check_number_list", "load", "read_reading", "write_model_file"]
 
 MEMBERS = {"meta.json", "weights.pt", "optimizer.pt", "image_weights.pt"}
 #: Largest uncompressed size of ``meta.json`` and of each tensor member.
@@ -36,6 +36,30 @@ MAX_MEMBER_BYTES = 16 * 2**30
 #: Largest ratio of uncompressed to compressed size of a member (tensors barely compress;
 #: a zip bomb inflates a thousandfold).
 MAX_INFLATION = 50
+
+
+#: How the command line read the training table, kept in a model file's optional
+#: ``reading`` field so that ``predict`` reads new tables the same way: option -> the types
+#: a value may have.
+READING = {"image_column": (str,), "id_column": (str, type(None)), "size": (int,),
+           "color": (str,), "normalize": (str,), "slices": (int,)}
+
+
+def check_reading(path, reading):
+    """The ``reading`` field of a model file, checked: known options, plain values."""
+    if reading is None:
+        return {}
+    if not isinstance(reading, dict) or not set(reading) <= set(READING):
+        raise ModelFileError(f"{path!s}: meta.json field 'reading' must map some of "
+                             f"{sorted(READING)} to values; got {str(reading)[:200]}.")
+    for key, value in reading.items():
+        if (not isinstance(value, READING[key]) or isinstance(value, bool)
+                or (isinstance(value, str) and len(value) > 1000)):
+            raise ModelFileError(f"{path!s}: reading.{key} is {str(value)[:100]!r}; expected "
+                                 f"{' or '.join(t.__name__ for t in READING[key])}.")
+        if isinstance(value, int):
+            check_int(path, f"reading.{key}", value, 1, 2**16)
+    return dict(reading)
 
 
 def encode_params(estimator, pretrained=None):
@@ -57,7 +81,7 @@ def encode_params(estimator, pretrained=None):
     return encoded
 
 
-def write_model_file(path, estimator, *, fitted, net, pretrained=None):
+def write_model_file(path, estimator, *, fitted, net, pretrained=None, reading=None):
     """Write ``estimator`` (its parameters), ``fitted`` (its fitted attributes as plain values),
     ``net``'s weights, optimizer state and random states to ``path``, atomically, so that
     training resumes exactly where it stopped. ``pretrained``: the
@@ -73,6 +97,8 @@ def write_model_file(path, estimator, *, fitted, net, pretrained=None):
         "params": encoded,
         "fitted": dict(fitted),
     }
+    if reading:
+        meta["reading"] = check_reading(path, reading)
     rng = net.get_params().get("iterator_train__random_state")
     if isinstance(rng, np.random.RandomState):
         kind, keys, position, has_gauss, gauss = rng.get_state()
@@ -206,6 +232,17 @@ def _read_pretrained(path, marker, members, fitted):
     return weights
 
 
+def read_reading(path):
+    """The reading options a model file keeps (``{}`` where it keeps none), checked."""
+    members = _read_members(path)
+    try:
+        meta = json.loads(members["meta.json"].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
+    check_meta(path, meta)
+    return check_reading(path, meta.get("reading"))
+
+
 def load(path, *, device="cpu", custom_objects=None):
     """Load a model written by ``estimator.save(path)``, without running code from the file.
 
@@ -237,6 +274,7 @@ def load(path, *, device="cpu", custom_objects=None):
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
     check_meta(path, meta)
+    check_reading(path, meta.get("reading"))
     cls = ESTIMATORS[meta["estimator"]]
     raw_params = dict(meta["params"])
     pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,

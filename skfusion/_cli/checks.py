@@ -107,13 +107,14 @@ def _check_table_arguments(parser, args):
                      "names the images.")
     else:
         absent = [flag for flag in ("--image-column", "--target")
-                  if getattr(args, flag[2:].replace("-", "_"), "") is None]
+                  if getattr(args, flag[2:].replace("-", "_"), "") is None
+                  and not (args.command == "predict" and flag == "--image-column")]
         if absent:
             parser.error(f"--table needs {' and '.join(absent)}.")
     if args.root is not None and not os.path.isdir(args.root):
         parser.error(f"--root {args.root}: no such folder.")
-    _positive(parser, "--size", args.size)
-    _positive(parser, "--slices", args.slices)
+    _positive(parser, "--size", args.size, allow_none=True)
+    _positive(parser, "--slices", args.slices, allow_none=True)
     if args.command == "cv":
         _positive(parser, "--folds", args.folds, low=2)
     if args.command == "fit":  # the model file can be written: checked before training

@@ -17,6 +17,8 @@ __all__ = ["add_table_commands", "run_table_command"]
 #: Estimators the command line builds by name (the classifiers; a table's target is a label).
 CLASSIFIERS = ("ClinicalAttentionClassifier", "GatedFusionClassifier",
                "FeatureModulationClassifier")
+#: How a table is read where neither the options nor a model file say.
+READING = {"size": 64, "color": "gray", "normalize": "zscore", "slices": 1}
 #: The CPU-sized network of the command line's default settings.
 DEFAULTS = dict(backbone="resnet18", base_width=8, max_epochs=12, batch_size=32, lr=1e-3,
                 optimizer__weight_decay=1e-2)
@@ -51,18 +53,22 @@ def _data_arguments(parser, *, target=True):
                         "(repeatable; default: such columns are refused)")
     parser.add_argument("--root", default=None,
                         help="folder relative image paths start from (default: the table's)")
-    parser.add_argument("--size", type=int, default=64,
-                        help="resize images to SIZE x SIZE (default 64)")
-    parser.add_argument("--color", choices=["gray", "rgb"], default="gray")
-    parser.add_argument("--normalize", choices=["zscore", "minmax", "none"],
-                        default="zscore", help="per-image intensity normalisation")
+    kept = (" (default: as the model file says, read as fit read its table)" if not target
+            else "")
+    parser.add_argument("--size", type=int, default=None,
+                        help="resize images to SIZE x SIZE (default 64)" + kept)
+    parser.add_argument("--color", choices=["gray", "rgb"], default=None,
+                        help="read images as one grey channel or three colour channels "
+                        "(default gray)" + kept)
+    parser.add_argument("--normalize", choices=["zscore", "minmax", "none"], default=None,
+                        help="per-image intensity normalisation (default zscore)" + kept)
     parser.add_argument("--missing", choices=["raise", "allow"], default="raise",
                         help="rows whose image file does not exist: refused, listed "
                         "(raise, the default), or kept with their image marked missing, "
                         "predicted from their clinical values (allow)")
-    parser.add_argument("--slices", type=int, default=1,
+    parser.add_argument("--slices", type=int, default=None,
                         help="NIfTI files: the number of central coronal slices read per "
-                        "row, as one patient's stack (default 1)")
+                        "row, as one patient's stack (default 1)" + kept)
 
 
 def add_table_commands(commands):
@@ -116,6 +122,20 @@ def _parse_params(parser, pairs):
             parser.error(f"--param {pair!r}: expected NAME=VALUE, e.g. --param mode=concat.")
         params[name.strip()] = _literal(value.strip())
     return params
+
+
+def resolve_reading(args, stored=None):
+    """Fill the reading options the user left out: from the model file's ``stored`` reading
+    (``predict``), else the defaults; returns what the table was read with."""
+    stored = stored or {}
+    for option in ("image_column", "id_column"):
+        if getattr(args, option, None) is None and stored.get(option) is not None:
+            setattr(args, option, stored[option])
+    for option, default in READING.items():
+        if getattr(args, option) is None:
+            setattr(args, option, stored.get(option, default))
+    return {"image_column": args.image_column, "id_column": args.id_column,
+            **{option: getattr(args, option) for option in READING}}
 
 
 def _read(args, parser, keep=None):
@@ -178,6 +198,7 @@ def run_table_command(args, parser):
     command = "python -m skfusion " + shlex.join(sys.argv[1:])
     if args.command == "predict":
         return _predict(args, parser)
+    reading = resolve_reading(args)
     estimator = _estimator(args, parser)  # a bad --param fails before any image is read
     if args.command == "cv" and args.table is not None:
         _check_pos_label(args, parser)  # as do an unknown condition and a wrong --pos-label
@@ -192,13 +213,15 @@ def run_table_command(args, parser):
     if args.command == "fit":
         started = time.perf_counter()
         estimator.fit(X, y, groups=groups)
-        estimator.save(args.model)
-        source = ("--adni " + args.adni if args.adni is not None else
-                  f"--table ... --image-column {args.image_column}")
+        from .._base.model_files import save
+
+        # The file keeps how the table was read: predict reads new tables the same way.
+        save(estimator, args.model, reading=None if args.adni is not None else reading)
+        source = ("--adni " + args.adni + f" --size {args.size} --slices {args.slices}"
+                  if args.adni is not None else "--table NEW.csv")
         say(f"fitted in {time.perf_counter() - started:.0f} s; wrote {args.model}. Predict "
-            f"with the same reading options: python -m skfusion predict {args.model} "
-            f"{source} --size {args.size} --color {args.color} --normalize "
-            f"{args.normalize} --slices {args.slices}")
+            f"new patients with: python -m skfusion predict {args.model} {source} "
+            "--predictions predictions.csv")
         return 0
     from ..evaluation import cross_val_diagnostics
 
@@ -295,10 +318,21 @@ def _columns(table):
 def _predict(args, parser):
     from .._base.persistence import load
 
+    from .._base.persistence import read_reading
+
     try:
         model = load(args.model)
+        stored = read_reading(args.model)
     except (OSError, ValueError) as exc:
         parser.exit(2, f"{parser.prog}: error: {args.model}: {exc}\n")
+    given_id = args.id_column is not None
+    resolve_reading(args, stored)
+    if (not given_id and args.table is not None
+            and args.id_column not in _columns(args.table)):
+        args.id_column = None  # the new table has no column of that name: rows are patients
+    if args.table is not None and args.image_column is None:
+        parser.exit(2, f"{parser.prog}: error: --table needs --image-column ({args.model} "
+                    "does not say which column names the images).\n")
     names = getattr(model, "feature_names_in_", None)
     # The model reads only the columns it was fitted on: an id-like column among them was
     # kept when it was fitted, and others are not read at all.
@@ -316,7 +350,8 @@ def _predict(args, parser):
         proba = model.predict_proba(X)
     except ValueError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc} (read the table with the --size, "
-                    "--color, --normalize and --slices the model was fitted with)\n")
+                    "--color, --normalize and --slices the model was fitted with; left out, "
+                    "they are read from the model file where fit wrote them)\n")
     table = pd.DataFrame({"row": np.arange(len(groups)), "patient": groups,
                           "prediction": model.classes_[proba.argmax(axis=1)]})
     for column, label in enumerate(model.classes_):

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import skfusion
 from skfusion import ClinicalAttentionClassifier, ModelFileError
+from skfusion._base.persistence import read_reading
 
 from ..conftest import TINY, make_data
 
@@ -342,6 +343,13 @@ META_EDITS = {
     "estimator null": lambda m: m.update(estimator=None),
     "architecture edited": lambda m: m["params"].update(mode="concat"),
     "backbone edited": lambda m: m["params"].update(backbone="resnet34"),
+    "reading list": lambda m: m.update(reading=[1]),
+    "reading unknown option": lambda m: m.update(reading={"exec": "x"}),
+    "reading size text": lambda m: m.update(reading={"size": "64"}),
+    "reading size bool": lambda m: m.update(reading={"size": True}),
+    "reading size huge": lambda m: m.update(reading={"size": 10**9}),
+    "reading column object": lambda m: m.update(reading={"image_column": {"a": 1}}),
+    "reading column long": lambda m: m.update(reading={"image_column": "x" * 5000}),
 }
 
 
@@ -350,6 +358,9 @@ def test_malformed_fields_are_refused(good, tmp_path, case):
     _, members, _, _ = good
     bad = _write(tmp_path / "fields.skf", _with_meta(members, META_EDITS[case]))
     error = _must_refuse(bad, "malformed field")
+    if case.startswith("reading"):  # the command line's reader refuses it too
+        with pytest.raises(ModelFileError, match="reading"):
+            read_reading(bad)
     if case == "format_version legacy 1":
         assert "format 1" in str(error) and "Refit" in str(error)
 
@@ -512,3 +523,15 @@ def test_generated_documents_never_import_or_call(good, tmp_path, field, value, 
         _WATCH["active"] = False
     assert not _EVENTS, _EVENTS[:3]
     CASES[f"generated document ({outcome})"] += 1
+
+
+def test_a_files_reading_options_round_trip_and_older_files_have_none(good, tmp_path):
+    from skfusion._base.model_files import save
+
+    path, _, clf, X = good
+    assert read_reading(path) == {}
+    reading = {"image_column": "file", "id_column": None, "size": 16, "color": "gray",
+               "normalize": "zscore", "slices": 1}
+    written = save(clf, tmp_path / "read.skf", reading=reading)
+    assert read_reading(written) == reading
+    assert np.array_equal(skfusion.load(written).predict_proba(X), clf.predict_proba(X))

@@ -48,12 +48,17 @@ def test_cv_fit_and_predict_on_a_png_table(png_cohort, capsys):
     model = png_cohort / "model.skf"
     assert main(["fit", *data, "--target", "DX", "--model", str(model), *TINY]) == 0
     predictions = png_cohort / "predictions.csv"
-    assert main(["predict", str(model), *data, "--size", "16", "--predictions",
+    # The model file keeps how fit read the table: no --size, --image-column or --id-column.
+    assert main(["predict", str(model), "--table", table, "--predictions",
                  str(predictions), "--quiet"]) == 0
     written = pd.read_csv(predictions)
     assert len(written) == 24 and set(written["prediction"]) <= {"AD", "NC"}
     assert np.allclose(written[["proba_AD", "proba_NC"]].sum(axis=1), 1)
     assert written["patient"].iloc[0] == "p0"
+    with pytest.raises(SystemExit):  # an explicit option still wins, and a mismatch is refused
+        main(["predict", str(model), *data, "--size", "20", "--predictions",
+              str(predictions), "--quiet"])
+    assert "--size" in capsys.readouterr().err
 
 
 @pytest.mark.slow
