@@ -41,34 +41,40 @@ def _data_arguments(parser, *, target=True):
                         "left out (drop)")
     parser.add_argument("--image-column",
                         help="column of image paths (absolute, or relative to --root); "
-                        "required with --table")
+                        + ("required with --table" if target else
+                           "default: the model file's"))
     if target:
         parser.add_argument("--target", help="column of the labels; required with --table")
     parser.add_argument("--id-column", default=None,
-                        help="column of patient ids: folds keep a patient's rows together "
-                        "(default: each row is a patient)")
+                        help=("column of patient ids: folds keep a patient's rows together "
+                              "(default: each row is a patient)") if target else
+                        ("column of patient ids, written beside each prediction (default: "
+                         "the model file's, where the table has that column; else the row "
+                         "number)"))
     parser.add_argument("--keep-column", action="append", default=[], metavar="COLUMN",
                         help="a column that looks like an identifier (a different value "
                         "in every row) but is a clinical value: keep it as a feature "
                         "(repeatable; default: such columns are refused)")
     parser.add_argument("--root", default=None,
                         help="folder relative image paths start from (default: the table's)")
-    kept = (" (default: as the model file says, read as fit read its table)" if not target
-            else "")
+    def default(value):  # predict reads what fit wrote into the model file
+        return (f"(default {value})" if target else
+                f"(default: as fit read its table, from the model file; else {value})")
+
     parser.add_argument("--size", type=int, default=None,
-                        help="resize images to SIZE x SIZE (default 64)" + kept)
+                        help="resize images to SIZE x SIZE " + default(64))
     parser.add_argument("--color", choices=["gray", "rgb"], default=None,
                         help="read images as one grey channel or three colour channels "
-                        "(default gray)" + kept)
+                        + default("gray"))
     parser.add_argument("--normalize", choices=["zscore", "minmax", "none"], default=None,
-                        help="per-image intensity normalisation (default zscore)" + kept)
+                        help="per-image intensity normalisation " + default("zscore"))
     parser.add_argument("--missing", choices=["raise", "allow"], default="raise",
                         help="rows whose image file does not exist: refused, listed "
                         "(raise, the default), or kept with their image marked missing, "
                         "predicted from their clinical values (allow)")
     parser.add_argument("--slices", type=int, default=None,
                         help="NIfTI files: the number of central coronal slices read per "
-                        "row, as one patient's stack (default 1)" + kept)
+                        "row, as one patient's stack " + default(1))
 
 
 def add_table_commands(commands):
@@ -81,14 +87,23 @@ def add_table_commands(commands):
     for parser in (cv, fit):
         _data_arguments(parser)
         parser.add_argument("--estimator", choices=CLASSIFIERS,
-                            default="ClinicalAttentionClassifier")
+                            default="ClinicalAttentionClassifier",
+                            help="the fusion network (default ClinicalAttentionClassifier, "
+                            "mode full unless --param mode=...)")
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                             help="an estimator parameter, e.g. --param mode=concat --param "
                             "max_epochs=30 (repeatable; values read as Python literals)")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--device", default="auto")
-        parser.add_argument("--quiet", action="store_true")
-    cv.add_argument("--folds", type=int, default=5)
+        parser.add_argument("--seed", type=int, default=0,
+                            help="seeds the folds, the network's initialisation and its "
+                            "batches (default 0)")
+        parser.add_argument("--device", default="auto",
+                            help="where the network trains: auto (a CUDA GPU where there is "
+                            "one, else the CPU), cpu, cuda or cuda:N (default auto)")
+        parser.add_argument("--quiet", action="store_true",
+                            help="print nothing but errors")
+    cv.add_argument("--folds", type=int, default=5,
+                    help="cross-validation folds, grouped by patient and stratified by "
+                    "label (default 5)")
     cv.add_argument("--pos-label", default=None,
                     help="the positive class of a binary target (e.g. AD)")
     cv.add_argument("--output", default=None,
@@ -101,8 +116,10 @@ def add_table_commands(commands):
                                   "and write the predictions as CSV")
     predict.add_argument("model", help="a model file written by fit (or skfusion's save)")
     _data_arguments(predict, target=False)
-    predict.add_argument("--predictions", required=True, help="the CSV file to write")
-    predict.add_argument("--quiet", action="store_true")
+    predict.add_argument("--predictions", required=True,
+                         help="the CSV file to write: one row per table row, with its "
+                         "patient id, the predicted class and each class's probability")
+    predict.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _literal(text):

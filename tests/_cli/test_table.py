@@ -225,3 +225,22 @@ def test_an_unnamed_id_column_is_refused_before_any_image_is_read(png_cohort, ca
         main(["fit", *data, "--keep-column", "record", "--model",
               str(png_cohort / "m.skf"), *TINY])
     assert "do not exist" in capsys.readouterr().err
+
+
+def test_every_table_option_has_its_own_help(capsys):
+    texts = {}
+    for command in ("cv", "fit", "predict"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        texts[command] = capsys.readouterr().out
+    for command, text in texts.items():
+        # argparse prints an option's help on its line or the next; none may be bare
+        lines = text.split("options:")[1].splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("  -") and "  " not in line.strip():  # an option, no help
+                following = lines[i + 1] if i + 1 < len(lines) else ""
+                assert following.startswith(" " * 24) and not following.strip().startswith(
+                    "-"), f"{command}: {line.strip()} has no help"
+    assert "written beside each prediction" in texts["predict"]
+    assert "folds keep a patient's rows together" not in texts["predict"]
+    assert "(default 5)" in texts["cv"] and "from the model file" in texts["predict"]
