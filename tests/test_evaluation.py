@@ -27,7 +27,8 @@ def test_cross_val_diagnostics_per_fold_and_pooled(tmp_path, capsys):
                  "reliability.png"):
         assert (tmp_path / name).exists()
     out = capsys.readouterr().out
-    assert "fold 3 (per slice):" in out and "fold 3 (per subject):" in out
+    assert "fold 3/3 (per image):" in out and "fold 3/3 (per patient):" in out
+    assert __import__("re").search(r"fold 3/3 \(per patient\): .* \[\d+ s\]", out)
     assert np.isfinite(folds["ACC"]).all()
     per_subject = folds.attrs["per_subject"]
     assert list(per_subject.index) == [1, 2, 3] and "AUC" in per_subject

@@ -2,6 +2,7 @@
 external validation of a fitted classifier."""
 
 import pathlib
+import time
 import warnings
 
 import numpy as np
@@ -90,6 +91,7 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     splits = list(cv.split(np.zeros(len(y)), y, groups))
     for fold, (train, test) in enumerate(progress(splits, verbose=verbose, desc="folds"),
                                          start=1):
+        started = time.perf_counter()
         model = fit_with_groups(clone(estimator), X[train], y[train],
                                 None if groups is None else np.asarray(groups)[train])
         proba = model.predict_proba(X[test])
@@ -125,11 +127,13 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         pooled_score.append(score)
         pooled_groups.append(np.asarray(groups)[test] if groups is not None
                              else np.arange(len(y))[test])
-        if verbose:
-            for level, row in (("per slice", rows[-1]),
-                               *((("per subject", subject_rows[-1]),) if repeated else ())):
+        if verbose:  # the unit from the data: rows are patients unless subjects repeat
+            seconds = time.perf_counter() - started
+            for level, row in (("per image" if repeated else "per patient", rows[-1]),
+                               *((("per patient", subject_rows[-1]),) if repeated else ())):
                 metrics = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "fold")
-                print(f"  fold {fold} ({level}): {metrics}", flush=True)
+                print(f"  fold {fold}/{len(splits)} ({level}): {metrics} [{seconds:.0f} s]",
+                      flush=True)
     folds = pd.DataFrame(rows).set_index("fold")
     order = np.concatenate([test for _, test in splits])
     folds.attrs["out_of_fold"] = pd.DataFrame(
