@@ -62,7 +62,9 @@ def result_commits():
         if recorded:
             found[stem] = (str(recorded).removesuffix("-dirty"), "recorded")
         elif stem not in found or found[stem][1] != "recorded":
-            last = git("log", "-1", "--format=%H", "--", str(path)).stdout.strip()
+            # The last commit that changed its content: a move (git mv) is not a re-run.
+            last = git("log", "-1", "--format=%H", "--follow", "--diff-filter=AM", "--",
+                       str(path)).stdout.strip()
             if last and (stem not in found or _is_ancestor(found[stem][0], last)):
                 found[stem] = (last, "last commit of the file")
             elif stem not in found:

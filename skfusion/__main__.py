@@ -102,7 +102,7 @@ def main(argv=None):
     add_table_commands(commands)
     args = parser.parse_args(argv)
     check_arguments(parser, args)  # before any work: a bad option fails in a second
-    if args.command in ("fit", "predict"):
+    if args.command in ("fit", "predict", "view"):
         return run_table_command(args, parser)
     created = args.output is None or not pathlib.Path(args.output).exists()
     args.output = output_folder(args.command, args.output, parser)

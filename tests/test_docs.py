@@ -50,3 +50,16 @@ def test_blocks_are_read_in_order_including_indented_ones(tmp_path):
     page.write_text("text\n```python\na = 1\n```\n\n* item\n\n  ```python\n  b = a + 1\n  ```\n"
                     "```bash\nnot python\n```\n")
     assert python_blocks(page) == ["a = 1", "b = a + 1"]
+
+
+def test_the_readme_starts_with_use_and_the_docs_have_an_index():
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert len(readme) <= 150
+    first_command = next(i for i, line in enumerate(readme) if line.startswith("```"))
+    assert first_command < 30, "the first command must come within the first 30 lines"
+    index = (ROOT / "docs" / "README.md").read_text()
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        if page.name != "README.md":
+            assert f"]({page.name})" in index, f"docs/README.md does not index {page.name}"
+        if len(page.read_text().splitlines()) > 150:
+            assert "**Contents:**" in page.read_text()[:3000], f"{page.name}: no contents"

@@ -75,7 +75,7 @@ def _check_storage(parser, storage, heartbeat):
 def check_arguments(parser, args):
     """Every argument of ``args`` checked; ``parser.error`` (exit 2, usage shown) names the
     first bad one."""
-    if args.command in ("cv", "fit", "predict"):
+    if args.command in ("cv", "fit", "predict", "view"):
         _check_table_arguments(parser, args)
         return
     _positive(parser, "--folds", args.folds, low=2)
@@ -108,7 +108,8 @@ def _check_table_arguments(parser, args):
     else:
         absent = [flag for flag in ("--image-column", "--target")
                   if getattr(args, flag[2:].replace("-", "_"), "") is None
-                  and not (args.command == "predict" and flag == "--image-column")]
+                  and not (args.command == "predict" and flag == "--image-column")
+                  and not (args.command == "view" and flag == "--target")]
         if absent:
             parser.error(f"--table needs {' and '.join(absent)}.")
     if args.root is not None and not os.path.isdir(args.root):
@@ -137,6 +138,17 @@ def _check_table_arguments(parser, args):
             parser.error(f"--predictions {args.predictions}: is a folder; pass the path of "
                          "the CSV file to write.")
         _check_writable(parser, "--predictions", args.predictions, folder)
+    if args.command == "view":
+        _check_view_output(parser, args)
+
+
+def _check_view_output(parser, args):
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder) or os.path.isdir(args.output):
+        parser.error(f"--output {args.output}: expected an image file path in an existing "
+                     "folder, e.g. contact_sheet.png.")
+    _check_writable(parser, "--output", args.output, folder)
+    _positive(parser, "--max-images", args.max_images)
 
 
 def _check_writable(parser, option, path, folder):

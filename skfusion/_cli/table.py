@@ -112,6 +112,18 @@ def add_table_commands(commands):
                     help="a clinical column whose subgroups the model report compares "
                     "(e.g. sex)")
     fit.add_argument("--model", required=True, help="the model file to write (.skf)")
+    view = commands.add_parser("view", help="look before training: write a contact sheet "
+                               "of your table's images (one per row, titled with id and "
+                               "label) and list images that look empty or broken")
+    _data_arguments(view, target=False)
+    view.add_argument("--target", default=None,
+                      help="column of the labels: the sheet is grouped by them (optional)")
+    view.add_argument("--output", default="contact_sheet.png",
+                      help="the image file to write (default contact_sheet.png)")
+    view.add_argument("--max-images", type=int, default=120,
+                      help="at most this many thumbnails, spread over the labels (default "
+                      "120)")
+    view.add_argument("--quiet", action="store_true", help="print nothing but errors")
     predict = commands.add_parser("predict", help="predict your table with a model file "
                                   "and write the predictions as CSV")
     predict.add_argument("model", help="a model file written by fit (or skfusion's save)")
@@ -215,6 +227,8 @@ def run_table_command(args, parser):
     command = "python -m skfusion " + shlex.join(sys.argv[1:])
     if args.command == "predict":
         return _predict(args, parser)
+    if args.command == "view":
+        return _view(args, parser)
     reading = resolve_reading(args)
     estimator = _estimator(args, parser)  # a bad --param fails before any image is read
     if args.command == "cv" and args.table is not None:
@@ -295,6 +309,28 @@ def _label_like(text, y):
         if str(label) == text:
             return label
     raise SystemExit(f"--pos-label {text!r} is not one of the labels {labels.tolist()}.")
+
+
+def _view(args, parser):
+    """The contact sheet of the table's images (their stored intensities: normalisation only
+    if asked) and the list of suspicious ones."""
+    from ..datasets import contact_sheet, suspicious_images
+
+    if args.normalize is None:
+        args.normalize = "none"  # look at the files as they are
+    resolve_reading(args)
+    X, y, groups = _read(args, parser)
+    shown = contact_sheet(X, y, path=args.output, ids=groups, max_images=args.max_images)
+    flagged = suspicious_images(X, ids=groups)
+    if not args.quiet:
+        absent = 0 if X.present is None else int((~X.present["images"]).sum())
+        print(f"wrote {args.output}: {len(shown)} of {len(X)} rows"
+              + (f"; {absent} without an image file" if absent else ""))
+        if len(flagged):
+            print(f"{len(flagged)} image(s) to check:\n" + flagged.to_string(index=False))
+        else:
+            print("no image is empty, non-finite or extreme")
+    return 0
 
 
 def _check_pos_label(args, parser):

@@ -11,6 +11,7 @@ from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
 from ._images import ImageFiles, load_images, read_image
 from ._table import load_table_cohort
+from ._view import contact_sheet, suspicious_images
 from ._layout import load_cohort, write_cohort
 from ._lazy import DicomVolumes, NiftiSlices, NiftiVolumes
 from ._nifti import load_nifti_slices, load_nifti_volumes
@@ -23,6 +24,7 @@ __all__ = [
     "NiftiSlices",
     "NiftiVolumes",
     "adni_table",
+    "contact_sheet",
     "load_adni",
     "load_brats",
     "load_cohort",
@@ -38,6 +40,7 @@ __all__ = [
     "read_dicom_series",
     "read_image",
     "report_finding",
+    "suspicious_images",
     "write_adni_replica",
     "write_cohort",
 ]

@@ -244,3 +244,47 @@ def test_every_table_option_has_its_own_help(capsys):
     assert "written beside each prediction" in texts["predict"]
     assert "folds keep a patient's rows together" not in texts["predict"]
     assert "(default 5)" in texts["cv"] and "from the model file" in texts["predict"]
+
+
+@pytest.mark.slow
+def test_a_newcomers_path_view_cv_fit_predict(tmp_path, capsys):
+    """A generated PNG table with an id column, 5 absent files, one empty image and an
+    id-like column not named as such: refused until named, then view, cv, fit and predict
+    run, ids come out of predict, no --size is repeated, and no ANSI code is printed."""
+    rng = np.random.RandomState(1)
+    rows = []
+    for i in range(30):
+        label = "AD" if i % 2 else "CN"
+        if i not in (2, 9, 14, 21, 28):
+            pixels = rng.randint(0, 60, (20, 20)) + (100 if label == "AD" else 0)
+            if i == 5:
+                pixels[:] = 7  # an empty scan
+            Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / f"s{i}.png")
+        rows.append({"patient_id": f"P{i:02d}", "file": f"s{i}.png", "accession": f"A{i:04d}",
+                     "age": 60 + i % 9, "diagnosis": label})
+    pd.DataFrame(rows).to_csv(tmp_path / "study.csv", index=False)
+    data = ["--table", str(tmp_path / "study.csv"), "--image-column", "file",
+            "--id-column", "patient_id", "--missing", "allow"]
+    sheet = tmp_path / "sheet.png"
+    with pytest.raises(SystemExit):
+        main(["view", *data, "--target", "diagnosis", "--output", str(sheet)])
+    assert "['accession'] look like patient identifiers" in capsys.readouterr().err
+    data += ["--keep-column", "accession"]  # named: a clinical value on purpose
+    assert main(["view", *data, "--target", "diagnosis", "--output", str(sheet)]) == 0
+    out = capsys.readouterr().out
+    assert sheet.stat().st_size > 1000 and "5 without an image file" in out
+    assert "P05" in out and "empty" in out
+    run = tmp_path / "cv"
+    train = [*data, "--target", "diagnosis", "--size", "16", "--param", "base_width=4",
+             "--param", "max_epochs=2", "--param", "batch_size=8"]
+    assert main(["cv", *train, "--pos-label", "AD", "--folds", "2", "--output", str(run)]) == 0
+    assert (run / "folds.csv").exists()
+    model = tmp_path / "model.skf"
+    assert main(["fit", *train, "--model", str(model)]) == 0
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), "--table", str(tmp_path / "study.csv"), "--missing",
+                 "allow", "--predictions", str(predictions)]) == 0
+    written = pd.read_csv(predictions)
+    assert written["patient"].tolist() == [f"P{i:02d}" for i in range(30)]
+    printed = capsys.readouterr()
+    assert "\x1b[" not in printed.out + printed.err
