@@ -135,3 +135,20 @@ def test_bad_arguments_are_refused_before_any_training(tmp_path, monkeypatch, ch
     with pytest.raises(ValueError, match="binary tasks; y holds 3"):
         model_report(ClinicalAttentionClassifier(**TINY), X, three, path="r.html", verbose=0)
     assert not (tmp_path / "report.html").exists()
+
+
+def test_map_panels_name_the_patient_its_label_and_its_probability(tmp_path, monkeypatch):
+    import skfusion.explain
+
+    X, y = make_data(n=16)
+    X = FusionInput(X.images, X.clinical, subjects=[f"pt{i}" for i in range(16)])
+    seen = {}
+    real = skfusion.explain.plot_overlays
+    monkeypatch.setattr(skfusion.explain, "plot_overlays",
+                        lambda *a, titles, **k: seen.setdefault("titles", titles)
+                        and real(*a, titles=titles, **k))
+    report = model_report(ClinicalAttentionClassifier(**TINY), X, y, path=tmp_path / "r.html",
+                          cv=2, pos_label="AD", n_maps=2, n_bootstraps=0, verbose=0)
+    oof = report.folds.attrs["out_of_fold"]
+    assert seen["titles"] == [f"pt{r}: {y[r]}\nP(AD) {oof['score'][r]:.2f}" for r in (0, 1)]
+    assert "white-space: nowrap" in report.path.read_text()

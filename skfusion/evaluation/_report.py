@@ -84,8 +84,9 @@ def _decision_figure(curve):
     return figure
 
 
-def _maps(model, X, n_maps):
-    """Example Grad-CAM maps of the model fitted on every patient, or why there are none."""
+def _maps(model, X, n_maps, title=str):
+    """Example Grad-CAM maps of the model fitted on every patient, or why there are none;
+    ``title(row)`` names each panel."""
     if n_maps == 0:
         return html.note("No maps asked (n_maps=0).")
     present = (X.present or {}).get("images") if hasattr(X, "present") else None
@@ -105,12 +106,13 @@ def _maps(model, X, n_maps):
     with tempfile.TemporaryDirectory() as folder:
         figure = pathlib.Path(folder) / "maps.png"
         plot_overlays(images, maps, path=figure, n=len(rows),
-                      titles=[f"sample {r}" for r in rows])
+                      titles=[title(r) for r in rows])
         tag = html.png_tag(figure.read_bytes(), alt="Grad-CAM maps")
     return tag + html.note(
         "Grad-CAM of the predicted class (the last image stage with at least 2x2 "
         "positions), from the model fitted on every patient; top: the image, bottom: the "
-        "map. Maps show where the network's evidence lies, not a validated localisation.")
+        "map; each titled with the patient, the true label and the out-of-fold predicted "
+        "probability of the positive class. Maps show where the network's evidence lies, not a validated localisation.")
 
 
 def model_report(estimator, X, y, *, path, pos_label=None, groups=None, cv=5, by=None,
@@ -239,7 +241,8 @@ def report_from_folds(estimator, X, y, folds, *, path, pos_label, groups, values
         f"over 50 random halvings. The guarantee: coverage of at least {1 - alpha:.0%} on "
         "average for exchangeable new subjects (not per subgroup, not at another site).")
     model = fit_with_groups(clone(estimator), X, y, subjects_of(X, groups))
-    sections["maps"] = _maps(model, X, n_maps)
+    sections["maps"] = _maps(model, X, n_maps, title=lambda r: (
+        f"{subjects[r]}: {truth[r]}\nP({pos_label}) {score[r]:.2f}"))
     sections["settings"] = html.table(settings(estimator))
     sections["versions"] = html.table(versions())
     title = f"Model report: {type(model).__name__}"

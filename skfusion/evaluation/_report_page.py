@@ -15,8 +15,10 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
        padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2rem; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; display: block;
+        overflow-x: auto; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right;
+         white-space: nowrap; }
 th { background: #f4f4f4; } img { max-width: 100%; }
 p.note { color: #555; font-size: 0.9rem; } nav a { margin-right: 0.8rem; }
 """
