@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.compose import make_column_transformer
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -85,7 +85,9 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
         np.zeros(len(y)), y, groups))
     rows = []
     roc = {}
+    repeated = {}
     started = time.perf_counter()
+    n_fits, done = len(modes) * n_folds, 0
     for mode in modes:
         scores_all, truth_all = [], []
         for fold, (train, test) in enumerate(folds, start=1):
@@ -96,7 +98,17 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
                                             verbose=0, clinical_preprocessing=None,
                                             **model_params),
             )
-            model.fit(X[train], y[train])
+            with warnings.catch_warnings(record=True) as fit_warnings:
+                warnings.simplefilter("always")
+                model.fit(X[train], y[train])
+            for caught_warning in fit_warnings:  # the same warning per fit: said once, counted
+                if issubclass(caught_warning.category, ConvergenceWarning):
+                    # keyed without the estimator's repr: the same words for every mode
+                    repeated.setdefault(str(caught_warning.message).split(": ", 1)[-1],
+                                        []).append(f"{mode} fold {fold}")
+                else:
+                    warnings.warn_explicit(caught_warning.message, caught_warning.category,
+                                           caught_warning.filename, caught_warning.lineno)
             classes = model.classes_
             probabilities = model.predict_proba(X[test])
             proba = probabilities[:, list(classes).index(pos_label)]
@@ -115,10 +127,16 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
                          if isinstance(value, float) and np.isnan(value)]
             note = (f"  ({', '.join(undefined)} undefined in this fold: left out of the mean)"
                     if caught and undefined else "")
+            done += 1
+            elapsed = time.perf_counter() - started
             say(f"  [{mode:>8}] fold {fold}/{n_folds}: ACC {row['ACC']:.3f}  AUC {row['AUC']:.3f}"
-                f"  ({time.perf_counter() - tick:.1f}s, {time.perf_counter() - started:.0f}s "
-                f"total){note}", flush=True)
+                f"  ({time.perf_counter() - tick:.1f}s; fit {done}/{n_fits}, {elapsed:.0f}s "
+                f"so far, about {elapsed / done * (n_fits - done):.0f}s left){note}",
+                flush=True)
         roc[mode] = (np.concatenate(truth_all), np.concatenate(scores_all))
+    for message, where in repeated.items():
+        say(f"\nnote: {len(where)} of {n_fits} fits ({', '.join(where[:3])}"
+            f"{' ...' if len(where) > 3 else ''}) warned: {message}")
     results = pd.DataFrame(rows)
     table = summary_table(results)
     out = pathlib.Path(output)
@@ -172,7 +190,7 @@ def _plot(results, roc, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
+    from sklearn.metrics import roc_auc_score, roc_curve
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     modes = list(dict.fromkeys(results["mode"]))
@@ -183,16 +201,19 @@ def _plot(results, roc, path):
         left.bar(x + i * width, part.mean(), width, yerr=part.std(ddof=1), label=mode,
                  capsize=2)
         fpr, tpr, _ = roc_curve(*roc[mode])
-        right.plot(fpr, tpr, label=mode)
+        right.plot(fpr, tpr, label=f"{mode} (AUC {roc_auc_score(*roc[mode]):.3f})")
+    n_folds = results["fold"].nunique()
     left.set_xticks(x + width * (len(modes) - 1) / 2, METRICS, rotation=30)
     left.set_ylim(0, 1)
-    left.set_title("Metrics per mode (mean ± sd over folds)")
-    left.legend(fontsize=8)
+    left.set_title(f"Per slice, as in Yang et al.: mean ± sd over {n_folds} folds",
+                   fontsize=10)
+    # Below the axes: the legend never covers a bar.
+    left.legend(fontsize=8, ncol=len(modes), loc="upper center", bbox_to_anchor=(0.5, -0.3))
     right.plot([0, 1], [0, 1], "k:", lw=1)
     right.set_xlabel("1 - specificity")
     right.set_ylabel("sensitivity")
-    right.set_title("ROC (pooled out-of-fold scores)")
-    right.legend(fontsize=8)
+    right.set_title("ROC per slice: pooled out-of-fold scores", fontsize=10)
+    right.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

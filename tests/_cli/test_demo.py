@@ -11,11 +11,15 @@ from skfusion._cli.demo import run_demo
 def test_demo_writes_the_ablation_table(tmp_path, capsys):
     results = run_demo(
         modes=("image", "full"), n_folds=2, output=tmp_path, device="cpu",
-        n_subjects=8, n_slices=2, image_size=32, base_width=4, clinical_dim=8, max_epochs=1,
+        n_subjects=8, n_slices=2, image_size=32, base_width=4, clinical_dim=8, max_epochs=2,
         batch_size=8,
     )
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "fold 2/2" in out and "| mode | ACC | Sensitivity | Specificity | PPV | NPV" in out
+    assert "fit 4/4" in out and "s left" in out
+    # max_epochs=1 leaves every fit under-trained: said once, with the count, not 4 times
+    assert out.count("4 of 4 fits") == 1 and "ConvergenceWarning" not in captured.err
     assert "Pretraining (image_weights=, ImageClinicalPretrainer) is not run here" in out
     assert set(results["mode"]) == {"image", "full"} and len(results) == 4
     table = pd.read_csv(tmp_path / "ablation.csv", index_col=0)
