@@ -141,6 +141,7 @@ def load_records(tag):
 
 def run(variants, sizes, draws, n_test, profile, tag, command, say, only=None):
     stored = load_records(tag)
+    code = commit()  # the code this process runs, whatever is committed while it runs
     done = {(r["variant"], r["n"], r["draw"], r["method"]) for r in stored["records"]}
     for variant in variants:
         X_test, y_test, latent_test = cohort(variant, n_test, TEST_SEED)
@@ -160,8 +161,10 @@ def run(variants, sizes, draws, n_test, profile, tag, command, say, only=None):
                         "variant": variant.name, "role": variant.role, "kind": variant.kind,
                         "n": n, "draw": draw, "method": name, "group": group,
                         "value": value,
-                        "seconds": time.perf_counter() - start, "commit": commit()})
-                    stored["command"], stored["commit"] = command, commit()
+                        "seconds": time.perf_counter() - start, "commit": code})
+                    stored["command"], stored["commit"] = command, code
+                    if command not in stored.setdefault("commands", []):
+                        stored["commands"].append(command)
                     stored["profile"], stored["test"] = profile, n_test
                     records_path(tag).write_text(json.dumps(stored, indent=1))
                     say(f"{variant.name} n={n} draw {draw}: {name} "
@@ -175,7 +178,13 @@ def report(say=print):
     for path in sorted(RESULTS.glob("powered_*.json")):
         stored = json.loads(path.read_text())
         records += stored["records"]
-        commands.append(f"`{stored.get('command', '?')}` (commit {stored.get('commit')})")
+        made = list(dict.fromkeys(r["commit"] for r in stored["records"]))
+        made = made if len(made) <= 2 else [made[0], "…", made[-1]]
+        commands.append(", ".join(f"`{c}`" for c in stored.get("commands", [])
+                                  or [stored.get("command", "?")])
+                        + f" (records on commits {', '.join(made)}; "
+                        f"{sum(r['seconds'] for r in stored['records']) / 60:.0f} min of "
+                        "fitting in all)")
     cells, groups = {}, {}
     for r in records:
         groups[r["method"]] = r["group"]
@@ -205,9 +214,48 @@ def report(say=print):
             lines.append(f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] | {diff} | "
                          f"{len(values)} |")
         lines.append("")
+    lines[6:6] = goals(cells, groups) + [""]
     text = "\n".join(lines) + "\n"
     (RESULTS / "powered.md").write_text(text)
     say(text)
+
+
+def goals(cells, groups, full="full (RBCA)", concat="concat"):
+    """Issue 38's goals at n = 400, one row per judged classification variant: full minus
+    the best sklearn baseline (>= -0.02, half-width <= 0.03) and minus concat (>= -0.01);
+    where the image carries no signal, every family within 0.01 of LogReg on the table."""
+    lines = ["## Goals at n = 400 (judged classification variants)", "",
+             "| variant | draws | full | concat | best baseline | full − best baseline | goal "
+             "(≥ −0.02, half-width ≤ 0.03) | full − concat | goal (≥ −0.01) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (variant, role, kind, n), by_method in sorted(cells.items()):
+        baseline_names = [m for m in by_method if groups[m] == "baseline"]
+        if (role != "judged" or kind != "classification" or n != 400 or not baseline_names
+                or full not in by_method or concat not in by_method):
+            continue
+        best = max(baseline_names, key=lambda m: np.mean(list(by_method[m].values())))
+
+        def diff(a, b):
+            shared = sorted(set(by_method[a]) & set(by_method[b]))
+            return draws_interval([by_method[a][k] - by_method[b][k] for k in shared])
+
+        to_best, to_concat = diff(full, best), diff(full, concat)
+        met_best = to_best[0] >= -0.02 and (to_best[2] - to_best[1]) / 2 <= 0.03
+        lines.append(
+            f"| {variant} | {len(by_method[full])} | {np.mean(list(by_method[full].values())):.3f}"
+            f" | {np.mean(list(by_method[concat].values())):.3f} | {best} "
+            f"{np.mean(list(by_method[best].values())):.3f} | {to_best[0]:+.3f} "
+            f"[{to_best[1]:+.3f}, {to_best[2]:+.3f}] | {'met' if met_best else 'NOT met'} | "
+            f"{to_concat[0]:+.3f} [{to_concat[1]:+.3f}, {to_concat[2]:+.3f}] | "
+            f"{'met' if to_concat[0] >= -0.01 else 'NOT met'} |")
+        if variant == "no image signal":
+            table = "LogReg (clinical)"
+            below = {m: diff(m, table)[0] for m in by_method if groups[m] == "network"}
+            worst = min(below, key=below.get)
+            lines.append(f"| ↳ no image signal: every family within 0.01 of {table}? | | | | "
+                         f"| worst: {worst} {below[worst]:+.3f} | "
+                         f"{'met' if below[worst] >= -0.01 else 'NOT met'} | | |")
+    return lines
 
 
 def main(argv=None):

@@ -399,8 +399,9 @@ def main(argv=None):
     if args.draws is not None:
         config["draws"] = args.draws
     prefix = "trust_quick" if args.quick else "trust"
-    command = "python benchmarks/trust.py " + shlex.join(sys.argv[1:] if argv is None
-                                                         else argv)
+    code = commit()  # the code this process runs, whatever is committed while it runs
+    command = " ".join(["python benchmarks/trust.py", shlex.join(
+        sys.argv[1:] if argv is None else argv)]).strip()
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.calibration == "temperature" else "_" + args.calibration
     jobs = []
@@ -415,7 +416,7 @@ def main(argv=None):
         started = time.perf_counter()
         print(f"{key}:", flush=True)
         result = job()
-        result.update(command=command, commit=commit(), machine=platform.platform(),
+        result.update(command=command, commit=code, machine=platform.platform(),
                       minutes=(time.perf_counter() - started) / 60)
         (RESULTS / f"{prefix}_{key}.json").write_text(json.dumps(result, default=float))
     parts = {}
