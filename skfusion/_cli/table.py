@@ -283,7 +283,8 @@ def run_table_command(args, parser):
     if pooled is not None:
         say("\nPooled out-of-fold (95% subject-bootstrap intervals):\n"
             + pooled.round(3).to_string())
-    say(f"\nWrote {sorted(p.name for p in output.iterdir())} to {output}")
+    written = sorted(p.name for p in output.iterdir() if not p.name.startswith("."))
+    say(f"\nWrote {', '.join(written)} to {output}")  # not the run's hidden marker
     return 0
 
 

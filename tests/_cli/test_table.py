@@ -279,6 +279,8 @@ def test_a_newcomers_path_view_cv_fit_predict(tmp_path, capsys):
              "--param", "max_epochs=2", "--param", "batch_size=8"]
     assert main(["cv", *train, "--pos-label", "AD", "--folds", "2", "--output", str(run)]) == 0
     assert (run / "folds.csv").exists()
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Wrote")]
+    assert listed and "folds.csv" in listed[0] and ".skfusion-run" not in listed[0]
     model = tmp_path / "model.skf"
     assert main(["fit", *train, "--model", str(model)]) == 0
     predictions = tmp_path / "predictions.csv"
