@@ -232,15 +232,21 @@ def _read_pretrained(path, marker, members, fitted):
     return weights
 
 
-def read_reading(path):
-    """The reading options a model file keeps (``{}`` where it keeps none), checked."""
+def _read_meta(path):
+    """The file's members and its checked ``meta.json`` (reading options included)."""
     members = _read_members(path)
     try:
         meta = json.loads(members["meta.json"].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
     check_meta(path, meta)
-    return check_reading(path, meta.get("reading"))
+    check_reading(path, meta.get("reading"))
+    return members, meta
+
+
+def read_reading(path):
+    """The reading options a model file keeps (``{}`` where it keeps none), checked."""
+    return check_reading(path, _read_meta(path)[1].get("reading"))
 
 
 def load(path, *, device="cpu", custom_objects=None):
@@ -268,13 +274,7 @@ def load(path, *, device="cpu", custom_objects=None):
         wrong. ``FileNotFoundError`` when there is no file.
     """
     custom_objects = dict(custom_objects or {})
-    members = _read_members(path)
-    try:
-        meta = json.loads(members["meta.json"].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
-    check_meta(path, meta)
-    check_reading(path, meta.get("reading"))
+    members, meta = _read_meta(path)
     cls = ESTIMATORS[meta["estimator"]]
     raw_params = dict(meta["params"])
     pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,
