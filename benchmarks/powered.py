@@ -115,6 +115,16 @@ def methods(variant, draw, profile, latents):
     """name -> (group, maker): the networks, the sklearn baselines, the oracle."""
     found = {name: ("network", lambda f=family, p=params: Network(f, p, variant.kind, profile))
              for name, (family, params) in FAMILIES.items()}
+    # The linear image path (issue 41): run only when named in --methods. "at its start":
+    # the same network left where it starts (one step at lr 1e-12): the logistic (ridge,
+    # Cox) model on pixel PCA + table it begins as, fitted on the same training patients.
+    for name, (family, params) in FAMILIES.items():
+        shortcut = {**params, "image_shortcut": "pca"}
+        found[f"{name} + image PCA"] = ("network", lambda f=family, p=shortcut: Network(
+            f, p, variant.kind, profile))
+        found[f"{name} + image PCA, at its start"] = (
+            "start", lambda f=family, p=shortcut: Network(
+                f, {**p, "max_epochs": 1, "lr": 1e-12}, variant.kind, profile))
     found.update({name: ("baseline", make)
                   for name, make in baselines(variant.kind, draw, 20).items()})
     if variant.kind != "survival":
@@ -150,7 +160,9 @@ def run(variants, sizes, draws, n_test, profile, tag, command, say, only=None):
                 X, y, latent = cohort(variant, n, draw)
                 for name, (group, make) in methods(variant, draw, profile,
                                                    (latent, latent_test)).items():
-                    if (only and name not in only) or (variant.name, n, draw, name) in done:
+                    opt_in = "image PCA" in name
+                    if ((only or opt_in) and name not in (only or ())) or \
+                            (variant.name, n, draw, name) in done:
                         continue
                     start = time.perf_counter()
                     with warnings.catch_warnings():
@@ -213,6 +225,15 @@ def report(say=print):
                     diff = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
             lines.append(f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] | {diff} | "
                          f"{len(values)} |")
+        for method in sorted(by_method):
+            start = f"{method}, at its start"
+            if start in by_method:
+                shared = sorted(set(by_method[method]) & set(by_method[start]))
+                d = draws_interval([by_method[method][k] - by_method[start][k]
+                                    for k in shared])
+                lines.append(f"\nWhat training added to {method}'s own start (the linear "
+                             f"model on pixel PCA + table it begins as): {d[0]:+.3f} "
+                             f"[{d[1]:+.3f}, {d[2]:+.3f}] over {len(shared)} draws.")
         lines.append("")
     lines[6:6] = goals(cells, groups) + [""]
     text = "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from .._net.device import device_settings, resolve_amp_dtype, warn_if_unsafe_amp
 from .params import routed_params
 from .._net.progress import plain_print, wants_bars
 from ..callbacks import EpochCheckpoint
+from ..nn.image_shortcut import ImageShortcutNet
 from ..nn.localization import LocalizingNet
 from ..nn.slice_stack import POOLINGS, SliceStackNet
 
@@ -43,7 +44,7 @@ def bind_checkpoints(estimator, fitted, pretrained=None):
 
 def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, seed, groups,
                stratify, criterion, extra_module=None, slices="channels",
-               localize=False):
+               localize=False, image_shape=None):
     module_params = {
         "module__n_outputs": n_outputs,
         "module__n_clinical": n_clinical,
@@ -57,6 +58,12 @@ def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, se
     if slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
         module_params.update(module__net_class=estimator._module_class, module__pooling=slices)
     module = SliceStackNet if slices in POOLINGS else estimator._module_class
+    if estimator._has_image_shortcut():  # a linear path on the image's components
+        if image_shape is None:
+            raise ValueError("image_shortcut needs the image shape to build the network.")
+        module_params.update(module__deep_class=module, module__image_shape=tuple(image_shape),
+                             module__image_components=estimator.image_components)
+        module = ImageShortcutNet
     if localize:  # a segmentation head beside the task (trained on X.masks)
         module_params["module__inner_class"] = module
         module = LocalizingNet

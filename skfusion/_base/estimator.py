@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._input import LazyImages
 from .._net.data import make_dataset
 from .._net.device import torch_threads
+from .._net.linear_paths import linear_layer
 from .._net.net import FusionNet
 from . import exporting, localizing, model_files, training
 from .building import build_net
@@ -118,6 +119,12 @@ class BaseFusionEstimator(BaseEstimator):
         dropout and the clinical shortcut then apply."""
         inputs = self._inputs_read()
         return self._fuses and "images" in inputs and len(inputs) > 1
+
+    def _has_image_shortcut(self):
+        """Whether the network gets the linear image path (``image_shortcut``): a fusing
+        network with an image path."""
+        return (getattr(self, "image_shortcut", None) is not None and self._fuses
+                and self._reads_images())
 
     def _extra_arrays(self, X):
         """The extra input arrays of ``X`` (report tokens...) for a fitted estimator."""
@@ -258,6 +265,17 @@ class BaseFusionEstimator(BaseEstimator):
         return model_files.restore(cls, params, fitted, state, optimizer_state, source=source)
 
     # -- predict -------------------------------------------------------------------------------
+
+    def _image_shortcut_outputs(self, X):
+        """The image shortcut's part of the outputs for ``X`` (float64, (n, n_outputs))."""
+        check_is_fitted(self)
+        images, clinical, _, X = self._check_X(X, fitting=False)
+        dataset = make_dataset(images, clinical, **self._extra_arrays(X),
+                               **presence_arrays(self, X, fitting=False))
+        scores = self.net_.image_path_values(dataset, "scores", threads=self.n_threads)
+        layer = linear_layer(self.net_.module_, "image_shortcut")
+        return (scores @ layer.weight.detach().double().cpu().numpy().T
+                + layer.bias.detach().double().cpu().numpy())
 
     def _outputs(self, X):
         """The network's outputs for ``X``: float64 array (n_samples, n_outputs)."""

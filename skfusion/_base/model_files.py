@@ -66,6 +66,8 @@ def restore(cls, params, fitted, state, optimizer_state=None, *, source):
     encoding = fitted.get("clinical_encoding")
     if "clinical_preprocessing" not in params:  # files of skfusion < 0.3 had none
         params = {**params, "clinical_preprocessing": None}
+    if "image_shortcut" not in params:  # nor files of skfusion < 0.4: no image shortcut
+        params = {**params, "image_shortcut": None}
     estimator = cls(**params)
     try:
         estimator._validate_params()
@@ -89,7 +91,7 @@ def restore(cls, params, fitted, state, optimizer_state=None, *, source):
         in_channels=image_shape[0], device=device, seed=fitted.get("seed", 0),
         groups=None, stratify=None, criterion=estimator._criterion_params(None),
         extra_module=extra_module_params(cls, extra), slices=slices,
-        localize=bool(fitted.get("localization", False)))
+        localize=bool(fitted.get("localization", False)), image_shape=image_shape)
     # Size the network on the meta device (nothing allocated) before building it: a
     # file cannot make load build more values than its weights file holds.
     expected = net.meta_state_shapes()

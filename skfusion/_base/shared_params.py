@@ -152,6 +152,26 @@ starts at zero, so a new network predicts as that linear model and training adds
 what the image (and the deep clinical path) contribute. Only for networks that read
 several modalities; not part of the published networks (turn it off to train them as
 published)."""),
+    "image_shortcut": Param(
+        None, [StrOptions({"pca"}), None],
+        """\
+"pca": add outputs computed by one linear layer from the image's principal
+components (``image_components`` of them, fitted inside ``fit`` on the training
+images, each image average-pooled to at most 4,096 values; a slice stack keeps its
+slices; a sample without an image scores 0, the training mean), the image's
+counterpart of ``clinical_shortcut``. Together they start as one penalised linear
+model fitted on the components and the table of the training samples (the same
+models as ``clinical_shortcut``), and the deep network's head starts at zero: a new
+network predicts as the model a data scientist would build from pixel PCA plus the
+table, and training adds what the deep network finds beyond it. Early stopping and
+calibration act on the whole model. ``None``: no image path of that kind (the
+networks as published). Only for networks with an image path.""",
+        type='"pca" or None'),
+    "image_components": Param(
+        20, [Interval(Integral, 1, None, closed="left")],
+        """\
+Principal components of the images that ``image_shortcut="pca"`` reads (at most
+one fewer than the training images with an image; the rest read zero)."""),
     "clinical_preprocessing": Param(
         "auto", [StrOptions({"auto"}), None],
         """\

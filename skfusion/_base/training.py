@@ -20,6 +20,7 @@ from .convergence import warn_if_still_improving
 from .encoders import extra_module_params
 from .image_weights import check_image_weights, freeze, load_image_weights
 from .input_checks import check_groups, resolve_slices
+from .linear_start import start_linear_paths
 from .masks import check_masks
 from .params import check_routed_params
 from .presence import presence_arrays
@@ -91,7 +92,7 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
         n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
         seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
         extra_module=extra_module_params(type(estimator), extra_fitted), slices=slices,
-        localize=masks is not None)
+        localize=masks is not None, image_shape=tuple(images.shape[1:]))
     net.initialize_seeded()
     common = {"n_features_in_": n_features, "feature_names_in_": columns,
               "channel_names_in_": X.channel_names, "clinical_encoder_": encoder,
@@ -101,8 +102,7 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     bind_checkpoints(estimator,
                      model_files.fitted_state(estimator, common, target_fitted, extra_fitted),
                      common["pretrained_weights_"])
-    if net.has_submodule("shortcut"):
-        estimator._start_shortcut(net, clinical[train], target, train)
+    start_linear_paths(estimator, net, dataset, clinical, target, train, seed)
     net.partial_fit(dataset, y=None, epochs=epochs)
     if epochs is None:
         warn_if_still_improving(estimator, net)

@@ -21,7 +21,9 @@ from .parallel import data_parallel, shard, world
 from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
 from ..nn.augment import apply_policy, augmentation_policy, drop_modalities
 from .presence import fit_to_module, module_reads, unread_gaps, with_presence
-from .refits import fit_linear, recompute_batchnorm
+from .linear_paths import (fit_linear, image_path, image_path_values, linear_start,
+                           set_linear)
+from .refits import recompute_batchnorm
 from ..nn.contrastive import corrupt_table
 from ..nn.init import he_init_
 from ..nn.localization import segmentation_loss
@@ -149,22 +151,36 @@ class FusionNet(NeuralNet):
         return self
 
     def set_linear_(self, name, coef, intercept):
-        """Set the weights of the module's linear layer ``name`` from numpy arrays."""
-        layer = getattr(self.module_, name)
-        with torch.no_grad():
-            layer.weight.copy_(torch.as_tensor(coef, dtype=layer.weight.dtype))
-            layer.bias.copy_(torch.as_tensor(intercept, dtype=layer.bias.dtype))
+        """Set the module's linear path ``name`` ("shortcut", "image_shortcut", or a tuple
+        of them: one model on their inputs side by side) from numpy arrays."""
+        set_linear(self, name, coef, intercept)
+
+    @property
+    def linear_start(self):
+        """The module's linear paths (:data:`~skfusion._net.linear_paths.PATHS`): the names
+        a task's start sets with :meth:`set_linear_` or :meth:`fit_linear_`."""
+        return linear_start(self.module_)
 
     def has_submodule(self, name):
         """Whether the built module has a (non-None) submodule ``name``."""
         return getattr(self.module_, name, None) is not None
 
-    def fit_linear_(self, name, clinical, target, alpha):
-        """Fit the module's linear layer ``name`` alone on ``clinical`` (numpy) under the net's
-        criterion plus ``alpha / 2 * ||weight||^2`` on standardised values (L-BFGS to
-        convergence), then fold the standardisation back into the weights. For tasks without
-        a closed-form linear start (the Cox model)."""
-        fit_linear(self, name, clinical, target, alpha)
+    def fit_linear_(self, name, values, target, alpha):
+        """Fit the module's linear path(s) ``name`` alone on ``values`` (numpy; their inputs
+        side by side) under the net's criterion plus ``alpha / 2 * ||weight||^2`` on
+        standardised values (L-BFGS to convergence), then fold the standardisation back into
+        the weights. For tasks without a closed-form linear start (the Cox model)."""
+        fit_linear(self, name, values, target, alpha)
+
+    def set_image_components_(self, mean, components, scale):
+        """Set the image shortcut's principal components (numpy arrays)."""
+        image_path(self.module_).set_components(mean, components, scale)
+
+    def image_path_values(self, dataset, kind, *, threads=None):
+        """The image shortcut's pooled values ("pooled": ``(values, present)``) or component
+        scores ("scores") over ``dataset``
+        (:func:`~skfusion._net.linear_paths.image_path_values`)."""
+        return image_path_values(self, dataset, kind, threads)
 
     @contextlib.contextmanager
     def recording(self, name):

@@ -1,6 +1,6 @@
-"""What the net fits outside its training loop: the start of a linear layer (the clinical
-shortcut) fitted alone by L-BFGS, and the precise batch-normalisation statistics recomputed
-after training. :class:`~skfusion._net.net.FusionNet` calls these from its methods."""
+"""What the net fits outside its training loop: the precise batch-normalisation statistics
+recomputed after training (the linear paths' starts: :mod:`.linear_paths`).
+:class:`~skfusion._net.net.FusionNet` calls these from its methods."""
 
 import threading
 
@@ -11,35 +11,8 @@ from skorch.dataset import unpack_data
 from ..nn.presence import present_only
 from .device import torch_threads
 
-__all__ = ["PRECISE_BN_MIN_SAMPLES", "PRECISE_BN_PIXELS", "fit_linear", "pass_budget",
+__all__ = ["PRECISE_BN_MIN_SAMPLES", "PRECISE_BN_PIXELS", "pass_budget",
            "recompute_batchnorm", "trained_norms"]
-
-
-def fit_linear(net, name, clinical, target, alpha):
-    """The body of :meth:`~skfusion._net.net.FusionNet.fit_linear_` (see there)."""
-    layer = getattr(net.module_, name)
-    values = clinical.astype(np.float64)
-    mean, scale = values.mean(axis=0), values.std(axis=0)
-    scale[scale == 0] = 1.0
-    device = layer.weight.device
-    x = torch.as_tensor((values - mean) / scale, dtype=torch.float32, device=device)
-    y = torch.as_tensor(target, device=device)
-    weight = torch.zeros(layer.out_features, layer.in_features, device=device,
-                         requires_grad=True)
-    bias = torch.zeros(layer.out_features, device=device, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=200,
-                                  line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss = net.criterion_(x @ weight.T + bias, y) + 0.5 * alpha * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    coef = weight.detach().double().cpu().numpy() / scale
-    intercept = bias.detach().double().cpu().numpy() - coef @ mean
-    net.set_linear_(name, coef, intercept)
 
 
 #: The pass reads at most this many image values (pixels or voxels, summed over its samples)

@@ -220,14 +220,15 @@ reweighted classes; neither method undoes that.""",
         return {**params, "criterion__weight": weights.astype(np.float32)}
 
     def _start_shortcut(self, net, clinical, target, train):
-        """Start the clinical shortcut at an L2-penalised logistic regression (C=1, on the
-        standardised values) fitted on the training samples: the network begins as that
-        logistic regression, and its deep path learns what the image adds (stage-wise
-        fitting)."""
+        """Start the linear paths (the clinical shortcut; with ``image_shortcut``, the image's
+        component scores sit beside the clinical values in ``clinical``) at an L2-penalised
+        logistic regression (C=1, on the standardised values) fitted on the training
+        samples: the network begins as that logistic regression, and its deep path learns
+        what the image adds (stage-wise fitting)."""
         coef_intercept = _logistic_start(clinical, target.values[train], target.n_outputs,
                                          self.class_weight, target.fitted["classes_"])
         if coef_intercept is not None:
-            net.set_linear_("shortcut", *coef_intercept)
+            net.set_linear_(net.linear_start, *coef_intercept)
 
     def _monitor_callbacks(self):
         return [("valid_acc", BatchAccuracy())]

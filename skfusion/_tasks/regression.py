@@ -149,15 +149,17 @@ below ``huber_delta``, linear above: robust to outlying targets).""",
         return {"criterion": LOSSES[self.loss]}
 
     def _start_shortcut(self, net, clinical, target, train):
-        """Start the clinical shortcut at a ridge regression (alpha=1, on standardised clinical
-        values) of the standardised targets, fitted on the training samples."""
+        """Start the linear paths (the clinical shortcut; with ``image_shortcut``, the image's
+        component scores sit beside the clinical values in ``clinical``) at a ridge
+        regression (alpha=1, on standardised clinical values) of the standardised targets,
+        fitted on the training samples."""
         values = clinical.astype(np.float64)
         mean, scale = values.mean(axis=0), values.std(axis=0)
         scale[scale == 0] = 1.0
         model = Ridge(alpha=1.0).fit((values - mean) / scale, target.values[train])
         coef = np.atleast_2d(model.coef_) / scale
         intercept = np.atleast_1d(model.intercept_) - coef @ mean
-        net.set_linear_("shortcut", coef, intercept)
+        net.set_linear_(net.linear_start, coef, intercept)
 
     # -- predictions ---------------------------------------------------------------------------
 

@@ -176,13 +176,15 @@ closer to the exact likelihood; Breslow's is the simpler one).""",
         return {"criterion": CoxPHLoss, "criterion__ties": self.ties}
 
     def _start_shortcut(self, net, clinical, target, train):
-        """Start the clinical shortcut at a ridge-penalised linear Cox model (penalty 1/2 of
-        the squared weights on standardised values, per training sample as a logistic
-        regression with C=1 has) fitted on the training samples."""
+        """Start the linear paths (the clinical shortcut; with ``image_shortcut``, the image's
+        component scores sit beside the clinical values in ``clinical``) at a ridge-
+        penalised linear Cox model (penalty 1/2 of the squared weights on standardised
+        values, per training sample as a logistic regression with C=1 has) fitted on the
+        training samples."""
         values = target.values[train]
         if values[:, 1].sum() == 0:
             return
-        net.fit_linear_("shortcut", clinical, values, alpha=1.0 / len(values))
+        net.fit_linear_(net.linear_start, clinical, values, alpha=1.0 / len(values))
 
     def _after_training(self, net, dataset, target):
         risk = net.predict_outputs(dataset, threads=self.n_threads)[:, 0]

@@ -74,14 +74,16 @@ def saliency(estimator, X, *, target=None, smooth=5):
 
 
 def logit_parts(estimator, X):
-    """Split each raw output into what the clinical shortcut gives and what the deep network
-    adds (the image, and the clinical values through the deep path).
+    """Split each raw output into what the linear paths give (the clinical shortcut, the
+    image shortcut) and what the deep network adds.
 
     With ``clinical_shortcut=True`` a fused network's output is the sum of a linear model of
-    the clinical values (started at a logistic, ridge or Cox model) and the deep path. How
-    far the deep part varies across patients, beside the shortcut's part, says how much the
-    fitted network departs from that linear model: a deep part near zero for every patient
-    means the network predicts as the linear model it started from, whatever its score.
+    the clinical values (started at a logistic, ridge or Cox model) and the deep path; with
+    ``image_shortcut="pca"`` also a linear model of the image's principal components (the
+    two started together as one model on the table and the components). How far the deep
+    part varies across patients, beside the linear parts, says how much the fitted network
+    departs from the linear model it started from: a deep part near zero for every patient
+    means the network predicts as that model, whatever its score.
 
     Parameters
     ----------
@@ -94,20 +96,25 @@ def logit_parts(estimator, X):
     parts : dict of ndarray of shape (n_samples, n_outputs), float64
         ``"total"``: the network's raw outputs (classifiers: logits per class; regressors:
         standardised targets; survival models: the log risk), ``"shortcut"``: the clinical
-        shortcut's part (zeros when the network has none), ``"deep"``: the rest
-        (``total - shortcut``). For a two-class classifier, ``decision_function`` is column
-        1 minus column 0 of ``"total"``, and likewise for the parts.
+        shortcut's part (zeros when the network has none), ``"image_shortcut"``: the image
+        shortcut's part (zeros when it has none), ``"deep"``: the rest (``total -
+        shortcut - image_shortcut``). For a two-class classifier, ``decision_function`` is
+        column 1 minus column 0 of ``"total"``, and likewise for the parts.
     """
     estimator, X = _final_estimator(estimator, X)
     total = estimator._outputs(X)
     shortcut = np.zeros_like(total)
+    image_part = np.zeros_like(total)
     layer = getattr(estimator.net_.module_, "shortcut", None)
     if layer is not None:
         _, clinical, _, _ = estimator._check_X(X, fitting=False)
         weight = layer.weight.detach().double().cpu().numpy()
         bias = layer.bias.detach().double().cpu().numpy()
         shortcut = np.asarray(clinical, dtype=np.float64) @ weight.T + bias
-    return {"total": total, "shortcut": shortcut, "deep": total - shortcut}
+    if "image_shortcut" in estimator.net_.linear_start:
+        image_part = estimator._image_shortcut_outputs(X)
+    return {"total": total, "shortcut": shortcut, "image_shortcut": image_part,
+            "deep": total - shortcut - image_part}
 
 
 def attention_maps(estimator, X):

@@ -123,8 +123,9 @@ def test_logit_parts_split_the_output_into_shortcut_and_deep(data):
     X, y = data
     clf = fitted(ClinicalAttentionClassifier, data, mode="concat", max_epochs=2)
     parts = logit_parts(clf, X)
-    assert set(parts) == {"total", "shortcut", "deep"}
+    assert set(parts) == {"total", "shortcut", "image_shortcut", "deep"}
     assert parts["total"].shape == (20, 2)
+    assert np.all(parts["image_shortcut"] == 0)  # no image shortcut in this network
     np.testing.assert_allclose(parts["total"][:, 1] - parts["total"][:, 0],
                                clf.decision_function(X))
     np.testing.assert_allclose(parts["shortcut"] + parts["deep"], parts["total"])
