@@ -124,7 +124,7 @@ def methods(variant, draw, profile, latents):
             f, p, variant.kind, profile))
         found[f"{name} + image PCA, at its start"] = (
             "start", lambda f=family, p=shortcut: Network(
-                f, {**p, "max_epochs": 1, "lr": 1e-12}, variant.kind, profile))
+                f, p, variant.kind, {**profile, "max_epochs": 1, "lr": 1e-12}))
     found.update({name: ("baseline", make)
                   for name, make in baselines(variant.kind, draw, 20).items()})
     if variant.kind != "survival":
