@@ -5,6 +5,7 @@ independent training draws scored on one large fresh test cohort, at every cohor
     python benchmarks/powered.py --part curves --tag curves \\
         --variants "atrophy (built-in)" "lesion size" "lesion size, clinical none"
     python benchmarks/powered.py --report                                 # results/powered.md
+    python benchmarks/powered.py --figure curves                          # the curves' figure
     python benchmarks/powered.py --smoke                                  # checks it runs
 
 All data is **simulated** (``benchmarks/_variants.py``). For each variant and cohort size n,
@@ -241,6 +242,52 @@ def report(say=print):
     say(text)
 
 
+def figure(tag="curves", path=None):
+    """``results/powered_<tag>.png``: the metric against the number of training patients,
+    one panel per variant of ``powered_<tag>.json``, every method with its 95% interval over
+    draws (networks solid, sklearn baselines dashed, the oracle dotted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stored = load_records(tag)
+    cells = {}
+    for r in stored["records"]:
+        cells.setdefault(r["variant"], {}).setdefault((r["method"], r["group"]), {}).setdefault(
+            r["n"], []).append(r["value"])
+    variants = sorted(cells, key=lambda v: [x.name for x in VARIANTS].index(v))
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.6),
+                             squeeze=False)
+    style = {"network": "-", "baseline": "--", "oracle": ":", "start": "-."}
+    for ax, variant in zip(axes[0], variants):
+        kind = next(r["kind"] for r in stored["records"] if r["variant"] == variant)
+        for (method, group), by_n in sorted(cells[variant].items()):
+            sizes = sorted(by_n)
+            rows = [draws_interval(by_n[n]) for n in sizes]
+            means = [r[0] for r in rows]
+            line, = ax.plot(sizes, means, style.get(group, "-"), marker="o", markersize=3,
+                            label=method)
+            ax.fill_between(sizes, [r[1] for r in rows], [r[2] for r in rows],
+                            color=line.get_color(), alpha=0.12)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({n for by_n in cells[variant].values() for n in by_n}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("training patients (simulated)")
+        ax.set_ylabel(f"{METRIC[kind]} on 2,000 fresh patients")
+        ax.set_title(variant)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    columns = min(len(labels), 2 * len(variants))
+    rows = -(-len(labels) // columns)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8)
+    fig.tight_layout(rect=(0, 0.045 * rows + 0.02, 1, 1))
+    path = path or RESULTS / f"powered_{tag}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def goals(cells, groups, full="full (RBCA)", concat="concat"):
     """Issue 38's goals at n = 400, one row per judged classification variant: full minus
     the best sklearn baseline (>= -0.02, half-width <= 0.03) and minus concat (>= -0.01);
@@ -289,11 +336,16 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
     parser.add_argument("--tag", default=None)
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--figure", default=None, metavar="TAG",
+                        help="draw results/powered_TAG.png from powered_TAG.json")
     parser.add_argument("--smoke", action="store_true",
                         help="2 draws of 40 patients, 2 epochs, 100 test patients")
     args = parser.parse_args(argv)
     if args.report:
         report()
+        return 0
+    if args.figure:
+        print(figure(args.figure))
         return 0
     command = "python benchmarks/powered.py " + " ".join(sys.argv[1:] if argv is None
                                                           else argv)
