@@ -153,7 +153,7 @@ what the image (and the deep clinical path) contribute. Only for networks that r
 several modalities; not part of the published networks (turn it off to train them as
 published)."""),
     "image_shortcut": Param(
-        None, [StrOptions({"pca"}), None],
+        "pca", [StrOptions({"pca"}), None],
         """\
 "pca": add outputs computed by one linear layer from the image's principal
 components (``image_components`` of them, fitted inside ``fit`` on the training
@@ -165,7 +165,9 @@ models as ``clinical_shortcut``), and the deep network's head starts at zero: a 
 network predicts as the model a data scientist would build from pixel PCA plus the
 table, and training adds what the deep network finds beyond it. Early stopping and
 calibration act on the whole model. ``None``: no image path of that kind (the
-networks as published). Only for networks with an image path.""",
+networks as published; the default until 0.4). Only for networks with an image path
+that fuse it with other inputs or predict from it alone; the default since 0.4,
+chosen on the benchmarks' choosing variants (benchmarks/README.md).""",
         type='"pca" or None'),
     "image_components": Param(
         20, [Interval(Integral, 1, None, closed="left")],

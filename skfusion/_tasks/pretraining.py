@@ -109,10 +109,12 @@ Share of each training row's clinical values replaced (SCARF's default).""",
             0.5, [Interval(Real, 0, 1, closed="both")],
             """\
 Weight of the image-to-table term of the loss (table-to-image: ``1 - lambda_``).
-``modality_dropout`` and ``clinical_shortcut`` below have no effect here: both
-modalities are the task, and there is no output for a shortcut to join."""),
+``modality_dropout``, ``clinical_shortcut`` and ``image_shortcut`` below have no
+effect here: both modalities are the task, and there is no output for a shortcut to
+join."""),
     }
-    _param_defaults = {"batch_size": 64, "modality_dropout": 0.0, "clinical_shortcut": False}
+    _param_defaults = {"batch_size": 64, "modality_dropout": 0.0, "clinical_shortcut": False,
+                       "image_shortcut": None}
     _target_encoder = _NoLabels
 
     _fuses = False  # no shortcut and no modality dropout: both modalities are the task
