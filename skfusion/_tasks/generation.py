@@ -143,7 +143,6 @@ class ReportGenerator(BaseFusionEstimator):
     """
 
     _module_class = ReportGeneratorNet
-    _param_defaults = {"image_shortcut": None}  # no output for a linear path to join
     _net_class = DecodingNet
     _doc_task = "generator"
     _clinical_optional = True

@@ -113,8 +113,7 @@ Weight of the image-to-table term of the loss (table-to-image: ``1 - lambda_``).
 effect here: both modalities are the task, and there is no output for a shortcut to
 join."""),
     }
-    _param_defaults = {"batch_size": 64, "modality_dropout": 0.0, "clinical_shortcut": False,
-                       "image_shortcut": None}
+    _param_defaults = {"batch_size": 64, "modality_dropout": 0.0, "clinical_shortcut": False}
     _target_encoder = _NoLabels
 
     _fuses = False  # no shortcut and no modality dropout: both modalities are the task

@@ -61,9 +61,8 @@ def test_a_new_regressor_predicts_as_the_ridge_on_pca_and_table():
 
 def test_the_path_is_built_only_when_asked_and_the_network_reads_images():
     X, y = make_data(n=24)
-    none = ClinicalAttentionClassifier(**TINY, image_shortcut=None).fit(X, y)
-    assert none.net_.linear_start == ("shortcut",)
-    both = ClinicalAttentionClassifier(**TINY).fit(X, y)  # the default
+    assert ClinicalAttentionClassifier(**TINY).fit(X, y).net_.linear_start == ("shortcut",)
+    both = ClinicalAttentionClassifier(**TINY, image_shortcut="pca").fit(X, y)
     assert both.net_.linear_start == ("shortcut", "image_shortcut")
     image = ClinicalAttentionClassifier(**TINY, mode="image", image_shortcut="pca").fit(X, y)
     assert image.net_.linear_start == ("image_shortcut",)
