@@ -260,6 +260,13 @@ def figure(tag="curves", path=None):
     for r in stored["records"]:
         cells.setdefault(r["variant"], {}).setdefault((r["method"], r["group"]), {}).setdefault(
             r["n"], []).append(r["value"])
+    # A size is drawn once every draw has run for it; a variant once two sizes are.
+    for by_method in cells.values():
+        for key, by_n in list(by_method.items()):
+            most = max(len(values) for values in by_n.values())
+            by_method[key] = {n: v for n, v in by_n.items() if len(v) == most}
+    cells = {v: m for v, m in cells.items()
+             if max(len(by_n) for by_n in m.values()) >= 2}
     variants = sorted(cells, key=lambda v: [x.name for x in VARIANTS].index(v))
     fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.6),
                              squeeze=False)
