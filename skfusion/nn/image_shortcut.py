@@ -150,7 +150,13 @@ class ImageShortcutNet(nn.Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            return getattr(self._modules["deep"], name)
+            # Only through ``__dict__``: while unpickling or copying there is no
+            # ``_modules`` yet, and reading it here would recurse. Dunder names (which
+            # copy and pickle probe) are never delegated.
+            deep = self.__dict__.get("_modules", {}).get("deep")
+            if deep is None or (name.startswith("__") and name.endswith("__")):
+                raise
+            return getattr(deep, name)
 
     def post_init_(self, generator=None):
         """Zero the deep network's heads: it starts at zero contribution."""

@@ -58,3 +58,23 @@ def test_a_new_network_outputs_its_linear_paths_and_reaches_the_deep_network(sta
                                net.shortcut(clinical) + net.image_shortcut(images))
     assert image_encoder_of(net)[0] is not None  # found on the deep network
     assert hasattr(net, "slice_weights_out") == stacked
+
+
+def test_delegation_survives_copy_and_pickle_and_refuses_dunder_names():
+    import copy
+    import io
+
+    net = ImageShortcutNet(ClinicalAttentionNet, 2, (1, 16, 16), image_components=3,
+                           n_clinical=4, mode="concat", backbone="resnet18", base_width=4)
+    for twin in (copy.deepcopy(net), torch.load(_saved(net, io), weights_only=False)):
+        assert twin.head.in_features == net.head.in_features  # reached through the wrapper
+    assert not hasattr(net, "__missing_dunder__")
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        net.no_such_attribute
+
+
+def _saved(module, io):
+    buffer = io.BytesIO()
+    torch.save(module, buffer)
+    buffer.seek(0)
+    return buffer
