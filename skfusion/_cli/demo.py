@@ -1,6 +1,7 @@
 """The main job: the clinical-attention ablation (image / clinical / concat / full) under
 cross-validation, printed as the paper's table and saved as CSV, Markdown and PNG."""
 
+import contextlib
 import json
 import pathlib
 import time
@@ -16,6 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .._families.clinical_attention import ClinicalAttentionClassifier
 from ..datasets import make_brain_cohort
+from ..evaluation import cross_val_diagnostics
 from ..metrics import diagnostic_report
 from ..preprocessing import ClinicalTransformer
 
@@ -25,7 +27,7 @@ METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced A
 
 #: The demo's CPU configuration and the paper's configuration.
 CONFIGS = {
-    "quick": dict(n_subjects=160, n_slices=4, image_size=64, backbone="resnet18",
+    "quick": dict(n_subjects=160, n_slices=3, image_size=64, backbone="resnet18",
                   base_width=8, clinical_dim="auto", max_epochs=12, batch_size=32, lr=1e-3,
                   optimizer__weight_decay=1e-2),
     "paper": dict(n_subjects=400, n_slices=10, image_size=256, backbone="resnet50",
@@ -39,8 +41,9 @@ PRETRAINING_NOTE = (
     "Pretraining (image_weights=, ImageClinicalPretrainer) is not run here: pretraining on "
     "enough unlabelled patients takes longer than this demo. In benchmarks/pretraining.py "
     "(this simulated cohort, judged seed) it lifted the image-only network from AUC 0.58 to "
-    "0.88 (+0.30 [+0.11, +0.49]) but gave no fused network a gain over the clinical logistic regression whose 95% "
-    "interval excludes zero; see benchmarks/README.md, \"Pretraining\".")
+    "0.88 (+0.30 [+0.11, +0.49]) but gave no fused network a gain over the clinical "
+    "logistic regression whose 95% interval excludes zero; see benchmarks/README.md, "
+    "\"Pretraining\".")
 
 
 #: What the pipeline does to the clinical table before the network.
@@ -88,27 +91,33 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
     repeated = {}
     started = time.perf_counter()
     n_fits, done = len(modes) * n_folds, 0
+
+    def model_of(mode):
+        return make_pipeline(_clinical_preprocessing(), ClinicalAttentionClassifier(
+            mode=mode, device=device, random_state=random_state, verbose=0,
+            clinical_preprocessing=None, **model_params))
+
+    diagnosed = None
     for mode in modes:
+        if mode == report_mode:  # its folds serve the table and the report: fitted once
+            say(f"  [{mode:>8}] the model report's cross-validation (the same folds):")
+            with _counting_convergence(repeated, [f"{mode} fold {k}"
+                                                  for k in range(1, n_folds + 1)]):
+                diagnosed = cross_val_diagnostics(
+                    model_of(mode), X, y, groups=groups, cv=folds, pos_label=pos_label,
+                    random_state=random_state, verbose=verbose)
+            rows += [{"mode": mode, "fold": fold, **row.to_dict()}
+                     for fold, row in diagnosed[METRICS].iterrows()]
+            oof = diagnosed.attrs["out_of_fold"]
+            roc[mode] = (oof["y"].to_numpy() == pos_label, oof["score"].to_numpy())
+            done += n_folds
+            continue
         scores_all, truth_all = [], []
         for fold, (train, test) in enumerate(folds, start=1):
             tick = time.perf_counter()
-            model = make_pipeline(
-                _clinical_preprocessing(),
-                ClinicalAttentionClassifier(mode=mode, device=device, random_state=random_state,
-                                            verbose=0, clinical_preprocessing=None,
-                                            **model_params),
-            )
-            with warnings.catch_warnings(record=True) as fit_warnings:
-                warnings.simplefilter("always")
+            model = model_of(mode)
+            with _counting_convergence(repeated, f"{mode} fold {fold}"):
                 model.fit(X[train], y[train])
-            for caught_warning in fit_warnings:  # the same warning per fit: said once, counted
-                if issubclass(caught_warning.category, ConvergenceWarning):
-                    # keyed without the estimator's repr: the same words for every mode
-                    repeated.setdefault(str(caught_warning.message).split(": ", 1)[-1],
-                                        []).append(f"{mode} fold {fold}")
-                else:
-                    warnings.warn_explicit(caught_warning.message, caught_warning.category,
-                                           caught_warning.filename, caught_warning.lineno)
             classes = model.classes_
             probabilities = model.predict_proba(X[test])
             proba = probabilities[:, list(classes).index(pos_label)]
@@ -134,9 +143,6 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
                 f"so far, about {elapsed / done * (n_fits - done):.0f}s left){note}",
                 flush=True)
         roc[mode] = (np.concatenate(truth_all), np.concatenate(scores_all))
-    for message, where in repeated.items():
-        say(f"\nnote: {len(where)} of {n_fits} fits ({', '.join(where[:3])}"
-            f"{' ...' if len(where) > 3 else ''}) warned: {message}")
     results = pd.DataFrame(rows)
     table = summary_table(results)
     out = pathlib.Path(output)
@@ -155,17 +161,49 @@ def run_demo(*, config="quick", task="ad_vs_nc", modes=("image", "clinical", "co
         f"({time.perf_counter() - started:.0f}s)")
     if report_mode is not None:
         from ..evaluation import model_report
+        from ..evaluation._report import _subgroup_values, report_from_folds
 
-        say(f"\nmodel report of mode {report_mode!r}: the same folds, then one fit on every "
-            "subject")
-        model_report(
-            make_pipeline(_clinical_preprocessing(), ClinicalAttentionClassifier(
-                mode=report_mode, device=device, random_state=random_state, verbose=0,
-                clinical_preprocessing=None, **model_params)),
-            X, y, path=out / "report.html", pos_label=pos_label, groups=groups, cv=folds,
-            by="sex", random_state=random_state, verbose=verbose)
+        with _counting_convergence(repeated, f"{report_mode} on every subject"):
+            if diagnosed is None:
+                say(f"\nmodel report of mode {report_mode!r}: the same folds, then one fit "
+                    "on every subject")
+                model_report(model_of(report_mode), X, y, path=out / "report.html",
+                             pos_label=pos_label, groups=groups, cv=folds, by="sex",
+                             random_state=random_state, verbose=verbose)
+            else:
+                say(f"\nmodel report of mode {report_mode!r}: its folds above, then one fit "
+                    "on every subject for the Grad-CAM maps")
+                report_from_folds(model_of(report_mode), X, y, diagnosed,
+                                  path=out / "report.html", pos_label=pos_label,
+                                  groups=groups, values=_subgroup_values(X, "sex"),
+                                  alpha=0.1, n_maps=4, n_bootstraps=1000,
+                                  random_state=random_state, verbose=verbose)
+    total = n_fits + (report_mode is not None) * (1 + n_folds * (diagnosed is None))
+    for message, where in repeated.items():
+        say(f"\nnote: {len(where)} of {total} fits ({', '.join(where[:3])}"
+            f"{' ...' if len(where) > 3 else ''}) warned: {message}")
     say(f"\n{PRETRAINING_NOTE}")
     return results
+
+
+@contextlib.contextmanager
+def _counting_convergence(repeated, where):
+    """Collect the ConvergenceWarnings of the fits inside, by message, for one note at the
+    end (the same warning after every fit would bury the table); other warnings pass.
+    ``where`` names the fit, or is a list naming the fits inside in order."""
+    names = iter(where if isinstance(where, list) else [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, ConvergenceWarning):
+            # keyed without the estimator's repr: the same words for every mode
+            repeated.setdefault(str(caught_warning.message).split(": ", 1)[-1],
+                                []).append(next(names, where if isinstance(where, str)
+                                                else "a fit"))
+        else:
+            warnings.warn_explicit(caught_warning.message, caught_warning.category,
+                                   caught_warning.filename, caught_warning.lineno)
 
 
 def summary_table(results):

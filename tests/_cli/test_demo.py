@@ -47,3 +47,30 @@ def test_the_demo_writes_the_model_report_of_full_by_default(tmp_path):
     assert "Model report: Pipeline" in page and 'id="subgroups"' in page
     assert "Grad-CAM maps are not available" not in page
     assert_renders_in_a_browser(tmp_path / "report.html", 4)  # the demo's own report
+
+
+def test_the_report_reuses_the_tables_folds_of_its_mode(tmp_path, capsys, monkeypatch):
+    from skfusion import ClinicalAttentionClassifier
+
+    fits = []
+    original = ClinicalAttentionClassifier.fit
+
+    def counted(self, *args, **kwargs):
+        fits.append(self.mode)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ClinicalAttentionClassifier, "fit", counted)
+    results = run_demo(
+        modes=("clinical", "full"), n_folds=2, output=tmp_path, device="cpu",
+        n_subjects=12, n_slices=2, image_size=32, base_width=4, clinical_dim=8, max_epochs=2,
+        batch_size=8, report_mode="full")
+    out = capsys.readouterr().out
+    # 2 folds per mode, and one fit of full on every subject for the report's maps
+    assert fits == ["clinical", "clinical", "full", "full", "full"]
+    assert "[    full] the model report's cross-validation" in out
+    assert "(per image)" in out and "(per patient)" in out
+    assert out.count("of 5 fits") == 1  # every fit's convergence warning, said once
+    assert list(results["mode"]) == ["clinical", "clinical", "full", "full"]
+    assert results["AUC"].notna().all()
+    page = (tmp_path / "report.html").read_text()
+    assert "2-fold cross-validation" in page

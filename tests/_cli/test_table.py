@@ -227,9 +227,9 @@ def test_an_unnamed_id_column_is_refused_before_any_image_is_read(png_cohort, ca
     assert "do not exist" in capsys.readouterr().err
 
 
-def test_every_table_option_has_its_own_help(capsys):
+def test_every_option_of_every_command_has_its_own_help(capsys):
     texts = {}
-    for command in ("cv", "fit", "predict"):
+    for command in ("cv", "fit", "predict", "view", "demo", "tune"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         texts[command] = capsys.readouterr().out
