@@ -1,5 +1,6 @@
 """Paired comparisons of the benchmarks: Nadeau and Bengio's corrected resampled t-interval,
-the t interval over independent training draws, and the differences of every method against chosen references over (seed, fold) pairs."""
+the t interval over independent training draws, and the differences of every method against
+chosen references over (seed, fold) pairs."""
 
 import numpy as np
 from scipy import stats

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
-from skfusion import ClinicalAttentionClassifier, ClinicalTransformer, FusionInput
+from skfusion import ClinicalAttentionClassifier, ClinicalTransformer
 from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import aggregate_by_subject
 

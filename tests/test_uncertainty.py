@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.utils.estimator_checks import check_param_validation
 
-from skfusion import ClinicalAttentionClassifier, FusionInput
+from skfusion import ClinicalAttentionClassifier
 from skfusion.uncertainty import SeedEnsemble
 
 from .conftest import TINY, make_data

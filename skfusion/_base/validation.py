@@ -149,7 +149,7 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
             if not all(isinstance(c, str) for c in frame.columns):
                 columns = None
             return frame, columns
-        objects = [c for c, dtype in frame.dtypes.items() if dtype == object]
+        objects = [c for c, dtype in frame.dtypes.items() if dtype == object]  # noqa: E721
         if objects:
             # Numbers stored as Python objects are numbers; text is not.
             converted = {c: pd.to_numeric(frame[c], errors="coerce") for c in objects}

@@ -33,12 +33,12 @@ values ignored. "clinical": the clinical path alone.""",
         "clinical_dim": CLINICAL_DIM,
         "attention_start": Param(
             "paper", [StrOptions(set(STARTS))],
-            """Mode "full": how the clinical attention of the RBCA blocks starts, a detail the paper leaves
-open. "paper": the attention's clinical projection is initialised as every layer, so from
-the first step each patient's clinical values scale each image channel by a random factor.
-"neutral": the projection's normalisation starts at a zero scale, so every channel weight is
-0.5 for every patient and each RBCA begins as the plain block; training learns how far to
-trust the table (docs/fusion_methods.md).""",
+            """Mode "full": how the clinical attention of the RBCA blocks starts, a detail the
+paper leaves open. "paper": the attention's clinical projection is initialised as every
+layer, so from the first step each patient's clinical values scale each image channel by a
+random factor. "neutral": the projection's normalisation starts at a zero scale, so every
+channel weight is 0.5 for every patient and each RBCA begins as the plain block; training
+learns how far to trust the table (docs/fusion_methods.md).""",
             type='{"paper", "neutral"}', module=True),
     }
 

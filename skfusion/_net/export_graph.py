@@ -88,8 +88,8 @@ def export_network(module, stream, *, format, image_shape, n_clinical, uses_clin
 
     ``clinical_plan``: the numeric encoding folded into the graph (lists ``median``,
     ``mean``, ``scale``, ``indicator``, one entry per raw column) or None (the caller passes
-    encoded values, ``n_clinical`` of them). ``head``: ``{"kind": "softmax"}`` (with ``"temperature"``
-    where the classifier was calibrated),
+    encoded values, ``n_clinical`` of them). ``head``: ``{"kind": "softmax"}`` (with
+    ``"temperature"`` where the classifier was calibrated),
     ``{"kind": "affine", "scale": [...], "shift": [...], "flatten": bool}`` (flatten: the first
     column only) or ``{"kind": "first"}``. ``presence``: the presence masks the graph takes
     after the other inputs ("image_present", "text_present"), one bool per sample.

@@ -264,7 +264,8 @@ reweighted classes; neither method undoes that.""",
         n_classes = logits.shape[1]
         best = minimize(lambda w: loss(w[0], np.concatenate([[0.0], w[1:]])),
                         x0=np.zeros(n_classes), method="L-BFGS-B",
-                        bounds=[tuple(np.log(TEMPERATURE_BOUNDS))] + [(-20.0, 20.0)] * (n_classes - 1))
+                        bounds=[tuple(np.log(TEMPERATURE_BOUNDS))]
+                        + [(-20.0, 20.0)] * (n_classes - 1))
         return {"temperature_": _checked_temperature(float(np.exp(best.x[0]))),
                 "calibration_bias_": np.concatenate([[0.0], best.x[1:]])}
 

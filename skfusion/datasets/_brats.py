@@ -57,7 +57,8 @@ def _survival(folder, table):
     times = [c for c in ("Survival_days", "Survival") if c in frame.columns]
     if not ids or not times:
         raise ValueError(
-            f"the survival table {'given' if isinstance(table, pd.DataFrame) else str(table)} needs an id column (Brats20ID, BraTS19ID) "
+            f"the survival table {'given' if isinstance(table, pd.DataFrame) else str(table)} "
+            "needs an id column (Brats20ID, BraTS19ID) "
             f"and Survival_days (or Survival); its columns are {list(frame.columns)}.")
     text = frame[times[0]].astype(str).str.strip()
     alive = text.str.extract(_ALIVE, expand=False)

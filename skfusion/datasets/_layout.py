@@ -112,7 +112,8 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
     absent_columns = [c for c in ("participant_id", target) if c not in table.columns]
     if absent_columns:
         raise ValueError(
-            f"{table_path} has no column(s) {absent_columns}; its columns are {list(table.columns)}. "
+            f"{table_path} has no column(s) {absent_columns}; its columns are "
+            f"{list(table.columns)}. "
             "Pass target= the label column."
         )
     if missing not in ("raise", "allow"):

@@ -112,7 +112,8 @@ def _maps(model, X, n_maps, title=str):
         "Grad-CAM of the predicted class (the last image stage with at least 2x2 "
         "positions), from the model fitted on every patient; top: the image, bottom: the "
         "map; each titled with the patient, the true label and the out-of-fold predicted "
-        "probability of the positive class. Maps show where the network's evidence lies, not a validated localisation.")
+        "probability of the positive class. Maps show where the network's evidence lies, not "
+        "a validated localisation.")
 
 
 def model_report(estimator, X, y, *, path, pos_label=None, groups=None, cv=5, by=None,

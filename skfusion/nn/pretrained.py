@@ -18,8 +18,9 @@ and the rest is reported: an RBCA block's front replaces the block's first convo
 (its ``bn1.weight``/``bn1.bias`` have no place); MONAI's ``bias_downsample=True`` writes a
 bias our shortcut convolution does not have: it is folded, exactly, into the running mean of
 the normalisation that follows. Loading is refused, with the reason, when the weights are of
-another depth (their stages hold another number of blocks), when the stem does not map (a "small" stem, another kernel), when a stage gets no tensor at all, when
-a tensor's shape differs other than in the input channels (another depth or width), or when
+another depth (their stages hold another number of blocks), when the stem does not map (a
+"small" stem, another kernel), when a stage gets no tensor at all, when a tensor's shape
+differs other than in the input channels (another depth or width), or when
 2-D weights meet a 3-D network. MedicalNet's resnet10/18/34 use a parameter-free shortcut
 (its "type A") that our ResNet does not have: their stage-opening blocks' shortcuts stay at
 their initialisation and are reported as not loaded; MedicalNet's resnet50 (type B) maps

@@ -8,7 +8,6 @@ ResNet; 8-16 trains quickly on a CPU).
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ._dims import CONV, MAX_POOL, check_spatial_dims, default_norm, global_average

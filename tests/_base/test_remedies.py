@@ -11,7 +11,6 @@ from skfusion import ClinicalAttentionClassifier, FeatureModulationClassifier
 from skfusion._tasks.classification import _logistic_start
 from skfusion.nn import ClinicalAttentionNet, he_init_
 from skfusion.nn.augment import drop_modalities, random_affine
-from skfusion.nn.clinical import ClinicalShortcut
 
 from ..conftest import TINY, TINY_NO_CLINICAL_DIM, make_data
 

@@ -101,7 +101,8 @@ def test_cv_fit_and_predict_on_an_adni_download(tmp_path, capsys):
                  "--adni-missing", "drop", "--size", "16", "--predictions",
                  str(predictions), "--quiet"]) == 0
     written = pd.read_csv(predictions, dtype={"patient": str})
-    assert len(written) == scanned["diagnosis"] and written["patient"].str.match(r"\d{3}_S_\d{4}").all()
+    assert len(written) == scanned["diagnosis"]
+    assert written["patient"].str.match(r"\d{3}_S_\d{4}").all()
     with pytest.raises(SystemExit) as exit_:  # the replica's third patient has no baseline scan
         main(["cv", "--adni", str(adni), "--adni-task", "diagnosis", "--output",
               str(tmp_path / "again"), *TINY])
