@@ -22,6 +22,9 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _provenance import commit  # noqa: E402
 
 
 def timed_demo(source, output):
@@ -62,7 +65,8 @@ def write(runs, command, before, note=""):
     by = {side: [r["seconds"] for r in runs if r["side"] == side] for side in ("before", "now")}
     ratios = [now / then for now, then in zip(by["now"], by["before"])]
     lines = ["# The demo's time, now against an earlier commit", "",
-             f"`{command}` — {platform.machine()}, {os.cpu_count()} cores; each pair runs "
+             f"`{command}` — {time.strftime('%Y-%m-%d')}, commit {commit()}, "
+             f"{platform.machine()}, {os.cpu_count()} cores; each pair runs "
              f"both sides back to back, alternating which goes first.{note}", "",
              "| side | runs (s) | median (s) |", "|---|---|---|"]
     for side, label in (("before", f"commit {before}"), ("now", "this checkout")):
@@ -74,7 +78,8 @@ def write(runs, command, before, note=""):
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "demo_time.md").write_text(text)
     (RESULTS / "demo_time.json").write_text(json.dumps(
-        {"command": command, "before": before, "runs": runs, "ratios": ratios}, indent=1))
+        {"command": command, "commit": commit(), "before": before, "runs": runs,
+         "ratios": ratios}, indent=1))
     print(text)
 
 

@@ -51,9 +51,9 @@ def main(argv=None):
     )
     demo.add_argument("--config", choices=["quick", "paper"], default="quick",
                       help="quick (default): 160 subjects x 3 slices of 64x64, ResNet18 of "
-                      "width 8, 12 epochs (its run time on 2 CPU cores is in the README); "
-                      "paper: 400 subjects x 10 slices of 256x256, ResNet50, 100 epochs "
-                      "(use a GPU)")
+                      "width 8, 12 epochs of batch 64 (its run time on 2 CPU cores is in "
+                      "the README); paper: 400 subjects x 10 slices of 256x256, ResNet50, "
+                      "100 epochs (use a GPU)")
     demo.add_argument("--task", choices=["ad_vs_nc", "mci_conversion"], default="ad_vs_nc",
                       help="AD against normal controls (default), or which MCI patients "
                       "convert to AD")

@@ -81,13 +81,13 @@ LAYERS = {
     "skfusion.preprocessing": 1, "skfusion.datasets": 1,
     "skfusion.nn": 2,
     "skfusion._net": 3,
-    "skfusion._base": 4, "skfusion.callbacks": 4,  # the callbacks the core builds nets with
+    "skfusion._base": 4,
     "skfusion._tasks": 5,
     "skfusion._families": 6,
     "skfusion.metrics": 7, "skfusion.explain": 7,
     "skfusion.evaluation": 8, "skfusion.conformal": 8, "skfusion.tuning": 8,
     "skfusion.uncertainty": 8, "skfusion.embedding": 8,
-    "skfusion.distributed": 8,
+    "skfusion.distributed": 8, "skfusion.callbacks": 8,
     "skfusion._cli": 9, "skfusion.__main__": 9,
     "skfusion": 10,
 }

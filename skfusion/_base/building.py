@@ -10,7 +10,7 @@ from .._net.callbacks import FiniteLoss, InterruptRecovery, ValidationSplit
 from .._net.device import device_settings, resolve_amp_dtype, warn_if_unsafe_amp
 from .params import routed_params
 from .._net.progress import plain_print, wants_bars
-from ..callbacks import EpochCheckpoint
+from .checkpoint import EpochCheckpoint
 from ..nn.image_shortcut import ImageShortcutNet
 from ..nn.localization import LocalizingNet
 from ..nn.slice_stack import POOLINGS, SliceStackNet

@@ -28,7 +28,7 @@ METRICS = ["ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC", "Balanced A
 #: The demo's CPU configuration and the paper's configuration.
 CONFIGS = {
     "quick": dict(n_subjects=160, n_slices=3, image_size=64, backbone="resnet18",
-                  base_width=8, clinical_dim="auto", max_epochs=12, batch_size=32, lr=1e-3,
+                  base_width=8, clinical_dim="auto", max_epochs=12, batch_size=64, lr=2e-3,
                   optimizer__weight_decay=1e-2),
     "paper": dict(n_subjects=400, n_slices=10, image_size=256, backbone="resnet50",
                   base_width=64, clinical_dim="auto", max_epochs=100, batch_size=16, lr=1e-4,
