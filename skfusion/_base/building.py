@@ -80,7 +80,7 @@ def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, se
         iterator_train__merge_singleton=True,
         iterator_valid=iterator,
         train_split=(ValidationSplit(estimator.validation_fraction, seed, groups, stratify)
-                     if estimator._holds_out() else None),
+                     if estimator._hold_out_settings() else None),
         callbacks=net_callbacks(estimator),
         device=device,
         verbose=int(estimator.verbose),

@@ -136,11 +136,12 @@ class BaseFusionEstimator(BaseEstimator):
 
     # -- the task's defaults -----------------------------------------------------------------
 
-    def _holds_out(self):
-        """Whether ``fit`` holds out ``validation_fraction`` of the training subjects: for
-        early stopping, or for a task that learns something on them after training (a
-        classifier's temperature). Truthy: the setting that turns it off, for messages."""
-        return "early_stopping=False" if self.early_stopping else None
+    def _hold_out_settings(self):
+        """The settings that make ``fit`` hold out ``validation_fraction`` of the training
+        subjects, each written as the assignment that turns it off: early stopping, or a
+        task that learns something on them after training (a classifier's temperature).
+        Empty: nothing is held out."""
+        return ("early_stopping=False",) if self.early_stopping else ()
 
     def _target_inputs(self, target):
         """Network inputs made from the target in training (teacher forcing): a dict."""

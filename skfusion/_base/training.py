@@ -61,21 +61,22 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     target = estimator._target_encoder(estimator).fit(y, n_samples=n_samples, classes=classes)
     target_fitted = target.fitted
     groups = check_groups(subjects_of(X, groups), n_samples)
-    if estimator._holds_out() and groups is None:
+    held_out = estimator._hold_out_settings()
+    if held_out and groups is None:
         warn_if_subjects_repeat(X, X.clinical, "the held-out validation split",
                                 stacklevel=6)
     n_train = n_samples
-    if estimator._holds_out():
+    if held_out:
         n_train -= int(np.ceil(estimator.validation_fraction * n_train))
     if n_train < 2:
         raise ValueError(
             f"X has {n_samples} sample(s), leaving {n_train} for training; batch "
             "normalisation needs at least 2. Pass more samples"
-            + (f" or set {estimator._holds_out()}." if estimator._holds_out() else "."))
+            + (f" or set {' and '.join(held_out)}." if held_out else "."))
     criterion = estimator._criterion_params(target)
     seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     train = np.arange(n_samples)
-    if estimator._holds_out():  # the split the net will make: nothing is learned from its
+    if held_out:  # the split the net will make: nothing is learned from its
         split = ValidationSplit(estimator.validation_fraction, seed, groups, target.stratify)
         split(np.arange(n_samples))  # validation part (encoder, shortcut start)
         train = np.setdiff1d(train, split.valid_positions_)
@@ -111,7 +112,7 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     target_fitted = {**target_fitted, **estimator._after_training(net, dataset, target)}
     # Fitted state is assigned only once training has finished.
     estimator._assign_fitted(net, common, target_fitted, extra_fitted)
-    if estimator._holds_out():
+    if held_out:
         estimator.validation_indices_ = net.train_split.valid_positions_
     elif hasattr(estimator, "validation_indices_"):
         del estimator.validation_indices_
@@ -145,7 +146,7 @@ def continue_training(estimator, X, y, *, groups, classes, epochs):
                    augment=estimator.augment, modality_dropout=dropout,
                    localization_weight=estimator.localization_weight)
     net.train_split = (ValidationSplit(estimator.validation_fraction, estimator.seed_, groups,
-                                       target.stratify) if estimator._holds_out() else None)
+                                       target.stratify) if estimator._hold_out_settings() else None)
     bind_checkpoints(estimator, model_files.current_fitted_state(estimator),
                      getattr(estimator, "pretrained_weights_", None))
     if getattr(estimator, "pretrained_weights_", None) is not None:

@@ -235,10 +235,9 @@ reweighted classes; neither method undoes that.""",
 
     # -- predictions ---------------------------------------------------------------------------
 
-    def _holds_out(self):
-        if super()._holds_out():
-            return super()._holds_out()
-        return "calibration=None" if self.calibration is not None else None
+    def _hold_out_settings(self):
+        return super()._hold_out_settings() + (
+            ("calibration=None",) if self.calibration is not None else ())
 
     def _after_training(self, net, dataset, target):
         """With ``calibration``: the temperature (and the per-class biases) that maximise the
