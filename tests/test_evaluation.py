@@ -29,6 +29,10 @@ def test_cross_val_diagnostics_per_fold_and_pooled(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "fold 3/3 (per image):" in out and "fold 3/3 (per patient):" in out
     assert __import__("re").search(r"fold 3/3 \(per patient\): .* \[\d+ s\]", out)
+    # every fold but the last estimates the time left from the folds so far
+    assert __import__("re").search(r"fold 1/3 \(per image\): .* \[\d+ s; about \d+ s left\]",
+                                   out)
+    assert len(folds.attrs["fit_seconds"]) == 3 and min(folds.attrs["fit_seconds"]) > 0
     assert np.isfinite(folds["ACC"]).all()
     per_subject = folds.attrs["per_subject"]
     assert list(per_subject.index) == [1, 2, 3] and "AUC" in per_subject

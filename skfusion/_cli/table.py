@@ -296,7 +296,9 @@ def _report(estimator, X, y, folds, groups, pos_label, values, args, say):
 
     path = pathlib.Path(args.output) / "report.html"
     _, y, labels = _check(X, y, path, 0.1, 4)
-    say("model report: one more fit on every patient for its Grad-CAM maps")
+    seconds = folds.attrs.get("fit_seconds") or [0.0]
+    say("model report: one more fit on every patient for its Grad-CAM maps (about "
+        f"{np.mean(seconds) * len(seconds) / max(len(seconds) - 1, 1):.0f} s)")
     report_from_folds(estimator, X, y, folds, path=path,
                       pos_label=infer_pos_label(labels) if pos_label is None else pos_label,
                       groups=groups, values=values, alpha=0.1, n_maps=4, n_bootstraps=1000,

@@ -67,7 +67,7 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         there were. ``folds.attrs["out_of_fold"]`` holds every sample's out-of-fold
         prediction, one row per sample in ``X``'s order: its fold, subject, true and
         predicted label, and for a binary task ``score`` (the probability of
-        ``pos_label``).
+        ``pos_label``). ``folds.attrs["fit_seconds"]``: each fold's seconds (fit and prediction).
     """
     y = np.asarray(y)
     groups = subjects_of(X, groups)
@@ -89,6 +89,7 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     repeated = groups is not None and len(np.unique(groups)) < len(y)
     subject_rows, subject_parts = [], []
     splits = list(cv.split(np.zeros(len(y)), y, groups))
+    fold_seconds = []
     for fold, (train, test) in enumerate(progress(splits, verbose=verbose, desc="folds"),
                                          start=1):
         started = time.perf_counter()
@@ -127,14 +128,17 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
         pooled_score.append(score)
         pooled_groups.append(np.asarray(groups)[test] if groups is not None
                              else np.arange(len(y))[test])
+        fold_seconds.append(time.perf_counter() - started)
         if verbose:  # the unit from the data: rows are patients unless subjects repeat
-            seconds = time.perf_counter() - started
+            left = np.mean(fold_seconds) * (len(splits) - fold)
+            timing = f"{fold_seconds[-1]:.0f} s" + (f"; about {left:.0f} s left" if left else "")
             for level, row in (("per image" if repeated else "per patient", rows[-1]),
                                *((("per patient", subject_rows[-1]),) if repeated else ())):
                 metrics = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "fold")
-                print(f"  fold {fold}/{len(splits)} ({level}): {metrics} [{seconds:.0f} s]",
+                print(f"  fold {fold}/{len(splits)} ({level}): {metrics} [{timing}]",
                       flush=True)
     folds = pd.DataFrame(rows).set_index("fold")
+    folds.attrs["fit_seconds"] = fold_seconds
     order = np.concatenate([test for _, test in splits])
     folds.attrs["out_of_fold"] = pd.DataFrame(
         {"fold": np.repeat(np.arange(1, len(splits) + 1), [len(t) for _, t in splits]),

@@ -68,7 +68,8 @@ def test_the_report_reuses_the_tables_folds_of_its_mode(tmp_path, capsys, monkey
     # 2 folds per mode, and one fit of full on every subject for the report's maps
     assert fits == ["clinical", "clinical", "full", "full", "full"]
     assert "[    full] the model report's cross-validation" in out
-    assert "(per image)" in out and "(per patient)" in out
+    assert "(per image)" in out and "(per patient)" in out and "s left]" in out
+    assert "one fit on every patient for the maps: about" in out  # the report's last phase
     assert out.count("of 5 fits") == 1  # every fit's convergence warning, said once
     assert list(results["mode"]) == ["clinical", "clinical", "full", "full"]
     assert results["AUC"].notna().all()
