@@ -11,6 +11,7 @@ from .._net.device import device_settings, resolve_amp_dtype, warn_if_unsafe_amp
 from .params import routed_params
 from .._net.progress import plain_print, wants_bars
 from .checkpoint import EpochCheckpoint
+from .contract import check_stackable
 from ..nn.image_shortcut import ImageShortcutNet
 from ..nn.localization import LocalizingNet
 from ..nn.slice_stack import POOLINGS, SliceStackNet
@@ -56,6 +57,7 @@ def build_net(estimator, *, lazy, n_outputs, n_clinical, in_channels, device, se
         **{f"module__{k}": v for k, v in (extra_module or {}).items()},
     }
     if slices in POOLINGS:  # a stack of slices per patient, a shared 2-D network
+        check_stackable(estimator, slices)
         module_params.update(module__net_class=estimator._module_class, module__pooling=slices)
     module = SliceStackNet if slices in POOLINGS else estimator._module_class
     if estimator._has_image_shortcut():  # a linear path on the image's components

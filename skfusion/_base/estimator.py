@@ -23,6 +23,7 @@ from .._net.linear_paths import linear_layer
 from .._net.net import FusionNet
 from . import exporting, localizing, model_files, training
 from .building import build_net
+from .contract import check_module_keywords
 from .docstrings import fill_doc
 from .image_weights import image_encoder_state
 from .input_checks import check_fusion_input
@@ -89,6 +90,7 @@ class BaseFusionEstimator(BaseEstimator):
         cls._search_space = params.search_space
         cls._param_caps = params.caps
         cls._defaults = params.defaults
+        check_module_keywords(cls)  # a module that cannot take the core's keywords: now
         if "__init__" not in vars(cls):
             cls.__init__ = make_init(params.defaults, cls.__name__)
         if cls.__doc__ and "{parameters}" in cls.__doc__:
