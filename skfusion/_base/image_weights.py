@@ -59,6 +59,13 @@ def load_image_weights(estimator, net, weights):
     if weights is None:
         return {"pretrained_weights_": None}
     encoder, _ = image_encoder_of(net.module_)
+    if encoder is None:
+        raise ValueError(
+            f"{estimator._describe_config()}(image_weights=...): its network "
+            f"({type(estimator)._module_class.__name__}) has no `image_encoder` to load them "
+            "into. Image weights, freeze and Grad-CAM find the image network as the module's "
+            "`image_encoder` attribute (a skfusion.nn ResNet); name it so, or fit without "
+            "image_weights (docs/developers.md, the family contract).")
     report = load_into(encoder, weights)
     freeze(estimator, net, report.loaded)
     return {"pretrained_weights_": weights,

@@ -57,3 +57,20 @@ def test_slice_stacks_need_a_fusion_head_and_channels_do_not():
     assert not hasattr(model, "net_")  # refused before anything was fitted
     model.set_params(slices="channels").fit(cohort.X, cohort.y)
     assert model.predict_proba(cohort.X[:2]).shape == (2, 2)
+
+
+def test_image_weights_need_an_image_encoder_and_say_so(tmp_path):
+    import torch
+    from monai.networks.nets import resnet18
+
+    class _Late(BaseFusionClassifier):
+        _module_class = _LateNet
+
+    torch.save(resnet18(spatial_dims=2, n_input_channels=1, num_classes=2).state_dict(),
+               tmp_path / "w.pt")
+    cohort = make_brain_cohort(16, n_slices=1, image_size=16, random_state=0)
+    model = _Late(max_epochs=1, batch_size=8, verbose=0, slices="channels",
+                  image_weights=tmp_path / "w.pt")
+    with pytest.raises(ValueError, match=r"\(_LateNet\) has no `image_encoder`"):
+        model.fit(cohort.X, cohort.y)
+    assert not hasattr(model, "net_")
