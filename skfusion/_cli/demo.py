@@ -35,15 +35,13 @@ CONFIGS = {
                   optimizer__weight_decay=0.0),
 }
 
-#: Printed after the table: the demo trains every network from scratch, and says what the
-#: pretraining benchmark measured instead of pretraining within the demo's time.
+#: Printed after the table: the demo trains every network from scratch, and says where
+#: pretraining was measured instead of pretraining within the demo's time.
 PRETRAINING_NOTE = (
     "Pretraining (image_weights=, ImageClinicalPretrainer) is not run here: pretraining on "
-    "enough unlabelled patients takes longer than this demo. In benchmarks/pretraining.py "
-    "(this simulated cohort, judged seed) it lifted the image-only network from AUC 0.58 to "
-    "0.88 (+0.30 [+0.11, +0.49]) but gave no fused network a gain over the clinical "
-    "logistic regression whose 95% interval excludes zero; see benchmarks/README.md, "
-    "\"Pretraining\".")
+    "enough unlabelled patients takes longer than this demo. Its measurements "
+    "(benchmarks/README.md, \"Pretraining\") predate changes of output and are marked "
+    "stale there until they are run again.")
 
 
 #: What the pipeline does to the clinical table before the network.
