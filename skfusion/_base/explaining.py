@@ -76,7 +76,9 @@ def image_maps(estimator, X, kernel, method, *, target=None, **options):
     encoder, _ = image_encoder_of(estimator.net_.module_)
     if encoder is None:
         raise ValueError(
-            f"{estimator._describe_config()} has no image path to explain; {method} needs a "
-            "model that looks at images.")
+            f"{estimator._describe_config()} has no image path to explain (its module "
+            f"{type(estimator)._module_class.__name__} holds no `image_encoder`: a mode "
+            "without images, or a module outside the family contract of docs/developers.md); "
+            f"{method} needs a model that looks at images.")
     target_index = _target_indices(estimator, target, len(X))
     return kernel(estimator.net_, _batches(estimator, X), target_index=target_index, **options)

@@ -74,3 +74,16 @@ def test_image_weights_need_an_image_encoder_and_say_so(tmp_path):
     with pytest.raises(ValueError, match=r"\(_LateNet\) has no `image_encoder`"):
         model.fit(cohort.X, cohort.y)
     assert not hasattr(model, "net_")
+
+
+def test_grad_cam_needs_an_image_encoder_and_says_so():
+    from skfusion.explain import grad_cam
+
+    class _Late(BaseFusionClassifier):
+        _module_class = _LateNet
+
+    cohort = make_brain_cohort(16, n_slices=1, image_size=16, random_state=0)
+    model = _Late(max_epochs=1, batch_size=8, verbose=0, slices="channels")
+    model.fit(cohort.X, cohort.y)
+    with pytest.raises(ValueError, match=r"module _LateNet holds no `image_encoder`"):
+        grad_cam(model, cohort.X[:2])
