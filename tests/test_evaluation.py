@@ -153,3 +153,15 @@ def test_a_pos_label_that_is_not_a_label_is_refused_before_any_fold(monkeypatch)
                                          r"\['AD', 'NC'\]"):
         cross_val_diagnostics(model, X, y, groups=groups, cv=3, pos_label="XX")
     assert not fits
+
+
+def test_the_whole_fit_is_estimated_from_the_folds_times():
+    import pandas as pd
+    import pytest
+
+    from skfusion.evaluation._diagnostics import whole_fit_seconds
+
+    folds = pd.DataFrame({"ACC": [0.5] * 4})
+    assert whole_fit_seconds(folds) == 0.0  # no times recorded
+    folds.attrs["fit_seconds"] = [3.0, 3.0, 3.0, 3.0]  # each fold fitted 3/4 of the samples
+    assert whole_fit_seconds(folds) == pytest.approx(4.0)

@@ -291,14 +291,14 @@ def run_table_command(args, parser):
 def _report(estimator, X, y, folds, groups, pos_label, values, args, say):
     """The model report of a binary target (skfusion.evaluation.model_report's page) from
     the folds just run: calibration, decision curve, subgroups, conformal coverage, maps."""
+    from ..evaluation._diagnostics import whole_fit_seconds
     from ..evaluation._report import _check, report_from_folds
     from ..metrics import infer_pos_label
 
     path = pathlib.Path(args.output) / "report.html"
     _, y, labels = _check(X, y, path, 0.1, 4)
-    seconds = folds.attrs.get("fit_seconds") or [0.0]
     say("model report: one more fit on every patient for its Grad-CAM maps (about "
-        f"{np.mean(seconds) * len(seconds) / max(len(seconds) - 1, 1):.0f} s)")
+        f"{whole_fit_seconds(folds):.0f} s)")
     report_from_folds(estimator, X, y, folds, path=path,
                       pos_label=infer_pos_label(labels) if pos_label is None else pos_label,
                       groups=groups, values=values, alpha=0.1, n_maps=4, n_bootstraps=1000,

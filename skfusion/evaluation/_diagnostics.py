@@ -174,6 +174,14 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     return folds
 
 
+
+def whole_fit_seconds(folds):
+    """About how long one fit on every sample takes, from a :func:`cross_val_diagnostics`
+    result: the mean fold's seconds scaled from (k-1)/k of the samples to all; 0 without
+    recorded times."""
+    seconds = folds.attrs.get("fit_seconds") or []
+    return float(np.mean(seconds) * len(seconds) / max(len(seconds) - 1, 1)) if seconds else 0.0
+
 def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_bootstraps=1000,
                     confidence_level=0.95, random_state=0):
     """Discrimination, calibration and prevalence of a fitted binary classifier in each

@@ -14,7 +14,7 @@ from sklearn.utils import Bunch
 from .._base.fitting import fit_with_groups
 from .._base.atomic import atomic_write
 from .._input import as_fusion_input, subjects_of
-from ._diagnostics import binary_labels, cross_val_diagnostics, subgroup_rows
+from ._diagnostics import binary_labels, cross_val_diagnostics, subgroup_rows, whole_fit_seconds
 from ..metrics import infer_pos_label, plot_diagnostics, plot_reliability
 from . import _report_page as html
 from ._report_numbers import (conformal_coverage, data_summary, decision_curve, settings,
@@ -241,10 +241,9 @@ def report_from_folds(estimator, X, y, folds, *, path, pos_label, groups, values
         "probabilities: half of the subjects calibrate, the other half measure coverage, "
         f"over 50 random halvings. The guarantee: coverage of at least {1 - alpha:.0%} on "
         "average for exchangeable new subjects (not per subgroup, not at another site).")
-    seconds = folds.attrs.get("fit_seconds")
-    if verbose and seconds:  # a fold's fit saw (k-1)/k of the patients: scale its time
-        print(f"one fit on every patient for the maps: about "
-              f"{np.mean(seconds) * len(seconds) / max(len(seconds) - 1, 1):.0f} s", flush=True)
+    if verbose and folds.attrs.get("fit_seconds"):
+        print(f"one fit on every patient for the maps: about {whole_fit_seconds(folds):.0f} s",
+              flush=True)
     model = fit_with_groups(clone(estimator), X, y, subjects_of(X, groups))
     sections["maps"] = _maps(model, X, n_maps, title=lambda r: (
         f"{subjects[r]}: {truth[r]}\nP({pos_label}) {score[r]:.2f}"))
