@@ -38,6 +38,8 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 ARMS = {
     "full, paper start": dict(mode="full", attention_start="paper"),
     "full, neutral start": dict(mode="full", attention_start="neutral"),
+    "full, inner form": dict(mode="full", attention_form="inner",
+                             attention_start="neutral"),
     "concat": dict(mode="concat"),
 }
 
@@ -47,7 +49,7 @@ def cohort(variant, n, seed):
     return FusionInput(images[:, 0], frame), y
 
 
-def run(variant, draws, n, n_test, say):
+def run(variant, draws, n, n_test, say, arms=tuple(ARMS)):
     X_test, y_test = cohort(variant, n_test, 10_000)
     from sklearn.metrics import roc_auc_score
 
@@ -55,7 +57,8 @@ def run(variant, draws, n, n_test, say):
     for draw in range(draws):
         X, y = cohort(variant, n, draw)
         row = {"draw": draw}
-        for name, params in ARMS.items():
+        for name in arms:
+            params = ARMS[name]
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -81,12 +84,14 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--tag", default="")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     args = parser.parse_args(argv)
     variant = next(v for v in VARIANTS if v.name == args.variant)
     command = "python benchmarks/attention_start.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
-    rows = run(variant, args.draws, args.n, args.test, lambda s: print(s, flush=True))
+    rows = run(variant, args.draws, args.n, args.test, lambda s: print(s, flush=True),
+               args.arms)
     minutes = (time.perf_counter() - started) / 60
     methods = [k for k in rows[0] if k != "draw" and not k.endswith(" s")]
     lines = ["# How the clinical attention starts", "",
@@ -96,7 +101,7 @@ def main(argv=None):
              f"cohort of {args.test}; CPU profile {PROFILE}. AUC: mean over draws [95% t "
              "interval over draws].", "", "| method | AUC | − concat | − best baseline |",
              "|---|---|---|---|"]
-    baselines = [m for m in methods if m not in ARMS]
+    baselines = [m for m in methods if m not in args.arms]
     best = max(baselines, key=lambda m: np.mean([r[m] for r in rows]))
     for method in methods:
         values = [r[method] for r in rows]
@@ -111,7 +116,7 @@ def main(argv=None):
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", f"Best sklearn baseline on these draws: {best}. Fit times (s, mean): "
               + ", ".join(f"{name} {np.mean([r[name + ' s'] for r in rows]):.0f}"
-                          for name in ARMS) + "."]
+                          for name in args.arms) + "."]
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
     name = "attention_start" + (f"_{args.tag}" if args.tag else "")

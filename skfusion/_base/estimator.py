@@ -90,6 +90,7 @@ class BaseFusionEstimator(BaseEstimator):
         cls._search_space = params.search_space
         cls._param_caps = params.caps
         cls._defaults = params.defaults
+        cls._defaults_before = params.before
         check_module_keywords(cls)  # a module that cannot take the core's keywords: now
         if "__init__" not in vars(cls):
             cls.__init__ = make_init(params.defaults, cls.__name__)
@@ -161,10 +162,11 @@ class BaseFusionEstimator(BaseEstimator):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        # A pickle of an earlier release lacks the parameters added since: their defaults.
+        # A pickle of an earlier release lacks the parameters added since: the values that
+        # reproduce it (their defaults, unless a later default changed the network).
         for name, value in self._defaults.items():
             if name not in self.__dict__:
-                setattr(self, name, value)
+                setattr(self, name, self._defaults_before.get(name, value))
 
     def get_params(self, deep=True):
         """Get parameters, including routed ones such as ``optimizer__weight_decay``."""

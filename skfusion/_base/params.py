@@ -33,6 +33,9 @@ ROUTED_PREFIXES = (
 )
 
 
+_SAME = object()  # Param(before=...) not given: the default
+
+
 class Param:
     """One estimator parameter: everything the package says about it, in one place.
 
@@ -58,13 +61,17 @@ class Param:
     default_doc : str, optional
         How the default is written in the docstring when ``repr`` does not say it well
         (a class: ``"torch.optim.Adam"``).
+    before : object, optional
+        The value that reproduces a model saved or pickled before the parameter existed
+        (where that differs from ``default``): a model file or pickle that lacks the
+        parameter gets this value, so it loads and predicts as it did.
     """
 
     __slots__ = ("default", "constraints", "doc", "type", "module", "search", "cap",
-                 "default_doc")
+                 "default_doc", "before")
 
     def __init__(self, default, constraints, doc, type=None, *, module=False, search=None,
-                 cap=None, default_doc=None):
+                 cap=None, default_doc=None, before=_SAME):
         if type is None:
             inferred = {bool: "bool", int: "int", float: "float"}.get(builtins.type(default))
             if inferred is None:
@@ -72,11 +79,12 @@ class Param:
             type = inferred
         self.default, self.constraints, self.doc, self.type = default, constraints, doc, type
         self.module, self.search, self.cap, self.default_doc = module, search, cap, default_doc
+        self.before = default if before is _SAME else before
 
     def with_default(self, default):
         """The same record with another default (an estimator whose default differs)."""
         return Param(default, self.constraints, self.doc, self.type, module=self.module,
-                     search=self.search, cap=self.cap)
+                     search=self.search, cap=self.cap, before=self.before)
 
     def doc_entry(self, name):
         """The numpydoc entry, indented as inside a class docstring."""
@@ -103,6 +111,13 @@ class Params:
     @property
     def defaults(self):
         return {name: record.default for name, record in self.records.items()}
+
+    @property
+    def before(self):
+        """What a model saved or pickled without a parameter behaves as, where that is not
+        the default (see ``Param``)."""
+        return {name: record.before for name, record in self.records.items()
+                if record.before is not record.default}
 
     @property
     def constraints(self):

@@ -280,6 +280,9 @@ def load(path, *, device="cpu", custom_objects=None):
     pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,
                                   meta["fitted"])
     params = check_params(path, cls, raw_params, custom_objects)
+    for name, value in cls._defaults_before.items():  # a file of an earlier release
+        if name not in raw_params:
+            params.setdefault(name, value)
     if "image_weights" in meta["params"]:
         params["image_weights"] = pretrained
     fitted = meta["fitted"]

@@ -10,7 +10,7 @@ from .._base.shared_params import CLINICAL_DIM
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.clinical_attention import MODES, ClinicalAttentionNet
-from ..nn.rbca import STARTS
+from ..nn.rbca import FORMS, STARTS
 
 __all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor",
            "ClinicalAttentionSurvival"]
@@ -32,14 +32,26 @@ values ignored. "clinical": the clinical path alone.""",
             search=("categorical", ("image", "clinical", "concat", "full"))),
         "clinical_dim": CLINICAL_DIM,
         "attention_start": Param(
-            "paper", [StrOptions(set(STARTS))],
-            """Mode "full": how the clinical attention of the RBCA blocks starts, a detail the
-paper leaves open. "paper": the attention's clinical projection is initialised as every
-layer, so from the first step each patient's clinical values scale each image channel by a
-random factor. "neutral": the projection's normalisation starts at a zero scale, so every
-channel weight is 0.5 for every patient and each RBCA begins as the plain block; training
-learns how far to trust the table (docs/fusion_methods.md).""",
-            type='{"paper", "neutral"}', module=True),
+            "neutral", [StrOptions(set(STARTS))],
+            """Mode "full": how the clinical attention starts, a detail the paper leaves open.
+"neutral": the attention's clinical projection starts at a zero scale, so every channel
+weight is the same for every patient (1 in the "inner" form, where the block then is the
+plain block; 0.5 in the "paper" form) and training learns how far to trust the table.
+"paper": the projection is initialised as every layer, so from the first step each
+patient's clinical values scale each image channel by a random factor
+(docs/fusion_methods.md). Default "paper" before 0.4.0.""",
+            type='{"neutral", "paper"}', module=True, before="paper"),
+        "attention_form": Param(
+            "inner", [StrOptions(set(FORMS))],
+            """Mode "full": where the clinical attention sits in each block of stages 2-4.
+"paper": our reading of the paper's block, a 1x1 reduction to half the width (added in
+front of ResNet18/34's basic blocks; the bottleneck's own first convolution in ResNet50/101)
+and ``[CAM(R), R]`` into the convolutions that follow. "inner": the
+plain block, with the attention on half of its first convolution's output and weights
+centred at 1, so that with ``attention_start="neutral"`` each block starts as the plain
+block. The paper's block exactly: ``attention_form="paper", attention_start="paper"``, the
+default before 0.4.0 (docs/fusion_methods.md).""",
+            type='{"inner", "paper"}', module=True, before="paper"),
     }
 
     _inputs = ("mode", {mode: frozenset({"images"} if image else set())
@@ -52,8 +64,9 @@ class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
 
     A ResNet extracts image features; two fully connected layers lift the clinical values to
     ``clinical_dim`` features. In mode "full" the last three ResNet stages are Residual
-    Blocks with Clinical Attention (RBCA): the clinical features reweight half of each
-    block's input channels. The pooled image features are concatenated with the clinical
+    Blocks with Clinical Attention (RBCA): the clinical features reweight half of the
+    channels of each block (by default inside the plain block, starting at weight 1; see
+    ``attention_form``). The pooled image features are concatenated with the clinical
     features and classified by one linear layer. Trained as in the paper by default: He
     initialisation, Adam, learning rate 1e-4, cross-entropy, 100 epochs.
 

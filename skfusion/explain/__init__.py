@@ -132,7 +132,9 @@ def attention_maps(estimator, X):
         By model:
 
     * ClinicalAttentionClassifier (mode "full"): ``"channel_attention"``, per RBCA block
-      (``"stage2.block0"``...) an array (n_samples, channels) of clinical channel weights;
+      (``"stage2.block0"``...) an array (n_samples, channels) of clinical channel weights,
+      in (0, 1) for ``attention_form="paper"`` and in (0, 2), 1 meaning unchanged, for
+      ``"inner"``;
     * GatedFusionClassifier: ``"spatial_attention"``, per stage an array (n_samples, H, W) of
       the EHR-guided spatial map upsampled to input resolution, and ``"gates"`` (n_samples,
       n_heads, head_dim) from the GMU (1 favours the image, 0 the clinical features);
@@ -164,7 +166,8 @@ def attention_maps(estimator, X):
     if encoder is not None:
         for s, stage in enumerate(encoder.stages, start=1):
             for b, block in enumerate(stage):
-                attention = getattr(block.front, "attention", None)
+                seam = block.front if block.front is not None else block.attention
+                attention = getattr(seam, "attention", None)
                 if isinstance(attention, ClinicalChannelAttention):
                     hook_on(f"stage{s}.block{b}", attention.gate, "channel_attention")
                 if isinstance(block.modulation, FeatureModulation):

@@ -58,6 +58,11 @@ class ClinicalAttentionNet(FusionHead):
         (each patient's clinical values scale each channel by a random factor from the first
         step); "neutral": every channel weight starts at 0.5 for every patient, so each RBCA
         begins as the plain block (:mod:`skfusion.nn.rbca`).
+    attention_form : {"paper", "inner"}, default="paper"
+        Mode "full": where the clinical attention sits in each RBCA block. "paper": a 1x1
+        reduction to half the width in front of the block, ``[CAM(R), R]`` into its
+        convolutions; "inner": the plain block, the attention on half of its first
+        convolution's output with weights centred at 1 (:mod:`skfusion.nn.rbca`).
 
     Notes
     -----
@@ -79,6 +84,7 @@ class ClinicalAttentionNet(FusionHead):
         stem="standard",
         spatial_dims=2,
         attention_start="paper",
+        attention_form="paper",
     ):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
@@ -99,6 +105,7 @@ class ClinicalAttentionNet(FusionHead):
                 stem=stem,
                 spatial_dims=spatial_dims,
                 attention_start=attention_start,
+                attention_form=attention_form,
             )
             if use_image
             else None

@@ -30,6 +30,17 @@ What the paper leaves open, and what we chose (see :class:`RBCAFront`):
   residual branch): ``t = 0``, every weight is 0.5 for every patient, the block begins as the
   plain block and training learns how far to trust the table. Only the starting point
   differs; the network, its parameters and its model files are the same.
+* Where the attention sits (``form``; for basic blocks the paper's block needs a reduction it
+  does not have): ``"paper"`` is the reading above, a 1x1 reduction in front of the block and
+  ``[CAM(R), R]`` into its two convolutions (:class:`RBCAFront`). ``"inner"`` keeps the plain
+  block and puts the CAM on its first convolution's output (after norm and ReLU), the one
+  place where a block already has its features at its inner width: ``R`` is the first half
+  of those channels (so the CAM still acts on half of the block's width, and the other half
+  passes as is, as ``R`` does in ``[CAM(R), R]``), and the weights are ``2 *
+  sigmoid(GAP(R * t))``, centred at 1, so that with the neutral start the block *is* the
+  plain block until training moves ``t`` (:class:`RBCAInner`). Nothing is squeezed through a
+  reduction the plain block does not have, and the block costs what the plain block costs
+  plus the projection.
 """
 
 import torch
@@ -40,6 +51,15 @@ from ._checks import check_option, check_positive_int
 
 #: How the clinical attention starts (see the module docstring).
 STARTS = ("paper", "neutral")
+#: Where the clinical attention sits in a block (see the module docstring).
+FORMS = ("paper", "inner")
+
+
+class CentredSigmoid(nn.Module):
+    """``2 * sigmoid(x)``: weights in (0, 2) that are 1 where ``x`` is 0."""
+
+    def forward(self, x):
+        return 2.0 * torch.sigmoid(x)
 
 
 class ClinicalChannelAttention(nn.Module):
@@ -56,7 +76,10 @@ class ClinicalChannelAttention(nn.Module):
         Size of the clinical feature vector.
     start : {"paper", "neutral"}, default="paper"
         How the weights start (see the module docstring): the paper's initialisation, or
-        0.5 for every channel and patient until training moves them.
+        0.5 for every channel and patient until training moves them (1 when ``centred``).
+    centred : bool, default=False
+        Weights ``2 * sigmoid(GAP(R * t))`` (centred at 1, the ``"inner"`` form) instead of
+        the paper's ``sigmoid(GAP(R * t))``.
 
     Notes
     -----
@@ -64,25 +87,27 @@ class ClinicalChannelAttention(nn.Module):
     reads them with shape ``(n_samples, channels)``.
     """
 
-    def __init__(self, channels, clinical_dim, start="paper"):
+    def __init__(self, channels, clinical_dim, start="paper", centred=False):
         super().__init__()
         check_positive_int("channels", channels)
         check_positive_int("clinical_dim", clinical_dim)
         self.start = check_option("start", start, STARTS)
         self.channels = channels
+        self.centred = bool(centred)
         # A kernel-1 convolution on a vector is a linear layer; no ReLU, so t takes both signs.
         self.clinical_projection = nn.Sequential(
             nn.Linear(clinical_dim, channels), nn.BatchNorm1d(channels))
-        self.gate = nn.Sigmoid()
+        self.gate = CentredSigmoid() if self.centred else nn.Sigmoid()
 
     def post_init_(self, generator=None):
         """After :func:`~skfusion.nn.init.he_init_`: with ``start="neutral"``, the
-        projection's normalisation starts at a zero scale (``t = 0``: every weight 0.5)."""
+        projection's normalisation starts at a zero scale (``t = 0``: every weight 0.5, or 1
+        when centred)."""
         if self.start == "neutral":
             torch.nn.init.zeros_(self.clinical_projection[1].weight)
 
     def forward(self, reduced, clinical):
-        """Return ``reduced * sigmoid(GAP(reduced * t))``."""
+        """Return ``reduced * sigmoid(GAP(reduced * t))`` (twice the sigmoid when centred)."""
         if clinical is None:
             raise ValueError(
                 "ClinicalChannelAttention needs clinical features; got clinical=None.")
@@ -133,3 +158,35 @@ class RBCAFront(nn.Module):
         """Return ``cat([CAM(R), R], dim=1)`` with ``R`` the reduced input."""
         reduced = self.reduce(images)
         return torch.cat([self.attention(reduced, clinical), reduced], dim=1)
+
+
+class RBCAInner(nn.Module):
+    """The ``"inner"`` form of an RBCA: the CAM on half of a block's first-convolution output.
+
+    ``forward(features, clinical)`` takes the block's first convolution's output (after its
+    norm and ReLU), ``width`` channels, and returns ``[CAM(R), rest]`` with ``R`` its first
+    ``width // 2`` channels and centred weights ``2 * sigmoid(GAP(R * t))``. With the neutral
+    start every weight is 1 and the block is the plain block.
+
+    Parameters
+    ----------
+    width : int
+        Channels of the block's first convolution (at least 2).
+    clinical_dim : int
+        Size of the clinical feature vector.
+    start : {"paper", "neutral"}, default="neutral"
+        How the attention starts (:class:`ClinicalChannelAttention`).
+    """
+
+    def __init__(self, width, clinical_dim, start="neutral"):
+        super().__init__()
+        check_positive_int("width", width, minimum=2)
+        self.half = width // 2
+        self.out_channels = width
+        self.attention = ClinicalChannelAttention(self.half, clinical_dim, start,
+                                                  centred=True)
+
+    def forward(self, features, clinical):
+        """Return ``cat([CAM(R), rest], dim=1)`` with ``R`` the first half of ``features``."""
+        reduced, rest = features[:, :self.half], features[:, self.half:]
+        return torch.cat([self.attention(reduced, clinical), rest], dim=1)

@@ -12,7 +12,7 @@ from torch import nn
 
 from ._dims import CONV, MAX_POOL, check_spatial_dims, default_norm, global_average
 from ._checks import check_option, check_positive_int
-from .rbca import RBCAFront
+from .rbca import FORMS, RBCAFront, RBCAInner
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class ResidualBlock(nn.Module):
       first convolution: a 1x1 reduction to half of ``width`` and ``[CAM(R), R]`` back to
       ``width`` channels; the two convolutions that follow are the bottleneck's 3x3 and 1x1
       (basic blocks: both 3x3 convolutions, the first with the stride).
+    * ``attention`` (the ``"inner"`` RBCA, :class:`~skfusion.nn.rbca.RBCAInner`) rewrites the
+      first convolution's output after its norm and ReLU; the block is otherwise the plain
+      block.
     * ``modulation`` (FiLM/DAFT) rewrites the output of the first convolution's
       normalisation, before its ReLU (DAFT's placement); that normalisation then has no
       affine parameters of its own, as in the DAFT authors' configuration.
@@ -80,21 +83,25 @@ class ResidualBlock(nn.Module):
         A module ``front(images, clinical)`` returning ``width`` channels.
     modulation : torch.nn.Module or None, default=None
         A module ``modulation(features, clinical)`` returning ``width`` channels.
+    attention : torch.nn.Module or None, default=None
+        A module ``attention(features, clinical)`` returning ``width`` channels.
     spatial_dims : {2, 3}, default=2
         2 for images, 3 for volumes.
     """
 
     def __init__(self, in_channels, width, stride, block, norm_layer, front=None,
-                 modulation=None, spatial_dims=2):
+                 modulation=None, spatial_dims=2, attention=None):
         super().__init__()
         conv = CONV[check_spatial_dims(spatial_dims)]
         check_option("block", block, {"basic", "bottleneck"})
-        if front is not None and modulation is not None:
-            raise ValueError("a block takes either an RBCA front or a modulation, not both.")
+        if sum(seam is not None for seam in (front, modulation, attention)) > 1:
+            raise ValueError("a block takes one of an RBCA front, an RBCA attention or a "
+                             "modulation, not several.")
         expansion = 4 if block == "bottleneck" else 1
         out_channels = width * expansion
         self.front = front
         self.modulation = modulation
+        self.attention = attention
         if front is None:
             first_kernel, first_stride = (1, 1) if block == "bottleneck" else (3, stride)
             self.conv1 = conv(in_channels, width, first_kernel, stride=first_stride,
@@ -124,6 +131,11 @@ class ResidualBlock(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "attention" not in self.__dict__ and "attention" not in self._modules:
+            self.attention = None  # a block pickled before the "inner" RBCA existed
+
     def forward(self, images, clinical=None):
         """Return ``relu(body(first(x, clinical)) + shortcut(x))``."""
         if self.front is not None:
@@ -133,6 +145,8 @@ class ResidualBlock(nn.Module):
             if self.modulation is not None:
                 inner = self.modulation(inner, clinical)
             inner = self.relu(inner)
+            if self.attention is not None:
+                inner = self.attention(inner, clinical)
         return self.relu(self.body(inner) + self.shortcut(images))
 
 
@@ -168,6 +182,10 @@ class ResNet(nn.Module):
     attention_start : {"paper", "neutral"}, default="paper"
         How the RBCA blocks' clinical attention starts
         (:class:`~skfusion.nn.rbca.ClinicalChannelAttention`).
+    attention_form : {"paper", "inner"}, default="paper"
+        Where the RBCA blocks' attention sits: a reduction in front of the block
+        (:class:`~skfusion.nn.rbca.RBCAFront`) or inside the plain block
+        (:class:`~skfusion.nn.rbca.RBCAInner`); see :mod:`skfusion.nn.rbca`.
 
     Attributes
     ----------
@@ -187,8 +205,10 @@ class ResNet(nn.Module):
         stem="standard",
         spatial_dims=2,
         attention_start="paper",
+        attention_form="paper",
     ):
         super().__init__()
+        check_option("attention_form", attention_form, FORMS)
         spatial_dims = check_spatial_dims(spatial_dims)
         norm_layer = default_norm(norm_layer, spatial_dims)
         conv = CONV[spatial_dims]
@@ -228,15 +248,17 @@ class ResNet(nn.Module):
             blocks = []
             for block_index in range(depth):
                 stride = 2 if (index > 0 and block_index == 0) else 1
-                front = modulation = None
-                if stage_number in attention_stages:
+                front = modulation = attention = None
+                if stage_number in attention_stages and attention_form == "inner":
+                    attention = RBCAInner(width, clinical_dim, attention_start)
+                elif stage_number in attention_stages:
                     front = RBCAFront(channels, width, clinical_dim, norm_layer, spatial_dims,
                                       attention_start)
                 elif condition is not None:
                     modulation = condition(stage_number, block_index, width)
                 block = ResidualBlock(channels, width, stride, spec.block, norm_layer,
                                       front=front, modulation=modulation,
-                                      spatial_dims=spatial_dims)
+                                      spatial_dims=spatial_dims, attention=attention)
                 blocks.append(block)
                 channels = block.out_channels
             stages.append(nn.ModuleList(blocks))

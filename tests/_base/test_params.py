@@ -96,7 +96,7 @@ def test_a_record_without_a_type_text_needs_one():
 def test_the_real_estimators_views():
     assert ClinicalAttentionClassifier._search_space["mode"][0] == "categorical"
     assert set(ClinicalAttentionClassifier._module_param_names) == {
-        "mode", "backbone", "base_width", "clinical_dim", "attention_start"}
+        "mode", "backbone", "base_width", "clinical_dim", "attention_start", "attention_form"}
     assert ImageClinicalPretrainer().batch_size == 64
     assert "batch_size : int, default=64" in ImageClinicalPretrainer.__doc__
     assert "lr : float, default=1e-4" in ReportGenerator.__doc__
@@ -131,3 +131,18 @@ def test_a_pickle_from_before_a_parameter_existed_gets_its_default():
     restored.__setstate__(state)
     assert restored.calibration is None and restored.mode == "concat"
     assert restored.get_params()["calibration"] is None
+
+
+def test_a_changed_default_keeps_what_earlier_models_were():
+    """A parameter whose default changed records the value earlier models behave as; a
+    pickle or model file without it gets that value, everything else its default."""
+    before = ClinicalAttentionClassifier._defaults_before
+    assert before == {"attention_start": "paper", "attention_form": "paper"}
+    assert ClinicalAttentionClassifier().attention_form == "inner"
+    model = ClinicalAttentionClassifier(max_epochs=3)
+    state = {k: v for k, v in model.__dict__.items()
+             if k not in ("attention_form", "attention_start", "max_epochs")}
+    restored = ClinicalAttentionClassifier.__new__(ClinicalAttentionClassifier)
+    restored.__setstate__(state)
+    assert (restored.attention_form, restored.attention_start) == ("paper", "paper")
+    assert restored.max_epochs == ClinicalAttentionClassifier().max_epochs
