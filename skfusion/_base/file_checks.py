@@ -11,7 +11,7 @@ from .params import ROUTED_PREFIXES
 from .safe_names import ESTIMATORS, SAFE_ESTIMATOR_NAMES, UnsafeNameError, decode
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "check_fitted", "check_int",
-           "check_meta", "check_number_list", "check_params"]
+           "check_meta", "check_number_list", "check_params", "estimator_class"]
 
 FORMAT = "skfusion-model"
 #: 2: the networks of skfusion 0.2 (the paper's RBCA block, the multi-head GMU with per-head
@@ -51,7 +51,7 @@ def check_number_list(path, field, value, *, length=None, max_length=10**7, posi
     return value
 
 
-def check_meta(path, meta):
+def check_meta(path, meta, custom_objects=None):
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path!s}: meta.json must hold a JSON object; got "
                              f"{type(meta).__name__}.")
@@ -78,9 +78,25 @@ def check_meta(path, meta):
         if not isinstance(meta.get(field), kind):
             raise ModelFileError(f"{path!s}: meta.json field {field!r} must be a "
                                  f"{kind.__name__}; got {type(meta.get(field)).__name__}.")
-    if meta["estimator"] not in SAFE_ESTIMATOR_NAMES or meta["estimator"] not in ESTIMATORS:
-        raise ModelFileError(f"{path!s} holds an unknown estimator {meta['estimator']!r}; "
-                             f"expected one of {list(SAFE_ESTIMATOR_NAMES)}.")
+    estimator_class(path, meta, custom_objects)
+
+
+def estimator_class(path, meta, custom_objects=None):
+    """The class a checked ``meta.json`` names: one of skfusion's registered estimators, or
+    a class the caller passed in ``custom_objects`` (a family of their own; the file names
+    it, never imports it)."""
+    name = meta["estimator"]
+    if name in SAFE_ESTIMATOR_NAMES and name in ESTIMATORS:
+        return ESTIMATORS[name]
+    for value in (custom_objects or {}).values():
+        if (isinstance(value, type) and value.__name__ == name
+                and callable(getattr(value, "_restore", None))):
+            return value
+    raise ModelFileError(
+        f"{path!s} holds the estimator {name!r}, which is not one of skfusion's "
+        f"({', '.join(SAFE_ESTIMATOR_NAMES)}). If it is a family of your own, pass its class: "
+        f"skfusion.load(path, custom_objects={{{name!r}: {name}}}); nothing in the file is "
+        "imported or run.")
 
 
 def check_params(path, cls, raw, custom_objects):

@@ -23,8 +23,8 @@ import torch
 from .._version import __version__
 from .atomic import atomic_write
 from .file_checks import (FORMAT, FORMAT_VERSION, ModelFileError, check_fitted, check_int,
-                          check_meta, check_number_list, check_params)
-from .safe_names import ESTIMATORS, encode
+                          check_meta, check_number_list, check_params, estimator_class)
+from .safe_names import encode
 
 __all__ = ["FORMAT_VERSION", "READING", "ModelFileError", "atomic_write", "check_int",
            "check_number_list", "load", "read_reading", "write_model_file"]
@@ -232,14 +232,14 @@ def _read_pretrained(path, marker, members, fitted):
     return weights
 
 
-def _read_meta(path):
+def _read_meta(path, custom_objects=None):
     """The file's members and its checked ``meta.json`` (reading options included)."""
     members = _read_members(path)
     try:
         meta = json.loads(members["meta.json"].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path!s}: meta.json is not valid JSON ({exc}).") from None
-    check_meta(path, meta)
+    check_meta(path, meta, custom_objects)
     check_reading(path, meta.get("reading"))
     return members, meta
 
@@ -261,7 +261,8 @@ def load(path, *, device="cpu", custom_objects=None):
         a GPU loads on a CPU.
     custom_objects : dict, default=None
         Classes or functions the file names beyond those skfusion writes itself (a custom
-        optimizer or loss), keyed by ``"module:qualname"``; nothing is imported.
+        optimizer or loss), keyed by ``"module:qualname"``, and the estimator class of a
+        family of your own (keyed by its name); nothing is imported.
 
     Returns
     -------
@@ -274,8 +275,8 @@ def load(path, *, device="cpu", custom_objects=None):
         wrong. ``FileNotFoundError`` when there is no file.
     """
     custom_objects = dict(custom_objects or {})
-    members, meta = _read_meta(path)
-    cls = ESTIMATORS[meta["estimator"]]
+    members, meta = _read_meta(path, custom_objects)
+    cls = estimator_class(path, meta, custom_objects)
     raw_params = dict(meta["params"])
     pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,
                                   meta["fitted"])

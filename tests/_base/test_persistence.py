@@ -282,3 +282,26 @@ def test_a_file_written_by_skfusion_0_2_0_loads_and_predicts_as_it_did():
     # Probabilities were computed by torch's softmax then, by scipy's now: equal to 1e-15.
     np.testing.assert_allclose(model.predict_proba(X), expected, rtol=0, atol=1e-15)
     assert model.classes_.tolist() == ["AD", "NC"] and model.mode == "concat"
+
+
+def test_a_family_of_ones_own_loads_when_its_class_is_passed(tmp_path):
+    """A model file names its estimator; a class outside skfusion's registry comes from the
+    caller at load (``custom_objects``), and without it the refusal names that fix."""
+    from skfusion import ClinicalAttentionClassifier, load
+    from skfusion._base.file_checks import ModelFileError
+
+    class MyAttentionClassifier(ClinicalAttentionClassifier):
+        pass
+
+    X, y = make_data(n=20)
+    model = MyAttentionClassifier(**TINY, mode="concat").fit(X, y)
+    path = tmp_path / "mine.skf"
+    model.save(path)
+    with pytest.raises(ModelFileError, match=r"custom_objects=\{'MyAttentionClassifier': "
+                                             r"MyAttentionClassifier\}"):
+        load(path)
+    with pytest.raises(ModelFileError, match="not one of skfusion's"):
+        load(path, custom_objects={"MyAttentionClassifier": dict})  # not an estimator
+    loaded = load(path, custom_objects={"MyAttentionClassifier": MyAttentionClassifier})
+    assert type(loaded) is MyAttentionClassifier
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), atol=1e-6)
