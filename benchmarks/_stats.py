@@ -22,8 +22,7 @@ def draws_interval(values):
     mean = float(values.mean())
     if len(values) < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1)
-                 / np.sqrt(len(values)))
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
     return mean, mean - half, mean + half
 
 
@@ -40,7 +39,17 @@ def paired_rows(task, part, metric, references):
             if len(diff) < 2:
                 continue
             mean, low, high = corrected_interval(diff)
-            rows.append({"task": task, "method": method, "reference": label,
-                         "reference_method": ref, "metric": metric, "difference": mean,
-                         "ci_low": low, "ci_high": high, "pairs": len(diff)})
+            rows.append(
+                {
+                    "task": task,
+                    "method": method,
+                    "reference": label,
+                    "reference_method": ref,
+                    "metric": metric,
+                    "difference": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "pairs": len(diff),
+                }
+            )
     return rows

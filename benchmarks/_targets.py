@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _stats import paired_rows
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error, r2_score
@@ -23,14 +24,20 @@ from skfusion import ClinicalTransformer
 from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import concordance_index, integrated_brier_score
 
-from _stats import paired_rows
-
 TASKS = {"mmse": "regression", "conversion_time": "survival"}
 METRICS = {"regression": ["R2", "MAE"], "survival": ["C-index", "IBS"]}
 #: The metric the paired differences compare, and whether higher is better.
 HEADLINE = {"regression": "R2", "survival": "C-index"}
-NETWORKS = ["image", "clinical", "concat", "full (RBCA)", "GatedFusion", "FiLM", "DAFT",
-            "ReportFusion"]
+NETWORKS = [
+    "image",
+    "clinical",
+    "concat",
+    "full (RBCA)",
+    "GatedFusion",
+    "FiLM",
+    "DAFT",
+    "ReportFusion",
+]
 REFERENCE = {"regression": "Ridge (clinical)", "survival": "Cox (clinical)"}
 
 
@@ -101,35 +108,56 @@ def methods(task, net, encoder, summary, seed):
     }
     if kind == "regression":
         for model, label in (("ridge", "Ridge"), ("gbm", "GradBoost")):
-            found[f"{label} (clinical)"] = (
-                lambda m=model: _Tabular(m, encoder, summary, seed=seed))
-            found[f"{label} (clinical + image summary)"] = (
-                lambda m=model: _Tabular(m, encoder, summary, with_images=True, seed=seed))
+            found[f"{label} (clinical)"] = lambda m=model: _Tabular(m, encoder, summary, seed=seed)
+            found[f"{label} (clinical + image summary)"] = lambda m=model: _Tabular(
+                m, encoder, summary, with_images=True, seed=seed
+            )
     else:
         found["Cox (clinical)"] = lambda: _Tabular("cox", encoder, summary)
-        found["Cox (clinical + image summary)"] = lambda: _Tabular("cox", encoder, summary,
-                                                                   with_images=True)
+        found["Cox (clinical + image summary)"] = lambda: _Tabular(
+            "cox", encoder, summary, with_images=True
+        )
     return found
 
 
 def evaluate(task, settings, seeds, overrides, selected, say, encoder, summary):
     kind = TASKS[task]
-    cohort = make_brain_cohort(settings["subjects"], task=task, n_slices=settings["slices"],
-                               image_size=settings["image_size"], reports=True,
-                               random_state=0, unit="slice")
+    cohort = make_brain_cohort(
+        settings["subjects"],
+        task=task,
+        n_slices=settings["slices"],
+        image_size=settings["image_size"],
+        reports=True,
+        random_state=0,
+        unit="slice",
+    )
     X, y, groups = cohort.X, cohort.y, cohort.groups
     rows = []
     for seed in seeds:
         if kind == "survival":
-            folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
-                np.zeros(len(y)), y["event"], groups))
+            folds = list(
+                StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
+                    np.zeros(len(y)), y["event"], groups
+                )
+            )
         else:
-            folds = list(GroupKFold(5, shuffle=True, random_state=seed).split(
-                np.zeros(len(y)), y, groups))
-        net = {**dict(backbone=settings["backbone"], base_width=settings["base_width"],
-                      max_epochs=settings["epochs"], batch_size=settings["batch_size"],
-                      lr=settings["lr"], optimizer__weight_decay=settings["weight_decay"],
-                      verbose=0, random_state=seed, clinical_preprocessing=None), **overrides}
+            folds = list(
+                GroupKFold(5, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups)
+            )
+        net = {
+            **dict(
+                backbone=settings["backbone"],
+                base_width=settings["base_width"],
+                max_epochs=settings["epochs"],
+                batch_size=settings["batch_size"],
+                lr=settings["lr"],
+                optimizer__weight_decay=settings["weight_decay"],
+                verbose=0,
+                random_state=seed,
+                clinical_preprocessing=None,
+            ),
+            **overrides,
+        }
         for name, make in methods(task, net, encoder, summary, seed).items():
             if selected and name not in selected:
                 continue
@@ -138,22 +166,30 @@ def evaluate(task, settings, seeds, overrides, selected, say, encoder, summary):
                 model = make().fit(X[train], y[train])
                 predicted = model.predict(X[test])
                 if kind == "regression":
-                    scores = {"R2": r2_score(y[test], predicted),
-                              "MAE": mean_absolute_error(y[test], predicted)}
+                    scores = {
+                        "R2": r2_score(y[test], predicted),
+                        "MAE": mean_absolute_error(y[test], predicted),
+                    }
                 else:
                     event_times = y[train]["time"][y[train]["event"]]
                     times = np.quantile(event_times, np.linspace(0.1, 0.8, 15))
                     times = times[times < y[test]["time"].max()]
-                    curves = (model.survival(X[test], times) if isinstance(model, _Tabular)
-                              else _network_survival(model, X[test], times))
-                    scores = {"C-index": concordance_index(y[test], predicted),
-                              "IBS": integrated_brier_score(y[train], y[test], curves, times)}
-                rows.append({"task": task, "seed": seed, "method": name, "fold": fold,
-                             **scores})
+                    curves = (
+                        model.survival(X[test], times)
+                        if isinstance(model, _Tabular)
+                        else _network_survival(model, X[test], times)
+                    )
+                    scores = {
+                        "C-index": concordance_index(y[test], predicted),
+                        "IBS": integrated_brier_score(y[train], y[test], curves, times),
+                    }
+                rows.append({"task": task, "seed": seed, "method": name, "fold": fold, **scores})
             part = pd.DataFrame([r for r in rows if r["method"] == name and r["seed"] == seed])
             shown = " ".join(f"{m} {part[m].mean():.3f}" for m in METRICS[kind])
-            say(f"  [{task} seed {seed}] {name}: {shown} "
-                f"({time.perf_counter() - started:.0f}s)", flush=True)
+            say(
+                f"  [{task} seed {seed}] {name}: {shown} ({time.perf_counter() - started:.0f}s)",
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -179,8 +215,11 @@ def table(results):
     lines = []
     for task, part in results.groupby("task", sort=False):
         metrics = METRICS[TASKS[task]]
-        lines += ["", f"| task | method | {' | '.join(metrics)} |",
-                  "|---|---|" + "---|" * len(metrics)]
+        lines += [
+            "",
+            f"| task | method | {' | '.join(metrics)} |",
+            "|---|---|" + "---|" * len(metrics),
+        ]
         for method, rows in part.groupby("method", sort=False):
             cells = [f"{rows[m].mean():.3f} ± {rows[m].std(ddof=1):.3f}" for m in metrics]
             lines.append(f"| {task} | {method} | " + " | ".join(cells) + " |")
@@ -188,10 +227,14 @@ def table(results):
 
 
 def difference_table(differences):
-    lines = ["| task | method | reference | metric | difference | 95% CI (corrected) |",
-             "|---|---|---|---|---|---|"]
-    for row in (differences.itertuples() if not differences.empty else []):
-        lines.append(f"| {row.task} | {row.method} | {row.reference} ({row.reference_method}) "
-                     f"| {row.metric} | {row.difference:+.3f} "
-                     f"| [{row.ci_low:+.3f}, {row.ci_high:+.3f}] |")
+    lines = [
+        "| task | method | reference | metric | difference | 95% CI (corrected) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in differences.itertuples() if not differences.empty else []:
+        lines.append(
+            f"| {row.task} | {row.method} | {row.reference} ({row.reference_method}) "
+            f"| {row.metric} | {row.difference:+.3f} "
+            f"| [{row.ci_low:+.3f}, {row.ci_high:+.3f}] |"
+        )
     return "\n".join(lines)

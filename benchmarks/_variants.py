@@ -30,21 +30,27 @@ from skfusion.datasets import make_brain_cohort
 
 #: The diabetes table's serum columns under the names of what they measure (sklearn's
 #: documentation of the data set).
-SERUM = {"s1": "total_cholesterol", "s2": "ldl", "s3": "hdl", "s4": "cholesterol_hdl_ratio",
-         "s5": "log_triglycerides", "s6": "glucose"}
+SERUM = {
+    "s1": "total_cholesterol",
+    "s2": "ldl",
+    "s3": "hdl",
+    "s4": "cholesterol_hdl_ratio",
+    "s5": "log_triglycerides",
+    "s6": "glucose",
+}
 CLINICAL_WEIGHT = {"none": 0.0, "less": 0.5, "base": 0.8, "more": 1.6}
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
-    finding: str               # what the image shows (see ``_render``)
+    finding: str  # what the image shows (see ``_render``)
     kind: str = "classification"
-    clinical: str = "base"     # how much of the signal the clinical table carries
+    clinical: str = "base"  # how much of the signal the clinical table carries
     image_weight: float = 1.0
     dims: int = 2
-    lateral: bool = False      # does the target depend on the side?
-    role: str = "judged"       # "choosing" or "judged", fixed before running
+    lateral: bool = False  # does the target depend on the side?
+    role: str = "judged"  # "choosing" or "judged", fixed before running
 
 
 #: Fixed before the first run. The defaults (remedies, weight decay, augmentation) were
@@ -55,8 +61,7 @@ VARIANTS = [
     # Added 2026-12-07, before any run on it, to choose how the clinical attention starts
     # (issue 38, part 5): the built-in cohort's images and labels with a table that carries
     # nothing about them (the hospital-shaped table alone, drawn independently).
-    Variant("atrophy (built-in), clinical none", "built-in", clinical="none",
-            role="choosing"),
+    Variant("atrophy (built-in), clinical none", "built-in", clinical="none", role="choosing"),
     Variant("lesion side", "side", lateral=True),
     Variant("lesion size", "size"),
     Variant("lesion size, clinical more", "size", clinical="more"),
@@ -79,8 +84,10 @@ def hospital_table(n, rng):
     """``n`` rows of the diabetes table, hospital-shaped; and the clinical latent."""
     table = load_diabetes(scaled=False, as_frame=True).frame.drop(columns="target")
     rows = table.iloc[rng.randint(len(table), size=n)].reset_index(drop=True)
-    latent = ((rows["bmi"] - table["bmi"].mean()) / table["bmi"].std()
-              + (rows["s5"] - table["s5"].mean()) / table["s5"].std()) / np.sqrt(2)
+    latent = (
+        (rows["bmi"] - table["bmi"].mean()) / table["bmi"].std()
+        + (rows["s5"] - table["s5"].mean()) / table["s5"].std()
+    ) / np.sqrt(2)
     frame = rows.rename(columns=SERUM).astype(float)
     # Jitter so that resampled rows are not exact duplicates of each other.
     for column in frame.columns.drop("sex"):
@@ -91,8 +98,8 @@ def hospital_table(n, rng):
     smoking = rng.choice(["never", "former", "current"], size=n, p=[0.5, 0.3, 0.2])
     frame["smoking"] = pd.Series(smoking, dtype=object).mask(rng.rand(n) < 0.1)
     frame["crp"] = np.round(rng.lognormal(mean=0.5, sigma=1.0, size=n), 1)
-    frame["protocol"] = 2.0                      # constant
-    frame["bmi_recorded"] = frame["bmi"]         # duplicate
+    frame["protocol"] = 2.0  # constant
+    frame["bmi_recorded"] = frame["bmi"]  # duplicate
     for column in ("bp", "total_cholesterol", "ldl", "hdl"):
         frame[column] = frame[column].mask(rng.rand(n) < 0.1)
     return frame, latent.to_numpy()
@@ -101,7 +108,7 @@ def hospital_table(n, rng):
 def _blob(shape, centre, radius):
     axes = np.meshgrid(*[np.arange(s, dtype=np.float32) for s in shape], indexing="ij")
     distance = sum((axis - c) ** 2 for axis, c in zip(axes, centre))
-    return np.exp(-distance / (2 * radius ** 2))
+    return np.exp(-distance / (2 * radius**2))
 
 
 def _render(finding, backgrounds, u, rng):
@@ -115,18 +122,25 @@ def _render(finding, backgrounds, u, rng):
         if finding in ("side", "size", "intensity"):
             # "side": u is -1 (left half of the image) or +1 (right half).
             side = u[i] if finding == "side" else rng.choice([-1.0, 1.0])
-            radius = (np.clip(0.055 * size + 0.02 * size * u[i], 0.025 * size, 0.12 * size)
-                      if finding == "size" else rng.uniform(0.045, 0.075) * size)
-            amplitude = (np.clip(0.5 + 0.25 * u[i], 0.05, 1.2) if finding == "intensity"
-                         else rng.uniform(0.5, 0.8))
+            radius = (
+                np.clip(0.055 * size + 0.02 * size * u[i], 0.025 * size, 0.12 * size)
+                if finding == "size"
+                else rng.uniform(0.045, 0.075) * size
+            )
+            amplitude = (
+                np.clip(0.5 + 0.25 * u[i], 0.05, 1.2)
+                if finding == "intensity"
+                else rng.uniform(0.5, 0.8)
+            )
             centre = [rng.uniform(0.35, 0.65) * s for s in spatial]
             centre[-1] = size / 2 + side * rng.uniform(0.17, 0.27) * size
             images[i] += amplitude * _blob(spatial, centre, radius)
-            area[i] = np.pi * radius ** 2
+            area[i] = np.pi * radius**2
         elif finding == "focal":
             # Loss of tissue in one region of the left half, graded by u.
-            region = _blob(spatial, [0.55 * s for s in spatial[:-1]] + [0.3 * size],
-                           0.12 * size) * brain
+            region = (
+                _blob(spatial, [0.55 * s for s in spatial[:-1]] + [0.3 * size], 0.12 * size) * brain
+            )
             images[i] *= 1 - 0.3 * norm.cdf(u[i]) * region
         elif finding == "texture":
             axes = np.meshgrid(*[np.arange(s) for s in spatial], indexing="ij")
@@ -154,12 +168,14 @@ def _make_variant(variant, n, seed):
     backgrounds = np.asarray(cohort.X.images, dtype=np.float32)
     if variant.dims == 2:
         backgrounds = backgrounds[:, 0]
-    latent = cohort.frame["neurodegeneration"].to_numpy()[:, None] \
-        if "neurodegeneration" in cohort.frame else None
+    latent = (
+        cohort.frame["neurodegeneration"].to_numpy()[:, None]
+        if "neurodegeneration" in cohort.frame
+        else None
+    )
     if variant.finding == "built-in" and variant.clinical == "none":
         frame, _ = hospital_table(n, rng)  # drawn independently of the cohort
-        return (backgrounds[:, None], frame, (np.asarray(cohort.y) == "AD").astype(int),
-                latent)
+        return (backgrounds[:, None], frame, (np.asarray(cohort.y) == "AD").astype(int), latent)
     if variant.finding == "built-in":
         # The built-in cohort itself (AD vs NC, diffuse atrophy), its own clinical table
         # plus the hospital-shaped extras.
@@ -171,13 +187,13 @@ def _make_variant(variant, n, seed):
         y = (np.asarray(cohort.y) == "AD").astype(int)
         return backgrounds[:, None], frame, y, latent
     frame, c = hospital_table(n, rng)
-    u = (rng.choice([-1.0, 1.0], size=n) if variant.finding == "side"
-         else rng.normal(size=n))
+    u = rng.choice([-1.0, 1.0], size=n) if variant.finding == "side" else rng.normal(size=n)
     images, area = _render(variant.finding, backgrounds, u, rng)
     if variant.kind == "regression":
         u = (area - area.mean()) / area.std()
-    score = (variant.image_weight * u + CLINICAL_WEIGHT[variant.clinical] * c
-             + 0.5 * rng.normal(size=n))
+    score = (
+        variant.image_weight * u + CLINICAL_WEIGHT[variant.clinical] * c + 0.5 * rng.normal(size=n)
+    )
     if variant.kind == "classification":
         y = (score > np.median(score)).astype(int)
     elif variant.kind == "regression":

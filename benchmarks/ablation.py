@@ -14,17 +14,18 @@ folds, with the corrected intervals of ``accuracy.py``.
 import json
 
 import pandas as pd
-
 from _stats import corrected_interval
 from accuracy import NETWORKS, RESULTS
 
 
 def main():
-    reference = pd.DataFrame(json.loads((RESULTS / "accuracy_standard.json").read_text())
-                             ["folds"])
+    reference = pd.DataFrame(json.loads((RESULTS / "accuracy_standard.json").read_text())["folds"])
     keyed = reference.set_index(["task", "seed", "fold", "method"])["AUC"]
-    lines = ["| change | task | method | AUC with the change | AUC by default | difference "
-             "(change − default) | 95% CI (corrected) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| change | task | method | AUC with the change | AUC by default | difference "
+        "(change − default) | 95% CI (corrected) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for path in sorted((RESULTS / "experiments").glob("ablation_*.json")):
         payload = json.loads(path.read_text())
         change = ", ".join(f"{k}={v}" for k, v in payload["overrides"].items())
@@ -35,10 +36,14 @@ def main():
             changed = part.set_index(["task", "seed", "fold", "method"])["AUC"]
             default = keyed.reindex(changed.index)
             mean, low, high = corrected_interval((changed - default).dropna())
-            lines.append(f"| {change} | {task} | {method} | {changed.mean():.3f} | "
-                         f"{default.mean():.3f} | {mean:+.3f} | [{low:+.3f}, {high:+.3f}] |")
-    text = ("Command: `python benchmarks/ablation.py` (from the runs in results/experiments/ "
-            "and results/accuracy_standard.json)\n\n" + "\n".join(lines) + "\n")
+            lines.append(
+                f"| {change} | {task} | {method} | {changed.mean():.3f} | "
+                f"{default.mean():.3f} | {mean:+.3f} | [{low:+.3f}, {high:+.3f}] |"
+            )
+    text = (
+        "Command: `python benchmarks/ablation.py` (from the runs in results/experiments/ "
+        "and results/accuracy_standard.json)\n\n" + "\n".join(lines) + "\n"
+    )
     (RESULTS / "ablation.md").write_text(text)
     print(text)
 

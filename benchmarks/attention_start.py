@@ -38,8 +38,7 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 ARMS = {
     "full, paper start": dict(mode="full", attention_start="paper"),
     "full, neutral start": dict(mode="full", attention_start="neutral"),
-    "full, inner form": dict(mode="full", attention_form="inner",
-                             attention_start="neutral"),
+    "full, inner form": dict(mode="full", attention_form="inner", attention_start="neutral"),
     "concat": dict(mode="concat"),
 }
 
@@ -62,18 +61,25 @@ def run(variant, draws, n, n_test, say, arms=tuple(ARMS)):
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = ClinicalAttentionClassifier(**params, **PROFILE, random_state=draw,
-                                                    verbose=0).fit(X, y)
+                model = ClinicalAttentionClassifier(
+                    **params, **PROFILE, random_state=draw, verbose=0
+                ).fit(X, y)
             row[name] = float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
             row[f"{name} s"] = time.perf_counter() - start
-        for name, kind, components in (("LogReg (clinical)", "logreg", 0),
-                                       ("LogReg (PCA + clinical)", "logreg", 20),
-                                       ("GradBoost (PCA + clinical)", "gbm", 20)):
+        for name, kind, components in (
+            ("LogReg (clinical)", "logreg", 0),
+            ("LogReg (PCA + clinical)", "logreg", 20),
+            ("GradBoost (PCA + clinical)", "gbm", 20),
+        ):
             model = Classical(kind, "classification", components, seed=draw).fit(X, y)
             row[name] = float(roc_auc_score(y_test, model.score(X_test)))
         rows.append(row)
-        say(f"draw {draw}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()
-                                          if k != "draw" and not k.endswith(" s")))
+        say(
+            f"draw {draw}: "
+            + ", ".join(
+                f"{k} {v:.3f}" for k, v in row.items() if k != "draw" and not k.endswith(" s")
+            )
+        )
     return rows
 
 
@@ -88,25 +94,32 @@ def main(argv=None):
     args = parser.parse_args(argv)
     variant = next(v for v in VARIANTS if v.name == args.variant)
     command = "python benchmarks/attention_start.py " + " ".join(
-        sys.argv[1:] if argv is None else argv)
+        sys.argv[1:] if argv is None else argv
+    )
     started = time.perf_counter()
-    rows = run(variant, args.draws, args.n, args.test, lambda s: print(s, flush=True),
-               args.arms)
+    rows = run(variant, args.draws, args.n, args.test, lambda s: print(s, flush=True), args.arms)
     minutes = (time.perf_counter() - started) / 60
     methods = [k for k in rows[0] if k != "draw" and not k.endswith(" s")]
-    lines = ["# How the clinical attention starts", "",
-             f"`{command}` — commit {commit()}, {platform.machine()}, {os.cpu_count()} cores, "
-             f"{minutes:.1f} min. Simulated variant {variant.name!r} ({variant.role}); "
-             f"{args.draws} independent training draws of {args.n} patients, one fresh test "
-             f"cohort of {args.test}; CPU profile {PROFILE}. AUC: mean over draws [95% t "
-             "interval over draws].", "", "| method | AUC | − concat | − best baseline |",
-             "|---|---|---|---|"]
+    lines = [
+        "# How the clinical attention starts",
+        "",
+        f"`{command}` — commit {commit()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"{minutes:.1f} min. Simulated variant {variant.name!r} ({variant.role}); "
+        f"{args.draws} independent training draws of {args.n} patients, one fresh test "
+        f"cohort of {args.test}; CPU profile {PROFILE}. AUC: mean over draws [95% t "
+        "interval over draws].",
+        "",
+        "| method | AUC | − concat | − best baseline |",
+        "|---|---|---|---|",
+    ]
     baselines = [m for m in methods if m not in args.arms]
     best = max(baselines, key=lambda m: np.mean([r[m] for r in rows]))
     for method in methods:
         values = [r[method] for r in rows]
-        cells = [f"{draws_interval(values)[0]:.3f} [{draws_interval(values)[1]:.3f}, "
-                 f"{draws_interval(values)[2]:.3f}]"]
+        cells = [
+            f"{draws_interval(values)[0]:.3f} [{draws_interval(values)[1]:.3f}, "
+            f"{draws_interval(values)[2]:.3f}]"
+        ]
         for reference in ("concat", best):
             if method == reference:
                 cells.append("—")
@@ -114,17 +127,32 @@ def main(argv=None):
             diff = draws_interval([r[method] - r[reference] for r in rows])
             cells.append(f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", f"Best sklearn baseline on these draws: {best}. Fit times (s, mean): "
-              + ", ".join(f"{name} {np.mean([r[name + ' s'] for r in rows]):.0f}"
-                          for name in args.arms) + "."]
+    lines += [
+        "",
+        f"Best sklearn baseline on these draws: {best}. Fit times (s, mean): "
+        + ", ".join(f"{name} {np.mean([r[name + ' s'] for r in rows]):.0f}" for name in args.arms)
+        + ".",
+    ]
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
     name = "attention_start" + (f"_{args.tag}" if args.tag else "")
     (RESULTS / f"{name}.md").write_text(text)
-    (RESULTS / f"{name}.json").write_text(json.dumps(
-        {"command": command, "commit": commit(), "variant": variant.name,
-         "role": variant.role, "profile": PROFILE, "n": args.n, "test": args.test,
-         "rows": rows, "minutes": minutes}, indent=1))
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "commit": commit(),
+                "variant": variant.name,
+                "role": variant.role,
+                "profile": PROFILE,
+                "n": args.n,
+                "test": args.test,
+                "rows": rows,
+                "minutes": minutes,
+            },
+            indent=1,
+        )
+    )
     print(text)
 
 

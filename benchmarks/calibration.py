@@ -44,18 +44,30 @@ CALIBRATIONS = [None, "temperature"]
 def out_of_fold(cohort, mode, calibration, seed, epochs, say, validation_fraction=0.1):
     X, y, groups = cohort.X, cohort.y, cohort.groups
     folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
-        np.zeros(len(y)), y, groups)
+        np.zeros(len(y)), y, groups
+    )
     proba = np.zeros(len(y))
     temperatures = []
     for train, test in folds:
         model = ClinicalAttentionClassifier(
-            mode=mode, backbone="resnet18", base_width=8, max_epochs=epochs, batch_size=32,
-            lr=1e-3, optimizer__weight_decay=1e-2, calibration=calibration, verbose=0,
-            validation_fraction=validation_fraction, random_state=seed).fit(X[train], y[train])
+            mode=mode,
+            backbone="resnet18",
+            base_width=8,
+            max_epochs=epochs,
+            batch_size=32,
+            lr=1e-3,
+            optimizer__weight_decay=1e-2,
+            calibration=calibration,
+            verbose=0,
+            validation_fraction=validation_fraction,
+            random_state=seed,
+        ).fit(X[train], y[train])
         proba[test] = model.predict_proba(X[test])[:, list(model.classes_).index("AD")]
         temperatures.append(getattr(model, "temperature_", np.nan))
-    say(f"  {mode} calibration={calibration}: temperatures "
-        f"{np.round(temperatures, 2).tolist()}", flush=True)
+    say(
+        f"  {mode} calibration={calibration}: temperatures {np.round(temperatures, 2).tolist()}",
+        flush=True,
+    )
     return proba, temperatures
 
 
@@ -87,50 +99,80 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--validation-fraction", type=float, default=0.1,
-                        help="share of the training patients the temperature is fitted on")
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        help="share of the training patients the temperature is fitted on",
+    )
     args = parser.parse_args(argv)
     config = CONFIGS["quick" if args.quick else "standard"]
-    command = "python benchmarks/calibration.py " + shlex.join(sys.argv[1:] if argv is None
-                                                               else argv)
-    cohort = make_brain_cohort(config["subjects"], n_slices=config["slices"],
-                               image_size=config["image_size"], random_state=0)
+    command = "python benchmarks/calibration.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv
+    )
+    cohort = make_brain_cohort(
+        config["subjects"],
+        n_slices=config["slices"],
+        image_size=config["image_size"],
+        random_state=0,
+    )
     y, subjects = cohort.y, np.asarray(cohort.groups)
     started = time.perf_counter()
     rows, differences, temperatures = [], {}, {}
     for mode in MODES:
         probabilities = {}
         for calibration in CALIBRATIONS:
-            p, t = out_of_fold(cohort, mode, calibration, args.seed, config["epochs"], print,
-                               args.validation_fraction)
+            p, t = out_of_fold(
+                cohort,
+                mode,
+                calibration,
+                args.seed,
+                config["epochs"],
+                print,
+                args.validation_fraction,
+            )
             probabilities[calibration] = p
             temperatures[f"{mode}/{calibration}"] = t
             rows.append({"network": mode, "calibration": str(calibration), **_values(y, p)})
-        differences[mode] = paired_difference(y, subjects, probabilities[None],
-                                              probabilities["temperature"])
+        differences[mode] = paired_difference(
+            y, subjects, probabilities[None], probabilities["temperature"]
+        )
     minutes = (time.perf_counter() - started) / 60
     table = pd.DataFrame(rows)
-    lines = ["# Calibration: the network's probabilities vs calibration=\"temperature\"", "",
-             f"`{command}` — {platform.machine()}, {minutes:.1f} min. The built-in cohort "
-             f"(simulated), {config['subjects']} patients, {config['slices']} slices of "
-             f"{config['image_size']}x{config['image_size']}, ResNet18 width 8, "
-             f"{config['epochs']} epochs; subject-grouped stratified 5-fold cross-validation "
-             f"(seed {args.seed}); pooled out-of-fold probabilities; the temperature is fitted on "
-             f"{args.validation_fraction:g} of each fold's training patients, held out of "
-             "its training.", "",
-             "| network | calibration | AUC | slope | intercept | ECE | Brier |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        '# Calibration: the network\'s probabilities vs calibration="temperature"',
+        "",
+        f"`{command}` — {platform.machine()}, {minutes:.1f} min. The built-in cohort "
+        f"(simulated), {config['subjects']} patients, {config['slices']} slices of "
+        f"{config['image_size']}x{config['image_size']}, ResNet18 width 8, "
+        f"{config['epochs']} epochs; subject-grouped stratified 5-fold cross-validation "
+        f"(seed {args.seed}); pooled out-of-fold probabilities; the temperature is fitted on "
+        f"{args.validation_fraction:g} of each fold's training patients, held out of "
+        "its training.",
+        "",
+        "| network | calibration | AUC | slope | intercept | ECE | Brier |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append(f"| {row['network']} | {row['calibration']} | {row['AUC']:.3f} | "
-                     f"{row['Calibration slope']:.2f} | {row['Calibration intercept']:.2f} | "
-                     f"{row['ECE']:.3f} | {row['Brier']:.3f} |")
-    lines += ["", "Paired difference, temperature − none (95% subject-bootstrap interval, "
-              "1000 resamples of patients):", "",
-              "| network | ΔECE | ΔBrier |", "|---|---|---|"]
+        lines.append(
+            f"| {row['network']} | {row['calibration']} | {row['AUC']:.3f} | "
+            f"{row['Calibration slope']:.2f} | {row['Calibration intercept']:.2f} | "
+            f"{row['ECE']:.3f} | {row['Brier']:.3f} |"
+        )
+    lines += [
+        "",
+        "Paired difference, temperature − none (95% subject-bootstrap interval, "
+        "1000 resamples of patients):",
+        "",
+        "| network | ΔECE | ΔBrier |",
+        "|---|---|---|",
+    ]
     for mode, diff in differences.items():
-        lines.append(f"| {mode} | {diff['ECE'][0]:+.3f} [{diff['ECE'][1]:+.3f}, "
-                     f"{diff['ECE'][2]:+.3f}] | {diff['Brier'][0]:+.3f} "
-                     f"[{diff['Brier'][1]:+.3f}, {diff['Brier'][2]:+.3f}] |")
+        lines.append(
+            f"| {mode} | {diff['ECE'][0]:+.3f} [{diff['ECE'][1]:+.3f}, "
+            f"{diff['ECE'][2]:+.3f}] | {diff['Brier'][0]:+.3f} "
+            f"[{diff['Brier'][1]:+.3f}, {diff['Brier'][2]:+.3f}] |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
@@ -138,11 +180,23 @@ def main(argv=None):
     if args.validation_fraction != 0.1:
         name += f"_vf{args.validation_fraction:g}"
     (RESULTS / f"{name}.md").write_text(text)
-    (RESULTS / f"{name}.json").write_text(json.dumps(
-        {"command": command, "machine": platform.platform(), "minutes": minutes,
-         "config": config, "seed": args.seed,
-         "validation_fraction": args.validation_fraction, "rows": table.to_dict("records"),
-         "differences": differences, "temperatures": temperatures}, indent=1, default=float))
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "machine": platform.platform(),
+                "minutes": minutes,
+                "config": config,
+                "seed": args.seed,
+                "validation_fraction": args.validation_fraction,
+                "rows": table.to_dict("records"),
+                "differences": differences,
+                "temperatures": temperatures,
+            },
+            indent=1,
+            default=float,
+        )
+    )
 
 
 if __name__ == "__main__":

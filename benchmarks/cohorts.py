@@ -69,23 +69,26 @@ from _variants import VARIANTS, make_variant  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 PROFILE = dict(backbone="resnet18", base_width=8, max_epochs=15, batch_size=32, lr=1e-3)
-FAMILIES = {"full (RBCA)": ("ClinicalAttention", {}),
-            "concat": ("ClinicalAttention", {"mode": "concat"}),
-            "DAFT": ("FeatureModulation", {}),
-            "FiLM": ("FeatureModulation", {"method": "film"}),
-            "GatedFusion": ("GatedFusion", {})}
+FAMILIES = {
+    "full (RBCA)": ("ClinicalAttention", {}),
+    "concat": ("ClinicalAttention", {"mode": "concat"}),
+    "DAFT": ("FeatureModulation", {}),
+    "FiLM": ("FeatureModulation", {"method": "film"}),
+    "GatedFusion": ("GatedFusion", {}),
+}
 SUFFIX = {"classification": "Classifier", "regression": "Regressor", "survival": "Survival"}
 METRIC = {"classification": "AUC", "regression": "R2", "survival": "C-index"}
 
 
 def _encoder():
-    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
-                            StandardScaler())
-    categories = make_pipeline(SimpleImputer(strategy="most_frequent"),
-                               OneHotEncoder(handle_unknown="ignore"))
+    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+    categories = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+    )
     return make_column_transformer(
         (numeric, make_column_selector(dtype_include="number")),
-        (categories, make_column_selector(dtype_exclude="number")))
+        (categories, make_column_selector(dtype_exclude="number")),
+    )
 
 
 class Classical:
@@ -95,14 +98,18 @@ class Classical:
         self.kind, self.task, self.components, self.seed = kind, task, components, seed
 
     def _features(self, X, fitting=False):
-        table = self.encoder_.fit_transform(X.clinical) if fitting else \
-            self.encoder_.transform(X.clinical)
+        table = (
+            self.encoder_.fit_transform(X.clinical)
+            if fitting
+            else self.encoder_.transform(X.clinical)
+        )
         if not self.components:
             return table
         pixels = np.asarray(X.images).reshape(len(table), -1)
         if fitting:
-            self.pca_ = make_pipeline(PCA(self.components, random_state=self.seed),
-                                      StandardScaler()).fit(pixels)
+            self.pca_ = make_pipeline(
+                PCA(self.components, random_state=self.seed), StandardScaler()
+            ).fit(pixels)
         return np.c_[table, self.pca_.transform(pixels)]
 
     def fit(self, X, y):
@@ -122,10 +129,10 @@ class Classical:
         self.model_ = {
             ("logreg", "classification"): lambda: LogisticRegression(max_iter=5000),
             ("gbm", "classification"): lambda: HistGradientBoostingClassifier(
-                random_state=self.seed),
+                random_state=self.seed
+            ),
             ("ridge", "regression"): lambda: RidgeCV(np.logspace(-2, 3, 12)),
-            ("gbm", "regression"): lambda: HistGradientBoostingRegressor(
-                random_state=self.seed),
+            ("gbm", "regression"): lambda: HistGradientBoostingRegressor(random_state=self.seed),
         }[self.kind, self.task]().fit(features, y)
         return self
 
@@ -142,15 +149,21 @@ class Classical:
 
 def baselines(task, seed, components):
     if task == "classification":
-        return {"LogReg (clinical)": lambda: Classical("logreg", task, seed=seed),
-                "LogReg (PCA + clinical)": lambda: Classical("logreg", task, components, seed),
-                "GradBoost (PCA + clinical)": lambda: Classical("gbm", task, components, seed)}
+        return {
+            "LogReg (clinical)": lambda: Classical("logreg", task, seed=seed),
+            "LogReg (PCA + clinical)": lambda: Classical("logreg", task, components, seed),
+            "GradBoost (PCA + clinical)": lambda: Classical("gbm", task, components, seed),
+        }
     if task == "regression":
-        return {"Ridge (clinical)": lambda: Classical("ridge", task, seed=seed),
-                "Ridge (PCA + clinical)": lambda: Classical("ridge", task, components, seed),
-                "GradBoost (PCA + clinical)": lambda: Classical("gbm", task, components, seed)}
-    return {"Cox (clinical)": lambda: Classical("cox", task, seed=seed),
-            "Cox (PCA + clinical)": lambda: Classical("cox", task, components // 2, seed)}
+        return {
+            "Ridge (clinical)": lambda: Classical("ridge", task, seed=seed),
+            "Ridge (PCA + clinical)": lambda: Classical("ridge", task, components, seed),
+            "GradBoost (PCA + clinical)": lambda: Classical("gbm", task, components, seed),
+        }
+    return {
+        "Cox (clinical)": lambda: Classical("cox", task, seed=seed),
+        "Cox (PCA + clinical)": lambda: Classical("cox", task, components // 2, seed),
+    }
 
 
 class Network:
@@ -169,14 +182,19 @@ class Network:
 
 
 def methods(variant, seed, profile, components):
-    profile = {**profile, "random_state": seed, "verbose": 0,
-               **({"spatial_dims": 3} if variant.dims == 3 else {})}
+    profile = {
+        **profile,
+        "random_state": seed,
+        "verbose": 0,
+        **({"spatial_dims": 3} if variant.dims == 3 else {}),
+    }
     found = {}
     for name, (family, params) in FAMILIES.items():
-        found[name] = (lambda f=family, p=params: Network(f, p, variant.kind, profile))
+        found[name] = lambda f=family, p=params: Network(f, p, variant.kind, profile)
         if variant.lateral and variant.kind == "classification":
-            found[f"{name}, augment=False"] = (lambda f=family, p=params: Network(
-                f, {**p, "augment": False}, variant.kind, profile))
+            found[f"{name}, augment=False"] = lambda f=family, p=params: Network(
+                f, {**p, "augment": False}, variant.kind, profile
+            )
     return {**found, **baselines(variant.kind, seed, components)}
 
 
@@ -190,14 +208,16 @@ def score(task, y, predicted):
 
 def run(variants, seeds, n, profile, components, folds, say, partial=None, command=""):
     rows, began = [], time.perf_counter()
-    for seed in seeds:          # every variant at one seed before the next seed
+    for seed in seeds:  # every variant at one seed before the next seed
         for variant in variants:
             images, frame, y = make_variant(variant, n, seed)
             X = FusionInput(images, frame)
-            strata = (y["event"] if variant.kind == "survival" else y)
-            splitter = (KFold(folds, shuffle=True, random_state=seed)
-                        if variant.kind == "regression"
-                        else StratifiedKFold(folds, shuffle=True, random_state=seed))
+            strata = y["event"] if variant.kind == "survival" else y
+            splitter = (
+                KFold(folds, shuffle=True, random_state=seed)
+                if variant.kind == "regression"
+                else StratifiedKFold(folds, shuffle=True, random_state=seed)
+            )
             splits = list(splitter.split(np.zeros(n), strata))
             for name, make in methods(variant, seed, profile, components).items():
                 started = time.perf_counter()
@@ -206,15 +226,28 @@ def run(variants, seeds, n, profile, components, folds, say, partial=None, comma
                         warnings.simplefilter("ignore")
                         model = make().fit(X[train], y[train])
                         value = score(variant.kind, y[test], model.score(X[test]))
-                    rows.append({"variant": variant.name, "role": variant.role,
-                                 "task": variant.kind, "seed": seed, "fold": fold,
-                                 "method": name, "score": float(value)})
-                mean = np.mean([r["score"] for r in rows[-len(splits):]])
-                say(f"  [{variant.name} seed {seed}] {name}: {METRIC[variant.kind]} "
-                    f"{mean:.3f} ({time.perf_counter() - started:.0f}s)")
-            if partial is not None:     # what has finished, should the run be cut short
-                partial.write_text(json.dumps({"command": command, "rows": rows,
-                                               "seconds": time.perf_counter() - began}))
+                    rows.append(
+                        {
+                            "variant": variant.name,
+                            "role": variant.role,
+                            "task": variant.kind,
+                            "seed": seed,
+                            "fold": fold,
+                            "method": name,
+                            "score": float(value),
+                        }
+                    )
+                mean = np.mean([r["score"] for r in rows[-len(splits) :]])
+                say(
+                    f"  [{variant.name} seed {seed}] {name}: {METRIC[variant.kind]} "
+                    f"{mean:.3f} ({time.perf_counter() - started:.0f}s)"
+                )
+            if partial is not None:  # what has finished, should the run be cut short
+                partial.write_text(
+                    json.dumps(
+                        {"command": command, "rows": rows, "seconds": time.perf_counter() - began}
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -235,26 +268,50 @@ def summarise(results, folds):
         best = means[classical].idxmax()
         for network in FAMILIES:
             mean, low, high = _paired(part, network, best, share)
-            row = {"variant": name, "role": role, "metric": METRIC[task], "method": network,
-                   "score": means[network], "reference": best,
-                   "reference_score": means[best], "difference": mean, "ci_low": low,
-                   "ci_high": high, "goal": "best baseline - 0.02, low >= -0.05",
-                   "met": bool(mean >= -0.02 and low >= -0.05)}
+            row = {
+                "variant": name,
+                "role": role,
+                "metric": METRIC[task],
+                "method": network,
+                "score": means[network],
+                "reference": best,
+                "reference_score": means[best],
+                "difference": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "goal": "best baseline - 0.02, low >= -0.05",
+                "met": bool(mean >= -0.02 and low >= -0.05),
+            }
             goals.append(row)
             if name == "no image signal":
                 mean, low, high = _paired(part, network, "LogReg (clinical)", share)
-                goals.append({**row, "reference": "LogReg (clinical)",
-                              "reference_score": means["LogReg (clinical)"],
-                              "difference": mean, "ci_low": low, "ci_high": high,
-                              "goal": "not below LogReg (clinical) by > 0.01",
-                              "met": bool(mean >= -0.01)})
+                goals.append(
+                    {
+                        **row,
+                        "reference": "LogReg (clinical)",
+                        "reference_score": means["LogReg (clinical)"],
+                        "difference": mean,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "goal": "not below LogReg (clinical) by > 0.01",
+                        "met": bool(mean >= -0.01),
+                    }
+                )
             plain = f"{network}, augment=False"
             if plain in means.index:
                 mean, low, high = _paired(part, network, plain, share)
-                goals.append({**row, "reference": plain, "reference_score": means[plain],
-                              "difference": mean, "ci_low": low, "ci_high": high,
-                              "goal": "within 0.03 of augment=False",
-                              "met": bool(mean >= -0.03)})
+                goals.append(
+                    {
+                        **row,
+                        "reference": plain,
+                        "reference_score": means[plain],
+                        "difference": mean,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "goal": "within 0.03 of augment=False",
+                        "met": bool(mean >= -0.03),
+                    }
+                )
     return pd.DataFrame(goals)
 
 
@@ -266,28 +323,49 @@ def _column(method):
 
 
 def markdown(results, goals, command, elapsed):
-    lines = [f"Command: `{command}` ({elapsed / 60:.0f} min, {platform.processor() or 'CPU'})",
-             "", "All cohorts are **simulated** (`benchmarks/_variants.py`). Mean over "
-             "(seed, fold); linear = logistic regression (classification), ridge "
-             "(regression), Cox (survival).", ""]
+    lines = [
+        f"Command: `{command}` ({elapsed / 60:.0f} min, {platform.processor() or 'CPU'})",
+        "",
+        "All cohorts are **simulated** (`benchmarks/_variants.py`). Mean over "
+        "(seed, fold); linear = logistic regression (classification), ridge "
+        "(regression), Cox (survival).",
+        "",
+    ]
     means = results.assign(column=results["method"].map(_column)).pivot_table(
-        index=["variant", "role", "task"], columns="column", values="score", sort=False)
-    order = [c for c in [*FAMILIES, *[f"{f}, augment=False" for f in FAMILIES],
-                         "linear (clinical)", "linear (PCA + clinical)",
-                         "GradBoost (PCA + clinical)"] if c in means.columns]
-    lines += ["| variant | role | metric | " + " | ".join(order) + " |",
-              "|" + "---|" * (3 + len(order))]
+        index=["variant", "role", "task"], columns="column", values="score", sort=False
+    )
+    order = [
+        c
+        for c in [
+            *FAMILIES,
+            *[f"{f}, augment=False" for f in FAMILIES],
+            "linear (clinical)",
+            "linear (PCA + clinical)",
+            "GradBoost (PCA + clinical)",
+        ]
+        if c in means.columns
+    ]
+    lines += [
+        "| variant | role | metric | " + " | ".join(order) + " |",
+        "|" + "---|" * (3 + len(order)),
+    ]
     for (variant, role, task), row in means[order].iterrows():
         cells = " | ".join("" if np.isnan(v) else f"{v:.3f}" for v in row)
         lines.append(f"| {variant} | {role} | {METRIC[task]} | {cells} |")
-    lines += ["", "Goals (paired over (seed, fold), Nadeau-Bengio corrected 95% intervals):",
-              "", "| variant | role | method | reference | difference [95% CI] | goal | met |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Goals (paired over (seed, fold), Nadeau-Bengio corrected 95% intervals):",
+        "",
+        "| variant | role | method | reference | difference [95% CI] | goal | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for g in goals.itertuples():
-        lines.append(f"| {g.variant} | {g.role} | {g.method} | {g.reference} "
-                     f"({g.reference_score:.3f}) | {g.difference:+.3f} "
-                     f"[{g.ci_low:+.3f}, {g.ci_high:+.3f}] | {g.goal} | "
-                     f"{'yes' if g.met else 'no'} |")
+        lines.append(
+            f"| {g.variant} | {g.role} | {g.method} | {g.reference} "
+            f"({g.reference_score:.3f}) | {g.difference:+.3f} "
+            f"[{g.ci_low:+.3f}, {g.ci_high:+.3f}] | {g.goal} | "
+            f"{'yes' if g.met else 'no'} |"
+        )
     judged = goals[goals["role"] == "judged"]
     lines += ["", f"Judged goal rows met: {int(judged['met'].sum())} of {len(judged)}."]
     for goal, part in judged.groupby("goal", sort=False):
@@ -297,16 +375,27 @@ def markdown(results, goals, command, elapsed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2",
-                        help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--variants", default=None,
-                        help="comma-separated variant names (default: all)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="two variants, 60 patients, 2 epochs, 2 folds: checks the script")
-    parser.add_argument("--tag", default=None,
-                        help="run part of the benchmark into results/cohorts_<tag>_partial.json")
-    parser.add_argument("--combine", nargs="+", default=None, metavar="PARTIAL",
-                        help="summarise the rows of these partial files together")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument(
+        "--variants", default=None, help="comma-separated variant names (default: all)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="two variants, 60 patients, 2 epochs, 2 folds: checks the script",
+    )
+    parser.add_argument(
+        "--tag",
+        default=None,
+        help="run part of the benchmark into results/cohorts_<tag>_partial.json",
+    )
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        metavar="PARTIAL",
+        help="summarise the rows of these partial files together",
+    )
     args = parser.parse_args(argv)
     variants = VARIANTS
     if args.variants:
@@ -317,8 +406,10 @@ def main(argv=None):
         variants = [v for v in VARIANTS if v.name in ("lesion side", "lesion area (regression)")]
         profile.update(max_epochs=2, base_width=4)
         n, folds, components = 60, 2, 4
-    command = ("python benchmarks/cohorts.py " + " ".join(shlex.quote(a) for a in (
-        argv if argv is not None else sys.argv[1:]))).strip()
+    command = (
+        "python benchmarks/cohorts.py "
+        + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    ).strip()
     stem = "cohorts_smoke" if args.smoke else "cohorts"
     RESULTS.mkdir(exist_ok=True)
     started = time.perf_counter()
@@ -329,11 +420,20 @@ def main(argv=None):
         started -= sum(part["seconds"] for part in parts)
         results = results.drop_duplicates(["variant", "seed", "fold", "method"], keep="last")
     else:
-        partial = RESULTS / (f"{stem}_{args.tag}_partial.json" if args.tag
-                             else f"{stem}_partial.json")
-        results = run(variants, [int(s) for s in args.seeds.split(",")], n, profile,
-                      components, folds, lambda message: print(message, flush=True),
-                      partial=partial, command=command)
+        partial = RESULTS / (
+            f"{stem}_{args.tag}_partial.json" if args.tag else f"{stem}_partial.json"
+        )
+        results = run(
+            variants,
+            [int(s) for s in args.seeds.split(",")],
+            n,
+            profile,
+            components,
+            folds,
+            lambda message: print(message, flush=True),
+            partial=partial,
+            command=command,
+        )
         commands = [command]
         if args.tag:
             return
@@ -342,10 +442,20 @@ def main(argv=None):
     text = markdown(results, goals, " ; ".join(commands), elapsed)
     print(text)
     (RESULTS / f"{stem}.md").write_text(text)
-    (RESULTS / f"{stem}.json").write_text(json.dumps({
-        "commands": commands, "profile": profile, "patients": n,
-        "folds": folds, "results": results.to_dict("records"),
-        "goals": goals.to_dict("records")}, indent=1, default=float))
+    (RESULTS / f"{stem}.json").write_text(
+        json.dumps(
+            {
+                "commands": commands,
+                "profile": profile,
+                "patients": n,
+                "folds": folds,
+                "results": results.to_dict("records"),
+                "goals": goals.to_dict("records"),
+            },
+            indent=1,
+            default=float,
+        )
+    )
 
 
 if __name__ == "__main__":

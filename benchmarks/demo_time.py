@@ -30,9 +30,13 @@ from _provenance import commit  # noqa: E402
 def timed_demo(source, output):
     env = {**os.environ, "PYTHONPATH": str(source)}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "skfusion", "demo", "--quiet", "--output",
-                    str(output)], env=env, cwd=output.parent, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "skfusion", "demo", "--quiet", "--output", str(output)],
+        env=env,
+        cwd=output.parent,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -46,8 +50,11 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
         old = folder / "before"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(old),
-                        args.before], check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(old), args.before],
+            check=True,
+            capture_output=True,
+        )
         try:
             for pair in range(args.pairs):
                 sides = [("before", old), ("now", ROOT)]
@@ -56,30 +63,52 @@ def main():
                     runs.append({"pair": pair, "side": name, "seconds": seconds})
                     print(f"  pair {pair + 1}: {name} {seconds:.1f} s", flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
-                           check=False, capture_output=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
+                check=False,
+                capture_output=True,
+            )
     write(runs, command, args.before)
 
 
 def write(runs, command, before, note=""):
     by = {side: [r["seconds"] for r in runs if r["side"] == side] for side in ("before", "now")}
     ratios = [now / then for now, then in zip(by["now"], by["before"])]
-    lines = ["# The demo's time, now against an earlier commit", "",
-             f"`{command}` — {time.strftime('%Y-%m-%d')}, commit {commit()}, "
-             f"{platform.machine()}, {os.cpu_count()} cores; each pair runs "
-             f"both sides back to back, alternating which goes first.{note}", "",
-             "| side | runs (s) | median (s) |", "|---|---|---|"]
+    lines = [
+        "# The demo's time, now against an earlier commit",
+        "",
+        f"`{command}` — {time.strftime('%Y-%m-%d')}, commit {commit()}, "
+        f"{platform.machine()}, {os.cpu_count()} cores; each pair runs "
+        f"both sides back to back, alternating which goes first.{note}",
+        "",
+        "| side | runs (s) | median (s) |",
+        "|---|---|---|",
+    ]
     for side, label in (("before", f"commit {before}"), ("now", "this checkout")):
-        lines.append(f"| {label} | {', '.join(f'{s:.0f}' for s in by[side])} | "
-                     f"{statistics.median(by[side]):.0f} |")
-    lines += ["", f"now / before per pair: {', '.join(f'{r:.3f}' for r in ratios)} "
-              f"(median {statistics.median(ratios):.3f})"]
+        lines.append(
+            f"| {label} | {', '.join(f'{s:.0f}' for s in by[side])} | "
+            f"{statistics.median(by[side]):.0f} |"
+        )
+    lines += [
+        "",
+        f"now / before per pair: {', '.join(f'{r:.3f}' for r in ratios)} "
+        f"(median {statistics.median(ratios):.3f})",
+    ]
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "demo_time.md").write_text(text)
-    (RESULTS / "demo_time.json").write_text(json.dumps(
-        {"command": command, "commit": commit(), "before": before, "runs": runs,
-         "ratios": ratios}, indent=1))
+    (RESULTS / "demo_time.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "commit": commit(),
+                "before": before,
+                "runs": runs,
+                "ratios": ratios,
+            },
+            indent=1,
+        )
+    )
     print(text)
 
 

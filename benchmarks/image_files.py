@@ -22,8 +22,8 @@ Writes ``results/image_files[_quick].{json,md}`` with the command.
 
 import argparse
 import json
-import pathlib
 import os
+import pathlib
 import platform
 import shlex
 import statistics
@@ -63,9 +63,17 @@ EPOCHS = 3
 def _model(epochs=1):
     from skfusion import ClinicalAttentionClassifier
 
-    return ClinicalAttentionClassifier(mode="image", backbone="resnet18", base_width=8,
-                                       max_epochs=epochs, batch_size=32, lr=1e-3, verbose=0,
-                                       random_state=0, device="cpu")
+    return ClinicalAttentionClassifier(
+        mode="image",
+        backbone="resnet18",
+        base_width=8,
+        max_epochs=epochs,
+        batch_size=32,
+        lr=1e-3,
+        verbose=0,
+        random_state=0,
+        device="cpu",
+    )
 
 
 def fit_seconds(images, y, epochs=EPOCHS):
@@ -96,8 +104,9 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 model.predict_proba(FusionInput(images, np.zeros((len(paths), 0))))
 print(before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
@@ -112,14 +121,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     n_epoch, rounds, counts = (256, 3, (256, 1000)) if args.quick else (1000, 5, (1000, 10000))
     command = "python benchmarks/image_files.py " + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+        sys.argv[1:] if argv is None else argv
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp) / "pngs"
         started = time.perf_counter()
         paths = write_pngs(folder, max(counts))
         sizes = [pathlib.Path(p).stat().st_size for p in paths]
-        print(f"wrote {len(paths)} PNGs of {SIZE}x{SIZE} in {time.perf_counter() - started:.0f}"
-              f" s; mean {np.mean(sizes) / 1024:.1f} KiB", flush=True)
+        print(
+            f"wrote {len(paths)} PNGs of {SIZE}x{SIZE} in {time.perf_counter() - started:.0f}"
+            f" s; mean {np.mean(sizes) / 1024:.1f} KiB",
+            flush=True,
+        )
         y = np.arange(n_epoch) % 2
         eager = load_images(paths[:n_epoch])
         lazy = load_images(paths[:n_epoch], lazy=True)
@@ -127,56 +140,87 @@ def main(argv=None):
         rows = []
         for round_ in range(rounds):
             order = ("memory", "lazy") if round_ % 2 == 0 else ("lazy", "memory")
-            times = {which: fit_seconds(eager if which == "memory" else lazy, y)
-                     for which in order}
-            rows.append({"memory_fit": times["memory"][0], "lazy_fit": times["lazy"][0],
-                         "memory_epoch": times["memory"][1], "lazy_epoch": times["lazy"][1],
-                         "epoch_ratio": times["lazy"][1] / times["memory"][1],
-                         "fit_ratio": times["lazy"][0] / times["memory"][0]})
-            print(f"round {round_ + 1}/{rounds}: epoch memory {times['memory'][1]:.2f} s, "
-                  f"lazy {times['lazy'][1]:.2f} s, ratio {rows[-1]['epoch_ratio']:.3f}; fit "
-                  f"ratio {rows[-1]['fit_ratio']:.3f}", flush=True)
+            times = {which: fit_seconds(eager if which == "memory" else lazy, y) for which in order}
+            rows.append(
+                {
+                    "memory_fit": times["memory"][0],
+                    "lazy_fit": times["lazy"][0],
+                    "memory_epoch": times["memory"][1],
+                    "lazy_epoch": times["lazy"][1],
+                    "epoch_ratio": times["lazy"][1] / times["memory"][1],
+                    "fit_ratio": times["lazy"][0] / times["memory"][0],
+                }
+            )
+            print(
+                f"round {round_ + 1}/{rounds}: epoch memory {times['memory'][1]:.2f} s, "
+                f"lazy {times['lazy'][1]:.2f} s, ratio {rows[-1]['epoch_ratio']:.3f}; fit "
+                f"ratio {rows[-1]['fit_ratio']:.3f}",
+                flush=True,
+            )
         memory = {}
         for n in counts:
             memory[n] = peak_memory_mb(folder, n)
-            print(f"{n} files: peak RSS {memory[n][1]:.0f} MB (before predicting "
-                  f"{memory[n][0]:.0f} MB)", flush=True)
+            print(
+                f"{n} files: peak RSS {memory[n][1]:.0f} MB (before predicting "
+                f"{memory[n][0]:.0f} MB)",
+                flush=True,
+            )
 
     def spread(key):
         values = [r[key] for r in rows]
         return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
     ratios = {"epoch": spread("epoch_ratio"), "fit": spread("fit_ratio")}
-    summary = {"command": command, "machine": platform.platform(), "image_size": SIZE,
-               "mean_file_kib": float(np.mean(sizes) / 1024), "epoch_images": n_epoch,
-               "epochs_per_fit": EPOCHS, "cpu_count": os.cpu_count(), "rounds": rows,
-               "ratios": ratios,
-               "peak_rss_mb": {str(n): {"before": b, "peak": p}
-                               for n, (b, p) in memory.items()}}
+    summary = {
+        "command": command,
+        "machine": platform.platform(),
+        "image_size": SIZE,
+        "mean_file_kib": float(np.mean(sizes) / 1024),
+        "epoch_images": n_epoch,
+        "epochs_per_fit": EPOCHS,
+        "cpu_count": os.cpu_count(),
+        "rounds": rows,
+        "ratios": ratios,
+        "peak_rss_mb": {str(n): {"before": b, "peak": p} for n, (b, p) in memory.items()},
+    }
 
     def row(label, key):
         r = ratios[key]
-        return (f"| {label} | {statistics.median(x[f'memory_{key}'] for x in rows):.2f} | "
-                f"{statistics.median(x[f'lazy_{key}'] for x in rows):.2f} | "
-                f"{r['median']:.3f} [{r['min']:.3f}, {r['max']:.3f}] |")
+        return (
+            f"| {label} | {statistics.median(x[f'memory_{key}'] for x in rows):.2f} | "
+            f"{statistics.median(x[f'lazy_{key}'] for x in rows):.2f} | "
+            f"{r['median']:.3f} [{r['min']:.3f}, {r['max']:.3f}] |"
+        )
 
-    text = "\n".join([
-        "# Lazy 2-D image files against images in memory", "",
-        f"`{command}` — {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_version()}. Generated "
-        f"{SIZE}x{SIZE} 8-bit grey PNGs, mean {summary['mean_file_kib']:.1f} KiB on disk "
-        "(smooth blobs and noise).", "",
-        f"ClinicalAttentionClassifier(mode=\"image\"), ResNet18 width 8, batch 32, "
-        f"{EPOCHS} epochs on {n_epoch} images (all trained, none held out), "
-        f"{rounds} interleaved rounds. The epoch is skorch's per-epoch duration; the fit adds "
-        "the model's set-up and the pass that recomputes the batch-normalisation statistics "
-        "(a second read of every training image):", "",
-        "| | memory (median s) | lazy (median s) | lazy / memory: median [min, max] |",
-        "|---|---|---|---|", row("epoch", "epoch"), row(f"fit of {EPOCHS} epochs", "fit"), "",
-        "Peak resident memory of a fresh interpreter reading every file once through the "
-        "lazy loader (predict_proba of a model fitted on 64 of them):", "",
-        "| files | before predicting (MB) | peak (MB) |", "|---|---|---|",
-        *[f"| {n} | {b:.0f} | {p:.0f} |" for n, (b, p) in memory.items()], ""])
+    text = "\n".join(
+        [
+            "# Lazy 2-D image files against images in memory",
+            "",
+            f"`{command}` — {platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.python_version()}. Generated "
+            f"{SIZE}x{SIZE} 8-bit grey PNGs, mean {summary['mean_file_kib']:.1f} KiB on disk "
+            "(smooth blobs and noise).",
+            "",
+            f'ClinicalAttentionClassifier(mode="image"), ResNet18 width 8, batch 32, '
+            f"{EPOCHS} epochs on {n_epoch} images (all trained, none held out), "
+            f"{rounds} interleaved rounds. The epoch is skorch's per-epoch duration; the fit adds "
+            "the model's set-up and the pass that recomputes the batch-normalisation statistics "
+            "(a second read of every training image):",
+            "",
+            "| | memory (median s) | lazy (median s) | lazy / memory: median [min, max] |",
+            "|---|---|---|---|",
+            row("epoch", "epoch"),
+            row(f"fit of {EPOCHS} epochs", "fit"),
+            "",
+            "Peak resident memory of a fresh interpreter reading every file once through the "
+            "lazy loader (predict_proba of a model fitted on 64 of them):",
+            "",
+            "| files | before predicting (MB) | peak (MB) |",
+            "|---|---|---|",
+            *[f"| {n} | {b:.0f} | {p:.0f} |" for n, (b, p) in memory.items()],
+            "",
+        ]
+    )
     print(text)
     RESULTS.mkdir(exist_ok=True)
     name = "image_files_quick" if args.quick else "image_files"

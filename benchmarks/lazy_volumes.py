@@ -70,10 +70,15 @@ def loader_rate(paths, workers, batch_size=4):
     from skfusion.datasets import NiftiVolumes
 
     images = NiftiVolumes(paths, normalize="zscore")
-    dataset = make_dataset(images, np.zeros((len(paths), 1), np.float32),
-                           np.zeros(len(paths), np.int64))
-    loader = LazyBatchLoader(dataset, batch_size, num_workers=workers,
-                             multiprocessing_context="fork" if workers else None)
+    dataset = make_dataset(
+        images, np.zeros((len(paths), 1), np.float32), np.zeros(len(paths), np.int64)
+    )
+    loader = LazyBatchLoader(
+        dataset,
+        batch_size,
+        num_workers=workers,
+        multiprocessing_context="fork" if workers else None,
+    )
     started, seen = time.perf_counter(), 0
     for x, _ in loader:
         seen += len(x["images"])
@@ -112,9 +117,17 @@ def epoch_seconds(paths, lazy, workers):
     y = np.arange(len(paths)) % 2
     extra = {"iterator_train__num_workers": workers} if workers else {}
     model = skfusion.ClinicalAttentionClassifier(
-        mode="image", spatial_dims=3, backbone="resnet18", base_width=64, max_epochs=1,
-        batch_size=4, device="cpu", verbose=0, random_state=0,
-        **extra)
+        mode="image",
+        spatial_dims=3,
+        backbone="resnet18",
+        base_width=64,
+        max_epochs=1,
+        batch_size=4,
+        device="cpu",
+        verbose=0,
+        random_state=0,
+        **extra,
+    )
     started = time.perf_counter()
     model.fit(FusionInput(images, None), y)
     return time.perf_counter() - started
@@ -138,8 +151,13 @@ print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
 
 
 def peak_memory_mb(paths, mode, env=None):
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, mode, *paths], check=True,
-                         capture_output=True, text=True, env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, mode, *paths],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -150,33 +168,49 @@ def summary(values):
 
 def speed(paths, patients, repeats, quick):
     loader = {f"{ext}, {w} workers": [] for ext in paths for w in (0, 2)}
-    training, epochs = [], {"in memory": [], "lazy .nii, 0 workers": [],
-                            "lazy .nii, 2 workers": []}
+    training, epochs = [], {"in memory": [], "lazy .nii, 0 workers": [], "lazy .nii, 2 workers": []}
     for _ in range(repeats):  # interleaved
         for ext in paths:
             for workers in (0, 2):
                 loader[f"{ext}, {workers} workers"].append(
-                    loader_rate(paths[ext][:patients], workers))
+                    loader_rate(paths[ext][:patients], workers)
+                )
         training.append(training_rate(2 if quick else 6))
         for name in epochs:
-            epochs[name].append(epoch_seconds(
-                paths["nii"][:patients], lazy=name != "in memory",
-                workers=2 if "2 workers" in name else 0))
+            epochs[name].append(
+                epoch_seconds(
+                    paths["nii"][:patients],
+                    lazy=name != "in memory",
+                    workers=2 if "2 workers" in name else 0,
+                )
+            )
     train = np.median(training)
-    lines = [f"Loader vs training at {SIZE}^3 (images/s, median [min, max] of {repeats} "
-             "interleaved repeats):", "",
-             "| reading | images/s | loader / training |", "|---|---|---|"]
+    lines = [
+        f"Loader vs training at {SIZE}^3 (images/s, median [min, max] of {repeats} "
+        "interleaved repeats):",
+        "",
+        "| reading | images/s | loader / training |",
+        "|---|---|---|",
+    ]
     for name, rates in loader.items():
         lines.append(f"| lazy {name} | {summary(rates)} | {np.median(rates) / train:.1f}x |")
     lines.append(f"| training step, ResNet18 3-D width 64, batch 4 | {summary(training)} | 1 |")
-    lines += ["", f"One epoch of ClinicalAttentionClassifier(spatial_dims=3, width 64) on "
-              f"{patients} patients (seconds):", "", "| input | seconds | / in memory |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        f"One epoch of ClinicalAttentionClassifier(spatial_dims=3, width 64) on "
+        f"{patients} patients (seconds):",
+        "",
+        "| input | seconds | / in memory |",
+        "|---|---|---|",
+    ]
     base = np.median(epochs["in memory"])
     for name, seconds in epochs.items():
         lines.append(f"| {name} | {summary(seconds)} | {np.median(seconds) / base:.2f} |")
-    numbers = {"loader_images_per_s": loader, "training_images_per_s": training,
-               "epoch_seconds": epochs}
+    numbers = {
+        "loader_images_per_s": loader,
+        "training_images_per_s": training,
+        "epoch_seconds": epochs,
+    }
     return lines, numbers
 
 
@@ -186,24 +220,40 @@ FIXED_MMAP = {"MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 def memory(paths, counts, repeats):
-    modes = {"eager": ("eager", None), "lazy": ("lazy", None),
-             "lazy, MALLOC_MMAP_THRESHOLD_=65536": ("lazy", FIXED_MMAP)}
-    runs = {name: [[peak_memory_mb(paths["nii"][:n], mode, env) for _ in range(repeats)]
-                   for n in counts] for name, (mode, env) in modes.items()}
+    modes = {
+        "eager": ("eager", None),
+        "lazy": ("lazy", None),
+        "lazy, MALLOC_MMAP_THRESHOLD_=65536": ("lazy", FIXED_MMAP),
+    }
+    runs = {
+        name: [
+            [peak_memory_mb(paths["nii"][:n], mode, env) for _ in range(repeats)] for n in counts
+        ]
+        for name, (mode, env) in modes.items()
+    }
     medians = {mode: [float(np.median(r)) for r in cells] for mode, cells in runs.items()}
-    lines = [f"Peak memory (VmHWM, MB; median of {repeats}) of fit + predict_proba, tiny "
-             "3-D net, fresh process each:", "",
-             "| patients | " + " | ".join(map(str, counts)) + " |",
-             "|---|" + "---|" * len(counts)]
+    lines = [
+        f"Peak memory (VmHWM, MB; median of {repeats}) of fit + predict_proba, tiny "
+        "3-D net, fresh process each:",
+        "",
+        "| patients | " + " | ".join(map(str, counts)) + " |",
+        "|---|" + "---|" * len(counts),
+    ]
     slopes = {}
     for mode, values in medians.items():
         slopes[mode] = float(np.polyfit(counts, values, 1)[0])
         lines.append(f"| {mode} | " + " | ".join(f"{v:.0f}" for v in values) + " |")
-    lines.append("\nGrowth (least-squares slope, MB per patient): " + ", ".join(
-        f"{mode} {slope:.2f}" for mode, slope in slopes.items())
-        + f"; one {SIZE}^3 float32 volume is {SIZE ** 3 * 4 / 2 ** 20:.2f} MiB.")
-    numbers = {"patients": list(counts), "peak_memory_mb": medians, "peak_memory_runs_mb": runs,
-               "slope_mb_per_patient": slopes}
+    lines.append(
+        "\nGrowth (least-squares slope, MB per patient): "
+        + ", ".join(f"{mode} {slope:.2f}" for mode, slope in slopes.items())
+        + f"; one {SIZE}^3 float32 volume is {SIZE**3 * 4 / 2**20:.2f} MiB."
+    )
+    numbers = {
+        "patients": list(counts),
+        "peak_memory_mb": medians,
+        "peak_memory_runs_mb": runs,
+        "slope_mb_per_patient": slopes,
+    }
     return lines, numbers
 
 
@@ -220,22 +270,33 @@ def main(argv=None):
     repeats = 1 if args.quick else args.repeats
     parts = ("speed", "memory") if args.part == "all" else (args.part,)
     command = "python benchmarks/lazy_volumes.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    machine = {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "threads": torch.get_num_threads(), "torch": torch.__version__}
+        argv if argv is not None else sys.argv[1:]
+    )
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_volumes(pathlib.Path(tmp), 16, max(patients, *counts))
         for part in parts:
-            lines, numbers = (speed(paths, patients, repeats, args.quick) if part == "speed"
-                              else memory(paths, counts, repeats))
-            lines.append(f"\n{torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs; "
-                         "volumes simulated; the page cache was warm.")
+            lines, numbers = (
+                speed(paths, patients, repeats, args.quick)
+                if part == "speed"
+                else memory(paths, counts, repeats)
+            )
+            lines.append(
+                f"\n{torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs; "
+                "volumes simulated; the page cache was warm."
+            )
             text = "\n".join(lines)
             print(text + "\n")
             stem = f"lazy_volumes_{part}_{'quick' if args.quick else 'standard'}"
-            (RESULTS / f"{stem}.json").write_text(json.dumps(
-                {"command": command, **numbers, "machine": machine}, indent=2))
+            (RESULTS / f"{stem}.json").write_text(
+                json.dumps({"command": command, **numbers, "machine": machine}, indent=2)
+            )
             (RESULTS / f"{stem}.md").write_text(f"Command: `{command}`\n\n{text}\n")
 
 

@@ -59,16 +59,27 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _stats import corrected_interval  # noqa: E402
 
 import skfusion._net.net as net_module  # noqa: E402
-from skfusion import (ClinicalAttentionClassifier, FusionInput,  # noqa: E402
-                      ReportFusionClassifier)
+from skfusion import ClinicalAttentionClassifier, FusionInput, ReportFusionClassifier  # noqa: E402
 from skfusion.datasets import make_brain_cohort  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
-CONDITIONS = [("0%", 0.0, "MAR"), ("25% MAR", 0.25, "MAR"), ("50% MAR", 0.5, "MAR"),
-              ("25% MNAR", 0.25, "MNAR"), ("50% MNAR", 0.5, "MNAR")]
+CONDITIONS = [
+    ("0%", 0.0, "MAR"),
+    ("25% MAR", 0.25, "MAR"),
+    ("50% MAR", 0.5, "MAR"),
+    ("25% MNAR", 0.25, "MNAR"),
+    ("50% MNAR", 0.5, "MNAR"),
+]
 CSF = ["csf_abeta42", "csf_total_tau", "csf_ptau181"]
-NET = dict(backbone="resnet18", base_width=8, max_epochs=15, batch_size=32, lr=1e-3,
-           optimizer__weight_decay=1e-2, verbose=0)
+NET = dict(
+    backbone="resnet18",
+    base_width=8,
+    max_epochs=15,
+    batch_size=32,
+    lr=1e-3,
+    optimizer__weight_decay=1e-2,
+    verbose=0,
+)
 
 
 def zeroing_dropout(inputs, probability, generator):
@@ -96,8 +107,11 @@ def missing_mask(y, share, mechanism, rng):
     """True where the patient has an image."""
     if share == 0:
         return np.ones(len(y), dtype=bool)
-    rate = np.full(len(y), share) if mechanism == "MAR" else np.where(
-        y == "AD", 1.6 * share, 0.4 * share)
+    rate = (
+        np.full(len(y), share)
+        if mechanism == "MAR"
+        else np.where(y == "AD", 1.6 * share, 0.4 * share)
+    )
     return rng.random(len(y)) >= rate
 
 
@@ -110,8 +124,10 @@ def logreg(X_train, y_train, X_test):
     median-imputed (with indicators) and standardised."""
     columns = make_column_transformer(
         (OneHotEncoder(handle_unknown="ignore"), ["sex"]),
-        remainder=make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
-                                StandardScaler()))
+        remainder=make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+        ),
+    )
     model = make_pipeline(columns, LogisticRegression(max_iter=2000))
     model.fit(X_train.clinical, y_train)
     return model.predict_proba(X_test.clinical)[:, list(model.classes_).index("AD")]
@@ -131,14 +147,24 @@ def run_condition(X, y, groups, share, mechanism, seed, say):
     """Out-of-fold probabilities of every model for one (condition, seed)."""
     rng = np.random.default_rng(1000 + seed)
     present = missing_mask(y, share, mechanism, rng)
-    declared = FusionInput(X.images, X.clinical, X.text, subjects=X.subjects,
-                           layout=X.layout, present={"images": present})
-    models = (["all (mask)", "today (0%)", "LogReg (clinical)"] if share == 0 else
-              ["all (mask)", "complete only", "zero fill", "mean fill", "LogReg (clinical)"])
+    declared = FusionInput(
+        X.images,
+        X.clinical,
+        X.text,
+        subjects=X.subjects,
+        layout=X.layout,
+        present={"images": present},
+    )
+    models = (
+        ["all (mask)", "today (0%)", "LogReg (clinical)"]
+        if share == 0
+        else ["all (mask)", "complete only", "zero fill", "mean fill", "LogReg (clinical)"]
+    )
     proba = {name: np.zeros(len(y)) for name in models}
     fold_of = np.zeros(len(y), dtype=int)
     folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
-        np.zeros(len(y)), y, groups)
+        np.zeros(len(y)), y, groups
+    )
     for fold, (train, test) in enumerate(folds, start=1):
         fold_of[test] = fold
         for name in models:
@@ -158,8 +184,11 @@ def run_condition(X, y, groups, share, mechanism, seed, say):
                 model = fused(seed).fit(X[keep], y[keep])
                 proba[name][test] = proba_ad(model, declared[test])
             elif name in ("zero fill", "mean fill"):
-                fill = 0.0 if name == "zero fill" else np.asarray(
-                    X.images[train[present[train]]], dtype=np.float32).mean(axis=0)
+                fill = (
+                    0.0
+                    if name == "zero fill"
+                    else np.asarray(X.images[train[present[train]]], dtype=np.float32).mean(axis=0)
+                )
                 data = filled(X, present, fill)
                 model = fused(seed, modality_dropout=0.0).fit(data[train], y[train])
                 proba[name][test] = proba_ad(model, data[test])
@@ -180,16 +209,17 @@ def run_extra(X, y, groups, kind, seed, say):
         partial = FusionInput(X.images, clinical, subjects=X.subjects, layout=X.layout)
     else:
         text = [None if gone else report for report, gone in zip(X.text, lose)]
-        partial = FusionInput(X.images, X.clinical, text, subjects=X.subjects,
-                              layout=X.layout)
+        partial = FusionInput(X.images, X.clinical, text, subjects=X.subjects, layout=X.layout)
     fold_of = np.zeros(len(y), dtype=int)
     folds = StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
-        np.zeros(len(y)), y, groups)
+        np.zeros(len(y)), y, groups
+    )
     for fold, (train, test) in enumerate(folds, start=1):
         fold_of[test] = fold
         for name, data in (("complete", X), ("25% missing", partial)):
-            model = (fused(seed) if kind == "csf" else
-                     ReportFusionClassifier(random_state=seed, **NET))
+            model = (
+                fused(seed) if kind == "csf" else ReportFusionClassifier(random_state=seed, **NET)
+            )
             model.fit(data[train], y[train])
             proba[name][test] = proba_ad(model, data[test])
         say(f"  {kind} seed {seed} fold {fold}/5")
@@ -202,9 +232,10 @@ def fold_aucs(proba, y, fold_of, rows):
         out[name] = []
         for fold in range(1, 6):
             where = (fold_of == fold) & rows
-            positives = (y[where] == "AD")
-            out[name].append(roc_auc_score(positives, p[where])
-                             if 0 < positives.sum() < where.sum() else np.nan)
+            positives = y[where] == "AD"
+            out[name].append(
+                roc_auc_score(positives, p[where]) if 0 < positives.sum() < where.sum() else np.nan
+            )
     return out
 
 
@@ -214,8 +245,11 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # fixed epoch budget
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true",
-                        help="60 patients, 2 epochs: checks the script runs (not a result)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="60 patients, 2 epochs: checks the script runs (not a result)",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         NET["max_epochs"] = 2
@@ -225,17 +259,21 @@ def main(argv=None):
     def say(text):
         print(f"[{(time.perf_counter() - started) / 60:5.1f} min] {text}", flush=True)
 
-    cohort = make_brain_cohort(60 if args.smoke else 160, n_slices=2, image_size=64,
-                               reports=True, random_state=0)
+    cohort = make_brain_cohort(
+        60 if args.smoke else 160, n_slices=2, image_size=64, reports=True, random_state=0
+    )
     X, y, groups = cohort.X, cohort.y, cohort.groups
     seeds = list(range(args.seeds))
     records = {}
     for label, share, mechanism in CONDITIONS:
         say(label)
-        records[label] = [run_condition(X, y, groups, share, mechanism, seed, say)
-                          for seed in seeds]
-    extras = {kind: [run_extra(X, y, groups, kind, seed, say) for seed in seeds]
-              for kind in ("csf", "report")}
+        records[label] = [
+            run_condition(X, y, groups, share, mechanism, seed, say) for seed in seeds
+        ]
+    extras = {
+        kind: [run_extra(X, y, groups, kind, seed, say) for seed in seeds]
+        for kind in ("csf", "report")
+    }
     rows, goals = summarise(records, extras, y)
     minutes = (time.perf_counter() - started) / 60
     text = report(command, rows, goals, minutes, len(seeds))
@@ -244,9 +282,19 @@ def main(argv=None):
     if args.smoke:
         return
     (RESULTS / "missing.md").write_text(text)
-    (RESULTS / "missing.json").write_text(json.dumps(
-        {"command": command, "machine": platform.platform(), "minutes": minutes,
-         "rows": rows, "goals": goals}, indent=1, default=float))
+    (RESULTS / "missing.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "machine": platform.platform(),
+                "minutes": minutes,
+                "rows": rows,
+                "goals": goals,
+            },
+            indent=1,
+            default=float,
+        )
+    )
 
 
 def paired(a, b):
@@ -264,26 +312,52 @@ def summarise(records, extras, y):
                 for name, values in fold_aucs(proba, y, fold_of, where).items():
                     per_model.setdefault((subset, name), []).extend(values)
         for (subset, name), values in per_model.items():
-            rows.append({"condition": label, "patients": subset, "model": name,
-                         "auc_mean": float(np.nanmean(values)),
-                         "auc_sd": float(np.nanstd(values, ddof=1))})
+            rows.append(
+                {
+                    "condition": label,
+                    "patients": subset,
+                    "model": name,
+                    "auc_mean": float(np.nanmean(values)),
+                    "auc_sd": float(np.nanstd(values, ddof=1)),
+                }
+            )
         if label == "0%":
-            mean, low, high = paired(per_model[("all", "all (mask)")],
-                                     per_model[("all", "today (0%)")])
-            goals.append({"condition": label, "goal": "all (mask) - today >= 0 or CI holds 0",
-                          "difference": mean, "ci": [low, high], "met": bool(high >= 0)})
+            mean, low, high = paired(
+                per_model[("all", "all (mask)")], per_model[("all", "today (0%)")]
+            )
+            goals.append(
+                {
+                    "condition": label,
+                    "goal": "all (mask) - today >= 0 or CI holds 0",
+                    "difference": mean,
+                    "ci": [low, high],
+                    "met": bool(high >= 0),
+                }
+            )
             continue
-        mean, low, high = paired(per_model[("with image", "all (mask)")],
-                                 per_model[("with image", "complete only")])
-        goals.append({"condition": label,
-                      "goal": "patients with an image: all (mask) - complete only, CI low >= -0.02",
-                      "difference": mean, "ci": [low, high], "met": bool(low >= -0.02)})
+        mean, low, high = paired(
+            per_model[("with image", "all (mask)")], per_model[("with image", "complete only")]
+        )
+        goals.append(
+            {
+                "condition": label,
+                "goal": "patients with an image: all (mask) - complete only, CI low >= -0.02",
+                "difference": mean,
+                "ci": [low, high],
+                "met": bool(low >= -0.02),
+            }
+        )
         for other in ("zero fill", "mean fill"):
-            mean, low, high = paired(per_model[("all", "all (mask)")],
-                                     per_model[("all", other)])
-            goals.append({"condition": label,
-                          "goal": f"all patients: all (mask) - {other} >= 0",
-                          "difference": mean, "ci": [low, high], "met": bool(mean >= 0)})
+            mean, low, high = paired(per_model[("all", "all (mask)")], per_model[("all", other)])
+            goals.append(
+                {
+                    "condition": label,
+                    "goal": f"all patients: all (mask) - {other} >= 0",
+                    "difference": mean,
+                    "ci": [low, high],
+                    "met": bool(mean >= 0),
+                }
+            )
         diffs, boot = [], []
         rng = np.random.default_rng(7)
         for proba, present, _ in runs:
@@ -296,50 +370,76 @@ def summarise(records, extras, y):
             for _ in range(500):
                 pick = rng.integers(0, truth.size, truth.size)
                 if 0 < truth[pick].sum() < pick.size:
-                    draws.append(roc_auc_score(truth[pick], proba["all (mask)"][absent][pick])
-                                 - roc_auc_score(truth[pick],
-                                                 proba["LogReg (clinical)"][absent][pick]))
+                    draws.append(
+                        roc_auc_score(truth[pick], proba["all (mask)"][absent][pick])
+                        - roc_auc_score(truth[pick], proba["LogReg (clinical)"][absent][pick])
+                    )
             boot.append(np.asarray(draws))
         size = min(len(b) for b in boot)
         seed_mean = np.mean([b[:size] for b in boot], axis=0)
         low, high = np.percentile(seed_mean, [2.5, 97.5])
-        goals.append({"condition": label,
-                      "goal": "patients without an image: all (mask) - LogReg >= -0.01",
-                      "difference": float(np.mean(diffs)), "ci": [float(low), float(high)],
-                      "met": bool(np.mean(diffs) >= -0.01)})
+        goals.append(
+            {
+                "condition": label,
+                "goal": "patients without an image: all (mask) - LogReg >= -0.01",
+                "difference": float(np.mean(diffs)),
+                "ci": [float(low), float(high)],
+                "met": bool(np.mean(diffs) >= -0.01),
+            }
+        )
     for kind, runs in extras.items():
         per_model = {}
         for proba, _, fold_of in runs:
             for name, values in fold_aucs(proba, y, fold_of, np.ones(len(y), bool)).items():
                 per_model.setdefault(name, []).extend(values)
         for name, values in per_model.items():
-            rows.append({"condition": f"{kind}: {name}", "patients": "all",
-                         "model": "concat" if kind == "csf" else "ReportFusion",
-                         "auc_mean": float(np.nanmean(values)),
-                         "auc_sd": float(np.nanstd(values, ddof=1))})
+            rows.append(
+                {
+                    "condition": f"{kind}: {name}",
+                    "patients": "all",
+                    "model": "concat" if kind == "csf" else "ReportFusion",
+                    "auc_mean": float(np.nanmean(values)),
+                    "auc_sd": float(np.nanstd(values, ddof=1)),
+                }
+            )
         mean, low, high = paired(per_model["25% missing"], per_model["complete"])
-        goals.append({"condition": f"{kind} 25% missing", "goal": "25% missing - complete "
-                      "(reported, no goal)", "difference": mean, "ci": [low, high],
-                      "met": None})
+        goals.append(
+            {
+                "condition": f"{kind} 25% missing",
+                "goal": "25% missing - complete (reported, no goal)",
+                "difference": mean,
+                "ci": [low, high],
+                "met": None,
+            }
+        )
     return rows, goals
 
 
 def report(command, rows, goals, minutes, n_seeds):
-    lines = ["# Patients without an image", "",
-             f"`{command}` — {platform.machine()}, {minutes:.1f} min. The built-in cohort "
-             "(simulated), AD vs NC, 160 patients (2 coronal slices of 64x64 each), "
-             f"subject-grouped stratified 5-fold × {n_seeds} seed(s); "
-             "ClinicalAttentionClassifier(mode=\"concat\"), ResNet18 width 8, 15 epochs. "
-             "AUC mean ± sd over (seed, fold).", "",
-             "| condition | test patients | model | AUC |", "|---|---|---|---|"]
+    lines = [
+        "# Patients without an image",
+        "",
+        f"`{command}` — {platform.machine()}, {minutes:.1f} min. The built-in cohort "
+        "(simulated), AD vs NC, 160 patients (2 coronal slices of 64x64 each), "
+        f"subject-grouped stratified 5-fold × {n_seeds} seed(s); "
+        'ClinicalAttentionClassifier(mode="concat"), ResNet18 width 8, 15 epochs. '
+        "AUC mean ± sd over (seed, fold).",
+        "",
+        "| condition | test patients | model | AUC |",
+        "|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append(f"| {row['condition']} | {row['patients']} | {row['model']} | "
-                     f"{row['auc_mean']:.3f} ± {row['auc_sd']:.3f} |")
+        lines.append(
+            f"| {row['condition']} | {row['patients']} | {row['model']} | "
+            f"{row['auc_mean']:.3f} ± {row['auc_sd']:.3f} |"
+        )
     lines += ["", "| condition | comparison | difference | 95% CI | met |", "|---|---|---|---|---|"]
     for goal in goals:
         met = "—" if goal["met"] is None else ("yes" if goal["met"] else "**no**")
-        lines.append(f"| {goal['condition']} | {goal['goal']} | {goal['difference']:+.3f} | "
-                     f"[{goal['ci'][0]:+.3f}, {goal['ci'][1]:+.3f}] | {met} |")
+        lines.append(
+            f"| {goal['condition']} | {goal['goal']} | {goal['difference']:+.3f} | "
+            f"[{goal['ci'][0]:+.3f}, {goal['ci'][1]:+.3f}] | {met} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -48,8 +48,16 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _provenance import commit  # noqa: E402
 from _stats import draws_interval  # noqa: E402
 from _variants import VARIANTS, make_variant  # noqa: E402
-from cohorts import FAMILIES, METRIC, PROFILE, Classical, Network, _encoder  # noqa: E402
-from cohorts import baselines, score  # noqa: E402
+from cohorts import (  # noqa: E402
+    FAMILIES,
+    METRIC,
+    PROFILE,
+    Classical,
+    Network,
+    _encoder,
+    baselines,
+    score,
+)
 
 from skfusion import FusionInput  # noqa: E402
 
@@ -74,19 +82,27 @@ class EmbedThenBoost:
         from skfusion import ImageClinicalPretrainer, ImageEmbedder
 
         size = {k: v for k, v in self.profile.items() if k in ("backbone", "base_width")}
-        pretrainer = ImageClinicalPretrainer(**size, max_epochs=self.profile["max_epochs"],
-                                             batch_size=64, lr=1e-3, verbose=0,
-                                             random_state=self.seed).fit(X)
+        pretrainer = ImageClinicalPretrainer(
+            **size,
+            max_epochs=self.profile["max_epochs"],
+            batch_size=64,
+            lr=1e-3,
+            verbose=0,
+            random_state=self.seed,
+        ).fit(X)
         self.embedder_ = ImageEmbedder(image_weights=FrozenEstimator(pretrainer)).fit(X)
         features = self._features(X, fitting=True)
-        model = (HistGradientBoostingClassifier if self.task == "classification"
-                 else HistGradientBoostingRegressor)(random_state=self.seed)
+        model = (
+            HistGradientBoostingClassifier
+            if self.task == "classification"
+            else HistGradientBoostingRegressor
+        )(random_state=self.seed)
         self.model_ = model.fit(features, y)
         return self
 
     def _features(self, X, fitting=False):
         frame = self.embedder_.transform(X)
-        images = frame.iloc[:, :self.embedder_.n_image_features_].to_numpy()
+        images = frame.iloc[:, : self.embedder_.n_image_features_].to_numpy()
         if fitting:
             self.encoder_ = _encoder().fit(X.clinical)
         return np.c_[images, self.encoder_.transform(X.clinical)]
@@ -114,35 +130,54 @@ class Oracle(Classical):
 
 def methods(variant, draw, profile, latents):
     """name -> (group, maker): the networks, the sklearn baselines, the oracle."""
-    profile = {**profile, "random_state": draw, "verbose": 0,
-               **({"spatial_dims": 3} if variant.dims == 3 else {})}
+    profile = {
+        **profile,
+        "random_state": draw,
+        "verbose": 0,
+        **({"spatial_dims": 3} if variant.dims == 3 else {}),
+    }
     # The plain names are the networks with their defaults, which have no linear image
     # path; "+ image PCA" adds it (issue 41).
-    found = {name: ("network", lambda f=family, p=params: Network(
-        f, {**p, "image_shortcut": None}, variant.kind, profile))
-             for name, (family, params) in FAMILIES.items()}
+    found = {
+        name: (
+            "network",
+            lambda f=family, p=params: Network(
+                f, {**p, "image_shortcut": None}, variant.kind, profile
+            ),
+        )
+        for name, (family, params) in FAMILIES.items()
+    }
     # The linear image path (issue 41). "at its start":
     # the same network left where it starts (one step at lr 1e-12): the logistic (ridge,
     # Cox) model on pixel PCA + table it begins as, fitted on the same training patients.
     for name, (family, params) in FAMILIES.items():
         shortcut = {**params, "image_shortcut": "pca"}
-        found[f"{name} + image PCA"] = ("network", lambda f=family, p=shortcut: Network(
-            f, p, variant.kind, profile))
+        found[f"{name} + image PCA"] = (
+            "network",
+            lambda f=family, p=shortcut: Network(f, p, variant.kind, profile),
+        )
         found[f"{name} + image PCA, at its start"] = (
-            "start", lambda f=family, p=shortcut: Network(
-                f, p, variant.kind, {**profile, "max_epochs": 1, "lr": 1e-12}))
+            "start",
+            lambda f=family, p=shortcut: Network(
+                f, p, variant.kind, {**profile, "max_epochs": 1, "lr": 1e-12}
+            ),
+        )
     # The paper's block (the default before 0.4.0; issue 38, part 5): records made before
     # the "inner" form became the default were renamed to this, and it stays comparable.
     paper = {"attention_form": "paper", "attention_start": "paper", "image_shortcut": None}
-    found[PAPER_BLOCK] = ("network", lambda: Network("ClinicalAttention", paper,
-                                                     variant.kind, profile))
-    found.update({name: ("baseline", make)
-                  for name, make in baselines(variant.kind, draw, 20).items()})
+    found[PAPER_BLOCK] = (
+        "network",
+        lambda: Network("ClinicalAttention", paper, variant.kind, profile),
+    )
+    found.update(
+        {name: ("baseline", make) for name, make in baselines(variant.kind, draw, 20).items()}
+    )
     if variant.kind != "survival":
-        found["Embed + GradBoost"] = ("baseline",
-                                      lambda: EmbedThenBoost(variant.kind, draw, profile))
-    found["Oracle (table + latent)"] = ("oracle",
-                                        lambda: Oracle(variant.kind, *latents, seed=draw))
+        found["Embed + GradBoost"] = (
+            "baseline",
+            lambda: EmbedThenBoost(variant.kind, draw, profile),
+        )
+    found["Oracle (table + latent)"] = ("oracle", lambda: Oracle(variant.kind, *latents, seed=draw))
     return found
 
 
@@ -169,8 +204,9 @@ def run(variants, sizes, draws, n_test, profile, tag, command, say, only=None):
         for n in sizes:
             for draw in range(draws):
                 X, y, latent = cohort(variant, n, draw)
-                for name, (group, make) in methods(variant, draw, profile,
-                                                   (latent, latent_test)).items():
+                for name, (group, make) in methods(
+                    variant, draw, profile, (latent, latent_test)
+                ).items():
                     if (only and name not in only) or (variant.name, n, draw, name) in done:
                         continue
                     start = time.perf_counter()
@@ -178,18 +214,29 @@ def run(variants, sizes, draws, n_test, profile, tag, command, say, only=None):
                         warnings.simplefilter("ignore")
                         model = make().fit(X, y)
                         value = float(score(variant.kind, y_test, model.score(X_test)))
-                    stored["records"].append({
-                        "variant": variant.name, "role": variant.role, "kind": variant.kind,
-                        "n": n, "draw": draw, "method": name, "group": group,
-                        "value": value,
-                        "seconds": time.perf_counter() - start, "commit": code})
+                    stored["records"].append(
+                        {
+                            "variant": variant.name,
+                            "role": variant.role,
+                            "kind": variant.kind,
+                            "n": n,
+                            "draw": draw,
+                            "method": name,
+                            "group": group,
+                            "value": value,
+                            "seconds": time.perf_counter() - start,
+                            "commit": code,
+                        }
+                    )
                     stored["command"], stored["commit"] = command, code
                     if command not in stored.setdefault("commands", []):
                         stored["commands"].append(command)
                     stored["profile"], stored["test"] = profile, n_test
                     records_path(tag).write_text(json.dumps(stored, indent=1))
-                    say(f"{variant.name} n={n} draw {draw}: {name} "
-                        f"{METRIC[variant.kind]} {value:.3f}")
+                    say(
+                        f"{variant.name} n={n} draw {draw}: {name} "
+                        f"{METRIC[variant.kind]} {value:.3f}"
+                    )
 
 
 def report(say=print):
@@ -201,30 +248,40 @@ def report(say=print):
         records += stored["records"]
         made = list(dict.fromkeys(r["commit"] for r in stored["records"]))
         made = made if len(made) <= 2 else [made[0], "…", made[-1]]
-        commands.append(", ".join(f"`{c}`" for c in stored.get("commands", [])
-                                  or [stored.get("command", "?")])
-                        + f" (records on commits {', '.join(made)}; "
-                        f"{sum(r['seconds'] for r in stored['records']) / 60:.0f} min of "
-                        "fitting in all)")
+        commands.append(
+            ", ".join(f"`{c}`" for c in stored.get("commands", []) or [stored.get("command", "?")])
+            + f" (records on commits {', '.join(made)}; "
+            f"{sum(r['seconds'] for r in stored['records']) / 60:.0f} min of "
+            "fitting in all)"
+        )
     cells, groups = {}, {}
     for r in records:
         groups[r["method"]] = r["group"]
         cells.setdefault((r["variant"], r["role"], r["kind"], r["n"]), {}).setdefault(
-            r["method"], {})[r["draw"]] = r["value"]
-    lines = ["# Ahead of sklearn alone? Independent draws, one fresh test cohort", "",
-             "Simulated data (`benchmarks/_variants.py`). Made by: " + "; ".join(commands),
-             "", "Each cell: mean over draws [95% t interval]; \"− best baseline\": the paired "
-             "difference to the best sklearn baseline on the same draws (the oracle is not a "
-             "baseline).", ""]
+            r["method"], {}
+        )[r["draw"]] = r["value"]
+    lines = [
+        "# Ahead of sklearn alone? Independent draws, one fresh test cohort",
+        "",
+        "Simulated data (`benchmarks/_variants.py`). Made by: " + "; ".join(commands),
+        "",
+        'Each cell: mean over draws [95% t interval]; "− best baseline": the paired '
+        "difference to the best sklearn baseline on the same draws (the oracle is not a "
+        "baseline).",
+        "",
+    ]
     for (variant, role, kind, n), by_method in sorted(cells.items()):
         baseline_names = [m for m in by_method if groups[m] == "baseline"]
-        best = max(baseline_names, key=lambda m: np.mean(list(by_method[m].values())),
-                   default=None)
-        lines += [f"## {variant} ({role}, {kind}), n = {n}", "",
-                  f"| method | {METRIC[kind]} | − best baseline ({best}) | draws |",
-                  "|---|---|---|---|"]
-        for method, values in sorted(by_method.items(), key=lambda kv: -np.mean(
-                list(kv[1].values()))):
+        best = max(baseline_names, key=lambda m: np.mean(list(by_method[m].values())), default=None)
+        lines += [
+            f"## {variant} ({role}, {kind}), n = {n}",
+            "",
+            f"| method | {METRIC[kind]} | − best baseline ({best}) | draws |",
+            "|---|---|---|---|",
+        ]
+        for method, values in sorted(
+            by_method.items(), key=lambda kv: -np.mean(list(kv[1].values()))
+        ):
             mean, low, high = draws_interval(list(values.values()))
             diff = "—"
             if best is not None and method != best:
@@ -232,26 +289,40 @@ def report(say=print):
                 if shared:
                     d = draws_interval([values[k] - by_method[best][k] for k in shared])
                     diff = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
-            lines.append(f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] | {diff} | "
-                         f"{len(values)} |")
+            lines.append(
+                f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] | {diff} | {len(values)} |"
+            )
         for method in sorted(by_method):
             start = f"{method}, at its start"
             if start in by_method:
                 shared = sorted(set(by_method[method]) & set(by_method[start]))
-                d = draws_interval([by_method[method][k] - by_method[start][k]
-                                    for k in shared])
-                lines.append(f"\nWhat training added to {method}'s own start (the linear "
-                             f"model on pixel PCA + table it begins as): {d[0]:+.3f} "
-                             f"[{d[1]:+.3f}, {d[2]:+.3f}] over {len(shared)} draws.")
+                d = draws_interval([by_method[method][k] - by_method[start][k] for k in shared])
+                lines.append(
+                    f"\nWhat training added to {method}'s own start (the linear "
+                    f"model on pixel PCA + table it begins as): {d[0]:+.3f} "
+                    f"[{d[1]:+.3f}, {d[2]:+.3f}] over {len(shared)} draws."
+                )
         lines.append("")
-    lines[6:6] = (goals(cells, groups, "full (RBCA)", "concat",
-                        "with their defaults (no linear image path)") + [""]
-                  + goals(cells, groups, PAPER_BLOCK, "concat",
-                          "with their defaults, full with the paper's block and start (the "
-                          "default before 0.4.0)") + [""]
-                  + goals(cells, groups, f"{PAPER_BLOCK} + image PCA", "concat + image PCA",
-                          "with the linear image path (image_shortcut=\"pca\"), full with "
-                          "the paper's block") + [""])
+    lines[6:6] = (
+        goals(cells, groups, "full (RBCA)", "concat", "with their defaults (no linear image path)")
+        + [""]
+        + goals(
+            cells,
+            groups,
+            PAPER_BLOCK,
+            "concat",
+            "with their defaults, full with the paper's block and start (the default before 0.4.0)",
+        )
+        + [""]
+        + goals(
+            cells,
+            groups,
+            f"{PAPER_BLOCK} + image PCA",
+            "concat + image PCA",
+            'with the linear image path (image_shortcut="pca"), full with the paper\'s block',
+        )
+        + [""]
+    )
     text = "\n".join(lines) + "\n"
     (RESULTS / "powered.md").write_text(text)
     say(text)
@@ -270,17 +341,16 @@ def figure(tag="curves", path=None):
     cells = {}
     for r in stored["records"]:
         cells.setdefault(r["variant"], {}).setdefault((r["method"], r["group"]), {}).setdefault(
-            r["n"], []).append(r["value"])
+            r["n"], []
+        ).append(r["value"])
     # A size is drawn once every draw has run for it; a variant once two sizes are.
     for by_method in cells.values():
         for key, by_n in list(by_method.items()):
             most = max(len(values) for values in by_n.values())
             by_method[key] = {n: v for n, v in by_n.items() if len(v) == most}
-    cells = {v: m for v, m in cells.items()
-             if max(len(by_n) for by_n in m.values()) >= 2}
+    cells = {v: m for v, m in cells.items() if max(len(by_n) for by_n in m.values()) >= 2}
     variants = sorted(cells, key=lambda v: [x.name for x in VARIANTS].index(v))
-    fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.6), squeeze=False)
     style = {"network": "-", "baseline": "--", "oracle": ":", "start": "-."}
     for ax, variant in zip(axes[0], variants):
         kind = next(r["kind"] for r in stored["records"] if r["variant"] == variant)
@@ -288,10 +358,16 @@ def figure(tag="curves", path=None):
             sizes = sorted(by_n)
             rows = [draws_interval(by_n[n]) for n in sizes]
             means = [r[0] for r in rows]
-            line, = ax.plot(sizes, means, style.get(group, "-"), marker="o", markersize=3,
-                            label=method)
-            ax.fill_between(sizes, [r[1] for r in rows], [r[2] for r in rows],
-                            color=line.get_color(), alpha=0.12)
+            (line,) = ax.plot(
+                sizes, means, style.get(group, "-"), marker="o", markersize=3, label=method
+            )
+            ax.fill_between(
+                sizes,
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                color=line.get_color(),
+                alpha=0.12,
+            )
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({n for by_n in cells[variant].values() for n in by_n}))
         ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -314,14 +390,23 @@ def goals(cells, groups, full="full (RBCA)", concat="concat", label=""):
     """Issue 38's goals at n = 400, one row per judged classification variant: full minus
     the best sklearn baseline (>= -0.02, half-width <= 0.03) and minus concat (>= -0.01);
     where the image carries no signal, every family within 0.01 of LogReg on the table."""
-    lines = [f"## Goals at n = 400 (judged classification variants), networks {label}", "",
-             "| variant | draws | full | concat | best baseline | full − best baseline | goal "
-             "(≥ −0.02, half-width ≤ 0.03) | full − concat | goal (≥ −0.01) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## Goals at n = 400 (judged classification variants), networks {label}",
+        "",
+        "| variant | draws | full | concat | best baseline | full − best baseline | goal "
+        "(≥ −0.02, half-width ≤ 0.03) | full − concat | goal (≥ −0.01) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for (variant, role, kind, n), by_method in sorted(cells.items()):
         baseline_names = [m for m in by_method if groups[m] == "baseline"]
-        if (role != "judged" or kind != "classification" or n != 400 or not baseline_names
-                or full not in by_method or concat not in by_method):
+        if (
+            role != "judged"
+            or kind != "classification"
+            or n != 400
+            or not baseline_names
+            or full not in by_method
+            or concat not in by_method
+        ):
             continue
         best = max(baseline_names, key=lambda m: np.mean(list(by_method[m].values())))
 
@@ -337,16 +422,23 @@ def goals(cells, groups, full="full (RBCA)", concat="concat", label=""):
             f"{np.mean(list(by_method[best].values())):.3f} | {to_best[0]:+.3f} "
             f"[{to_best[1]:+.3f}, {to_best[2]:+.3f}] | {'met' if met_best else 'NOT met'} | "
             f"{to_concat[0]:+.3f} [{to_concat[1]:+.3f}, {to_concat[2]:+.3f}] | "
-            f"{'met' if to_concat[0] >= -0.01 else 'NOT met'} |")
+            f"{'met' if to_concat[0] >= -0.01 else 'NOT met'} |"
+        )
         if variant == "no image signal":
             table = "LogReg (clinical)"
-            below = {m: diff(m, table)[0] for m in by_method if groups[m] == "network"
-                     and ("image PCA" in m) == ("image PCA" in full)
-                     and (m == full or PAPER_BLOCK not in m)}
+            below = {
+                m: diff(m, table)[0]
+                for m in by_method
+                if groups[m] == "network"
+                and ("image PCA" in m) == ("image PCA" in full)
+                and (m == full or PAPER_BLOCK not in m)
+            }
             worst = min(below, key=below.get)
-            lines.append(f"| ↳ no image signal: every family within 0.01 of {table}? | | | | "
-                         f"| worst: {worst} {below[worst]:+.3f} | "
-                         f"{'met' if below[worst] >= -0.01 else 'NOT met'} | | |")
+            lines.append(
+                f"| ↳ no image signal: every family within 0.01 of {table}? | | | | "
+                f"| worst: {worst} {below[worst]:+.3f} | "
+                f"{'met' if below[worst] >= -0.01 else 'NOT met'} | | |"
+            )
     return lines
 
 
@@ -360,10 +452,15 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
     parser.add_argument("--tag", default=None)
     parser.add_argument("--report", action="store_true")
-    parser.add_argument("--figure", default=None, metavar="TAG",
-                        help="draw results/powered_TAG.png from powered_TAG.json")
-    parser.add_argument("--smoke", action="store_true",
-                        help="2 draws of 40 patients, 2 epochs, 100 test patients")
+    parser.add_argument(
+        "--figure",
+        default=None,
+        metavar="TAG",
+        help="draw results/powered_TAG.png from powered_TAG.json",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="2 draws of 40 patients, 2 epochs, 100 test patients"
+    )
     args = parser.parse_args(argv)
     if args.report:
         report()
@@ -371,8 +468,7 @@ def main(argv=None):
     if args.figure:
         print(figure(args.figure))
         return 0
-    command = "python benchmarks/powered.py " + " ".join(sys.argv[1:] if argv is None
-                                                          else argv)
+    command = "python benchmarks/powered.py " + " ".join(sys.argv[1:] if argv is None else argv)
     profile = dict(PROFILE)
     if args.smoke:
         profile.update(max_epochs=2, base_width=4)
@@ -392,8 +488,17 @@ def main(argv=None):
     sizes = args.sizes or ([400] if args.part != "curves" else list(SIZES))
     tag = args.tag or args.part or "run"
     started = time.perf_counter()
-    run(variants, sizes, args.draws, args.test, profile, tag, command,
-        lambda s: print(s, flush=True), only=args.methods)
+    run(
+        variants,
+        sizes,
+        args.draws,
+        args.test,
+        profile,
+        tag,
+        command,
+        lambda s: print(s, flush=True),
+        only=args.methods,
+    )
     print(f"{(time.perf_counter() - started) / 60:.1f} min")
     if args.smoke:
         report()

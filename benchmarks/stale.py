@@ -63,8 +63,9 @@ def result_commits():
             found[stem] = (str(recorded).removesuffix("-dirty"), "recorded")
         elif stem not in found or found[stem][1] != "recorded":
             # The last commit that changed its content: a move (git mv) is not a re-run.
-            last = git("log", "-1", "--format=%H", "--follow", "--diff-filter=AM", "--",
-                       str(path)).stdout.strip()
+            last = git(
+                "log", "-1", "--format=%H", "--follow", "--diff-filter=AM", "--", str(path)
+            ).stdout.strip()
             if last and (stem not in found or _is_ancestor(found[stem][0], last)):
                 found[stem] = (last, "last commit of the file")
             elif stem not in found:
@@ -86,8 +87,10 @@ def overtaken_by(commit, changes):
 def stale_results():
     """Result stem -> (commit, how known, the changes that overtook it) for every result."""
     changes = behaviour_changes()
-    return {stem: (commit, how, overtaken_by(commit, changes))
-            for stem, (commit, how) in result_commits().items()}
+    return {
+        stem: (commit, how, overtaken_by(commit, changes))
+        for stem, (commit, how) in result_commits().items()
+    }
 
 
 def cited_without_saying(results=None):
@@ -104,8 +107,9 @@ def cited_without_saying(results=None):
                 cited = match.group(1).rstrip(".*/`)")
                 names = {cited.split(".")[0]} if cited else set()
                 # "results/x_" or "results/pretraining_fusion_" name a family of results.
-                hits = sorted(s for s in stale if s in names or (
-                    cited.endswith("_") and s.startswith(cited)))
+                hits = sorted(
+                    s for s in stale if s in names or (cited.endswith("_") and s.startswith(cited))
+                )
                 found += [(name, number, hit) for hit in hits]
     return found
 
@@ -113,8 +117,9 @@ def cited_without_saying(results=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--all", action="store_true", help="list fresh results too")
-    parser.add_argument("--cited", action="store_true",
-                        help="stale results the READMEs cite without saying so")
+    parser.add_argument(
+        "--cited", action="store_true", help="stale results the READMEs cite without saying so"
+    )
     args = parser.parse_args(argv)
     results = stale_results()
     if args.cited:
@@ -129,8 +134,11 @@ def main(argv=None):
     shown = 0
     for stem, (commit, how, overtaken) in sorted(results.items()):
         if overtaken or args.all:
-            state = f"stale (after it: {', '.join(c[:7] for c in overtaken)})" if overtaken \
+            state = (
+                f"stale (after it: {', '.join(c[:7] for c in overtaken)})"
+                if overtaken
                 else "current"
+            )
             print(f"{stem}: {state}; ran on {(commit or '?')[:7]} ({how})")
             shown += 1
     n_stale = sum(bool(o) for _, _, o in results.values())

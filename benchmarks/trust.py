@@ -73,8 +73,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _provenance import commit  # noqa: E402
 from _stats import draws_interval  # noqa: E402
 
-from skfusion import (ClinicalAttentionClassifier, FeatureModulationClassifier,  # noqa: E402
-                      FusionInput, GatedFusionClassifier, ReportFusionClassifier)
+from skfusion import (  # noqa: E402
+    ClinicalAttentionClassifier,
+    FeatureModulationClassifier,
+    FusionInput,
+    GatedFusionClassifier,
+    ReportFusionClassifier,
+)
 from skfusion.conformal import ConformalClassifier, coverage  # noqa: E402
 from skfusion.datasets import make_brain_cohort  # noqa: E402
 from skfusion.metrics import expected_calibration_error  # noqa: E402
@@ -83,14 +88,37 @@ from skfusion.uncertainty import SeedEnsemble  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 CONFIGS = {
-    "standard": dict(train=800, test=1000, recalibrate=100, held_out=1000, shifted=500,
-                     image_size=64, epochs=15, draws=6),
-    "quick": dict(train=120, test=150, recalibrate=40, held_out=150, shifted=60,
-                  image_size=32, epochs=5, draws=2),
+    "standard": dict(
+        train=800,
+        test=1000,
+        recalibrate=100,
+        held_out=1000,
+        shifted=500,
+        image_size=64,
+        epochs=15,
+        draws=6,
+    ),
+    "quick": dict(
+        train=120,
+        test=150,
+        recalibrate=40,
+        held_out=150,
+        shifted=60,
+        image_size=32,
+        epochs=5,
+        draws=2,
+    ),
 }
 #: Each cohort's random_state is OFFSET[role] + draw: no two cohorts share one.
-OFFSET = {"train": 0, "reference": 10_000, "external": 20_000, "recalibrate": 30_000,
-          "held_out": 40_000, "new reference": 50_000, "new external": 60_000}
+OFFSET = {
+    "train": 0,
+    "reference": 10_000,
+    "external": 20_000,
+    "recalibrate": 30_000,
+    "held_out": 40_000,
+    "new reference": 50_000,
+    "new external": 60_000,
+}
 FAMILIES = {
     "full": (ClinicalAttentionClassifier, {"mode": "full"}),
     "concat": (ClinicalAttentionClassifier, {"mode": "concat"}),
@@ -102,8 +130,7 @@ FAMILIES = {
 LOGREG = "LogReg (clinical)"
 POSITIVE = "AD"
 SETTINGS = ("reference", "external, as fitted", "external, recalibrated in the large")
-FIGURES = ("AUC", "ECE", "ECE (debiased)", "Calibration slope", "Calibration intercept",
-           "Brier")
+FIGURES = ("AUC", "ECE", "ECE (debiased)", "Calibration slope", "Calibration intercept", "Brier")
 
 
 class ClinicalOnly(LogisticRegression):
@@ -112,11 +139,15 @@ class ClinicalOnly(LogisticRegression):
     it the same patients as the networks."""
 
     def fit(self, X, y):
-        self.pipeline_ = make_pipeline(make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore"), ["sex"]),
-            remainder=make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
-                                    StandardScaler())),
-            LogisticRegression(max_iter=2000)).fit(X.clinical, y)
+        self.pipeline_ = make_pipeline(
+            make_column_transformer(
+                (OneHotEncoder(handle_unknown="ignore"), ["sex"]),
+                remainder=make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
+            ),
+            LogisticRegression(max_iter=2000),
+        ).fit(X.clinical, y)
         self.classes_ = self.pipeline_.classes_
         return self
 
@@ -131,8 +162,14 @@ def cohort(config, size, role, draw):
     """``config[size]`` new patients of the site ``role`` names, ``random_state`` from
     ``OFFSET[role] + draw``."""
     site = "external" if "external" in role or role == "recalibrate" else None
-    data = make_brain_cohort(config[size], n_slices=2, image_size=config["image_size"],
-                             reports=True, site=site, random_state=OFFSET[role] + draw)
+    data = make_brain_cohort(
+        config[size],
+        n_slices=2,
+        image_size=config["image_size"],
+        reports=True,
+        site=site,
+        random_state=OFFSET[role] + draw,
+    )
     return data.X, np.asarray(data.y)
 
 
@@ -140,8 +177,17 @@ def model(name, config, seed, calibration="temperature"):
     if name == LOGREG:
         return ClinicalOnly()
     cls, options = FAMILIES[name]
-    return cls(backbone="resnet18", base_width=8, max_epochs=config["epochs"], batch_size=32,
-               lr=1e-3, calibration=calibration, verbose=0, random_state=seed, **options)
+    return cls(
+        backbone="resnet18",
+        base_width=8,
+        max_epochs=config["epochs"],
+        batch_size=32,
+        lr=1e-3,
+        calibration=calibration,
+        verbose=0,
+        random_state=seed,
+        **options,
+    )
 
 
 def inputs_for(name, X):
@@ -166,35 +212,45 @@ def figures(y, p):
 
 def shift_in_the_large(y, p):
     """The logit shift (slope held at 1) that matches ``p`` to the event rate of ``y``."""
-    return _calibration((np.asarray(y) == POSITIVE).astype(float), p, 15)[
-        "Calibration intercept"]
+    return _calibration((np.asarray(y) == POSITIVE).astype(float), p, 15)["Calibration intercept"]
 
 
 def calibration_part(config, say, method="temperature", draws=None):
     records = []
     for draw in range(draws or config["draws"]):
         X, y = cohort(config, "train", "train", draw)
-        tests = {role: cohort(config, size, role, draw) for role, size in
-                 (("reference", "test"), ("external", "test"),
-                  ("recalibrate", "recalibrate"))}
+        tests = {
+            role: cohort(config, size, role, draw)
+            for role, size in (
+                ("reference", "test"),
+                ("external", "test"),
+                ("recalibrate", "recalibrate"),
+            )
+        }
         for name in [*FAMILIES, LOGREG]:
             started = time.perf_counter()
             fitted = model(name, config, draw, method).fit(inputs_for(name, X), y)
-            p = {role: positive(fitted, inputs_for(name, Xt)) for role, (Xt, _) in
-                 tests.items()}
+            p = {role: positive(fitted, inputs_for(name, Xt)) for role, (Xt, _) in tests.items()}
             shift = shift_in_the_large(tests["recalibrate"][1], p["recalibrate"])
             shifted = expit(logit(np.clip(p["external"], EPS, 1 - EPS)) + shift)
-            record = {"draw": draw, "model": name, "shift": shift,
-                      "temperature": float(getattr(fitted, "temperature_", np.nan)),
-                      SETTINGS[0]: figures(tests["reference"][1], p["reference"]),
-                      SETTINGS[1]: figures(tests["external"][1], p["external"]),
-                      SETTINGS[2]: figures(tests["external"][1], shifted)}
+            record = {
+                "draw": draw,
+                "model": name,
+                "shift": shift,
+                "temperature": float(getattr(fitted, "temperature_", np.nan)),
+                SETTINGS[0]: figures(tests["reference"][1], p["reference"]),
+                SETTINGS[1]: figures(tests["external"][1], p["external"]),
+                SETTINGS[2]: figures(tests["external"][1], shifted),
+            }
             records.append(record)
-            say(f"  draw {draw} {name}: AUC {record[SETTINGS[0]]['AUC']:.3f} reference, "
+            say(
+                f"  draw {draw} {name}: AUC {record[SETTINGS[0]]['AUC']:.3f} reference, "
                 f"{record[SETTINGS[1]]['AUC']:.3f} external; ECE "
                 f"{record[SETTINGS[0]]['ECE']:.3f}, {record[SETTINGS[1]]['ECE']:.3f}, "
                 f"{record[SETTINGS[2]]['ECE']:.3f} recalibrated "
-                f"({time.perf_counter() - started:.0f} s)", flush=True)
+                f"({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
     return {"method": method, "records": records}
 
 
@@ -224,9 +280,11 @@ def calibration_rows(part):
             for key in ("AUC", "ECE"):
                 row[f"{key} - LogReg"] = paired(found, name, lambda r: r[setting][key])
             if name in FAMILIES and setting == "reference":
-                row["goal"] = bool(row["ECE"][0] <= 0.04
-                                   and row["ECE"][0] <= found_mean(found, setting) + 0.01
-                                   and 0.85 <= row["Calibration slope"][0] <= 1.15)
+                row["goal"] = bool(
+                    row["ECE"][0] <= 0.04
+                    and row["ECE"][0] <= found_mean(found, setting) + 0.01
+                    and 0.85 <= row["Calibration slope"][0] <= 1.15
+                )
             rows.append(row)
     return rows
 
@@ -242,27 +300,42 @@ def conformal_part(config, say, draws=None):
         X_new, y_new = cohort(config, "held_out", "held_out", draw)
         for name in [*FAMILIES, LOGREG]:
             started = time.perf_counter()
-            wrapped = ConformalClassifier(model(name, config, draw, calibration=None),
-                                          alpha=0.1, random_state=draw)
+            wrapped = ConformalClassifier(
+                model(name, config, draw, calibration=None), alpha=0.1, random_state=draw
+            )
             wrapped.fit(inputs_for(name, X), y)
             sets = wrapped.predict_set(inputs_for(name, X_new))
-            records.append({"draw": draw, "model": name,
-                            "coverage": float(coverage(y_new, sets, classes=wrapped.classes_)),
-                            "size": float(sets.sum(axis=1).mean()),
-                            "n_calibration_subjects": int(wrapped.n_calibration_subjects_)})
-            say(f"  conformal draw {draw} {name}: coverage {records[-1]['coverage']:.3f}, "
+            records.append(
+                {
+                    "draw": draw,
+                    "model": name,
+                    "coverage": float(coverage(y_new, sets, classes=wrapped.classes_)),
+                    "size": float(sets.sum(axis=1).mean()),
+                    "n_calibration_subjects": int(wrapped.n_calibration_subjects_),
+                }
+            )
+            say(
+                f"  conformal draw {draw} {name}: coverage {records[-1]['coverage']:.3f}, "
                 f"mean size {records[-1]['size']:.3f} "
-                f"({time.perf_counter() - started:.0f} s)", flush=True)
+                f"({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
     return {"records": records}
 
 
 def conformal_rows(part, best):
     found = by_model(part["records"])
-    return [{"model": name, "draws": len(draws),
-             "coverage": draws_interval([d["coverage"] for d in draws.values()]),
-             "size": draws_interval([d["size"] for d in draws.values()]),
-             "size - LogReg": paired(found, name, lambda r: r["size"]),
-             "best": name == best} for name, draws in found.items()]
+    return [
+        {
+            "model": name,
+            "draws": len(draws),
+            "coverage": draws_interval([d["coverage"] for d in draws.values()]),
+            "size": draws_interval([d["size"] for d in draws.values()]),
+            "size - LogReg": paired(found, name, lambda r: r["size"]),
+            "best": name == best,
+        }
+        for name, draws in found.items()
+    ]
 
 
 def uncertainty_part(config, say, draws=None):
@@ -270,29 +343,39 @@ def uncertainty_part(config, say, draws=None):
     for draw in range(draws or config["draws"]):
         X, y = cohort(config, "train", "train", draw)
         started = time.perf_counter()
-        ensemble = SeedEnsemble(model("concat", config, draw, calibration=None), n_members=5,
-                                random_state=draw, verbose=0).fit(inputs_for("concat", X), y)
+        ensemble = SeedEnsemble(
+            model("concat", config, draw, calibration=None),
+            n_members=5,
+            random_state=draw,
+            verbose=0,
+        ).fit(inputs_for("concat", X), y)
         record = {"draw": draw}
         for role in ("new reference", "new external"):
             X_new, y_new = cohort(config, "shifted", role, draw)
             data = inputs_for("concat", X_new)
             record[role] = {
                 "epistemic": float(np.mean(ensemble.predict_uncertainty(data)["epistemic"])),
-                "AUC": float(roc_auc_score(y_new == POSITIVE, positive(ensemble, data)))}
+                "AUC": float(roc_auc_score(y_new == POSITIVE, positive(ensemble, data))),
+            }
         records.append(record)
-        say(f"  ensemble draw {draw}: epistemic {record['new reference']['epistemic']:.4f} "
+        say(
+            f"  ensemble draw {draw}: epistemic {record['new reference']['epistemic']:.4f} "
             f"reference, {record['new external']['epistemic']:.4f} external "
-            f"({time.perf_counter() - started:.0f} s)", flush=True)
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     return {"records": records}
 
 
 def uncertainty_row(part):
     records = part["records"]
-    value = {role: {key: draws_interval([r[role][key] for r in records])
-                    for key in ("epistemic", "AUC")}
-             for role in ("new reference", "new external")}
-    value["difference"] = draws_interval([r["new external"]["epistemic"]
-                                          - r["new reference"]["epistemic"] for r in records])
+    value = {
+        role: {key: draws_interval([r[role][key] for r in records]) for key in ("epistemic", "AUC")}
+        for role in ("new reference", "new external")
+    }
+    value["difference"] = draws_interval(
+        [r["new external"]["epistemic"] - r["new reference"]["epistemic"] for r in records]
+    )
     value["draws"] = len(records)
     return value
 
@@ -305,34 +388,44 @@ def _ci(value, digits=3, sign=False):
 
 
 def markdown(parts, config):
-    lines = ["# Outputs a clinician can trust: calibration, transfer, conformal sets, "
-             "uncertainty", "",
-             "All data simulated (the built-in cohort, AD vs NC; see the script's docstring "
-             "for every setting). Independent draws: each draw trains on its own new "
-             "patients and is scored on its own new patients; every figure is the mean over "
-             "draws [95% t interval over the draws]; differences to LogReg (clinical) are "
-             "paired by draw. Each part's command, commit and machine time:", ""]
+    lines = [
+        "# Outputs a clinician can trust: calibration, transfer, conformal sets, uncertainty",
+        "",
+        "All data simulated (the built-in cohort, AD vs NC; see the script's docstring "
+        "for every setting). Independent draws: each draw trains on its own new "
+        "patients and is scored on its own new patients; every figure is the mean over "
+        "draws [95% t interval over the draws]; differences to LogReg (clinical) are "
+        "paired by draw. Each part's command, commit and machine time:",
+        "",
+    ]
     for key, part in parts.items():
-        lines.append(f"- {key}: `{part['command']}` (commit {part.get('commit')}), "
-                     f"{part['minutes']:.1f} min, {part['machine']}")
+        lines.append(
+            f"- {key}: `{part['command']}` (commit {part.get('commit')}), "
+            f"{part['minutes']:.1f} min, {part['machine']}"
+        )
     best = "concat"
     for key, part in parts.items():
         if not key.startswith("calibration"):
             continue
         rows = calibration_rows(part)
-        lines += ["", f"## Calibration with calibration=\"{part['method']}\", and its "
-                  "transfer to the external site", "",
-                  f"Fitted on {config['train']} reference patients per draw; \"reference\": "
-                  f"{config['test']} new reference patients; \"external, as fitted\": "
-                  f"{config['test']} patients of the external site (another scanner, AD "
-                  "prevalence 0.3); \"recalibrated in the large\": the same external patients "
-                  "after one logit shift fitted on "
-                  f"{config['recalibrate']} other external patients. ECE over 15 equal-mass "
-                  "bins, plug-in and debiased (Kumar et al. 2019). Goal (reference rows): ECE "
-                  "<= 0.04 and <= LogReg's + 0.01, slope in [0.85, 1.15].", "",
-                  "| setting | model | AUC | AUC - LogReg | ECE | ECE (debiased) | "
-                  "ECE - LogReg | slope | intercept | Brier | goal |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f'## Calibration with calibration="{part["method"]}", and its '
+            "transfer to the external site",
+            "",
+            f'Fitted on {config["train"]} reference patients per draw; "reference": '
+            f'{config["test"]} new reference patients; "external, as fitted": '
+            f"{config['test']} patients of the external site (another scanner, AD "
+            'prevalence 0.3); "recalibrated in the large": the same external patients '
+            "after one logit shift fitted on "
+            f"{config['recalibrate']} other external patients. ECE over 15 equal-mass "
+            "bins, plug-in and debiased (Kumar et al. 2019). Goal (reference rows): ECE "
+            "<= 0.04 and <= LogReg's + 0.01, slope in [0.85, 1.15].",
+            "",
+            "| setting | model | AUC | AUC - LogReg | ECE | ECE (debiased) | "
+            "ECE - LogReg | slope | intercept | Brier | goal |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for row in rows:
             goal = {True: "met", False: "NOT met"}.get(row.get("goal"), "")
             lines.append(
@@ -341,44 +434,62 @@ def markdown(parts, config):
                 f"{_ci(row['ECE (debiased)'])} | {_ci(row['ECE - LogReg'], sign=True)} | "
                 f"{_ci(row['Calibration slope'], 2)} | "
                 f"{_ci(row['Calibration intercept'], 2, True)} | {row['Brier'][0]:.3f} | "
-                f"{goal} |")
+                f"{goal} |"
+            )
         found = by_model(part["records"])
-        temps = {k: np.round(np.percentile([r["temperature"] for r in v.values()],
-                                           [0, 50, 100]), 2).tolist()
-                 for k, v in found.items() if k in FAMILIES}
+        temps = {
+            k: np.round(
+                np.percentile([r["temperature"] for r in v.values()], [0, 50, 100]), 2
+            ).tolist()
+            for k, v in found.items()
+            if k in FAMILIES
+        }
         lines += ["", f"Fitted temperatures (min, median, max over draws): {temps}", ""]
         if part["method"] == "temperature":
-            aucs = {r["model"]: r["AUC"][0] for r in rows
-                    if r["setting"] == "reference" and r["model"] in FAMILIES}
+            aucs = {
+                r["model"]: r["AUC"][0]
+                for r in rows
+                if r["setting"] == "reference" and r["model"] in FAMILIES
+            }
             best = max(aucs, key=aucs.get)
     if "conformal" in parts:
-        lines += ["## Conformal prediction sets, alpha = 0.1", "",
-                  f"Fitted on {config['train']} reference patients per draw (25% of the "
-                  f"subjects calibrate), judged on {config['held_out']} new reference "
-                  "patients per draw. Best fused model (highest reference AUC in the "
-                  f"calibration part): {best}. Goal: coverage 0.88-0.92; the best fused "
-                  "model's mean set size <= LogReg's.", "",
-                  "| model | draws | coverage | mean set size | size - LogReg |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "## Conformal prediction sets, alpha = 0.1",
+            "",
+            f"Fitted on {config['train']} reference patients per draw (25% of the "
+            f"subjects calibrate), judged on {config['held_out']} new reference "
+            "patients per draw. Best fused model (highest reference AUC in the "
+            f"calibration part): {best}. Goal: coverage 0.88-0.92; the best fused "
+            "model's mean set size <= LogReg's.",
+            "",
+            "| model | draws | coverage | mean set size | size - LogReg |",
+            "|---|---|---|---|---|",
+        ]
         for row in conformal_rows(parts["conformal"], best):
-            lines.append(f"| {row['model']}{' (best)' if row['best'] else ''} | "
-                         f"{row['draws']} | {_ci(row['coverage'])} | {_ci(row['size'])} | "
-                         f"{_ci(row['size - LogReg'], sign=True)} |")
+            lines.append(
+                f"| {row['model']}{' (best)' if row['best'] else ''} | "
+                f"{row['draws']} | {_ci(row['coverage'])} | {_ci(row['size'])} | "
+                f"{_ci(row['size - LogReg'], sign=True)} |"
+            )
         lines.append("")
     if "uncertainty" in parts:
         row = uncertainty_row(parts["uncertainty"])
-        lines += ["## Ensemble uncertainty on the shifted site", "",
-                  f"Per draw, a SeedEnsemble of 5 concat networks fitted on {config['train']} "
-                  "reference patients; mean epistemic uncertainty (mutual information, nats) "
-                  f"on {config['shifted']} new patients of each site ({row['draws']} draws). "
-                  "Goal: shifted > reference, the interval above 0.", "",
-                  "| reference | shifted site | shifted - reference | AUC reference | "
-                  "AUC shifted |", "|---|---|---|---|---|",
-                  f"| {_ci(row['new reference']['epistemic'], 4)} | "
-                  f"{_ci(row['new external']['epistemic'], 4)} | "
-                  f"{_ci(row['difference'], 4, True)} | "
-                  f"{_ci(row['new reference']['AUC'])} | {_ci(row['new external']['AUC'])} |",
-                  ""]
+        lines += [
+            "## Ensemble uncertainty on the shifted site",
+            "",
+            f"Per draw, a SeedEnsemble of 5 concat networks fitted on {config['train']} "
+            "reference patients; mean epistemic uncertainty (mutual information, nats) "
+            f"on {config['shifted']} new patients of each site ({row['draws']} draws). "
+            "Goal: shifted > reference, the interval above 0.",
+            "",
+            "| reference | shifted site | shifted - reference | AUC reference | AUC shifted |",
+            "|---|---|---|---|---|",
+            f"| {_ci(row['new reference']['epistemic'], 4)} | "
+            f"{_ci(row['new external']['epistemic'], 4)} | "
+            f"{_ci(row['difference'], 4, True)} | "
+            f"{_ci(row['new reference']['AUC'])} | {_ci(row['new external']['AUC'])} |",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -388,26 +499,36 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # fixed epoch budget
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--part", choices=["calibration", "conformal", "uncertainty", "all",
-                                           "report"], default="all")
-    parser.add_argument("--calibration", choices=["temperature", "temperature_bias"],
-                        default="temperature", help="the calibration part's method")
-    parser.add_argument("--draws", type=int, default=None,
-                        help="independent draws (default 6; 2 with --quick)")
+    parser.add_argument(
+        "--part",
+        choices=["calibration", "conformal", "uncertainty", "all", "report"],
+        default="all",
+    )
+    parser.add_argument(
+        "--calibration",
+        choices=["temperature", "temperature_bias"],
+        default="temperature",
+        help="the calibration part's method",
+    )
+    parser.add_argument(
+        "--draws", type=int, default=None, help="independent draws (default 6; 2 with --quick)"
+    )
     args = parser.parse_args(argv)
     config = dict(CONFIGS["quick" if args.quick else "standard"])
     if args.draws is not None:
         config["draws"] = args.draws
     prefix = "trust_quick" if args.quick else "trust"
     code = commit()  # the code this process runs, whatever is committed while it runs
-    command = " ".join(["python benchmarks/trust.py", shlex.join(
-        sys.argv[1:] if argv is None else argv)]).strip()
+    command = " ".join(
+        ["python benchmarks/trust.py", shlex.join(sys.argv[1:] if argv is None else argv)]
+    ).strip()
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.calibration == "temperature" else "_" + args.calibration
     jobs = []
     if args.part in ("calibration", "all"):
-        jobs.append((f"calibration{suffix}",
-                     lambda: calibration_part(config, print, args.calibration)))
+        jobs.append(
+            (f"calibration{suffix}", lambda: calibration_part(config, print, args.calibration))
+        )
     if args.part in ("conformal", "all"):
         jobs.append(("conformal", lambda: conformal_part(config, print)))
     if args.part in ("uncertainty", "all"):
@@ -416,8 +537,12 @@ def main(argv=None):
         started = time.perf_counter()
         print(f"{key}:", flush=True)
         result = job()
-        result.update(command=command, commit=code, machine=platform.platform(),
-                      minutes=(time.perf_counter() - started) / 60)
+        result.update(
+            command=command,
+            commit=code,
+            machine=platform.platform(),
+            minutes=(time.perf_counter() - started) / 60,
+        )
         (RESULTS / f"{prefix}_{key}.json").write_text(json.dumps(result, default=float))
     parts = {}
     for key in ("calibration", "calibration_temperature_bias", "conformal", "uncertainty"):

@@ -46,10 +46,8 @@ def shifted(X, condition, scale, rng):
         images = images + rng.normal(0, scale, images.shape).astype(np.float32)
     elif condition == "zeroed image":
         images = np.zeros_like(images)
-    present = ({"images": np.zeros(len(X), dtype=bool)} if condition == "declared missing"
-               else None)
-    return FusionInput(images, X.clinical, subjects=X.subjects, layout=X.layout,
-                       present=present)
+    present = {"images": np.zeros(len(X), dtype=bool)} if condition == "declared missing" else None
+    return FusionInput(images, X.clinical, subjects=X.subjects, layout=X.layout, present=present)
 
 
 def main(argv=None):
@@ -66,11 +64,19 @@ def main(argv=None):
     proba = {c: np.zeros(len(y)) for c in CONDITIONS}
     started = time.perf_counter()
     folds = StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
-        np.zeros(len(y)), y, cohort.groups)
+        np.zeros(len(y)), y, cohort.groups
+    )
     for fold, (train, test) in enumerate(folds, start=1):
         member = ClinicalAttentionClassifier(
-            mode="concat", backbone="resnet18", base_width=8, max_epochs=15, batch_size=32,
-            lr=1e-3, optimizer__weight_decay=1e-2, verbose=0)
+            mode="concat",
+            backbone="resnet18",
+            base_width=8,
+            max_epochs=15,
+            batch_size=32,
+            lr=1e-3,
+            optimizer__weight_decay=1e-2,
+            verbose=0,
+        )
         ensemble = SeedEnsemble(member, n_members=5, random_state=fold, verbose=0)
         ensemble.fit(X[train], y[train])
         positive = list(ensemble.classes_).index("AD")
@@ -85,29 +91,43 @@ def main(argv=None):
     for condition in CONDITIONS:
         diff = epistemic[condition] - epistemic["as is"]
         low, high = np.percentile(diff[draws].mean(axis=1), [2.5, 97.5])
-        rows.append({"condition": condition,
-                     "AUC": float(roc_auc_score(y == "AD", proba[condition])),
-                     "epistemic_mean": float(epistemic[condition].mean()),
-                     "difference": float(diff.mean()), "ci": [float(low), float(high)]})
+        rows.append(
+            {
+                "condition": condition,
+                "AUC": float(roc_auc_score(y == "AD", proba[condition])),
+                "epistemic_mean": float(epistemic[condition].mean()),
+                "difference": float(diff.mean()),
+                "ci": [float(low), float(high)],
+            }
+        )
     minutes = (time.perf_counter() - started) / 60
-    lines = ["# Deep-ensemble uncertainty under shifted inputs", "",
-             f"`{command}` — {platform.machine()}, {minutes:.1f} min. The built-in cohort "
-             "(simulated), 160 patients, 2 slices of 64x64; subject-grouped stratified 5-fold; "
-             "SeedEnsemble of 5 ClinicalAttentionClassifier(mode=\"concat\"), ResNet18 width "
-             "8, 15 epochs; pooled out-of-fold.", "",
-             "| held-out images | AUC | mean epistemic (nats) | − as is [95% CI] |",
-             "|---|---|---|---|"]
+    lines = [
+        "# Deep-ensemble uncertainty under shifted inputs",
+        "",
+        f"`{command}` — {platform.machine()}, {minutes:.1f} min. The built-in cohort "
+        "(simulated), 160 patients, 2 slices of 64x64; subject-grouped stratified 5-fold; "
+        'SeedEnsemble of 5 ClinicalAttentionClassifier(mode="concat"), ResNet18 width '
+        "8, 15 epochs; pooled out-of-fold.",
+        "",
+        "| held-out images | AUC | mean epistemic (nats) | − as is [95% CI] |",
+        "|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append(f"| {row['condition']} | {row['AUC']:.3f} | {row['epistemic_mean']:.4f} "
-                     f"| {row['difference']:+.4f} [{row['ci'][0]:+.4f}, "
-                     f"{row['ci'][1]:+.4f}] |")
+        lines.append(
+            f"| {row['condition']} | {row['AUC']:.3f} | {row['epistemic_mean']:.4f} "
+            f"| {row['difference']:+.4f} [{row['ci'][0]:+.4f}, "
+            f"{row['ci'][1]:+.4f}] |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "uncertainty.md").write_text(text)
-    (RESULTS / "uncertainty.json").write_text(json.dumps(
-        {"command": command, "machine": platform.platform(), "minutes": minutes,
-         "rows": rows}, indent=1))
+    (RESULTS / "uncertainty.json").write_text(
+        json.dumps(
+            {"command": command, "machine": platform.platform(), "minutes": minutes, "rows": rows},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

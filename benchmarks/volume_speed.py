@@ -77,24 +77,43 @@ def main(argv=None):
     lines = ["| network | parameters | images/s (median [min, max]) |", "|---|---|---|"]
     for name in models:
         values = np.array(rates[name])
-        lines.append(f"| {name} | {counts[name]:,} | {np.median(values):.2f} "
-                     f"[{values.min():.2f}, {values.max():.2f}] |")
-    lines.append(f"\nours / MONAI: median {np.median(ratios):.3f} (per repeat "
-                 f"{', '.join(f'{r:.3f}' for r in ratios)}); {args.size}^3 volumes, batch "
-                 f"{batch}, {steps} steps x {args.repeats} interleaved repeats, Adam, "
-                 f"{torch.get_num_threads()} threads, MONAI {monai.__version__}")
+        lines.append(
+            f"| {name} | {counts[name]:,} | {np.median(values):.2f} "
+            f"[{values.min():.2f}, {values.max():.2f}] |"
+        )
+    lines.append(
+        f"\nours / MONAI: median {np.median(ratios):.3f} (per repeat "
+        f"{', '.join(f'{r:.3f}' for r in ratios)}); {args.size}^3 volumes, batch "
+        f"{batch}, {steps} steps x {args.repeats} interleaved repeats, Adam, "
+        f"{torch.get_num_threads()} threads, MONAI {monai.__version__}"
+    )
     text = "\n".join(lines)
     print(text)
     command = "python benchmarks/volume_speed.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
+        argv if argv is not None else sys.argv[1:]
+    )
     RESULTS.mkdir(exist_ok=True)
     stem = f"volume_speed_{'quick' if args.quick else 'standard'}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps({
-        "command": command, "rates": rates, "ratios": ratios.tolist(), "parameters": counts,
-        "size": args.size, "batch": batch, "steps": steps,
-        "machine": {"cpu": platform.processor() or platform.machine(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "monai": monai.__version__}}, indent=2))
+    (RESULTS / f"{stem}.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "rates": rates,
+                "ratios": ratios.tolist(),
+                "parameters": counts,
+                "size": args.size,
+                "batch": batch,
+                "steps": steps,
+                "machine": {
+                    "cpu": platform.processor() or platform.machine(),
+                    "threads": torch.get_num_threads(),
+                    "torch": torch.__version__,
+                    "monai": monai.__version__,
+                },
+            },
+            indent=2,
+        )
+    )
     (RESULTS / f"{stem}.md").write_text(f"Command: `{command}`\n\n{text}\n")
 
 

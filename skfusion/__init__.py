@@ -3,20 +3,28 @@
 from . import _legacy
 from ._base.persistence import ModelFileError, load
 from ._base.weights import PretrainedWeights
-from .embedding import ImageEmbedder
-from ._families.clinical_attention import (ClinicalAttentionClassifier,
-                                           ClinicalAttentionRegressor, ClinicalAttentionSurvival)
-from ._families.feature_modulation import (FeatureModulationClassifier,
-                                           FeatureModulationRegressor, FeatureModulationSurvival)
-from ._families.gated_fusion import (GatedFusionClassifier, GatedFusionRegressor,
-                                     GatedFusionSurvival)
-from ._families.report_fusion import (ReportFusionClassifier, ReportFusionRegressor,
-                                      ReportFusionSurvival)
+from ._families.clinical_attention import (
+    ClinicalAttentionClassifier,
+    ClinicalAttentionRegressor,
+    ClinicalAttentionSurvival,
+)
+from ._families.feature_modulation import (
+    FeatureModulationClassifier,
+    FeatureModulationRegressor,
+    FeatureModulationSurvival,
+)
+from ._families.gated_fusion import GatedFusionClassifier, GatedFusionRegressor, GatedFusionSurvival
+from ._families.report_fusion import (
+    ReportFusionClassifier,
+    ReportFusionRegressor,
+    ReportFusionSurvival,
+)
 from ._input import FusionInput
 from ._tasks.generation import ReportGenerator
 from ._tasks.pretraining import ImageClinicalPretrainer
 from ._tasks.survival import survival_target
 from ._version import __version__
+from .embedding import ImageEmbedder
 from .preprocessing import ClinicalTransformer
 
 _legacy.install()  # 0.3's module paths, for its pickles (see skfusion._legacy)
@@ -49,8 +57,17 @@ __all__ = [
 #: Submodules reachable as attributes of the package (``skfusion.explain.grad_cam``), imported
 #: on first use (PEP 562) so that ``import skfusion`` does not load Optuna, matplotlib or the
 #: explanation code.
-_SUBMODULES = ("callbacks", "datasets", "distributed", "evaluation", "explain", "metrics",
-               "nn", "preprocessing", "tuning")
+_SUBMODULES = (
+    "callbacks",
+    "datasets",
+    "distributed",
+    "evaluation",
+    "explain",
+    "metrics",
+    "nn",
+    "preprocessing",
+    "tuning",
+)
 
 
 def __getattr__(name):

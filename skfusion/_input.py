@@ -4,11 +4,15 @@ import numbers
 
 import numpy as np
 
-from ._input_parts import (check_channel_names, check_present, combine,
-                           fill_missing_images, fill_missing_text)
+from ._input_parts import (
+    check_channel_names,
+    check_present,
+    combine,
+    fill_missing_images,
+    fill_missing_text,
+)
 
-__all__ = ["FusionInput", "LazyImages", "as_fusion_input", "subjects_of",
-           "warn_if_subjects_repeat"]
+__all__ = ["FusionInput", "LazyImages", "as_fusion_input", "subjects_of", "warn_if_subjects_repeat"]
 
 
 class LazyImages:
@@ -36,8 +40,11 @@ class LazyImages:
         return self.take(positions)
 
     def __array__(self, dtype=None, copy=None):
-        array = np.stack([self.read(i) for i in range(len(self))]) if len(self) else np.zeros(
-            (0, *self.sample_shape), np.float32)
+        array = (
+            np.stack([self.read(i) for i in range(len(self))])
+            if len(self)
+            else np.zeros((0, *self.sample_shape), np.float32)
+        )
         return array if dtype is None else array.astype(dtype)
 
 
@@ -117,11 +124,20 @@ class FusionInput:
     array([ True, False,  True])
     """
 
-    def __init__(self, images, clinical=None, text=None, *, subjects=None, layout=None,
-                 masks=None, present=None, channel_names=None):
+    def __init__(
+        self,
+        images,
+        clinical=None,
+        text=None,
+        *,
+        subjects=None,
+        layout=None,
+        masks=None,
+        present=None,
+        channel_names=None,
+    ):
         if layout not in (None, "slices"):
-            raise ValueError(f"FusionInput(layout=...) must be None or 'slices'; got "
-                             f"{layout!r}.")
+            raise ValueError(f"FusionInput(layout=...) must be None or 'slices'; got {layout!r}.")
         self.layout = layout
         self.images = images
         self.clinical = clinical
@@ -129,12 +145,15 @@ class FusionInput:
         self.masks = masks
         self.subjects = None if subjects is None else np.asarray(subjects)
         if self.subjects is not None and self.subjects.ndim != 1:
-            raise ValueError(f"FusionInput(subjects=...) must be 1-D, one id per sample; got "
-                             f"shape {self.subjects.shape}.")
+            raise ValueError(
+                f"FusionInput(subjects=...) must be 1-D, one id per sample; got "
+                f"shape {self.subjects.shape}."
+            )
         if isinstance(text, (str, bytes)):
             raise ValueError(
                 f"FusionInput(text=...) got one string ({text[:40]!r}...); expected one report "
-                "per sample, e.g. text=[report_1, report_2, ...] or a pandas Series.")
+                "per sample, e.g. text=[report_1, report_2, ...] or a pandas Series."
+            )
         self.images, image_gaps = fill_missing_images(images)
         self.text, text_gaps = fill_missing_text(text)
         lengths = {name: _length(part) for name, part in self._parts().items()}
@@ -146,14 +165,20 @@ class FusionInput:
             )
         self._n_samples = lengths["images"]
         self.channel_names = check_channel_names(channel_names, self.images, layout)
-        self.present = check_present(present, self._n_samples, {
-            "images": combine(image_gaps, getattr(self.images, "present", None)),
-            "text": text_gaps})
+        self.present = check_present(
+            present,
+            self._n_samples,
+            {
+                "images": combine(image_gaps, getattr(self.images, "present", None)),
+                "text": text_gaps,
+            },
+        )
         if self.present and "text" in self.present and self.text is None:
             raise ValueError(
                 "FusionInput(present=...) has a 'text' mask but no text was given; pass "
                 "text=[...] (one report per sample, any placeholder where it is missing) or "
-                "drop the 'text' key.")
+                "drop the 'text' key."
+            )
 
     def _parts(self):
         parts = {"images": self.images}
@@ -214,8 +239,9 @@ class FusionInput:
             subjects=None if self.subjects is None else self.subjects[positions],
             layout=self.layout,
             masks=None if self.masks is None else _take(self.masks, positions),
-            present=None if self.present is None else {
-                name: mask[positions] for name, mask in self.present.items()},
+            present=None
+            if self.present is None
+            else {name: mask[positions] for name, mask in self.present.items()},
             channel_names=self.channel_names,
         )
 
@@ -304,8 +330,7 @@ def warn_if_subjects_repeat(X, clinical, what, stacklevel=3):
 
     if clinical is None or len(clinical) < 4:
         return
-    frame = clinical if isinstance(clinical, pd.DataFrame) else pd.DataFrame(
-        np.asarray(clinical))
+    frame = clinical if isinstance(clinical, pd.DataFrame) else pd.DataFrame(np.asarray(clinical))
     if frame.shape[1] == 0:
         return
     repeated = int(frame.duplicated(keep=False).sum())
@@ -315,4 +340,6 @@ def warn_if_subjects_repeat(X, clinical, what, stacklevel=3):
             f"as slices of one subject do, but no subjects were given: {what} may put one "
             "subject's samples on both sides of a split. Pass groups= (a subject id per "
             "sample) or X = FusionInput(images, clinical, subjects=...).",
-            UserWarning, stacklevel=stacklevel)
+            UserWarning,
+            stacklevel=stacklevel,
+        )

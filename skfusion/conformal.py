@@ -53,20 +53,24 @@ class _SplitConformal(BaseEstimator):
         subjects = subjects_of(X, groups)
         subjects = np.arange(len(y)) if subjects is None else np.asarray(subjects)
         if len(subjects) != len(y):
-            raise ValueError(f"groups must give one subject per sample ({len(y)}); got "
-                             f"{len(subjects)}.")
+            raise ValueError(
+                f"groups must give one subject per sample ({len(y)}); got {len(subjects)}."
+            )
         n_subjects = len(np.unique(subjects))
         n_calibration = math.floor(self.calibration_size * n_subjects)
         if n_calibration < 1 or n_subjects - n_calibration < 2:
             raise ValueError(
                 f"calibration_size={self.calibration_size} leaves {n_calibration} of "
                 f"{n_subjects} subjects for calibration and {n_subjects - n_calibration} for "
-                "fitting; pass more subjects or another calibration_size.")
-        split = GroupShuffleSplit(n_splits=1, test_size=n_calibration,
-                                  random_state=self.random_state)
+                "fitting; pass more subjects or another calibration_size."
+            )
+        split = GroupShuffleSplit(
+            n_splits=1, test_size=n_calibration, random_state=self.random_state
+        )
         train, calibration = next(split.split(np.zeros(len(y)), y, subjects))
-        self.estimator_ = fit_with_groups(clone(self.estimator), _take(X, train), y[train],
-                                          subjects[train])
+        self.estimator_ = fit_with_groups(
+            clone(self.estimator), _take(X, train), y[train], subjects[train]
+        )
         scores = self._scores(_take(X, calibration), y[calibration])
         # One score per calibration subject: the largest of its rows.
         order = np.unique(subjects[calibration], return_inverse=True)[1].reshape(-1)
@@ -88,7 +92,9 @@ class _SplitConformal(BaseEstimator):
                 f"{n} calibration subjects cannot guarantee coverage {1 - alpha:g}: it needs "
                 f"at least {math.ceil(1 / alpha) - 1}. Every set holds every class and every "
                 "interval is infinite; calibrate on more subjects or raise alpha.",
-                UserWarning, stacklevel=3)
+                UserWarning,
+                stacklevel=3,
+            )
             return np.inf
         return float(self.calibration_scores_[rank - 1])
 
@@ -155,12 +161,15 @@ class ConformalClassifier(ClassifierMixin, _SplitConformal):
     (100, 2)
     """
 
-    _parameter_constraints = {**_SplitConformal._parameter_constraints,
-                              "estimator": [HasMethods(["fit", "predict_proba"])],
-                              "method": [StrOptions({"lac", "aps"})]}
+    _parameter_constraints = {
+        **_SplitConformal._parameter_constraints,
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "method": [StrOptions({"lac", "aps"})],
+    }
 
-    def __init__(self, estimator, *, alpha=0.1, method="lac", calibration_size=0.25,
-                 random_state=None):
+    def __init__(
+        self, estimator, *, alpha=0.1, method="lac", calibration_size=0.25, random_state=None
+    ):
         self.estimator = estimator
         self.alpha = alpha
         self.method = method
@@ -195,8 +204,10 @@ class ConformalClassifier(ClassifierMixin, _SplitConformal):
         classes = list(self.estimator_.classes_)
         unknown = sorted({label for label in y.tolist() if label not in classes}, key=str)
         if unknown:
-            raise ValueError(f"the calibration subjects have label(s) {unknown} that the "
-                             "training subjects lack; every class needs training subjects.")
+            raise ValueError(
+                f"the calibration subjects have label(s) {unknown} that the "
+                "training subjects lack; every class needs training subjects."
+            )
         true = np.array([classes.index(label) for label in y.tolist()])
         return self._class_scores(proba, "calibration")[np.arange(len(y)), true]
 
@@ -209,7 +220,8 @@ class ConformalClassifier(ClassifierMixin, _SplitConformal):
         # stage, so predict_set gives the same sets on every call).
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         u = np.random.default_rng([seed, 0 if stage == "calibration" else 1]).uniform(
-            size=(len(proba), 1))
+            size=(len(proba), 1)
+        )
         order = np.argsort(-proba, axis=1, kind="stable")
         ranked = np.take_along_axis(proba, order, axis=1)
         ranked_scores = np.cumsum(ranked, axis=1) - ranked + u * ranked
@@ -310,8 +322,10 @@ class ConformalRegressor(RegressorMixin, _SplitConformal):
         self._validate_params()
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 1:
-            raise ValueError(f"ConformalRegressor takes one target per sample; y has shape "
-                             f"{y.shape}. Wrap one model per target.")
+            raise ValueError(
+                f"ConformalRegressor takes one target per sample; y has shape "
+                f"{y.shape}. Wrap one model per target."
+            )
         return self._fit(X, y, groups)
 
     def _scores(self, X, y):
@@ -361,13 +375,16 @@ def coverage(y, sets_or_intervals, *, classes=None):
             f"coverage needs y of shape (n_samples,) and sets or intervals of shape "
             f"(n_samples, k) for the same samples; got y of shape {y.shape} and "
             f"sets_or_intervals of shape {values.shape}. Pass the labels of the samples the "
-            "sets were predicted for.")
+            "sets were predicted for."
+        )
     if values.dtype == bool:
         if classes is None:
             raise ValueError("coverage of prediction sets needs classes= (model.classes_).")
         if values.shape[1] != len(classes):
-            raise ValueError(f"the sets have {values.shape[1]} columns but classes= names "
-                             f"{len(classes)}; pass the model's classes_.")
+            raise ValueError(
+                f"the sets have {values.shape[1]} columns but classes= names "
+                f"{len(classes)}; pass the model's classes_."
+            )
         index = {c: i for i, c in enumerate(np.asarray(classes).tolist())}
         columns = np.array([index.get(label, -1) for label in y.tolist()])
         inside = (columns >= 0) & values[np.arange(len(y)), np.clip(columns, 0, None)]

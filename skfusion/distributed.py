@@ -33,10 +33,16 @@ def _free_port():
 
 
 def _worker(rank, size, port, backend, estimator, X, y, groups, path, threads, timeout):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(size),
+        LOCAL_RANK=str(rank),
+    )
     torch.distributed.init_process_group(
-        backend, rank=rank, world_size=size, timeout=datetime.timedelta(seconds=float(timeout)))
+        backend, rank=rank, world_size=size, timeout=datetime.timedelta(seconds=float(timeout))
+    )
     try:
         params = {"n_threads": threads} if threads else {}
         if rank > 0:
@@ -52,8 +58,9 @@ def _worker(rank, size, port, backend, estimator, X, y, groups, path, threads, t
         torch.distributed.destroy_process_group()
 
 
-def fit_distributed(estimator, X, y, *, n_processes=2, groups=None, backend="auto",
-                    n_threads="auto", timeout=1800):
+def fit_distributed(
+    estimator, X, y, *, n_processes=2, groups=None, backend="auto", n_threads="auto", timeout=1800
+):
     """Fit a clone of ``estimator`` data-parallel on ``n_processes`` processes of this machine.
 
     Parameters
@@ -89,57 +96,90 @@ def fit_distributed(estimator, X, y, *, n_processes=2, groups=None, backend="aut
     from ._base.estimator import BaseFusionEstimator
 
     if not isinstance(estimator, BaseFusionEstimator):
-        raise TypeError(f"estimator must be a skfusion estimator (fit_distributed trains its "
-                        f"network data-parallel); got {type(estimator).__name__}. Fit other "
-                        "estimators with their own fit.")
-    if not isinstance(n_processes, Integral) or isinstance(n_processes, bool) \
-            or n_processes < 1:
+        raise TypeError(
+            f"estimator must be a skfusion estimator (fit_distributed trains its "
+            f"network data-parallel); got {type(estimator).__name__}. Fit other "
+            "estimators with their own fit."
+        )
+    if not isinstance(n_processes, Integral) or isinstance(n_processes, bool) or n_processes < 1:
         raise ValueError(f"n_processes must be a positive int; got {n_processes!r}.")
     n_processes = int(n_processes)
-    if isinstance(timeout, bool) or not isinstance(timeout, Real) or not (
-            math.isfinite(timeout) and timeout > 0):
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, Real)
+        or not (math.isfinite(timeout) and timeout > 0)
+    ):
         raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}.")
     batch_size = estimator.get_params().get("batch_size")
     if isinstance(batch_size, Integral) and batch_size < n_processes:
         raise ValueError(
             f"estimator.batch_size={batch_size} is the global batch, shared by "
             f"n_processes={n_processes}: some processes would get no samples. Set "
-            f"batch_size >= {n_processes} or use fewer processes.")
-    if not (n_threads in ("auto", None) or isinstance(n_threads, Integral) and not
-            isinstance(n_threads, bool) and n_threads >= 1):
-        raise ValueError(f"n_threads must be 'auto', None or a positive int; got "
-                         f"{n_threads!r}.")
+            f"batch_size >= {n_processes} or use fewer processes."
+        )
+    if not (
+        n_threads in ("auto", None)
+        or isinstance(n_threads, Integral)
+        and not isinstance(n_threads, bool)
+        and n_threads >= 1
+    ):
+        raise ValueError(f"n_threads must be 'auto', None or a positive int; got {n_threads!r}.")
     if backend not in ("auto", "gloo", "nccl"):
         raise ValueError(f"backend must be 'auto', 'gloo' or 'nccl'; got {backend!r}.")
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        raise RuntimeError("fit_distributed starts its own process group, but this process "
-                           "already belongs to one; call estimator.fit in each process "
-                           "instead (the torchrun recipe in docs/scale_out.md).")
+        raise RuntimeError(
+            "fit_distributed starts its own process group, but this process "
+            "already belongs to one; call estimator.fit in each process "
+            "instead (the torchrun recipe in docs/scale_out.md)."
+        )
     device = str(getattr(estimator, "device", "cpu"))
     wants_cuda = device == "auto" or device.startswith("cuda")
     if backend == "auto":
-        backend = ("nccl" if wants_cuda and torch.cuda.is_available()
-                   and torch.cuda.device_count() >= n_processes else "gloo")
+        backend = (
+            "nccl"
+            if wants_cuda and torch.cuda.is_available() and torch.cuda.device_count() >= n_processes
+            else "gloo"
+        )
     if backend == "nccl" and torch.cuda.device_count() < n_processes:
-        raise ValueError(f"backend='nccl' needs one GPU per process; this machine has "
-                         f"{torch.cuda.device_count()} for n_processes={n_processes}.")
+        raise ValueError(
+            f"backend='nccl' needs one GPU per process; this machine has "
+            f"{torch.cuda.device_count()} for n_processes={n_processes}."
+        )
     if n_threads == "auto":
         n_threads = max(1, (os.cpu_count() or 1) // n_processes)
     with tempfile.TemporaryDirectory(prefix="skfusion-ddp-") as folder:
         path = os.path.join(folder, "model.skf")
-        estimator_cpu = (clone(estimator).set_params(device="cpu") if backend == "gloo"
-                         else estimator)
+        estimator_cpu = (
+            clone(estimator).set_params(device="cpu") if backend == "gloo" else estimator
+        )
         try:
             torch.multiprocessing.spawn(
-                _worker, args=(n_processes, _free_port(), backend, estimator_cpu, X, y,
-                               groups, path, n_threads, timeout),
-                nprocs=n_processes, join=True)
+                _worker,
+                args=(
+                    n_processes,
+                    _free_port(),
+                    backend,
+                    estimator_cpu,
+                    X,
+                    y,
+                    groups,
+                    path,
+                    n_threads,
+                    timeout,
+                ),
+                nprocs=n_processes,
+                join=True,
+            )
         except torch.multiprocessing.ProcessRaisedException as exc:
             message = str(exc).strip().splitlines()
-            raise RuntimeError("a process of the data-parallel fit failed: "
-                               + (message[-1] if message else repr(exc))) from None
+            raise RuntimeError(
+                "a process of the data-parallel fit failed: "
+                + (message[-1] if message else repr(exc))
+            ) from None
         except torch.multiprocessing.ProcessExitedException as exc:
-            raise RuntimeError(f"a process of the data-parallel fit died ({exc}); the "
-                               "others were stopped. Out of memory is the usual cause: "
-                               "fewer processes or a smaller batch_size.") from None
+            raise RuntimeError(
+                f"a process of the data-parallel fit died ({exc}); the "
+                "others were stopped. Out of memory is the usual cause: "
+                "fewer processes or a smaller batch_size."
+            ) from None
         return load(path, device=device if backend == "nccl" else "cpu")

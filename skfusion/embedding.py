@@ -83,8 +83,14 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "image_weights": [None, str, os.PathLike, PretrainedWeights, FrozenEstimator,
-                          HasMethods(["image_encoder_state_dict"])],
+        "image_weights": [
+            None,
+            str,
+            os.PathLike,
+            PretrainedWeights,
+            FrozenEstimator,
+            HasMethods(["image_encoder_state_dict"]),
+        ],
         "backbone": [StrOptions(set(RESNET_SPECS))],
         "spatial_dims": [Interval(Integral, 2, 3, closed="both")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -92,8 +98,16 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, image_weights=None, backbone="resnet18", spatial_dims=2,
-                 batch_size=64, device="cpu", n_threads=None):
+    def __init__(
+        self,
+        *,
+        image_weights=None,
+        backbone="resnet18",
+        spatial_dims=2,
+        batch_size=64,
+        device="cpu",
+        n_threads=None,
+    ):
         self.image_weights = image_weights
         self.backbone = backbone
         self.spatial_dims = spatial_dims
@@ -114,12 +128,17 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(
                 "ImageEmbedder(image_weights=None) cannot embed images: pass the encoder's "
                 "weights (a weights file, a fitted ImageClinicalPretrainer or skfusion "
-                "estimator, or PretrainedWeights).")
+                "estimator, or PretrainedWeights)."
+            )
         device = resolve_device(self.device)
         weights = resolve_image_weights(self.image_weights)
         width = _stem_width(weights)
-        encoder = ResNet(self.backbone, in_channels=self._channels(X), base_width=width,
-                         spatial_dims=self.spatial_dims)
+        encoder = ResNet(
+            self.backbone,
+            in_channels=self._channels(X),
+            base_width=width,
+            spatial_dims=self.spatial_dims,
+        )
         report = load_into(encoder, weights)
         random = [k for k in report.not_loaded if ".shortcut." not in k]
         if random:
@@ -128,7 +147,8 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
                 f"at random (e.g. {random[:3]}): they are not a plain encoder's (an RBCA or "
                 "FiLM network's blocks differ). Embed with weights of a plain encoder: an "
                 "ImageClinicalPretrainer, a model fitted in mode 'concat' or 'image', or a "
-                "torchvision/MONAI ResNet file.")
+                "torchvision/MONAI ResNet file."
+            )
         self.encoder_ = encoder.to(device).eval().requires_grad_(False)
         self.device_ = device
         self.image_weights_sha256_ = weights.sha256
@@ -144,26 +164,32 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
             if self.n_image_features_:
                 raise ValueError(
                     "this ImageEmbedder was fitted on images; pass X with images "
-                    "(a FusionInput or (images, clinical)), not a table alone.")
+                    "(a FusionInput or (images, clinical)), not a table alone."
+                )
             return validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         if not self.n_image_features_:
-            raise ValueError("this ImageEmbedder was fitted on a table without images; "
-                             "fit it on X with images first.")
+            raise ValueError(
+                "this ImageEmbedder was fitted on a table without images; "
+                "fit it on X with images first."
+            )
         X = as_fusion_input(X)
         features = self._embed(X)
         frame = pd.DataFrame(features, columns=self._image_names())
         clinical = _clinical_frame(X.clinical, len(features))
         if clinical.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {clinical.shape[1]} clinical columns; this "
-                             f"ImageEmbedder was fitted with {self.n_features_in_}.")
+            raise ValueError(
+                f"X has {clinical.shape[1]} clinical columns; this "
+                f"ImageEmbedder was fitted with {self.n_features_in_}."
+            )
         return pd.concat([frame, clinical], axis=1)
 
     def get_feature_names_out(self, input_features=None):
         """The image feature names, then the clinical columns'."""
         check_is_fitted(self, "n_image_features_")
         names = getattr(self, "feature_names_in_", None)
-        clinical = (list(names) if names is not None
-                    else [f"x{i}" for i in range(self.n_features_in_)])
+        clinical = (
+            list(names) if names is not None else [f"x{i}" for i in range(self.n_features_in_)]
+        )
         return np.asarray(self._image_names() + clinical, dtype=object)
 
     def _image_names(self):
@@ -172,8 +198,7 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
     def _record_clinical(self, clinical):
         frame = _clinical_frame(clinical, None)
         self.n_features_in_ = frame.shape[1]
-        if isinstance(clinical, pd.DataFrame) and all(isinstance(c, str)
-                                                      for c in clinical.columns):
+        if isinstance(clinical, pd.DataFrame) and all(isinstance(c, str) for c in clinical.columns):
             self.feature_names_in_ = np.asarray(clinical.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
@@ -188,15 +213,19 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
     def _embed(self, X):
         images = X.images
         n = len(images)
-        present = (np.ones(n, dtype=bool) if not X.present or "images" not in X.present
-                   else np.asarray(X.present["images"], dtype=bool))
+        present = (
+            np.ones(n, dtype=bool)
+            if not X.present or "images" not in X.present
+            else np.asarray(X.present["images"], dtype=bool)
+        )
         features = np.full((n, self.n_image_features_), np.nan)
         positions = np.flatnonzero(present)
         with torch.inference_mode(), torch_threads(self.n_threads):
             for start in range(0, len(positions), self.batch_size):
-                chunk = positions[start:start + self.batch_size]
-                batch = images[chunk] if not isinstance(images, list) else \
-                    [images[i] for i in chunk]
+                chunk = positions[start : start + self.batch_size]
+                batch = (
+                    images[chunk] if not isinstance(images, list) else [images[i] for i in chunk]
+                )
                 features[chunk] = self._encode(np.asarray(batch, dtype=np.float32), X.layout)
         return features
 
@@ -220,8 +249,10 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
 
 def _has_images(X):
     return isinstance(X, FusionInput) or (
-        isinstance(X, tuple) and len(X) in (2, 3)
-        and (isinstance(X[0], (LazyImages, list)) or np.ndim(X[0]) >= 3))
+        isinstance(X, tuple)
+        and len(X) in (2, 3)
+        and (isinstance(X[0], (LazyImages, list)) or np.ndim(X[0]) >= 3)
+    )
 
 
 def _stem_width(weights):
@@ -229,8 +260,10 @@ def _stem_width(weights):
     for key in ("stem.0.weight", "conv1.weight"):
         if key in weights.state:
             return int(weights.state[key].shape[0])
-    raise ValueError(f"image_weights ({weights!r}) hold no first convolution "
-                     "('stem.0.weight' or 'conv1.weight'): not a ResNet's weights.")
+    raise ValueError(
+        f"image_weights ({weights!r}) hold no first convolution "
+        "('stem.0.weight' or 'conv1.weight'): not a ResNet's weights."
+    )
 
 
 def _clinical_frame(clinical, n):

@@ -20,9 +20,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
-from ._base.shared_params import ROUTED_SEARCH_SPACE
 from ._base.cv import default_folds, task_of
 from ._base.fitting import fit_with_groups
+from ._base.shared_params import ROUTED_SEARCH_SPACE
 from ._input import subjects_of, warn_if_subjects_repeat
 from ._net.progress import wants_bars
 
@@ -88,8 +88,9 @@ def search_space(estimator):
 def _fit_and_score(model, X, y, groups, train, test, scorer):
     """Fit on the training part (groups reach the estimator, with metadata routing on or
     off) and score on the test part."""
-    fit_with_groups(model, X[train], y[train], None if groups is None else
-                    np.asarray(groups)[train])
+    fit_with_groups(
+        model, X[train], y[train], None if groups is None else np.asarray(groups)[train]
+    )
     return scorer(model, X[test], y[test])
 
 
@@ -119,8 +120,7 @@ def _suggest(trial, name, distribution):
     if isinstance(distribution, optuna.distributions.CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     if isinstance(distribution, optuna.distributions.IntDistribution):
-        return trial.suggest_int(name, distribution.low, distribution.high,
-                                 log=distribution.log)
+        return trial.suggest_int(name, distribution.low, distribution.high, log=distribution.log)
     return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
 
 
@@ -132,29 +132,51 @@ def _shared_storage(storage, heartbeat):
     if not isinstance(storage, str) or heartbeat is None:
         return storage
     if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)) or heartbeat <= 0:
-        raise ValueError(f"heartbeat must be a positive number of seconds or None; got "
-                         f"{heartbeat!r}.")
+        raise ValueError(
+            f"heartbeat must be a positive number of seconds or None; got {heartbeat!r}."
+        )
     import warnings
 
     with warnings.catch_warnings():  # heartbeats are "experimental" in every Optuna so far
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
-            retry = {"heartbeat_stale_trial_callback":
-                     optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+            retry = {
+                "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=1
+                )
+            }
         else:
-            retry = {"failed_trial_callback":
-                     optuna.storages.RetryFailedTrialCallback(max_retry=1)}
+            retry = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=1)}
         return optuna.storages.RDBStorage(
-            storage, heartbeat_interval=max(int(heartbeat), 1),
-            grace_period=max(int(2 * heartbeat), 2), **retry)
+            storage,
+            heartbeat_interval=max(int(heartbeat), 1),
+            grace_period=max(int(2 * heartbeat), 2),
+            **retry,
+        )
 
 
 DEFAULT_SCORING = {"classifier": "roc_auc", "regressor": "r2", "survival": None}
 
 
-def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_trials=20,
-         timeout=None, pruning=True, storage=None, study_name=None, n_jobs=1,
-         heartbeat=60, random_state=0, verbose=1):
+def tune(
+    estimator,
+    X,
+    y,
+    *,
+    groups=None,
+    space=None,
+    cv=5,
+    scoring="auto",
+    n_trials=20,
+    timeout=None,
+    pruning=True,
+    storage=None,
+    study_name=None,
+    n_jobs=1,
+    heartbeat=60,
+    random_state=0,
+    verbose=1,
+):
     """Tune an estimator or pipeline with Optuna over (subject-grouped) cross-validation.
 
     Parameters
@@ -221,8 +243,9 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
     groups = subjects_of(X, groups)
     if groups is None and isinstance(cv, int):
         warn_if_subjects_repeat(X, getattr(X, "clinical", None), "tune's folds")
-    folds = default_folds(cv, y, groups,
-                          rng.randint(2**31 - 1) if isinstance(cv, int) else None, task)
+    folds = default_folds(
+        cv, y, groups, rng.randint(2**31 - 1) if isinstance(cv, int) else None, task
+    )
     if isinstance(scoring, str) and scoring == "auto":
         scoring = DEFAULT_SCORING[task]
     scorer = check_scoring(estimator, scoring=scoring)
@@ -236,16 +259,18 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
         if not pruning:
             scores = Parallel(n_jobs=n_jobs)(
                 delayed(_fit_and_score)(clone(model), X, y, groups, train, test, scorer)
-                for train, test in folds)
+                for train, test in folds
+            )
         else:
             scores = []
             for index, (train, test) in enumerate(folds):
-                fold_model = clone(model).set_params(**{
-                    f"{prefix}early_stopping": True,
-                    f"{prefix}callbacks": list(
-                        model.get_params()[f"{prefix}callbacks"] or []) + [
-                        ("optuna_pruning", _EpochPruning(trial, index * max_epochs))],
-                })
+                fold_model = clone(model).set_params(
+                    **{
+                        f"{prefix}early_stopping": True,
+                        f"{prefix}callbacks": list(model.get_params()[f"{prefix}callbacks"] or [])
+                        + [("optuna_pruning", _EpochPruning(trial, index * max_epochs))],
+                    }
+                )
                 scores.append(_fit_and_score(fold_model, X, y, groups, train, test, scorer))
         trial.set_user_attr("fold_scores", [float(s) for s in scores])
         return float(np.mean(scores))
@@ -259,14 +284,23 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
 
     def report(study, trial):
         seconds = trial.user_attrs.get("seconds")
-        what = (f"{score_name} {trial.value:.4f}" if trial.state.name == "COMPLETE"
-                else trial.state.name.lower())
-        best = (f"; best {study.best_value:.4f} (trial {study.best_trial.number})"
-                if any(t.state.name == "COMPLETE" for t in study.trials) else "")
+        what = (
+            f"{score_name} {trial.value:.4f}"
+            if trial.state.name == "COMPLETE"
+            else trial.state.name.lower()
+        )
+        best = (
+            f"; best {study.best_value:.4f} (trial {study.best_trial.number})"
+            if any(t.state.name == "COMPLETE" for t in study.trials)
+            else ""
+        )
         timing = f" in {seconds:.1f}s" if seconds is not None else ""
-        shown = {name[len(prefix):] if prefix and name.startswith(prefix) else name:
-                 (f"{value:.3g}" if isinstance(value, float) else value)
-                 for name, value in trial.params.items()}
+        shown = {
+            name[len(prefix) :] if prefix and name.startswith(prefix) else name: (
+                f"{value:.3g}" if isinstance(value, float) else value
+            )
+            for name, value in trial.params.items()
+        }
         say(f"  trial {trial.number}: {what}{timing} {shown}{best}", flush=True)
 
     previous = optuna.logging.get_verbosity()
@@ -285,8 +319,14 @@ def tune(estimator, X, y, *, groups=None, space=None, cv=5, scoring="auto", n_tr
             load_if_exists=study_name is not None,
             pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
         )
-        study.optimize(timed, n_trials=n_trials, timeout=timeout, callbacks=[report],
-                       catch=(), show_progress_bar=wants_bars(verbose))
+        study.optimize(
+            timed,
+            n_trials=n_trials,
+            timeout=timeout,
+            callbacks=[report],
+            catch=(),
+            show_progress_bar=wants_bars(verbose),
+        )
     finally:
         optuna.logging.set_verbosity(previous)
     return study

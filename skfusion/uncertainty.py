@@ -19,8 +19,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._base.fitting import fit_with_groups
-from ._tasks.classification import classes_from_proba
 from ._net.progress import progress
+from ._tasks.classification import classes_from_proba
 
 __all__ = ["SeedEnsemble"]
 
@@ -102,8 +102,10 @@ class SeedEnsemble(BaseEstimator):
         params = self.estimator.get_params()
         names = [k for k in params if k == "random_state" or k.endswith("__random_state")]
         if not names:
-            raise ValueError(f"estimator {type(self.estimator).__name__} has no random_state "
-                             "parameter, so its members could not differ by seed.")
+            raise ValueError(
+                f"estimator {type(self.estimator).__name__} has no random_state "
+                "parameter, so its members could not differ by seed."
+            )
         rng = check_random_state(self.random_state)
         seeds = [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=self.n_members)]
         members = []
@@ -112,8 +114,11 @@ class SeedEnsemble(BaseEstimator):
             member = clone(self.estimator).set_params(**{name: seed for name in names})
             members.append(fit_with_groups(member, X, y, groups))
             if self.verbose:
-                print(f"[SeedEnsemble] member {index + 1}/{self.n_members} (seed {seed}) "
-                      f"fitted in {time.perf_counter() - started:.1f} s", flush=True)
+                print(
+                    f"[SeedEnsemble] member {index + 1}/{self.n_members} (seed {seed}) "
+                    f"fitted in {time.perf_counter() - started:.1f} s",
+                    flush=True,
+                )
         self.estimators_ = members
         self.seeds_ = seeds
         if is_classifier(self.estimator):
@@ -124,8 +129,7 @@ class SeedEnsemble(BaseEstimator):
         check_is_fitted(self)
         if is_classifier(self.estimator):
             return np.stack([m.predict_proba(X) for m in self.estimators_])
-        return np.stack([np.asarray(m.predict(X), dtype=np.float64)
-                         for m in self.estimators_])
+        return np.stack([np.asarray(m.predict(X), dtype=np.float64) for m in self.estimators_])
 
     def predict_proba(self, X):
         """The members' mean class probabilities (classifiers)."""
@@ -162,8 +166,11 @@ class SeedEnsemble(BaseEstimator):
             return {"mean": outputs.mean(axis=0), "std": outputs.std(axis=0)}
         total = _entropy(outputs.mean(axis=0))
         aleatoric = _entropy(outputs).mean(axis=0)
-        return {"total": total, "aleatoric": aleatoric,
-                "epistemic": np.clip(total - aleatoric, 0, None)}
+        return {
+            "total": total,
+            "aleatoric": aleatoric,
+            "epistemic": np.clip(total - aleatoric, 0, None),
+        }
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifiers) or R^2 (regressors) of the ensemble's predictions."""

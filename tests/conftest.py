@@ -64,16 +64,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"hostile files: {sum(CASES.values())} crafted or generated model files loaded, "
             f"all refused with ModelFileError or loaded safely ({len(CASES)} kinds): "
-            + ", ".join(f"{k}={v}" for k, v in sorted(CASES.items())))
+            + ", ".join(f"{k}={v}" for k, v in sorted(CASES.items()))
+        )
     if KILLS:
         terminalreporter.write_line(
-            "crash consistency: " + ", ".join(f"{k}={v}" for k, v in sorted(KILLS.items())))
+            "crash consistency: " + ", ".join(f"{k}={v}" for k, v in sorted(KILLS.items()))
+        )
     if TRIED:
         total = sum(TRIED.values())
         terminalreporter.write_line(
             f"robustness: {total} bad-input cases tried ({len(TRIED)} case/outcome kinds): "
-            + ", ".join(f"{k}={v}" for k, v in sorted(TRIED.items())))
+            + ", ".join(f"{k}={v}" for k, v in sorted(TRIED.items()))
+        )
     if TIMES:
         terminalreporter.write_line(
             "docs examples (seconds per page, one fresh interpreter each): "
-            + ", ".join(f"{page}={seconds:.0f}" for page, seconds in TIMES.items()))
+            + ", ".join(f"{page}={seconds:.0f}" for page, seconds in TIMES.items())
+        )

@@ -49,15 +49,16 @@ def _is_package(name):
 
 def test_no_import_cycles_between_modules():
     # Packages' __init__ re-export their modules; the cycles that matter are between modules.
-    graph = {n: {t for t in ts if not _is_package(t)} for n, ts in GRAPH.items()
-             if not _is_package(n)}
+    graph = {
+        n: {t for t in ts if not _is_package(t)} for n, ts in GRAPH.items() if not _is_package(n)
+    }
     state = {}
 
     def visit(node, stack):
         state[node] = "open"
         for target in graph.get(node, ()):
             if state.get(target) == "open":
-                cycle = stack[stack.index(target):] + [target]
+                cycle = stack[stack.index(target) :] + [target]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target, stack + [target])
@@ -76,19 +77,28 @@ def test_the_package_is_never_imported_by_its_own_modules():
 #: The package's layers, bottom to top: a module may import its own layer and those below.
 #: The longest matching prefix decides a module's layer.
 LAYERS = {
-    "skfusion._version": 0, "skfusion._input": 0, "skfusion._input_parts": 0,
+    "skfusion._version": 0,
+    "skfusion._input": 0,
+    "skfusion._input_parts": 0,
     "skfusion._legacy": 0,
-    "skfusion.preprocessing": 1, "skfusion.datasets": 1,
+    "skfusion.preprocessing": 1,
+    "skfusion.datasets": 1,
     "skfusion.nn": 2,
     "skfusion._net": 3,
     "skfusion._base": 4,
     "skfusion._tasks": 5,
     "skfusion._families": 6,
-    "skfusion.metrics": 7, "skfusion.explain": 7,
-    "skfusion.evaluation": 8, "skfusion.conformal": 8, "skfusion.tuning": 8,
-    "skfusion.uncertainty": 8, "skfusion.embedding": 8,
-    "skfusion.distributed": 8, "skfusion.callbacks": 8,
-    "skfusion._cli": 9, "skfusion.__main__": 9,
+    "skfusion.metrics": 7,
+    "skfusion.explain": 7,
+    "skfusion.evaluation": 8,
+    "skfusion.conformal": 8,
+    "skfusion.tuning": 8,
+    "skfusion.uncertainty": 8,
+    "skfusion.embedding": 8,
+    "skfusion.distributed": 8,
+    "skfusion.callbacks": 8,
+    "skfusion._cli": 9,
+    "skfusion.__main__": 9,
     "skfusion": 10,
 }
 
@@ -100,15 +110,21 @@ def _layer(module):
 
 
 def test_every_module_imports_only_its_own_layer_and_those_below():
-    upward = [f"{name} ({_layer(name)}) -> {target} ({_layer(target)})"
-              for name, targets in sorted(GRAPH.items()) for target in sorted(targets)
-              if _layer(target) > _layer(name)]
+    upward = [
+        f"{name} ({_layer(name)}) -> {target} ({_layer(target)})"
+        for name, targets in sorted(GRAPH.items())
+        for target in sorted(targets)
+        if _layer(target) > _layer(name)
+    ]
     assert not upward, "imports that reach up:\n" + "\n".join(upward)
 
 
 def test_the_top_level_holds_few_private_modules():
-    private = sorted(p.name for p in PACKAGE.glob("_*.py")
-                     if p.name not in ("__init__.py", "__main__.py", "_version.py"))
+    private = sorted(
+        p.name
+        for p in PACKAGE.glob("_*.py")
+        if p.name not in ("__init__.py", "__main__.py", "_version.py")
+    )
     assert len(private) <= 3, private
 
 

@@ -8,13 +8,18 @@ wrote them. Those that need fitting on sklearn's tabular data are listed in
 
 import inspect
 import pickle
-
 import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
-from sklearn.base import is_regressor
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    clone,
+    is_classifier,
+    is_regressor,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
@@ -33,8 +38,7 @@ ESTIMATORS = sorted(
     (
         obj
         for name in skfusion.__all__
-        if inspect.isclass(obj := getattr(skfusion, name))
-        and issubclass(obj, BaseEstimator)
+        if inspect.isclass(obj := getattr(skfusion, name)) and issubclass(obj, BaseEstimator)
     ),
     key=lambda cls: cls.__name__,
 )
@@ -60,8 +64,11 @@ def family_of(name):
 
 
 #: A family may offer only some tasks: its estimators are found by name, each is tested.
-SMALL_PARAMS = {cls.__name__: FAMILY_PARAMS[family_of(cls.__name__)]
-                for cls in ESTIMATORS if family_of(cls.__name__) in FAMILY_PARAMS}
+SMALL_PARAMS = {
+    cls.__name__: FAMILY_PARAMS[family_of(cls.__name__)]
+    for cls in ESTIMATORS
+    if family_of(cls.__name__) in FAMILY_PARAMS
+}
 
 #: sklearn checks that cannot apply to (images, clinical) input, and why.
 NOT_APPLICABLE = {
@@ -109,8 +116,12 @@ def small(cls, **params):
     return cls(**{**SMALL_PARAMS[cls.__name__], **params})
 
 
-REPORTS = ["marked hippocampal atrophy", "no atrophy. sinuses clear", "mild volume loss",
-           "normal hippocampi"]
+REPORTS = [
+    "marked hippocampal atrophy",
+    "no atrophy. sinuses clear",
+    "mild volume loss",
+    "normal hippocampi",
+]
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +165,10 @@ class TestTupleForm:
     def test_fit_returns_self_and_keeps_params(self, cls, tiny_data):
         X, y = tiny_data
         estimator = small(cls, optimizer__weight_decay=1e-4)
-        before = {k: (v if not isinstance(v, np.ndarray) else v.copy())
-                  for k, v in estimator.get_params().items()}
+        before = {
+            k: (v if not isinstance(v, np.ndarray) else v.copy())
+            for k, v in estimator.get_params().items()
+        }
         assert estimator.fit(X, y) is estimator
         after = estimator.get_params()
         assert before.keys() == after.keys()
@@ -209,8 +222,7 @@ def test_classifier_predictions(cls, tiny_inputs):
     assert proba.shape == (len(y), 2) and proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1)
     np.testing.assert_allclose(np.exp(estimator.predict_log_proba(X)), proba, rtol=1e-6)
-    np.testing.assert_array_equal(
-        estimator.predict(X), estimator.classes_[proba.argmax(axis=1)])
+    np.testing.assert_array_equal(estimator.predict(X), estimator.classes_[proba.argmax(axis=1)])
     decision = estimator.decision_function(X)
     assert decision.shape == (len(y),)
     np.testing.assert_array_equal(decision > 0, proba[:, 1] > 0.5)
@@ -220,19 +232,18 @@ def test_classifier_predictions(cls, tiny_inputs):
 
 @pytest.mark.parametrize("calibration", [None, "temperature", "temperature_bias"])
 @pytest.mark.parametrize("cls", CLASSIFIERS, ids=lambda c: c.__name__)
-def test_classes_are_the_argmax_of_the_calibrated_probabilities(cls, calibration,
-                                                                 tiny_inputs):
+def test_classes_are_the_argmax_of_the_calibrated_probabilities(cls, calibration, tiny_inputs):
     X, y = tiny_inputs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a 20-patient calibration split
         estimator = small(cls, calibration=calibration, validation_fraction=0.3).fit(X, y)
-    np.testing.assert_array_equal(estimator.predict(X),
-                                  estimator.classes_[estimator.predict_proba(X).argmax(1)])
+    np.testing.assert_array_equal(
+        estimator.predict(X), estimator.classes_[estimator.predict_proba(X).argmax(1)]
+    )
     if calibration == "temperature_bias":  # a bias that moves classes must move predict
         estimator.calibration_bias_ = np.array([0.0, 3.0])
         proba = estimator.predict_proba(X)
-        np.testing.assert_array_equal(estimator.predict(X),
-                                      estimator.classes_[proba.argmax(1)])
+        np.testing.assert_array_equal(estimator.predict(X), estimator.classes_[proba.argmax(1)])
         assert (estimator.predict(X) == estimator.classes_[1]).mean() > 0.5
 
 
@@ -259,8 +270,7 @@ def test_survival_predictions(cls, tiny_inputs):
     assert 0 <= estimator.score(X, y) <= 1
     curves = estimator.predict_survival_function(X, return_array=True)
     assert curves.shape == (len(y), len(estimator.unique_times_))
-    assert (np.diff(curves, axis=1) <= 1e-12).all() and (curves >= 0).all() and (
-        curves <= 1).all()
+    assert (np.diff(curves, axis=1) <= 1e-12).all() and (curves >= 0).all() and (curves <= 1).all()
     functions = estimator.predict_survival_function(X[:2])
     np.testing.assert_allclose(functions[0](estimator.unique_times_), curves[0])
     assert functions[0](-1.0) == 1.0

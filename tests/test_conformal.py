@@ -26,8 +26,9 @@ def test_sets_cover_held_out_subjects_at_the_level_asked(method):
     covered = []
     for seed in range(20):
         x, y, _ = _classification(3000, 100 + seed)
-        model = ConformalClassifier(LogisticRegression(), alpha=0.1, method=method,
-                                    random_state=seed).fit(x[:1000], y[:1000])
+        model = ConformalClassifier(
+            LogisticRegression(), alpha=0.1, method=method, random_state=seed
+        ).fit(x[:1000], y[:1000])
         sets = model.predict_set(x[1000:])
         covered.append(coverage(y[1000:], sets, classes=model.classes_))
     assert 0.89 <= np.mean(covered) <= 0.92, np.mean(covered)
@@ -41,10 +42,12 @@ def test_repeated_subjects_are_calibrated_whole_and_cover_all_their_rows():
     x, y, subjects = _classification(800, 1, rows_per_subject=4)
     train, test = subjects < 500, subjects >= 500
     model = ConformalClassifier(LogisticRegression(), alpha=0.1, random_state=0).fit(
-        x[train], y[train], groups=subjects[train])
+        x[train], y[train], groups=subjects[train]
+    )
     calibration = np.unique(subjects[train][model.calibration_indices_])
-    fitted_on = np.setdiff1d(np.arange(len(y))[train], np.flatnonzero(train)[
-        model.calibration_indices_])
+    fitted_on = np.setdiff1d(
+        np.arange(len(y))[train], np.flatnonzero(train)[model.calibration_indices_]
+    )
     assert len(model.calibration_scores_) == len(calibration) == 125  # one score a subject
     assert not set(calibration) & set(subjects[fitted_on])  # no subject on both sides
     sets = model.predict_set(x[test])
@@ -60,8 +63,7 @@ def test_intervals_cover_held_out_subjects():
         rng = np.random.RandomState(200 + seed)
         x = rng.normal(size=(3000, 2))
         y = x[:, 0] + rng.standard_t(4, size=3000)
-        model = ConformalRegressor(Ridge(), alpha=0.2, random_state=seed).fit(x[:1000],
-                                                                             y[:1000])
+        model = ConformalRegressor(Ridge(), alpha=0.2, random_state=seed).fit(x[:1000], y[:1000])
         intervals = model.predict_interval(x[1000:])
         covered.append(coverage(y[1000:], intervals))
     assert 0.79 <= np.mean(covered) <= 0.82, np.mean(covered)
@@ -88,8 +90,11 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="coverage of prediction sets needs classes"):
         coverage(y, np.ones((40, 2), dtype=bool))
     # 3 labels against 4 sets returned 1.0.
-    with pytest.raises(ValueError, match=r"got y of shape \(3,\) and sets_or_intervals of "
-                                         r"shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"got y of shape \(3,\) and sets_or_intervals of "
+        r"shape \(4, 2\)",
+    ):
         coverage(["a", "b", "a"], np.ones((4, 2), dtype=bool), classes=["a", "b"])
     with pytest.raises(ValueError, match="the sets have 2 columns but classes= names 3"):
         coverage(y, np.ones((40, 2), dtype=bool), classes=[0, 1, 2])
@@ -97,8 +102,9 @@ def test_errors_name_the_argument():
         coverage(y, np.ones((40, 3)))
 
 
-@pytest.mark.parametrize("model", [ConformalClassifier(LogisticRegression()),
-                                   ConformalRegressor(Ridge())])
+@pytest.mark.parametrize(
+    "model", [ConformalClassifier(LogisticRegression()), ConformalRegressor(Ridge())]
+)
 def test_parameters_are_validated(model):
     check_param_validation(type(model).__name__, model)
 
@@ -110,11 +116,16 @@ def test_a_fusion_estimator_on_fusion_input_with_its_subjects():
     y = np.where(clinical[:, 0] > 0, "AD", "NC")
     subjects = np.repeat(np.arange(24), 2)
     X = FusionInput(images, clinical, subjects=subjects)
-    base = ClinicalAttentionClassifier(mode="concat", backbone="resnet18", base_width=4,
-                                       clinical_dim=8, max_epochs=2, random_state=0,
-                                       verbose=0)
-    model = ConformalClassifier(base, alpha=0.2, calibration_size=0.5,
-                                random_state=0).fit(X, y)
+    base = ClinicalAttentionClassifier(
+        mode="concat",
+        backbone="resnet18",
+        base_width=4,
+        clinical_dim=8,
+        max_epochs=2,
+        random_state=0,
+        verbose=0,
+    )
+    model = ConformalClassifier(base, alpha=0.2, calibration_size=0.5, random_state=0).fit(X, y)
     assert len(model.calibration_scores_) == 12  # subjects taken from X
     assert model.predict_set(X[:5]).shape == (5, 2)
     assert model.predict_proba(X[:5]).shape == (5, 2)

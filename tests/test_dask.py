@@ -18,14 +18,27 @@ def test_folds_on_a_dask_cluster_score_as_the_sequential_run():
 
     cohort = make_brain_cohort(24, n_slices=2, image_size=16, random_state=0)
     model = skfusion.ClinicalAttentionClassifier(
-        mode="concat", backbone="resnet18", base_width=4, max_epochs=2, n_threads=1,
-        verbose=0, random_state=0)
+        mode="concat",
+        backbone="resnet18",
+        base_width=4,
+        max_epochs=2,
+        n_threads=1,
+        verbose=0,
+        random_state=0,
+    )
     cv = StratifiedGroupKFold(3, shuffle=True, random_state=0)
     kwargs = dict(groups=cohort.groups, cv=cv, scoring=["roc_auc", "accuracy"])
     sequential = cross_validate(model, cohort.X, cohort.y, **kwargs)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         with joblib.parallel_backend("dask"), distributed.get_task_stream(client) as stream:
             on_dask = cross_validate(model, cohort.X, cohort.y, n_jobs=2, **kwargs)
     ran_on = {task["worker"] for task in stream.data}

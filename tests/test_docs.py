@@ -24,31 +24,38 @@ def python_blocks(page):
     """The page's ```python blocks, in order (indented blocks inside lists included)."""
     text = page.read_text()
     blocks = re.findall(r"^( *)```python\n(.*?)^\1```", text, flags=re.S | re.M)
-    return ["\n".join(line[len(indent):] for line in body.splitlines())
-            for indent, body in blocks]
+    return ["\n".join(line[len(indent) :] for line in body.splitlines()) for indent, body in blocks]
 
 
 def test_every_page_is_collected():
     assert any(python_blocks(page) for page in PAGES)
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if python_blocks(p)], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_page_examples_run(page, tmp_path):
     code = "\n\n".join(python_blocks(page))
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=LIMIT_SECONDS * 3)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT_SECONDS * 3,
+    )
     TIMES[str(page.relative_to(ROOT))] = time.perf_counter() - started
-    assert result.returncode == 0, (
-        f"{page.name}'s examples failed:\n{result.stderr[-3000:]}")
+    assert result.returncode == 0, f"{page.name}'s examples failed:\n{result.stderr[-3000:]}"
 
 
 def test_blocks_are_read_in_order_including_indented_ones(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("text\n```python\na = 1\n```\n\n* item\n\n  ```python\n  b = a + 1\n  ```\n"
-                    "```bash\nnot python\n```\n")
+    page.write_text(
+        "text\n```python\na = 1\n```\n\n* item\n\n  ```python\n  b = a + 1\n  ```\n"
+        "```bash\nnot python\n```\n"
+    )
     assert python_blocks(page) == ["a = 1", "b = a + 1"]
 
 

@@ -12,10 +12,20 @@ from sklearn.base import BaseEstimator
 
 numpydoc = pytest.importorskip("numpydoc.docscrape")
 
-MODULES = ["skfusion", "skfusion.explain", "skfusion.metrics", "skfusion.datasets",
-           "skfusion.evaluation", "skfusion.conformal", "skfusion.uncertainty",
-           "skfusion.tuning", "skfusion.preprocessing",
-           "skfusion.callbacks", "skfusion.distributed", "skfusion.nn"]
+MODULES = [
+    "skfusion",
+    "skfusion.explain",
+    "skfusion.metrics",
+    "skfusion.datasets",
+    "skfusion.evaluation",
+    "skfusion.conformal",
+    "skfusion.uncertainty",
+    "skfusion.tuning",
+    "skfusion.preprocessing",
+    "skfusion.callbacks",
+    "skfusion.distributed",
+    "skfusion.nn",
+]
 
 
 def _public():
@@ -29,14 +39,23 @@ def _public():
 
 def _signature(obj):
     """Parameter names and defaults: an estimator's ``get_params``, else the signature."""
-    if inspect.isclass(obj) and issubclass(obj, BaseEstimator) and all(
+    if (
+        inspect.isclass(obj)
+        and issubclass(obj, BaseEstimator)
+        and all(
             p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-            for name, p in inspect.signature(obj.__init__).parameters.items() if name != "self"):
+            for name, p in inspect.signature(obj.__init__).parameters.items()
+            if name != "self"
+        )
+    ):
         params = obj().get_params(deep=False)
         return list(params), params
     function = obj.__init__ if inspect.isclass(obj) else obj
-    parameters = [p for p in inspect.signature(function).parameters.values()
-                  if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    parameters = [
+        p
+        for p in inspect.signature(function).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     return [p.name for p in parameters], {p.name: p.default for p in parameters}
 
 
@@ -66,11 +85,13 @@ def test_documented_parameters_and_defaults_match_the_signature(obj):
     names, defaults = _signature(obj)
     listed = [n.strip() for entry in documented for n in entry.name.split(",")]
     assert [n for n in names if n not in listed] == [], "undocumented parameters"
-    assert [n for n in listed if n not in names and not n.startswith("*")] == [], \
+    assert [n for n in listed if n not in names and not n.startswith("*")] == [], (
         "documented parameters the signature does not have"
+    )
     for entry in documented:
         if "default=" not in entry.type or "," in entry.name:
             continue
         text = entry.type.split("default=", 1)[1]
         assert _same_default(text, defaults[entry.name]), (
-            f"{entry.name}: documented default {text!r}, actual {defaults[entry.name]!r}")
+            f"{entry.name}: documented default {text!r}, actual {defaults[entry.name]!r}"
+        )

@@ -13,8 +13,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skfusion import (ClinicalAttentionClassifier, FusionInput, ImageEmbedder,
-                      PretrainedWeights)
+from skfusion import ClinicalAttentionClassifier, FusionInput, ImageEmbedder, PretrainedWeights
 from skfusion.nn.resnet import ResNet
 
 from .conftest import TINY, make_data
@@ -50,26 +49,34 @@ def test_stacks_average_their_slices_and_missing_images_are_nan(weights):
     rng = np.random.RandomState(0)
     stacks = rng.rand(6, 3, 16, 16).astype(np.float32)
     present = np.array([True, True, False, True, True, True])
-    X = FusionInput(stacks, pd.DataFrame({"age": np.arange(6.0)}), layout="slices",
-                    present={"images": present})
+    X = FusionInput(
+        stacks, pd.DataFrame({"age": np.arange(6.0)}), layout="slices", present={"images": present}
+    )
     out = ImageEmbedder(image_weights=weights).fit_transform(X)
     assert np.isnan(out.iloc[2, :32]).all() and not np.isnan(out.drop(index=2)).any().any()
     one = ImageEmbedder(image_weights=weights).fit_transform(
-        FusionInput(stacks[:, 1], pd.DataFrame({"age": np.arange(6.0)})))
+        FusionInput(stacks[:, 1], pd.DataFrame({"age": np.arange(6.0)}))
+    )
     assert not np.allclose(out.iloc[0, :32], one.iloc[0, :32])  # three slices, not one
-    slices = [ImageEmbedder(image_weights=weights).fit_transform(
-        FusionInput(stacks[:, s], pd.DataFrame({"age": np.arange(6.0)}))).iloc[:, :32]
-        for s in range(3)]
-    np.testing.assert_allclose(out.iloc[0, :32], np.mean([s.iloc[0] for s in slices], axis=0),
-                               rtol=1e-5, atol=1e-6)
+    slices = [
+        ImageEmbedder(image_weights=weights)
+        .fit_transform(FusionInput(stacks[:, s], pd.DataFrame({"age": np.arange(6.0)})))
+        .iloc[:, :32]
+        for s in range(3)
+    ]
+    np.testing.assert_allclose(
+        out.iloc[0, :32], np.mean([s.iloc[0] for s in slices], axis=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_a_fitted_estimators_encoder_in_a_cross_validated_pipeline():
     X, y = make_data(n=40, size=16)
     source = ClinicalAttentionClassifier(**{**TINY, "mode": "concat"}).fit(X, y)
     # FrozenEstimator: sklearn's clone (in cross_val_score) keeps the fitted source.
-    pipeline = make_pipeline(ImageEmbedder(image_weights=FrozenEstimator(source)),
-                             HistGradientBoostingClassifier(max_iter=20))
+    pipeline = make_pipeline(
+        ImageEmbedder(image_weights=FrozenEstimator(source)),
+        HistGradientBoostingClassifier(max_iter=20),
+    )
     scores = cross_val_score(pipeline, X, y, cv=2)
     assert scores.shape == (2,) and np.isfinite(scores).all()
     assert clone(pipeline).steps[0][1].image_weights.estimator is source

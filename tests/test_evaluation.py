@@ -5,33 +5,43 @@ from sklearn.exceptions import UndefinedMetricWarning
 from skfusion import ClinicalAttentionClassifier
 from skfusion.evaluation import cross_val_diagnostics
 
-from .conftest import TINY
 from ._base.test_grouped_validation import subject_data
+from .conftest import TINY
 
 
 @pytest.mark.slow
 def test_cross_val_diagnostics_per_fold_and_pooled(tmp_path, capsys):
     X, y, groups = subject_data()
     folds = cross_val_diagnostics(
-        ClinicalAttentionClassifier(**TINY, early_stopping=True), X, y, groups=groups, cv=3,
-        pos_label="AD", output_dir=tmp_path)
+        ClinicalAttentionClassifier(**TINY, early_stopping=True),
+        X,
+        y,
+        groups=groups,
+        cv=3,
+        pos_label="AD",
+        output_dir=tmp_path,
+    )
     assert list(folds.index) == [1, 2, 3]
     assert {"ACC", "Sensitivity", "Specificity", "PPV", "NPV", "AUC"} <= set(folds.columns)
     pooled = folds.attrs["pooled"].dropna()  # PPV is undefined when no AD is predicted
     assert (pooled["ci_low"] <= pooled["value"] + 1e-12).all()
     calibration = folds.attrs["calibration"]
-    assert list(calibration.index) == ["Calibration slope", "Calibration intercept", "ECE",
-                                       "Brier"]
+    assert list(calibration.index) == ["Calibration slope", "Calibration intercept", "ECE", "Brier"]
     assert 0 <= calibration.loc["ECE", "value"] <= 1
-    for name in ("fold_1.png", "fold_3.png", "folds.csv", "pooled.csv", "calibration.csv",
-                 "reliability.png"):
+    for name in (
+        "fold_1.png",
+        "fold_3.png",
+        "folds.csv",
+        "pooled.csv",
+        "calibration.csv",
+        "reliability.png",
+    ):
         assert (tmp_path / name).exists()
     out = capsys.readouterr().out
     assert "fold 3/3 (per image):" in out and "fold 3/3 (per patient):" in out
     assert __import__("re").search(r"fold 3/3 \(per patient\): .* \[\d+ s\]", out)
     # every fold but the last estimates the time left from the folds so far
-    assert __import__("re").search(r"fold 1/3 \(per image\): .* \[\d+ s; about \d+ s left\]",
-                                   out)
+    assert __import__("re").search(r"fold 1/3 \(per image\): .* \[\d+ s; about \d+ s left\]", out)
     assert len(folds.attrs["fit_seconds"]) == 3 and min(folds.attrs["fit_seconds"]) > 0
     assert np.isfinite(folds["ACC"]).all()
     per_subject = folds.attrs["per_subject"]
@@ -45,8 +55,10 @@ def test_aggregate_by_subject():
     from skfusion.metrics import aggregate_by_subject
 
     subjects, y, proba = aggregate_by_subject(
-        ["AD", "AD", "NC", "NC"], [[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.7, 0.3]],
-        ["b", "b", "a", "a"])
+        ["AD", "AD", "NC", "NC"],
+        [[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.7, 0.3]],
+        ["b", "b", "a", "a"],
+    )
     assert subjects.tolist() == ["b", "a"] and y.tolist() == ["AD", "NC"]
     np.testing.assert_allclose(proba, [[0.3, 0.7], [0.8, 0.2]])
     with pytest.raises(ValueError, match="different labels"):
@@ -80,11 +92,13 @@ def test_subgroup_report_per_column_value_with_missing_as_its_own_group(fitted_w
     assert counts.sum() == 48 and counts["missing"] == 1
     female = np.flatnonzero(X.clinical["sex"].to_numpy() == "F")
     proba = model.predict_proba(X[female])[:, list(model.classes_).index("AD")]
-    expected = diagnostic_report(y[female], model.predict(X[female]), proba, pos_label="AD",
-                                 n_bootstraps=0)["value"]
+    expected = diagnostic_report(
+        y[female], model.predict(X[female]), proba, pos_label="AD", n_bootstraps=0
+    )["value"]
     assert report.loc[("F", "AUC"), "value"] == pytest.approx(expected["AUC"])
-    assert report.loc[("F", "ECE"), "value"] == pytest.approx(calibration_report(
-        y[female], proba, pos_label="AD", n_bootstraps=0).loc["ECE", "value"])
+    assert report.loc[("F", "ECE"), "value"] == pytest.approx(
+        calibration_report(y[female], proba, pos_label="AD", n_bootstraps=0).loc["ECE", "value"]
+    )
     assert report.loc[("F", "Prevalence"), "value"] == pytest.approx(np.mean(y[female] == "AD"))
     assert np.isnan(report.loc[("missing", "AUC"), "value"])  # one sample: one class
     defined = report.loc["F"].dropna()
@@ -115,14 +129,16 @@ def test_external_validation_reports_the_model_as_fitted_and_recalibrated(fitted
 
     model, X, y = fitted_with_sex
     report = external_validation(model, X, y, pos_label="AD", n_bootstraps=50)
-    same = subgroup_report(model, X, y, by=np.zeros(len(y)), pos_label="AD",
-                           n_bootstraps=50).loc[0.0]
+    same = subgroup_report(model, X, y, by=np.zeros(len(y)), pos_label="AD", n_bootstraps=50).loc[
+        0.0
+    ]
     assert np.allclose(report.loc["as fitted"]["value"], same["value"], equal_nan=True)
     assert "logit_shift" not in report.attrs
     # A cohort whose prevalence differs: drop most "AD" samples.
     keep = np.flatnonzero((y != "AD") | (np.arange(len(y)) % 4 == 0))
-    shifted = external_validation(model, X[keep], y[keep], pos_label="AD",
-                                  recalibrate=True, n_bootstraps=50)
+    shifted = external_validation(
+        model, X[keep], y[keep], pos_label="AD", recalibrate=True, n_bootstraps=50
+    )
     as_fitted = shifted.loc["as fitted", "value"]
     recalibrated = shifted.loc["recalibrated in the large", "value"]
     assert recalibrated["AUC"] == pytest.approx(as_fitted["AUC"])  # ranking unchanged
@@ -149,8 +165,11 @@ def test_a_pos_label_that_is_not_a_label_is_refused_before_any_fold(monkeypatch)
     fits = []
     model = ClinicalAttentionClassifier(**TINY)
     monkeypatch.setattr(type(model), "fit", lambda self, *a, **k: fits.append(1))
-    with pytest.raises(ValueError, match=r"pos_label='XX' is not one of the labels of y "
-                                         r"\['AD', 'NC'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"pos_label='XX' is not one of the labels of y "
+        r"\['AD', 'NC'\]",
+    ):
         cross_val_diagnostics(model, X, y, groups=groups, cv=3, pos_label="XX")
     assert not fits
 

@@ -16,8 +16,12 @@ SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "gpu_check.py"
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: run the check")
 def test_without_a_gpu_the_check_says_so_and_exits_0(tmp_path):
-    done = subprocess.run([sys.executable, str(SCRIPT), "--output", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "No CUDA GPU on this machine" in done.stdout and "--rehearse" in done.stdout
     assert not list(tmp_path.iterdir())
@@ -25,9 +29,16 @@ def test_without_a_gpu_the_check_says_so_and_exits_0(tmp_path):
 
 def test_the_check_covers_what_the_issue_lists():
     source = SCRIPT.read_text()
-    for path in ('"bf16"', '"fp16"', "channels_last=True", 'load(path, device="cpu")',
-                 'format="torchscript"', 'backend="nccl"', 'backbone="resnet50"',
-                 "max_memory_allocated"):
+    for path in (
+        '"bf16"',
+        '"fp16"',
+        "channels_last=True",
+        'load(path, device="cpu")',
+        'format="torchscript"',
+        'backend="nccl"',
+        'backbone="resnet50"',
+        "max_memory_allocated",
+    ):
         assert path in source, path
 
 
@@ -43,9 +54,13 @@ def test_the_checks_rehearse_on_the_cpu():
     # Not checks.bf16: torch's CPU bfloat16 kernels turn weights NaN in some runs (the
     # estimator warns; tests/_families/test_clinical_attention.py covers that path), and
     # the check is meant for GPUs.
-    for check in (checks.device_auto, checks.saved_on_gpu_loaded_on_cpu,
-                  checks.export, checks.augmentation_cost,
-                  lambda: checks.paper_configuration(False)):
+    for check in (
+        checks.device_auto,
+        checks.saved_on_gpu_loaded_on_cpu,
+        checks.export,
+        checks.augmentation_cost,
+        lambda: checks.paper_configuration(False),
+    ):
         passed, detail = check()
         assert passed, detail
     assert checks.fp16()[0] is None and checks.distributed()[0] is None

@@ -12,12 +12,21 @@ LAZY = ("datasets", "distributed", "evaluation", "explain", "metrics", "tuning")
 
 @pytest.mark.slow
 def test_import_skfusion_loads_no_submodule_nor_their_heavy_dependencies():
-    heavy = ('optuna', 'matplotlib', 'captum', 'lifelines', 'nibabel', 'nilearn', 'rouge_score',
-             'sacrebleu')
-    code = ("import sys, skfusion; print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            f"{heavy!r} or m in {['skfusion.' + name for name in LAZY]!r}))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True)
+    heavy = (
+        "optuna",
+        "matplotlib",
+        "captum",
+        "lifelines",
+        "nibabel",
+        "nilearn",
+        "rouge_score",
+        "sacrebleu",
+    )
+    code = (
+        "import sys, skfusion; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{heavy!r} or m in {['skfusion.' + name for name in LAZY]!r}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
 
 

@@ -14,20 +14,52 @@ import pytest
 optuna = pytest.importorskip("optuna")
 URL = os.environ.get("SKFUSION_TEST_POSTGRES")
 pytestmark = pytest.mark.skipif(
-    URL is None, reason="no PostgreSQL server: run `source .ci/postgres.sh start` first "
-                        "(.ci/run does)")
+    URL is None,
+    reason="no PostgreSQL server: run `source .ci/postgres.sh start` first (.ci/run does)",
+)
 
-CLI = [sys.executable, "-m", "skfusion", "tune", "--subjects", "12", "--epochs", "2",
-       "--folds", "2", "--device", "cpu", "--threads", "1", "--no-pruning", "--quiet"]
+CLI = [
+    sys.executable,
+    "-m",
+    "skfusion",
+    "tune",
+    "--subjects",
+    "12",
+    "--epochs",
+    "2",
+    "--folds",
+    "2",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--no-pruning",
+    "--quiet",
+]
 
 
 def worker(study, n_trials, tmp_path, name, heartbeat=2, seed=0):
     return subprocess.Popen(
-        CLI + ["--storage", URL, "--study-name", study, "--n-trials", str(n_trials),
-               "--heartbeat", str(heartbeat), "--seed", str(seed),
-               "--output", str(tmp_path / name)],
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        CLI
+        + [
+            "--storage",
+            URL,
+            "--study-name",
+            study,
+            "--n-trials",
+            str(n_trials),
+            "--heartbeat",
+            str(heartbeat),
+            "--seed",
+            str(seed),
+            "--output",
+            str(tmp_path / name),
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def new_study():
@@ -72,12 +104,13 @@ def test_a_killed_workers_trial_is_failed_and_retried(tmp_path):
     assert len(killed) == 1
     time.sleep(5)  # past the grace period (2 heartbeats of 2 s)
     finished(worker(study_name, 2, tmp_path, "survivor", seed=1))
-    trials = {t.number: t for t in optuna.load_study(study_name=study_name,
-                                                     storage=URL).trials}
+    trials = {t.number: t for t in optuna.load_study(study_name=study_name, storage=URL).trials}
     lost = trials[killed[0].number]
     assert lost.state.name == "FAIL"  # marked, not left RUNNING
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
-        optuna.storages.RetryFailedTrialCallback
+    retry = (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
     retried = [t for t in trials.values() if retry.retried_trial_number(t) == lost.number]
     assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
     assert retried[0].params == lost.params  # the same point, run again

@@ -37,22 +37,30 @@ def reference_outputs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         classifier = ClinicalAttentionClassifier(
-            **{**TINY, "max_epochs": 3}, mode="full", calibration="temperature_bias",
-            validation_fraction=0.3).fit(gappy, y)
+            **{**TINY, "max_epochs": 3},
+            mode="full",
+            calibration="temperature_bias",
+            validation_fraction=0.3,
+        ).fit(gappy, y)
         regressor = ClinicalAttentionRegressor(**{**TINY, "max_epochs": 3}, mode="full").fit(
-            X, np.asarray(X.clinical["score"]))
-    return {"classifier_proba": classifier.predict_proba(gappy)[:, 1].tolist(),
-            "classifier_classes": classifier.predict(gappy).tolist(),
-            "regressor": np.ravel(regressor.predict(X)).tolist()}
+            X, np.asarray(X.clinical["score"])
+        )
+    return {
+        "classifier_proba": classifier.predict_proba(gappy)[:, 1].tolist(),
+        "classifier_classes": classifier.predict(gappy).tolist(),
+        "regressor": np.ravel(regressor.predict(X)).tolist(),
+    }
 
 
 def test_outputs_are_those_stored():
     stored = json.loads(STORED.read_text())
     now = reference_outputs()
-    hint = (" Outputs changed: if that is meant, record the change in CHANGELOG.md ('Changed "
-            "behaviour', with [outputs changed: <commit>]) and store the new outputs with "
-            "`python -m tests.test_reference_outputs --write`; if not, the change altered "
-            "what models output by mistake.")
+    hint = (
+        " Outputs changed: if that is meant, record the change in CHANGELOG.md ('Changed "
+        "behaviour', with [outputs changed: <commit>]) and store the new outputs with "
+        "`python -m tests.test_reference_outputs --write`; if not, the change altered "
+        "what models output by mistake."
+    )
     for key in ("classifier_proba", "regressor"):
         gap = np.abs(np.asarray(now[key]) - np.asarray(stored[key])).max()
         assert gap <= TOLERANCE, f"{key} moved by {gap:.3g}." + hint

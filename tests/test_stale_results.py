@@ -18,25 +18,32 @@ def _stale():
 
 
 pytestmark = pytest.mark.skipif(
-    subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
-                   capture_output=True).returncode != 0,
-    reason="needs the git history (a clone, not an unpacked archive)")
+    subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode
+    != 0,
+    reason="needs the git history (a clone, not an unpacked archive)",
+)
 
 
 def test_the_release_notes_record_the_changes_of_output():
     changes = _stale().behaviour_changes()
     assert any(c.startswith("c147b48") for c in changes)  # precise batch normalisation
     for change in changes:  # each one a commit of this history
-        assert subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", change + "^{commit}"],
-                              capture_output=True).returncode == 0, change
+        assert (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "cat-file", "-e", change + "^{commit}"],
+                capture_output=True,
+            ).returncode
+            == 0
+        ), change
 
 
 def test_a_result_older_than_a_change_is_stale_and_a_newer_one_is_not():
     stale = _stale()
     changes = stale.behaviour_changes()
     first = changes[0]
-    parent = subprocess.run(["git", "-C", str(ROOT), "rev-parse", first + "^"],
-                            capture_output=True, text=True).stdout.strip()
+    parent = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", first + "^"], capture_output=True, text=True
+    ).stdout.strip()
     assert first in stale.overtaken_by(parent, changes)
     assert first not in stale.overtaken_by(first, changes)
     assert stale.overtaken_by(None, changes) == changes  # unknown: stale
@@ -44,5 +51,7 @@ def test_a_result_older_than_a_change_is_stale_and_a_newer_one_is_not():
 
 def test_the_readmes_cite_no_stale_result_without_saying_so():
     found = _stale().cited_without_saying()
-    assert not found, "\n".join(f"{name}:{line}: results/{stem} is stale; re-run it or say "
-                                "'stale' on that line" for name, line, stem in found)
+    assert not found, "\n".join(
+        f"{name}:{line}: results/{stem} is stale; re-run it or say 'stale' on that line"
+        for name, line, stem in found
+    )

@@ -19,15 +19,17 @@ def _data(seed=0, n=300):
 
 def test_members_differ_by_seed_and_the_mean_is_the_prediction():
     x, y = _data()
-    ensemble = SeedEnsemble(SGDClassifier(loss="log_loss", max_iter=5, tol=None),
-                            n_members=4, random_state=0, verbose=0).fit(x, y)
+    ensemble = SeedEnsemble(
+        SGDClassifier(loss="log_loss", max_iter=5, tol=None), n_members=4, random_state=0, verbose=0
+    ).fit(x, y)
     assert len(set(ensemble.seeds_)) == 4
     members = np.stack([m.predict_proba(x) for m in ensemble.estimators_])
     assert not np.allclose(members[0], members[1])
     assert np.allclose(ensemble.predict_proba(x), members.mean(axis=0))
     assert (ensemble.predict(x) == ensemble.classes_[members.mean(0).argmax(1)]).all()
-    again = SeedEnsemble(SGDClassifier(loss="log_loss", max_iter=5, tol=None), n_members=4,
-                         random_state=0, verbose=0).fit(x, y)
+    again = SeedEnsemble(
+        SGDClassifier(loss="log_loss", max_iter=5, tol=None), n_members=4, random_state=0, verbose=0
+    ).fit(x, y)
     assert np.allclose(again.predict_proba(x), ensemble.predict_proba(x))
 
 
@@ -45,8 +47,9 @@ class _Fixed:
 
 def test_total_uncertainty_is_aleatoric_plus_epistemic():
     x, y = _data()
-    ensemble = SeedEnsemble(SGDClassifier(loss="log_loss", max_iter=5, tol=None),
-                            n_members=5, random_state=0, verbose=0).fit(x, y)
+    ensemble = SeedEnsemble(
+        SGDClassifier(loss="log_loss", max_iter=5, tol=None), n_members=5, random_state=0, verbose=0
+    ).fit(x, y)
     measured = ensemble.predict_uncertainty(x[:50])
     assert np.allclose(measured["total"], measured["aleatoric"] + measured["epistemic"])
     assert (measured["epistemic"] >= 0).all() and (measured["total"] <= np.log(2) + 1e-9).all()
@@ -64,8 +67,9 @@ def test_a_regressor_ensemble_reports_its_spread():
     rng = np.random.RandomState(1)
     x = rng.normal(size=(200, 2))
     y = x[:, 0] + 0.1 * rng.normal(size=200)
-    ensemble = SeedEnsemble(SGDRegressor(max_iter=5, tol=None), n_members=3, random_state=0,
-                            verbose=0).fit(x, y)
+    ensemble = SeedEnsemble(
+        SGDRegressor(max_iter=5, tol=None), n_members=3, random_state=0, verbose=0
+    ).fit(x, y)
     spread = ensemble.predict_uncertainty(x)
     assert np.allclose(spread["mean"], ensemble.predict(x))
     assert (spread["std"] > 0).all() and ensemble.score(x, y) > 0.8
@@ -75,8 +79,9 @@ def test_a_regressor_ensemble_reports_its_spread():
 
 def test_a_fusion_estimator_on_fusion_input(capsys):
     X, y = make_data(n=24)
-    ensemble = SeedEnsemble(ClinicalAttentionClassifier(**TINY), n_members=2,
-                            random_state=0).fit(X, y)
+    ensemble = SeedEnsemble(ClinicalAttentionClassifier(**TINY), n_members=2, random_state=0).fit(
+        X, y
+    )
     assert "member 2/2" in capsys.readouterr().out
     assert ensemble.predict_proba(X[:4]).shape == (4, 2)
     assert ensemble.score(X, y) >= 0

@@ -33,8 +33,9 @@ def atomic_write(path, write):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                         suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    )
     try:
         # mkstemp creates the file readable by its owner only; give it the mode any other
         # writer would (0666 less the umask), as the file it replaces had.

@@ -55,18 +55,23 @@ class EpochCheckpoint(Callback):
 
     def _check_settings(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f"EpochCheckpoint(every={self.every!r}): every must be an int >= "
-                             "1 (save every `every` epochs).")
+            raise ValueError(
+                f"EpochCheckpoint(every={self.every!r}): every must be an int >= "
+                "1 (save every `every` epochs)."
+            )
         if not isinstance(self.directory, (str, os.PathLike)):
-            raise ValueError(f"EpochCheckpoint(directory={self.directory!r}): directory must be "
-                             "a folder path (str or pathlib.Path).")
+            raise ValueError(
+                f"EpochCheckpoint(directory={self.directory!r}): directory must be "
+                "a folder path (str or pathlib.Path)."
+            )
 
     def on_train_begin(self, net, **kwargs):
         self._check_settings()
         name = type(getattr(self, "_estimator", net)).__name__
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.run_dir_ = pathlib.Path(self.directory) / (
-            f"{name}-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            f"{name}-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
         self.run_dir_.mkdir(parents=True, exist_ok=False)
         self.files_ = []
 
@@ -77,8 +82,13 @@ class EpochCheckpoint(Callback):
         if getattr(self, "_estimator", None) is None:
             raise RuntimeError("EpochCheckpoint works with skfusion estimators only.")
         path = self.run_dir_ / f"epoch_{epoch:04d}.skf"
-        write_model_file(path, self._estimator, fitted={**self._fitted, "n_epochs_": epoch},
-                         net=net, pretrained=getattr(self, "_pretrained", None))
+        write_model_file(
+            path,
+            self._estimator,
+            fitted={**self._fitted, "n_epochs_": epoch},
+            net=net,
+            pretrained=getattr(self, "_pretrained", None),
+        )
         if self.keep_last:
             for old in self.files_:
                 old.unlink(missing_ok=True)

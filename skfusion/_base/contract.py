@@ -29,8 +29,9 @@ def check_module_keywords(family):
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
-    missing = [name for name in (*CORE_KEYWORDS, *family._module_param_names)
-               if name not in parameters]
+    missing = [
+        name for name in (*CORE_KEYWORDS, *family._module_param_names) if name not in parameters
+    ]
     if missing:
         raise TypeError(
             f"{family.__name__}: its module {module.__name__} does not take the keyword(s) "
@@ -38,7 +39,8 @@ def check_module_keywords(family):
             f"{list(CORE_KEYWORDS)}, and each of the family's Param(..., module=True)). Add "
             f"them to {module.__name__}.__init__; a module may ignore one it has no use for, "
             "e.g. clinical_shortcut=False without a `shortcut` submodule "
-            "(docs/developers.md, \"A new family from scratch\").")
+            '(docs/developers.md, "A new family from scratch").'
+        )
 
 
 def check_stackable(family, slices):
@@ -53,5 +55,6 @@ def check_stackable(family, slices):
         f"{name}(slices={slices!r}) reads each patient's slices through one 2-D network "
         f"and pools their features, which needs the module to be a skfusion.nn.FusionHead "
         f"({', '.join(STACK_MEMBERS)}, and `head` and `shortcut` submodules); "
-        f"{module.__name__} is not. Pass slices=\"channels\" (the slices as channels of one "
-        f"image), or derive {module.__name__} from FusionHead.")
+        f'{module.__name__} is not. Pass slices="channels" (the slices as channels of one '
+        f"image), or derive {module.__name__} from FusionHead."
+    )

@@ -12,8 +12,10 @@ def warn_if_still_improving(estimator, net, start=0):
     monitored loss (the validation loss with early stopping, the training loss otherwise)
     was still improving by sklearn's MLP rule (``tol``, ``n_iter_no_change``)."""
     history = net.history[start:]
-    if len(history) < estimator.max_epochs or dict(net.callbacks_)[
-            "interrupt_recovery"].interrupted_:
+    if (
+        len(history) < estimator.max_epochs
+        or dict(net.callbacks_)["interrupt_recovery"].interrupted_
+    ):
         return
     key = "valid_loss" if estimator.early_stopping else "train_loss"
     losses = [float(row[key]) for row in history if key in row]
@@ -27,9 +29,14 @@ def warn_if_still_improving(estimator, net, start=0):
             f"{estimator.max_epochs} while the {key.replace('_', ' ')} was still improving "
             f"(by more than tol={estimator.tol:g} within the last "
             f"{estimator.n_iter_no_change} epochs); the model may be under-trained. Raise "
-            + ("max_epochs (early stopping did not trigger)." if estimator.early_stopping
-               else "max_epochs, or turn on early_stopping."), ConvergenceWarning,
-            stacklevel=_caller_level())
+            + (
+                "max_epochs (early stopping did not trigger)."
+                if estimator.early_stopping
+                else "max_epochs, or turn on early_stopping."
+            ),
+            ConvergenceWarning,
+            stacklevel=_caller_level(),
+        )
 
 
 def _caller_level():
@@ -41,8 +48,7 @@ def _caller_level():
     import sklearn
 
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # skfusion/
-    inside = (package + os.sep,
-              os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
+    inside = (package + os.sep, os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
     frame, level = sys._getframe(1), 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
         frame, level = frame.f_back, level + 1

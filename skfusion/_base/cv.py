@@ -2,14 +2,19 @@
 given, stratified by class for classifiers and by event for survival models."""
 
 import numpy as np
-from sklearn.model_selection import (GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold,
-                                     check_cv)
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+)
 
 __all__ = ["default_cv", "default_folds", "task_of"]
 
 
 def task_of(estimator):
-    """"classifier", "regressor" or "survival" for a skfusion estimator or a pipeline ending in
+    """ "classifier", "regressor" or "survival" for a skfusion estimator or a pipeline ending in
     one (by sklearn's estimator type; survival models declare none)."""
     from sklearn.base import is_classifier, is_regressor
 
@@ -41,11 +46,13 @@ def default_folds(cv, y, groups, random_state, task):
         labels = check_survival_target(y, n_samples=n)[0].astype(int)
     if isinstance(cv, int):
         if task == "regressor":
-            cv = (GroupKFold(cv, shuffle=True, random_state=random_state) if groups is not None
-                  else KFold(cv, shuffle=True, random_state=random_state))
+            cv = (
+                GroupKFold(cv, shuffle=True, random_state=random_state)
+                if groups is not None
+                else KFold(cv, shuffle=True, random_state=random_state)
+            )
         else:
             cv = default_cv(cv, labels, groups, random_state)
     else:
-        cv = check_cv(cv, labels if task != "regressor" else None,
-                      classifier=task != "regressor")
+        cv = check_cv(cv, labels if task != "regressor" else None, classifier=task != "regressor")
     return list(cv.split(np.zeros(n), labels, groups))

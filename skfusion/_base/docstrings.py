@@ -2,7 +2,6 @@
 regressor's and survival model's summaries; the Parameters section is made from the
 parameter records (:mod:`skfusion._base.params`)."""
 
-
 CLASSIFIER_ATTRIBUTES = """\
 classes_ : ndarray of shape (n_classes,)
         Class labels, in the column order of ``predict_proba``.
@@ -77,9 +76,11 @@ def fill_doc(doc, task, parameters):
     """``doc`` with ``{parameters}`` (the Parameters entries, made from the estimator's
     parameter records by :mod:`skfusion._base.params`), ``{task_attributes}`` and
     ``{shared_attributes}`` substituted."""
-    for key, text in (("    {parameters}", parameters),
-                      ("{task_attributes}", _TASK_ATTRIBUTES[task]),
-                      ("{shared_attributes}", SHARED_ATTRIBUTES)):
+    for key, text in (
+        ("    {parameters}", parameters),
+        ("{task_attributes}", _TASK_ATTRIBUTES[task]),
+        ("{shared_attributes}", SHARED_ATTRIBUTES),
+    ):
         doc = doc.replace(key, text)
     return doc
 
@@ -89,33 +90,46 @@ def task_estimator_doc(task, prefix, network, constructor, data_lines):
     (``task="survival"``): what differs between families is the network's description, the
     estimator's name and the example's constructor arguments and data; the placeholders are
     filled from the parameter records when the class is defined."""
-    example_data = "\n    ".join(f">>> {line}" if i == 0 else f"... {line}"
-                                  for i, line in enumerate(data_lines))
+    example_data = "\n    ".join(
+        f">>> {line}" if i == 0 else f"... {line}" for i, line in enumerate(data_lines)
+    )
     if task == "regressor":
-        summary = (f"Predict continuous targets (scores, ages, volumes) with {network}.\n\n"
-                   f"    The network of :class:`{prefix}Classifier` with one linear output per "
-                   "target, trained\n    on standardised targets with squared error (or "
-                   "Huber's loss); ``predict`` returns values\n    on the original scale and "
-                   "``score`` is R^2.")
-        see_also = (f"{prefix}Classifier : The same network for class labels.\n"
-                    f"    {prefix}Survival : The same network for times to an event.")
-        example = (f">>> y = 25 + 3 * rng.rand(20)\n"
-                   f"    >>> model = {prefix}Regressor({constructor}).fit(X, y)\n"
-                   f"    >>> model.predict(X[:3]).shape\n    (3,)")
+        summary = (
+            f"Predict continuous targets (scores, ages, volumes) with {network}.\n\n"
+            f"    The network of :class:`{prefix}Classifier` with one linear output per "
+            "target, trained\n    on standardised targets with squared error (or "
+            "Huber's loss); ``predict`` returns values\n    on the original scale and "
+            "``score`` is R^2."
+        )
+        see_also = (
+            f"{prefix}Classifier : The same network for class labels.\n"
+            f"    {prefix}Survival : The same network for times to an event."
+        )
+        example = (
+            f">>> y = 25 + 3 * rng.rand(20)\n"
+            f"    >>> model = {prefix}Regressor({constructor}).fit(X, y)\n"
+            f"    >>> model.predict(X[:3]).shape\n    (3,)"
+        )
         imports = f"FusionInput, {prefix}Regressor"
     else:
-        summary = (f"Predict the time to an event (e.g. conversion to dementia) with "
-                   f"{network} and a\n    Cox model (DeepSurv).\n\n"
-                   f"    The network of :class:`{prefix}Classifier` with one log-risk output, "
-                   "trained on the\n    negative Cox partial log-likelihood; ``predict`` "
-                   "returns risk scores, ``score``\n    Harrell's concordance index, and "
-                   "``predict_survival_function`` survival curves from a\n    Breslow "
-                   "baseline hazard.")
-        see_also = (f"{prefix}Classifier : The same network for class labels.\n"
-                    "    survival_target : Build ``y`` from event indicators and times.")
-        example = (">>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))\n"
-                   f"    >>> model = {prefix}Survival({constructor}).fit(X, y)\n"
-                   "    >>> model.predict(X[:2]).shape\n    (2,)")
+        summary = (
+            f"Predict the time to an event (e.g. conversion to dementia) with "
+            f"{network} and a\n    Cox model (DeepSurv).\n\n"
+            f"    The network of :class:`{prefix}Classifier` with one log-risk output, "
+            "trained on the\n    negative Cox partial log-likelihood; ``predict`` "
+            "returns risk scores, ``score``\n    Harrell's concordance index, and "
+            "``predict_survival_function`` survival curves from a\n    Breslow "
+            "baseline hazard."
+        )
+        see_also = (
+            f"{prefix}Classifier : The same network for class labels.\n"
+            "    survival_target : Build ``y`` from event indicators and times."
+        )
+        example = (
+            ">>> y = survival_target(rng.rand(20) < 0.7, rng.exponential(3, 20))\n"
+            f"    >>> model = {prefix}Survival({constructor}).fit(X, y)\n"
+            "    >>> model.predict(X[:2]).shape\n    (2,)"
+        )
         imports = f"FusionInput, {prefix}Survival, survival_target"
     return f"""{summary}
 

@@ -55,8 +55,11 @@ class TargetEncoder(ABC):
 
     def fitted(self):
         """The fitted attributes the estimator holds now (those of ``attributes`` it has)."""
-        return {name: getattr(self.estimator, name) for name in self.attributes
-                if hasattr(self.estimator, name)}
+        return {
+            name: getattr(self.estimator, name)
+            for name in self.attributes
+            if hasattr(self.estimator, name)
+        }
 
     def state(self, fitted):
         """The fitted attributes as plain JSON values for a model file."""

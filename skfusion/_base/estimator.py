@@ -35,6 +35,7 @@ from .shared_params import KWARGS_DOC, SHARED_PARAMS
 
 __all__ = ["BaseFusionEstimator"]
 
+
 class BaseFusionEstimator(BaseEstimator):
     """Task-neutral base of skfusion's estimators (not for direct use).
 
@@ -57,8 +58,7 @@ class BaseFusionEstimator(BaseEstimator):
     """
 
     _params = SHARED_PARAMS
-    _parameter_constraints = {name: record.constraints
-                              for name, record in SHARED_PARAMS.items()}
+    _parameter_constraints = {name: record.constraints for name, record in SHARED_PARAMS.items()}
     _module_class = None
     #: The inputs the network reads ("images", "clinical", "text"): a set, or for a family
     #: whose inputs follow a parameter, ``(parameter, {value: set})`` (e.g. by ``mode``).
@@ -95,8 +95,7 @@ class BaseFusionEstimator(BaseEstimator):
         if "__init__" not in vars(cls):
             cls.__init__ = make_init(params.defaults, cls.__name__)
         if cls.__doc__ and "{parameters}" in cls.__doc__:
-            cls.__doc__ = fill_doc(cls.__doc__, cls._doc_task,
-                                   params.doc() + "\n" + KWARGS_DOC)
+            cls.__doc__ = fill_doc(cls.__doc__, cls._doc_task, params.doc() + "\n" + KWARGS_DOC)
         if cls._module_class is not None and not cls.__name__.startswith("_"):
             register_estimator(cls)
 
@@ -126,16 +125,21 @@ class BaseFusionEstimator(BaseEstimator):
     def _has_image_shortcut(self):
         """Whether the network gets the linear image path (``image_shortcut``): a fusing
         network with an image path."""
-        return (getattr(self, "image_shortcut", None) is not None and self._fuses
-                and self._reads_images())
+        return (
+            getattr(self, "image_shortcut", None) is not None
+            and self._fuses
+            and self._reads_images()
+        )
 
     def _extra_arrays(self, X):
         """The extra input arrays of ``X`` (report tokens...) for a fitted estimator."""
         return {} if self._extra_inputs is None else self._extra_inputs(self).transform(X)
 
     def _module_params(self):
-        return {name: tuple(value) if isinstance(value, list) else value
-                for name, value in ((n, getattr(self, n)) for n in self._module_param_names)}
+        return {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in ((n, getattr(self, n)) for n in self._module_param_names)
+        }
 
     # -- the task's defaults -----------------------------------------------------------------
 
@@ -200,8 +204,9 @@ class BaseFusionEstimator(BaseEstimator):
         """Train the network (see the task layer's docstring for ``y``)."""
         with torch_threads(self.n_threads):
             if self.warm_start and hasattr(self, "net_"):
-                return training.continue_training(self, X, y, groups=groups, classes=None,
-                                                  epochs=None)
+                return training.continue_training(
+                    self, X, y, groups=groups, classes=None, epochs=None
+                )
             return training.fit_new(self, X, y, groups=groups, epochs=None, classes=None)
 
     def _partial_fit(self, X, y, *, groups, classes=None):
@@ -210,8 +215,7 @@ class BaseFusionEstimator(BaseEstimator):
             with torch_threads(self.n_threads):
                 return training.fit_new(self, X, y, groups=groups, epochs=1, classes=classes)
         with torch_threads(self.n_threads):
-            return training.continue_training(self, X, y, groups=groups, classes=classes,
-                                              epochs=1)
+            return training.continue_training(self, X, y, groups=groups, classes=classes, epochs=1)
 
     def _assign_fitted(self, net, common, target_fitted, extra_fitted):
         """Set every fitted attribute (after fit, and when a model file is loaded)."""
@@ -220,8 +224,12 @@ class BaseFusionEstimator(BaseEstimator):
             if name not in target_fitted and hasattr(self, name):
                 delattr(self, name)
         for name, value in {**common, **target_fitted, **extra_fitted}.items():
-            if value is None and name in ("feature_names_in_", "channel_names_in_",
-                                          "clinical_encoder_", "pretrained_weights_"):
+            if value is None and name in (
+                "feature_names_in_",
+                "channel_names_in_",
+                "clinical_encoder_",
+                "pretrained_weights_",
+            ):
                 if hasattr(self, name):
                     delattr(self, name)
                 continue
@@ -235,7 +243,8 @@ class BaseFusionEstimator(BaseEstimator):
         if not self._reads_images():
             raise ValueError(
                 f"X has masks, but {self._describe_config()} does not look at images, so it "
-                "cannot learn to localise; drop the masks or use a mode with an image path.")
+                "cannot learn to localise; drop the masks or use a mode with an image path."
+            )
         return check_masks(X.masks, images.shape[0], images.shape[1:], slices)
 
     # -- the net, pretrained weights and model files -----------------------------------------
@@ -275,30 +284,38 @@ class BaseFusionEstimator(BaseEstimator):
         """The image shortcut's part of the outputs for ``X`` (float64, (n, n_outputs))."""
         check_is_fitted(self)
         images, clinical, _, X = self._check_X(X, fitting=False)
-        dataset = make_dataset(images, clinical, **self._extra_arrays(X),
-                               **presence_arrays(self, X, fitting=False))
+        dataset = make_dataset(
+            images, clinical, **self._extra_arrays(X), **presence_arrays(self, X, fitting=False)
+        )
         scores = self.net_.image_path_values(dataset, "scores", threads=self.n_threads)
         layer = linear_layer(self.net_.module_, "image_shortcut")
-        return (scores @ layer.weight.detach().double().cpu().numpy().T
-                + layer.bias.detach().double().cpu().numpy())
+        return (
+            scores @ layer.weight.detach().double().cpu().numpy().T
+            + layer.bias.detach().double().cpu().numpy()
+        )
 
     def _outputs(self, X):
         """The network's outputs for ``X``: float64 array (n_samples, n_outputs)."""
         check_is_fitted(self)
         images, clinical, _, X = self._check_X(X, fitting=False)
-        dataset = make_dataset(images, clinical, **self._extra_arrays(X),
-                               **presence_arrays(self, X, fitting=False))
+        dataset = make_dataset(
+            images, clinical, **self._extra_arrays(X), **presence_arrays(self, X, fitting=False)
+        )
         outputs = self.net_.predict_outputs(dataset, threads=self.n_threads)
         finite = np.isfinite(outputs).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite)[:5].tolist()
-            where = (f"their inputs are probably extreme (images range {np.min(images):.3g} "
-                     f"to {np.max(images):.3g}). Scale images and clinical values to the "
-                     "range seen in training." if not isinstance(images, LazyImages) else
-                     "check those images for extreme values.")
+            where = (
+                f"their inputs are probably extreme (images range {np.min(images):.3g} "
+                f"to {np.max(images):.3g}). Scale images and clinical values to the "
+                "range seen in training."
+                if not isinstance(images, LazyImages)
+                else "check those images for extreme values."
+            )
             raise ValueError(
                 f"the network produced NaN or infinite outputs for {int((~finite).sum())} "
-                f"sample(s) (first at {bad}); {where}")
+                f"sample(s) (first at {bad}); {where}"
+            )
         return outputs
 
     def modalities_used(self, X):
@@ -404,5 +421,6 @@ def _forwarded(cls, names):
     if missing:
         raise TypeError(
             f"{cls.__name__} forwards {missing} to {cls._module_class.__name__} "
-            "(module=True in their Param records), whose __init__ does not take them.")
+            "(module=True in their Param records), whose __init__ does not take them."
+        )
     return tuple(n for n in names if n in signature)

@@ -7,8 +7,8 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .._net.data import make_dataset
 from .._input import as_fusion_input
+from .._net.data import make_dataset
 from .._net.maps import image_encoder_of
 from .presence import refuse_missing_images
 
@@ -52,18 +52,23 @@ def _target_indices(estimator, target, n):
     if n_outputs is not None:
         if target is None:
             target = 0
-        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not (
-                0 <= target < n_outputs):
-            raise ValueError(f"target must be None or an output index in [0, {n_outputs}) for "
-                             f"{type(estimator).__name__}; got {target!r}.")
+        if (
+            isinstance(target, bool)
+            or not isinstance(target, (int, np.integer))
+            or not (0 <= target < n_outputs)
+        ):
+            raise ValueError(
+                f"target must be None or an output index in [0, {n_outputs}) for "
+                f"{type(estimator).__name__}; got {target!r}."
+            )
         target_index = np.full(n, int(target))
     elif target is not None:
         labels = np.broadcast_to(np.asarray(target, dtype=object), (n,))
-        unknown = sorted({t for t in labels if t not in set(estimator.classes_.tolist())},
-                         key=str)
+        unknown = sorted({t for t in labels if t not in set(estimator.classes_.tolist())}, key=str)
         if unknown:
-            raise ValueError(f"target has labels {unknown} not in classes_ "
-                             f"{estimator.classes_.tolist()}.")
+            raise ValueError(
+                f"target has labels {unknown} not in classes_ {estimator.classes_.tolist()}."
+            )
         target_index = np.array([estimator.classes_.tolist().index(t) for t in labels])
     return target_index
 
@@ -79,6 +84,7 @@ def image_maps(estimator, X, kernel, method, *, target=None, **options):
             f"{estimator._describe_config()} has no image path to explain (its module "
             f"{type(estimator)._module_class.__name__} holds no `image_encoder`: a mode "
             "without images, or a module outside the family contract of docs/developers.md); "
-            f"{method} needs a model that looks at images.")
+            f"{method} needs a model that looks at images."
+        )
     target_index = _target_indices(estimator, target, len(X))
     return kernel(estimator.net_, _batches(estimator, X), target_index=target_index, **options)

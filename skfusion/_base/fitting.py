@@ -18,8 +18,11 @@ def fit_with_groups(model, X, y, groups):
     """Fit ``model`` (an estimator or a Pipeline) on ``X, y``, giving ``groups`` to the final
     estimator's ``fit`` when it takes them. Returns the fitted model."""
     final = model.steps[-1][1] if isinstance(model, Pipeline) else model
-    takes_groups = groups is not None and final not in (None, "passthrough") and (
-        "groups" in inspect.signature(final.fit).parameters)
+    takes_groups = (
+        groups is not None
+        and final not in (None, "passthrough")
+        and ("groups" in inspect.signature(final.fit).parameters)
+    )
     if not takes_groups:
         return model.fit(X, y)
     groups = np.asarray(groups)

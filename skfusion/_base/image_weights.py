@@ -12,11 +12,16 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._net.maps import image_encoder_of
-from .weights import PretrainedWeights, apply_freeze, frozen_keys, load_into
-from .weights import resolve_image_weights
+from .weights import PretrainedWeights, apply_freeze, frozen_keys, load_into, resolve_image_weights
 
-__all__ = ["IMAGE_WEIGHTS_CONSTRAINTS", "check_image_weights", "freeze", "image_encoder_state",
-           "load_image_weights"]
+__all__ = [
+    "IMAGE_WEIGHTS_CONSTRAINTS",
+    "check_image_weights",
+    "freeze",
+    "image_encoder_state",
+    "load_image_weights",
+]
+
 
 class _Level(Interval):
     """An int in the interval, never a bool (``freeze=True`` is no level, though ``bool`` is
@@ -26,13 +31,21 @@ class _Level(Interval):
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
     def __str__(self):
-        return (f"{super().__str__()} (the stem and stages 1..k; not a bool: "
-                "freeze='encoder' holds the whole pretrained encoder fixed)")
+        return (
+            f"{super().__str__()} (the stem and stages 1..k; not a bool: "
+            "freeze='encoder' holds the whole pretrained encoder fixed)"
+        )
 
 
 IMAGE_WEIGHTS_CONSTRAINTS = {
-    "image_weights": [None, str, os.PathLike, PretrainedWeights, FrozenEstimator,
-                      HasMethods(["image_encoder_state_dict"])],
+    "image_weights": [
+        None,
+        str,
+        os.PathLike,
+        PretrainedWeights,
+        FrozenEstimator,
+        HasMethods(["image_encoder_state_dict"]),
+    ],
     "freeze": [None, StrOptions({"stem", "encoder"}), _Level(Integral, 1, 4, closed="both")],
 }
 
@@ -45,13 +58,16 @@ def check_image_weights(estimator):
             raise ValueError(
                 f"freeze={estimator.freeze!r} holds pretrained parts of the image encoder "
                 "fixed, but image_weights=None: there is nothing pretrained to hold. Pass "
-                "image_weights= (a weights file or a fitted estimator), or freeze=None.")
+                "image_weights= (a weights file or a fitted estimator), or freeze=None."
+            )
         return None
     if not estimator._reads_images():
         raise ValueError(
             f"image_weights is set, but {estimator._describe_config()} has no image path to "
-            "load them into; use a mode that reads images, or image_weights=None.")
+            "load them into; use a mode that reads images, or image_weights=None."
+        )
     return resolve_image_weights(estimator.image_weights)
+
 
 def load_image_weights(estimator, net, weights):
     """Load ``weights`` into ``net``'s image encoder, freeze what ``freeze`` says, and
@@ -65,14 +81,18 @@ def load_image_weights(estimator, net, weights):
             f"({type(estimator)._module_class.__name__}) has no `image_encoder` to load them "
             "into. Image weights, freeze and Grad-CAM find the image network as the module's "
             "`image_encoder` attribute (a skfusion.nn ResNet); name it so, or fit without "
-            "image_weights (docs/developers.md, the family contract).")
+            "image_weights (docs/developers.md, the family contract)."
+        )
     report = load_into(encoder, weights)
     freeze(estimator, net, report.loaded)
-    return {"pretrained_weights_": weights,
-            "image_weights_sha256_": weights.sha256,
-            "image_weights_loaded_": report.loaded,
-            "image_weights_not_loaded_": report.not_loaded,
-            "image_weights_unused_": report.unused}
+    return {
+        "pretrained_weights_": weights,
+        "image_weights_sha256_": weights.sha256,
+        "image_weights_loaded_": report.loaded,
+        "image_weights_not_loaded_": report.not_loaded,
+        "image_weights_unused_": report.unused,
+    }
+
 
 def freeze(estimator, net, loaded):
     """Hold the pretrained parts ``freeze`` names fixed in ``net`` (again after a model
@@ -85,6 +105,7 @@ def freeze(estimator, net, loaded):
     modules = dict(encoder.named_modules())
     net.frozen_norms_ = [modules[name] for name in norms]
 
+
 def image_encoder_state(estimator):
     """The image encoder's CPU tensors (see ``image_encoder_state_dict``)."""
     check_is_fitted(estimator)
@@ -92,5 +113,3 @@ def image_encoder_state(estimator):
     if encoder is None:
         raise ValueError(f"{estimator._describe_config()} has no image encoder to hand on.")
     return {k: v.detach().to("cpu").clone() for k, v in encoder.state_dict().items()}
-
-

@@ -30,8 +30,9 @@ def check_fusion_input(estimator, X, *, fitting):
                 f"spatial_dims={estimator.spatial_dims}."
             )
     else:
-        images = check_images(X.images, spatial_dims=estimator.spatial_dims,
-                              present=(X.present or {}).get("images"))
+        images = check_images(
+            X.images, spatial_dims=estimator.spatial_dims, present=(X.present or {}).get("images")
+        )
     n_samples = images.shape[0]
     if fitting:
         if estimator._clinical_optional and X.clinical is None:
@@ -89,20 +90,23 @@ def check_channel_names(estimator, X):
     fitted = getattr(estimator, "channel_names_in_", None)
     given = X.channel_names
     if fitted is not None and given is not None and tuple(given) != tuple(fitted):
-        order = " (the same names in another order)" if sorted(given) == sorted(fitted) \
-            else ""
+        order = " (the same names in another order)" if sorted(given) == sorted(fitted) else ""
         raise ValueError(
             f"X.channel_names {list(given)} differ from the channels the model was fitted on "
             f"{list(fitted)}{order} (channel_names_in_); stack the images' channels in the "
             "fitted order, e.g. np.stack([volumes[name] for name in "
-            "model.channel_names_in_], axis=1).")
+            "model.channel_names_in_], axis=1)."
+        )
     if (fitted is None) != (given is None):
         warnings.warn(
             f"X has {'no ' if given is None else ''}channel names"
             f"{'' if given is None else ' ' + str(list(given))}, but "
             f"{type(estimator).__name__} was fitted "
             f"{'without any' if fitted is None else 'with ' + str(list(fitted))}; the "
-            "channels are read by position.", UserWarning, stacklevel=5)
+            "channels are read by position.",
+            UserWarning,
+            stacklevel=5,
+        )
 
 
 def resolve_slices(estimator, X, images):
@@ -116,13 +120,15 @@ def resolve_slices(estimator, X, images):
             raise ValueError(
                 f"{type(estimator).__name__} reads the slices of a stack as the channels of "
                 f"one image (2.5-D), not one slice at a time; got slices={setting!r}. Use "
-                "slices='auto' or 'channels'.")
+                "slices='auto' or 'channels'."
+            )
         return "channels"
     if estimator.spatial_dims == 3:
         if setting in ("mean", "attention"):
             raise ValueError(
                 f"slices={setting!r} reads slice stacks of 2-D images; with spatial_dims=3 "
-                "each sample is already a whole volume: use slices='auto'.")
+                "each sample is already a whole volume: use slices='auto'."
+            )
         return "channels"
     if setting != "auto":
         return setting
@@ -134,7 +140,8 @@ def resolve_slices(estimator, X, images):
             f"patient, or {images.shape[1]} channels? Say which: slices='mean' or "
             "slices='attention' reads them as slices (one shared 2-D network per slice, "
             "pooled across slices), slices='channels' as channels of one image (2.5-D); "
-            "or pass FusionInput(..., layout='slices').")
+            "or pass FusionInput(..., layout='slices')."
+        )
     return "channels"
 
 
@@ -145,5 +152,6 @@ def check_groups(groups, n_samples):
     groups = np.asarray(groups)
     if groups.ndim != 1 or len(groups) != n_samples:
         raise ValueError(
-            f"groups must have one entry per sample ({n_samples}); got shape {groups.shape}.")
+            f"groups must have one entry per sample ({n_samples}); got shape {groups.shape}."
+        )
     return groups

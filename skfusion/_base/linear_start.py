@@ -24,8 +24,7 @@ def start_linear_paths(estimator, net, dataset, clinical, target, train, seed):
         parts.append(np.asarray(clinical[train], dtype=np.float64))
     if "image_shortcut" in names:
         training = dataset.take(train)
-        fit_components(net, training, estimator.image_components, seed,
-                       estimator.n_threads)
+        fit_components(net, training, estimator.image_components, seed, estimator.n_threads)
         parts.append(net.image_path_values(training, "scores", threads=estimator.n_threads))
     estimator._start_shortcut(net, np.hstack(parts), target, train)
 

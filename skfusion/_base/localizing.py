@@ -5,12 +5,12 @@ import numpy as np
 from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
+from .._input import as_fusion_input
 from .._net.data import make_dataset
+from .._net.device import torch_threads
 from .._net.maps import grad_cam_maps, saliency_maps
 from .explaining import image_maps
 from .presence import refuse_missing_images
-from .._input import as_fusion_input
-from .._net.device import torch_threads
 
 __all__ = ["localize"]
 
@@ -31,5 +31,3 @@ def localize(estimator, X, *, weak="saliency"):
     with torch_threads(estimator.n_threads):
         logits = estimator.net_.predict_part(dataset, 1)
     return expit(logits).astype(np.float32)
-
-

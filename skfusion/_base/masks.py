@@ -18,19 +18,25 @@ def check_masks(masks, n_samples, image_shape, slices, *, argument="X.masks"):
     try:
         array = np.asarray(masks)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{argument} could not be read as an array ({exc}); pass a boolean "
-                         f"array of shape {expected}.") from None
-    if array.shape != expected and array.ndim == len(expected) + 1 and array.shape[1] == 1 \
-            and array.shape[:1] + array.shape[2:] == expected:
+        raise ValueError(
+            f"{argument} could not be read as an array ({exc}); pass a boolean "
+            f"array of shape {expected}."
+        ) from None
+    if (
+        array.shape != expected
+        and array.ndim == len(expected) + 1
+        and array.shape[1] == 1
+        and array.shape[:1] + array.shape[2:] == expected
+    ):
         array = array[:, 0]  # a singleton channel axis, as the images may have
     if array.shape != expected:
         raise ValueError(
             f"{argument} has shape {array.shape}; expected {expected}: one mask per sample, "
             "shaped like the images without their channel axis (slice stacks: one mask per "
-            "slice). Resample the masks with the images (same size, plane and order).")
+            "slice). Resample the masks with the images (same size, plane and order)."
+        )
     if array.dtype.kind not in "biuf":
-        raise ValueError(f"{argument} must be boolean or 0/1 numbers; got dtype "
-                         f"{array.dtype}.")
+        raise ValueError(f"{argument} must be boolean or 0/1 numbers; got dtype {array.dtype}.")
     if array.dtype.kind != "b":
         values = np.unique(array)
         bad = values[~np.isin(values, (0, 1))]
@@ -38,5 +44,6 @@ def check_masks(masks, n_samples, image_shape, slices, *, argument="X.masks"):
             raise ValueError(
                 f"{argument} must be binary (True/False or 0/1); got values such as "
                 f"{bad[:3].tolist()}. Threshold soft or label maps first, e.g. "
-                "masks = label_map > 0, or masks = probabilities >= 0.5.")
+                "masks = label_map > 0, or masks = probabilities >= 0.5."
+            )
     return np.ascontiguousarray(array, dtype=np.uint8)

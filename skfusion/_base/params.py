@@ -19,8 +19,16 @@ import builtins
 import difflib
 import inspect
 
-__all__ = ["Param", "Params", "declared", "ROUTED_PREFIXES", "make_init", "routed_params",
-           "check_routed_params", "split_routed"]
+__all__ = [
+    "Param",
+    "Params",
+    "declared",
+    "ROUTED_PREFIXES",
+    "make_init",
+    "routed_params",
+    "check_routed_params",
+    "split_routed",
+]
 
 #: Prefixes of parameters passed through to the skorch net, as in skorch.
 ROUTED_PREFIXES = (
@@ -67,11 +75,31 @@ class Param:
         parameter gets this value, so it loads and predicts as it did.
     """
 
-    __slots__ = ("default", "constraints", "doc", "type", "module", "search", "cap",
-                 "default_doc", "before")
+    __slots__ = (
+        "default",
+        "constraints",
+        "doc",
+        "type",
+        "module",
+        "search",
+        "cap",
+        "default_doc",
+        "before",
+    )
 
-    def __init__(self, default, constraints, doc, type=None, *, module=False, search=None,
-                 cap=None, default_doc=None, before=_SAME):
+    def __init__(
+        self,
+        default,
+        constraints,
+        doc,
+        type=None,
+        *,
+        module=False,
+        search=None,
+        cap=None,
+        default_doc=None,
+        before=_SAME,
+    ):
         if type is None:
             inferred = {bool: "bool", int: "int", float: "float"}.get(builtins.type(default))
             if inferred is None:
@@ -83,8 +111,16 @@ class Param:
 
     def with_default(self, default):
         """The same record with another default (an estimator whose default differs)."""
-        return Param(default, self.constraints, self.doc, self.type, module=self.module,
-                     search=self.search, cap=self.cap, before=self.before)
+        return Param(
+            default,
+            self.constraints,
+            self.doc,
+            self.type,
+            module=self.module,
+            search=self.search,
+            cap=self.cap,
+            before=self.before,
+        )
 
     def doc_entry(self, name):
         """The numpydoc entry, indented as inside a class docstring."""
@@ -101,7 +137,6 @@ class Param:
         return f"    {name} : {self.type}, default={default}\n{body}"
 
 
-
 class Params:
     """The merged records of a class (see :func:`declared`) and the views made from them."""
 
@@ -116,8 +151,11 @@ class Params:
     def before(self):
         """What a model saved or pickled without a parameter behaves as, where that is not
         the default (see ``Param``)."""
-        return {name: record.before for name, record in self.records.items()
-                if record.before is not record.default}
+        return {
+            name: record.before
+            for name, record in self.records.items()
+            if record.before is not record.default
+        }
 
     @property
     def constraints(self):
@@ -129,13 +167,15 @@ class Params:
 
     @property
     def search_space(self):
-        return {name: record.search for name, record in self.records.items()
-                if record.search is not None}
+        return {
+            name: record.search
+            for name, record in self.records.items()
+            if record.search is not None
+        }
 
     @property
     def caps(self):
-        return {name: record.cap for name, record in self.records.items()
-                if record.cap is not None}
+        return {name: record.cap for name, record in self.records.items() if record.cap is not None}
 
     def doc(self):
         """The Parameters entries, in declaration order (family, task, shared)."""
@@ -154,8 +194,9 @@ def declared(cls):
             overrides.setdefault(name, value)
     for name, value in overrides.items():
         if name not in records:
-            raise TypeError(f"{cls.__name__}._param_defaults names {name!r}, which no record "
-                            "declares")
+            raise TypeError(
+                f"{cls.__name__}._param_defaults names {name!r}, which no record declares"
+            )
         records[name] = records[name].with_default(value)
     return Params(records)
 
@@ -174,17 +215,21 @@ def make_init(defaults, owner):
         for key, value in kwargs.items():
             if "__" not in key:
                 close = difflib.get_close_matches(
-                    key, list(names) + [f"{p}__" for p in ROUTED_PREFIXES], n=1)
+                    key, list(names) + [f"{p}__" for p in ROUTED_PREFIXES], n=1
+                )
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise TypeError(
                     f"{owner}.__init__() got an unexpected keyword argument {key!r}.{hint} "
                     "Parameters of the skorch net are passed with a prefix, e.g. "
-                    "optimizer__weight_decay=1e-4 or module__norm_layer=...")
+                    "optimizer__weight_decay=1e-4 or module__norm_layer=..."
+                )
             setattr(self, key, value)
 
     parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
-                   for name, value in defaults.items()]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=value)
+        for name, value in defaults.items()
+    ]
     parameters.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))
     __init__.__signature__ = inspect.Signature(parameters)
     __init__.__qualname__ = f"{owner}.__init__"
@@ -194,8 +239,11 @@ def make_init(defaults, owner):
 
 def routed_params(estimator):
     """The routed parameters an estimator holds, e.g. ``{"optimizer__weight_decay": 1e-4}``."""
-    return {key: value for key, value in vars(estimator).items()
-            if "__" in key and not key.startswith("_") and not key.endswith("_")}
+    return {
+        key: value
+        for key, value in vars(estimator).items()
+        if "__" in key and not key.startswith("_") and not key.endswith("_")
+    }
 
 
 def split_routed(params):
@@ -219,15 +267,18 @@ def check_routed_params(estimator):
             raise ValueError(
                 f"{type(estimator).__name__} got the parameter {key!r}, whose prefix "
                 f"{prefix!r} is not routed to the net; expected one of "
-                f"{[p + '__' for p in ROUTED_PREFIXES]}.{hint}")
+                f"{[p + '__' for p in ROUTED_PREFIXES]}.{hint}"
+            )
         module = getattr(estimator, "_module_class", None)
         if prefix == "module" and module is not None and "__" not in rest:
             taken = inspect.signature(module.__init__).parameters
-            if rest not in taken and not any(p.kind is inspect.Parameter.VAR_KEYWORD
-                                             for p in taken.values()):
+            if rest not in taken and not any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in taken.values()
+            ):
                 names = [n for n in taken if n != "self"]
                 close = difflib.get_close_matches(rest, names, n=1)
                 hint = f" Did you mean 'module__{close[0]}'?" if close else ""
                 raise ValueError(
                     f"{type(estimator).__name__} got the parameter {key!r}, but its network "
-                    f"{module.__name__} takes no {rest!r}; it takes {names}.{hint}")
+                    f"{module.__name__} takes no {rest!r}; it takes {names}.{hint}"
+                )

@@ -22,12 +22,30 @@ import torch
 
 from .._version import __version__
 from .atomic import atomic_write
-from .file_checks import (FORMAT, FORMAT_VERSION, ModelFileError, check_fitted, check_int,
-                          check_meta, check_number_list, check_params, estimator_class)
+from .file_checks import (
+    FORMAT,
+    FORMAT_VERSION,
+    ModelFileError,
+    check_fitted,
+    check_int,
+    check_meta,
+    check_number_list,
+    check_params,
+    estimator_class,
+)
 from .safe_names import encode
 
-__all__ = ["FORMAT_VERSION", "READING", "ModelFileError", "atomic_write", "check_int",
-           "check_number_list", "load", "read_reading", "write_model_file"]
+__all__ = [
+    "FORMAT_VERSION",
+    "READING",
+    "ModelFileError",
+    "atomic_write",
+    "check_int",
+    "check_number_list",
+    "load",
+    "read_reading",
+    "write_model_file",
+]
 
 MEMBERS = {"meta.json", "weights.pt", "optimizer.pt", "image_weights.pt"}
 #: Largest uncompressed size of ``meta.json`` and of each tensor member.
@@ -41,8 +59,14 @@ MAX_INFLATION = 50
 #: How the command line read the training table, kept in a model file's optional
 #: ``reading`` field so that ``predict`` reads new tables the same way: option -> the types
 #: a value may have.
-READING = {"image_column": (str,), "id_column": (str, type(None)), "size": (int,),
-           "color": (str,), "normalize": (str,), "slices": (int,)}
+READING = {
+    "image_column": (str,),
+    "id_column": (str, type(None)),
+    "size": (int,),
+    "color": (str,),
+    "normalize": (str,),
+    "slices": (int,),
+}
 
 
 def check_reading(path, reading):
@@ -50,13 +74,20 @@ def check_reading(path, reading):
     if reading is None:
         return {}
     if not isinstance(reading, dict) or not set(reading) <= set(READING):
-        raise ModelFileError(f"{path!s}: meta.json field 'reading' must map some of "
-                             f"{sorted(READING)} to values; got {str(reading)[:200]}.")
+        raise ModelFileError(
+            f"{path!s}: meta.json field 'reading' must map some of "
+            f"{sorted(READING)} to values; got {str(reading)[:200]}."
+        )
     for key, value in reading.items():
-        if (not isinstance(value, READING[key]) or isinstance(value, bool)
-                or (isinstance(value, str) and len(value) > 1000)):
-            raise ModelFileError(f"{path!s}: reading.{key} is {str(value)[:100]!r}; expected "
-                                 f"{' or '.join(t.__name__ for t in READING[key])}.")
+        if (
+            not isinstance(value, READING[key])
+            or isinstance(value, bool)
+            or (isinstance(value, str) and len(value) > 1000)
+        ):
+            raise ModelFileError(
+                f"{path!s}: reading.{key} is {str(value)[:100]!r}; expected "
+                f"{' or '.join(t.__name__ for t in READING[key])}."
+            )
         if isinstance(value, int):
             check_int(path, f"reading.{key}", value, 1, 2**16)
     return dict(reading)
@@ -76,8 +107,9 @@ def encode_params(estimator, pretrained=None):
     weights = params.pop("image_weights", None)
     encoded = {name: encode(name, value) for name, value in params.items()}
     if has_weights:
-        encoded["image_weights"] = (None if weights is None or pretrained is None else
-                                    {"__pretrained__": pretrained.sha256})
+        encoded["image_weights"] = (
+            None if weights is None or pretrained is None else {"__pretrained__": pretrained.sha256}
+        )
     return encoded
 
 
@@ -102,8 +134,13 @@ def write_model_file(path, estimator, *, fitted, net, pretrained=None, reading=N
     rng = net.get_params().get("iterator_train__random_state")
     if isinstance(rng, np.random.RandomState):
         kind, keys, position, has_gauss, gauss = rng.get_state()
-        meta["fitted"]["shuffle_state"] = [kind, keys.tolist(), int(position), int(has_gauss),
-                                           float(gauss)]
+        meta["fitted"]["shuffle_state"] = [
+            kind,
+            keys.tolist(),
+            int(position),
+            int(has_gauss),
+            float(gauss),
+        ]
     generator = getattr(net, "generator_", None)
     if generator is not None:
         meta["fitted"]["generator_state"] = generator.get_state().tolist()
@@ -122,12 +159,12 @@ def write_model_file(path, estimator, *, fitted, net, pretrained=None, reading=N
         with zipfile.ZipFile(stream, "w") as archive:
             archive.writestr("meta.json", text, compress_type=zipfile.ZIP_DEFLATED)
             if source is not None:
-                archive.writestr("image_weights.pt", source.getvalue(),
-                                 compress_type=zipfile.ZIP_STORED)
+                archive.writestr(
+                    "image_weights.pt", source.getvalue(), compress_type=zipfile.ZIP_STORED
+                )
             # Tensors barely compress: stored, they read back fastest.
             archive.writestr("weights.pt", weights.getvalue(), compress_type=zipfile.ZIP_STORED)
-            archive.writestr("optimizer.pt", optimizer.getvalue(),
-                             compress_type=zipfile.ZIP_STORED)
+            archive.writestr("optimizer.pt", optimizer.getvalue(), compress_type=zipfile.ZIP_STORED)
 
     atomic_write(path, write)
 
@@ -157,32 +194,45 @@ def _read_members(path):
         if unknown or len(names) != len(set(names)):
             raise ModelFileError(
                 f"{path!s} is not a skfusion model file: unexpected or repeated members "
-                f"{(unknown or names)[:5]}; expected {sorted(MEMBERS)}.")
+                f"{(unknown or names)[:5]}; expected {sorted(MEMBERS)}."
+            )
         if not {"meta.json", "weights.pt"} <= set(names):
-            raise ModelFileError(f"{path!s} is not a skfusion model file (missing meta.json "
-                                 "or weights.pt).")
+            raise ModelFileError(
+                f"{path!s} is not a skfusion model file (missing meta.json or weights.pt)."
+            )
         members = {}
         for info in infos:
             limit = MAX_META_BYTES if info.filename == "meta.json" else MAX_MEMBER_BYTES
             if info.file_size > limit:
                 raise ModelFileError(
                     f"{path!s}: member {info.filename} declares {info.file_size} bytes, over "
-                    f"the limit of {limit}.")
+                    f"the limit of {limit}."
+                )
             if info.file_size > MAX_INFLATION * max(info.compress_size, 1024):
                 raise ModelFileError(
                     f"{path!s}: member {info.filename} inflates from {info.compress_size} to "
                     f"{info.file_size} bytes (more than {MAX_INFLATION}x); refused as a "
-                    "possible zip bomb.")
+                    "possible zip bomb."
+                )
             try:
                 with archive.open(info) as stream:
                     data = stream.read(info.file_size + 1)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
-                    NotImplementedError, RuntimeError) as exc:
-                raise ModelFileError(f"{path!s}: member {info.filename} is damaged "
-                                     f"({exc}).") from None
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                OSError,
+                EOFError,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+            ) as exc:
+                raise ModelFileError(
+                    f"{path!s}: member {info.filename} is damaged ({exc})."
+                ) from None
             if len(data) != info.file_size:
-                raise ModelFileError(f"{path!s}: member {info.filename} is damaged (size "
-                                     "differs from its header).")
+                raise ModelFileError(
+                    f"{path!s}: member {info.filename} is damaged (size differs from its header)."
+                )
             members[info.filename] = data
     return members
 
@@ -196,7 +246,8 @@ def _load_tensors(path, member, data):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelFileError(
             f"{path!s}: {member} is not a plain tensor file ({first[:200]}); it may have "
-            "been edited to hold code, and is not loaded.") from None
+            "been edited to hold code, and is not loaded."
+        ) from None
     return value
 
 
@@ -207,28 +258,43 @@ def _read_pretrained(path, marker, members, fitted):
 
     if marker is None:
         if "image_weights.pt" in members:
-            raise ModelFileError(f"{path!s}: holds image_weights.pt but its params name no "
-                                 "image_weights.")
+            raise ModelFileError(
+                f"{path!s}: holds image_weights.pt but its params name no image_weights."
+            )
         return None
-    if not (isinstance(marker, dict) and set(marker) == {"__pretrained__"}
-            and isinstance(marker["__pretrained__"], str)):
-        raise ModelFileError(f"{path!s}: params['image_weights'] must be null or "
-                             '{"__pretrained__": <sha256>}.')
+    if not (
+        isinstance(marker, dict)
+        and set(marker) == {"__pretrained__"}
+        and isinstance(marker["__pretrained__"], str)
+    ):
+        raise ModelFileError(
+            f"{path!s}: params['image_weights'] must be null or {{\"__pretrained__\": <sha256>}}."
+        )
     if "image_weights.pt" not in members:
-        raise ModelFileError(f"{path!s}: params name pretrained image weights, but the file "
-                             "holds no image_weights.pt.")
+        raise ModelFileError(
+            f"{path!s}: params name pretrained image weights, but the file "
+            "holds no image_weights.pt."
+        )
     state = _load_tensors(path, "image_weights.pt", members["image_weights.pt"])
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+    ):
         raise ModelFileError(f"{path!s}: image_weights.pt must map names to tensors.")
     source = fitted.get("pretrained_source", "")
     weights = PretrainedWeights(state, source=source if isinstance(source, str) else "")
-    recorded = (fitted.get("image_weights") or {}).get("sha256") if isinstance(
-        fitted.get("image_weights"), dict) else None
+    recorded = (
+        (fitted.get("image_weights") or {}).get("sha256")
+        if isinstance(fitted.get("image_weights"), dict)
+        else None
+    )
     if weights.sha256 != marker["__pretrained__"] or recorded != weights.sha256:
-        raise ModelFileError(f"{path!s}: image_weights.pt does not match the hash its "
-                             "params and fitted state record; the file is damaged or was "
-                             "edited.")
+        raise ModelFileError(
+            f"{path!s}: image_weights.pt does not match the hash its "
+            "params and fitted state record; the file is damaged or was "
+            "edited."
+        )
     return weights
 
 
@@ -278,8 +344,9 @@ def load(path, *, device="cpu", custom_objects=None):
     members, meta = _read_meta(path, custom_objects)
     cls = estimator_class(path, meta, custom_objects)
     raw_params = dict(meta["params"])
-    pretrained = _read_pretrained(path, raw_params.pop("image_weights", None), members,
-                                  meta["fitted"])
+    pretrained = _read_pretrained(
+        path, raw_params.pop("image_weights", None), members, meta["fitted"]
+    )
     params = check_params(path, cls, raw_params, custom_objects)
     for name, value in cls._defaults_before.items():  # a file of an earlier release
         if name not in raw_params:
@@ -292,7 +359,8 @@ def load(path, *, device="cpu", custom_objects=None):
     params["device"] = device
     state = _load_tensors(path, "weights.pt", members["weights.pt"])
     if not isinstance(state, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise ModelFileError(f"{path!s}: weights.pt must map names to tensors.")
     optimizer_state = None
     if "optimizer.pt" in members:
@@ -307,5 +375,6 @@ def load(path, *, device="cpu", custom_objects=None):
         raise
     except Exception as exc:  # any other failure means the file does not describe a model
         first = str(exc).splitlines()[0] if str(exc) else ""
-        raise ModelFileError(f"{path!s}: cannot be restored ({type(exc).__name__}: "
-                             f"{first[:300]}).") from None
+        raise ModelFileError(
+            f"{path!s}: cannot be restored ({type(exc).__name__}: {first[:300]})."
+        ) from None

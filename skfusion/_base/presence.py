@@ -29,12 +29,14 @@ def presence_arrays(estimator, X, *, fitting):
             raise ValueError(
                 f"X has {int((~images).sum())} sample(s) without an image (first at "
                 f"{first}), which {type(estimator).__name__} cannot take: {refusal} Pass "
-                "only samples with an image, e.g. X[X.present['images']].")
+                "only samples with an image, e.g. X[X.present['images']]."
+            )
         if fitting and not images.any():
             raise ValueError(
                 f"no sample of X has an image, so {estimator._describe_config()} has nothing "
                 "to learn its image path from; pass patients with images, or fit a clinical "
-                "model (e.g. ClinicalAttentionClassifier(mode='clinical')).")
+                "model (e.g. ClinicalAttentionClassifier(mode='clinical'))."
+            )
         arrays["image_present"] = images
     text = _mask(X, "text")
     if text is not None and "text" in reads:
@@ -50,7 +52,8 @@ def refuse_missing_images(X, what):
         raise ValueError(
             f"{what} maps each sample's image, but {int((~images).sum())} sample(s) of X have "
             f"none (first at {first}); pass only samples with an image, e.g. "
-            "X[X.present['images']].")
+            "X[X.present['images']]."
+        )
 
 
 def modalities_used(estimator, X):

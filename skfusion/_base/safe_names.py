@@ -11,8 +11,16 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ESTIMATORS", "SAFE_ESTIMATOR_NAMES", "SAFE_OBJECTS", "SAFE_TENSOR_DTYPES", "decode",
-           "encode", "name_of", "register_estimator"]
+__all__ = [
+    "ESTIMATORS",
+    "SAFE_ESTIMATOR_NAMES",
+    "SAFE_OBJECTS",
+    "SAFE_TENSOR_DTYPES",
+    "decode",
+    "encode",
+    "name_of",
+    "register_estimator",
+]
 
 
 def name_of(obj):
@@ -20,24 +28,58 @@ def name_of(obj):
     return f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
 
 
-_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop,
-               torch.optim.Adagrad, torch.optim.Adadelta, torch.optim.Adamax,
-               torch.optim.NAdam, torch.optim.RAdam)
-_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.BCEWithLogitsLoss, nn.MSELoss, nn.L1Loss,
-           nn.SmoothL1Loss, nn.HuberLoss)
-_LAYERS = (nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm2d, nn.InstanceNorm3d,
-           nn.GroupNorm, nn.LayerNorm, nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU)
+_OPTIMIZERS = (
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.SGD,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
+    torch.optim.Adadelta,
+    torch.optim.Adamax,
+    torch.optim.NAdam,
+    torch.optim.RAdam,
+)
+_LOSSES = (
+    nn.CrossEntropyLoss,
+    nn.NLLLoss,
+    nn.BCEWithLogitsLoss,
+    nn.MSELoss,
+    nn.L1Loss,
+    nn.SmoothL1Loss,
+    nn.HuberLoss,
+)
+_LAYERS = (
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.ReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.LeakyReLU,
+)
 
 #: Every class or function a model file may name, keyed by its ``"module:qualname"``.
 SAFE_OBJECTS = {name_of(obj): obj for obj in (*_OPTIMIZERS, *_LOSSES, *_LAYERS)}
 
 #: The estimators a model file may name: one family per row, one class per task.
 SAFE_ESTIMATOR_NAMES = (
-    "ClinicalAttentionClassifier", "ClinicalAttentionRegressor", "ClinicalAttentionSurvival",
-    "GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival",
-    "FeatureModulationClassifier", "FeatureModulationRegressor", "FeatureModulationSurvival",
-    "ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvival",
-    "ReportGenerator", "ImageClinicalPretrainer",
+    "ClinicalAttentionClassifier",
+    "ClinicalAttentionRegressor",
+    "ClinicalAttentionSurvival",
+    "GatedFusionClassifier",
+    "GatedFusionRegressor",
+    "GatedFusionSurvival",
+    "FeatureModulationClassifier",
+    "FeatureModulationRegressor",
+    "FeatureModulationSurvival",
+    "ReportFusionClassifier",
+    "ReportFusionRegressor",
+    "ReportFusionSurvival",
+    "ReportGenerator",
+    "ImageClinicalPretrainer",
 )
 
 #: Name -> class of the estimators defined so far (filled as their modules are imported, by
@@ -53,9 +95,18 @@ def register_estimator(cls):
 
 
 #: Tensor dtypes a model file may declare for a tensor parameter.
-SAFE_TENSOR_DTYPES = {str(d): d for d in (torch.float16, torch.bfloat16, torch.float32,
-                                          torch.float64, torch.int32, torch.int64,
-                                          torch.bool)}
+SAFE_TENSOR_DTYPES = {
+    str(d): d
+    for d in (
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.int32,
+        torch.int64,
+        torch.bool,
+    )
+}
 
 
 class UnsafeNameError(ValueError):
@@ -69,7 +120,8 @@ def encode(name, value):
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
     if isinstance(value, (list, tuple)) and all(
-            v is None or isinstance(v, (bool, int, float, str)) for v in value):
+        v is None or isinstance(v, (bool, int, float, str)) for v in value
+    ):
         return {"__tuple__" if isinstance(value, tuple) else "__list__": list(value)}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": {k: encode(f"{name}[{k!r}]", v) for k, v in value.items()}}
@@ -92,23 +144,29 @@ def decode(value, custom_objects, *, where="params"):
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if not isinstance(value, dict) or len(value) not in (1, 2):
-        raise ValueError(f"{where}: expected a number, string, null or an encoded value; "
-                         f"got {type(value).__name__}")
+        raise ValueError(
+            f"{where}: expected a number, string, null or an encoded value; "
+            f"got {type(value).__name__}"
+        )
     if set(value) in ({"__tuple__"}, {"__list__"}):
         items = next(iter(value.values()))
         if not isinstance(items, list) or not all(
-                v is None or isinstance(v, (bool, int, float, str)) for v in items):
+            v is None or isinstance(v, (bool, int, float, str)) for v in items
+        ):
             raise ValueError(f"{where}: a list or tuple must hold plain values")
         return tuple(items) if "__tuple__" in value else list(items)
     if set(value) == {"__dict__"} and isinstance(value["__dict__"], dict):
-        return {str(k): decode(v, custom_objects, where=f"{where}[{k!r}]")
-                for k, v in value["__dict__"].items()}
+        return {
+            str(k): decode(v, custom_objects, where=f"{where}[{k!r}]")
+            for k, v in value["__dict__"].items()
+        }
     if set(value) == {"__tensor__", "dtype"}:
-        dtype = SAFE_TENSOR_DTYPES.get(value["dtype"]) if isinstance(value["dtype"], str) \
-            else None
+        dtype = SAFE_TENSOR_DTYPES.get(value["dtype"]) if isinstance(value["dtype"], str) else None
         if dtype is None:
-            raise ValueError(f"{where}: tensor dtype {value['dtype']!r} is not one of "
-                             f"{sorted(SAFE_TENSOR_DTYPES)}")
+            raise ValueError(
+                f"{where}: tensor dtype {value['dtype']!r} is not one of "
+                f"{sorted(SAFE_TENSOR_DTYPES)}"
+            )
         try:
             return torch.tensor(value["__tensor__"], dtype=dtype)
         except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
@@ -124,5 +182,6 @@ def decode(value, custom_objects, *, where="params"):
         raise UnsafeNameError(
             f"{where} names {name!r}, which is not among the classes skfusion writes; "
             f"loading imports nothing. If you trust it, pass "
-            f"custom_objects={{{name!r}: <the object>}}.")
+            f"custom_objects={{{name!r}: <the object>}}."
+        )
     raise ValueError(f"{where}: unknown encoded value with keys {sorted(value)[:5]}")

@@ -5,8 +5,16 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["MAX_WORD_LENGTH", "PAD", "UNK", "build_vocabulary", "check_reports", "encode_reports",
-           "is_word", "tokenize"]
+__all__ = [
+    "MAX_WORD_LENGTH",
+    "PAD",
+    "UNK",
+    "build_vocabulary",
+    "check_reports",
+    "encode_reports",
+    "is_word",
+    "tokenize",
+]
 
 PAD, UNK = 0, 1
 #: A word is a run of letters of any script (with one inner apostrophe: "patient's"), or a
@@ -26,17 +34,21 @@ def check_reports(reports, n_samples, argument, missing=None):
         raise ValueError(
             f"{argument} must be one report (a string) per sample; got "
             f"{type(reports).__name__}{shown}. Pass e.g. [report_1, report_2, ...] or a "
-            "pandas Series.")
+            "pandas Series."
+        )
     reports = list(reports.tolist() if hasattr(reports, "tolist") else reports)
     if len(reports) != n_samples:
-        raise ValueError(f"{argument} has {len(reports)} reports but X has {n_samples} "
-                         "samples; pass one report per sample, in the same order.")
+        raise ValueError(
+            f"{argument} has {len(reports)} reports but X has {n_samples} "
+            "samples; pass one report per sample, in the same order."
+        )
     bad = [i for i, r in enumerate(reports) if not isinstance(r, str)]
     if bad:
         raise ValueError(
             f"{argument} must hold strings; entries {bad[:5]} are "
             f"{sorted({type(reports[i]).__name__ for i in bad})}. Use '' for a missing "
-            "report.")
+            "report."
+        )
     return reports
 
 
@@ -48,15 +60,20 @@ def tokenize(text):
 def is_word(value):
     """Whether ``value`` is a word :func:`tokenize` can produce (for checking vocabularies
     read from model files: no markup, control characters or spaces)."""
-    return (isinstance(value, str) and 0 < len(value) <= MAX_WORD_LENGTH
-            and _WORD.fullmatch(value) is not None and value == value.lower())
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_WORD_LENGTH
+        and _WORD.fullmatch(value) is not None
+        and value == value.lower()
+    )
 
 
 def build_vocabulary(reports, *, max_size, min_count):
     """Map the most frequent words (at least ``min_count`` times) to ids from 2 on."""
     counts = Counter(word for report in reports for word in tokenize(report))
-    words = [w for w, c in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-             if c >= min_count][: max_size - 2]
+    words = [
+        w for w, c in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if c >= min_count
+    ][: max_size - 2]
     return {word: index + 2 for index, word in enumerate(words)}
 
 

@@ -35,13 +35,15 @@ def check_augment(estimator):
         raise ValueError(
             "augment='custom': this model was fitted with a custom augmentation callable, "
             "which model files do not hold. Pass it again to train further: "
-            "model.set_params(augment=<your callable>) (or 'auto', a dict, True/False).")
+            "model.set_params(augment=<your callable>) (or 'auto', a dict, True/False)."
+        )
     policy = augmentation_policy(estimator.augment)
     if estimator._flip_refusal and policy_flips(policy):
         raise ValueError(
             f"augment={estimator.augment!r} flips images left-right, which "
             f"{type(estimator).__name__} refuses: {estimator._flip_refusal} Use "
-            "augment='auto' (no flips) or a dict with flip=0.")
+            "augment='auto' (no flips) or a dict with flip=0."
+        )
 
 
 def fit_new(estimator, X, y, *, groups, epochs, classes):
@@ -56,15 +58,15 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     n_samples = images.shape[0]
     n_features = clinical.shape[1]
     masks = estimator._training_masks(X, images, slices)
-    extra_arrays, extra_fitted = ({}, {}) if estimator._extra_inputs is None else \
-        estimator._extra_inputs(estimator).fit(X)
+    extra_arrays, extra_fitted = (
+        ({}, {}) if estimator._extra_inputs is None else estimator._extra_inputs(estimator).fit(X)
+    )
     target = estimator._target_encoder(estimator).fit(y, n_samples=n_samples, classes=classes)
     target_fitted = target.fitted
     groups = check_groups(subjects_of(X, groups), n_samples)
     held_out = estimator._hold_out_settings()
     if held_out and groups is None:
-        warn_if_subjects_repeat(X, X.clinical, "the held-out validation split",
-                                stacklevel=6)
+        warn_if_subjects_repeat(X, X.clinical, "the held-out validation split", stacklevel=6)
     n_train = n_samples
     if held_out:
         n_train -= int(np.ceil(estimator.validation_fraction * n_train))
@@ -72,7 +74,8 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
         raise ValueError(
             f"X has {n_samples} sample(s), leaving {n_train} for training; batch "
             "normalisation needs at least 2. Pass more samples"
-            + (f" or set {' and '.join(held_out)}." if held_out else "."))
+            + (f" or set {' and '.join(held_out)}." if held_out else ".")
+        )
     criterion = estimator._criterion_params(target)
     seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
     train = np.arange(n_samples)
@@ -82,33 +85,59 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
         train = np.setdiff1d(train, split.valid_positions_)
     encoder = None
     if estimator._uses_clinical() and estimator.clinical_preprocessing == "auto" and n_features:
-        encoder = TableEncoder().fit(clinical.iloc[train] if hasattr(clinical, "iloc")
-                                     else clinical[train])
+        encoder = TableEncoder().fit(
+            clinical.iloc[train] if hasattr(clinical, "iloc") else clinical[train]
+        )
         clinical = encoder.transform(clinical)
-    dataset = make_dataset(images, clinical, target.values, masks=masks, **extra_arrays,
-                           **estimator._target_inputs(target),
-                           **presence_arrays(estimator, X, fitting=True))
+    dataset = make_dataset(
+        images,
+        clinical,
+        target.values,
+        masks=masks,
+        **extra_arrays,
+        **estimator._target_inputs(target),
+        **presence_arrays(estimator, X, fitting=True),
+    )
     net = estimator._build_net(
-        lazy=isinstance(images, LazyImages), n_outputs=target.n_outputs,
-        n_clinical=clinical.shape[1], in_channels=images.shape[1], device=device,
-        seed=seed, groups=groups, stratify=target.stratify, criterion=criterion,
-        extra_module=extra_module_params(type(estimator), extra_fitted), slices=slices,
-        localize=masks is not None, image_shape=tuple(images.shape[1:]))
+        lazy=isinstance(images, LazyImages),
+        n_outputs=target.n_outputs,
+        n_clinical=clinical.shape[1],
+        in_channels=images.shape[1],
+        device=device,
+        seed=seed,
+        groups=groups,
+        stratify=target.stratify,
+        criterion=criterion,
+        extra_module=extra_module_params(type(estimator), extra_fitted),
+        slices=slices,
+        localize=masks is not None,
+        image_shape=tuple(images.shape[1:]),
+    )
     net.initialize_seeded()
-    common = {"n_features_in_": n_features, "feature_names_in_": columns,
-              "channel_names_in_": X.channel_names, "clinical_encoder_": encoder,
-              "image_shape_": tuple(images.shape[1:]), "device_": device, "seed_": seed,
-              "slices_": slices, "localizes_": masks is not None,
-              **load_image_weights(estimator, net, weights)}
-    bind_checkpoints(estimator,
-                     model_files.fitted_state(estimator, common, target_fitted, extra_fitted),
-                     common["pretrained_weights_"])
+    common = {
+        "n_features_in_": n_features,
+        "feature_names_in_": columns,
+        "channel_names_in_": X.channel_names,
+        "clinical_encoder_": encoder,
+        "image_shape_": tuple(images.shape[1:]),
+        "device_": device,
+        "seed_": seed,
+        "slices_": slices,
+        "localizes_": masks is not None,
+        **load_image_weights(estimator, net, weights),
+    }
+    bind_checkpoints(
+        estimator,
+        model_files.fitted_state(estimator, common, target_fitted, extra_fitted),
+        common["pretrained_weights_"],
+    )
     start_linear_paths(estimator, net, dataset, clinical, target, train, seed)
     net.partial_fit(dataset, y=None, epochs=epochs)
     if epochs is None:
         warn_if_still_improving(estimator, net)
-    net.recompute_batchnorm(dataset.take(trained_positions(net, n_samples)),
-                            threads=estimator.n_threads)
+    net.recompute_batchnorm(
+        dataset.take(trained_positions(net, n_samples)), threads=estimator.n_threads
+    )
     target_fitted = {**target_fitted, **estimator._after_training(net, dataset, target)}
     # Fitted state is assigned only once training has finished.
     estimator._assign_fitted(net, common, target_fitted, extra_fitted)
@@ -124,31 +153,52 @@ def continue_training(estimator, X, y, *, groups, classes, epochs):
     """Train the fitted network further; on any error the model is restored."""
     check_augment(estimator)
     images, clinical, _, X = estimator._check_X(X, fitting=False)
-    target = estimator._target_encoder(estimator).transform(y, n_samples=images.shape[0],
-                                                           classes=classes)
+    target = estimator._target_encoder(estimator).transform(
+        y, n_samples=images.shape[0], classes=classes
+    )
     groups = check_groups(subjects_of(X, groups), images.shape[0])
     masks = None
     if X.masks is not None and estimator.localizes_:
         masks = check_masks(X.masks, images.shape[0], images.shape[1:], estimator.slices_)
     elif X.masks is not None:
-        warnings.warn("X.masks are ignored: this model was fitted without masks, so it "
-                      "has no localisation head to train. Fit a new model with masks "
-                      "(warm_start=False) to learn to localise.", UserWarning,
-                      stacklevel=4)
-    dataset = make_dataset(images, clinical, target.values, masks=masks,
-                           **estimator._extra_arrays(X), **estimator._target_inputs(target),
-                           **presence_arrays(estimator, X, fitting=True))
+        warnings.warn(
+            "X.masks are ignored: this model was fitted without masks, so it "
+            "has no localisation head to train. Fit a new model with masks "
+            "(warm_start=False) to learn to localise.",
+            UserWarning,
+            stacklevel=4,
+        )
+    dataset = make_dataset(
+        images,
+        clinical,
+        target.values,
+        masks=masks,
+        **estimator._extra_arrays(X),
+        **estimator._target_inputs(target),
+        **presence_arrays(estimator, X, fitting=True),
+    )
     net = estimator.net_
     # Continue with the estimator's current training settings and callbacks.
     dropout = estimator.modality_dropout if estimator._is_multimodal() else 0.0
-    net.set_params(lr=estimator.lr, max_epochs=estimator.max_epochs,
-                   batch_size=estimator.batch_size, verbose=int(estimator.verbose),
-                   augment=estimator.augment, modality_dropout=dropout,
-                   localization_weight=estimator.localization_weight)
-    net.train_split = (ValidationSplit(estimator.validation_fraction, estimator.seed_, groups,
-                                       target.stratify) if estimator._hold_out_settings() else None)
-    bind_checkpoints(estimator, model_files.current_fitted_state(estimator),
-                     getattr(estimator, "pretrained_weights_", None))
+    net.set_params(
+        lr=estimator.lr,
+        max_epochs=estimator.max_epochs,
+        batch_size=estimator.batch_size,
+        verbose=int(estimator.verbose),
+        augment=estimator.augment,
+        modality_dropout=dropout,
+        localization_weight=estimator.localization_weight,
+    )
+    net.train_split = (
+        ValidationSplit(estimator.validation_fraction, estimator.seed_, groups, target.stratify)
+        if estimator._hold_out_settings()
+        else None
+    )
+    bind_checkpoints(
+        estimator,
+        model_files.current_fitted_state(estimator),
+        getattr(estimator, "pretrained_weights_", None),
+    )
     if getattr(estimator, "pretrained_weights_", None) is not None:
         freeze(estimator, net, estimator.image_weights_loaded_)
     net.callbacks = net_callbacks(estimator)
@@ -159,8 +209,9 @@ def continue_training(estimator, X, y, *, groups, classes, epochs):
         net.partial_fit(dataset, y=None, epochs=epochs)
         if epochs is None:
             warn_if_still_improving(estimator, net, before)
-        net.recompute_batchnorm(dataset.take(trained_positions(net, len(dataset))),
-                                threads=estimator.n_threads)
+        net.recompute_batchnorm(
+            dataset.take(trained_positions(net, len(dataset))), threads=estimator.n_threads
+        )
         after = estimator._after_training(net, dataset, target)
     except BaseException:
         net.restore(snapshot)
@@ -176,5 +227,6 @@ def trained_positions(net, n_samples):
     """The positions the network trained on (all but its held-out validation part)."""
     split = net.train_split
     held_out = getattr(split, "valid_positions_", None) if split is not None else None
-    return (np.arange(n_samples) if held_out is None
-            else np.setdiff1d(np.arange(n_samples), held_out))
+    return (
+        np.arange(n_samples) if held_out is None else np.setdiff1d(np.arange(n_samples), held_out)
+    )

@@ -9,8 +9,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-__all__ = ["check_clinical", "check_continuous_targets", "check_images", "check_labels",
-           "check_survival_target"]
+__all__ = [
+    "check_clinical",
+    "check_continuous_targets",
+    "check_images",
+    "check_labels",
+    "check_survival_target",
+]
 
 
 def check_images(images, *, argument="X.images", spatial_dims=2, present=None):
@@ -25,8 +30,7 @@ def check_images(images, *, argument="X.images", spatial_dims=2, present=None):
     """
     if images is None:
         raise ValueError(
-            f"{argument} is None; pass an array of shape (n_samples, H, W) or "
-            "(n_samples, C, H, W)."
+            f"{argument} is None; pass an array of shape (n_samples, H, W) or (n_samples, C, H, W)."
         )
     if hasattr(images, "detach") and hasattr(images, "requires_grad"):
         images = images.detach().cpu()  # a torch tensor, maybe part of a graph
@@ -45,7 +49,8 @@ def check_images(images, *, argument="X.images", spatial_dims=2, present=None):
     if array.dtype.kind == "c":
         raise ValueError(
             f"{argument} has complex values (dtype {array.dtype}); pass real images, e.g. "
-            "np.abs(images) for magnitude images.")
+            "np.abs(images) for magnitude images."
+        )
     if array.dtype.kind not in "biuf":
         raise ValueError(
             f"{argument} must be numeric; got dtype {array.dtype}. Convert the images to a "
@@ -58,14 +63,16 @@ def check_images(images, *, argument="X.images", spatial_dims=2, present=None):
             raise ValueError(
                 f"{argument} must have shape (n_samples, D, H, W) or (n_samples, C, D, H, W) "
                 f"with spatial_dims=3; got {array.ndim} dimension(s) with shape "
-                f"{array.shape}. For 2-D slices use spatial_dims=2.")
+                f"{array.shape}. For 2-D slices use spatial_dims=2."
+            )
     elif array.ndim == 3:
         array = array[:, None]
     elif array.ndim == 4 and array.shape[-1] in (3, 4) and array.shape[1] > 4:
         raise ValueError(
             f"{argument} has shape {array.shape}, which looks channels-last (n, H, W, "
             f"{array.shape[-1]}); skfusion expects channels first, (n, C, H, W). Pass "
-            "np.moveaxis(images, -1, 1).")
+            "np.moveaxis(images, -1, 1)."
+        )
     elif array.ndim != 4:
         raise ValueError(
             f"{argument} must have shape (n_samples, H, W) or (n_samples, C, H, W); got "
@@ -98,8 +105,15 @@ def check_images(images, *, argument="X.images", spatial_dims=2, present=None):
     return array
 
 
-def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_features=None,
-                   argument="X.clinical", raw=False):
+def check_clinical(
+    clinical,
+    *,
+    n_samples,
+    fitted_columns=None,
+    fitted_n_features=None,
+    argument="X.clinical",
+    raw=False,
+):
     """Return ``(values, columns)``: clinical values as float32 ``(n, F)`` and column names.
 
     Parameters
@@ -132,13 +146,16 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
             duplicated = sorted({c for c in columns if list(columns).count(c) > 1})
             raise ValueError(
                 f"{argument} has duplicated column names {duplicated}; give every clinical "
-                "column a distinct name (e.g. frame.columns = [...]).")
-        complex_columns = [str(c) for c, dtype in frame.dtypes.items()
-                           if pd.api.types.is_complex_dtype(dtype)]
+                "column a distinct name (e.g. frame.columns = [...])."
+            )
+        complex_columns = [
+            str(c) for c, dtype in frame.dtypes.items() if pd.api.types.is_complex_dtype(dtype)
+        ]
         if complex_columns:
             raise ValueError(
                 f"{argument} has complex-valued column(s) {complex_columns}; pass real values "
-                "(e.g. split them into real and imaginary parts, or take np.abs).")
+                "(e.g. split them into real and imaginary parts, or take np.abs)."
+            )
         if fitted_columns is not None:
             frame, columns = _align_columns(frame, fitted_columns, argument)
         if raw:
@@ -153,15 +170,16 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
         if objects:
             # Numbers stored as Python objects are numbers; text is not.
             converted = {c: pd.to_numeric(frame[c], errors="coerce") for c in objects}
-            numeric = [c for c in objects
-                       if converted[c].notna().sum() == frame[c].notna().sum()]
+            numeric = [c for c in objects if converted[c].notna().sum() == frame[c].notna().sum()]
             if numeric:
                 frame = frame.copy()
                 for column in numeric:
                     frame[column] = converted[column]
-        non_numeric = [str(c) for c, dtype in frame.dtypes.items()
-                       if not (pd.api.types.is_numeric_dtype(dtype)
-                               or pd.api.types.is_bool_dtype(dtype))]
+        non_numeric = [
+            str(c)
+            for c, dtype in frame.dtypes.items()
+            if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        ]
         if non_numeric:
             raise ValueError(
                 f"{argument} has non-numeric column(s) {non_numeric}. Encode them before the "
@@ -193,7 +211,8 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
         if values.dtype.kind == "c":
             raise ValueError(
                 f"{argument} has complex values (dtype {values.dtype}); pass real values "
-                "(e.g. split them into real and imaginary parts, or take np.abs).")
+                "(e.g. split them into real and imaginary parts, or take np.abs)."
+            )
         if raw:
             _check_raw_shape(values.shape, n_samples, fitted_n_features, argument)
             if values.dtype.kind in "biuf" and np.isinf(values.astype(np.float64)).any():
@@ -256,11 +275,15 @@ def check_clinical(clinical, *, n_samples, fitted_columns=None, fitted_n_feature
 
 def _check_raw_shape(shape, n_samples, fitted_n_features, argument):
     if shape[0] != n_samples:
-        raise ValueError(f"{argument} has {shape[0]} rows but there are {n_samples} images; "
-                         "pass one clinical row per image.")
+        raise ValueError(
+            f"{argument} has {shape[0]} rows but there are {n_samples} images; "
+            "pass one clinical row per image."
+        )
     if fitted_n_features is not None and shape[1] != fitted_n_features:
-        raise ValueError(f"{argument} has {shape[1]} feature(s) but the model was fitted with "
-                         f"{fitted_n_features}; pass the same clinical columns as in fit.")
+        raise ValueError(
+            f"{argument} has {shape[1]} feature(s) but the model was fitted with "
+            f"{fitted_n_features}; pass the same clinical columns as in fit."
+        )
 
 
 def _align_columns(frame, fitted_columns, argument):
@@ -330,24 +353,30 @@ def check_continuous_targets(y, *, n_samples, argument="y"):
     if array.dtype.names is not None:
         raise ValueError(
             f"{argument} is a structured array (fields {list(array.dtype.names)}); a regressor "
-            "needs plain numbers. For (event, time) targets use a ...Survival estimator.")
+            "needs plain numbers. For (event, time) targets use a ...Survival estimator."
+        )
     if array.dtype.kind in "bOUSc" or array.dtype.kind not in "iuf":
         try:
             array = array.astype(np.float64)
         except (TypeError, ValueError):
             raise ValueError(
                 f"{argument} must hold numbers; got dtype {array.dtype}. Class labels need a "
-                "...Classifier.") from None
+                "...Classifier."
+            ) from None
     array = array.astype(np.float64)
     if array.ndim == 2 and array.shape[1] == 0 or array.ndim not in (1, 2):
-        raise ValueError(f"{argument} must have shape (n_samples,) or (n_samples, n_outputs); "
-                         f"got {array.shape}.")
+        raise ValueError(
+            f"{argument} must have shape (n_samples,) or (n_samples, n_outputs); got {array.shape}."
+        )
     if len(array) != n_samples:
-        raise ValueError(f"{argument} has {len(array)} values but X has {n_samples} samples; "
-                         "pass one target per sample.")
+        raise ValueError(
+            f"{argument} has {len(array)} values but X has {n_samples} samples; "
+            "pass one target per sample."
+        )
     if not np.isfinite(array).all():
-        raise ValueError(f"{argument} has NaN or infinite values; drop those samples or impute "
-                         "the targets.")
+        raise ValueError(
+            f"{argument} has NaN or infinite values; drop those samples or impute the targets."
+        )
     return array
 
 
@@ -356,24 +385,33 @@ def check_survival_target(y, *, n_samples, argument="y"):
     indicator) and one float field (the time), as scikit-survival's ``Surv.from_arrays``
     makes (or :func:`skfusion.survival_target`)."""
     array = np.asarray(y) if y is not None else None
-    how = ("build it with skfusion.survival_target(event, time) (or scikit-survival's "
-           "Surv.from_arrays)")
+    how = (
+        "build it with skfusion.survival_target(event, time) (or scikit-survival's "
+        "Surv.from_arrays)"
+    )
     if array is None or array.dtype.names is None or len(array.dtype.names) != 2:
         raise ValueError(
             f"{argument} must be a structured array with a boolean event field and a float "
-            f"time field; got {'None' if array is None else f'dtype {array.dtype}'}. {how}.")
+            f"time field; got {'None' if array is None else f'dtype {array.dtype}'}. {how}."
+        )
     kinds = {name: array.dtype[name].kind for name in array.dtype.names}
     events = [n for n, k in kinds.items() if k == "b"]
     times = [n for n, k in kinds.items() if k in "fiu"]
     if len(events) != 1 or len(times) != 1:
-        raise ValueError(f"{argument} has fields {kinds} (numpy kinds); expected one boolean "
-                         f"(event) and one numeric (time) field. {how}.")
+        raise ValueError(
+            f"{argument} has fields {kinds} (numpy kinds); expected one boolean "
+            f"(event) and one numeric (time) field. {how}."
+        )
     if array.ndim != 1 or len(array) != n_samples:
-        raise ValueError(f"{argument} has shape {array.shape} but X has {n_samples} samples; "
-                         "pass one (event, time) pair per sample.")
+        raise ValueError(
+            f"{argument} has shape {array.shape} but X has {n_samples} samples; "
+            "pass one (event, time) pair per sample."
+        )
     event = array[events[0]].astype(bool)
     time = array[times[0]].astype(np.float64)
     if not np.isfinite(time).all() or (time < 0).any():
-        raise ValueError(f"{argument}[{times[0]!r}] must hold finite times >= 0; "
-                         f"{int((~np.isfinite(time) | (time < 0)).sum())} do not.")
+        raise ValueError(
+            f"{argument}[{times[0]!r}] must hold finite times >= 0; "
+            f"{int((~np.isfinite(time) | (time < 0)).sum())} do not."
+        )
     return event, time

@@ -14,8 +14,14 @@ import torch
 
 from ..nn.pretrained import load_resnet_weights, source_layout
 
-__all__ = ["PretrainedWeights", "apply_freeze", "frozen_keys", "load_into",
-           "resolve_image_weights", "weights_sha256"]
+__all__ = [
+    "PretrainedWeights",
+    "apply_freeze",
+    "frozen_keys",
+    "load_into",
+    "resolve_image_weights",
+    "weights_sha256",
+]
 
 #: The largest weights file read (a ResNet101 in float32 is about 170 MB).
 MAX_WEIGHTS_BYTES = 4 * 2**30
@@ -46,8 +52,11 @@ class PretrainedWeights:
         self.sha256 = weights_sha256(self.state)
 
     def __repr__(self):
-        return (f"PretrainedWeights({len(self.state)} tensors, sha256={self.sha256[:12]}..."
-                + (f", from {self.source!r}" if self.source else "") + ")")
+        return (
+            f"PretrainedWeights({len(self.state)} tensors, sha256={self.sha256[:12]}..."
+            + (f", from {self.source!r}" if self.source else "")
+            + ")"
+        )
 
     def __eq__(self, other):
         return isinstance(other, PretrainedWeights) and other.sha256 == self.sha256
@@ -63,8 +72,9 @@ def weights_sha256(state):
     for name in sorted(state):
         tensor = state[name].detach().to("cpu").contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
-                      if tensor.numel() else b"")
+        digest.update(
+            tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        )
     return digest.hexdigest()
 
 
@@ -72,50 +82,67 @@ def _unwrap(state, where):
     """The tensors of a checkpoint: inside ``state_dict`` / ``model`` / ``state`` wrappers,
     with the ``module.`` prefix of DataParallel and MedicalNet checkpoints removed."""
     for key in ("state_dict", "model", "state"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict) and not all(
-                isinstance(v, torch.Tensor) for v in state.values()):
+        if (
+            isinstance(state, dict)
+            and isinstance(state.get(key), dict)
+            and not all(isinstance(v, torch.Tensor) for v in state.values())
+        ):
             state = state[key]
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise ValueError(f"image_weights={where!r} holds no state dict (a mapping of names to "
-                         "tensors, or one under 'state_dict'); save the network's "
-                         "state_dict().")
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+    ):
+        raise ValueError(
+            f"image_weights={where!r} holds no state dict (a mapping of names to "
+            "tensors, or one under 'state_dict'); save the network's "
+            "state_dict()."
+        )
     if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return state
 
 
 def _read_file(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"image_weights={path!r}: no such file. Pass the path of a "
-                                ".pt, .pth or .safetensors weights file.")
+        raise FileNotFoundError(
+            f"image_weights={path!r}: no such file. Pass the path of a "
+            ".pt, .pth or .safetensors weights file."
+        )
     if not path.endswith(_FILE_KINDS):
-        raise ValueError(f"image_weights={path!r}: expected a .pt, .pth or .safetensors "
-                         "file.")
+        raise ValueError(f"image_weights={path!r}: expected a .pt, .pth or .safetensors file.")
     size = os.path.getsize(path)
     if size > MAX_WEIGHTS_BYTES:
-        raise ValueError(f"image_weights={path!r} is {size} bytes, over the "
-                         f"{MAX_WEIGHTS_BYTES} read for an image encoder.")
+        raise ValueError(
+            f"image_weights={path!r} is {size} bytes, over the "
+            f"{MAX_WEIGHTS_BYTES} read for an image encoder."
+        )
     if path.endswith(".safetensors"):
         try:
             from safetensors.torch import load_file
         except ImportError:
-            raise ImportError('reading .safetensors files needs safetensors; install it with '
-                              'pip install "skfusion[weights]".') from None
+            raise ImportError(
+                "reading .safetensors files needs safetensors; install it with "
+                'pip install "skfusion[weights]".'
+            ) from None
         try:
             return load_file(path, device="cpu")
         except Exception as exc:  # the library raises its own error types
-            raise ValueError(f"image_weights={path!r} is not a readable safetensors file "
-                             f"({type(exc).__name__}: {exc}).") from None
+            raise ValueError(
+                f"image_weights={path!r} is not a readable safetensors file "
+                f"({type(exc).__name__}: {exc})."
+            ) from None
     try:
         # weights_only: a weights file is data; it cannot run code when read.
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle and zip errors of many kinds
         first = str(exc).splitlines()[0][:300] if str(exc) else ""
-        raise ValueError(f"image_weights={path!r} cannot be read as weights "
-                         f"({type(exc).__name__}: {first}); it must hold tensors only "
-                         "(torch.save(model.state_dict(), path)).") from None
+        raise ValueError(
+            f"image_weights={path!r} cannot be read as weights "
+            f"({type(exc).__name__}: {first}); it must hold tensors only "
+            "(torch.save(model.state_dict(), path))."
+        ) from None
 
 
 def resolve_image_weights(value):
@@ -124,32 +151,40 @@ def resolve_image_weights(value):
     if isinstance(value, PretrainedWeights):
         return value
     if isinstance(value, (str, os.PathLike)):
-        return PretrainedWeights(_unwrap(_read_file(value), os.fspath(value)),
-                                 source=os.fspath(value))
+        return PretrainedWeights(
+            _unwrap(_read_file(value), os.fspath(value)), source=os.fspath(value)
+        )
     inner = getattr(value, "estimator", value)  # sklearn's FrozenEstimator wraps one
     if hasattr(inner, "image_encoder_state_dict"):
         try:
             state = inner.image_encoder_state_dict()
         except Exception as exc:
-            raise ValueError(f"image_weights={type(value).__name__}: its image encoder could "
-                             f"not be read ({exc}). Pass a fitted estimator with an image "
-                             "path.") from None
+            raise ValueError(
+                f"image_weights={type(value).__name__}: its image encoder could "
+                f"not be read ({exc}). Pass a fitted estimator with an image "
+                "path."
+            ) from None
         return PretrainedWeights(state, source=type(inner).__name__)
-    raise TypeError(f"image_weights must be a weights file path, a fitted skfusion estimator "
-                    f"(or FrozenEstimator around one) or PretrainedWeights; got "
-                    f"{type(value).__name__}.")
+    raise TypeError(
+        f"image_weights must be a weights file path, a fitted skfusion estimator "
+        f"(or FrozenEstimator around one) or PretrainedWeights; got "
+        f"{type(value).__name__}."
+    )
 
 
 def load_into(encoder, weights):
     """Load :class:`PretrainedWeights` into ``encoder``; the :class:`LoadReport`."""
     if source_layout(weights.state) is None:
-        raise ValueError(f"image_weights ({weights!r}) are in no layout skfusion reads; "
-                         "expected a skfusion image encoder or a torchvision/MONAI ResNet.")
+        raise ValueError(
+            f"image_weights ({weights!r}) are in no layout skfusion reads; "
+            "expected a skfusion image encoder or a torchvision/MONAI ResNet."
+        )
     try:
         return load_resnet_weights(encoder, weights.state)
     except ValueError as exc:
-        raise ValueError(f"image_weights ({weights.source or weights.sha256[:12]}): "
-                         f"{exc}") from None
+        raise ValueError(
+            f"image_weights ({weights.source or weights.sha256[:12]}): {exc}"
+        ) from None
 
 
 def frozen_keys(freeze, loaded):
@@ -176,6 +211,9 @@ def apply_freeze(encoder, keys):
     keys = set(keys)
     for name, parameter in encoder.named_parameters():
         parameter.requires_grad_(name not in keys)
-    return [name for name, module in encoder.named_modules()
-            if isinstance(module, torch.nn.modules.batchnorm._NormBase)
-            and f"{name}.running_mean" in keys]
+    return [
+        name
+        for name, module in encoder.named_modules()
+        if isinstance(module, torch.nn.modules.batchnorm._NormBase)
+        and f"{name}.running_mean" in keys
+    ]

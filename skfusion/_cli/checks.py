@@ -11,8 +11,7 @@ __all__ = ["check_arguments", "claim_output", "mask_credentials", "release_outpu
 
 MODES = ("image", "clinical", "concat", "full")
 _URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)$", re.IGNORECASE)
-_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgres", "mysql",
-            "mysql+pymysql")
+_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg2", "postgres", "mysql", "mysql+pymysql")
 #: The marker a run leaves in its output folder; a second run on the folder is refused.
 MARKER = ".skfusion-run"
 
@@ -41,20 +40,25 @@ def _check_storage(parser, storage, heartbeat):
     shown = mask_credentials(storage)
     match = _URL.match(storage.strip())
     if not storage.strip() or match is None:
-        parser.error(f"--storage {shown!r}: not a database URL; expected e.g. "
-                     "sqlite:///study.db or postgresql://user@host/db (leave --storage out "
-                     "for an in-memory study).")
+        parser.error(
+            f"--storage {shown!r}: not a database URL; expected e.g. "
+            "sqlite:///study.db or postgresql://user@host/db (leave --storage out "
+            "for an in-memory study)."
+        )
     scheme = match["scheme"].lower()
     if scheme not in _SCHEMES:
-        parser.error(f"--storage {shown!r}: unsupported scheme {scheme!r}; expected one of "
-                     f"{list(_SCHEMES)}.")
+        parser.error(
+            f"--storage {shown!r}: unsupported scheme {scheme!r}; expected one of {list(_SCHEMES)}."
+        )
     if scheme == "sqlite":
         path = match["rest"][1:] if match["rest"].startswith("/") else match["rest"]
         path = path.split("?", 1)[0]
         if path in ("", ":memory:"):
-            parser.error(f"--storage {shown!r}: an in-memory SQLite database is private to "
-                         "one process and cannot hold heartbeats; leave --storage out for an "
-                         "in-memory study, or name a file (sqlite:///study.db).")
+            parser.error(
+                f"--storage {shown!r}: an in-memory SQLite database is private to "
+                "one process and cannot hold heartbeats; leave --storage out for an "
+                "in-memory study, or name a file (sqlite:///study.db)."
+            )
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             parser.error(f"--storage {shown!r}: the folder {folder} does not exist.")
@@ -68,8 +72,7 @@ def _check_storage(parser, storage, heartbeat):
             engine.dispose()
         except Exception as exc:  # the drivers raise their own types
             first = mask_credentials(str(exc).splitlines()[0][:200]) if str(exc) else ""
-            parser.error(f"--storage {shown!r}: cannot connect ({type(exc).__name__}: "
-                         f"{first}).")
+            parser.error(f"--storage {shown!r}: cannot connect ({type(exc).__name__}: {first}).")
 
 
 def check_arguments(parser, args):
@@ -80,14 +83,21 @@ def check_arguments(parser, args):
         return
     _positive(parser, "--folds", args.folds, low=2)
     _positive(parser, "--epochs", args.epochs, allow_none=args.command == "demo")
-    _positive(parser, "--subjects", args.subjects, allow_none=args.command == "demo",
-              low=max(4, 2 * args.folds))
+    _positive(
+        parser,
+        "--subjects",
+        args.subjects,
+        allow_none=args.command == "demo",
+        low=max(4, 2 * args.folds),
+    )
     if args.command == "demo":
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
         unknown = [m for m in modes if m not in MODES]
         if not modes or unknown:
-            parser.error(f"--modes {args.modes!r}: expected a comma-separated list of "
-                         f"{list(MODES)}" + (f"; unknown {unknown}." if unknown else "."))
+            parser.error(
+                f"--modes {args.modes!r}: expected a comma-separated list of "
+                f"{list(MODES)}" + (f"; unknown {unknown}." if unknown else ".")
+            )
         args.modes = ",".join(modes)
         return
     _positive(parser, "--n-trials", args.n_trials)
@@ -100,16 +110,22 @@ def check_arguments(parser, args):
 def _check_table_arguments(parser, args):
     if args.adni is not None:
         if not os.path.isfile(os.path.join(args.adni, "ADNIMERGE.csv")):
-            parser.error(f"--adni {args.adni}: no ADNIMERGE.csv in that folder; pass the "
-                         "folder holding ADNIMERGE.csv and the ADNI/ image tree.")
+            parser.error(
+                f"--adni {args.adni}: no ADNIMERGE.csv in that folder; pass the "
+                "folder holding ADNIMERGE.csv and the ADNI/ image tree."
+            )
     elif not os.path.isfile(args.table):
-        parser.error(f"--table {args.table}: no such file; pass the CSV or TSV file that "
-                     "names the images.")
+        parser.error(
+            f"--table {args.table}: no such file; pass the CSV or TSV file that names the images."
+        )
     else:
-        absent = [flag for flag in ("--image-column", "--target")
-                  if getattr(args, flag[2:].replace("-", "_"), "") is None
-                  and not (args.command == "predict" and flag == "--image-column")
-                  and not (args.command == "view" and flag == "--target")]
+        absent = [
+            flag
+            for flag in ("--image-column", "--target")
+            if getattr(args, flag[2:].replace("-", "_"), "") is None
+            and not (args.command == "predict" and flag == "--image-column")
+            and not (args.command == "view" and flag == "--target")
+        ]
         if absent:
             parser.error(f"--table needs {' and '.join(absent)}.")
     if args.root is not None and not os.path.isdir(args.root):
@@ -123,20 +139,25 @@ def _check_table_arguments(parser, args):
         if not os.path.isdir(folder):
             parser.error(f"--model {args.model}: the folder {folder} does not exist.")
         if os.path.isdir(args.model):
-            parser.error(f"--model {args.model}: is a folder; pass the path of the model file "
-                         f"to write, e.g. {os.path.join(args.model, 'model.skf')}.")
+            parser.error(
+                f"--model {args.model}: is a folder; pass the path of the model file "
+                f"to write, e.g. {os.path.join(args.model, 'model.skf')}."
+            )
         _check_writable(parser, "--model", args.model, folder)
     if args.command == "predict":
         if not os.path.isfile(args.model):
-            parser.error(f"model {args.model}: no such file; pass a model file written by "
-                         "python -m skfusion fit (or an estimator's save).")
+            parser.error(
+                f"model {args.model}: no such file; pass a model file written by "
+                "python -m skfusion fit (or an estimator's save)."
+            )
         folder = os.path.dirname(os.path.abspath(args.predictions))
         if not os.path.isdir(folder):
-            parser.error(f"--predictions {args.predictions}: the folder {folder} does not "
-                         "exist.")
+            parser.error(f"--predictions {args.predictions}: the folder {folder} does not exist.")
         if os.path.isdir(args.predictions):
-            parser.error(f"--predictions {args.predictions}: is a folder; pass the path of "
-                         "the CSV file to write.")
+            parser.error(
+                f"--predictions {args.predictions}: is a folder; pass the path of "
+                "the CSV file to write."
+            )
         _check_writable(parser, "--predictions", args.predictions, folder)
     if args.command == "view":
         _check_view_output(parser, args)
@@ -145,8 +166,10 @@ def _check_table_arguments(parser, args):
 def _check_view_output(parser, args):
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder) or os.path.isdir(args.output):
-        parser.error(f"--output {args.output}: expected an image file path in an existing "
-                     "folder, e.g. contact_sheet.png.")
+        parser.error(
+            f"--output {args.output}: expected an image file path in an existing "
+            "folder, e.g. contact_sheet.png."
+        )
     _check_writable(parser, "--output", args.output, folder)
     _positive(parser, "--max-images", args.max_images)
 
@@ -159,8 +182,10 @@ def _check_writable(parser, option, path, folder):
             pass
         os.unlink(probe)
     except OSError as exc:
-        parser.error(f"{option} {path}: cannot write in {folder} ({exc.strerror or exc}); "
-                     "pass a path in a writable folder.")
+        parser.error(
+            f"{option} {path}: cannot write in {folder} ({exc.strerror or exc}); "
+            "pass a path in a writable folder."
+        )
 
 
 def release_output(folder, created):
@@ -191,14 +216,18 @@ def claim_output(parser, folder):
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        parser.error(f"--output {folder}: cannot write there ({exc.strerror or exc}); pass a "
-                     "writable folder.")
+        parser.error(
+            f"--output {folder}: cannot write there ({exc.strerror or exc}); pass a "
+            "writable folder."
+        )
     try:
         handle = os.open(folder / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
-        parser.error(f"--output {folder}: another run used or is using this folder (it holds "
-                     f"{MARKER}); pass another folder, or leave --output out (each run then "
-                     "writes to a new folder).")
+        parser.error(
+            f"--output {folder}: another run used or is using this folder (it holds "
+            f"{MARKER}); pass another folder, or leave --output out (each run then "
+            "writes to a new folder)."
+        )
     with os.fdopen(handle, "w") as stream:
         stream.write(f"pid {os.getpid()}\n")
     return folder

@@ -3,18 +3,16 @@ ClinicalAttentionRegressor and ClinicalAttentionSurvival share one network and o
 
 from sklearn.utils._param_validation import StrOptions
 
-from .._tasks.classification import BaseFusionClassifier
 from .._base.docstrings import task_estimator_doc
 from .._base.params import Param
 from .._base.shared_params import CLINICAL_DIM
+from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.clinical_attention import MODES, ClinicalAttentionNet
 from ..nn.rbca import FORMS, STARTS
 
-__all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor",
-           "ClinicalAttentionSurvival"]
-
+__all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor", "ClinicalAttentionSurvival"]
 
 
 class _ClinicalAttention:
@@ -23,16 +21,20 @@ class _ClinicalAttention:
     _module_class = ClinicalAttentionNet
     _params = {
         "mode": Param(
-            "full", [StrOptions(set(MODES))],
+            "full",
+            [StrOptions(set(MODES))],
             """\
 The paper's ablation. "full": RBCA in stages 2-4 plus concatenation. "concat": plain
 ResNet features concatenated with clinical features. "image": plain ResNet, clinical
 values ignored. "clinical": the clinical path alone.""",
-            type='{"full", "concat", "image", "clinical"}', module=True,
-            search=("categorical", ("image", "clinical", "concat", "full"))),
+            type='{"full", "concat", "image", "clinical"}',
+            module=True,
+            search=("categorical", ("image", "clinical", "concat", "full")),
+        ),
         "clinical_dim": CLINICAL_DIM,
         "attention_start": Param(
-            "neutral", [StrOptions(set(STARTS))],
+            "neutral",
+            [StrOptions(set(STARTS))],
             """Mode "full": how the clinical attention starts, a detail the paper leaves open.
 "neutral": the attention's clinical projection starts at a zero scale, so every channel
 weight is the same for every patient (1 in the "inner" form, where the block then is the
@@ -40,9 +42,13 @@ plain block; 0.5 in the "paper" form) and training learns how far to trust the t
 "paper": the projection is initialised as every layer, so from the first step each
 patient's clinical values scale each image channel by a random factor
 (docs/fusion_methods.md). Default "paper" before 0.4.0.""",
-            type='{"neutral", "paper"}', module=True, before="paper"),
+            type='{"neutral", "paper"}',
+            module=True,
+            before="paper",
+        ),
         "attention_form": Param(
-            "inner", [StrOptions(set(FORMS))],
+            "inner",
+            [StrOptions(set(FORMS))],
             """Mode "full": where the clinical attention sits in each block of stages 2-4.
 "paper": our reading of the paper's block, a 1x1 reduction to half the width (added in
 front of ResNet18/34's basic blocks; the bottleneck's own first convolution in ResNet50/101)
@@ -51,12 +57,20 @@ plain block, with the attention on half of its first convolution's output and we
 centred at 1, so that with ``attention_start="neutral"`` each block starts as the plain
 block. The paper's block exactly: ``attention_form="paper", attention_start="paper"``, the
 default before 0.4.0 (docs/fusion_methods.md).""",
-            type='{"inner", "paper"}', module=True, before="paper"),
+            type='{"inner", "paper"}',
+            module=True,
+            before="paper",
+        ),
     }
 
-    _inputs = ("mode", {mode: frozenset({"images"} if image else set())
-                        | frozenset({"clinical"} if clinical else set())
-                        for mode, (image, clinical, _) in MODES.items()})
+    _inputs = (
+        "mode",
+        {
+            mode: frozenset({"images"} if image else set())
+            | frozenset({"clinical"} if clinical else set())
+            for mode, (image, clinical, _) in MODES.items()
+        },
+    )
 
 
 class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
@@ -108,17 +122,27 @@ class ClinicalAttentionClassifier(_ClinicalAttention, BaseFusionClassifier):
 
 class ClinicalAttentionRegressor(_ClinicalAttention, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
-        "regressor", "ClinicalAttention", "Yang et al.'s clinical-attention network",
+        "regressor",
+        "ClinicalAttention",
+        "Yang et al.'s clinical-attention network",
         'backbone="resnet18", base_width=4, clinical_dim=8,\n'
-        '    ...     max_epochs=2, random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
-         "                rng.rand(20, 3))"])
+        "    ...     max_epochs=2, random_state=0, verbose=0",
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+            "                rng.rand(20, 3))",
+        ],
+    )
 
 
 class ClinicalAttentionSurvival(_ClinicalAttention, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
-        "survival", "ClinicalAttention", "Yang et al.'s clinical-attention network",
+        "survival",
+        "ClinicalAttention",
+        "Yang et al.'s clinical-attention network",
         'backbone="resnet18", base_width=4, clinical_dim=8,\n'
-        '    ...     max_epochs=2, random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
-         "                rng.rand(20, 3))"])
+        "    ...     max_epochs=2, random_state=0, verbose=0",
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+            "                rng.rand(20, 3))",
+        ],
+    )

@@ -5,9 +5,9 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._tasks.classification import BaseFusionClassifier
 from .._base.docstrings import task_estimator_doc
 from .._base.params import Param
+from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.modulation import METHODS
@@ -22,20 +22,30 @@ class _FeatureModulation:
     _module_class = FeatureModulationNet
     _params = {
         "method": Param(
-            "daft", [StrOptions(set(METHODS))],
+            "daft",
+            [StrOptions(set(METHODS))],
             "What predicts the scale and shift.",
-            type='{"daft", "film"}', module=True, search=("categorical", METHODS)),
+            type='{"daft", "film"}',
+            module=True,
+            search=("categorical", METHODS),
+        ),
         "stage": Param(
-            4, [Interval(Integral, 1, 4, closed="both")],
+            4,
+            [Interval(Integral, 1, 4, closed="both")],
             """\
 ResNet stage (1-4) whose last block is modulated (4: the network's last block, as in
 DAFT).""",
-            module=True, search=("categorical", (3, 4))),
+            module=True,
+            search=("categorical", (3, 4)),
+        ),
         "bottleneck_ratio": Param(
-            7, [Interval(Integral, 1, None, closed="left")],
+            7,
+            [Interval(Integral, 1, None, closed="left")],
             """\
 Width reduction of the modulation MLP (7: the DAFT authors' ADNI setting).""",
-            module=True, search=("categorical", (2, 4, 7, 8))),
+            module=True,
+            search=("categorical", (2, 4, 7, 8)),
+        ),
     }
 
 
@@ -86,17 +96,27 @@ class FeatureModulationClassifier(_FeatureModulation, BaseFusionClassifier):
 
 class FeatureModulationRegressor(_FeatureModulation, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
-        "regressor", "FeatureModulation", "FiLM or DAFT feature modulation",
+        "regressor",
+        "FeatureModulation",
+        "FiLM or DAFT feature modulation",
         'method="film", backbone="resnet18", base_width=4,\n'
-        '    ...     max_epochs=2, random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
-         "                rng.rand(20, 3))"])
+        "    ...     max_epochs=2, random_state=0, verbose=0",
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+            "                rng.rand(20, 3))",
+        ],
+    )
 
 
 class FeatureModulationSurvival(_FeatureModulation, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
-        "survival", "FeatureModulation", "FiLM or DAFT feature modulation",
+        "survival",
+        "FeatureModulation",
+        "FiLM or DAFT feature modulation",
         'method="film", backbone="resnet18", base_width=4,\n'
-        '    ...     max_epochs=2, random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
-         "                rng.rand(20, 3))"])
+        "    ...     max_epochs=2, random_state=0, verbose=0",
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+            "                rng.rand(20, 3))",
+        ],
+    )

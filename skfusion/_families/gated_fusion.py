@@ -5,10 +5,10 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._tasks.classification import BaseFusionClassifier
 from .._base.docstrings import task_estimator_doc
 from .._base.params import Param
 from .._base.shared_params import CLINICAL_DIM
+from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.gated_fusion import GatedFusionNet
@@ -22,27 +22,41 @@ class _GatedFusion:
     _module_class = GatedFusionNet
     _params = {
         "n_heads": Param(
-            4, [Interval(Integral, 1, None, closed="left")],
+            4,
+            [Interval(Integral, 1, None, closed="left")],
             "GMU heads.",
-            module=True, search=("categorical", (1, 2, 4, 8)), cap=1024),
+            module=True,
+            search=("categorical", (1, 2, 4, 8)),
+            cap=1024,
+        ),
         "head_dim": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "Width of each head.",
-            module=True, search=("categorical", (16, 32, 64, 128)), cap=65536),
+            module=True,
+            search=("categorical", (16, 32, 64, 128)),
+            cap=65536,
+        ),
         "gate": Param(
-            "head", [StrOptions({"head", "classic"})],
+            "head",
+            [StrOptions({"head", "classic"})],
             """\
 "head": each head gates within its own subspace, from its own projections (the
 multi-head unit; our reading of the paper, which gives no equations for a head).
 "classic": Arevalo et al.'s GMU, one vector gate ``sigmoid(W_z [x_v; x_c])`` from the
 raw inputs over ``n_heads * head_dim`` units.""",
-            type='{"head", "classic"}', module=True),
+            type='{"head", "classic"}',
+            module=True,
+        ),
         "attention_stages": Param(
-            (3, 4), [tuple, list],
+            (3, 4),
+            [tuple, list],
             """\
 ResNet stages (1-4) followed by the clinically guided spatial attention; ``()``
 disables it.""",
-            type="tuple of int", module=True),
+            type="tuple of int",
+            module=True,
+        ),
         "clinical_dim": CLINICAL_DIM,
     }
 
@@ -91,17 +105,27 @@ class GatedFusionClassifier(_GatedFusion, BaseFusionClassifier):
 
 class GatedFusionRegressor(_GatedFusion, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
-        "regressor", "GatedFusion", "EHR-guided spatial attention and a multi-head GMU",
+        "regressor",
+        "GatedFusion",
+        "EHR-guided spatial attention and a multi-head GMU",
         'n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",\n'
-        '    ...     base_width=4, max_epochs=2, random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
-         "                rng.rand(20, 3))"])
+        "    ...     base_width=4, max_epochs=2, random_state=0, verbose=0",
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+            "                rng.rand(20, 3))",
+        ],
+    )
 
 
 class GatedFusionSurvival(_GatedFusion, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
-        "survival", "GatedFusion", "EHR-guided spatial attention and a multi-head GMU",
+        "survival",
+        "GatedFusion",
+        "EHR-guided spatial attention and a multi-head GMU",
         'n_heads=2, head_dim=8, clinical_dim=8, backbone="resnet18",\n'
-        '    ...     base_width=4, max_epochs=2, random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
-         "                rng.rand(20, 3))"])
+        "    ...     base_width=4, max_epochs=2, random_state=0, verbose=0",
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'),",
+            "                rng.rand(20, 3))",
+        ],
+    )

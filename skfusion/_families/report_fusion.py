@@ -7,14 +7,12 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._input import as_fusion_input
-from .._base.encoders import ExtraInputs
-from .._base.text import (_WORD, PAD, UNK, build_vocabulary, check_reports, encode_reports,
-                          tokenize)
-
-from .._tasks.classification import BaseFusionClassifier
 from .._base.docstrings import task_estimator_doc
+from .._base.encoders import ExtraInputs
 from .._base.params import Param
+from .._base.text import _WORD, PAD, UNK, build_vocabulary, check_reports, encode_reports, tokenize
+from .._input import as_fusion_input
+from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
 from ..nn.report_fusion import FUSIONS, ReportFusionNet
@@ -25,9 +23,12 @@ __all__ = ["ReportFusionClassifier", "ReportFusionRegressor", "ReportFusionSurvi
 def _reports(X):
     """The reports of ``X``, checked: one string per sample."""
     return check_reports(
-        X.text, len(X), "X.text",
+        X.text,
+        len(X),
+        "X.text",
         missing="A ReportFusion estimator needs one report per sample; X has no text. Pass "
-                "X = FusionInput(images, clinical, text=reports) (clinical may be None).")
+        "X = FusionInput(images, clinical, text=reports) (clinical may be None).",
+    )
 
 
 class _ReportTokens(ExtraInputs):
@@ -39,16 +40,20 @@ class _ReportTokens(ExtraInputs):
 
     def fit(self, X):
         reports = _reports(X)
-        vocabulary = build_vocabulary(reports, max_size=self.estimator.max_vocabulary,
-                                      min_count=self.estimator.min_word_count)
+        vocabulary = build_vocabulary(
+            reports, max_size=self.estimator.max_vocabulary, min_count=self.estimator.min_word_count
+        )
         longest = max((len(tokenize(r)) for r in reports), default=1)
         length = max(1, min(self.estimator.max_length, longest))
         tokens = encode_reports(reports, vocabulary, length)
         return {"tokens": tokens}, {"vocabulary_": vocabulary, "report_length_": length}
 
     def transform(self, X):
-        return {"tokens": encode_reports(_reports(X), self.estimator.vocabulary_,
-                                         self.estimator.report_length_)}
+        return {
+            "tokens": encode_reports(
+                _reports(X), self.estimator.vocabulary_, self.estimator.report_length_
+            )
+        }
 
     @classmethod
     def module_params(cls, fitted):
@@ -57,10 +62,14 @@ class _ReportTokens(ExtraInputs):
     def export_input(self):
         length = int(self.estimator.report_length_)
         description = {
-            "length": length, "pad": PAD, "unknown": UNK,
-            "vocabulary": dict(self.estimator.vocabulary_), "word_pattern": _WORD.pattern,
+            "length": length,
+            "pad": PAD,
+            "unknown": UNK,
+            "vocabulary": dict(self.estimator.vocabulary_),
+            "word_pattern": _WORD.pattern,
             "rule": "lower-case the report, take the words matching word_pattern, map them "
-                    "to ids (unknown words to 'unknown'), cut at length, pad with 'pad'"}
+            "to ids (unknown words to 'unknown'), cut at length, pad with 'pad'",
+        }
         return {"name": "tokens", "dtype": "int64", "shape": ["n_samples", length]}, description
 
 
@@ -73,40 +82,67 @@ class _ReportFusion:
     _extra_inputs = _ReportTokens
     _params = {
         "fusion": Param(
-            "concat", [StrOptions(set(FUSIONS))],
+            "concat",
+            [StrOptions(set(FUSIONS))],
             "How image features meet text (+ clinical) features.",
-            type='{"concat", "gated"}', module=True, search=("categorical", FUSIONS)),
+            type='{"concat", "gated"}',
+            module=True,
+            search=("categorical", FUSIONS),
+        ),
         "embedding_dim": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "Word embedding size.",
-            module=True, search=("categorical", (32, 64, 128)), cap=65536),
+            module=True,
+            search=("categorical", (32, 64, 128)),
+            cap=65536,
+        ),
         "hidden_size": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "LSTM units per direction.",
-            module=True, search=("categorical", (32, 64, 128)), cap=65536),
+            module=True,
+            search=("categorical", (32, 64, 128)),
+            cap=65536,
+        ),
         "clinical_dim": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "Clinical embedding size (used when X has clinical values).",
-            module=True, cap=65536),
+            module=True,
+            cap=65536,
+        ),
         "n_heads": Param(
-            4, [Interval(Integral, 1, None, closed="left")],
+            4,
+            [Interval(Integral, 1, None, closed="left")],
             'GMU heads for ``fusion="gated"``.',
-            module=True, cap=1024),
+            module=True,
+            cap=1024,
+        ),
         "head_dim": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             'GMU head width for ``fusion="gated"``.',
-            module=True, cap=65536),
+            module=True,
+            cap=65536,
+        ),
         "max_length": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "Words kept per report (longer reports are truncated).",
-            cap=4096),
+            cap=4096,
+        ),
         "max_vocabulary": Param(
-            5000, [Interval(Integral, 3, None, closed="left")],
+            5000,
+            [Interval(Integral, 3, None, closed="left")],
             'Most frequent training words kept; the rest read as "unknown".',
-            cap=10**7),
+            cap=10**7,
+        ),
         "min_word_count": Param(
-            1, [Interval(Integral, 1, None, closed="left")],
-            'Words seen fewer times in training read as "unknown".'),
+            1,
+            [Interval(Integral, 1, None, closed="left")],
+            'Words seen fewer times in training read as "unknown".',
+        ),
     }
 
     def word_attention(self, X):
@@ -124,11 +160,12 @@ class _ReportFusion:
             self._outputs(X)
         weights = np.concatenate(captured) if captured else np.zeros((0, 0))
         if stacked and len(weights):
-            weights = weights[::len(weights) // len(reports)]
+            weights = weights[:: len(weights) // len(reports)]
         result = []
         for row, report in enumerate(reports):
-            words = [w if w in self.vocabulary_ else "<unk>"
-                     for w in tokenize(report)][: self.report_length_]
+            words = [w if w in self.vocabulary_ else "<unk>" for w in tokenize(report)][
+                : self.report_length_
+            ]
             result.append([(w, float(weights[row, i])) for i, w in enumerate(words)])
         return result
 
@@ -173,17 +210,25 @@ class ReportFusionClassifier(_ReportFusion, BaseFusionClassifier):
 
 class ReportFusionRegressor(_ReportFusion, BaseFusionRegressor):
     __doc__ = task_estimator_doc(
-        "regressor", "ReportFusion", "image slices and free-text reports",
-        'backbone="resnet18", base_width=4, max_epochs=2,\n'
-        '    ...     random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'), None,",
-         "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)"])
+        "regressor",
+        "ReportFusion",
+        "image slices and free-text reports",
+        'backbone="resnet18", base_width=4, max_epochs=2,\n    ...     random_state=0, verbose=0',
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'), None,",
+            "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)",
+        ],
+    )
 
 
 class ReportFusionSurvival(_ReportFusion, BaseFusionSurvival):
     __doc__ = task_estimator_doc(
-        "survival", "ReportFusion", "image slices and free-text reports",
-        'backbone="resnet18", base_width=4, max_epochs=2,\n'
-        '    ...     random_state=0, verbose=0',
-        ["X = FusionInput(rng.rand(20, 16, 16).astype('float32'), None,",
-         "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)"])
+        "survival",
+        "ReportFusion",
+        "image slices and free-text reports",
+        'backbone="resnet18", base_width=4, max_epochs=2,\n    ...     random_state=0, verbose=0',
+        [
+            "X = FusionInput(rng.rand(20, 16, 16).astype('float32'), None,",
+            "                text=['marked hippocampal atrophy', 'no atrophy'] * 10)",
+        ],
+    )

@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["BatchAccuracy", "FiniteLoss", "InterruptRecovery", "ValidationSplit",
-           "still_improving"]
+__all__ = ["BatchAccuracy", "FiniteLoss", "InterruptRecovery", "ValidationSplit", "still_improving"]
 
 
 def still_improving(losses, tol, n_iter_no_change):
@@ -68,8 +67,7 @@ class ValidationSplit:
                     f"got {n_groups}."
                 )
             n_splits = min(n_groups, max(2, int(round(1 / self.fraction))))
-            splitter = StratifiedGroupKFold(n_splits, shuffle=True,
-                                            random_state=self.random_state)
+            splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=self.random_state)
             with warnings.catch_warnings():
                 # Few subjects per class is expected for small folds.
                 warnings.filterwarnings("ignore", message="The least populated class")
@@ -77,8 +75,11 @@ class ValidationSplit:
         else:
             _, counts = np.unique(labels, return_counts=True)
             n_valid = int(np.ceil(self.fraction * len(labels)))
-            stratify = labels if (self.stratify is not None and counts.min() >= 2
-                                  and n_valid >= len(counts)) else None
+            stratify = (
+                labels
+                if (self.stratify is not None and counts.min() >= 2 and n_valid >= len(counts))
+                else None
+            )
             train, valid = train_test_split(
                 positions, test_size=n_valid, stratify=stratify, random_state=self.random_state
             )
@@ -164,8 +165,10 @@ class InterruptRecovery(Callback):
         if self._in_epoch:
             epoch = len(net.history)
             if state is None:
-                raise KeyboardInterrupt(f"training interrupted during epoch {epoch}, before "
-                                        "any epoch finished; the estimator was left unchanged")
+                raise KeyboardInterrupt(
+                    f"training interrupted during epoch {epoch}, before "
+                    "any epoch finished; the estimator was left unchanged"
+                )
             weights, optimizer, rng_state, generator_state = state
             net.module_.load_state_dict(weights)
             net.optimizer_.load_state_dict(optimizer)
@@ -192,16 +195,23 @@ def _copy_into(buffer, value):
     written into the tensors of ``buffer`` (an earlier copy) where their shape, dtype and
     device match, so that copying every epoch allocates nothing after the first."""
     if isinstance(value, torch.Tensor):
-        if (isinstance(buffer, torch.Tensor) and buffer.shape == value.shape
-                and buffer.dtype == value.dtype and buffer.device == value.device):
+        if (
+            isinstance(buffer, torch.Tensor)
+            and buffer.shape == value.shape
+            and buffer.dtype == value.dtype
+            and buffer.device == value.device
+        ):
             return buffer.copy_(value)
         return value.detach().clone()
     if isinstance(value, dict):
         old = buffer if isinstance(buffer, dict) else {}
         return {key: _copy_into(old.get(key), item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        old = (buffer if isinstance(buffer, (list, tuple)) and len(buffer) == len(value)
-               else [None] * len(value))
+        old = (
+            buffer
+            if isinstance(buffer, (list, tuple)) and len(buffer) == len(value)
+            else [None] * len(value)
+        )
         return type(value)(_copy_into(b, item) for b, item in zip(old, value))
     return copy.deepcopy(value)
 
@@ -223,7 +233,8 @@ class FiniteLoss(Callback):
                         "images and clinical values to an ordinary range (values near 1e-40 "
                         "or 1e40 overflow), lower the learning rate (lr="
                         f"{net.lr}), or clip gradients. The estimator keeps its previous "
-                        "state.")
+                        "state."
+                    )
 
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         if training and loss is not None and not torch.isfinite(loss).all():

@@ -5,8 +5,14 @@ turns validated numpy inputs into one of them."""
 import numpy as np
 import torch
 
-__all__ = ["BatchIndexSampler", "FusionDataset", "LazyBatchLoader", "LazyFusionDataset",
-           "TensorBatchIterator", "make_dataset"]
+__all__ = [
+    "BatchIndexSampler",
+    "FusionDataset",
+    "LazyBatchLoader",
+    "LazyFusionDataset",
+    "TensorBatchIterator",
+    "make_dataset",
+]
 
 
 class _Samples(torch.utils.data.Dataset):
@@ -38,9 +44,10 @@ class _Samples(torch.utils.data.Dataset):
     def _rest(self, index):
         """Targets, token ids, masks and presence masks at ``index`` (None where absent): a
         new dataset's last four arguments."""
-        return (*(None if part is None else part[index]
-                  for part in (self.y, self.tokens, self.masks)),
-                {name: mask[index] for name, mask in self.present.items()})
+        return (
+            *(None if part is None else part[index] for part in (self.y, self.tokens, self.masks)),
+            {name: mask[index] for name, mask in self.present.items()},
+        )
 
 
 class FusionDataset(_Samples):
@@ -57,8 +64,9 @@ class FusionDataset(_Samples):
 
     def inputs(self, index):
         """The module's keyword inputs for ``index`` (an int, slice or index tensor)."""
-        return self._optional({"images": self.images[index], "clinical": self.clinical[index]},
-                              index)
+        return self._optional(
+            {"images": self.images[index], "clinical": self.clinical[index]}, index
+        )
 
     def __getitem__(self, index):
         return self.inputs(index), self._target(index)
@@ -66,8 +74,9 @@ class FusionDataset(_Samples):
     def take(self, positions):
         """Return the samples at ``positions`` (a 1-D integer tensor or array) as a new dataset."""
         positions = torch.as_tensor(positions, dtype=torch.long, device=self.images.device)
-        return FusionDataset(self.images[positions], self.clinical[positions],
-                             *self._rest(positions))
+        return FusionDataset(
+            self.images[positions], self.clinical[positions], *self._rest(positions)
+        )
 
     def to(self, device):
         """Return the dataset with every tensor on ``device``."""
@@ -110,8 +119,9 @@ class LazyFusionDataset(_Samples):
         """Return the samples at ``positions`` as a new lazy dataset."""
         positions = np.asarray(positions, dtype=int)
         index = torch.as_tensor(positions, dtype=torch.long)
-        return LazyFusionDataset(self.images.take(positions), self.clinical[index],
-                                 *self._rest(index))
+        return LazyFusionDataset(
+            self.images.take(positions), self.clinical[index], *self._rest(index)
+        )
 
 
 class TensorBatchIterator:
@@ -141,8 +151,15 @@ class TensorBatchIterator:
         so that the same settings work for lazy and in-memory input, and ignored here.
     """
 
-    _LOADER_OPTIONS = {"num_workers", "pin_memory", "persistent_workers", "prefetch_factor",
-                       "timeout", "worker_init_fn", "multiprocessing_context"}
+    _LOADER_OPTIONS = {
+        "num_workers",
+        "pin_memory",
+        "persistent_workers",
+        "prefetch_factor",
+        "timeout",
+        "worker_init_fn",
+        "multiprocessing_context",
+    }
 
     def __init__(
         self,
@@ -187,8 +204,9 @@ class TensorBatchIterator:
                 index = order[start:stop].to(dataset.images.device)
                 x = dataset.inputs(index)
                 y = None if dataset.y is None else dataset.y.index_select(0, index)
-            x = {name: value.to(self.device, non_blocking=non_blocking)
-                 for name, value in x.items()}
+            x = {
+                name: value.to(self.device, non_blocking=non_blocking) for name, value in x.items()
+            }
             x["images"] = x["images"].contiguous(memory_format=memory_format)
             if y is None:
                 y = torch.zeros(stop - start, dtype=torch.long)
@@ -230,8 +248,7 @@ class BatchIndexSampler(torch.utils.data.Sampler):
     def __iter__(self):
         order = _epoch_order(self.n, self.shuffle, self.random_state)
         for start, stop in _batch_bounds(self.n, self.batch_size, self.merge_singleton):
-            yield (list(range(start, stop)) if order is None
-                   else order[start:stop].tolist())
+            yield (list(range(start, stop)) if order is None else order[start:stop].tolist())
 
 
 class LazyBatchLoader(torch.utils.data.DataLoader):
@@ -240,30 +257,35 @@ class LazyBatchLoader(torch.utils.data.DataLoader):
     model. Other ``DataLoader`` arguments (``num_workers``, ``pin_memory``...) pass through.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, random_state=None,
-                 merge_singleton=False, **kwargs):
-        sampler = BatchIndexSampler(len(dataset), batch_size, shuffle, random_state,
-                                    merge_singleton)
+    def __init__(
+        self, dataset, batch_size, shuffle=False, random_state=None, merge_singleton=False, **kwargs
+    ):
+        sampler = BatchIndexSampler(
+            len(dataset), batch_size, shuffle, random_state, merge_singleton
+        )
         super().__init__(dataset, batch_sampler=sampler, **kwargs)
 
 
-def make_dataset(images, clinical, y=None, tokens=None, masks=None, image_present=None,
-                 text_present=None):
+def make_dataset(
+    images, clinical, y=None, tokens=None, masks=None, image_present=None, text_present=None
+):
     """A dataset of numpy inputs: :class:`LazyFusionDataset` for lazily read images, else an
     in-memory :class:`FusionDataset`. ``y`` keeps its dtype (int64 labels, float32 targets);
     ``masks`` (uint8, the localisation targets) stay in memory either way; the presence
     masks (bool, one per sample, or None when every sample has that modality) travel with
     each batch as the module's ``image_present`` / ``text_present`` inputs."""
-    present = {name: torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))
-               for name, mask in (("image_present", image_present),
-                                  ("text_present", text_present)) if mask is not None}
+    present = {
+        name: torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))
+        for name, mask in (("image_present", image_present), ("text_present", text_present))
+        if mask is not None
+    }
     from .._input import LazyImages
 
     y = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
     tokens = None if tokens is None else torch.from_numpy(tokens)
     masks = None if masks is None else torch.from_numpy(np.ascontiguousarray(masks))
     if isinstance(images, LazyImages):
-        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens, masks,
-                                 present)
-    return FusionDataset(torch.from_numpy(images), torch.from_numpy(clinical), y, tokens,
-                         masks, present)
+        return LazyFusionDataset(images, torch.from_numpy(clinical), y, tokens, masks, present)
+    return FusionDataset(
+        torch.from_numpy(images), torch.from_numpy(clinical), y, tokens, masks, present
+    )

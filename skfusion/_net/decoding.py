@@ -26,15 +26,16 @@ class DecodingNet(FusionNet):
         with torch.inference_mode(), self.kernels(), self._autocast():
             for x, _ in self.get_iterator(dataset, training=False):
                 x = {k: v.to(self.device) for k, v in x.items()}
-                ids, weights = module.generate(x["images"], x["clinical"],
-                                               max_length=max_length, beam_size=beam_size)
+                ids, weights = module.generate(
+                    x["images"], x["clinical"], max_length=max_length, beam_size=beam_size
+                )
                 tokens.append(ids.cpu().numpy())
                 attention.append(weights.float().cpu().numpy())
         width = max(t.shape[1] for t in tokens)
-        tokens = np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1])))
-                                 for t in tokens])
-        attention = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)))
-                                    for a in attention])
+        tokens = np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1]))) for t in tokens])
+        attention = np.concatenate(
+            [np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0))) for a in attention]
+        )
         return tokens, attention
 
     def encoded_features(self, dataset):
@@ -58,5 +59,6 @@ class DecodingNet(FusionNet):
         mode = "trilinear" if len(shape) == 3 else "bilinear"
         if maps.shape[0] == 0:
             return np.zeros((0, *size), dtype=np.float32)
-        return torch.nn.functional.interpolate(maps, size=tuple(size), mode=mode,
-                                               align_corners=False)[:, 0].numpy()
+        return torch.nn.functional.interpolate(
+            maps, size=tuple(size), mode=mode, align_corners=False
+        )[:, 0].numpy()

@@ -10,8 +10,15 @@ import torch
 
 from .parallel import world
 
-__all__ = ["device_settings", "resolve_amp_dtype", "resolve_device", "thread_forward_hook",
-           "torch_threads", "warn_if_unsafe_amp"]
+__all__ = [
+    "device_settings",
+    "resolve_amp_dtype",
+    "resolve_device",
+    "thread_forward_hook",
+    "torch_threads",
+    "warn_if_unsafe_amp",
+]
+
 
 def thread_forward_hook(submodule, hook):
     """Register ``hook`` as a forward hook of ``submodule`` that fires only for forward passes
@@ -79,7 +86,9 @@ def warn_if_unsafe_amp(dtype, device, n_threads, owner):
             "machines (torch 2.13: 6 of 8 identical fits with 2 threads, fewer with one), and "
             "training then stops with an error. mixed_precision=False (the CPU default) is "
             "safe and also faster on most CPUs; bfloat16 is meant for GPUs.",
-            RuntimeWarning, stacklevel=5)
+            RuntimeWarning,
+            stacklevel=5,
+        )
 
 
 def device_settings(device, channels_last, lazy, spatial_dims=2):
@@ -87,8 +96,9 @@ def device_settings(device, channels_last, lazy, spatial_dims=2):
     faster and the CPU kernels' non-reproducibility does not apply; 2-D images only) and
     pinned host memory for lazily read batches on CUDA."""
     cuda = torch.device(device).type == "cuda"
-    settings = {"channels_last": (cuda if channels_last == "auto" else channels_last)
-                and spatial_dims == 2}
+    settings = {
+        "channels_last": (cuda if channels_last == "auto" else channels_last) and spatial_dims == 2
+    }
     if lazy and cuda:
         settings.update(iterator_train__pin_memory=True, iterator_valid__pin_memory=True)
     return settings
@@ -113,8 +123,7 @@ def resolve_device(device):
         parsed = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(
-            f"device={device!r} is not a torch device; expected 'auto', 'cpu', 'cuda' or "
-            "'cuda:N'."
+            f"device={device!r} is not a torch device; expected 'auto', 'cpu', 'cuda' or 'cuda:N'."
         ) from None
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(

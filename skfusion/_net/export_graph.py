@@ -46,9 +46,9 @@ class _Exported(torch.nn.Module):
             return encoded
         parts = []
         for j in range(encoded.shape[1]):
-            parts.append(encoded[:, j:j + 1])
+            parts.append(encoded[:, j : j + 1])
             if j in self.indicators:
-                parts.append(missing[:, j:j + 1].to(encoded.dtype))
+                parts.append(missing[:, j : j + 1].to(encoded.dtype))
         return torch.cat(parts, dim=1)
 
     def forward(self, images, clinical, first=None, second=None, third=None):
@@ -81,8 +81,20 @@ class _ImagesOnly(torch.nn.Module):
         return self.exported(images, clinical, first, second, third)
 
 
-def export_network(module, stream, *, format, image_shape, n_clinical, uses_clinical,
-                   clinical_plan, tokens_length, head, signature, presence=()):
+def export_network(
+    module,
+    stream,
+    *,
+    format,
+    image_shape,
+    n_clinical,
+    uses_clinical,
+    clinical_plan,
+    tokens_length,
+    head,
+    signature,
+    presence=(),
+):
     """Write ``module`` (a fitted torch module; copied to the CPU, in eval mode) to ``stream``
     (a binary file object; the caller makes the file appear atomically).
 
@@ -122,8 +134,7 @@ def export_network(module, stream, *, format, image_shape, n_clinical, uses_clin
             with warnings.catch_warnings():  # torch deprecates TorchScript in favour of
                 warnings.simplefilter("ignore", DeprecationWarning)  # torch.export
                 scripted = torch.jit.trace(wrapper, tuple(example), check_trace=False)
-                torch.jit.save(scripted, stream,
-                               _extra_files={"skfusion_signature.json": text})
+                torch.jit.save(scripted, stream, _extra_files={"skfusion_signature.json": text})
             return signature
         _export_onnx(wrapper, tuple(example), names, stream, text)
     return signature
@@ -148,9 +159,15 @@ def _export_onnx(wrapper, example, names, stream, text):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                wrapper, example, input_names=names, output_names=["output"],
-                dynamic_shapes=tuple({0: batch} for _ in example), dynamo=True,
-                verbose=False, external_data=False)
+                wrapper,
+                example,
+                input_names=names,
+                output_names=["output"],
+                dynamic_shapes=tuple({0: batch} for _ in example),
+                dynamo=True,
+                verbose=False,
+                external_data=False,
+            )
     finally:
         quiet.setLevel(level)
     model = program.model_proto

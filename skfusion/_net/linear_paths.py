@@ -11,8 +11,14 @@ from skorch.dataset import unpack_data
 from ..nn.image_shortcut import ImageShortcut
 from .device import torch_threads
 
-__all__ = ["fit_linear", "image_path", "image_path_values", "linear_layer", "linear_start",
-           "set_linear"]
+__all__ = [
+    "fit_linear",
+    "image_path",
+    "image_path_values",
+    "linear_layer",
+    "linear_start",
+    "set_linear",
+]
 
 #: The linear paths, in the order their inputs are concatenated.
 PATHS = ("shortcut", "image_shortcut")
@@ -50,11 +56,14 @@ def set_linear(net, names, coef, intercept):
             raise ValueError(f"the network has no linear path {name!r}.")
         width = layer.in_features
         with torch.no_grad():
-            layer.weight.copy_(torch.as_tensor(coef[:, start:start + width],
-                                               dtype=layer.weight.dtype))
-            layer.bias.copy_(torch.as_tensor(intercept if index == 0 else
-                                             np.zeros_like(intercept),
-                                             dtype=layer.bias.dtype))
+            layer.weight.copy_(
+                torch.as_tensor(coef[:, start : start + width], dtype=layer.weight.dtype)
+            )
+            layer.bias.copy_(
+                torch.as_tensor(
+                    intercept if index == 0 else np.zeros_like(intercept), dtype=layer.bias.dtype
+                )
+            )
         start += width
     if start != coef.shape[1]:
         raise ValueError(f"coef has {coef.shape[1]} columns; the paths {names} read {start}.")
@@ -70,11 +79,9 @@ def fit_linear(net, names, values, target, alpha):
     device = layers[0].weight.device
     x = torch.as_tensor((values - mean) / scale, dtype=torch.float32, device=device)
     y = torch.as_tensor(target, device=device)
-    weight = torch.zeros(layers[0].out_features, values.shape[1], device=device,
-                         requires_grad=True)
+    weight = torch.zeros(layers[0].out_features, values.shape[1], device=device, requires_grad=True)
     bias = torch.zeros(layers[0].out_features, device=device, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=200,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
@@ -101,8 +108,11 @@ def image_path_values(net, dataset, kind, threads=None):
             x, _ = unpack_data(batch)
             images = x["images"].to(path.mean.device, path.mean.dtype)
             here = x.get("image_present")
-            here = (torch.ones(len(images), dtype=torch.bool, device=images.device)
-                    if here is None else here.to(images.device).bool())
+            here = (
+                torch.ones(len(images), dtype=torch.bool, device=images.device)
+                if here is None
+                else here.to(images.device).bool()
+            )
             if kind == "pooled":
                 values = path.pooled(images[here]) if here.any() else None
                 if values is not None:
@@ -111,6 +121,6 @@ def image_path_values(net, dataset, kind, threads=None):
                 parts.append(path.scores(images, here).double().cpu().numpy())
             present.append(here.cpu().numpy())
     present = np.concatenate(present) if present else np.zeros(0, dtype=bool)
-    width = (path.mean.numel() if kind == "pooled" else path.components.shape[0])
+    width = path.mean.numel() if kind == "pooled" else path.components.shape[0]
     values = np.concatenate(parts) if parts else np.zeros((0, width))
     return (values, present) if kind == "pooled" else values

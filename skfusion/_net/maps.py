@@ -43,10 +43,13 @@ def grad_cam_maps(net, batches, *, target_index=None, stage=None):
         def keep(module_, inputs, output):
             output.retain_grad()
             captured[number] = output
+
         return keep
 
-    hooks = [thread_forward_hook(encoder.stages[number - 1][-1], keeper(number))
-             for number in range(1, 5)]
+    hooks = [
+        thread_forward_hook(encoder.stages[number - 1][-1], keeper(number))
+        for number in range(1, 5)
+    ]
     module.eval()
     maps = []
     try:
@@ -54,8 +57,11 @@ def grad_cam_maps(net, batches, *, target_index=None, stage=None):
             with torch.enable_grad(), net.kernels():
                 logits = module(**x)
                 logits = logits[0] if isinstance(logits, tuple) else logits
-                chosen = (logits.argmax(dim=1) if target_index is None else
-                          torch.as_tensor(target_index[positions], device=logits.device))
+                chosen = (
+                    logits.argmax(dim=1)
+                    if target_index is None
+                    else torch.as_tensor(target_index[positions], device=logits.device)
+                )
                 logits.gather(1, chosen[:, None]).sum().backward()
             if stage == "combined":
                 numbers = [n for n in (2, 3, 4) if _enough(captured[n])] or [4]
@@ -82,8 +88,9 @@ def _cam(features, size):
     weights = features.grad.mean(dim=spatial, keepdim=True)
     cam = torch.relu((weights * features).sum(dim=1, keepdim=True)).detach()
     mode = "trilinear" if features.dim() == 5 else "bilinear"
-    return torch.nn.functional.interpolate(cam, size=tuple(size), mode=mode,
-                                           align_corners=False)[:, 0]
+    return torch.nn.functional.interpolate(cam, size=tuple(size), mode=mode, align_corners=False)[
+        :, 0
+    ]
 
 
 def _scaled(cam):
@@ -108,23 +115,27 @@ def saliency_maps(net, batches, *, target_index=None, smooth=5):
         with torch.enable_grad(), net.kernels():
             logits = module(**{**x, "images": images})
             logits = logits[0] if isinstance(logits, tuple) else logits
-            chosen = (logits.argmax(dim=1) if target_index is None else
-                      torch.as_tensor(target_index[positions], device=logits.device))
+            chosen = (
+                logits.argmax(dim=1)
+                if target_index is None
+                else torch.as_tensor(target_index[positions], device=logits.device)
+            )
             logits.gather(1, chosen[:, None]).sum().backward()
         gradient = images.grad.detach().abs()
         # Slice stacks: each slice is its own map; otherwise channels are summed.
         gradient = gradient.unsqueeze(2) if stacked else gradient.sum(dim=1, keepdim=True)
         if smooth > 1:
-            flat = gradient.reshape(-1, 1, *gradient.shape[3:] if stacked else
-                                    gradient.shape[2:])
-            pool = (torch.nn.functional.avg_pool3d if flat.dim() == 5
-                    else torch.nn.functional.avg_pool2d)
+            flat = gradient.reshape(-1, 1, *gradient.shape[3:] if stacked else gradient.shape[2:])
+            pool = (
+                torch.nn.functional.avg_pool3d
+                if flat.dim() == 5
+                else torch.nn.functional.avg_pool2d
+            )
             flat = pool(flat, smooth, stride=1, padding=smooth // 2, count_include_pad=False)
             gradient = flat.reshape(gradient.shape)
         saliency = gradient[:, :, 0] if stacked else gradient[:, 0]
         flat = saliency.flatten(1)
         peak = flat.max(dim=1).values.clamp(min=1e-12)
-        maps.append((saliency / peak.view(-1, *([1] * (saliency.dim() - 1)))).cpu().float()
-                    .numpy())
+        maps.append((saliency / peak.view(-1, *([1] * (saliency.dim() - 1)))).cpu().float().numpy())
         module.zero_grad(set_to_none=True)
     return np.concatenate(maps).astype(np.float32)

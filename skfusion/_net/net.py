@@ -17,17 +17,16 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 
-from .device import _without_onednn, thread_forward_hook, torch_threads
-from .parallel import data_parallel, shard, world
-from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
 from ..nn.augment import apply_policy, augmentation_policy, drop_modalities
-from .presence import fit_to_module, module_reads, unread_gaps, with_presence
-from .linear_paths import (fit_linear, image_path, image_path_values, linear_start,
-                           set_linear)
-from .refits import recompute_batchnorm
 from ..nn.contrastive import corrupt_table
 from ..nn.init import he_init_
 from ..nn.localization import segmentation_loss
+from .data import FusionDataset, LazyBatchLoader, LazyFusionDataset, TensorBatchIterator
+from .device import _without_onednn, thread_forward_hook, torch_threads
+from .linear_paths import fit_linear, image_path, image_path_values, linear_start, set_linear
+from .parallel import data_parallel, shard, world
+from .presence import fit_to_module, module_reads, unread_gaps, with_presence
+from .refits import recompute_batchnorm
 
 __all__ = ["FusionNet"]
 
@@ -69,9 +68,20 @@ class FusionNet(NeuralNet):
         Everything ``skorch.NeuralNet`` takes.
     """
 
-    def __init__(self, module, criterion, *, channels_last=False, amp_dtype=None, seed=0,
-                 augment=False, modality_dropout=0.0, localization_weight=1.0,
-                 table_corruption=0.0, **kwargs):
+    def __init__(
+        self,
+        module,
+        criterion,
+        *,
+        channels_last=False,
+        amp_dtype=None,
+        seed=0,
+        augment=False,
+        modality_dropout=0.0,
+        localization_weight=1.0,
+        table_corruption=0.0,
+        **kwargs,
+    ):
         super().__init__(module, criterion, **kwargs)
         self.table_corruption = table_corruption
         self.localization_weight = localization_weight
@@ -89,8 +99,12 @@ class FusionNet(NeuralNet):
         # take the full path.
         key = (id(getattr(self, "module_", None)), id(getattr(self, "criterion_", None)))
         frozen = getattr(self, "frozen_norms_", ())
-        if (training and not frozen and getattr(self, "_training_key", None) == key
-                and getattr(self.module_, "training", False)):
+        if (
+            training
+            and not frozen
+            and getattr(self, "_training_key", None) == key
+            and getattr(self.module_, "training", False)
+        ):
             return
         super()._set_training(training)
         self._training_key = key if training else None
@@ -109,8 +123,7 @@ class FusionNet(NeuralNet):
         return dataset
 
     def get_iterator(self, dataset, training=False):
-        kind = LazyBatchLoader if isinstance(dataset, LazyFusionDataset) else \
-            TensorBatchIterator
+        kind = LazyBatchLoader if isinstance(dataset, LazyFusionDataset) else TensorBatchIterator
         configured = self.iterator_train if training else self.iterator_valid
         if configured in (LazyBatchLoader, TensorBatchIterator) and configured is not kind:
             # The data's kind decides, not the fit's: a model fitted on arrays predicts on
@@ -143,8 +156,12 @@ class FusionNet(NeuralNet):
         kernels compute the same values (the reference outputs did not move) and are
         torch's own choice on CUDA."""
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if (prefix == "optimizer" and "foreach" not in kwargs and not kwargs.get("fused")
-                and _accepts(self.optimizer, "foreach")):
+        if (
+            prefix == "optimizer"
+            and "foreach" not in kwargs
+            and not kwargs.get("fused")
+            and _accepts(self.optimizer, "foreach")
+        ):
             kwargs["foreach"] = True
         return args, kwargs
 
@@ -158,8 +175,11 @@ class FusionNet(NeuralNet):
     def initialize_seeded(self):
         """``initialize()`` without advancing torch's global generator (the module
         constructors draw from it before :meth:`initialize_module` re-draws from ours)."""
-        devices = ([torch.device(self.device).index or 0]
-                   if torch.device(self.device).type == "cuda" else [])
+        devices = (
+            [torch.device(self.device).index or 0]
+            if torch.device(self.device).type == "cuda"
+            else []
+        )
         with torch.random.fork_rng(devices=devices):
             self.initialize()
         return self
@@ -203,8 +223,8 @@ class FusionNet(NeuralNet):
         captured = []
         hook = thread_forward_hook(
             self.module_.get_submodule(name),
-            lambda module, inputs, output: captured.append(
-                output.detach().float().cpu().numpy()))
+            lambda module, inputs, output: captured.append(output.detach().float().cpu().numpy()),
+        )
         try:
             yield captured
         finally:
@@ -255,8 +275,11 @@ class FusionNet(NeuralNet):
 
     def snapshot(self):
         """Copies of the weights, optimizer state and history length (see :meth:`restore`)."""
-        return ({k: v.detach().clone() for k, v in self.module_.state_dict().items()},
-                copy.deepcopy(self.optimizer_.state_dict()), len(self.history))
+        return (
+            {k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+            copy.deepcopy(self.optimizer_.state_dict()),
+            len(self.history),
+        )
 
     def restore(self, snapshot):
         """Return to a :meth:`snapshot`: weights, optimizer state and history."""
@@ -305,8 +328,9 @@ class FusionNet(NeuralNet):
         super().initialize_module()
         # The module's constructor drew from torch's global generator; draw again from ours.
         he_init_(self.module_, generator=self.generator_)
-        self.draws_in_module_ = any(isinstance(m, torch.nn.modules.dropout._DropoutNd)
-                                    for m in self.module_.modules())
+        self.draws_in_module_ = any(
+            isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in self.module_.modules()
+        )
         if self.channels_last:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         return self
@@ -325,22 +349,33 @@ class FusionNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         if isinstance(x, dict):
-            x = fit_to_module(x, module_reads(self.module_), type(self.module_).__name__,
-                              zero_dropped=self.module_.training
-                              and not getattr(self, "_gaps_in_data", False))
+            x = fit_to_module(
+                x,
+                module_reads(self.module_),
+                type(self.module_).__name__,
+                zero_dropped=self.module_.training and not getattr(self, "_gaps_in_data", False),
+            )
         if self.channels_last and isinstance(x, dict) and x["images"].dim() == 4:
-            x = {**x, "images": x["images"].to(self.device).contiguous(
-                memory_format=torch.channels_last)}
+            x = {
+                **x,
+                "images": x["images"].to(self.device).contiguous(memory_format=torch.channels_last),
+            }
         parallel = getattr(self, "parallel_view", None)
         with self._autocast():
             if parallel is not None and self.module_.training:  # a data-parallel step
-                y_pred = parallel(**self._merge_x_and_fit_params(
-                    {k: v.to(self.device) for k, v in x.items()}, fit_params))
+                y_pred = parallel(
+                    **self._merge_x_and_fit_params(
+                        {k: v.to(self.device) for k, v in x.items()}, fit_params
+                    )
+                )
             else:
                 y_pred = super().infer(x, **fit_params)
         if self.amp_dtype is not None:
-            y_pred = (tuple(part.float() for part in y_pred) if isinstance(y_pred, tuple)
-                      else y_pred.float())
+            y_pred = (
+                tuple(part.float() for part in y_pred)
+                if isinstance(y_pred, tuple)
+                else y_pred.float()
+            )
         return y_pred
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
@@ -351,7 +386,8 @@ class FusionNet(NeuralNet):
             # skorch's EarlyStopping ending training (it stops by raising KeyboardInterrupt).
             self.keyboard_interrupt_ = not any(
                 isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
-                for _, cb in self.callbacks_)
+                for _, cb in self.callbacks_
+            )
             raise
 
     # -- one training step: the training view of a batch, this process's shard, the loss ----
@@ -377,12 +413,12 @@ class FusionNet(NeuralNet):
             return inputs
         policy = augmentation_policy(self.augment)
         if policy is not None and inputs.get("masks") is not None:  # masks move with images
-            images, masks = apply_policy(policy, inputs["images"], self.generator_,
-                                         masks=inputs["masks"])
+            images, masks = apply_policy(
+                policy, inputs["images"], self.generator_, masks=inputs["masks"]
+            )
             inputs = {**inputs, "images": images, "masks": masks}
         elif policy is not None:
-            inputs = {**inputs, "images": apply_policy(policy, inputs["images"],
-                                                       self.generator_)}
+            inputs = {**inputs, "images": apply_policy(policy, inputs["images"], self.generator_)}
         reads = module_reads(self.module_)
         # Gaps in the data itself (not modality dropout's) that the module cannot take.
         self._gaps_in_data = unread_gaps(inputs, reads)
@@ -390,9 +426,12 @@ class FusionNet(NeuralNet):
         if self.modality_dropout:
             inputs = drop_modalities(inputs, self.modality_dropout, self.generator_)
         if getattr(self, "table_corruption", 0) and inputs.get("clinical") is not None:
-            inputs = {**inputs, "clinical": corrupt_table(inputs["clinical"],
-                                                          self.table_corruption,
-                                                          self.generator_)}
+            inputs = {
+                **inputs,
+                "clinical": corrupt_table(
+                    inputs["clinical"], self.table_corruption, self.generator_
+                ),
+            }
         return inputs
 
     def _module_draws(self):
@@ -402,14 +441,16 @@ class FusionNet(NeuralNet):
         draws = getattr(self, "draws_in_module_", None)
         if draws is None:  # a net unpickled from before this attribute existed
             draws = self.draws_in_module_ = any(
-                isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in self.module_.modules())
+                isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in self.module_.modules()
+            )
         if not draws:
             return contextlib.nullcontext()
         seed = int(torch.randint(2**62, (1,), generator=self.generator_))
         device = torch.device(self.device)
         stack = contextlib.ExitStack()
-        stack.enter_context(torch.random.fork_rng(
-            devices=[device.index or 0] if device.type == "cuda" else []))
+        stack.enter_context(
+            torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
+        )
         torch.manual_seed(seed)
         return stack
 

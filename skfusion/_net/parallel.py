@@ -58,18 +58,25 @@ def data_parallel(net):
         raise ValueError(
             f"batch_size={net.batch_size} is the global batch of a data-parallel fit on "
             f"{size} processes, which leaves some processes without samples; set "
-            f"batch_size >= {size} or use fewer processes.")
+            f"batch_size >= {size} or use fewer processes."
+        )
     module = net.module_
     convert_batchnorm(module, CrossProcessBatchNorm)
     device = torch.device(net.device)
     # Buffers (batch-norm running statistics) are equal in every process already: no
     # per-step broadcast (the keyword was renamed in torch 2.13).
     parameters = inspect.signature(nn.parallel.DistributedDataParallel).parameters
-    sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in parameters
-            else {"broadcast_buffers": False})
+    sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in parameters
+        else {"broadcast_buffers": False}
+    )
     try:
-        net.parallel_view = _View(nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index or 0] if device.type == "cuda" else None, **sync))
+        net.parallel_view = _View(
+            nn.parallel.DistributedDataParallel(
+                module, device_ids=[device.index or 0] if device.type == "cuda" else None, **sync
+            )
+        )
         yield
     finally:
         net.parallel_view = None

@@ -21,8 +21,10 @@ def module_reads(module):
 def unread_gaps(inputs, reads):
     """Whether the batch has a sample without a modality whose mask the module cannot read
     (gaps in the data, before modality dropout adds its own)."""
-    return any(name not in reads and inputs.get(name) is not None
-               and not bool(inputs[name].bool().all()) for name, _ in MASKS)
+    return any(
+        name not in reads and inputs.get(name) is not None and not bool(inputs[name].bool().all())
+        for name, _ in MASKS
+    )
 
 
 def with_presence(inputs, reads):
@@ -54,7 +56,8 @@ def fit_to_module(x, reads, module_name, *, zero_dropped):
             raise ValueError(
                 f"{module_name}.forward takes no {name!r}, so it cannot take samples without "
                 "that modality; pass complete samples, or give the module an "
-                f"{name!r} argument (skfusion.nn.presence).")
+                f"{name!r} argument (skfusion.nn.presence)."
+            )
         value = x[part]
         keep = mask.to(value.device).view(-1, *([1] * (value.dim() - 1))).to(value.dtype)
         x[part] = value * keep

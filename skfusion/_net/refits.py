@@ -11,8 +11,13 @@ from skorch.dataset import unpack_data
 from ..nn.presence import present_only
 from .device import torch_threads
 
-__all__ = ["PRECISE_BN_MIN_SAMPLES", "PRECISE_BN_PIXELS", "pass_budget",
-           "recompute_batchnorm", "trained_norms"]
+__all__ = [
+    "PRECISE_BN_MIN_SAMPLES",
+    "PRECISE_BN_PIXELS",
+    "pass_budget",
+    "recompute_batchnorm",
+    "trained_norms",
+]
 
 
 #: The pass reads at most this many image values (pixels or voxels, summed over its samples)
@@ -36,10 +41,13 @@ def pass_budget(dataset):
 def trained_norms(module):
     """The batch-normalisation layers that track running statistics and were trained (not
     frozen): the ones the precise pass recomputes."""
-    return [m for m in module.modules()
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-            and m.track_running_stats
-            and all(p.requires_grad for p in m.parameters(recurse=False))]
+    return [
+        m
+        for m in module.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        and m.track_running_stats
+        and all(p.requires_grad for p in m.parameters(recurse=False))
+    ]
 
 
 def _pass_order(dataset, batch_size, max_samples, seed):
@@ -49,16 +57,19 @@ def _pass_order(dataset, batch_size, max_samples, seed):
     it shares with image-less samples, one image-less sample moves to the front."""
     n = len(dataset)
     present = getattr(dataset, "present", {}).get("image_present")
-    present = (np.ones(n, dtype=bool) if present is None
-               else present.cpu().numpy().astype(bool))
+    present = np.ones(n, dtype=bool) if present is None else present.cpu().numpy().astype(bool)
     with_image, without = np.flatnonzero(present), np.flatnonzero(~present)
     if n > max_samples:
         rng = np.random.default_rng(seed)
         keep = int(round(max_samples * len(with_image) / n))
         with_image = np.sort(rng.choice(with_image, keep, replace=False))
         without = np.sort(rng.choice(without, max_samples - keep, replace=False))
-    if len(without) and len(with_image) > 1 and len(with_image) % batch_size == 1 \
-            and batch_size >= 3:
+    if (
+        len(without)
+        and len(with_image) > 1
+        and len(with_image) % batch_size == 1
+        and batch_size >= 3
+    ):
         return np.concatenate([without[:1], with_image, without[1:]])
     return np.concatenate([with_image, without])
 
@@ -86,8 +97,11 @@ def _moments_hook(totals, owner):
         n, old_mean, old_m2 = seen
         delta = mean - old_mean
         total = n + count
-        totals[module] = [total, old_mean + delta * (count / total),
-                          old_m2 + m2 + delta.pow(2) * (n * count / total)]
+        totals[module] = [
+            total,
+            old_mean + delta * (count / total),
+            old_m2 + m2 + delta.pow(2) * (n * count / total),
+        ]
 
     return hook
 
@@ -104,8 +118,9 @@ def recompute_batchnorm(net, dataset, threads=None, max_samples=None):
     batch_size = params.get("batch_size", net.batch_size)
     batch_size = len(dataset) if batch_size in (-1, None) else int(batch_size)
     order = _pass_order(dataset, batch_size, max_samples, int(net.seed))
-    ordered = dataset if np.array_equal(order, np.arange(len(dataset))) else \
-        dataset.take(order)  # (no copy where the order is the dataset's own)
+    ordered = (
+        dataset if np.array_equal(order, np.arange(len(dataset))) else dataset.take(order)
+    )  # (no copy where the order is the dataset's own)
     totals, owner = {}, threading.get_ident()
     hooks = [norm.register_forward_hook(_moments_hook(totals, owner)) for norm in norms]
     momenta = [norm.momentum for norm in norms]

@@ -15,9 +15,9 @@ from sklearn.utils._param_validation import StrOptions
 from .._base.encoders import Target, TargetEncoder
 from .._base.estimator import BaseFusionEstimator
 from .._base.params import Param
-from .._net.callbacks import BatchAccuracy
 from .._base.persistence import ModelFileError, check_number_list
 from .._base.validation import check_labels
+from .._net.callbacks import BatchAccuracy
 
 __all__ = ["BaseFusionClassifier"]
 
@@ -43,10 +43,15 @@ class _ClassLabels(TargetEncoder):
         if len(encoder.classes_) < 2:
             raise ValueError(
                 f"y has a single class {encoder.classes_.tolist()}; a classifier needs at least "
-                "two. Check the labels, or the split that produced this subset.")
+                "two. Check the labels, or the split that produced this subset."
+            )
         self.estimator._check_class_weight(encoder.classes_)
-        return Target(y_encoded, len(encoder.classes_), stratify=y_encoded,
-                      fitted={"classes_": encoder.classes_})
+        return Target(
+            y_encoded,
+            len(encoder.classes_),
+            stratify=y_encoded,
+            fitted={"classes_": encoder.classes_},
+        )
 
     def transform(self, y, *, n_samples, classes):
         y = check_labels(y, n_samples=n_samples)
@@ -56,17 +61,21 @@ class _ClassLabels(TargetEncoder):
             raise ValueError(
                 f"y has label(s) {unknown} that the fitted model does not know "
                 f"({known.tolist()}); refit without warm_start, or pass classes= with "
-                "every label to the first partial_fit call.")
+                "every label to the first partial_fit call."
+            )
         if classes is not None and set(np.asarray(classes).tolist()) != set(known.tolist()):
-            raise ValueError(f"classes={list(classes)} differs from the fitted classes "
-                             f"{known.tolist()}.")
+            raise ValueError(
+                f"classes={list(classes)} differs from the fitted classes {known.tolist()}."
+            )
         encoded = np.searchsorted(known, y).astype(np.int64)
         return Target(encoded, len(known), stratify=encoded, fitted={"classes_": known})
 
     def state(self, target_fitted):
         classes = np.asarray(target_fitted["classes_"])
-        state = {"classes": classes.tolist(),
-                 "classes_dtype": classes.dtype.str if classes.dtype != object else "O"}
+        state = {
+            "classes": classes.tolist(),
+            "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+        }
         if "temperature_" in target_fitted:  # calibration="temperature" (and "+bias")
             state["temperature"] = float(target_fitted["temperature_"])
         if "calibration_bias_" in target_fitted:
@@ -86,26 +95,33 @@ class _ClassLabels(TargetEncoder):
     @classmethod
     def check_state(cls, path, fitted):
         classes = fitted.get("classes")
-        if not isinstance(classes, list) or not 2 <= len(classes) <= 10**5 or not all(
-                isinstance(c, (str, int, float, bool)) for c in classes):
-            raise ModelFileError(f"{path!s}: fitted.classes must be a list of 2 or more "
-                                 "labels.")
+        if (
+            not isinstance(classes, list)
+            or not 2 <= len(classes) <= 10**5
+            or not all(isinstance(c, (str, int, float, bool)) for c in classes)
+        ):
+            raise ModelFileError(f"{path!s}: fitted.classes must be a list of 2 or more labels.")
         dtype_text = fitted.get("classes_dtype")
         try:
-            dtype = np.dtype(dtype_text) if isinstance(dtype_text, str) and len(
-                dtype_text) < 16 else None
+            dtype = (
+                np.dtype(dtype_text)
+                if isinstance(dtype_text, str) and len(dtype_text) < 16
+                else None
+            )
         except TypeError:
             dtype = None
         if dtype is None or dtype.kind not in _CLASS_DTYPE_KINDS or dtype.itemsize > 4096:
-            raise ModelFileError(f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a "
-                                 "label dtype.")
+            raise ModelFileError(
+                f"{path!s}: fitted.classes_dtype {dtype_text!r} is not a label dtype."
+            )
         if "temperature" in fitted:
             check_number_list(path, "temperature", [fitted["temperature"]], positive=True)
         if "calibration_bias" in fitted:
             bias = fitted["calibration_bias"]
             if not isinstance(bias, list) or len(bias) != len(classes):
-                raise ModelFileError(f"{path!s}: fitted.calibration_bias must hold one number "
-                                     "per class.")
+                raise ModelFileError(
+                    f"{path!s}: fitted.calibration_bias must hold one number per class."
+                )
             check_number_list(path, "calibration_bias", bias)
 
 
@@ -117,17 +133,23 @@ class BaseFusionClassifier(ClassifierMixin, BaseFusionEstimator):
     _target_encoder = _ClassLabels
     _params = {
         "criterion": Param(
-            torch.nn.CrossEntropyLoss, [callable],
+            torch.nn.CrossEntropyLoss,
+            [callable],
             "Loss on the network's logits; ``criterion__*`` parameters are passed to it.",
-            type="torch loss class", default_doc="torch.nn.CrossEntropyLoss"),
+            type="torch loss class",
+            default_doc="torch.nn.CrossEntropyLoss",
+        ),
         "class_weight": Param(
-            None, [StrOptions({"balanced"}), dict, None],
+            None,
+            [StrOptions({"balanced"}), dict, None],
             """\
 Per-class loss weights, keyed by the labels in ``y``; "balanced" weights classes
 inversely to their frequency. Passed as the criterion's ``weight``.""",
-            type='dict, "balanced" or None'),
+            type='dict, "balanced" or None',
+        ),
         "calibration": Param(
-            None, [StrOptions({"temperature", "temperature_bias"}), None],
+            None,
+            [StrOptions({"temperature", "temperature_bias"}), None],
             """\
 "temperature": hold out ``validation_fraction`` of the training subjects (the
 early-stopping split when ``early_stopping`` is on; stratified by class, whole subjects
@@ -142,7 +164,8 @@ probabilities are shifted towards one class, which one temperature cannot (measu
 ``benchmarks/trust.py``); the ranking is kept, predicted classes may change. ``None``:
 the network's own probabilities. With ``class_weight`` the probabilities follow the
 reweighted classes; neither method undoes that.""",
-            type='{"temperature", "temperature_bias"} or None'),
+            type='{"temperature", "temperature_bias"} or None',
+        ),
     }
 
     def fit(self, X, y, groups=None):
@@ -200,13 +223,15 @@ reweighted classes; neither method undoes that.""",
     def _check_class_weight(self, classes):
         if self.class_weight is not None and "criterion__weight" in vars(self):
             raise ValueError(
-                "class_weight and criterion__weight were both given; set only one of them.")
+                "class_weight and criterion__weight were both given; set only one of them."
+            )
         if isinstance(self.class_weight, dict):
             unknown = [k for k in self.class_weight if k not in set(classes.tolist())]
             if unknown:
                 raise ValueError(
                     f"class_weight has labels {unknown} that are not in y; expected keys among "
-                    f"{classes.tolist()}.")
+                    f"{classes.tolist()}."
+                )
 
     def _criterion_params(self, target):
         params = {"criterion": self.criterion}
@@ -214,9 +239,12 @@ reweighted classes; neither method undoes that.""",
             return params
         labels = target.fitted["classes_"].tolist()
         weights = compute_class_weight(
-            "balanced" if self.class_weight == "balanced" else
-            {i: self.class_weight.get(c, 1.0) for i, c in enumerate(labels)},
-            classes=np.arange(target.n_outputs), y=target.values)
+            "balanced"
+            if self.class_weight == "balanced"
+            else {i: self.class_weight.get(c, 1.0) for i, c in enumerate(labels)},
+            classes=np.arange(target.n_outputs),
+            y=target.values,
+        )
         return {**params, "criterion__weight": weights.astype(np.float32)}
 
     def _start_shortcut(self, net, clinical, target, train):
@@ -225,8 +253,13 @@ reweighted classes; neither method undoes that.""",
         logistic regression (C=1, on the standardised values) fitted on the training
         samples: the network begins as that logistic regression, and its deep path learns
         what the image adds (stage-wise fitting)."""
-        coef_intercept = _logistic_start(clinical, target.values[train], target.n_outputs,
-                                         self.class_weight, target.fitted["classes_"])
+        coef_intercept = _logistic_start(
+            clinical,
+            target.values[train],
+            target.n_outputs,
+            self.class_weight,
+            target.fitted["classes_"],
+        )
         if coef_intercept is not None:
             net.set_linear_(net.linear_start, *coef_intercept)
 
@@ -237,7 +270,8 @@ reweighted classes; neither method undoes that.""",
 
     def _hold_out_settings(self):
         return super()._hold_out_settings() + (
-            ("calibration=None",) if self.calibration is not None else ())
+            ("calibration=None",) if self.calibration is not None else ()
+        )
 
     def _after_training(self, net, dataset, target):
         """With ``calibration``: the temperature (and the per-class biases) that maximise the
@@ -250,8 +284,12 @@ reweighted classes; neither method undoes that.""",
         positions = net.train_split.valid_positions_
         logits = net.predict_outputs(dataset.take(positions), threads=self.n_threads)
         labels = np.asarray(target.values)[positions]
-        warn_if_calibration_split_small(self.calibration, labels, target.fitted["classes_"],
-                                        _subjects_at(net.train_split, positions))
+        warn_if_calibration_split_small(
+            self.calibration,
+            labels,
+            target.fitted["classes_"],
+            _subjects_at(net.train_split, positions),
+        )
 
         def loss(log_t, bias=0.0):
             scaled = log_softmax(logits / np.exp(log_t) + bias, axis=1)
@@ -261,27 +299,38 @@ reweighted classes; neither method undoes that.""",
             best = minimize_scalar(loss, bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded")
             return {"temperature_": _checked_temperature(float(np.exp(best.x)))}
         n_classes = logits.shape[1]
-        best = minimize(lambda w: loss(w[0], np.concatenate([[0.0], w[1:]])),
-                        x0=np.zeros(n_classes), method="L-BFGS-B",
-                        bounds=[tuple(np.log(TEMPERATURE_BOUNDS))]
-                        + [(-20.0, 20.0)] * (n_classes - 1))
-        return {"temperature_": _checked_temperature(float(np.exp(best.x[0]))),
-                "calibration_bias_": np.concatenate([[0.0], best.x[1:]])}
+        best = minimize(
+            lambda w: loss(w[0], np.concatenate([[0.0], w[1:]])),
+            x0=np.zeros(n_classes),
+            method="L-BFGS-B",
+            bounds=[tuple(np.log(TEMPERATURE_BOUNDS))] + [(-20.0, 20.0)] * (n_classes - 1),
+        )
+        return {
+            "temperature_": _checked_temperature(float(np.exp(best.x[0]))),
+            "calibration_bias_": np.concatenate([[0.0], best.x[1:]]),
+        }
 
     def _logits(self, X):
         """The network's logits, divided by ``temperature_`` (plus ``calibration_bias_``)
         when the model is calibrated."""
-        return (self._outputs(X) / getattr(self, "temperature_", 1.0)
-                + getattr(self, "calibration_bias_", 0.0))
+        return self._outputs(X) / getattr(self, "temperature_", 1.0) + getattr(
+            self, "calibration_bias_", 0.0
+        )
 
     def _export_head(self):
         bias = getattr(self, "calibration_bias_", None)
-        return {"kind": "softmax", "temperature": getattr(self, "temperature_", 1.0),
-                **({} if bias is None else {"bias": [float(b) for b in bias]}),
-                "output": {
-            "name": "output", "dtype": "float32", "shape": ["n_samples", len(self.classes_)],
-            "meaning": "predict_proba: the probability of each class, in classes order",
-            "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_]}}
+        return {
+            "kind": "softmax",
+            "temperature": getattr(self, "temperature_", 1.0),
+            **({} if bias is None else {"bias": [float(b) for b in bias]}),
+            "output": {
+                "name": "output",
+                "dtype": "float32",
+                "shape": ["n_samples", len(self.classes_)],
+                "meaning": "predict_proba: the probability of each class, in classes order",
+                "classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
+            },
+        }
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
@@ -338,8 +387,10 @@ def _subjects_at(split, positions):
 def warn_if_calibration_split_small(calibration, labels, classes, subjects):
     """Warn, with the counts, when the held-out split that ``calibration`` is fitted on has
     fewer than :data:`CALIBRATION_MIN_SUBJECTS` subjects of some class."""
-    counts = {c: len(np.unique(np.asarray(subjects)[np.asarray(labels) == i]))
-              for i, c in enumerate(np.asarray(classes).tolist())}
+    counts = {
+        c: len(np.unique(np.asarray(subjects)[np.asarray(labels) == i]))
+        for i, c in enumerate(np.asarray(classes).tolist())
+    }
     if min(counts.values()) >= CALIBRATION_MIN_SUBJECTS:
         return
     shown = ", ".join(f"{c!r}: {k}" for c, k in counts.items())
@@ -347,7 +398,10 @@ def warn_if_calibration_split_small(calibration, labels, classes, subjects):
         f"calibration={calibration!r} was fitted on a held-out split with few subjects of "
         f"some class ({shown}; at least {CALIBRATION_MIN_SUBJECTS} of each are advised), so "
         "the calibrated probabilities may be unreliable. Raise validation_fraction, pass "
-        "more patients, or set calibration=None.", UserWarning, stacklevel=7)
+        "more patients, or set calibration=None.",
+        UserWarning,
+        stacklevel=7,
+    )
 
 
 def _checked_temperature(temperature):
@@ -361,7 +415,9 @@ def _checked_temperature(temperature):
             f"searched over {low}-{high}): the held-out split does not determine it, and the "
             "probabilities may be pushed to 0 and 1 (small bound) or flattened (large). "
             "Raise validation_fraction, pass more patients, or set calibration=None.",
-            UserWarning, stacklevel=7)
+            UserWarning,
+            stacklevel=7,
+        )
     return temperature
 
 
@@ -373,8 +429,9 @@ def _logistic_start(clinical, y_encoded, n_classes, class_weight, classes):
         return None
     weight = None
     if isinstance(class_weight, dict):
-        weight = {i: class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist())
-                  if i in present}
+        weight = {
+            i: class_weight.get(c, 1.0) for i, c in enumerate(classes.tolist()) if i in present
+        }
     elif class_weight == "balanced":
         weight = "balanced"
     values = clinical.astype(np.float64)
@@ -395,4 +452,3 @@ def _logistic_start(clinical, y_encoded, n_classes, class_weight, classes):
         coef[model.classes_] = model_coef
         intercept[model.classes_] = model_intercept
     return coef, intercept
-

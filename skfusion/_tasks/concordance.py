@@ -32,16 +32,18 @@ def _harrell_c_numpy(time, event, risk, chunk=2048):
     comparable = 0
     rows = np.flatnonzero(event)
     for start in range(0, len(rows), chunk):
-        i = rows[start:start + chunk]
+        i = rows[start : start + chunk]
         # Pairs (i, j) with i an event and time_i < time_j, or time_i == time_j with j
         # censored (j was still at risk at time_i), are comparable.
         later = (time[None, :] > time[i, None]) | (
-            (time[None, :] == time[i, None]) & ~event[None, :])
+            (time[None, :] == time[i, None]) & ~event[None, :]
+        )
         comparable += int(later.sum())
         higher = risk[i, None] > risk[None, :]
         same = risk[i, None] == risk[None, :]
         concordant += float((later & higher).sum()) + 0.5 * float((later & same).sum())
     if comparable == 0:
-        raise ValueError("the concordance index needs a pair whose shorter time is an event; "
-                         "y has none.")
+        raise ValueError(
+            "the concordance index needs a pair whose shorter time is an event; y has none."
+        )
     return concordant / comparable

@@ -7,18 +7,17 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._net.data import make_dataset
 from .._base.encoders import Target, TargetEncoder
 from .._base.estimator import BaseFusionEstimator
 from .._base.params import Param
+from .._base.persistence import ModelFileError
+from .._base.text import MAX_WORD_LENGTH, build_vocabulary, check_reports, is_word, tokenize
 from .._input import as_fusion_input
+from .._net.data import make_dataset
 from .._net.decoding import DecodingNet
 from .._net.device import torch_threads
-from .._base.persistence import ModelFileError
-from .._base.text import (MAX_WORD_LENGTH, build_vocabulary, check_reports, is_word,
-                          tokenize)
-from .text_scores import rouge_l
 from ..nn.report_generation import BOS, EOS, ReportGeneratorNet, SequenceCrossEntropy
+from .text_scores import rouge_l
 
 __all__ = ["ReportGenerator"]
 
@@ -34,24 +33,31 @@ class _Reports(TargetEncoder):
     def fit(self, y, *, n_samples, classes=None):
         reports = check_reports(y, n_samples, "y")
         min_count = self.estimator.min_word_count
-        words = build_vocabulary(reports, max_size=self.estimator.max_vocabulary - 2,
-                                 min_count=min_count)
+        words = build_vocabulary(
+            reports, max_size=self.estimator.max_vocabulary - 2, min_count=min_count
+        )
         if not words:
             raise ValueError(
                 f"y holds no words: its {n_samples} reports are empty or punctuation only"
-                + (f" (or no word occurs min_word_count={min_count} times)"
-                   if min_count > 1 else "")
+                + (
+                    f" (or no word occurs min_word_count={min_count} times)"
+                    if min_count > 1
+                    else ""
+                )
                 + ". A ReportGenerator learns to write the reports' words; pass reports "
-                "with text.")
+                "with text."
+            )
         vocabulary = [*_SPECIAL, *sorted(words, key=words.get)]
-        return Target(self._encode(reports, vocabulary), len(vocabulary),
-                      fitted={"vocabulary_": vocabulary})
+        return Target(
+            self._encode(reports, vocabulary), len(vocabulary), fitted={"vocabulary_": vocabulary}
+        )
 
     def transform(self, y, *, n_samples, classes=None):
         reports = check_reports(y, n_samples, "y")
         vocabulary = self.estimator.vocabulary_
-        return Target(self._encode(reports, vocabulary), len(vocabulary),
-                      fitted={"vocabulary_": vocabulary})
+        return Target(
+            self._encode(reports, vocabulary), len(vocabulary), fitted={"vocabulary_": vocabulary}
+        )
 
     def _encode(self, reports, vocabulary):
         """Token ids framed by BOS and EOS, cut at ``max_length`` words, padded."""
@@ -74,12 +80,17 @@ class _Reports(TargetEncoder):
     @classmethod
     def check_state(cls, path, fitted):
         vocabulary = fitted.get("vocabulary")
-        if not (isinstance(vocabulary, list) and 5 <= len(vocabulary) <= 10**6
-                and all(isinstance(w, str) for w in vocabulary)
-                and tuple(vocabulary[:4]) == _SPECIAL
-                and len(set(vocabulary)) == len(vocabulary)):
-            raise ModelFileError(f"{path!s}: fitted.vocabulary must be a list of distinct "
-                                 f"words starting with {list(_SPECIAL)}.")
+        if not (
+            isinstance(vocabulary, list)
+            and 5 <= len(vocabulary) <= 10**6
+            and all(isinstance(w, str) for w in vocabulary)
+            and tuple(vocabulary[:4]) == _SPECIAL
+            and len(set(vocabulary)) == len(vocabulary)
+        ):
+            raise ModelFileError(
+                f"{path!s}: fitted.vocabulary must be a list of distinct "
+                f"words starting with {list(_SPECIAL)}."
+            )
         # Generated reports are made of these words: each must be one the tokenizer makes
         # (no markup, terminal escapes, line breaks or megabyte-long entries).
         bad = [i for i, w in enumerate(vocabulary[4:], start=4) if not is_word(w)]
@@ -88,7 +99,8 @@ class _Reports(TargetEncoder):
                 f"{path!s}: fitted.vocabulary[{bad[0]}]={vocabulary[bad[0]][:40]!r} is not a "
                 f"word the tokenizer makes (letters or a number, lower case, at most "
                 f"{MAX_WORD_LENGTH} characters); {len(bad)} such entr"
-                f"{'y' if len(bad) == 1 else 'ies'}.")
+                f"{'y' if len(bad) == 1 else 'ies'}."
+            )
 
 
 class ReportGenerator(BaseFusionEstimator):
@@ -147,48 +159,74 @@ class ReportGenerator(BaseFusionEstimator):
     _doc_task = "generator"
     _clinical_optional = True
     _reads_stacks = False  # a stack's slices are the channels of one image (2.5-D)
-    _missing_images = ("a report is generated from the image, so there is nothing to "
-                       "describe without one.")
-    _flip_refusal = ("report text is not mirrored with the image, so a flipped image would "
-                     "be taught its report's 'left' as 'right'.")
+    _missing_images = (
+        "a report is generated from the image, so there is nothing to describe without one."
+    )
+    _flip_refusal = (
+        "report text is not mirrored with the image, so a flipped image would "
+        "be taught its report's 'left' as 'right'."
+    )
     _target_encoder = _Reports
     _params = {
         "embedding_dim": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "Word embedding size.",
-            module=True, cap=65536),
+            module=True,
+            cap=65536,
+        ),
         "hidden_size": Param(
-            128, [Interval(Integral, 1, None, closed="left")],
+            128,
+            [Interval(Integral, 1, None, closed="left")],
             "LSTM state size.",
-            module=True, search=("categorical", (64, 128, 256)), cap=65536),
+            module=True,
+            search=("categorical", (64, 128, 256)),
+            cap=65536,
+        ),
         "attention_dim": Param(
-            64, [Interval(Integral, 1, None, closed="left")],
+            64,
+            [Interval(Integral, 1, None, closed="left")],
             "Hidden width of the visual attention.",
-            module=True),
+            module=True,
+        ),
         "clinical_dim": Param(
-            32, [Interval(Integral, 1, None, closed="left")],
+            32,
+            [Interval(Integral, 1, None, closed="left")],
             "Clinical embedding size (when ``X`` has clinical values).",
-            module=True, cap=65536),
+            module=True,
+            cap=65536,
+        ),
         "dropout": Param(
-            0.3, [Interval(Real, 0, 1, closed="left")],
+            0.3,
+            [Interval(Real, 0, 1, closed="left")],
             "Dropout before the word output layer.",
-            module=True, search=("float", 0.0, 0.5)),
+            module=True,
+            search=("float", 0.0, 0.5),
+        ),
         "max_length": Param(
-            40, [Interval(Integral, 1, None, closed="left")],
+            40,
+            [Interval(Integral, 1, None, closed="left")],
             "Words kept per training report and written per generated report.",
-            cap=4096),
+            cap=4096,
+        ),
         "max_vocabulary": Param(
-            2000, [Interval(Integral, 5, None, closed="left")],
+            2000,
+            [Interval(Integral, 5, None, closed="left")],
             """\
 Most frequent training words kept (the rest read as unknown, never generated).""",
-            cap=10**7),
+            cap=10**7,
+        ),
         "min_word_count": Param(
-            1, [Interval(Integral, 1, None, closed="left")],
-            "Words seen fewer times in training read as unknown."),
+            1,
+            [Interval(Integral, 1, None, closed="left")],
+            "Words seen fewer times in training read as unknown.",
+        ),
         "beam_size": Param(
-            3, [Interval(Integral, 1, None, closed="left")],
+            3,
+            [Interval(Integral, 1, None, closed="left")],
             "Beams of ``predict``'s beam search; 1 decodes greedily.",
-            cap=64),
+            cap=64,
+        ),
     }
 
     _fuses = False  # clinical values condition the decoder; no modality dropout
@@ -236,7 +274,8 @@ Most frequent training words kept (the rest read as unknown, never generated).""
         raise NotImplementedError(
             "export() writes one forward pass; a ReportGenerator decodes word by word (beam "
             "search), which ONNX/TorchScript tracing cannot capture. Save it with save() "
-            "and serve it from Python.")
+            "and serve it from Python."
+        )
 
     # -- predictions ------------------------------------------------------------------------
 
@@ -247,8 +286,9 @@ Most frequent training words kept (the rest read as unknown, never generated).""
         images, clinical, _, X = self._check_X(as_fusion_input(X), fitting=False)
         dataset = make_dataset(images, clinical)
         with torch_threads(self.n_threads):
-            tokens, attention = self.net_.generate(dataset, max_length=self.max_length,
-                                                   beam_size=beam_size)
+            tokens, attention = self.net_.generate(
+                dataset, max_length=self.max_length, beam_size=beam_size
+            )
         words = [[self.vocabulary_[i] for i in row if i > EOS or i == 1] for row in tokens]
         return words, attention, images.shape
 
@@ -301,12 +341,11 @@ Most frequent training words kept (the rest read as unknown, never generated).""
                 "this ReportGenerator was fitted without masks, so it has no localisation "
                 "head, and a report has no single output for Grad-CAM to explain; use "
                 "attention_maps(X) for where each word looked, or fit with "
-                "FusionInput(images, clinical, masks=masks).")
+                "FusionInput(images, clinical, masks=masks)."
+            )
         return super().localize(X, weak=weak)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
-
-

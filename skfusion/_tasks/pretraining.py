@@ -9,10 +9,10 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._net.data import make_dataset
 from .._base.encoders import Target, TargetEncoder
 from .._base.estimator import BaseFusionEstimator
 from .._base.params import Param
+from .._net.data import make_dataset
 from .._net.device import torch_threads
 from ..nn.contrastive import ContrastiveLoss, ImageClinicalContrastiveNet
 from ..nn.slice_stack import POOLINGS
@@ -27,8 +27,10 @@ class _NoLabels(TargetEncoder):
 
     def transform(self, y, *, n_samples, classes=None):
         if y is not None:
-            raise ValueError("y must be None: ImageClinicalPretrainer learns from X alone "
-                             "(its images and clinical rows).")
+            raise ValueError(
+                "y must be None: ImageClinicalPretrainer learns from X alone "
+                "(its images and clinical rows)."
+            )
         return Target(np.zeros(n_samples, dtype=np.float32), 1)
 
 
@@ -84,34 +86,46 @@ class ImageClinicalPretrainer(TransformerMixin, BaseFusionEstimator):
     """
 
     _module_class = ImageClinicalContrastiveNet
-    _missing_images = ("it learns by matching each image with its own clinical row, and "
-                       "gives features of images.")
+    _missing_images = (
+        "it learns by matching each image with its own clinical row, and gives features of images."
+    )
     _doc_task = "generator"
     _params = {
         "projection_dim": Param(
-            128, [Interval(Integral, 1, None, closed="left")],
+            128,
+            [Interval(Integral, 1, None, closed="left")],
             "Width of the normalised embeddings compared.",
-            module=True),
+            module=True,
+        ),
         "hidden_dim": Param(
-            256, [Interval(Integral, 1, None, closed="left")],
+            256,
+            [Interval(Integral, 1, None, closed="left")],
             "Width of the clinical encoder and the projection heads' hidden layers.",
-            module=True),
+            module=True,
+        ),
         "temperature": Param(
-            0.1, [Interval(Real, 0, None, closed="neither")],
+            0.1,
+            [Interval(Real, 0, None, closed="neither")],
             "Divides the cosine similarities (MMCL's value).",
-            module=True, search=("log_float", 0.03, 0.5)),
+            module=True,
+            search=("log_float", 0.03, 0.5),
+        ),
         "corruption_rate": Param(
-            0.3, [Interval(Real, 0, 1, closed="left")],
+            0.3,
+            [Interval(Real, 0, 1, closed="left")],
             """\
 Share of each training row's clinical values replaced (SCARF's default).""",
-            search=("float", 0.0, 0.6)),
+            search=("float", 0.0, 0.6),
+        ),
         "lambda_": Param(
-            0.5, [Interval(Real, 0, 1, closed="both")],
+            0.5,
+            [Interval(Real, 0, 1, closed="both")],
             """\
 Weight of the image-to-table term of the loss (table-to-image: ``1 - lambda_``).
 ``modality_dropout``, ``clinical_shortcut`` and ``image_shortcut`` below have no
 effect here: both modalities are the task, and there is no output for a shortcut to
-join."""),
+join.""",
+        ),
     }
     _param_defaults = {"batch_size": 64, "modality_dropout": 0.0, "clinical_shortcut": False}
     _target_encoder = _NoLabels
@@ -146,14 +160,15 @@ join."""),
         # A stack's slices go through the encoder one by one, pooled by their mean, inside
         # the contrastive network (never a SliceStackNet: no task head to pool into).
         net = super()._build_net(slices="channels", **kwargs)
-        net.set_params(module__per_slice=slices in POOLINGS,
-                       table_corruption=self.corruption_rate)
+        net.set_params(module__per_slice=slices in POOLINGS, table_corruption=self.corruption_rate)
         return net
 
     def _training_masks(self, X, images, slices):
         if X.masks is not None:
-            raise ValueError("X has masks, but ImageClinicalPretrainer learns without labels "
-                             "or masks; drop them (FusionInput(images, clinical)).")
+            raise ValueError(
+                "X has masks, but ImageClinicalPretrainer learns without labels "
+                "or masks; drop them (FusionInput(images, clinical))."
+            )
         return None
 
     # -- the task contract (self-supervised: no target) -----------------------------------
@@ -165,8 +180,10 @@ join."""),
         raise AssertionError("a pretraining network has no clinical shortcut")
 
     def _export_head(self):
-        raise ValueError("an ImageClinicalPretrainer has no prediction to export; export "
-                         "the estimator that starts from its weights.")
+        raise ValueError(
+            "an ImageClinicalPretrainer has no prediction to export; export "
+            "the estimator that starts from its weights."
+        )
 
     # -- transform ----------------------------------------------------------------------------
 
@@ -177,8 +194,9 @@ join."""),
         dataset = make_dataset(images, clinical)
         for batch in self.net_.get_iterator(dataset, training=False):
             inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
-            yield {k: v.to(self.net_.device) for k, v in inputs.items()
-                   if k in ("images", "clinical")}
+            yield {
+                k: v.to(self.net_.device) for k, v in inputs.items() if k in ("images", "clinical")
+            }
 
     def transform(self, X):
         """The pretrained encoder's pooled image features, ``(n_samples, n_features)``
@@ -209,5 +227,3 @@ join."""),
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
         return tags
-
-

@@ -35,18 +35,23 @@ class _StandardisedTargets(TargetEncoder):
             mean = values.mean(axis=0)
             scale = values.std(axis=0)
             standardised = (values - mean) / np.where(scale == 0, 1.0, scale)
-        if not (np.isfinite(mean).all() and np.isfinite(scale).all()
-                and np.isfinite(standardised).all()):
+        if not (
+            np.isfinite(mean).all() and np.isfinite(scale).all() and np.isfinite(standardised).all()
+        ):
             raise ValueError(
                 f"y cannot be standardised: its mean or standard deviation overflows "
                 f"(largest |y| = {np.max(np.abs(values)):.3g}). Rescale y before fitting "
                 "(divide it by a power of ten, or fit its logarithm) and undo that on the "
-                "predictions.")
+                "predictions."
+            )
         scale[scale == 0] = 1.0
-        fitted = {"target_mean_": mean, "target_scale_": scale, "n_outputs_": values.shape[1],
-                  "target_ndim_": y.ndim}
-        return Target(((values - mean) / scale).astype(np.float32), values.shape[1],
-                      fitted=fitted)
+        fitted = {
+            "target_mean_": mean,
+            "target_scale_": scale,
+            "n_outputs_": values.shape[1],
+            "target_ndim_": y.ndim,
+        }
+        return Target(((values - mean) / scale).astype(np.float32), values.shape[1], fitted=fitted)
 
     def transform(self, y, *, n_samples, classes=None):
         y = check_continuous_targets(y, n_samples=n_samples)
@@ -56,34 +61,44 @@ class _StandardisedTargets(TargetEncoder):
             raise ValueError(
                 f"y has {values.shape[1]} output(s) but the model was fitted on "
                 f"{fitted['n_outputs_']}; pass the same target columns, or refit without "
-                "warm_start.")
+                "warm_start."
+            )
         standardised = (values - fitted["target_mean_"]) / fitted["target_scale_"]
         return Target(standardised.astype(np.float32), fitted["n_outputs_"], fitted=fitted)
 
     def state(self, target_fitted):
-        return {"target_mean": [float(v) for v in target_fitted["target_mean_"]],
-                "target_scale": [float(v) for v in target_fitted["target_scale_"]],
-                "target_ndim": int(target_fitted["target_ndim_"])}
+        return {
+            "target_mean": [float(v) for v in target_fitted["target_mean_"]],
+            "target_scale": [float(v) for v in target_fitted["target_scale_"]],
+            "target_ndim": int(target_fitted["target_ndim_"]),
+        }
 
     @classmethod
     def restore(cls, fitted):
         mean = np.asarray(fitted["target_mean"], dtype=np.float64)
-        return ({"target_mean_": mean,
-                 "target_scale_": np.asarray(fitted["target_scale"], dtype=np.float64),
-                 "n_outputs_": len(mean), "target_ndim_": fitted["target_ndim"]}, len(mean))
+        return (
+            {
+                "target_mean_": mean,
+                "target_scale_": np.asarray(fitted["target_scale"], dtype=np.float64),
+                "n_outputs_": len(mean),
+                "target_ndim_": fitted["target_ndim"],
+            },
+            len(mean),
+        )
 
     @classmethod
     def check_state(cls, path, fitted):
-        mean = check_number_list(path, "target_mean", fitted.get("target_mean"),
-                                 max_length=10**5)
+        mean = check_number_list(path, "target_mean", fitted.get("target_mean"), max_length=10**5)
         if not mean:
             raise ModelFileError(f"{path!s}: fitted.target_mean must not be empty.")
-        check_number_list(path, "target_scale", fitted.get("target_scale"), length=len(mean),
-                          positive=True)
+        check_number_list(
+            path, "target_scale", fitted.get("target_scale"), length=len(mean), positive=True
+        )
         ndim = check_int(path, "fitted.target_ndim", fitted.get("target_ndim"), 1, 2)
         if ndim == 1 and len(mean) != 1:
-            raise ModelFileError(f"{path!s}: fitted.target_ndim is 1 but there are "
-                                 f"{len(mean)} outputs.")
+            raise ModelFileError(
+                f"{path!s}: fitted.target_ndim is 1 but there are {len(mean)} outputs."
+            )
 
 
 class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
@@ -98,14 +113,18 @@ class BaseFusionRegressor(RegressorMixin, BaseFusionEstimator):
     _doc_task = "regressor"
     _params = {
         "loss": Param(
-            "squared_error", [StrOptions(set(LOSSES))],
+            "squared_error",
+            [StrOptions(set(LOSSES))],
             """\
 Loss on the standardised targets: mean squared error, or Huber's loss (squared
 below ``huber_delta``, linear above: robust to outlying targets).""",
-            type='{"squared_error", "huber"}'),
+            type='{"squared_error", "huber"}',
+        ),
         "huber_delta": Param(
-            1.0, [Interval(Real, 0, None, closed="neither")],
-            "Where Huber's loss turns linear, in standard deviations of the target."),
+            1.0,
+            [Interval(Real, 0, None, closed="neither")],
+            "Where Huber's loss turns linear, in standard deviations of the target.",
+        ),
     }
     _target_encoder = _StandardisedTargets
 
@@ -166,10 +185,18 @@ below ``huber_delta``, linear above: robust to outlying targets).""",
     def _export_head(self):
         flatten = self.target_ndim_ == 1
         shape = ["n_samples"] if flatten else ["n_samples", int(self.n_outputs_)]
-        return {"kind": "affine", "scale": [float(v) for v in self.target_scale_],
-                "shift": [float(v) for v in self.target_mean_], "flatten": flatten,
-                "output": {"name": "output", "dtype": "float32", "shape": shape,
-                           "meaning": "predict: the predicted target(s)"}}
+        return {
+            "kind": "affine",
+            "scale": [float(v) for v in self.target_scale_],
+            "shift": [float(v) for v in self.target_mean_],
+            "flatten": flatten,
+            "output": {
+                "name": "output",
+                "dtype": "float32",
+                "shape": shape,
+                "meaning": "predict: the predicted target(s)",
+            },
+        }
 
     def predict(self, X):
         """Predicted targets on the original scale: shape (n_samples,) for a 1-D ``y`` in

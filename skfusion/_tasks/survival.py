@@ -6,13 +6,13 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .concordance import harrell_c
 from .._base.encoders import Target, TargetEncoder
 from .._base.estimator import BaseFusionEstimator
 from .._base.params import Param
 from .._base.persistence import ModelFileError, check_number_list
 from .._base.validation import check_survival_target
 from ..nn.losses import TIES, CoxPHLoss
+from .concordance import harrell_c
 
 __all__ = ["BaseFusionSurvival", "StepFunction", "survival_target"]
 
@@ -43,8 +43,9 @@ def survival_target(event, time, *, event_name="event", time_name="time"):
     if event.dtype.kind not in "bi" or not np.isin(event, (0, 1)).all():
         raise ValueError("event must hold booleans (or 0/1): True where the event happened.")
     if event.shape != time.shape or event.ndim != 1:
-        raise ValueError(f"event and time must be 1-D of equal length; got {event.shape} and "
-                         f"{time.shape}.")
+        raise ValueError(
+            f"event and time must be 1-D of equal length; got {event.shape} and {time.shape}."
+        )
     y = np.empty(len(time), dtype=[(event_name, "?"), (time_name, "<f8")])
     y[event_name] = event.astype(bool)
     y[time_name] = time
@@ -80,8 +81,10 @@ class _EventTimes(TargetEncoder):
     def transform(self, y, *, n_samples, classes=None):
         event, time = check_survival_target(y, n_samples=n_samples)
         if not event.any():
-            raise ValueError("y has no event (every time is censored); the Cox likelihood "
-                             "needs at least one. Check the event field, or the split.")
+            raise ValueError(
+                "y has no event (every time is censored); the Cox likelihood "
+                "needs at least one. Check the event field, or the split."
+            )
         # The partial likelihood depends on the order of the times only: the network trains
         # on their dense ranks, exact in float32 whatever the unit.
         rank = np.unique(time, return_inverse=True)[1].reshape(-1)
@@ -91,32 +94,51 @@ class _EventTimes(TargetEncoder):
     def state(self, target_fitted):
         if "unique_times_" not in target_fitted:  # a checkpoint written during training
             return {}
-        return {"unique_times": [float(t) for t in target_fitted["unique_times_"]],
-                "baseline_cumulative_hazard": [
-                    float(h) for h in target_fitted["baseline_cumulative_hazard_"]],
-                "risk_offset": float(target_fitted["risk_offset_"])}
+        return {
+            "unique_times": [float(t) for t in target_fitted["unique_times_"]],
+            "baseline_cumulative_hazard": [
+                float(h) for h in target_fitted["baseline_cumulative_hazard_"]
+            ],
+            "risk_offset": float(target_fitted["risk_offset_"]),
+        }
 
     @classmethod
     def restore(cls, fitted):
         if "unique_times" not in fitted:
             return {}, 1
-        return ({"unique_times_": np.asarray(fitted["unique_times"], dtype=np.float64),
-                 "baseline_cumulative_hazard_": np.asarray(
-                     fitted["baseline_cumulative_hazard"], dtype=np.float64),
-                 "risk_offset_": float(fitted["risk_offset"])}, 1)
+        return (
+            {
+                "unique_times_": np.asarray(fitted["unique_times"], dtype=np.float64),
+                "baseline_cumulative_hazard_": np.asarray(
+                    fitted["baseline_cumulative_hazard"], dtype=np.float64
+                ),
+                "risk_offset_": float(fitted["risk_offset"]),
+            },
+            1,
+        )
 
     @classmethod
     def check_state(cls, path, fitted):
         if "unique_times" not in fitted:
             return
         times = check_number_list(path, "unique_times", fitted["unique_times"])
-        hazard = check_number_list(path, "baseline_cumulative_hazard",
-                                   fitted.get("baseline_cumulative_hazard"), length=len(times))
-        if not times or np.any(np.diff(times) <= 0) or np.any(np.diff(hazard) < 0) or min(
-                hazard) < 0:
-            raise ModelFileError(f"{path!s}: fitted.unique_times must increase and the "
-                                 "baseline cumulative hazard must be a non-decreasing, "
-                                 "non-negative list.")
+        hazard = check_number_list(
+            path,
+            "baseline_cumulative_hazard",
+            fitted.get("baseline_cumulative_hazard"),
+            length=len(times),
+        )
+        if (
+            not times
+            or np.any(np.diff(times) <= 0)
+            or np.any(np.diff(hazard) < 0)
+            or min(hazard) < 0
+        ):
+            raise ModelFileError(
+                f"{path!s}: fitted.unique_times must increase and the "
+                "baseline cumulative hazard must be a non-decreasing, "
+                "non-negative list."
+            )
         check_number_list(path, "risk_offset", [fitted.get("risk_offset")])
 
 
@@ -132,11 +154,13 @@ class BaseFusionSurvival(BaseFusionEstimator):
     _doc_task = "survival"
     _params = {
         "ties": Param(
-            "efron", [StrOptions(set(TIES))],
+            "efron",
+            [StrOptions(set(TIES))],
             """\
 How tied event times enter the Cox partial likelihood (Efron's approximation is
 closer to the exact likelihood; Breslow's is the simpler one).""",
-            type='{"efron", "breslow"}'),
+            type='{"efron", "breslow"}',
+        ),
     }
     _target_encoder = _EventTimes
 
@@ -190,8 +214,10 @@ closer to the exact likelihood; Breslow's is the simpler one).""",
         risk = net.predict_outputs(dataset, threads=self.n_threads)[:, 0]
         time, event = target.raw
         if not np.isfinite(risk).all():
-            raise ValueError("the network produced NaN or infinite risks on the training "
-                             "samples; lower lr or check the inputs for extreme values.")
+            raise ValueError(
+                "the network produced NaN or infinite risks on the training "
+                "samples; lower lr or check the inputs for extreme values."
+            )
         offset = float(risk.max())
         weight = np.exp(risk - offset)
         order = np.argsort(time, kind="stable")
@@ -199,17 +225,26 @@ closer to the exact likelihood; Breslow's is the simpler one).""",
         at_risk = np.cumsum(weight[order][::-1])[::-1][start]  # sum over time_j >= t
         deaths = np.add.reduceat(event[order].astype(np.float64), start)
         hazard = np.cumsum(deaths / at_risk)
-        return {"unique_times_": times, "baseline_cumulative_hazard_": hazard,
-                "risk_offset_": offset}
+        return {
+            "unique_times_": times,
+            "baseline_cumulative_hazard_": hazard,
+            "risk_offset_": offset,
+        }
 
     # -- predictions ---------------------------------------------------------------------------
 
     def _export_head(self):
-        return {"kind": "first", "output": {
-            "name": "output", "dtype": "float32", "shape": ["n_samples"],
-            "meaning": "predict: the risk score (log hazard ratio), higher means an earlier "
-                       "event; survival curves need the baseline hazard, which stays in the "
-                       "skfusion model file"}}
+        return {
+            "kind": "first",
+            "output": {
+                "name": "output",
+                "dtype": "float32",
+                "shape": ["n_samples"],
+                "meaning": "predict: the risk score (log hazard ratio), higher means an earlier "
+                "event; survival curves need the baseline hazard, which stays in the "
+                "skfusion model file",
+            },
+        }
 
     def predict(self, X):
         """Risk scores (log hazard ratios), shape (n_samples,): higher means an earlier event."""
@@ -219,8 +254,9 @@ closer to the exact likelihood; Breslow's is the simpler one).""",
         """Harrell's concordance index of ``predict(X)`` with ``y`` (0.5: random ordering,
         1: perfect). Computed by lifelines when installed."""
         if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by the concordance index; pass "
-                             "sample_weight=None.")
+            raise ValueError(
+                "sample_weight is not supported by the concordance index; pass sample_weight=None."
+            )
         event, time = check_survival_target(y, n_samples=len(y))
         return harrell_c(time, event, self.predict(X))
 
@@ -255,7 +291,8 @@ closer to the exact likelihood; Breslow's is the simpler one).""",
             raise ValueError(
                 f"{type(self).__name__} has no baseline hazard: it was loaded from a "
                 "checkpoint written during training. Finish training (fit with "
-                "warm_start=True) to estimate it.")
+                "warm_start=True) to estimate it."
+            )
         return self.predict(X) - self.risk_offset_
 
     def __sklearn_tags__(self):

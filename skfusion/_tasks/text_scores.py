@@ -19,11 +19,14 @@ def rouge_l(predictions, references):
     try:
         from rouge_score import rouge_scorer
     except ImportError:
-        raise ImportError('ROUGE-L needs rouge-score; install it with pip install '
-                          '"skfusion[text]".') from None
+        raise ImportError(
+            'ROUGE-L needs rouge-score; install it with pip install "skfusion[text]".'
+        ) from None
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    scores = [scorer.score(str(ref), str(pred))["rougeL"].fmeasure
-              for pred, ref in zip(predictions, references)]
+    scores = [
+        scorer.score(str(ref), str(pred))["rougeL"].fmeasure
+        for pred, ref in zip(predictions, references)
+    ]
     return float(np.mean(scores)) if scores else float("nan")
 
 
@@ -40,7 +43,9 @@ def bleu(predictions, references):
     try:
         import sacrebleu
     except ImportError:
-        raise ImportError('BLEU needs sacrebleu; install it with pip install '
-                          '"skfusion[text]".') from None
-    return float(sacrebleu.corpus_bleu([str(p) for p in predictions],
-                                       [[str(r) for r in references]]).score)
+        raise ImportError(
+            'BLEU needs sacrebleu; install it with pip install "skfusion[text]".'
+        ) from None
+    return float(
+        sacrebleu.corpus_bleu([str(p) for p in predictions], [[str(r) for r in references]]).score
+    )

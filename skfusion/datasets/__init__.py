@@ -4,18 +4,18 @@ files, and readers of public cohorts' own layouts (ADNI, BraTS, OASIS-1, MIMIC-C
 from ._adni import adni_table, load_adni
 from ._adni_replica import write_adni_replica
 from ._brats import load_brats
-from ._mimic_cxr import load_mimic_cxr
-from ._oasis import load_oasis
 from ._cohort import FINDING_GRADES, make_brain_cohort, report_finding
 from ._dicom import read_dicom_series
 from ._dicom_volumes import load_dicom_volumes
 from ._images import ImageFiles, load_images, read_image
-from ._table import load_table_cohort
-from ._view import contact_sheet, suspicious_images
 from ._layout import load_cohort, write_cohort
 from ._lazy import DicomVolumes, NiftiSlices, NiftiVolumes
+from ._mimic_cxr import load_mimic_cxr
 from ._nifti import load_nifti_slices, load_nifti_volumes
+from ._oasis import load_oasis
 from ._synthetic import make_fusion_classification
+from ._table import load_table_cohort
+from ._view import contact_sheet, suspicious_images
 
 __all__ = [
     "FINDING_GRADES",

@@ -32,14 +32,18 @@ def _read_merge(adnimerge):
     else:
         path = pathlib.Path(adnimerge)
         if not path.is_file():
-            raise FileNotFoundError(f"adnimerge={str(adnimerge)!r} does not exist; pass the "
-                                    "path of ADNIMERGE.csv from your ADNI download.")
+            raise FileNotFoundError(
+                f"adnimerge={str(adnimerge)!r} does not exist; pass the "
+                "path of ADNIMERGE.csv from your ADNI download."
+            )
         table = pd.read_csv(path, dtype={"PTID": str, "VISCODE": str}, low_memory=False)
     needed = ["PTID", "VISCODE", "EXAMDATE", "DX"]
     absent = [c for c in needed if c not in table.columns]
     if absent:
-        raise ValueError(f"adnimerge has no column(s) {absent}; ADNIMERGE.csv has {needed} "
-                         f"(its columns here: {list(table.columns)[:20]}).")
+        raise ValueError(
+            f"adnimerge has no column(s) {absent}; ADNIMERGE.csv has {needed} "
+            f"(its columns here: {list(table.columns)[:20]})."
+        )
     table["EXAMDATE"] = pd.to_datetime(table["EXAMDATE"], errors="coerce")
     table["VISCODE"] = table["VISCODE"].astype(str).str.strip().str.lower()
     return table
@@ -61,9 +65,13 @@ def _without_duplicates(table):
     if not repeated.any():
         return table
     pairs = table.loc[repeated, key].drop_duplicates()
-    warnings.warn(f"adnimerge repeats {len(pairs)} visit(s) (e.g. "
-                  f"{pairs.iloc[0].to_dict()}); kept the row with the fewest missing values "
-                  "of each.", UserWarning, stacklevel=4)
+    warnings.warn(
+        f"adnimerge repeats {len(pairs)} visit(s) (e.g. "
+        f"{pairs.iloc[0].to_dict()}); kept the row with the fewest missing values "
+        "of each.",
+        UserWarning,
+        stacklevel=4,
+    )
     order = table.isna().sum(axis=1).rename("_missing")
     ranked = table.assign(_missing=order).sort_values(key + ["_missing"], kind="stable")
     return ranked.drop_duplicates(key).drop(columns="_missing").sort_index()
@@ -74,8 +82,9 @@ def _visits(table, visits):
         # ADNIMERGE codes the baseline visit "bl"; a participant with only a screening row
         # ("sc", "scmri") is taken at screening.
         baseline = table[table["VISCODE"] == "bl"]
-        screened = table[table["VISCODE"].isin(["sc", "scmri"])
-                         & ~table["PTID"].isin(baseline["PTID"])]
+        screened = table[
+            table["VISCODE"].isin(["sc", "scmri"]) & ~table["PTID"].isin(baseline["PTID"])
+        ]
         return pd.concat([baseline, screened.drop_duplicates("PTID")])
     if visits == "all":
         return table
@@ -130,8 +139,14 @@ def _tree_images(images, ptid):
             for image_id in sorted(dated.iterdir()):
                 files = sorted(p for p in image_id.glob("*") if p.name.lower().endswith(_NIFTI))
                 if files:
-                    found.append((pd.Timestamp(match.group(1)), description.name,
-                                  image_id.name, str(files[0])))
+                    found.append(
+                        (
+                            pd.Timestamp(match.group(1)),
+                            description.name,
+                            image_id.name,
+                            str(files[0]),
+                        )
+                    )
     return found
 
 
@@ -147,31 +162,46 @@ def _flat_image(images, ptid, viscode, baseline):
 def _join_images(chosen, images, description, max_days):
     images = pathlib.Path(images).resolve()
     if not images.is_dir():
-        raise FileNotFoundError(f"images={str(images)!r} is not a folder; pass the folder "
-                                "of your ADNI download (holding one folder per PTID) or of "
-                                "NIfTI files named <PTID>_<VISCODE>.nii.gz.")
+        raise FileNotFoundError(
+            f"images={str(images)!r} is not a folder; pass the folder "
+            "of your ADNI download (holding one folder per PTID) or of "
+            "NIfTI files named <PTID>_<VISCODE>.nii.gz."
+        )
     tree = any((images / p).is_dir() for p in chosen["PTID"].unique())
     paths, described = [], []
     for _, row in chosen.iterrows():
         path, name = None, None
         if tree:
-            candidates = [c for c in _tree_images(images, row["PTID"])
-                          if description is None or description in c[1]]
+            candidates = [
+                c
+                for c in _tree_images(images, row["PTID"])
+                if description is None or description in c[1]
+            ]
             if candidates and pd.notna(row["EXAMDATE"]):
                 gaps = [abs((c[0] - row["EXAMDATE"]).days) for c in candidates]
                 best = int(np.argmin(gaps))  # the first in sorted order on ties
                 if gaps[best] <= max_days:
                     path, name = candidates[best][3], candidates[best][1]
         else:
-            path = _flat_image(images, row["PTID"], row["VISCODE"],
-                               row["VISCODE"] in ("bl", "sc", "scmri"))
+            path = _flat_image(
+                images, row["PTID"], row["VISCODE"], row["VISCODE"] in ("bl", "sc", "scmri")
+            )
         paths.append(path)
         described.append(name)
     return paths, described
 
 
-def adni_table(adnimerge, images, *, task="ad_vs_cn", visits="baseline", years=3,
-               columns=DEFAULT_COLUMNS, description=None, max_days=90):
+def adni_table(
+    adnimerge,
+    images,
+    *,
+    task="ad_vs_cn",
+    visits="baseline",
+    years=3,
+    columns=DEFAULT_COLUMNS,
+    description=None,
+    max_days=90,
+):
     """ADNIMERGE joined to the images, one row per participant and visit, as a DataFrame.
 
     Assumes ADNIMERGE.csv (ADNI's merged table, from the study data downloads) with its
@@ -233,23 +263,30 @@ def adni_table(adnimerge, images, *, task="ad_vs_cn", visits="baseline", years=3
     if task not in TASKS:
         raise ValueError(f"task={task!r}: expected one of {list(TASKS)}.")
     if not (isinstance(visits, str) and visits in ("baseline", "all")) and (
-            isinstance(visits, str) or not len(visits)):
-        raise ValueError(f"visits={visits!r}: expected 'baseline', 'all' or a non-empty "
-                         "list of VISCODEs such as ['bl', 'm12'].")
+        isinstance(visits, str) or not len(visits)
+    ):
+        raise ValueError(
+            f"visits={visits!r}: expected 'baseline', 'all' or a non-empty "
+            "list of VISCODEs such as ['bl', 'm12']."
+        )
     if not (isinstance(years, (int, float)) and years > 0):
         raise ValueError(f"years={years!r}: expected a positive number of years.")
     table = _without_duplicates(_read_merge(adnimerge))
     columns = list(columns)
     absent = [c for c in columns if c not in table.columns]
     if absent:
-        raise ValueError(f"columns {absent} are not in adnimerge; its columns include "
-                         f"{[c for c in table.columns if c.isupper()][:25]}.")
+        raise ValueError(
+            f"columns {absent} are not in adnimerge; its columns include "
+            f"{[c for c in table.columns if c.isupper()][:25]}."
+        )
     chosen = _visits(table, visits).copy()
     chosen["label"] = _labels(table, chosen, task, years)
     chosen = chosen.dropna(subset=["label"])
     if chosen.empty:
-        raise ValueError(f"no visit of adnimerge has a label for task={task!r} with "
-                         f"visits={visits!r}; check its DX column.")
+        raise ValueError(
+            f"no visit of adnimerge has a label for task={task!r} with "
+            f"visits={visits!r}; check its DX column."
+        )
     paths, described = _join_images(chosen, images, description, max_days)
     out = chosen[["PTID", "VISCODE", "EXAMDATE", "label"]].copy()
     out["image"] = paths
@@ -262,9 +299,23 @@ def adni_table(adnimerge, images, *, task="ad_vs_cn", visits="baseline", years=3
     return out.sort_values(["PTID", "EXAMDATE"], kind="stable").reset_index(drop=True)
 
 
-def load_adni(adnimerge, images, *, task="ad_vs_cn", visits="baseline", years=3,
-              columns=DEFAULT_COLUMNS, description=None, max_days=90, missing="raise",
-              slices=1, plane="coronal", size=None, normalize=None, lazy=False):
+def load_adni(
+    adnimerge,
+    images,
+    *,
+    task="ad_vs_cn",
+    visits="baseline",
+    years=3,
+    columns=DEFAULT_COLUMNS,
+    description=None,
+    max_days=90,
+    missing="raise",
+    slices=1,
+    plane="coronal",
+    size=None,
+    normalize=None,
+    lazy=False,
+):
     """ADNI as ``(X, y, groups)``: :func:`adni_table`, then the images read as slices.
 
     Parameters
@@ -290,43 +341,70 @@ def load_adni(adnimerge, images, *, task="ad_vs_cn", visits="baseline", years=3,
         participant must stay on one side).
     """
     from .._input import FusionInput
-    from ._table import load_table_cohort
     from ._layout import _with_placeholders
+    from ._table import load_table_cohort
 
     if missing not in ("raise", "drop", "allow"):
         raise ValueError(f"missing={missing!r}: expected 'raise', 'drop' or 'allow'.")
-    table = adni_table(adnimerge, images, task=task, visits=visits, years=years,
-                       columns=columns, description=description, max_days=max_days)
+    table = adni_table(
+        adnimerge,
+        images,
+        task=task,
+        visits=visits,
+        years=years,
+        columns=columns,
+        description=description,
+        max_days=max_days,
+    )
     absent = table["image"].isna().to_numpy()
     if absent.any():
-        listed = ", ".join(f"{p} {v}" for p, v in table.loc[absent, ["PTID", "VISCODE"]]
-                           .head(10).itertuples(index=False))
+        listed = ", ".join(
+            f"{p} {v}"
+            for p, v in table.loc[absent, ["PTID", "VISCODE"]].head(10).itertuples(index=False)
+        )
         if missing == "raise" or absent.all():
             raise FileNotFoundError(
                 f"{int(absent.sum())} of {len(table)} visits have no scan in {str(images)!r} "
                 f"({listed}{' ...' if absent.sum() > 10 else ''}); check images, "
-                "description and max_days, or pass missing='drop' or missing='allow'.")
+                "description and max_days, or pass missing='drop' or missing='allow'."
+            )
         if missing == "drop":
-            warnings.warn(f"left out {int(absent.sum())} visits without a scan ({listed}).",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"left out {int(absent.sum())} visits without a scan ({listed}).",
+                UserWarning,
+                stacklevel=2,
+            )
             table = table[~absent].reset_index(drop=True)
             absent = np.zeros(len(table), dtype=bool)
     order = np.concatenate([np.flatnonzero(~absent), np.flatnonzero(absent)])
     table = table.iloc[order].reset_index(drop=True)
     extra = [c for c in ("VISCODE", "EXAMDATE", "image_description") if c in table.columns]
-    present = table.iloc[:int((~absent).sum())].drop(columns=extra)
-    X, y, groups = load_table_cohort(present, image_column="image", target="label",
-                                     id_column="PTID", root=os.getcwd(), size=size,
-                                     normalize=normalize, lazy=lazy, slices=slices,
-                                     plane=plane)
+    present = table.iloc[: int((~absent).sum())].drop(columns=extra)
+    X, y, groups = load_table_cohort(
+        present,
+        image_column="image",
+        target="label",
+        id_column="PTID",
+        root=os.getcwd(),
+        size=size,
+        normalize=normalize,
+        lazy=lazy,
+        slices=slices,
+        plane=plane,
+    )
     if not absent.any():
         return X, y, groups
-    rest = table.iloc[len(present):]
-    clinical = pd.concat([X.clinical, rest.drop(columns=["PTID", "label", "image", *extra])],
-                         ignore_index=True)
+    rest = table.iloc[len(present) :]
+    clinical = pd.concat(
+        [X.clinical, rest.drop(columns=["PTID", "label", "image", *extra])], ignore_index=True
+    )
     images_all = _with_placeholders(X.images, len(rest))
     groups = np.concatenate([groups, rest["PTID"].to_numpy()])
     mask = np.arange(len(groups)) < len(present)
-    return (FusionInput(images_all, clinical, subjects=groups, layout=X.layout,
-                        present={"images": mask}),
-            np.concatenate([y, rest["label"].to_numpy()]), groups)
+    return (
+        FusionInput(
+            images_all, clinical, subjects=groups, layout=X.layout, present={"images": mask}
+        ),
+        np.concatenate([y, rest["label"].to_numpy()]),
+        groups,
+    )

@@ -51,8 +51,14 @@ def write_adni_replica(folder, *, n_subjects=24, image_size=32, random_state=0):
 
     if not (isinstance(n_subjects, (int, np.integer)) and n_subjects >= 6):
         raise ValueError(f"n_subjects={n_subjects!r}: expected a whole number >= 6.")
-    cohort = make_brain_cohort(n_subjects, task="nc_mci_ad", n_slices=4, image_size=image_size,
-                               include_cognitive=True, random_state=random_state)
+    cohort = make_brain_cohort(
+        n_subjects,
+        task="nc_mci_ad",
+        n_slices=4,
+        image_size=image_size,
+        include_cognitive=True,
+        random_state=random_state,
+    )
     rng = np.random.default_rng(random_state)
     folder = pathlib.Path(folder)
     (folder / "ADNI").mkdir(parents=True, exist_ok=True)
@@ -73,25 +79,44 @@ def write_adni_replica(folder, *, n_subjects=24, image_size=32, random_state=0):
             dx = _DX[group]
             if converts and month >= (12 if i % 4 == 0 else 24):
                 dx = "Dementia"
-            rows.append({
-                "RID": rid, "PTID": ptid, "VISCODE": "sc" if (i == 0 and code == "bl") else code,
-                "EXAMDATE": date.strftime("%Y-%m-%d"), "DX_bl": _DX_BL[group],
-                "DX": dx if month != 6 or i % 3 else np.nan, "AGE": float(values["age"]),
-                "PTGENDER": {"M": "Male", "F": "Female"}[values["sex"]],
-                "PTEDUCAT": int(values["education_years"]),
-                "APOE4": float(values["apoe4_count"]), "MMSE": float(values["mmse"]),
-                "ABETA": ">1700" if i == 5 else f"{values['csf_abeta42'] * 8:.1f}",
-                "TAU": f"{values['csf_total_tau'] * 2:.1f}",
-                "PTAU": f"{values['csf_ptau181']:.2f}",
-                "Years_bl": round(month / 12, 4), "Month_bl": float(month)})
+            rows.append(
+                {
+                    "RID": rid,
+                    "PTID": ptid,
+                    "VISCODE": "sc" if (i == 0 and code == "bl") else code,
+                    "EXAMDATE": date.strftime("%Y-%m-%d"),
+                    "DX_bl": _DX_BL[group],
+                    "DX": dx if month != 6 or i % 3 else np.nan,
+                    "AGE": float(values["age"]),
+                    "PTGENDER": {"M": "Male", "F": "Female"}[values["sex"]],
+                    "PTEDUCAT": int(values["education_years"]),
+                    "APOE4": float(values["apoe4_count"]),
+                    "MMSE": float(values["mmse"]),
+                    "ABETA": ">1700" if i == 5 else f"{values['csf_abeta42'] * 8:.1f}",
+                    "TAU": f"{values['csf_total_tau'] * 2:.1f}",
+                    "PTAU": f"{values['csf_ptau181']:.2f}",
+                    "Years_bl": round(month / 12, 4),
+                    "Month_bl": float(month),
+                }
+            )
             if code in ("bl", "m12") and not (i == 2 and code == "bl"):
                 image_id += 1
                 scanned = date - pd.Timedelta(days=int(rng.integers(0, 20)))
-                descriptions = [DESCRIPTION] + (["MPR-R__GradWarp__B1_Correction__N3__Scaled"]
-                                                if i == 3 and code == "bl" else [])
+                descriptions = [DESCRIPTION] + (
+                    ["MPR-R__GradWarp__B1_Correction__N3__Scaled"]
+                    if i == 3 and code == "bl"
+                    else []
+                )
                 for description in descriptions:
-                    _write_scan(nib, folder / "ADNI", ptid, description, scanned, image_id,
-                                cohort.X.images[i])
+                    _write_scan(
+                        nib,
+                        folder / "ADNI",
+                        ptid,
+                        description,
+                        scanned,
+                        image_id,
+                        cohort.X.images[i],
+                    )
                     image_id += 1
         if i == 1:  # a repeated baseline row, with fewer values
             rows.append({**rows[first], "ABETA": np.nan, "TAU": np.nan})

@@ -16,8 +16,8 @@ __all__ = ["load_brats"]
 
 #: The sequence suffixes of each naming scheme, in the order they become channels.
 SCHEMES = {
-    "2018-2021": ("t1", "t1ce", "t2", "flair"),   # BraTS20_Training_001_t1.nii.gz
-    "2023": ("t1n", "t1c", "t2w", "t2f"),         # BraTS-GLI-00000-000-t1n.nii.gz
+    "2018-2021": ("t1", "t1ce", "t2", "flair"),  # BraTS20_Training_001_t1.nii.gz
+    "2023": ("t1n", "t1c", "t2w", "t2f"),  # BraTS-GLI-00000-000-t1n.nii.gz
 }
 SURVIVAL_FILES = ("survival_info.csv", "survival_data.csv")
 _ALIVE = re.compile(r"ALIVE\s*\((\d+)\s*days? later\)", re.IGNORECASE)
@@ -40,7 +40,8 @@ def _scheme(cases):
         f"no case of {cases[0].parent} holds BraTS's sequence files: expected e.g. "
         f"{cases[0].name}/{cases[0].name}_t1.nii.gz (2018-2021) or "
         f"{cases[0].name}/{cases[0].name}-t1n.nii.gz (2023); pass sequences= with the "
-        "suffixes of your files.")
+        "suffixes of your files."
+    )
 
 
 def _survival(folder, table):
@@ -59,15 +60,19 @@ def _survival(folder, table):
         raise ValueError(
             f"the survival table {'given' if isinstance(table, pd.DataFrame) else str(table)} "
             "needs an id column (Brats20ID, BraTS19ID) "
-            f"and Survival_days (or Survival); its columns are {list(frame.columns)}.")
+            f"and Survival_days (or Survival); its columns are {list(frame.columns)}."
+        )
     text = frame[times[0]].astype(str).str.strip()
     alive = text.str.extract(_ALIVE, expand=False)
     time = pd.to_numeric(text.where(alive.isna(), alive), errors="coerce")
     unreadable = frame.loc[time.isna(), ids[0]].tolist()
     if unreadable:
-        warnings.warn(f"the survival table has no readable survival time for "
-                      f"{len(unreadable)} case(s) (e.g. {unreadable[:3]}); they are left out.",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"the survival table has no readable survival time for "
+            f"{len(unreadable)} case(s) (e.g. {unreadable[:3]}); they are left out.",
+            UserWarning,
+            stacklevel=3,
+        )
     clinical = pd.DataFrame(index=frame.index)
     if "Age" in frame.columns:
         clinical["Age"] = pd.to_numeric(frame["Age"], errors="coerce")
@@ -78,13 +83,24 @@ def _survival(folder, table):
     if clinical.shape[1] == 0:
         clinical = None
     keep = time.notna().to_numpy()
-    return (frame[ids[0]].astype(str).to_numpy()[keep], time.to_numpy()[keep],
-            alive.isna().to_numpy()[keep],
-            None if clinical is None else clinical[keep].reset_index(drop=True))
+    return (
+        frame[ids[0]].astype(str).to_numpy()[keep],
+        time.to_numpy()[keep],
+        alive.isna().to_numpy()[keep],
+        None if clinical is None else clinical[keep].reset_index(drop=True),
+    )
 
 
-def load_brats(folder, *, sequences="auto", survival_table="auto", segmentation=True,
-               size=None, normalize="zscore", missing="raise"):
+def load_brats(
+    folder,
+    *,
+    sequences="auto",
+    survival_table="auto",
+    segmentation=True,
+    size=None,
+    normalize="zscore",
+    missing="raise",
+):
     """BraTS cases as ``(X, y, groups)``: the four sequences as named channels of one volume
     per case, the whole-tumour mask, and the survival table where there is one.
 
@@ -140,43 +156,57 @@ def load_brats(folder, *, sequences="auto", survival_table="auto", segmentation=
 
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"folder={str(folder)!r} is not a folder; pass the folder "
-                                "holding one folder per BraTS case.")
+        raise FileNotFoundError(
+            f"folder={str(folder)!r} is not a folder; pass the folder "
+            "holding one folder per BraTS case."
+        )
     if missing not in ("raise", "drop"):
         raise ValueError(f"missing={missing!r}: expected 'raise' or 'drop'.")
     cases = sorted(p for p in folder.iterdir() if p.is_dir())
     if not cases:
         raise FileNotFoundError(f"{folder} holds no case folders.")
     if isinstance(sequences, str) and sequences != "auto":
-        raise ValueError(f"sequences={sequences!r}: expected 'auto' or a list of suffixes "
-                         "such as ['t1', 't1ce', 't2', 'flair'].")
+        raise ValueError(
+            f"sequences={sequences!r}: expected 'auto' or a list of suffixes "
+            "such as ['t1', 't1ce', 't2', 'flair']."
+        )
     suffixes = _scheme(cases) if sequences == "auto" else tuple(sequences)
     survival = _survival(folder, survival_table)
     if survival is not None:
         listed = set(survival[0])
         cases = [case for case in cases if case.name in listed]
         if not cases:
-            raise ValueError(f"no case folder of {folder} is in the survival table; pass "
-                             "survival_table=None to read every case without it.")
+            raise ValueError(
+                f"no case folder of {folder} is in the survival table; pass "
+                "survival_table=None to read every case without it."
+            )
     wanted = suffixes + (("seg",) if segmentation else ())
     files = {case: [_case_file(case, s) for s in wanted] for case in cases}
-    incomplete = {case.name: [s for s, f in zip(wanted, found) if f is None]
-                  for case, found in files.items() if None in found}
+    incomplete = {
+        case.name: [s for s, f in zip(wanted, found) if f is None]
+        for case, found in files.items()
+        if None in found
+    }
     if incomplete:
-        listed = "; ".join(f"{name}: {', '.join(absent)}" for name, absent
-                           in list(incomplete.items())[:5])
+        listed = "; ".join(
+            f"{name}: {', '.join(absent)}" for name, absent in list(incomplete.items())[:5]
+        )
         if missing == "raise" or len(incomplete) == len(files):
             raise FileNotFoundError(
                 f"{len(incomplete)} of {len(files)} cases lack files ({listed}"
                 f"{' ...' if len(incomplete) > 5 else ''}); pass missing='drop' to leave "
-                "them out" + (", or segmentation=False" if segmentation else "") + ".")
-        warnings.warn(f"left out {len(incomplete)} cases lacking files ({listed}).",
-                      UserWarning, stacklevel=2)
+                "them out" + (", or segmentation=False" if segmentation else "") + "."
+            )
+        warnings.warn(
+            f"left out {len(incomplete)} cases lacking files ({listed}).", UserWarning, stacklevel=2
+        )
         files = {case: found for case, found in files.items() if None not in found}
     ids = np.array([case.name for case in files], dtype=object)
     volumes = load_nifti_volumes(
         {s: [found[k] for found in files.values()] for k, s in enumerate(suffixes)},
-        size=size, normalize=normalize)
+        size=size,
+        normalize=normalize,
+    )
     masks = None
     if segmentation:
         masks = load_nifti_volumes([found[-1] for found in files.values()], size=size) > 0.5
@@ -184,8 +214,7 @@ def load_brats(folder, *, sequences="auto", survival_table="auto", segmentation=
     if survival is not None:
         row = {case_id: k for k, case_id in enumerate(survival[0])}
         order = [row[case_id] for case_id in ids]
-        clinical = (None if survival[3] is None
-                    else survival[3].iloc[order].reset_index(drop=True))
+        clinical = None if survival[3] is None else survival[3].iloc[order].reset_index(drop=True)
         y = np.empty(len(ids), dtype=[("event", bool), ("time", float)])
         y["event"], y["time"] = survival[2][order], survival[1][order]
     X = FusionInput(volumes, clinical, subjects=ids, masks=masks, channel_names=suffixes)

@@ -13,15 +13,25 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._input import FusionInput
-from ._cohort_clinical import (COHORT_SOURCES, GROUP_STATISTICS, _add_missing, _clinical_frame,
-                               _simulate_target)
+from ._cohort_clinical import (
+    COHORT_SOURCES,
+    GROUP_STATISTICS,
+    _add_missing,
+    _clinical_frame,
+    _simulate_target,
+)
 from ._cohort_images import _ORIGIN, _smoothed_slab, _subject_slices
 from ._cohort_reports import FINDING_GRADES, _write_report, report_finding
 from ._layout import write_cohort
 from ._site import check_site, lower_resolution, site_diagnosis
 
-__all__ = ["COHORT_SOURCES", "FINDING_GRADES", "GROUP_STATISTICS", "make_brain_cohort",
-           "report_finding"]
+__all__ = [
+    "COHORT_SOURCES",
+    "FINDING_GRADES",
+    "GROUP_STATISTICS",
+    "make_brain_cohort",
+    "report_finding",
+]
 
 TASKS = {
     "ad_vs_nc": ("NC", "AD"),
@@ -180,7 +190,8 @@ def make_brain_cohort(
     if task == "mmse" and include_cognitive:
         raise ValueError(
             "task='mmse' predicts MMSE, so include_cognitive=True would put the target into "
-            "X.clinical; use include_cognitive=False (CDR-SB is left out with it).")
+            "X.clinical; use include_cognitive=False (CDR-SB is left out with it)."
+        )
     rng = check_random_state(random_state)
     labels = TASKS[task]
     shifts = check_site(site, labels)
@@ -196,8 +207,9 @@ def make_brain_cohort(
     masks = np.empty(images.shape, dtype=bool) if return_masks else None
     for index, subject in enumerate(frame.itertuples(index=False)):
         block = slice(index * n_slices, (index + 1) * n_slices)
-        images[block], region = _subject_slices(t1, gm, subject, image_size,
-                                                noise_level * noise, rng, gain)
+        images[block], region = _subject_slices(
+            t1, gm, subject, image_size, noise_level * noise, rng, gain
+        )
         if return_masks:
             masks[block] = region
     if shifts is not None:
@@ -205,8 +217,10 @@ def make_brain_cohort(
 
     frame = _add_missing(frame, rng, missing_rate, n_noise_features)
     if reports:  # drawn last, so images and tables are the same with or without reports
-        written = [_write_report(rng, row.neurodegeneration, row.age)
-                   for row in frame.itertuples(index=False)]
+        written = [
+            _write_report(rng, row.neurodegeneration, row.age)
+            for row in frame.itertuples(index=False)
+        ]
         frame["report"] = [text for text, _, _ in written]
         frame["reader_grade"] = [grade for _, grade, _ in written]
         frame["report_mentions_hippocampi"] = [mentioned for _, _, mentioned in written]
@@ -214,16 +228,27 @@ def make_brain_cohort(
     if task in ("mmse", "conversion_time"):  # drawn last, so images and tables stay the same
         frame, y_subject = _simulate_target(task, frame, rng)
     cognitive = ["mmse", "cdr_sb"]
-    feature_names = [c for c in frame.columns
-                     if c not in ("subject_id", "diagnosis", "neurodegeneration", "report",
-                                  "reader_grade", "report_mentions_hippocampi",
-                                  "conversion_event", "conversion_years")
-                     and (include_cognitive or c not in cognitive)]
+    feature_names = [
+        c
+        for c in frame.columns
+        if c
+        not in (
+            "subject_id",
+            "diagnosis",
+            "neurodegeneration",
+            "report",
+            "reader_grade",
+            "report_mentions_hippocampi",
+            "conversion_event",
+            "conversion_years",
+        )
+        and (include_cognitive or c not in cognitive)
+    ]
     clinical = frame[feature_names].loc[frame.index.repeat(n_slices)].reset_index(drop=True)
     groups = np.repeat(frame["subject_id"].to_numpy(), n_slices)
     y = np.repeat(y_subject, n_slices)
     slice_mm = np.tile(np.arange(j0, j0 + n_slices) - int(_ORIGIN[1]), n_subjects)
-    text = (np.repeat(frame["report"].to_numpy(), n_slices).tolist() if reports else None)
+    text = np.repeat(frame["report"].to_numpy(), n_slices).tolist() if reports else None
     result = Bunch(
         X=FusionInput(images, clinical, text=text, subjects=groups),
         y=y,
@@ -249,8 +274,13 @@ def _per_patient(result, frame, feature_names, y_subject, n_slices, image_size):
     text = None if result.X.text is None else list(result.X.text[::n_slices])
     subjects = frame["subject_id"].to_numpy()
     result = Bunch(**result)
-    result["X"] = FusionInput(images, frame[feature_names].reset_index(drop=True), text=text,
-                              subjects=subjects, layout="slices")
+    result["X"] = FusionInput(
+        images,
+        frame[feature_names].reset_index(drop=True),
+        text=text,
+        subjects=subjects,
+        layout="slices",
+    )
     result["y"] = y_subject
     result["groups"] = subjects
     result["slice_index"] = result["slice_index"][:n_slices]
@@ -275,7 +305,7 @@ Task: {task}; {n_subjects} subjects, {n_subjects * n_slices} slices; groups bala
 With unit="slice", keep a subject's slices in one fold (GroupKFold / StratifiedGroupKFold
 with `groups`); with the default unit="patient" each row is one subject.
 
-Clinical variables (X.clinical: {', '.join(feature_names)}):
+Clinical variables (X.clinical: {", ".join(feature_names)}):
 - age (years), sex ("F"/"M": encode it, e.g. OneHotEncoder), education_years
 - mmse (Mini-Mental State Examination, 0-30), cdr_sb (Clinical Dementia Rating sum of boxes,
   0-18): in `frame` always; in X only with include_cognitive=True, since ADNI's diagnoses are

@@ -12,26 +12,71 @@ __all__ = ["COHORT_SOURCES", "GROUP_STATISTICS"]
 #: NC: cognitively normal; MCI: mild cognitive impairment; AD: Alzheimer's disease dementia;
 #: sMCI/pMCI: MCI that stayed stable / progressed to AD within about three years.
 GROUP_STATISTICS = {
-    "NC": dict(age=(75.8, 5.0), education=(16.0, 2.9), female=0.48, mmse=(29.1, 1.0),
-               cdr_sb=(0.03, 0.12), apoe4_carrier=0.27, abeta42=(205.6, 55.1),
-               total_tau=(69.7, 27.9), ptau181=(24.9, 14.6), nfl=(34.7, 17.0),
-               neurodegeneration=0.0),
-    "MCI": dict(age=(74.7, 7.4), education=(15.7, 3.0), female=0.36, mmse=(27.0, 1.8),
-                cdr_sb=(1.6, 0.9), apoe4_carrier=0.53, abeta42=(163.3, 54.9),
-                total_tau=(103.2, 61.3), ptau181=(35.7, 18.0), nfl=(42.8, 21.0),
-                neurodegeneration=0.8),
-    "AD": dict(age=(75.3, 7.5), education=(14.7, 3.1), female=0.47, mmse=(23.3, 2.0),
-               cdr_sb=(4.3, 1.6), apoe4_carrier=0.66, abeta42=(143.0, 40.8),
-               total_tau=(121.6, 57.3), ptau181=(41.6, 19.8), nfl=(51.0, 24.0),
-               neurodegeneration=1.6),
-    "sMCI": dict(age=(74.9, 7.6), education=(15.6, 3.0), female=0.36, mmse=(27.3, 1.8),
-                 cdr_sb=(1.4, 0.8), apoe4_carrier=0.45, abeta42=(178.0, 57.0),
-                 total_tau=(89.0, 50.0), ptau181=(31.0, 17.0), nfl=(40.0, 20.0),
-                 neurodegeneration=0.6),
-    "pMCI": dict(age=(74.4, 7.1), education=(15.8, 2.9), female=0.37, mmse=(26.6, 1.7),
-                 cdr_sb=(1.9, 1.0), apoe4_carrier=0.66, abeta42=(144.0, 41.0),
-                 total_tau=(118.0, 60.0), ptau181=(40.0, 18.0), nfl=(46.0, 22.0),
-                 neurodegeneration=1.1),
+    "NC": dict(
+        age=(75.8, 5.0),
+        education=(16.0, 2.9),
+        female=0.48,
+        mmse=(29.1, 1.0),
+        cdr_sb=(0.03, 0.12),
+        apoe4_carrier=0.27,
+        abeta42=(205.6, 55.1),
+        total_tau=(69.7, 27.9),
+        ptau181=(24.9, 14.6),
+        nfl=(34.7, 17.0),
+        neurodegeneration=0.0,
+    ),
+    "MCI": dict(
+        age=(74.7, 7.4),
+        education=(15.7, 3.0),
+        female=0.36,
+        mmse=(27.0, 1.8),
+        cdr_sb=(1.6, 0.9),
+        apoe4_carrier=0.53,
+        abeta42=(163.3, 54.9),
+        total_tau=(103.2, 61.3),
+        ptau181=(35.7, 18.0),
+        nfl=(42.8, 21.0),
+        neurodegeneration=0.8,
+    ),
+    "AD": dict(
+        age=(75.3, 7.5),
+        education=(14.7, 3.1),
+        female=0.47,
+        mmse=(23.3, 2.0),
+        cdr_sb=(4.3, 1.6),
+        apoe4_carrier=0.66,
+        abeta42=(143.0, 40.8),
+        total_tau=(121.6, 57.3),
+        ptau181=(41.6, 19.8),
+        nfl=(51.0, 24.0),
+        neurodegeneration=1.6,
+    ),
+    "sMCI": dict(
+        age=(74.9, 7.6),
+        education=(15.6, 3.0),
+        female=0.36,
+        mmse=(27.3, 1.8),
+        cdr_sb=(1.4, 0.8),
+        apoe4_carrier=0.45,
+        abeta42=(178.0, 57.0),
+        total_tau=(89.0, 50.0),
+        ptau181=(31.0, 17.0),
+        nfl=(40.0, 20.0),
+        neurodegeneration=0.6,
+    ),
+    "pMCI": dict(
+        age=(74.4, 7.1),
+        education=(15.8, 2.9),
+        female=0.37,
+        mmse=(26.6, 1.7),
+        cdr_sb=(1.9, 1.0),
+        apoe4_carrier=0.66,
+        abeta42=(144.0, 41.0),
+        total_tau=(118.0, 60.0),
+        ptau181=(40.0, 18.0),
+        nfl=(46.0, 22.0),
+        neurodegeneration=1.1,
+    ),
 }
 
 COHORT_SOURCES = """\
@@ -89,18 +134,36 @@ def _clinical_frame(diagnosis, rng, n_noise_features):
     nfl_mean = np.array([s["nfl"][0] for s in stats])
     nfl_sd = np.array([s["nfl"][1] for s in stats])
     group_nd = np.array([s["neurodegeneration"] for s in stats])
-    nfl_z = 0.75 * (neurodegeneration - group_nd - 0.04 * (age - 75)) / 0.6 \
-        + np.sqrt(1 - 0.75**2) * rng.normal(size=n)
+    nfl_z = 0.75 * (neurodegeneration - group_nd - 0.04 * (age - 75)) / 0.6 + np.sqrt(
+        1 - 0.75**2
+    ) * rng.normal(size=n)
     nfl = np.clip(nfl_mean + nfl_sd * nfl_z, 5, None)
     # Amyloid and tau: drawn per group, correlated with each other, independent of the images.
     pathology = rng.normal(size=n)
-    abeta = np.clip([rng.normal(s["abeta42"][0] - 0.5 * s["abeta42"][1] * p,
-                                s["abeta42"][1] * np.sqrt(0.75)) for s, p in zip(stats, pathology)],
-                    60, 350)
-    tau = np.clip([rng.normal(s["total_tau"][0] + 0.6 * s["total_tau"][1] * p,
-                              s["total_tau"][1] * 0.8) for s, p in zip(stats, pathology)], 20, 400)
-    ptau = np.clip([rng.normal(s["ptau181"][0] + 0.6 * s["ptau181"][1] * p,
-                               s["ptau181"][1] * 0.8) for s, p in zip(stats, pathology)], 5, 150)
+    abeta = np.clip(
+        [
+            rng.normal(s["abeta42"][0] - 0.5 * s["abeta42"][1] * p, s["abeta42"][1] * np.sqrt(0.75))
+            for s, p in zip(stats, pathology)
+        ],
+        60,
+        350,
+    )
+    tau = np.clip(
+        [
+            rng.normal(s["total_tau"][0] + 0.6 * s["total_tau"][1] * p, s["total_tau"][1] * 0.8)
+            for s, p in zip(stats, pathology)
+        ],
+        20,
+        400,
+    )
+    ptau = np.clip(
+        [
+            rng.normal(s["ptau181"][0] + 0.6 * s["ptau181"][1] * p, s["ptau181"][1] * 0.8)
+            for s, p in zip(stats, pathology)
+        ],
+        5,
+        150,
+    )
     carrier = np.array([rng.random_sample() < s["apoe4_carrier"] for s in stats])
     apoe4 = np.where(carrier, 1 + (rng.random_sample(n) < 0.2), 0)
     etiv = np.where(female, rng.normal(1400, 120, n), rng.normal(1600, 120, n))
@@ -132,7 +195,8 @@ def _add_missing(frame, rng, missing_rate, n_noise_features):
         return frame
     frame = frame.copy()
     columns = ["csf_abeta42", "csf_total_tau", "csf_ptau181", "plasma_nfl"] + [
-        f"lab_{i}" for i in range(n_noise_features)]
+        f"lab_{i}" for i in range(n_noise_features)
+    ]
     for column in columns:
         frame.loc[rng.random_sample(len(frame)) < missing_rate, column] = np.nan
     return frame
@@ -144,18 +208,22 @@ def _simulate_target(task, frame, rng):
     frame = frame.copy()
     stats = [GROUP_STATISTICS[d] for d in frame["diagnosis"]]
     excess = frame["neurodegeneration"].to_numpy() - np.array(
-        [s["neurodegeneration"] for s in stats])
+        [s["neurodegeneration"] for s in stats]
+    )
     if task == "mmse":
         mean = np.array([s["mmse"][0] for s in stats])
-        score = mean - MMSE_PER_NEURODEGENERATION * excess + rng.normal(
-            scale=MMSE_NOISE, size=len(frame))
+        score = (
+            mean
+            - MMSE_PER_NEURODEGENERATION * excess
+            + rng.normal(scale=MMSE_NOISE, size=len(frame))
+        )
         frame["mmse"] = np.clip(np.round(score), 10, 30)
         return frame, frame["mmse"].to_numpy(dtype=np.float64)
     hazard = CONVERSION_HAZARD * np.exp(
-        CONVERSION_LOG_HR * (frame["neurodegeneration"].to_numpy() - 0.85))
+        CONVERSION_LOG_HR * (frame["neurodegeneration"].to_numpy() - 0.85)
+    )
     conversion = rng.exponential(1 / hazard)
-    dropout = np.minimum(rng.exponential(1 / DROPOUT_HAZARD, size=len(frame)),
-                         FOLLOW_UP_YEARS)
+    dropout = np.minimum(rng.exponential(1 / DROPOUT_HAZARD, size=len(frame)), FOLLOW_UP_YEARS)
     event = conversion <= dropout
     years = np.round(np.where(event, conversion, dropout), 2)
     frame["diagnosis"] = "MCI"

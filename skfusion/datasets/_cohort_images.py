@@ -20,6 +20,7 @@ _HIPPOCAMPUS_SD = 5.5
 _VENTRICLES = (0.0, 16.0)
 _VENTRICLE_SD = 14.0
 
+
 def _nilearn_data_dir():
     spec = importlib.util.find_spec("nilearn")
     if spec is None:
@@ -39,10 +40,13 @@ def _template_slab(n_slices):
     t1 = nib.load(os.path.join(folder, "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"))
     gm = nib.load(os.path.join(folder, "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz"))
     j0 = int(_ORIGIN[1] + _SLAB_CENTRE_Y - n_slices // 2)
-    t1_slab = np.asarray(t1.dataobj[:, j0:j0 + n_slices, :], dtype=np.float32) / 255.0
-    gm_slab = np.asarray(gm.dataobj[:, j0:j0 + n_slices, :], dtype=np.float32) / 255.0
-    return (np.ascontiguousarray(t1_slab.transpose(1, 0, 2)),
-            np.ascontiguousarray(gm_slab.transpose(1, 0, 2)), j0)
+    t1_slab = np.asarray(t1.dataobj[:, j0 : j0 + n_slices, :], dtype=np.float32) / 255.0
+    gm_slab = np.asarray(gm.dataobj[:, j0 : j0 + n_slices, :], dtype=np.float32) / 255.0
+    return (
+        np.ascontiguousarray(t1_slab.transpose(1, 0, 2)),
+        np.ascontiguousarray(gm_slab.transpose(1, 0, 2)),
+        j0,
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -63,8 +67,10 @@ def _smooth_field(rng, image_size, amplitude, grid=4):
     from scipy.ndimage import zoom
 
     coarse = rng.normal(size=(grid, grid)).astype(np.float32)
-    return zoom(coarse, image_size / grid, order=3, mode="nearest")[:image_size, :image_size] \
+    return (
+        zoom(coarse, image_size / grid, order=3, mode="nearest")[:image_size, :image_size]
         * amplitude
+    )
 
 
 def _subject_slices(t1, gm, subject, image_size, noise_level, rng, site_gain=1.0):
@@ -114,8 +120,10 @@ def _subject_slices(t1, gm, subject, image_size, noise_level, rng, site_gain=1.0
         atrophied = t1_s - 0.35 * np.clip(gm_s * loss_map, 0, 1)
         signal = np.clip(atrophied, 0, None) * bias * gain
         sigma = noise_level * 0.86
-        noisy = np.sqrt((signal + rng.normal(scale=sigma, size=signal.shape)) ** 2
-                        + rng.normal(scale=sigma, size=signal.shape) ** 2)
+        noisy = np.sqrt(
+            (signal + rng.normal(scale=sigma, size=signal.shape)) ** 2
+            + rng.normal(scale=sigma, size=signal.shape) ** 2
+        )
         images[s] = noisy
         masks[s] = (hippocampus > 0.5) & (gm_s > 0.3)
     return images, masks

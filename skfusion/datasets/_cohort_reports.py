@@ -5,32 +5,54 @@ import re
 __all__ = ["FINDING_GRADES", "report_finding"]
 
 _FINDINGS = {
-    "marked": ["marked bilateral hippocampal atrophy", "severe medial temporal lobe atrophy",
-               "pronounced hippocampal volume loss"],
-    "moderate": ["moderate hippocampal atrophy", "moderate medial temporal volume loss",
-                 "hippocampal volumes are moderately reduced"],
-    "mild": ["mild hippocampal atrophy", "slight medial temporal volume loss",
-             "hippocampi are mildly reduced in volume"],
-    "none": ["no hippocampal atrophy", "hippocampi are normal in volume",
-             "no evidence of medial temporal atrophy"],
+    "marked": [
+        "marked bilateral hippocampal atrophy",
+        "severe medial temporal lobe atrophy",
+        "pronounced hippocampal volume loss",
+    ],
+    "moderate": [
+        "moderate hippocampal atrophy",
+        "moderate medial temporal volume loss",
+        "hippocampal volumes are moderately reduced",
+    ],
+    "mild": [
+        "mild hippocampal atrophy",
+        "slight medial temporal volume loss",
+        "hippocampi are mildly reduced in volume",
+    ],
+    "none": [
+        "no hippocampal atrophy",
+        "hippocampi are normal in volume",
+        "no evidence of medial temporal atrophy",
+    ],
 }
 _VENTRICLE_PHRASES = {
-    True: ["ex vacuo enlargement of the lateral ventricles", "the lateral ventricles are "
-           "prominent", "ventricular enlargement"],
+    True: [
+        "ex vacuo enlargement of the lateral ventricles",
+        "the lateral ventricles are prominent",
+        "ventricular enlargement",
+    ],
     False: ["ventricles are normal in size", "no ventricular enlargement"],
 }
-_INCIDENTAL = ["paranasal sinuses are clear", "no acute infarct", "no intracranial hemorrhage",
-               "orbits are unremarkable", "scattered white matter hyperintensities consistent "
-               "with small vessel disease", "no mass effect or midline shift",
-               "mastoid air cells are clear", "motion artefact limits assessment"]
+_INCIDENTAL = [
+    "paranasal sinuses are clear",
+    "no acute infarct",
+    "no intracranial hemorrhage",
+    "orbits are unremarkable",
+    "scattered white matter hyperintensities consistent with small vessel disease",
+    "no mass effect or midline shift",
+    "mastoid air cells are clear",
+    "motion artefact limits assessment",
+]
 
 
 def _write_report(rng, neurodegeneration, age):
     """A short report: the reader grades the atrophy with disagreement, wording varies.
     Returns (text, the reader's grade, whether the text states it)."""
     seen = neurodegeneration + rng.normal(scale=0.45)
-    grade = ("marked" if seen > 1.5 else "moderate" if seen > 0.9 else
-             "mild" if seen > 0.4 else "none")
+    grade = (
+        "marked" if seen > 1.5 else "moderate" if seen > 0.9 else "mild" if seen > 0.4 else "none"
+    )
     sentences = []
     mentioned = bool(rng.random_sample() > 0.15)  # some reports never mention them
     if mentioned:

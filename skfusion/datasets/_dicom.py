@@ -39,8 +39,11 @@ def _files_of(source):
             files = []
             for root, dirs, names in os.walk(source):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files += [os.path.join(root, n) for n in sorted(names)
-                          if not n.startswith(".") and n.upper() != "DICOMDIR"]
+                files += [
+                    os.path.join(root, n)
+                    for n in sorted(names)
+                    if not n.startswith(".") and n.upper() != "DICOMDIR"
+                ]
             if not files:
                 raise ValueError(f"the DICOM folder {source!s} holds no files.")
             return files
@@ -81,14 +84,18 @@ def _one_series(headers, source, series_uid, series_description):
         groups = {k: v for k, v in groups.items() if k == str(series_uid)}
     if series_description is not None:
         wanted = str(series_description).lower()
-        groups = {k: v for k, v in groups.items()
-                  if wanted in str(v[0][1].get("SeriesDescription", "")).lower()}
+        groups = {
+            k: v
+            for k, v in groups.items()
+            if wanted in str(v[0][1].get("SeriesDescription", "")).lower()
+        }
     if len(groups) == 1:
         return next(iter(groups.values()))
     listing = "; ".join(
         f"SeriesInstanceUID={uid!r} (SeriesDescription="
         f"{str(v[0][1].get('SeriesDescription', ''))!r}, {len(v)} image(s))"
-        for uid, v in groups.items())
+        for uid, v in groups.items()
+    )
     if not groups:
         raise ValueError(
             f"no image series in {source!s} matches series_uid={series_uid!r} and "
@@ -102,8 +109,11 @@ def _one_series(headers, source, series_uid, series_description):
 
 
 def _geometry(header, path):
-    missing = [k for k in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing")
-               if k not in header]
+    missing = [
+        k
+        for k in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing")
+        if k not in header
+    ]
     if missing:
         raise ValueError(
             f"{path!s} has no {', '.join(missing)}: its position in the patient is unknown, so "
@@ -111,18 +121,28 @@ def _geometry(header, path):
             "(CT, MR, PET)."
         )
     values = {}
-    for key, count in (("ImageOrientationPatient", 6), ("ImagePositionPatient", 3),
-                       ("PixelSpacing", 2)):
+    for key, count in (
+        ("ImageOrientationPatient", 6),
+        ("ImagePositionPatient", 3),
+        ("PixelSpacing", 2),
+    ):
         raw = header.get(key)
         try:
-            numbers = np.array([float(v) for v in (raw if isinstance(raw, (list, tuple)) or
-                                                   hasattr(raw, "__iter__") else [raw])])
+            numbers = np.array(
+                [
+                    float(v)
+                    for v in (
+                        raw if isinstance(raw, (list, tuple)) or hasattr(raw, "__iter__") else [raw]
+                    )
+                ]
+            )
         except (TypeError, ValueError):
             numbers = np.array([])
         if numbers.shape != (count,) or not np.isfinite(numbers).all():
             raise ValueError(
                 f"{path!s}: {key} is {raw!r}; expected {count} finite numbers. The file's "
-                "geometry is damaged; pass an intact series.")
+                "geometry is damaged; pass an intact series."
+            )
         values[key] = numbers
     orientation = values["ImageOrientationPatient"]
     spacing = values["PixelSpacing"]
@@ -131,7 +151,8 @@ def _geometry(header, path):
         raise ValueError(
             f"{path!s}: ImageOrientationPatient {orientation.tolist()} must hold two unit "
             f"vectors and PixelSpacing {spacing.tolist()} must be positive; the file's "
-            "geometry is damaged.")
+            "geometry is damaged."
+        )
     return orientation, values["ImagePositionPatient"], spacing
 
 
@@ -169,8 +190,9 @@ def read_dicom_series(source, *, series_uid=None, series_description=None):
     import nibabel as nib
 
     pydicom, apply_modality_lut = _pydicom()
-    series = _one_series(_headers(pydicom, _files_of(source), source), source, series_uid,
-                         series_description)
+    series = _one_series(
+        _headers(pydicom, _files_of(source), source), source, series_uid, series_description
+    )
     first_path, first = series[0]
     if int(first.get("NumberOfFrames", 1) or 1) > 1:
         raise ValueError(
@@ -183,8 +205,11 @@ def read_dicom_series(source, *, series_uid=None, series_description=None):
     entries = []
     for path, header in series:
         o, p, s = _geometry(header, path)
-        if (int(header.Rows), int(header.Columns)) != shape or not np.allclose(
-                o, orientation, atol=_COSINE_TOLERANCE) or not np.allclose(s, spacing):
+        if (
+            (int(header.Rows), int(header.Columns)) != shape
+            or not np.allclose(o, orientation, atol=_COSINE_TOLERANCE)
+            or not np.allclose(s, spacing)
+        ):
             raise ValueError(
                 f"the images of {source!s} differ in orientation, size or pixel spacing "
                 f"({first_path!s}: {orientation.round(4).tolist()}, {shape}, {spacing.tolist()}"
@@ -219,7 +244,8 @@ def read_dicom_series(source, *, series_uid=None, series_description=None):
         raise ValueError(
             f"{source!s} declares {shape[0]} x {shape[1]} x {len(entries)} = {declared} voxels, "
             f"over the limit of {max_voxels()}; if the series is genuine, set the environment "
-            "variable SKFUSION_MAX_VOXELS to a larger number of voxels.")
+            "variable SKFUSION_MAX_VOXELS to a larger number of voxels."
+        )
     voxels = np.empty((*shape, len(entries)), np.float32)
     for k, (path, _) in enumerate(entries):
         dataset = pydicom.dcmread(path)
@@ -227,8 +253,7 @@ def read_dicom_series(source, *, series_uid=None, series_description=None):
             raise ValueError(f"{path!s} is a colour image; expected greyscale (CT, MR, PET).")
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # refused just below
-                pixels = np.asarray(apply_modality_lut(dataset.pixel_array, dataset),
-                                    np.float32)
+                pixels = np.asarray(apply_modality_lut(dataset.pixel_array, dataset), np.float32)
         except Exception as exc:  # a compressed transfer syntax without its decoder, ...
             raise ValueError(
                 f"could not decode the pixels of {path!s} ({type(exc).__name__}: {exc}); for "
@@ -238,7 +263,8 @@ def read_dicom_series(source, *, series_uid=None, series_description=None):
             raise ValueError(
                 f"{path!s}: its rescale (RescaleSlope {dataset.get('RescaleSlope')!r}, "
                 f"RescaleIntercept {dataset.get('RescaleIntercept')!r}) takes the pixel values "
-                "beyond float32; the file's header is damaged.")
+                "beyond float32; the file's header is damaged."
+            )
         if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
             pixels = pixels.max() + pixels.min() - pixels  # white is low: turn it round
         voxels[..., k] = pixels

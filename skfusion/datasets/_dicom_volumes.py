@@ -10,9 +10,17 @@ from ._volumes import PLANES
 __all__ = ["load_dicom_volumes"]
 
 
-def load_dicom_volumes(series, *, plane="coronal", size=None, normalize=None,
-                       series_uid=None, series_description=None, lazy=False,
-                       missing="raise"):
+def load_dicom_volumes(
+    series,
+    *,
+    plane="coronal",
+    size=None,
+    normalize=None,
+    series_uid=None,
+    series_description=None,
+    lazy=False,
+    missing="raise",
+):
     """Read one DICOM series per patient, in canonical (RAS+) orientation.
 
     Each series is turned into a volume with its geometry by :func:`read_dicom_series`
@@ -69,17 +77,23 @@ def load_dicom_volumes(series, *, plane="coronal", size=None, normalize=None,
         raise ValueError(f"plane must be one of {sorted(PLANES)}; got {plane!r}.")
     if normalize not in (None, "zscore", "minmax"):
         raise ValueError(f"normalize must be 'zscore', 'minmax' or None; got {normalize!r}.")
-    lazy_volumes = DicomVolumes(series, plane=plane, size=size, normalize=normalize,
-                                series_uid=series_uid, series_description=series_description,
-                                missing=missing)
-    present = (np.ones(len(series), dtype=bool) if lazy_volumes.present is None
-               else lazy_volumes.present)
+    lazy_volumes = DicomVolumes(
+        series,
+        plane=plane,
+        size=size,
+        normalize=normalize,
+        series_uid=series_uid,
+        series_description=series_description,
+        missing=missing,
+    )
+    present = (
+        np.ones(len(series), dtype=bool) if lazy_volumes.present is None else lazy_volumes.present
+    )
     if lazy:
         # Fail now, not in the first batch, on an unreadable first series.
         lazy_volumes.read(int(np.flatnonzero(present)[0]))
         return lazy_volumes
-    volumes = [lazy_volumes.read(i)[0] if present[i] else None
-               for i in range(len(lazy_volumes))]
+    volumes = [lazy_volumes.read(i)[0] if present[i] else None for i in range(len(lazy_volumes))]
     shapes = sorted({v.shape for v in volumes if v is not None})
     if len(shapes) > 1:
         raise ValueError(

@@ -40,26 +40,35 @@ def _read_dicom(path):
     try:
         import pydicom
     except ImportError:
-        raise ImportError(f"{path} is a DICOM file; reading it needs pydicom: "
-                          'pip install "skfusion[dicom]"') from None
+        raise ImportError(
+            f'{path} is a DICOM file; reading it needs pydicom: pip install "skfusion[dicom]"'
+        ) from None
     dataset = pydicom.dcmread(path)
     frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
     if frames > 1:
-        raise ValueError(f"{path} holds {frames} frames; load_images reads single images. "
-                         "Read a series or a multi-frame volume with load_dicom_volumes.")
-    declared = int(dataset.Rows) * int(dataset.Columns) * int(
-        getattr(dataset, "SamplesPerPixel", 1))
+        raise ValueError(
+            f"{path} holds {frames} frames; load_images reads single images. "
+            "Read a series or a multi-frame volume with load_dicom_volumes."
+        )
+    declared = (
+        int(dataset.Rows) * int(dataset.Columns) * int(getattr(dataset, "SamplesPerPixel", 1))
+    )
     if declared > max_voxels():
-        raise ValueError(f"{path} declares {declared} pixels, over the limit of "
-                         f"{max_voxels()} (SKFUSION_MAX_VOXELS).")
+        raise ValueError(
+            f"{path} declares {declared} pixels, over the limit of "
+            f"{max_voxels()} (SKFUSION_MAX_VOXELS)."
+        )
     photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2"))
     if photometric not in ("MONOCHROME1", "MONOCHROME2", "RGB"):
-        raise ValueError(f"{path} has PhotometricInterpretation {photometric!r}; load_images "
-                         "reads MONOCHROME1, MONOCHROME2 and RGB. Convert the file first "
-                         "(e.g. pydicom.pixels.convert_color_space).")
+        raise ValueError(
+            f"{path} has PhotometricInterpretation {photometric!r}; load_images "
+            "reads MONOCHROME1, MONOCHROME2 and RGB. Convert the file first "
+            "(e.g. pydicom.pixels.convert_color_space)."
+        )
     pixels = dataset.pixel_array.astype(np.float64)
     pixels = pixels * float(getattr(dataset, "RescaleSlope", 1) or 1) + float(
-        getattr(dataset, "RescaleIntercept", 0) or 0)
+        getattr(dataset, "RescaleIntercept", 0) or 0
+    )
     if photometric == "MONOCHROME1":  # stored with 0 as white: turn it round
         pixels = pixels.max() + pixels.min() - pixels
     return pixels
@@ -82,16 +91,20 @@ def _open_pillow(path):
         try:
             image = Image.open(path)
         except UnidentifiedImageError:
-            raise ValueError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
-                             "check the file, or convert it.") from None
+            raise ValueError(
+                f"{path} is not an image Pillow can read (PNG, JPEG, TIFF...); "
+                "check the file, or convert it."
+            ) from None
         finally:
             Image.MAX_IMAGE_PIXELS = previous
     width, height = image.size
     bands = len(image.getbands())
     if width * height * bands > max_voxels():
         image.close()
-        raise ValueError(f"{path} declares {width}x{height}x{bands} values, over the "
-                         f"limit of {max_voxels()} (SKFUSION_MAX_VOXELS).")
+        raise ValueError(
+            f"{path} declares {width}x{height}x{bands} values, over the "
+            f"limit of {max_voxels()} (SKFUSION_MAX_VOXELS)."
+        )
     return image
 
 
@@ -112,9 +125,11 @@ def _decoding(path):
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (OSError, SyntaxError) as exc:
-        raise ValueError(f"{path} cannot be decoded ({exc}): the file is truncated or "
-                         "corrupt. Re-export or re-copy it, or leave that patient out (or "
-                         "mark the image missing).") from None
+        raise ValueError(
+            f"{path} cannot be decoded ({exc}): the file is truncated or "
+            "corrupt. Re-export or re-copy it, or leave that patient out (or "
+            "mark the image missing)."
+        ) from None
 
 
 def _decode_pillow(path):
@@ -124,15 +139,17 @@ def _decode_pillow(path):
     with image:
         frames = getattr(image, "n_frames", 1)
         if frames > 1:
-            raise ValueError(f"{path} holds {frames} frames (pages); load_images reads single "
-                             "images. Save the frame you want as its own file.")
-        rawmodes = [t[3] if isinstance(t[3], str) else t[3][0] for t in image.tile
-                    if t[3]]
+            raise ValueError(
+                f"{path} holds {frames} frames (pages); load_images reads single "
+                "images. Save the frame you want as its own file."
+            )
+        rawmodes = [t[3] if isinstance(t[3], str) else t[3][0] for t in image.tile if t[3]]
         if image.mode in ("RGB", "RGBA") and any(";16" in r for r in rawmodes):
             raise ValueError(
                 f"{path} is 16-bit colour, which Pillow decodes at 8 bits only: its values "
                 "would lose their low byte. Save it as 16-bit greyscale (one channel keeps "
-                "the full depth), as 8-bit colour, or as a NumPy/NIfTI array.")
+                "the full depth), as 8-bit colour, or as a NumPy/NIfTI array."
+            )
         if image.getexif().get(0x0112, 1) != 1:  # only then: transposing copies the image
             image = ImageOps.exif_transpose(image)
         mode = image.mode
@@ -210,32 +227,36 @@ def _check_options(color, normalize):
     if color not in COLORS:
         raise ValueError(f"color={color!r} is not supported; expected 'gray' or 'rgb'.")
     if normalize not in (None, "zscore", "minmax"):
-        raise ValueError(f"normalize={normalize!r} is not supported; expected 'zscore', "
-                         "'minmax' or None.")
+        raise ValueError(
+            f"normalize={normalize!r} is not supported; expected 'zscore', 'minmax' or None."
+        )
 
 
 def _check_files(paths, missing="raise", argument="paths"):
     """Which files exist (a boolean array, or None where all do): refuse absent ones,
     listing them, unless ``missing="allow"`` (then at least one must exist)."""
     if missing not in ("raise", "allow"):
-        raise ValueError(f"missing={missing!r}: expected 'raise' (refuse absent files) or "
-                         "'allow' (keep those samples, their image marked missing).")
+        raise ValueError(
+            f"missing={missing!r}: expected 'raise' (refuse absent files) or "
+            "'allow' (keep those samples, their image marked missing)."
+        )
     found = np.array([os.path.isfile(p) for p in paths], dtype=bool)
     if found.all():
         return None
     absent = [(row, p) for row, p in enumerate(paths) if not found[row]]
-    shown = ", ".join(f"row {row}: {p}" if argument != "paths" else p
-                      for row, p in absent[:10])
+    shown = ", ".join(f"row {row}: {p}" if argument != "paths" else p for row, p in absent[:10])
     more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
     if missing == "raise":
         raise FileNotFoundError(
             f"{len(absent)} of {len(paths)} image files do not exist ({shown}{more}). Fix "
             f"the paths, or pass missing='allow' to keep those patients with their image "
             "marked missing (the estimators then predict them from their other data; "
-            "command line: --missing allow).")
+            "command line: --missing allow)."
+        )
     if not found.any():
-        raise FileNotFoundError(f"none of the {len(paths)} image files exists ({shown}{more}); "
-                                "check the paths.")
+        raise FileNotFoundError(
+            f"none of the {len(paths)} image files exists ({shown}{more}); check the paths."
+        )
     return found
 
 
@@ -257,8 +278,7 @@ class ImageFiles(LazyImages):
         placeholder the estimators never look at.
     """
 
-    def __init__(self, sources, *, color="gray", size=None, normalize=None,
-                 missing="raise"):
+    def __init__(self, sources, *, color="gray", size=None, normalize=None, missing="raise"):
         _check_options(color, normalize)
         self.sources = [os.fspath(s) for s in sources]
         self.color = color
@@ -293,21 +313,22 @@ class ImageFiles(LazyImages):
     def read(self, position):
         if self.present is not None and not self.present[position]:
             return np.zeros(self.sample_shape, dtype=np.float32)  # never read by a model
-        image = read_image(self.sources[position], color=self.color, size=self.size,
-                           normalize=self.normalize)
+        image = read_image(
+            self.sources[position], color=self.color, size=self.size, normalize=self.normalize
+        )
         if image.shape != self.sample_shape:
             raise ValueError(
                 f"{self.sources[position]} is {image.shape[1]}x{image.shape[2]}, while the "
                 f"images read before it are {self.sample_shape[1]}x{self.sample_shape[2]}; "
-                "pass size=(H, W) (or an int) to resize every image to one size.")
+                "pass size=(H, W) (or an int) to resize every image to one size."
+            )
         return image
 
     def __repr__(self):
         return f"ImageFiles({len(self)} {self.color} images)"
 
 
-def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False,
-                missing="raise"):
+def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False, missing="raise"):
     """Read 2-D image files: PNG, JPEG, TIFF (8- or 16-bit) and single-frame DICOM.
 
     Parameters
@@ -380,13 +401,15 @@ def load_images(paths, *, size=None, color="gray", normalize=None, lazy=False,
             shapes.setdefault(_header_shape(path), path)
         if len(shapes) > 1:
             listed = ", ".join(f"{h}x{w} ({p})" for (h, w), p in list(shapes.items())[:4])
-            raise ValueError(f"the images have different sizes ({listed}); pass size=(H, W) "
-                             "(or an int) to resize them to one size.")
+            raise ValueError(
+                f"the images have different sizes ({listed}); pass size=(H, W) "
+                "(or an int) to resize them to one size."
+            )
     if lazy:
-        return ImageFiles(paths, color=color, size=size, normalize=normalize,
-                          missing=missing)
+        return ImageFiles(paths, color=color, size=size, normalize=normalize, missing=missing)
     if found is not None:
-        return [read_image(p, color=color, size=size, normalize=normalize) if f else None
-                for p, f in zip(paths, found)]
-    return np.stack([read_image(p, color=color, size=size, normalize=normalize)
-                     for p in paths])
+        return [
+            read_image(p, color=color, size=size, normalize=normalize) if f else None
+            for p, f in zip(paths, found)
+        ]
+    return np.stack([read_image(p, color=color, size=size, normalize=normalize) for p in paths])

@@ -59,8 +59,7 @@ def write_cohort(cohort, folder):
         ]
         anat = folder / subject / "anat"
         anat.mkdir(parents=True, exist_ok=True)
-        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine),
-                 anat / f"{subject}_T1w.nii.gz")
+        nib.save(nib.Nifti1Image(volume.astype(np.float32), affine), anat / f"{subject}_T1w.nii.gz")
         row = {"participant_id": subject, "diagnosis": cohort.y[where[0]]}
         row.update(clinical.iloc[where[0]].to_dict())
         rows.append(row)
@@ -68,8 +67,17 @@ def write_cohort(cohort, folder):
     return folder
 
 
-def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, size=None,
-                normalize=None, lazy=False, missing="raise"):
+def load_cohort(
+    folder,
+    *,
+    target="diagnosis",
+    plane="coronal",
+    slices=None,
+    size=None,
+    normalize=None,
+    lazy=False,
+    missing="raise",
+):
     """Load a BIDS-like cohort folder into ``(X, y, groups)`` with one call.
 
     Parameters
@@ -122,8 +130,7 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
     paths, absent = {}, []
     for row, subject in enumerate(ids):
         # The id is a literal folder name: glob characters in it match only themselves.
-        pattern = os.path.join(glob.escape(str(folder)), glob.escape(subject), "anat",
-                               "*T1w.nii*")
+        pattern = os.path.join(glob.escape(str(folder)), glob.escape(subject), "anat", "*T1w.nii*")
         found = sorted(glob.glob(pattern))
         if found:
             paths[found[0]] = row
@@ -136,10 +143,15 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
             f"{', '.join(map(repr, names[:5]))}"
             f"{' ...' if len(names) > 5 else ''}: expected e.g. "
             f"{folder / names[0] / 'anat' / (names[0] + '_T1w.nii.gz')}."
-            + (" Pass missing='allow' to keep them, with their image marked missing."
-               if paths else ""))
-    images, metadata = load_nifti_slices(list(paths), plane=plane, slices=slices, size=size,
-                                         normalize=normalize, lazy=lazy)
+            + (
+                " Pass missing='allow' to keep them, with their image marked missing."
+                if paths
+                else ""
+            )
+        )
+    images, metadata = load_nifti_slices(
+        list(paths), plane=plane, slices=slices, size=size, normalize=normalize, lazy=lazy
+    )
     rows = metadata["source"].map(paths).to_numpy()
     present = None
     if absent:  # one row each, its image marked missing (a placeholder never read)
@@ -155,25 +167,38 @@ def load_cohort(folder, *, target="diagnosis", plane="coronal", slices=None, siz
 def _with_placeholders(images, count):
     """``images`` (an array or lazy slices) followed by ``count`` placeholder images."""
     if isinstance(images, NiftiSlices):
-        return NiftiSlices(images.sources + images.sources[:1] * count,
-                           images.slice_indices + images.slice_indices[:1] * count,
-                           plane=images.plane, size=images.size, normalize=images.normalize,
-                           volume=images.volume)
+        return NiftiSlices(
+            images.sources + images.sources[:1] * count,
+            images.slice_indices + images.slice_indices[:1] * count,
+            plane=images.plane,
+            size=images.size,
+            normalize=images.normalize,
+            volume=images.volume,
+        )
     return np.concatenate([images, np.zeros((count, *images.shape[1:]), images.dtype)])
 
 
 def _read_participants(table_path):
     """``participants.tsv`` as a table whose ids are strings ("001" stays "001")."""
     try:
-        return pd.read_csv(table_path, sep="\t", na_values=["n/a"], keep_default_na=True,
-                           dtype={"participant_id": str})
+        return pd.read_csv(
+            table_path,
+            sep="\t",
+            na_values=["n/a"],
+            keep_default_na=True,
+            dtype={"participant_id": str},
+        )
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{table_path} is empty; expected a tab-separated table with a "
-                         "participant_id column and one row per participant.") from None
+        raise ValueError(
+            f"{table_path} is empty; expected a tab-separated table with a "
+            "participant_id column and one row per participant."
+        ) from None
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{table_path} is not a readable tab-separated text table "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); write "
-                         "it as UTF-8 text with a participant_id column.") from None
+        raise ValueError(
+            f"{table_path} is not a readable tab-separated text table "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); write "
+            "it as UTF-8 text with a participant_id column."
+        ) from None
 
 
 def _check_participant_ids(column, table_path):
@@ -181,12 +206,17 @@ def _check_participant_ids(column, table_path):
     ids = []
     for row, value in enumerate(column):
         subject = "" if pd.isna(value) else str(value)
-        if (not subject.strip() or subject in (".", "..") or any(
-                ch in subject for ch in ("/", "\\", "\0")) or os.path.isabs(subject)):
+        if (
+            not subject.strip()
+            or subject in (".", "..")
+            or any(ch in subject for ch in ("/", "\\", "\0"))
+            or os.path.isabs(subject)
+        ):
             raise ValueError(
                 f"{table_path}: participant_id {subject!r} (row {row + 2}) is not a folder "
                 "name: ids must be non-empty names of a folder inside the cohort folder, "
-                "without path separators or '..'.")
+                "without path separators or '..'."
+            )
         ids.append(subject)
     counts = pd.Series(ids).value_counts()
     repeated = counts[counts > 1]
@@ -194,5 +224,6 @@ def _check_participant_ids(column, table_path):
         raise ValueError(
             f"{table_path}: participant_id must be unique, one row per participant; "
             f"{ {k: int(v) for k, v in repeated.head(5).items()} } appear more than once. "
-            "Keep one row for each.")
+            "Keep one row for each."
+        )
     return ids

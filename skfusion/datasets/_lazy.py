@@ -7,8 +7,7 @@ import os
 import numpy as np
 
 from .._input import LazyImages
-from ._volumes import (PLANES, _check_size, _normalize, _read_dicom_volume, _read_volume,
-                       _resize)
+from ._volumes import PLANES, _check_size, _normalize, _read_dicom_volume, _read_volume, _resize
 
 __all__ = ["DicomVolumes", "NiftiSlices", "NiftiVolumes", "read_nifti_volume"]
 
@@ -22,8 +21,7 @@ def _cached_volume(source, volume, normalize, dicom=None):
     if dicom is None:
         data = _read_volume(nib, source, volume)
     else:
-        data = _read_dicom_volume(nib, list(source) if isinstance(source, tuple) else source,
-                                  dicom)
+        data = _read_dicom_volume(nib, list(source) if isinstance(source, tuple) else source, dicom)
     return data if normalize is None else _normalize(data, normalize)
 
 
@@ -34,8 +32,9 @@ class _VolumeFiles(LazyImages):
 
     _per_sample = ("sources",)
 
-    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None,
-                 missing="raise"):
+    def __init__(
+        self, sources, *, plane="coronal", size=None, normalize=None, volume=None, missing="raise"
+    ):
         self.sources = [str(s) for s in sources]
         self.plane = plane
         self.size = size
@@ -60,11 +59,13 @@ class _VolumeFiles(LazyImages):
                 f"{len(absent)} of {len(self.sources)} image file(s) do not exist: "
                 f"{absent[:5]}{' ...' if len(absent) > 5 else ''}. Fix the paths, or pass "
                 "missing='allow' to keep those patients with their image marked missing "
-                "(the estimators then predict from their other data).")
+                "(the estimators then predict from their other data)."
+            )
         if not found.any():
             raise FileNotFoundError(
                 f"none of the {len(self.sources)} image file(s) exists (first: "
-                f"{absent[0]!r}); check the paths.")
+                f"{absent[0]!r}); check the paths."
+            )
         self.present = found
 
     def _first_present(self):
@@ -81,8 +82,13 @@ class _VolumeFiles(LazyImages):
         return len(self.sources)
 
     def _options(self):
-        return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
-                "volume": self.volume, "missing": self.missing}
+        return {
+            "plane": self.plane,
+            "size": self.size,
+            "normalize": self.normalize,
+            "volume": self.volume,
+            "missing": self.missing,
+        }
 
     def take(self, positions):
         positions = np.asarray(positions, dtype=int)
@@ -121,10 +127,20 @@ class NiftiSlices(_VolumeFiles):
 
     _per_sample = ("sources", "slice_indices")
 
-    def __init__(self, sources, slice_indices, *, plane="coronal", size=None, normalize=None,
-                 volume=None, missing="raise"):
-        super().__init__(sources, plane=plane, size=size, normalize=normalize, volume=volume,
-                         missing=missing)
+    def __init__(
+        self,
+        sources,
+        slice_indices,
+        *,
+        plane="coronal",
+        size=None,
+        normalize=None,
+        volume=None,
+        missing="raise",
+    ):
+        super().__init__(
+            sources, plane=plane, size=size, normalize=normalize, volume=volume, missing=missing
+        )
         self.slice_indices = [int(i) for i in slice_indices]
         if len(self.sources) != len(self.slice_indices):
             raise ValueError(
@@ -138,16 +154,14 @@ class NiftiSlices(_VolumeFiles):
         if self._sample_shape is None:
             size = _check_size(self.size)
             if size is None:
-                size = (self._read(self._first_present()).shape[1:] if len(self)
-                        else (0, 0))
+                size = self._read(self._first_present()).shape[1:] if len(self) else (0, 0)
             self._sample_shape = (1, *size)
         return self._sample_shape
 
     def _read(self, position):
         path = self.sources[position]
         data = _cached_volume(path, self.volume, self.normalize)
-        section = np.flipud(np.take(data, self.slice_indices[position],
-                                    axis=PLANES[self.plane]).T)
+        section = np.flipud(np.take(data, self.slice_indices[position], axis=PLANES[self.plane]).T)
         size = _check_size(self.size)
         if size is not None and section.shape != size:
             section = _resize(section, size)
@@ -195,22 +209,30 @@ class NiftiVolumes(_VolumeFiles):
         predict such a patient from its other data).
     """
 
-    def __init__(self, sources, *, plane="coronal", size=None, normalize=None, volume=None,
-                 missing="raise"):
-        super().__init__(sources, plane=plane, size=size, normalize=normalize, volume=volume,
-                         missing=missing)
+    def __init__(
+        self, sources, *, plane="coronal", size=None, normalize=None, volume=None, missing="raise"
+    ):
+        super().__init__(
+            sources, plane=plane, size=size, normalize=normalize, volume=volume, missing=missing
+        )
         self._check_files()
 
     @property
     def sample_shape(self):
         if self._sample_shape is None:
-            self._sample_shape = (self._read(self._first_present()).shape if len(self)
-                                  else (1, 0, 0, 0))
+            self._sample_shape = (
+                self._read(self._first_present()).shape if len(self) else (1, 0, 0, 0)
+            )
         return self._sample_shape
 
     def _read(self, position):
-        return read_nifti_volume(self.sources[position], plane=self.plane, size=self.size,
-                                 normalize=self.normalize, volume=self.volume)[None]
+        return read_nifti_volume(
+            self.sources[position],
+            plane=self.plane,
+            size=self.size,
+            normalize=self.normalize,
+            volume=self.volume,
+        )[None]
 
     def __repr__(self):
         return f"NiftiVolumes({len(self)} volumes, depth along the {self.plane} axis)"
@@ -246,8 +268,17 @@ class DicomVolumes(NiftiVolumes):
         :class:`NiftiVolumes`.
     """
 
-    def __init__(self, sources, *, plane="coronal", size=None, normalize=None,
-                 series_uid=None, series_description=None, missing="raise"):
+    def __init__(
+        self,
+        sources,
+        *,
+        plane="coronal",
+        size=None,
+        normalize=None,
+        series_uid=None,
+        series_description=None,
+        missing="raise",
+    ):
         super().__init__([], plane=plane, size=size, normalize=normalize, missing=missing)
         self.sources = [_source_key(s) for s in sources]  # a folder, or a tuple of files
         self.series_uid = series_uid
@@ -255,13 +286,17 @@ class DicomVolumes(NiftiVolumes):
         self._check_files()
 
     def _options(self):
-        return {"plane": self.plane, "size": self.size, "normalize": self.normalize,
-                "series_uid": self.series_uid, "series_description": self.series_description,
-                "missing": self.missing}
+        return {
+            "plane": self.plane,
+            "size": self.size,
+            "normalize": self.normalize,
+            "series_uid": self.series_uid,
+            "series_description": self.series_description,
+            "missing": self.missing,
+        }
 
     def _read(self, position):
-        select = (("series_uid", self.series_uid),
-                  ("series_description", self.series_description))
+        select = (("series_uid", self.series_uid), ("series_description", self.series_description))
         data = _cached_volume(self.sources[position], None, self.normalize, select)
         return _sections(data, self.plane, self.size)[None]
 

@@ -20,7 +20,9 @@ def max_voxels():
     except ValueError:
         limit = 0
     if limit < 1:
-        raise ValueError(f"SKFUSION_MAX_VOXELS={value!r}; expected a positive whole number "
-                         "of voxels, or unset it for the default "
-                         f"({DEFAULT_MAX_VOXELS}).")
+        raise ValueError(
+            f"SKFUSION_MAX_VOXELS={value!r}; expected a positive whole number "
+            "of voxels, or unset it for the default "
+            f"({DEFAULT_MAX_VOXELS})."
+        )
     return limit

@@ -14,10 +14,22 @@ import pandas as pd
 __all__ = ["load_mimic_cxr"]
 
 #: The 14 CheXpert labels of ``mimic-cxr-2.0.0-chexpert.csv.gz``.
-CHEXPERT_LABELS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema",
-                   "Enlarged Cardiomediastinum", "Fracture", "Lung Lesion", "Lung Opacity",
-                   "No Finding", "Pleural Effusion", "Pleural Other", "Pneumonia",
-                   "Pneumothorax", "Support Devices")
+CHEXPERT_LABELS = (
+    "Atelectasis",
+    "Cardiomegaly",
+    "Consolidation",
+    "Edema",
+    "Enlarged Cardiomediastinum",
+    "Fracture",
+    "Lung Lesion",
+    "Lung Opacity",
+    "No Finding",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Pneumonia",
+    "Pneumothorax",
+    "Support Devices",
+)
 UNCERTAIN = ("exclude", "positive", "negative")
 
 
@@ -25,9 +37,11 @@ def _read(folder, stem, argument):
     for name in (f"{stem}.csv.gz", f"{stem}.csv"):
         if (folder / name).is_file():
             return pd.read_csv(folder / name)
-    raise FileNotFoundError(f"{folder / (stem + '.csv.gz')} not found; {argument} must be the "
-                            "folder of your MIMIC-CXR-JPG download (holding "
-                            f"{stem}.csv.gz and files/).")
+    raise FileNotFoundError(
+        f"{folder / (stem + '.csv.gz')} not found; {argument} must be the "
+        "folder of your MIMIC-CXR-JPG download (holding "
+        f"{stem}.csv.gz and files/)."
+    )
 
 
 def _image_path(root, subject, study, dicom):
@@ -51,9 +65,21 @@ def _labels(chexpert, label, uncertain):
     return values.fillna(0.0).where(values != -1.0)
 
 
-def load_mimic_cxr(folder, *, label="Pneumonia", uncertain="exclude", views=("PA", "AP"),
-                   one_per_study=True, split=None, reports=None, mimic_iv=None, size=224,
-                   normalize=None, lazy=True, missing="raise"):
+def load_mimic_cxr(
+    folder,
+    *,
+    label="Pneumonia",
+    uncertain="exclude",
+    views=("PA", "AP"),
+    one_per_study=True,
+    split=None,
+    reports=None,
+    mimic_iv=None,
+    size=224,
+    normalize=None,
+    lazy=True,
+    missing="raise",
+):
     """MIMIC-CXR-JPG as ``(X, y, groups)``: chest X-rays with CheXpert labels, and optionally
     the report text and MIMIC-IV demographics, one row per study (or per image).
 
@@ -119,8 +145,9 @@ def load_mimic_cxr(folder, *, label="Pneumonia", uncertain="exclude", views=("PA
     from ._images import load_images
 
     if label not in CHEXPERT_LABELS:
-        raise ValueError(f"label={label!r}: expected one of the CheXpert labels "
-                         f"{list(CHEXPERT_LABELS)}.")
+        raise ValueError(
+            f"label={label!r}: expected one of the CheXpert labels {list(CHEXPERT_LABELS)}."
+        )
     if uncertain not in UNCERTAIN:
         raise ValueError(f"uncertain={uncertain!r}: expected one of {list(UNCERTAIN)}.")
     if split not in (None, "train", "validate", "test"):
@@ -129,12 +156,14 @@ def load_mimic_cxr(folder, *, label="Pneumonia", uncertain="exclude", views=("PA
         raise ValueError(f"missing={missing!r}: expected 'raise' or 'drop'.")
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"folder={str(folder)!r} is not a folder; pass your "
-                                "MIMIC-CXR-JPG download's folder.")
+        raise FileNotFoundError(
+            f"folder={str(folder)!r} is not a folder; pass your MIMIC-CXR-JPG download's folder."
+        )
     metadata = _read(folder, "mimic-cxr-2.0.0-metadata", "folder")
     chexpert = _read(folder, "mimic-cxr-2.0.0-chexpert", "folder")
-    rows = metadata.merge(chexpert[["subject_id", "study_id", label]],
-                          on=["subject_id", "study_id"], how="inner")
+    rows = metadata.merge(
+        chexpert[["subject_id", "study_id", label]], on=["subject_id", "study_id"], how="inner"
+    )
     if split is not None:
         splits = _read(folder, "mimic-cxr-2.0.0-split", "folder")
         rows = rows.merge(splits[["dicom_id", "split"]], on="dicom_id")
@@ -151,19 +180,25 @@ def load_mimic_cxr(folder, *, label="Pneumonia", uncertain="exclude", views=("PA
         rows = rows.drop_duplicates(["subject_id", "study_id"])
     rows = rows.reset_index(drop=True)
     if rows.empty:
-        raise ValueError(f"no image of {folder} is left for label={label!r} with "
-                         f"views={views!r}, split={split!r}, uncertain={uncertain!r}.")
-    paths = [_image_path(folder, s, t, d) for s, t, d in
-             rows[["subject_id", "study_id", "dicom_id"]].itertuples(index=False)]
+        raise ValueError(
+            f"no image of {folder} is left for label={label!r} with "
+            f"views={views!r}, split={split!r}, uncertain={uncertain!r}."
+        )
+    paths = [
+        _image_path(folder, s, t, d)
+        for s, t, d in rows[["subject_id", "study_id", "dicom_id"]].itertuples(index=False)
+    ]
     absent = np.array([not p.is_file() for p in paths])
     if absent.any():
         listed = ", ".join(str(p.relative_to(folder)) for p, a in zip(paths, absent) if a)
         if missing == "raise" or absent.all():
             raise FileNotFoundError(
                 f"{int(absent.sum())} of {len(paths)} images are not on disk "
-                f"({listed[:400]}); pass missing='drop' to keep the images you have.")
-        warnings.warn(f"left out {int(absent.sum())} images not on disk.", UserWarning,
-                      stacklevel=2)
+                f"({listed[:400]}); pass missing='drop' to keep the images you have."
+            )
+        warnings.warn(
+            f"left out {int(absent.sum())} images not on disk.", UserWarning, stacklevel=2
+        )
         rows = rows[~absent].reset_index(drop=True)
         paths = [p for p, a in zip(paths, absent) if not a]
     clinical = rows[["ViewPosition"]].copy()
@@ -171,7 +206,9 @@ def load_mimic_cxr(folder, *, label="Pneumonia", uncertain="exclude", views=("PA
         patients = _read(pathlib.Path(mimic_iv) / "hosp", "patients", "mimic_iv")
         joined = rows[["subject_id", "StudyDate"]].merge(
             patients[["subject_id", "gender", "anchor_age", "anchor_year"]],
-            on="subject_id", how="left")
+            on="subject_id",
+            how="left",
+        )
         year = pd.to_numeric(joined["StudyDate"].astype(str).str[:4], errors="coerce")
         clinical["gender"] = joined["gender"].to_numpy()
         clinical["age"] = (joined["anchor_age"] + year - joined["anchor_year"]).to_numpy()
@@ -180,8 +217,9 @@ def load_mimic_cxr(folder, *, label="Pneumonia", uncertain="exclude", views=("PA
         text = []
         for subject, study in rows[["subject_id", "study_id"]].itertuples(index=False):
             path = _report_path(pathlib.Path(reports), subject, study)
-            text.append(path.read_text(encoding="utf-8", errors="replace")
-                        if path.is_file() else None)
+            text.append(
+                path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+            )
     images = load_images(paths, size=size, color="gray", normalize=normalize, lazy=lazy)
     groups = rows["subject_id"].to_numpy()
     X = FusionInput(images, clinical, text, subjects=groups)

@@ -9,16 +9,16 @@ import pandas as pd
 
 from ._lazy import NiftiSlices, NiftiVolumes, read_nifti_volume
 from ._sequences import load_sequences
-from ._volumes import (PLANES, _check_size, _normalize, _read_volume, _resize,
-                       check_declared_size)
+from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize, check_declared_size
 
 __all__ = ["load_nifti_slices", "load_nifti_volumes"]
 
 #: Axis of each plane in canonical (RAS+) voxel order.
 
 
-def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize=None,
-                      volume=None, lazy=False):
+def load_nifti_slices(
+    paths, *, plane="coronal", slices=10, size=None, normalize=None, volume=None, lazy=False
+):
     """Read 2-D slices from NIfTI files, in canonical (RAS+) orientation.
 
     Parameters
@@ -74,9 +74,7 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
     import nibabel as nib
 
     if plane not in PLANES:
-        raise ValueError(
-            f"plane={plane!r} is not supported; expected one of {sorted(PLANES)}."
-        )
+        raise ValueError(f"plane={plane!r} is not supported; expected one of {sorted(PLANES)}.")
     if normalize not in (None, "zscore", "minmax"):
         raise ValueError(
             f"normalize={normalize!r} is not supported; expected 'zscore', 'minmax' or None."
@@ -87,13 +85,18 @@ def load_nifti_slices(paths, *, plane="coronal", slices=10, size=None, normalize
                 f"load_nifti_slices(dict of sequences) reads one slice per sequence "
                 f"(slices=1); got slices={slices!r}. Slice stacks with several sequences are "
                 "not supported yet (one axis cannot hold both); read whole volumes with "
-                "load_nifti_volumes({...}) and spatial_dims=3 instead.")
-        images = load_sequences("load_nifti_slices", paths, lambda one: load_nifti_slices(
-            one, plane=plane, slices=1, size=size, normalize=normalize, volume=volume)[0],
-            lazy=lazy)[1]
+                "load_nifti_volumes({...}) and spatial_dims=3 instead."
+            )
+        images = load_sequences(
+            "load_nifti_slices",
+            paths,
+            lambda one: load_nifti_slices(
+                one, plane=plane, slices=1, size=size, normalize=normalize, volume=volume
+            )[0],
+            lazy=lazy,
+        )[1]
         first = next(iter(paths.values()))  # the first sequence's slices describe the rows
-        return images, load_nifti_slices(first, plane=plane, slices=1, volume=volume,
-                                         lazy=True)[1]
+        return images, load_nifti_slices(first, plane=plane, slices=1, volume=volume, lazy=True)[1]
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = list(paths)
@@ -151,8 +154,7 @@ def _lazy_slices(paths, plane, slices, size, normalize, volume):
             sources.append(str(path))
             indices.append(index)
             rows.append({"source": str(path), "slice_index": int(index), "plane": plane})
-    lazy = NiftiSlices(sources, indices, plane=plane, size=size, normalize=normalize,
-                       volume=volume)
+    lazy = NiftiSlices(sources, indices, plane=plane, size=size, normalize=normalize, volume=volume)
     return lazy, pd.DataFrame(rows)
 
 
@@ -183,8 +185,9 @@ def _slice_indices(slices, length, path, plane):
     return indices
 
 
-def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, volume=None,
-                       lazy=False, missing="raise"):
+def load_nifti_volumes(
+    paths, *, plane="coronal", size=None, normalize=None, volume=None, lazy=False, missing="raise"
+):
     """Read one whole NIfTI volume per patient, in canonical (RAS+) orientation.
 
     Parameters
@@ -230,9 +233,15 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
     (2, 41, 16, 16)
     """
     if isinstance(paths, Mapping):
-        return load_sequences("load_nifti_volumes", paths, lambda one: load_nifti_volumes(
-            one, plane=plane, size=size, normalize=normalize, volume=volume), lazy=lazy,
-            missing=missing)[1]
+        return load_sequences(
+            "load_nifti_volumes",
+            paths,
+            lambda one: load_nifti_volumes(
+                one, plane=plane, size=size, normalize=normalize, volume=volume
+            ),
+            lazy=lazy,
+            missing=missing,
+        )[1]
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [str(p) for p in paths]
@@ -240,17 +249,24 @@ def load_nifti_volumes(paths, *, plane="coronal", size=None, normalize=None, vol
         raise ValueError(f"plane must be one of {sorted(PLANES)}; got {plane!r}.")
     if normalize not in (None, "zscore", "minmax"):
         raise ValueError(f"normalize must be 'zscore', 'minmax' or None; got {normalize!r}.")
-    lazy_volumes = NiftiVolumes(paths, plane=plane, size=size, normalize=normalize,
-                                volume=volume, missing=missing)  # checks the files exist
+    lazy_volumes = NiftiVolumes(
+        paths, plane=plane, size=size, normalize=normalize, volume=volume, missing=missing
+    )  # checks the files exist
     if lazy:
         return lazy_volumes
-    present = (np.ones(len(paths), dtype=bool) if lazy_volumes.present is None
-               else lazy_volumes.present)
-    volumes = [read_nifti_volume(p, plane=plane, size=size, normalize=normalize,
-                                 volume=volume) if here else None
-               for p, here in zip(paths, present)]
+    present = (
+        np.ones(len(paths), dtype=bool) if lazy_volumes.present is None else lazy_volumes.present
+    )
+    volumes = [
+        read_nifti_volume(p, plane=plane, size=size, normalize=normalize, volume=volume)
+        if here
+        else None
+        for p, here in zip(paths, present)
+    ]
     shapes = sorted({v.shape for v in volumes if v is not None})
     if len(shapes) > 1:
-        raise ValueError(f"the volumes have different shapes {shapes}; pass size=(H, W) for "
-                         "the sections, and volumes of the same depth.")
+        raise ValueError(
+            f"the volumes have different shapes {shapes}; pass size=(H, W) for "
+            "the sections, and volumes of the same depth."
+        )
     return np.stack(volumes) if present.all() else volumes

@@ -29,8 +29,16 @@ def _map_file(folder, subject, tissue):
     return None
 
 
-def load_oasis(folder, *, task="demented", tissue="gm", columns=DEFAULT_COLUMNS, size=None,
-               normalize=None, missing="raise"):
+def load_oasis(
+    folder,
+    *,
+    task="demented",
+    tissue="gm",
+    columns=DEFAULT_COLUMNS,
+    size=None,
+    normalize=None,
+    missing="raise",
+):
     """OASIS-1 as ``(X, y, groups)``: each subject's tissue map(s) as a volume and the
     clinical CSV's values.
 
@@ -90,12 +98,14 @@ def load_oasis(folder, *, task="demented", tissue="gm", columns=DEFAULT_COLUMNS,
         raise FileNotFoundError(
             f"{table_path} not found; folder must be the oasis1 folder that nilearn's "
             "fetch_oasis_vbm fills (it holds oasis_cross-sectional.csv and one "
-            "OAS1_xxxx_MR1 folder per subject).")
+            "OAS1_xxxx_MR1 folder per subject)."
+        )
     table = pd.read_csv(table_path)
     absent = [c for c in ["ID", "CDR", *columns] if c not in table.columns]
     if absent:
-        raise ValueError(f"{table_path} has no column(s) {absent}; its columns are "
-                         f"{list(table.columns)}.")
+        raise ValueError(
+            f"{table_path} has no column(s) {absent}; its columns are {list(table.columns)}."
+        )
     table = table[table["CDR"].notna()].reset_index(drop=True)
     tissues = ["gm", "wm"] if tissue == "both" else [tissue]
     files = {t: [_map_file(folder, s, t) for s in table["ID"]] for t in tissues}
@@ -107,13 +117,18 @@ def load_oasis(folder, *, task="demented", tissue="gm", columns=DEFAULT_COLUMNS,
                 f"{int(lacking.sum())} of {len(table)} rated subjects have no "
                 f"{'/'.join(tissues)} map in {folder} ({listed}"
                 f"{' ...' if lacking.sum() > 5 else ''}); pass missing='drop' to keep the "
-                "subjects whose maps were fetched.")
-        warnings.warn(f"left out {int(lacking.sum())} rated subjects without maps "
-                      f"({listed}{' ...' if lacking.sum() > 5 else ''}).", UserWarning,
-                      stacklevel=2)
+                "subjects whose maps were fetched."
+            )
+        warnings.warn(
+            f"left out {int(lacking.sum())} rated subjects without maps "
+            f"({listed}{' ...' if lacking.sum() > 5 else ''}).",
+            UserWarning,
+            stacklevel=2,
+        )
         table = table[~lacking].reset_index(drop=True)
-        files = {t: [f for f, gone in zip(paths, lacking) if not gone]
-                 for t, paths in files.items()}
+        files = {
+            t: [f for f, gone in zip(paths, lacking) if not gone] for t, paths in files.items()
+        }
     if tissue == "both":
         images = load_nifti_volumes(files, size=size, normalize=normalize)
     else:
@@ -121,6 +136,10 @@ def load_oasis(folder, *, task="demented", tissue="gm", columns=DEFAULT_COLUMNS,
     cdr = table["CDR"].to_numpy(dtype=float)
     y = cdr if task == "cdr" else np.where(cdr > 0, "demented", "nondemented").astype(object)
     groups = table["ID"].astype(str).to_numpy()
-    X = FusionInput(images, table[list(columns)].reset_index(drop=True), subjects=groups,
-                    channel_names=tissues if tissue == "both" else None)
+    X = FusionInput(
+        images,
+        table[list(columns)].reset_index(drop=True),
+        subjects=groups,
+        channel_names=tissues if tissue == "both" else None,
+    )
     return X, y, groups

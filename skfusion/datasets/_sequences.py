@@ -16,8 +16,10 @@ def sequence_paths(sequences, loader):
     every sequence has one file per patient."""
     names = list(sequences)
     if not names:
-        raise ValueError(f"{loader} got an empty dict of sequences; pass e.g. "
-                         "{'t1': t1_paths, 'flair': flair_paths}.")
+        raise ValueError(
+            f"{loader} got an empty dict of sequences; pass e.g. "
+            "{'t1': t1_paths, 'flair': flair_paths}."
+        )
     bad = [n for n in names if not (isinstance(n, str) and n.strip())]
     if bad:
         raise ValueError(f"{loader}: sequence names must be non-empty strings; got {bad}.")
@@ -26,15 +28,23 @@ def sequence_paths(sequences, loader):
         paths = sequences[name]
         paths = [paths] if isinstance(paths, str) else [str(p) for p in paths]
         lists.append(paths)
-    absent = [f"{name}: {path}" for name, paths in zip(names, lists) for path in paths
-              if not os.path.isfile(path)]
+    absent = [
+        f"{name}: {path}"
+        for name, paths in zip(names, lists)
+        for path in paths
+        if not os.path.isfile(path)
+    ]
     if absent:
-        raise FileNotFoundError(f"{loader}: {len(absent)} sequence file(s) do not exist "
-                                f"({', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}).")
+        raise FileNotFoundError(
+            f"{loader}: {len(absent)} sequence file(s) do not exist "
+            f"({', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})."
+        )
     lengths = {name: len(paths) for name, paths in zip(names, lists)}
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"{loader}: every sequence needs one file per patient, in the same "
-                         f"patient order; got {lengths} files.")
+        raise ValueError(
+            f"{loader}: every sequence needs one file per patient, in the same "
+            f"patient order; got {lengths} files."
+        )
     return names, lists
 
 
@@ -51,8 +61,9 @@ def check_grids(names, lists, volume=None):
             if reference is None:
                 reference = (name, shape, image.affine)
                 continue
-            same = shape == reference[1] and np.allclose(image.affine, reference[2],
-                                                         atol=AFFINE_TOLERANCE)
+            same = shape == reference[1] and np.allclose(
+                image.affine, reference[2], atol=AFFINE_TOLERANCE
+            )
             if not same:
                 raise ValueError(
                     f"patient {patient}: sequence {name!r} ({path}, shape {shape}) is not on "
@@ -61,19 +72,24 @@ def check_grids(names, lists, volume=None):
                     f"{np.round(image.affine, 3).tolist()}). Sequences become channels of "
                     "one image only when co-registered on one grid: resample them to a "
                     "reference first (e.g. nilearn.image.resample_to_img, ANTs or FSL "
-                    "FLIRT), then save and load them again.")
+                    "FLIRT), then save and load them again."
+                )
 
 
 def load_sequences(loader, sequences, read, *, lazy, missing="raise"):
     """Read each sequence with ``read(paths)`` and stack them on axis 1 (the channels)."""
     where = f"{loader}(dict of sequences)"
     if lazy:
-        raise ValueError(f"{where}: lazy=True reads one sequence per patient for now; read "
-                         "several sequences eagerly (lazy=False), or one sequence lazily.")
+        raise ValueError(
+            f"{where}: lazy=True reads one sequence per patient for now; read "
+            "several sequences eagerly (lazy=False), or one sequence lazily."
+        )
     if missing != "raise":
-        raise ValueError(f"{where}: missing={missing!r} is not supported with several "
-                         "sequences yet (a patient could lack one sequence only); drop "
-                         "patients without every sequence first.")
+        raise ValueError(
+            f"{where}: missing={missing!r} is not supported with several "
+            "sequences yet (a patient could lack one sequence only); drop "
+            "patients without every sequence first."
+        )
     names, lists = sequence_paths(sequences, loader)
     check_grids(names, lists)
     arrays = [read(paths) for paths in lists]

@@ -8,8 +8,12 @@ import numpy as np
 #: The judged external site, fixed before any measurement (issue 25): intensity x1.3,
 #: noise x2, resolution x0.75, prevalence of the positive group 0.3.
 EXTERNAL_SITE = {"intensity": 1.3, "noise": 2.0, "resolution": 0.75, "prevalence": 0.3}
-_BOUNDS = {"intensity": (0.2, 5.0), "noise": (0.0, 20.0), "resolution": (0.1, 1.0),
-           "prevalence": (0.01, 0.99)}
+_BOUNDS = {
+    "intensity": (0.2, 5.0),
+    "noise": (0.0, 20.0),
+    "resolution": (0.1, 1.0),
+    "prevalence": (0.01, 0.99),
+}
 _SAME = {"intensity": 1.0, "noise": 1.0, "resolution": 1.0, "prevalence": None}
 
 
@@ -22,24 +26,30 @@ def check_site(site, labels):
         return None
     if isinstance(site, str):
         if site != "external":
-            raise ValueError(f"site={site!r}; expected None, 'external' or a dict of shifts "
-                             f"with keys among {sorted(_BOUNDS)}.")
+            raise ValueError(
+                f"site={site!r}; expected None, 'external' or a dict of shifts "
+                f"with keys among {sorted(_BOUNDS)}."
+            )
         site = EXTERNAL_SITE
     unknown = sorted(set(map(str, site)) - set(_BOUNDS))
     if unknown:
-        raise ValueError(f"site has unknown shift(s) {unknown}; expected keys among "
-                         f"{sorted(_BOUNDS)}, e.g. {EXTERNAL_SITE}.")
+        raise ValueError(
+            f"site has unknown shift(s) {unknown}; expected keys among "
+            f"{sorted(_BOUNDS)}, e.g. {EXTERNAL_SITE}."
+        )
     shifts = dict(_SAME)
     for name, value in site.items():
         low, high = _BOUNDS[name]
         if isinstance(value, bool) or not isinstance(value, Real) or not low <= value <= high:
-            raise ValueError(f"site[{name!r}]={value!r}; expected a number from {low:g} to "
-                             f"{high:g}.")
+            raise ValueError(
+                f"site[{name!r}]={value!r}; expected a number from {low:g} to {high:g}."
+            )
         shifts[name] = float(value)
     if shifts["prevalence"] is not None and len(labels) != 2:
         raise ValueError(
             f"site['prevalence'] sets the share of the second group of a two-group task; this "
-            f"task has the groups {list(labels)}. Leave 'prevalence' out of site.")
+            f"task has the groups {list(labels)}. Leave 'prevalence' out of site."
+        )
     return shifts
 
 
@@ -63,6 +73,7 @@ def lower_resolution(images, factor):
     out = np.empty_like(images)
     for index, image in enumerate(images):
         small = zoom(image, coarse / size, order=1, grid_mode=True, mode="nearest")
-        out[index] = zoom(small, size / small.shape[-1], order=1, grid_mode=True,
-                          mode="nearest")[:size, :size]
+        out[index] = zoom(small, size / small.shape[-1], order=1, grid_mode=True, mode="nearest")[
+            :size, :size
+        ]
     return out

@@ -1,11 +1,12 @@
 """A small generated image + clinical classification problem in which each modality carries
 information the other lacks."""
 
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
-from numbers import Integral, Real
 
 from .._input import FusionInput
 

@@ -44,9 +44,22 @@ def id_like_columns(table):
     return found
 
 
-def load_table_cohort(table, *, image_column, target=None, id_column=None, root=None,
-                      size=None, color="gray", normalize=None, lazy=False, slices=1,
-                      plane="coronal", missing="raise", keep_id_like=()):
+def load_table_cohort(
+    table,
+    *,
+    image_column,
+    target=None,
+    id_column=None,
+    root=None,
+    size=None,
+    color="gray",
+    normalize=None,
+    lazy=False,
+    slices=1,
+    plane="coronal",
+    missing="raise",
+    keep_id_like=(),
+):
     """A table with one image file per row (MIMIC-CXR-JPG, CheXpert, ISIC style) as ``(X, y,
     groups)`` in one call.
 
@@ -107,27 +120,36 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
         table = pd.read_csv(table_path, sep=separator)
         root = table_path.parent if root is None else root
     elif not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame or a CSV/TSV file path; got "
-                        f"{type(table).__name__}.")
+        raise TypeError(
+            f"table must be a pandas DataFrame or a CSV/TSV file path; got {type(table).__name__}."
+        )
     _check_options(color, normalize)
     if len(table) == 0:
-        raise ValueError(f"the table has no rows (columns {list(table.columns)}); pass a "
-                         "table with one row per image file.")
+        raise ValueError(
+            f"the table has no rows (columns {list(table.columns)}); pass a "
+            "table with one row per image file."
+        )
     named = {"image_column": image_column, "target": target, "id_column": id_column}
     for argument, column in named.items():
         if column is not None and column not in table.columns:
-            raise ValueError(f"{argument}={column!r} is not a column of the table; its "
-                             f"columns are {list(table.columns)}.")
+            raise ValueError(
+                f"{argument}={column!r} is not a column of the table; its "
+                f"columns are {list(table.columns)}."
+            )
     if target is not None and table[target].isna().any():
         rows = np.flatnonzero(table[target].isna().to_numpy())
-        raise ValueError(f"target={target!r} is empty in {len(rows)} row(s) "
-                         f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; every row "
-                         "needs a label. Drop those rows (table.dropna(subset=[target])) or "
-                         "fill them.")
+        raise ValueError(
+            f"target={target!r} is empty in {len(rows)} row(s) "
+            f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; every row "
+            "needs a label. Drop those rows (table.dropna(subset=[target])) or "
+            "fill them."
+        )
     unknown = [c for c in keep_id_like if c not in table.columns]
     if isinstance(keep_id_like, str) or unknown:
-        raise ValueError(f"keep_id_like={keep_id_like!r}: expected a list of the table's "
-                         f"columns {list(table.columns)}.")
+        raise ValueError(
+            f"keep_id_like={keep_id_like!r}: expected a list of the table's "
+            f"columns {list(table.columns)}."
+        )
     named_columns = {image_column, target, id_column, *keep_id_like}
     ids = [c for c in id_like_columns(table) if c not in named_columns]
     if ids:
@@ -137,43 +159,51 @@ def load_table_cohort(table, *, image_column, target=None, id_column=None, root=
             "sorted by diagnosis or site leaks the label. Pass id_column="
             f"{ids[0]!r} if it identifies the patient (command line: --id-column "
             f"{ids[0]}), drop the column, or pass keep_id_like={ids!r} to use it as a "
-            f"clinical value (command line: --keep-column {ids[0]}).")
+            f"clinical value (command line: --keep-column {ids[0]})."
+        )
     root = pathlib.Path(os.getcwd() if root is None else root)
     relative = table[image_column]
     if relative.isna().any():
         rows = np.flatnonzero(relative.isna().to_numpy())[:10].tolist()
-        raise ValueError(f"{image_column!r} is empty in rows {rows}; every row needs an image "
-                         "file (drop those rows, or fill them).")
+        raise ValueError(
+            f"{image_column!r} is empty in rows {rows}; every row needs an image "
+            "file (drop those rows, or fill them)."
+        )
     paths = [str(p) if os.path.isabs(str(p)) else str(root / str(p)) for p in relative]
     try:
         found = _check_files(paths, missing, argument="image_column")
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{exc} Check image_column={image_column!r} and "
-                                f"root={str(root)!r}.") from None
+        raise FileNotFoundError(
+            f"{exc} Check image_column={image_column!r} and root={str(root)!r}."
+        ) from None
     nifti = [p.lower().endswith((".nii", ".nii.gz")) for p in paths]
     layout = None
     if all(nifti):
         here = paths if found is None else [p for p, f in zip(paths, found) if f]
-        images, layout = _nifti_rows(here, slices, plane, size, normalize,
-                                     lazy and found is None)
+        images, layout = _nifti_rows(here, slices, plane, size, normalize, lazy and found is None)
         if found is not None:  # placeholders (never read) in the rows without a file
             full = np.zeros((len(paths), *images.shape[1:]), dtype=np.float32)
             full[found] = np.asarray(images)
             images = full
     elif any(nifti):
-        raise ValueError(f"{image_column!r} mixes NIfTI volumes and 2-D image files; one "
-                         "table holds one kind (split it in two).")
+        raise ValueError(
+            f"{image_column!r} mixes NIfTI volumes and 2-D image files; one "
+            "table holds one kind (split it in two)."
+        )
     else:
-        images = load_images(paths, size=size, color=color, normalize=normalize, lazy=lazy,
-                             missing=missing)
-    groups = (np.arange(len(table)) if id_column is None
-              else table[id_column].to_numpy())
+        images = load_images(
+            paths, size=size, color=color, normalize=normalize, lazy=lazy, missing=missing
+        )
+    groups = np.arange(len(table)) if id_column is None else table[id_column].to_numpy()
     dropped = [c for c in (image_column, target, id_column) if c is not None]
     clinical = table.drop(columns=dropped).reset_index(drop=True)
     y = None if target is None else table[target].to_numpy()
     present = None if found is None or not all(nifti) else {"images": found}
-    return (FusionInput(images, clinical, subjects=groups, layout=layout, present=present),
-            y, groups)
+    return (
+        FusionInput(images, clinical, subjects=groups, layout=layout, present=present),
+        y,
+        groups,
+    )
 
 
 def _nifti_rows(paths, slices, plane, size, normalize, lazy):
@@ -183,10 +213,13 @@ def _nifti_rows(paths, slices, plane, size, normalize, lazy):
     if not (isinstance(slices, (int, np.integer)) and slices >= 1):
         raise ValueError(f"slices={slices!r}: expected a whole number >= 1.")
     if lazy and slices > 1:
-        raise ValueError("lazy=True reads NIfTI rows one slice each (slices=1); for stacks of "
-                         "slices per row read eagerly, or use load_nifti_volumes(lazy=True).")
-    images, _ = load_nifti_slices(paths, plane=plane, slices=int(slices), size=size,
-                                  normalize=normalize, lazy=lazy)
+        raise ValueError(
+            "lazy=True reads NIfTI rows one slice each (slices=1); for stacks of "
+            "slices per row read eagerly, or use load_nifti_volumes(lazy=True)."
+        )
+    images, _ = load_nifti_slices(
+        paths, plane=plane, slices=int(slices), size=size, normalize=normalize, lazy=lazy
+    )
     if slices == 1:
         return images, None
     return images.reshape(len(paths), slices, *images.shape[1:]), "slices"

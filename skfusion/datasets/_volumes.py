@@ -23,8 +23,11 @@ def _check_size(size):
         return None
     if isinstance(size, Integral) and not isinstance(size, bool) and size > 0:
         return (int(size), int(size))
-    if (isinstance(size, (tuple, list)) and len(size) == 2
-            and all(isinstance(s, Integral) and s > 0 for s in size)):
+    if (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, Integral) and s > 0 for s in size)
+    ):
         return (int(size[0]), int(size[1]))
     raise ValueError(f"size must be a positive int, a pair (H, W) or None; got {size!r}.")
 
@@ -39,7 +42,8 @@ def check_declared_size(image, path):
         raise ValueError(
             f"{path!s} declares {voxels} voxels (shape {shape}), over the limit of {limit}; "
             "if the image is genuine, set the environment variable SKFUSION_MAX_VOXELS to a "
-            "larger number of voxels.")
+            "larger number of voxels."
+        )
     return voxels * np.dtype(image.get_data_dtype()).itemsize
 
 
@@ -57,7 +61,8 @@ def _read_gzip_checked(path, max_bytes):
             if total > max_bytes:
                 raise ValueError(
                     f"{path!s} decompresses to more than the {max_bytes} bytes its header "
-                    "declares; the file is damaged or not an image.")
+                    "declares; the file is damaged or not an image."
+                )
     return b"".join(chunks)
 
 
@@ -76,8 +81,11 @@ def _read_volume(nib, path, volume):
         if str(path).endswith(".gz"):
             # nibabel reads only the bytes it needs, so gzip's CRC (checked at the end of the
             # stream) would never be checked: a flipped byte would load as "finite" data.
-            offset = int(image.header["vox_offset"]) if isinstance(
-                image, (nib.Nifti1Image, nib.Nifti2Image)) else 2**20
+            offset = (
+                int(image.header["vox_offset"])
+                if isinstance(image, (nib.Nifti1Image, nib.Nifti2Image))
+                else 2**20
+            )
             raw = _read_gzip_checked(path, offset + declared + 2**20)
             if isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
                 image = type(image).from_bytes(raw)
@@ -88,10 +96,14 @@ def _read_volume(nib, path, volume):
             raise
         raise ValueError(
             f"could not read {path!s} as a NIfTI image (ValueError: {exc}); check that the "
-            "file is a complete .nii or .nii.gz.") from None
+            "file is a complete .nii or .nii.gz."
+        ) from None
     except Exception as exc:  # nibabel raises many types for damaged files
-        detail = "the gzip stream is damaged: " if isinstance(
-            exc, (gzip.BadGzipFile, zlib.error, EOFError)) else ""
+        detail = (
+            "the gzip stream is damaged: "
+            if isinstance(exc, (gzip.BadGzipFile, zlib.error, EOFError))
+            else ""
+        )
         raise ValueError(
             f"could not read {path!s} as a NIfTI image ({detail}{type(exc).__name__}: {exc}); "
             "check that the file is a complete .nii or .nii.gz."
@@ -127,8 +139,12 @@ def _volume_of(data, path, volume):
         )
     finite = np.isfinite(data)
     if not finite.all():
-        warnings.warn(f"{path!s} has {int(data.size - finite.sum())} NaN or infinite voxel(s); "
-                      "they are read as 0.", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{path!s} has {int(data.size - finite.sum())} NaN or infinite voxel(s); "
+            "they are read as 0.",
+            UserWarning,
+            stacklevel=2,
+        )
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
     return data
 

@@ -14,14 +14,30 @@ from .._base.cv import default_cv
 from .._base.fitting import fit_with_groups
 from .._input import as_fusion_input, subjects_of, warn_if_subjects_repeat
 from .._net.progress import progress
-from ..metrics import (aggregate_by_subject, calibration_report, diagnostic_report,
-                      infer_pos_label, plot_diagnostics, plot_reliability)
+from ..metrics import (
+    aggregate_by_subject,
+    calibration_report,
+    diagnostic_report,
+    infer_pos_label,
+    plot_diagnostics,
+    plot_reliability,
+)
 
 __all__ = ["cross_val_diagnostics", "external_validation", "subgroup_report"]
 
 
-def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
-                          output_dir=None, random_state=0, verbose=1):
+def cross_val_diagnostics(
+    estimator,
+    X,
+    y,
+    *,
+    groups=None,
+    cv=5,
+    pos_label=None,
+    output_dir=None,
+    random_state=0,
+    verbose=1,
+):
     """Cross-validate, then report ACC, sensitivity, specificity, PPV, NPV, balanced accuracy
     and AUC per fold, and save a ROC curve and confusion matrix per fold.
 
@@ -72,16 +88,17 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     y = np.asarray(y)
     groups = subjects_of(X, groups)
     if groups is None and isinstance(cv, int):
-        warn_if_subjects_repeat(X, getattr(X, "clinical", None),
-                                "cross_val_diagnostics' folds")
+        warn_if_subjects_repeat(X, getattr(X, "clinical", None), "cross_val_diagnostics' folds")
     cv = default_cv(cv, y, groups, random_state)
     labels = np.unique(y)
     binary = len(labels) == 2
     if pos_label is None and binary:
         pos_label = infer_pos_label(labels)
     elif pos_label is not None and binary and pos_label not in labels.tolist():
-        raise ValueError(f"pos_label={pos_label!r} is not one of the labels of y "
-                         f"{labels.tolist()}; pass one of them.")
+        raise ValueError(
+            f"pos_label={pos_label!r} is not one of the labels of y "
+            f"{labels.tolist()}; pass one of them."
+        )
     out = None if output_dir is None else pathlib.Path(output_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -90,89 +107,121 @@ def cross_val_diagnostics(estimator, X, y, *, groups=None, cv=5, pos_label=None,
     subject_rows, subject_parts = [], []
     splits = list(cv.split(np.zeros(len(y)), y, groups))
     fold_seconds = []
-    for fold, (train, test) in enumerate(progress(splits, verbose=verbose, desc="folds"),
-                                         start=1):
+    for fold, (train, test) in enumerate(progress(splits, verbose=verbose, desc="folds"), start=1):
         started = time.perf_counter()
-        model = fit_with_groups(clone(estimator), X[train], y[train],
-                                None if groups is None else np.asarray(groups)[train])
+        model = fit_with_groups(
+            clone(estimator),
+            X[train],
+            y[train],
+            None if groups is None else np.asarray(groups)[train],
+        )
         proba = model.predict_proba(X[test])
         pred = model.classes_[np.argmax(proba, axis=1)]
         score = proba[:, list(model.classes_).index(pos_label)] if binary else proba
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UndefinedMetricWarning)
-            report = diagnostic_report(y[test], pred, score,
-                                       pos_label=pos_label if binary else None,
-                                       n_bootstraps=0)
+            report = diagnostic_report(
+                y[test], pred, score, pos_label=pos_label if binary else None, n_bootstraps=0
+            )
         for warning in caught:  # name the fold
-            warnings.warn(f"fold {fold}: {warning.message}", UndefinedMetricWarning,
-                          stacklevel=2)
+            warnings.warn(f"fold {fold}: {warning.message}", UndefinedMetricWarning, stacklevel=2)
         rows.append({"fold": fold, **report["value"].to_dict()})
         if repeated:  # the same fold scored per subject: mean probabilities of its slices
             _, y_subject, proba_subject = aggregate_by_subject(
-                y[test], proba, np.asarray(groups)[test])
+                y[test], proba, np.asarray(groups)[test]
+            )
             pred_subject = model.classes_[np.argmax(proba_subject, axis=1)]
-            score_subject = (proba_subject[:, list(model.classes_).index(pos_label)]
-                             if binary else proba_subject)
+            score_subject = (
+                proba_subject[:, list(model.classes_).index(pos_label)] if binary else proba_subject
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UndefinedMetricWarning)
                 subject_report = diagnostic_report(
-                    y_subject, pred_subject, score_subject,
-                    pos_label=pos_label if binary else None, n_bootstraps=0)
+                    y_subject,
+                    pred_subject,
+                    score_subject,
+                    pos_label=pos_label if binary else None,
+                    n_bootstraps=0,
+                )
             subject_rows.append({"fold": fold, **subject_report["value"].to_dict()})
             subject_parts.append((y_subject, pred_subject, score_subject))
         if out is not None:
-            plot_diagnostics(y[test], pred, score if binary else None, pos_label=pos_label,
-                             path=out / f"fold_{fold}.png", title=f"fold {fold}")
+            plot_diagnostics(
+                y[test],
+                pred,
+                score if binary else None,
+                pos_label=pos_label,
+                path=out / f"fold_{fold}.png",
+                title=f"fold {fold}",
+            )
         pooled_true.append(y[test])
         pooled_pred.append(pred)
         pooled_score.append(score)
-        pooled_groups.append(np.asarray(groups)[test] if groups is not None
-                             else np.arange(len(y))[test])
+        pooled_groups.append(
+            np.asarray(groups)[test] if groups is not None else np.arange(len(y))[test]
+        )
         fold_seconds.append(time.perf_counter() - started)
         if verbose:  # the unit from the data: rows are patients unless subjects repeat
             left = np.mean(fold_seconds) * (len(splits) - fold)
             timing = f"{fold_seconds[-1]:.0f} s" + (f"; about {left:.0f} s left" if left else "")
-            for level, row in (("per image" if repeated else "per patient", rows[-1]),
-                               *((("per patient", subject_rows[-1]),) if repeated else ())):
+            for level, row in (
+                ("per image" if repeated else "per patient", rows[-1]),
+                *((("per patient", subject_rows[-1]),) if repeated else ()),
+            ):
                 metrics = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "fold")
-                print(f"  fold {fold}/{len(splits)} ({level}): {metrics} [{timing}]",
-                      flush=True)
+                print(f"  fold {fold}/{len(splits)} ({level}): {metrics} [{timing}]", flush=True)
     folds = pd.DataFrame(rows).set_index("fold")
     folds.attrs["fit_seconds"] = fold_seconds
     order = np.concatenate([test for _, test in splits])
     folds.attrs["out_of_fold"] = pd.DataFrame(
-        {"fold": np.repeat(np.arange(1, len(splits) + 1), [len(t) for _, t in splits]),
-         "subject": np.concatenate(pooled_groups), "y": np.concatenate(pooled_true),
-         "predicted": np.concatenate(pooled_pred),
-         **({"score": np.concatenate(pooled_score)} if binary else {})},
-        index=pd.Index(order, name="row")).sort_index()
+        {
+            "fold": np.repeat(np.arange(1, len(splits) + 1), [len(t) for _, t in splits]),
+            "subject": np.concatenate(pooled_groups),
+            "y": np.concatenate(pooled_true),
+            "predicted": np.concatenate(pooled_pred),
+            **({"score": np.concatenate(pooled_score)} if binary else {}),
+        },
+        index=pd.Index(order, name="row"),
+    ).sort_index()
     pooled = diagnostic_report(
-        np.concatenate(pooled_true), np.concatenate(pooled_pred),
-        np.concatenate(pooled_score), pos_label=pos_label if binary else None,
-        groups=np.concatenate(pooled_groups), random_state=random_state,
+        np.concatenate(pooled_true),
+        np.concatenate(pooled_pred),
+        np.concatenate(pooled_score),
+        pos_label=pos_label if binary else None,
+        groups=np.concatenate(pooled_groups),
+        random_state=random_state,
     )
     folds.attrs["pooled"] = pooled
     if binary:  # calibration of the pooled out-of-fold probabilities
         folds.attrs["calibration"] = calibration_report(
-            np.concatenate(pooled_true), np.concatenate(pooled_score), pos_label=pos_label,
-            groups=np.concatenate(pooled_groups), random_state=random_state)
+            np.concatenate(pooled_true),
+            np.concatenate(pooled_score),
+            pos_label=pos_label,
+            groups=np.concatenate(pooled_groups),
+            random_state=random_state,
+        )
     if repeated:
         folds.attrs["per_subject"] = pd.DataFrame(subject_rows).set_index("fold")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             folds.attrs["pooled_per_subject"] = diagnostic_report(
                 *(np.concatenate(part) for part in zip(*subject_parts)),
-                pos_label=pos_label if binary else None, random_state=random_state)
+                pos_label=pos_label if binary else None,
+                random_state=random_state,
+            )
     if out is not None:
         folds.to_csv(out / "folds.csv")
         pooled.to_csv(out / "pooled.csv")
         if binary:
             folds.attrs["calibration"].to_csv(out / "calibration.csv")
-            plot_reliability(np.concatenate(pooled_true), np.concatenate(pooled_score),
-                             pos_label=pos_label, path=out / "reliability.png",
-                             title="pooled out-of-fold probabilities")
+            plot_reliability(
+                np.concatenate(pooled_true),
+                np.concatenate(pooled_score),
+                pos_label=pos_label,
+                path=out / "reliability.png",
+                title="pooled out-of-fold probabilities",
+            )
     return folds
-
 
 
 def whole_fit_seconds(folds):
@@ -182,8 +231,19 @@ def whole_fit_seconds(folds):
     seconds = folds.attrs.get("fit_seconds") or []
     return float(np.mean(seconds) * len(seconds) / max(len(seconds) - 1, 1)) if seconds else 0.0
 
-def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_bootstraps=1000,
-                    confidence_level=0.95, random_state=0):
+
+def subgroup_report(
+    estimator,
+    X,
+    y,
+    *,
+    by,
+    pos_label=None,
+    groups=None,
+    n_bootstraps=1000,
+    confidence_level=0.95,
+    random_state=0,
+):
     """Discrimination, calibration and prevalence of a fitted binary classifier in each
     subgroup (sex, age band, site...), with subject-bootstrap intervals.
 
@@ -223,21 +283,26 @@ def subgroup_report(estimator, X, y, *, by, pos_label=None, groups=None, n_boots
         where it holds one class) is NaN, with an ``UndefinedMetricWarning``.
     """
     X = as_fusion_input(X)
-    y, score, predicted, subjects, pos_label = _scored(estimator, X, y, pos_label, groups,
-                                                       "subgroup_report")
+    y, score, predicted, subjects, pos_label = _scored(
+        estimator, X, y, pos_label, groups, "subgroup_report"
+    )
     if isinstance(by, str):
         if X.clinical is None or by not in getattr(X.clinical, "columns", ()):
             columns = list(getattr(X.clinical, "columns", []))
-            raise ValueError(f"by={by!r} is not a column of X's clinical table (columns: "
-                             f"{columns}); pass a column name or one value per sample.")
+            raise ValueError(
+                f"by={by!r} is not a column of X's clinical table (columns: "
+                f"{columns}); pass a column name or one value per sample."
+            )
         values = X.clinical[by].to_numpy()
     else:
         values = np.asarray(by)
     if values.shape != (len(y),):
-        raise ValueError(f"by must give one subgroup per sample ({len(y)}); got shape "
-                         f"{values.shape}.")
-    options = dict(n_bootstraps=n_bootstraps, confidence_level=confidence_level,
-                   random_state=random_state)
+        raise ValueError(
+            f"by must give one subgroup per sample ({len(y)}); got shape {values.shape}."
+        )
+    options = dict(
+        n_bootstraps=n_bootstraps, confidence_level=confidence_level, random_state=random_state
+    )
     return subgroup_rows(y, predicted, score, subjects, values, pos_label, options)
 
 
@@ -248,14 +313,24 @@ def subgroup_rows(y, predicted, score, subjects, values, pos_label, options):
     parts = {}
     for value in pd.unique(values):
         rows = np.flatnonzero(values == value)
-        parts[value] = _binary_report(y[rows], predicted[rows], score[rows], subjects[rows],
-                                      pos_label, options)
+        parts[value] = _binary_report(
+            y[rows], predicted[rows], score[rows], subjects[rows], pos_label, options
+        )
     return pd.concat(parts, names=["subgroup", "metric"])
 
 
-def external_validation(estimator, X_external, y_external, *, pos_label=None, groups=None,
-                        recalibrate=False, n_bootstraps=1000, confidence_level=0.95,
-                        random_state=0):
+def external_validation(
+    estimator,
+    X_external,
+    y_external,
+    *,
+    pos_label=None,
+    groups=None,
+    recalibrate=False,
+    n_bootstraps=1000,
+    confidence_level=0.95,
+    random_state=0,
+):
     """A fitted binary classifier on a second cohort (another site, scanner or period):
     discrimination, calibration and prevalence, with subject-bootstrap intervals.
 
@@ -300,10 +375,12 @@ def external_validation(estimator, X_external, y_external, *, pos_label=None, gr
     from scipy.special import expit, logit
 
     X = as_fusion_input(X_external)
-    y, score, predicted, subjects, pos_label = _scored(estimator, X, y_external, pos_label,
-                                                       groups, "external_validation")
-    options = dict(n_bootstraps=n_bootstraps, confidence_level=confidence_level,
-                   random_state=random_state)
+    y, score, predicted, subjects, pos_label = _scored(
+        estimator, X, y_external, pos_label, groups, "external_validation"
+    )
+    options = dict(
+        n_bootstraps=n_bootstraps, confidence_level=confidence_level, random_state=random_state
+    )
     parts = {"as fitted": _binary_report(y, predicted, score, subjects, pos_label, options)}
     shift = None
     if recalibrate:
@@ -313,8 +390,9 @@ def external_validation(estimator, X_external, y_external, *, pos_label=None, gr
         shifted = expit(logits + shift)
         negative = [c for c in estimator.classes_ if c != pos_label][0]
         relabelled = np.where(shifted >= 0.5, pos_label, negative).astype(y.dtype)
-        parts["recalibrated in the large"] = _binary_report(y, relabelled, shifted, subjects,
-                                                            pos_label, options)
+        parts["recalibrated in the large"] = _binary_report(
+            y, relabelled, shifted, subjects, pos_label, options
+        )
     report = pd.concat(parts, names=["model", "metric"])
     if shift is not None:
         report.attrs["logit_shift"] = shift
@@ -328,8 +406,10 @@ def binary_labels(X, y, who, hint=""):
         raise ValueError(f"{who}: y has {len(y)} labels but X has {len(X)} samples.")
     labels = np.unique(y)
     if len(labels) != 2:
-        raise ValueError(f"{who} is for binary tasks; y holds {len(labels)} "
-                         f"class(es) {labels.tolist()[:5]}.{hint}")
+        raise ValueError(
+            f"{who} is for binary tasks; y holds {len(labels)} "
+            f"class(es) {labels.tolist()[:5]}.{hint}"
+        )
     return y, labels
 
 
@@ -344,8 +424,10 @@ def _scored(estimator, X, y, pos_label, groups, who):
     proba = estimator.predict_proba(X)
     classes = list(estimator.classes_)
     if pos_label not in classes:
-        raise ValueError(f"pos_label={pos_label!r} is not among the classes {classes} the "
-                         "estimator was fitted on.")
+        raise ValueError(
+            f"pos_label={pos_label!r} is not among the classes {classes} the "
+            "estimator was fitted on."
+        )
     score = proba[:, classes.index(pos_label)]
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)].astype(y.dtype)
     return y, score, predicted, subjects, pos_label
@@ -353,9 +435,14 @@ def _scored(estimator, X, y, pos_label, groups, who):
 
 def _binary_report(y, predicted, score, subjects, pos_label, options):
     """The rows of one part of a report: counts, diagnostic metrics and calibration."""
-    counts = pd.DataFrame({"value": [len(y), float(np.mean(y == pos_label))],
-                           "ci_low": np.nan, "ci_high": np.nan}, index=["n", "Prevalence"])
-    return pd.concat([
-        counts,
-        diagnostic_report(y, predicted, score, pos_label=pos_label, groups=subjects, **options),
-        calibration_report(y, score, pos_label=pos_label, groups=subjects, **options)])
+    counts = pd.DataFrame(
+        {"value": [len(y), float(np.mean(y == pos_label))], "ci_low": np.nan, "ci_high": np.nan},
+        index=["n", "Prevalence"],
+    )
+    return pd.concat(
+        [
+            counts,
+            diagnostic_report(y, predicted, score, pos_label=pos_label, groups=subjects, **options),
+            calibration_report(y, score, pos_label=pos_label, groups=subjects, **options),
+        ]
+    )

@@ -11,32 +11,46 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
-from .._base.fitting import fit_with_groups
 from .._base.atomic import atomic_write
+from .._base.fitting import fit_with_groups
 from .._input import as_fusion_input, subjects_of
-from ._diagnostics import binary_labels, cross_val_diagnostics, subgroup_rows, whole_fit_seconds
 from ..metrics import infer_pos_label, plot_diagnostics, plot_reliability
 from . import _report_page as html
-from ._report_numbers import (conformal_coverage, data_summary, decision_curve, settings,
-                              versions)
+from ._diagnostics import binary_labels, cross_val_diagnostics, subgroup_rows, whole_fit_seconds
+from ._report_numbers import conformal_coverage, data_summary, decision_curve, settings, versions
 
-_SHOWN = ["n", "Prevalence", "AUC", "Sensitivity", "Specificity", "Calibration slope",
-          "Calibration intercept", "ECE", "Brier"]
+_SHOWN = [
+    "n",
+    "Prevalence",
+    "AUC",
+    "Sensitivity",
+    "Specificity",
+    "Calibration slope",
+    "Calibration intercept",
+    "ECE",
+    "Brier",
+]
 
 
 def _check(X, y, path, alpha, n_maps):
     path = pathlib.Path(path)
     if not path.parent.is_dir():
-        raise ValueError(f"model_report(path={str(path)!r}): the folder {str(path.parent)!r} "
-                         "does not exist; create it or pass a path in an existing folder.")
+        raise ValueError(
+            f"model_report(path={str(path)!r}): the folder {str(path.parent)!r} "
+            "does not exist; create it or pass a path in an existing folder."
+        )
     if path.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"model_report(path={str(path)!r}) writes an HTML page; give the "
-                         "path an .html suffix.")
-    y, labels = binary_labels(X, y, "model_report",
-                              " Report other tasks with cross_val_diagnostics.")
+        raise ValueError(
+            f"model_report(path={str(path)!r}) writes an HTML page; give the path an .html suffix."
+        )
+    y, labels = binary_labels(
+        X, y, "model_report", " Report other tasks with cross_val_diagnostics."
+    )
     if not 0 < alpha < 1:
-        raise ValueError(f"model_report(alpha={alpha!r}); expected the conformal miscoverage "
-                         "level, a number between 0 and 1 (e.g. 0.1 for 90% sets).")
+        raise ValueError(
+            f"model_report(alpha={alpha!r}); expected the conformal miscoverage "
+            "level, a number between 0 and 1 (e.g. 0.1 for 90% sets)."
+        )
     if isinstance(n_maps, bool) or not isinstance(n_maps, (int, np.integer)) or n_maps < 0:
         raise ValueError(f"model_report(n_maps={n_maps!r}); expected a whole number >= 0.")
     return path, y, labels
@@ -46,19 +60,24 @@ def _subgroup_values(X, by):
     if isinstance(by, str):
         columns = list(getattr(X.clinical, "columns", []))
         if by not in columns:
-            raise ValueError(f"model_report(by={by!r}) is not a column of X's clinical table "
-                             f"(columns: {columns}); pass a column name or one value per "
-                             "sample.")
+            raise ValueError(
+                f"model_report(by={by!r}) is not a column of X's clinical table "
+                f"(columns: {columns}); pass a column name or one value per "
+                "sample."
+            )
         return X.clinical[by].to_numpy()
     values = np.asarray(by, dtype=object)
     if values.shape != (len(X),):
-        raise ValueError(f"model_report(by=...) must give one subgroup per sample "
-                         f"({len(X)}); got shape {values.shape}.")
+        raise ValueError(
+            f"model_report(by=...) must give one subgroup per sample "
+            f"({len(X)}); got shape {values.shape}."
+        )
     return values
 
 
 def _wide(report):
     """(part, metric) rows -> one row per part: each metric as "value [low, high]"."""
+
     def cell(row):
         if np.isnan(row["ci_low"]):
             return f"{row['value']:.3f}" if row["value"] % 1 else f"{row['value']:.0f}"
@@ -105,19 +124,33 @@ def _maps(model, X, n_maps, title=str):
         images, maps = images[:, middle], maps[:, middle]
     with tempfile.TemporaryDirectory() as folder:
         figure = pathlib.Path(folder) / "maps.png"
-        plot_overlays(images, maps, path=figure, n=len(rows),
-                      titles=[title(r) for r in rows])
+        plot_overlays(images, maps, path=figure, n=len(rows), titles=[title(r) for r in rows])
         tag = html.png_tag(figure.read_bytes(), alt="Grad-CAM maps")
     return tag + html.note(
         "Grad-CAM of the predicted class (the last image stage with at least 2x2 "
         "positions), from the model fitted on every patient; top: the image, bottom: the "
         "map; each titled with the patient, the true label and the out-of-fold predicted "
         "probability of the positive class. Maps show where the network's evidence lies, not "
-        "a validated localisation.")
+        "a validated localisation."
+    )
 
 
-def model_report(estimator, X, y, *, path, pos_label=None, groups=None, cv=5, by=None,
-                 alpha=0.1, n_maps=4, n_bootstraps=1000, random_state=0, verbose=1):
+def model_report(
+    estimator,
+    X,
+    y,
+    *,
+    path,
+    pos_label=None,
+    groups=None,
+    cv=5,
+    by=None,
+    alpha=0.1,
+    n_maps=4,
+    n_bootstraps=1000,
+    random_state=0,
+    verbose=1,
+):
     """Cross-validate a binary classifier and write one self-contained HTML report.
 
     The page (no outside resources: it opens offline) holds what reporting guidelines for
@@ -175,19 +208,54 @@ def model_report(estimator, X, y, *, path, pos_label=None, groups=None, cv=5, by
     try:
         import matplotlib
     except ImportError as error:
-        raise ImportError("model_report draws its figures with matplotlib: "
-                          "pip install 'skfusion[docs]' (or matplotlib).") from error
+        raise ImportError(
+            "model_report draws its figures with matplotlib: "
+            "pip install 'skfusion[docs]' (or matplotlib)."
+        ) from error
     matplotlib.use("Agg")
-    folds = cross_val_diagnostics(estimator, X, y, groups=groups, cv=cv, pos_label=pos_label,
-                                  random_state=random_state, verbose=verbose)
-    return report_from_folds(estimator, X, y, folds, path=path, pos_label=pos_label,
-                             groups=groups, values=values, alpha=alpha, n_maps=n_maps,
-                             n_bootstraps=n_bootstraps, random_state=random_state,
-                             verbose=verbose)
+    folds = cross_val_diagnostics(
+        estimator,
+        X,
+        y,
+        groups=groups,
+        cv=cv,
+        pos_label=pos_label,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return report_from_folds(
+        estimator,
+        X,
+        y,
+        folds,
+        path=path,
+        pos_label=pos_label,
+        groups=groups,
+        values=values,
+        alpha=alpha,
+        n_maps=n_maps,
+        n_bootstraps=n_bootstraps,
+        random_state=random_state,
+        verbose=verbose,
+    )
 
 
-def report_from_folds(estimator, X, y, folds, *, path, pos_label, groups, values, alpha,
-                      n_maps, n_bootstraps, random_state, verbose):
+def report_from_folds(
+    estimator,
+    X,
+    y,
+    folds,
+    *,
+    path,
+    pos_label,
+    groups,
+    values,
+    alpha,
+    n_maps,
+    n_bootstraps,
+    random_state,
+    verbose,
+):
     """The report's page from a finished :func:`cross_val_diagnostics` (its out-of-fold
     predictions), then one fit on every patient for the maps. ``X``, ``y`` and ``path``
     as :func:`model_report` checked them; ``values`` the subgroup of each sample or None.
@@ -195,67 +263,109 @@ def report_from_folds(estimator, X, y, folds, *, path, pos_label, groups, values
     labels = np.unique(np.asarray(y))
     oof = folds.attrs["out_of_fold"]
     subjects = oof["subject"].to_numpy()
-    truth, predicted, score = (oof["y"].to_numpy(), oof["predicted"].to_numpy(),
-                               oof["score"].to_numpy())
-    options = dict(n_bootstraps=n_bootstraps, confidence_level=0.95,
-                   random_state=random_state)
+    truth, predicted, score = (
+        oof["y"].to_numpy(),
+        oof["predicted"].to_numpy(),
+        oof["score"].to_numpy(),
+    )
+    options = dict(n_bootstraps=n_bootstraps, confidence_level=0.95, random_state=random_state)
     sections = {}
     summary, columns = data_summary(X, y, subjects)
-    sections["data"] = html.table(summary) + (html.table(columns) if columns is not None
-                                              else html.note("No clinical table."))
-    everyone = subgroup_rows(truth, predicted, score, subjects, np.full(len(y), "all"),
-                             pos_label, options)
+    sections["data"] = html.table(summary) + (
+        html.table(columns) if columns is not None else html.note("No clinical table.")
+    )
+    everyone = subgroup_rows(
+        truth, predicted, score, subjects, np.full(len(y), "all"), pos_label, options
+    )
     sections["discrimination"] = (
-        html.table(_wide(everyone)) + html.table(folds)
-        + html.figure_png(plot_diagnostics(truth, predicted, score, pos_label=pos_label,
-                                           title="pooled out-of-fold predictions"))
-        + html.note(f"Out-of-fold predictions of {folds.shape[0]}-fold cross-validation "
-                    "(subjects kept whole); intervals: 95% subject bootstrap."))
+        html.table(_wide(everyone))
+        + html.table(folds)
+        + html.figure_png(
+            plot_diagnostics(
+                truth, predicted, score, pos_label=pos_label, title="pooled out-of-fold predictions"
+            )
+        )
+        + html.note(
+            f"Out-of-fold predictions of {folds.shape[0]}-fold cross-validation "
+            "(subjects kept whole); intervals: 95% subject bootstrap."
+        )
+    )
     sections["calibration"] = (
         html.table(folds.attrs["calibration"])
         + html.figure_png(plot_reliability(truth, score, pos_label=pos_label))
-        + html.note("Reliability of the pooled out-of-fold probabilities (15 equal-mass "
-                    "bins); a slope below 1 means overconfident probabilities."))
+        + html.note(
+            "Reliability of the pooled out-of-fold probabilities (15 equal-mass "
+            "bins); a slope below 1 means overconfident probabilities."
+        )
+    )
     curve = decision_curve(truth, score, pos_label)
-    sampled = curve[np.isin(np.round(curve["threshold"], 2), np.round(
-        np.arange(0.1, 0.91, 0.1), 2))].set_index("threshold")
+    sampled = curve[
+        np.isin(np.round(curve["threshold"], 2), np.round(np.arange(0.1, 0.91, 0.1), 2))
+    ].set_index("threshold")
     sections["decision-curve"] = (
-        html.figure_png(_decision_figure(curve)) + html.table(sampled)
-        + html.note("Net benefit of acting on the patients whose predicted probability "
-                    f"of {pos_label!r} reaches each threshold, against acting on all and "
-                    "on none (Vickers and Elkin, 2006)."))
+        html.figure_png(_decision_figure(curve))
+        + html.table(sampled)
+        + html.note(
+            "Net benefit of acting on the patients whose predicted probability "
+            f"of {pos_label!r} reaches each threshold, against acting on all and "
+            "on none (Vickers and Elkin, 2006)."
+        )
+    )
     subgroups = None
     if values is None:
-        sections["subgroups"] = html.note("No subgroups asked: pass by= (a clinical column "
-                                          "such as 'sex', or one value per sample).")
+        sections["subgroups"] = html.note(
+            "No subgroups asked: pass by= (a clinical column "
+            "such as 'sex', or one value per sample)."
+        )
     else:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # undefined metrics in small subgroups: NaN
-            subgroups = subgroup_rows(truth, predicted, score, subjects, values, pos_label,
-                                      options)
+            warnings.simplefilter("ignore")  # undefined metrics in small subgroups: NaN
+            subgroups = subgroup_rows(truth, predicted, score, subjects, values, pos_label, options)
         sections["subgroups"] = html.table(_wide(subgroups))
-    coverage = conformal_coverage(truth, score, subjects, labels, pos_label, alpha,
-                                  n_splits=50, seed=random_state)
+    coverage = conformal_coverage(
+        truth, score, subjects, labels, pos_label, alpha, n_splits=50, seed=random_state
+    )
     sections["conformal"] = html.table(coverage) + html.note(
         f"Split conformal prediction sets (LAC) at alpha={alpha:g} on the out-of-fold "
         "probabilities: half of the subjects calibrate, the other half measure coverage, "
         f"over 50 random halvings. The guarantee: coverage of at least {1 - alpha:.0%} on "
-        "average for exchangeable new subjects (not per subgroup, not at another site).")
+        "average for exchangeable new subjects (not per subgroup, not at another site)."
+    )
     if verbose and folds.attrs.get("fit_seconds"):
-        print(f"one fit on every patient for the maps: about {whole_fit_seconds(folds):.0f} s",
-              flush=True)
+        print(
+            f"one fit on every patient for the maps: about {whole_fit_seconds(folds):.0f} s",
+            flush=True,
+        )
     model = fit_with_groups(clone(estimator), X, y, subjects_of(X, groups))
-    sections["maps"] = _maps(model, X, n_maps, title=lambda r: (
-        f"{subjects[r]}: {truth[r]}\nP({pos_label}) {score[r]:.2f}"))
+    sections["maps"] = _maps(
+        model,
+        X,
+        n_maps,
+        title=lambda r: f"{subjects[r]}: {truth[r]}\nP({pos_label}) {score[r]:.2f}",
+    )
     sections["settings"] = html.table(settings(estimator))
     sections["versions"] = html.table(versions())
     title = f"Model report: {type(model).__name__}"
-    atomic_write(path, lambda stream: stream.write(html.page(
-        title, f"{len(y)} samples; positive class {pos_label!r}; "
-        f"{folds.shape[0]}-fold cross-validation, random_state={random_state}.",
-        sections).encode("utf-8")))
+    atomic_write(
+        path,
+        lambda stream: stream.write(
+            html.page(
+                title,
+                f"{len(y)} samples; positive class {pos_label!r}; "
+                f"{folds.shape[0]}-fold cross-validation, random_state={random_state}.",
+                sections,
+            ).encode("utf-8")
+        ),
+    )
     if verbose:
         print(f"model report written to {path}", flush=True)
-    return Bunch(path=path, model=model, folds=folds, discrimination=everyone,
-                 calibration=folds.attrs["calibration"], decision_curve=curve,
-                 subgroups=subgroups, conformal=coverage)
+    return Bunch(
+        path=path,
+        model=model,
+        folds=folds,
+        discrimination=everyone,
+        calibration=folds.attrs["calibration"],
+        decision_curve=curve,
+        subgroups=subgroups,
+        conformal=coverage,
+    )

@@ -19,10 +19,14 @@ def decision_curve(y, score, pos_label, thresholds=None):
     for t in thresholds:
         treated = score >= t
         odds = t / (1 - t)
-        rows.append({"threshold": t,
-                     "model": (np.sum(treated & events) - np.sum(treated & ~events) * odds) / n,
-                     "treat all": prevalence - (1 - prevalence) * odds,
-                     "treat none": 0.0})
+        rows.append(
+            {
+                "threshold": t,
+                "model": (np.sum(treated & events) - np.sum(treated & ~events) * odds) / n,
+                "treat all": prevalence - (1 - prevalence) * odds,
+                "treat none": 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -43,17 +47,23 @@ def conformal_coverage(y, score, subjects, classes, pos_label, alpha, n_splits, 
     rows = []
     for _ in range(n_splits):
         calibrate = np.isin(subjects, rng.permutation(unique)[: len(unique) // 2])
-        per_subject = pd.Series(nonconformity[calibrate]).groupby(
-            subjects[calibrate]).max().to_numpy()
+        per_subject = (
+            pd.Series(nonconformity[calibrate]).groupby(subjects[calibrate]).max().to_numpy()
+        )
         n = len(per_subject)
         level = min(1.0, np.ceil((n + 1) * (1 - alpha)) / n)
         quantile = np.quantile(per_subject, level, method="higher")
         held = ~calibrate
         sets = (1 - proba[held]) <= quantile
         covered = sets[np.arange(held.sum()), true_index[held]]
-        rows.append({"coverage": covered.mean(), "mean set size": sets.sum(axis=1).mean(),
-                     "empty sets": (sets.sum(axis=1) == 0).mean(),
-                     "both classes": (sets.sum(axis=1) == 2).mean()})
+        rows.append(
+            {
+                "coverage": covered.mean(),
+                "mean set size": sets.sum(axis=1).mean(),
+                "empty sets": (sets.sum(axis=1) == 0).mean(),
+                "both classes": (sets.sum(axis=1) == 2).mean(),
+            }
+        )
     table = pd.DataFrame(rows)
     summary = pd.DataFrame({"mean": table.mean(), "min": table.min(), "max": table.max()})
     summary.attrs.update(alpha=alpha, n_splits=n_splits, classes=order)
@@ -69,8 +79,9 @@ def data_summary(X, y, subjects):
     images = getattr(X, "images", None)
     if images is not None:
         shape = getattr(images, "shape", None)
-        rows["images"] = (f"{tuple(shape)}" if shape is not None
-                          else f"{len(images)} ({type(images).__name__})")
+        rows["images"] = (
+            f"{tuple(shape)}" if shape is not None else f"{len(images)} ({type(images).__name__})"
+        )
     present = getattr(X, "present", None) or {}
     for modality, mask in present.items():
         rows[f"patients without {modality}"] = int(np.sum(~np.asarray(mask, bool)))
@@ -81,20 +92,29 @@ def data_summary(X, y, subjects):
     columns = None
     if clinical is not None:
         frame = pd.DataFrame(clinical)
-        columns = pd.DataFrame({
-            "type": [str(t) for t in frame.dtypes],
-            "missing": [f"{share:.0%}" for share in frame.isna().mean()],
-            "distinct": frame.nunique().to_numpy()}, index=frame.columns.astype(str))
+        columns = pd.DataFrame(
+            {
+                "type": [str(t) for t in frame.dtypes],
+                "missing": [f"{share:.0%}" for share in frame.isna().mean()],
+                "distinct": frame.nunique().to_numpy(),
+            },
+            index=frame.columns.astype(str),
+        )
     return summary, columns
 
 
 def settings(estimator):
     """The estimator's parameters as text (steps of a pipeline each with their own)."""
     params = estimator.get_params(deep=True)
-    shown = {name: value for name, value in params.items()
-             if not hasattr(value, "get_params") or isinstance(value, type)}
-    return pd.DataFrame({"value": [_short(v) for v in shown.values()]},
-                        index=pd.Index(list(shown), name="parameter"))
+    shown = {
+        name: value
+        for name, value in params.items()
+        if not hasattr(value, "get_params") or isinstance(value, type)
+    }
+    return pd.DataFrame(
+        {"value": [_short(v) for v in shown.values()]},
+        index=pd.Index(list(shown), name="parameter"),
+    )
 
 
 def _short(value, limit=80):
@@ -110,9 +130,20 @@ def versions():
 
     from .._version import __version__
 
-    return pd.DataFrame({"version": pd.Series({
-        "skfusion": __version__, "torch": torch.__version__, "skorch": skorch.__version__,
-        "scikit-learn": sklearn.__version__, "numpy": np.__version__,
-        "pandas": pd.__version__, "python": platform.python_version(),
-        "platform": platform.platform(),
-        "CUDA": torch.version.cuda or "none"})})
+    return pd.DataFrame(
+        {
+            "version": pd.Series(
+                {
+                    "skfusion": __version__,
+                    "torch": torch.__version__,
+                    "skorch": skorch.__version__,
+                    "scikit-learn": sklearn.__version__,
+                    "numpy": np.__version__,
+                    "pandas": pd.__version__,
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "CUDA": torch.version.cuda or "none",
+                }
+            )
+        }
+    )

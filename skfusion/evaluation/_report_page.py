@@ -6,10 +6,17 @@ import html
 import io
 
 #: The page's sections, in order: (id, heading).
-SECTIONS = [("data", "Data"), ("discrimination", "Discrimination"),
-            ("calibration", "Calibration"), ("decision-curve", "Decision curve"),
-            ("subgroups", "Subgroups"), ("conformal", "Conformal prediction sets"),
-            ("maps", "Grad-CAM maps"), ("settings", "Settings"), ("versions", "Versions")]
+SECTIONS = [
+    ("data", "Data"),
+    ("discrimination", "Discrimination"),
+    ("calibration", "Calibration"),
+    ("decision-curve", "Decision curve"),
+    ("subgroups", "Subgroups"),
+    ("conformal", "Conformal prediction sets"),
+    ("maps", "Grad-CAM maps"),
+    ("settings", "Settings"),
+    ("versions", "Versions"),
+]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
@@ -51,8 +58,9 @@ def png_tag(data, alt="figure"):
 
 def table(frame, digits=3):
     """A DataFrame as an HTML table, numbers rounded, text escaped."""
-    return frame.to_html(float_format=lambda v: f"{v:.{digits}f}", na_rep="–",
-                         escape=True, border=0)
+    return frame.to_html(
+        float_format=lambda v: f"{v:.{digits}f}", na_rep="–", escape=True, border=0
+    )
 
 
 def note(text):
@@ -61,12 +69,14 @@ def note(text):
 
 def page(title, subtitle, sections):
     """The page: ``sections`` maps each id of :data:`SECTIONS` to its HTML body."""
-    navigation = " ".join(f'<a href="#{key}">{html.escape(name)}</a>'
-                          for key, name in SECTIONS)
+    navigation = " ".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name in SECTIONS)
     body = "\n".join(
         f'<section id="{key}"><h2>{html.escape(name)}</h2>\n{sections[key]}\n</section>'
-        for key, name in SECTIONS)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
-            f"<body><h1>{html.escape(title)}</h1>{note(subtitle)}<nav>{navigation}</nav>\n"
-            f"{body}\n<script>{_SCRIPT}</script></body></html>\n")
+        for key, name in SECTIONS
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f"<body><h1>{html.escape(title)}</h1>{note(subtitle)}<nav>{navigation}</nav>\n"
+        f"{body}\n<script>{_SCRIPT}</script></body></html>\n"
+    )

@@ -5,14 +5,24 @@ modalities, and Integrated Gradients of the clinical inputs."""
 
 import numpy as np
 import torch
+
 from .._base.explaining import _batches, _final_estimator, image_maps
-from .._net.maps import grad_cam_maps, image_encoder_of, saliency_maps
 from .._net.device import thread_forward_hook
+from .._net.maps import grad_cam_maps, image_encoder_of, saliency_maps
 from ._attributions import integrated_gradients, plot_importances
 from ._importance import permutation_importance
 
-__all__ = ["attention_maps", "grad_cam", "integrated_gradients", "localization_scores",
-           "logit_parts", "permutation_importance", "plot_importances", "plot_overlays", "saliency"]
+__all__ = [
+    "attention_maps",
+    "grad_cam",
+    "integrated_gradients",
+    "localization_scores",
+    "logit_parts",
+    "permutation_importance",
+    "plot_importances",
+    "plot_overlays",
+    "saliency",
+]
 
 
 def grad_cam(estimator, X, *, target=None, stage=None):
@@ -113,8 +123,12 @@ def logit_parts(estimator, X):
         shortcut = np.asarray(clinical, dtype=np.float64) @ weight.T + bias
     if "image_shortcut" in estimator.net_.linear_start:
         image_part = estimator._image_shortcut_outputs(X)
-    return {"total": total, "shortcut": shortcut, "image_shortcut": image_part,
-            "deep": total - shortcut - image_part}
+    return {
+        "total": total,
+        "shortcut": shortcut,
+        "image_shortcut": image_part,
+        "deep": total - shortcut - image_part,
+    }
 
 
 def attention_maps(estimator, X):
@@ -156,13 +170,14 @@ def attention_maps(estimator, X):
     def hook_on(name, submodule, group):
         def keep(module_, inputs, output):
             collected.setdefault(group, {}).setdefault(name, []).append(
-                output.detach().float().cpu())
+                output.detach().float().cpu()
+            )
+
         hooks.append(thread_forward_hook(submodule, keep))
 
     encoder, stacked = image_encoder_of(module)
     if stacked:
-        hook_on("slices", getattr(module, "inner", module).slice_weights_out,
-                "slice_attention")
+        hook_on("slices", getattr(module, "inner", module).slice_weights_out, "slice_attention")
     if encoder is not None:
         for s, stage in enumerate(encoder.stages, start=1):
             for b, block in enumerate(stage):
@@ -183,8 +198,7 @@ def attention_maps(estimator, X):
             sizes = None
             for _, x in _batches(estimator, X):
                 module(**x)
-                sizes = x["images"].shape[2:] if x["images"].dim() == 5 else \
-                    x["images"].shape[-2:]
+                sizes = x["images"].shape[2:] if x["images"].dim() == 5 else x["images"].shape[-2:]
     finally:
         for handle in hooks:
             handle.remove()
@@ -192,10 +206,15 @@ def attention_maps(estimator, X):
     for group, named in collected.items():
         arrays = {name: torch.cat(parts) for name, parts in named.items()}
         if group == "spatial_attention":
-            arrays = {name: torch.nn.functional.interpolate(
-                value, size=sizes, mode="trilinear" if value.dim() == 5 else "bilinear",
-                align_corners=False)[:, 0]
-                for name, value in arrays.items()}
+            arrays = {
+                name: torch.nn.functional.interpolate(
+                    value,
+                    size=sizes,
+                    mode="trilinear" if value.dim() == 5 else "bilinear",
+                    align_corners=False,
+                )[:, 0]
+                for name, value in arrays.items()
+            }
         if group == "gates":
             result[group] = arrays["gmu"].numpy()
             continue
@@ -240,9 +259,11 @@ def localization_scores(maps, masks, *, threshold=0.5, relative=True, per_sample
     maps = np.asarray(maps, dtype=float)
     masks = np.asarray(masks, dtype=bool)
     if maps.shape != masks.shape or maps.ndim not in (3, 4):
-        raise ValueError(f"maps and masks must both be (n, H, W), or (n, S, H, W) / "
-                         f"(n, D, H, W) for slice stacks and volumes; got {maps.shape} and "
-                         f"{masks.shape}.")
+        raise ValueError(
+            f"maps and masks must both be (n, H, W), or (n, S, H, W) / "
+            f"(n, D, H, W) for slice stacks and volumes; got {maps.shape} and "
+            f"{masks.shape}."
+        )
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1]; got {threshold}.")
     from scipy.ndimage import binary_dilation
@@ -262,13 +283,19 @@ def localization_scores(maps, masks, *, threshold=0.5, relative=True, per_sample
     def mean(values):
         return float(np.mean(values)) if values else float("nan")
 
-    scores = {"iou": mean(ious), "dice": mean(dices), "pointing_game": mean(hits),
-              "n_samples": len(ious)}
+    scores = {
+        "iou": mean(ious),
+        "dice": mean(dices),
+        "pointing_game": mean(hits),
+        "n_samples": len(ious),
+    }
     if per_sample:
         scores["samples"] = np.asarray(kept, dtype=int)
-        scores["per_sample"] = {"iou": np.asarray(ious, dtype=float),
-                                "dice": np.asarray(dices, dtype=float),
-                                "pointing_game": np.asarray(hits, dtype=float)}
+        scores["per_sample"] = {
+            "iou": np.asarray(ious, dtype=float),
+            "dice": np.asarray(dices, dtype=float),
+            "pointing_game": np.asarray(hits, dtype=float),
+        }
     return scores
 
 

@@ -66,7 +66,8 @@ def integrated_gradients(estimator, X, *, target=None, baseline="zeros", n_steps
     if not estimator._uses_clinical():
         raise ValueError(
             f"{estimator._describe_config()} does not read clinical values, so they have no "
-            "attribution; explain its images with grad_cam.")
+            "attribution; explain its images with grad_cam."
+        )
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 2:
         raise ValueError(f"n_steps must be an int of at least 2; got {n_steps!r}.")
     IntegratedGradients = _captum_integrated_gradients()
@@ -74,8 +75,11 @@ def integrated_gradients(estimator, X, *, target=None, baseline="zeros", n_steps
     target_index = _target_indices(estimator, target, len(X))
     batches = list(_batches(estimator, X))
     if isinstance(baseline, str) and baseline in ("zeros", "mean"):
-        reference = (np.zeros(len(names)) if baseline == "zeros" else np.concatenate(
-            [x["clinical"].cpu().numpy() for _, x in batches]).mean(axis=0))
+        reference = (
+            np.zeros(len(names))
+            if baseline == "zeros"
+            else np.concatenate([x["clinical"].cpu().numpy() for _, x in batches]).mean(axis=0)
+        )
     elif isinstance(baseline, str):
         raise ValueError(f"baseline must be 'zeros', 'mean' or an array; got {baseline!r}.")
     else:
@@ -83,7 +87,8 @@ def integrated_gradients(estimator, X, *, target=None, baseline="zeros", n_steps
         if reference.shape != (len(names),):
             raise ValueError(
                 f"baseline must have one value per encoded clinical input ({len(names)}: "
-                f"{names[:5]}...); got shape {reference.shape}.")
+                f"{names[:5]}...); got shape {reference.shape}."
+            )
     module = estimator.net_.module_
     module.eval()
     keys = None
@@ -104,20 +109,32 @@ def integrated_gradients(estimator, X, *, target=None, baseline="zeros", n_steps
                     chosen = forward(clinical, *others).argmax(dim=1)
             else:
                 chosen = torch.as_tensor(target_index[positions], device=clinical.device)
-            base = torch.as_tensor(reference, dtype=clinical.dtype,
-                                   device=clinical.device).expand_as(clinical)
+            base = torch.as_tensor(
+                reference, dtype=clinical.dtype, device=clinical.device
+            ).expand_as(clinical)
             values, delta = explainer.attribute(
-                clinical, baselines=base, target=chosen, additional_forward_args=others,
-                n_steps=n_steps, internal_batch_size=max(estimator.batch_size, 2),
-                return_convergence_delta=True)
+                clinical,
+                baselines=base,
+                target=chosen,
+                additional_forward_args=others,
+                n_steps=n_steps,
+                internal_batch_size=max(estimator.batch_size, 2),
+                return_convergence_delta=True,
+            )
         attributions.append(values.detach().cpu().double().numpy())
         deltas.append(delta.detach().cpu().double().numpy())
     attributions = np.concatenate(attributions)
     unique = list(dict.fromkeys(columns))
-    per_column = np.stack([attributions[:, [c == col for c in columns]].sum(axis=1)
-                           for col in unique], axis=1)
-    return Bunch(attributions=attributions, names=names, column_attributions=per_column,
-                 columns=unique, convergence_delta=np.concatenate(deltas))
+    per_column = np.stack(
+        [attributions[:, [c == col for c in columns]].sum(axis=1) for col in unique], axis=1
+    )
+    return Bunch(
+        attributions=attributions,
+        names=names,
+        column_attributions=per_column,
+        columns=unique,
+        convergence_delta=np.concatenate(deltas),
+    )
 
 
 def plot_importances(result, *, top=20, ax=None, path=None):
@@ -153,9 +170,11 @@ def plot_importances(result, *, top=20, ax=None, path=None):
         means, spreads = magnitude.mean(axis=0), magnitude.std(axis=0)
         names, label = list(result.columns), "mean |Integrated Gradients|"
     else:
-        raise ValueError("result must come from permutation_importance or "
-                         "integrated_gradients (a Bunch with importances_mean or "
-                         "column_attributions).")
+        raise ValueError(
+            "result must come from permutation_importance or "
+            "integrated_gradients (a Bunch with importances_mean or "
+            "column_attributions)."
+        )
     order = np.argsort(means)[::-1][:top][::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.35 * len(order) + 1.2))

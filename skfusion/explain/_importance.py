@@ -37,8 +37,7 @@ def _with_permuted(X, feature, source):
         images = _take(images, source)
     elif isinstance(feature, tuple):  # ("channel", c): one named channel of the images
         images = np.array(images, dtype=np.float32, copy=True)
-        images[:, feature[1]] = np.asarray(_take(X.images, source),
-                                           dtype=np.float32)[:, feature[1]]
+        images[:, feature[1]] = np.asarray(_take(X.images, source), dtype=np.float32)[:, feature[1]]
     elif feature == "text":
         text = _take(text, source)
     elif feature == "clinical":
@@ -53,8 +52,15 @@ def _with_permuted(X, feature, source):
         else:
             clinical = np.array(clinical, copy=True)
             clinical[:, feature] = np.asarray(X.clinical)[source, feature]
-    return FusionInput(images, clinical, text, subjects=X.subjects, layout=X.layout,
-                       present=X.present, channel_names=X.channel_names)
+    return FusionInput(
+        images,
+        clinical,
+        text,
+        subjects=X.subjects,
+        layout=X.layout,
+        present=X.present,
+        channel_names=X.channel_names,
+    )
 
 
 def _modality_source(X, feature, subjects, rng):
@@ -67,8 +73,9 @@ def _modality_source(X, feature, subjects, rng):
     rows = np.flatnonzero(mask)
     source = np.arange(len(X))
     if rows.size > 1:
-        source[rows] = rows[_source_rows(rows.size, None if subjects is None
-                                         else np.asarray(subjects)[rows], rng)]
+        source[rows] = rows[
+            _source_rows(rows.size, None if subjects is None else np.asarray(subjects)[rows], rng)
+        ]
     return source
 
 
@@ -81,8 +88,9 @@ def _column_names(clinical):
     return [f"x{j}" for j in range(width)]
 
 
-def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random_state=None,
-                           groups=None):
+def permutation_importance(
+    estimator, X, y, *, scoring=None, n_repeats=5, random_state=None, groups=None
+):
     """How much the score drops when one clinical column, or a whole modality, is shuffled.
 
     The model is not refitted: each feature is replaced by its values from other samples
@@ -142,16 +150,15 @@ def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random
     >>> float(result.importances_mean[result.names.index("clinical")])  # mode="image"
     0.0
     """
-    if (isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral)
-            or n_repeats < 1):
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive int; got {n_repeats!r}.")
     X = as_fusion_input(X)
     if groups is not None:
         groups = np.asarray(groups)
         if groups.shape != (len(X),):
             raise ValueError(
-                f"groups must have one subject id per sample ({len(X)}); got shape "
-                f"{groups.shape}.")
+                f"groups must have one subject id per sample ({len(X)}); got shape {groups.shape}."
+            )
     subjects = groups if groups is not None else X.subjects
     if len(X) < 2:
         raise ValueError(f"X has {len(X)} sample(s); permutation needs at least 2.")
@@ -176,14 +183,21 @@ def permutation_importance(estimator, X, y, *, scoring=None, n_repeats=5, random
     drops = {metric: np.empty((len(features), n_repeats)) for metric in baseline}
     for repeat in range(n_repeats):
         for position, feature in enumerate(features):
-            permuted = score(_with_permuted(X, feature,
-                                            _modality_source(X, feature, subjects, rng)))
+            permuted = score(
+                _with_permuted(X, feature, _modality_source(X, feature, subjects, rng))
+            )
             for metric, value in permuted.items():
                 drops[metric][position, repeat] = baseline[metric] - value
-    results = {metric: Bunch(importances=values, importances_mean=values.mean(axis=1),
-                             importances_std=values.std(axis=1), names=names,
-                             baseline_score=baseline[metric])
-               for metric, values in drops.items()}
+    results = {
+        metric: Bunch(
+            importances=values,
+            importances_mean=values.mean(axis=1),
+            importances_std=values.std(axis=1),
+            names=names,
+            baseline_score=baseline[metric],
+        )
+        for metric, values in drops.items()
+    }
     if isinstance(scoring, (list, tuple, set, dict)):
         return results
     return results["score"]

@@ -20,15 +20,18 @@ from sklearn.metrics import (
 )
 from sklearn.utils._param_validation import Interval, Options, validate_params
 
+from .._tasks.text_scores import bleu, rouge_l
 from ._binary import binary_values
 from ._bootstrap import bootstrap_report
-from ._calibration import (calibration_report, expected_calibration_error, plot_reliability,
-                           reliability_curve)
-from ._confusion import (_DEFINITIONS, npv_score, ppv_score, sensitivity_score,
-                         specificity_score)
+from ._calibration import (
+    calibration_report,
+    expected_calibration_error,
+    plot_reliability,
+    reliability_curve,
+)
+from ._confusion import _DEFINITIONS, npv_score, ppv_score, sensitivity_score, specificity_score
 from ._subject import aggregate_by_subject, infer_pos_label
 from ._survival import brier_score, concordance_index, integrated_brier_score
-from .._tasks.text_scores import bleu, rouge_l
 
 __all__ = [
     "aggregate_by_subject",
@@ -51,6 +54,7 @@ __all__ = [
     "rouge_l",
 ]
 
+
 @validate_params(
     {
         "y_true": ["array-like"],
@@ -64,8 +68,17 @@ __all__ = [
     },
     prefer_skip_nested_validation=True,
 )
-def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=None,
-                      n_bootstraps=1000, confidence_level=0.95, random_state=0):
+def diagnostic_report(
+    y_true,
+    y_pred,
+    y_score=None,
+    *,
+    pos_label=None,
+    groups=None,
+    n_bootstraps=1000,
+    confidence_level=0.95,
+    random_state=0,
+):
     """ACC, sensitivity, specificity, PPV, NPV, balanced accuracy and AUC with confidence
     intervals.
 
@@ -124,33 +137,48 @@ def diagnostic_report(y_true, y_pred, y_score=None, *, pos_label=None, groups=No
 
     if binary:
         if len(labels) == 2 and pos_label not in set(labels.tolist()):
-            raise ValueError(f"pos_label={pos_label!r} is not a label of y_true or y_pred "
-                             f"({labels.tolist()}); pass pos_label= the positive class.")
+            raise ValueError(
+                f"pos_label={pos_label!r} is not a label of y_true or y_pred "
+                f"({labels.tolist()}); pass pos_label= the positive class."
+            )
         truth, said = y_true == pos_label, y_pred == pos_label
         if scores is not None and scores.ndim == 2:
             scores = scores[:, -1]
 
     def compute(index):
         if binary:  # plain numpy: 1,000 resamples in well under a second
-            return binary_values(truth[index], said[index],
-                                 None if scores is None else scores[index])
+            return binary_values(
+                truth[index], said[index], None if scores is None else scores[index]
+            )
         t, p = y_true[index], y_pred[index]
         options = dict(labels=labels, average="macro")
         values = {"ACC": accuracy_score(t, p)}
-        for name, metric in (("Sensitivity", sensitivity_score),
-                             ("Specificity", specificity_score), ("PPV", ppv_score),
-                             ("NPV", npv_score)):
+        for name, metric in (
+            ("Sensitivity", sensitivity_score),
+            ("Specificity", specificity_score),
+            ("PPV", ppv_score),
+            ("NPV", npv_score),
+        ):
             values[name] = metric(t, p, zero_division=np.nan, **options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values["Balanced ACC"] = balanced_accuracy_score(t, p)
         if scores is not None:
-            values["AUC"] = (np.nan if len(np.unique(t)) < 2 else roc_auc_score(
-                t, scores[index], multi_class="ovr", labels=labels))
+            values["AUC"] = (
+                np.nan
+                if len(np.unique(t)) < 2
+                else roc_auc_score(t, scores[index], multi_class="ovr", labels=labels)
+            )
         return values
 
-    report = bootstrap_report(compute, len(y_true), groups=groups, n_bootstraps=n_bootstraps,
-                              confidence_level=confidence_level, random_state=random_state)
+    report = bootstrap_report(
+        compute,
+        len(y_true),
+        groups=groups,
+        n_bootstraps=n_bootstraps,
+        confidence_level=confidence_level,
+        random_state=random_state,
+    )
     _warn_undefined(report["value"].to_dict(), "diagnostic_report")
     return report
 
@@ -193,26 +221,36 @@ class _NaNWarning:
                 f"the model predicted one class) and scored {self.zero_division}; "
                 "np.mean over the splits is then NaN: use np.nanmean and report the number of "
                 "undefined splits, or pass diagnostic_scorers(zero_division=0).",
-                UndefinedMetricWarning, stacklevel=2)
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
             return self.zero_division
         return value
 
 
 def _warn_undefined(values, where):
     """Warn, naming the metric and the reason, for each NaN in a report's point values."""
-    reasons = {"Sensitivity": _DEFINITIONS["sensitivity"][1],
-               "Specificity": _DEFINITIONS["specificity"][1],
-               "PPV": _DEFINITIONS["ppv"][1], "NPV": _DEFINITIONS["npv"][1],
-               "AUC": "y_true holds one class"}
+    reasons = {
+        "Sensitivity": _DEFINITIONS["sensitivity"][1],
+        "Specificity": _DEFINITIONS["specificity"][1],
+        "PPV": _DEFINITIONS["ppv"][1],
+        "NPV": _DEFINITIONS["npv"][1],
+        "AUC": "y_true holds one class",
+    }
     for name, value in values.items():
         if isinstance(value, float) and np.isnan(value) and name in reasons:
-            warnings.warn(f"{where}: {name} is undefined ({reasons[name]}) and reported as "
-                          "NaN.", UndefinedMetricWarning, stacklevel=3)
+            warnings.warn(
+                f"{where}: {name} is undefined ({reasons[name]}) and reported as NaN.",
+                UndefinedMetricWarning,
+                stacklevel=3,
+            )
 
 
 @validate_params(
-    {"pos_label": [str, Integral, bool, np.bool_, None],
-     "zero_division": [Options(Real, {0.0, 1.0, np.nan})]},
+    {
+        "pos_label": [str, Integral, bool, np.bool_, None],
+        "zero_division": [Options(Real, {0.0, 1.0, np.nan})],
+    },
     prefer_skip_nested_validation=True,
 )
 def diagnostic_scorers(pos_label=None, zero_division=np.nan):
@@ -252,10 +290,15 @@ def diagnostic_scorers(pos_label=None, zero_division=np.nan):
         auc = _PositiveClassAUC(pos_label)
     scorers = {
         "accuracy": "accuracy",
-        **{name: make_scorer(_NaNWarning(name, metric, zero_division), **options)
-           for name, metric in (("sensitivity", sensitivity_score),
-                                ("specificity", specificity_score), ("ppv", ppv_score),
-                                ("npv", npv_score))},
+        **{
+            name: make_scorer(_NaNWarning(name, metric, zero_division), **options)
+            for name, metric in (
+                ("sensitivity", sensitivity_score),
+                ("specificity", specificity_score),
+                ("ppv", ppv_score),
+                ("npv", npv_score),
+            )
+        },
         "balanced_accuracy": "balanced_accuracy",
         "roc_auc": auc,
     }
@@ -297,12 +340,14 @@ def plot_diagnostics(y_true, y_pred, y_score=None, *, pos_label=None, path=None,
     with_roc = y_score is not None and len(labels) <= 2
     figure, axes = plt.subplots(1, 2 if with_roc else 1, figsize=(9 if with_roc else 4.5, 4))
     axes = np.atleast_1d(axes)
-    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, ax=axes[-1],
-                                            colorbar=False)
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=labels, ax=axes[-1], colorbar=False
+    )
     axes[-1].set_title("confusion matrix")
     if with_roc:
-        RocCurveDisplay.from_predictions(y_true, y_score, pos_label=pos_label, ax=axes[0],
-                                         plot_chance_level=True)
+        RocCurveDisplay.from_predictions(
+            y_true, y_score, pos_label=pos_label, ax=axes[0], plot_chance_level=True
+        )
         axes[0].set_title(f"ROC ({pos_label} positive)")
     if title:
         figure.suptitle(title)

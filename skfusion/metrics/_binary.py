@@ -35,9 +35,13 @@ def binary_values(truth, predicted, scores=None):
     def ratio(numerator, denominator):
         return numerator / denominator if denominator else np.nan
 
-    values = {"ACC": (tp + tn) / len(truth), "Sensitivity": ratio(tp, tp + fn),
-              "Specificity": ratio(tn, tn + fp), "PPV": ratio(tp, tp + fp),
-              "NPV": ratio(tn, tn + fn)}
+    values = {
+        "ACC": (tp + tn) / len(truth),
+        "Sensitivity": ratio(tp, tp + fn),
+        "Specificity": ratio(tn, tn + fp),
+        "PPV": ratio(tp, tp + fp),
+        "NPV": ratio(tn, tn + fn),
+    }
     recalls = [r for r in (values["Sensitivity"], values["Specificity"]) if not np.isnan(r)]
     values["Balanced ACC"] = float(np.mean(recalls))
     if scores is not None:

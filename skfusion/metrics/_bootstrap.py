@@ -8,8 +8,9 @@ from sklearn.utils import check_random_state
 __all__ = ["bootstrap_report"]
 
 
-def bootstrap_report(compute, n_samples, *, groups=None, n_bootstraps=1000,
-                     confidence_level=0.95, random_state=0):
+def bootstrap_report(
+    compute, n_samples, *, groups=None, n_bootstraps=1000, confidence_level=0.95, random_state=0
+):
     """``compute(index)`` (a dict of metric -> value for the samples at ``index``) on every
     sample, with intervals over ``n_bootstraps`` subject resamples (0: none).
 

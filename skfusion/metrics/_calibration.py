@@ -14,8 +14,12 @@ from sklearn.utils._param_validation import Interval, validate_params
 from ._bootstrap import bootstrap_report
 from ._subject import infer_pos_label
 
-__all__ = ["calibration_report", "expected_calibration_error", "plot_reliability",
-           "reliability_curve"]
+__all__ = [
+    "calibration_report",
+    "expected_calibration_error",
+    "plot_reliability",
+    "reliability_curve",
+]
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before their logit is taken.
 EPS = 1e-6
@@ -35,27 +39,32 @@ def _check(y_true, y_score, pos_label):
     if scores.ndim == 2 and scores.shape[1] == 2:
         raise ValueError(
             "y_score has two columns; pass the positive class's probability, e.g. "
-            "model.predict_proba(X)[:, list(model.classes_).index(pos_label)].")
+            "model.predict_proba(X)[:, list(model.classes_).index(pos_label)]."
+        )
     if scores.ndim != 1 or len(scores) != len(y_true) or len(y_true) == 0:
         raise ValueError(
             f"y_true and y_score must be 1-D of the same, non-zero length; got shapes "
-            f"{y_true.shape} and {scores.shape}.")
+            f"{y_true.shape} and {scores.shape}."
+        )
     if not np.isfinite(scores).all() or scores.min() < 0 or scores.max() > 1:
         raise ValueError(
             f"y_score must hold probabilities in [0, 1]; got values from {np.nanmin(scores):g} "
             f"to {np.nanmax(scores):g}{' and NaN' if np.isnan(scores).any() else ''}. Pass "
-            "predict_proba's column, not decision_function.")
+            "predict_proba's column, not decision_function."
+        )
     labels = np.unique(y_true)
     if len(labels) > 2:
         raise ValueError(
             f"calibration is reported for binary tasks; y_true has {len(labels)} classes. "
             "Report one class against the rest: y_true == label with that class's "
-            "probability.")
+            "probability."
+        )
     if pos_label is None:
         pos_label = infer_pos_label(labels)
     elif pos_label not in set(labels.tolist()) and len(labels) == 2:
-        raise ValueError(f"pos_label={pos_label!r} is not among the labels "
-                         f"{labels.tolist()} of y_true.")
+        raise ValueError(
+            f"pos_label={pos_label!r} is not among the labels {labels.tolist()} of y_true."
+        )
     return (y_true == pos_label).astype(float), scores
 
 
@@ -163,16 +172,20 @@ def _ece(events, scores, n_bins, debiased=False):
         spread = np.sqrt(rate * (1 - rate) / len(b))
         # E|gap + spread * Z|, Z standard normal: the plug-in's expected value were the
         # bin's observed rate the truth; twice the gap minus it removes the bias.
-        expected = abs(gap) if spread == 0 else (
-            spread * np.sqrt(2 / np.pi) * np.exp(-gap ** 2 / (2 * spread ** 2))
-            + gap * (1 - 2 * norm.cdf(-gap / spread)))
+        expected = (
+            abs(gap)
+            if spread == 0
+            else (
+                spread * np.sqrt(2 / np.pi) * np.exp(-(gap**2) / (2 * spread**2))
+                + gap * (1 - 2 * norm.cdf(-gap / spread))
+            )
+        )
         total += len(b) * (2 * abs(gap) - expected)
     return float(total / len(scores))
 
 
 @validate_params({**_PARAMS, "debiased": ["boolean"]}, prefer_skip_nested_validation=True)
-def expected_calibration_error(y_true, y_score, *, pos_label=None, n_bins=15,
-                               debiased=False):
+def expected_calibration_error(y_true, y_score, *, pos_label=None, n_bins=15, debiased=False):
     """Expected calibration error over equal-mass bins, plug-in or debiased.
 
     The plug-in estimate (``debiased=False``, the "ECE" of :func:`calibration_report`) is
@@ -221,13 +234,27 @@ def expected_calibration_error(y_true, y_score, *, pos_label=None, n_bins=15,
     return _ece(events, scores, n_bins, debiased)
 
 
-@validate_params({**_PARAMS, "groups": ["array-like", None],
-                  "n_bootstraps": [Interval(Integral, 0, None, closed="left")],
-                  "confidence_level": [Interval(Real, 0, 1, closed="neither")],
-                  "random_state": ["random_state"]},
-                 prefer_skip_nested_validation=True)
-def calibration_report(y_true, y_score, *, pos_label=None, n_bins=15, groups=None,
-                       n_bootstraps=1000, confidence_level=0.95, random_state=0):
+@validate_params(
+    {
+        **_PARAMS,
+        "groups": ["array-like", None],
+        "n_bootstraps": [Interval(Integral, 0, None, closed="left")],
+        "confidence_level": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def calibration_report(
+    y_true,
+    y_score,
+    *,
+    pos_label=None,
+    n_bins=15,
+    groups=None,
+    n_bootstraps=1000,
+    confidence_level=0.95,
+    random_state=0,
+):
     """Calibration slope and intercept, expected calibration error and Brier score, with
     subject-bootstrap intervals.
 
@@ -279,13 +306,22 @@ def calibration_report(y_true, y_score, *, pos_label=None, n_bins=15, groups=Non
     start = {}  # the whole sample's optimum starts Newton's method on each resample
     if events.min() != events.max():
         logits = logit(np.clip(scores, EPS, 1 - EPS))
-        start = {name: weights for name, weights in (
-            ("slope", _newton(events, logits, np.zeros(2))),
-            ("shift", _newton(events, logits, np.zeros(1)))) if np.isfinite(weights).all()}
+        start = {
+            name: weights
+            for name, weights in (
+                ("slope", _newton(events, logits, np.zeros(2))),
+                ("shift", _newton(events, logits, np.zeros(1))),
+            )
+            if np.isfinite(weights).all()
+        }
     report = bootstrap_report(
-        lambda index: _calibration(events[index], scores[index], n_bins, start), len(events),
-        groups=groups, n_bootstraps=n_bootstraps, confidence_level=confidence_level,
-        random_state=random_state)
+        lambda index: _calibration(events[index], scores[index], n_bins, start),
+        len(events),
+        groups=groups,
+        n_bootstraps=n_bootstraps,
+        confidence_level=confidence_level,
+        random_state=random_state,
+    )
     return report.loc[["Calibration slope", "Calibration intercept", "ECE", "Brier"]]
 
 
@@ -312,13 +348,17 @@ def reliability_curve(y_true, y_score, *, pos_label=None, n_bins=15):
     """
     events, scores = _check(y_true, y_score, pos_label)
     bins = _equal_mass_bins(scores, n_bins)
-    return (np.array([scores[b].mean() for b in bins]),
-            np.array([events[b].mean() for b in bins]), np.array([len(b) for b in bins]))
+    return (
+        np.array([scores[b].mean() for b in bins]),
+        np.array([events[b].mean() for b in bins]),
+        np.array([len(b) for b in bins]),
+    )
 
 
-@validate_params({**_PARAMS, "path": [str, os.PathLike, None],
-                  "title": [str, None]},
-                 prefer_skip_nested_validation=True)
+@validate_params(
+    {**_PARAMS, "path": [str, os.PathLike, None], "title": [str, None]},
+    prefer_skip_nested_validation=True,
+)
 def plot_reliability(y_true, y_score, *, pos_label=None, n_bins=15, path=None, title=None):
     """A reliability diagram (observed event rate against mean predicted probability per
     equal-mass bin, with the diagonal of perfect calibration and a histogram of the
@@ -349,17 +389,24 @@ def plot_reliability(y_true, y_score, *, pos_label=None, n_bins=15, path=None, t
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    predicted, observed, _ = reliability_curve(y_true, y_score, pos_label=pos_label,
-                                               n_bins=n_bins)
-    values = calibration_report(y_true, y_score, pos_label=pos_label, n_bins=n_bins,
-                                n_bootstraps=0)["value"]
+    predicted, observed, _ = reliability_curve(y_true, y_score, pos_label=pos_label, n_bins=n_bins)
+    values = calibration_report(
+        y_true, y_score, pos_label=pos_label, n_bins=n_bins, n_bootstraps=0
+    )["value"]
     _, scores = _check(y_true, y_score, pos_label)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True,
-                                         gridspec_kw={"height_ratios": [3, 1]})
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     top.plot([0, 1], [0, 1], "k:", lw=1, label="perfect calibration")
-    top.plot(predicted, observed, "o-",
-             label=(f"slope {values['Calibration slope']:.2f}, intercept "
-                    f"{values['Calibration intercept']:+.2f}, ECE {values['ECE']:.3f}"))
+    top.plot(
+        predicted,
+        observed,
+        "o-",
+        label=(
+            f"slope {values['Calibration slope']:.2f}, intercept "
+            f"{values['Calibration intercept']:+.2f}, ECE {values['ECE']:.3f}"
+        ),
+    )
     top.set_ylabel("observed event rate")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)

@@ -58,8 +58,9 @@ def _confusion_metric(name, y_true, y_pred, labels, pos_label, average, zero_div
     formula, reason = _DEFINITIONS[name]
     if average == "micro":
         numerator, denominator = formula(tp.sum(), fn.sum(), fp.sum(), tn.sum())
-        return _divide(np.array([numerator]), np.array([denominator]), zero_division, name,
-                       reason)[0]
+        return _divide(np.array([numerator]), np.array([denominator]), zero_division, name, reason)[
+            0
+        ]
     numerator, denominator = formula(tp, fn, fp, tn)
     scores = _divide(numerator, denominator, zero_division, name, reason)
     if average == "binary":
@@ -95,10 +96,8 @@ def _divide(numerator, denominator, zero_division, name, reason):
 
 def _metric(name, summary):
     @validate_params(_PARAMS, prefer_skip_nested_validation=True)
-    def metric(y_true, y_pred, *, labels=None, pos_label=1, average="binary",
-               zero_division="warn"):
-        return _confusion_metric(name, y_true, y_pred, labels, pos_label, average,
-                                 zero_division)
+    def metric(y_true, y_pred, *, labels=None, pos_label=1, average="binary", zero_division="warn"):
+        return _confusion_metric(name, y_true, y_pred, labels, pos_label, average, zero_division)
 
     metric.__name__ = f"{name}_score"
     metric.__qualname__ = metric.__name__
@@ -130,8 +129,8 @@ def _metric(name, summary):
 
 
 sensitivity_score = _metric(
-    "sensitivity", "Sensitivity (true positive rate, recall): TP / (TP + FN).")
-specificity_score = _metric(
-    "specificity", "Specificity (true negative rate): TN / (TN + FP).")
+    "sensitivity", "Sensitivity (true positive rate, recall): TP / (TP + FN)."
+)
+specificity_score = _metric("specificity", "Specificity (true negative rate): TN / (TN + FP).")
 ppv_score = _metric("ppv", "Positive predictive value (precision): TP / (TP + FP).")
 npv_score = _metric("npv", "Negative predictive value: TN / (TN + FN).")

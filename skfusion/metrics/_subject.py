@@ -37,8 +37,10 @@ def aggregate_by_subject(y_true, y_score, groups):
     y_score = np.asarray(y_score, dtype=np.float64)
     groups = np.asarray(groups)
     if not len(y_true) == len(y_score) == len(groups):
-        raise ValueError(f"y_true, y_score and groups must have one entry per sample; got "
-                         f"{len(y_true)}, {len(y_score)} and {len(groups)}.")
+        raise ValueError(
+            f"y_true, y_score and groups must have one entry per sample; got "
+            f"{len(y_true)}, {len(y_score)} and {len(groups)}."
+        )
     subjects, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
     order = np.argsort(first)
     counts = np.bincount(inverse)
@@ -47,11 +49,14 @@ def aggregate_by_subject(y_true, y_score, groups):
     np.add.at(sums, inverse, flat)
     means = (sums / counts[:, None])[order]
     labels = y_true[first][order]
-    mixed = [str(subjects[i]) for i in range(len(subjects))
-             if len(np.unique(y_true[inverse == i])) > 1]
+    mixed = [
+        str(subjects[i]) for i in range(len(subjects)) if len(np.unique(y_true[inverse == i])) > 1
+    ]
     if mixed:
-        raise ValueError(f"subjects {mixed[:5]} have samples with different labels; a "
-                         "subject-level score needs one label per subject.")
+        raise ValueError(
+            f"subjects {mixed[:5]} have samples with different labels; a "
+            "subject-level score needs one label per subject."
+        )
     return subjects[order], labels, means if y_score.ndim > 1 else means[:, 0]
 
 
@@ -83,4 +88,5 @@ def infer_pos_label(labels, argument="pos_label"):
     raise ValueError(
         f"the labels {sorted(map(str, as_set))} do not say which class is the condition; pass "
         f"{argument}= the positive class (e.g. {argument}={str(values[0])!r}). Only labels "
-        "{0, 1}, {-1, 1} or booleans are read as 1 / True without it.")
+        "{0, 1}, {-1, 1} or booleans are read as 1 / True without it."
+    )

@@ -4,8 +4,8 @@ time. Re-exported by :mod:`skfusion.metrics`."""
 
 import numpy as np
 
-from .._tasks.concordance import harrell_c
 from .._base.validation import check_survival_target
+from .._tasks.concordance import harrell_c
 
 __all__ = ["brier_score", "concordance_index", "integrated_brier_score"]
 
@@ -33,8 +33,9 @@ def concordance_index(y_true, risk):
     event, time = check_survival_target(y_true, n_samples=len(y_true), argument="y_true")
     risk = np.asarray(risk, dtype=np.float64)
     if risk.shape != time.shape:
-        raise ValueError(f"risk must have one value per sample ({len(time)}); got shape "
-                         f"{risk.shape}.")
+        raise ValueError(
+            f"risk must have one value per sample ({len(time)}); got shape {risk.shape}."
+        )
     return harrell_c(time, event, risk)
 
 
@@ -72,21 +73,25 @@ def brier_score(y_train, y_test, survival, times):
     -------
     times, scores : ndarrays of shape (n_times,)
     """
-    train_event, train_time = check_survival_target(y_train, n_samples=len(y_train),
-                                                    argument="y_train")
+    train_event, train_time = check_survival_target(
+        y_train, n_samples=len(y_train), argument="y_train"
+    )
     event, time = check_survival_target(y_test, n_samples=len(y_test), argument="y_test")
     times = np.asarray(times, dtype=np.float64)
     survival = np.asarray(survival, dtype=np.float64)
     if survival.shape != (len(time), len(times)):
-        raise ValueError(f"survival must have shape (n_samples, n_times) = "
-                         f"({len(time)}, {len(times)}); got {survival.shape}.")
+        raise ValueError(
+            f"survival must have shape (n_samples, n_times) = "
+            f"({len(time)}, {len(times)}); got {survival.shape}."
+        )
     g_times, g = _censoring_survival(train_time, train_event)
     g_event = np.clip(_g_at(g_times, g, time, left=True), 1e-12, None)  # G(T_i-)
     g_now = np.clip(_g_at(g_times, g, times, left=False), 1e-12, None)  # G(t)
     died = (time[:, None] <= times[None, :]) & event[:, None]
     alive = time[:, None] > times[None, :]
-    scores = (survival ** 2 * died / g_event[:, None]
-              + (1 - survival) ** 2 * alive / g_now[None, :]).mean(axis=0)
+    scores = (
+        survival**2 * died / g_event[:, None] + (1 - survival) ** 2 * alive / g_now[None, :]
+    ).mean(axis=0)
     return times, scores
 
 

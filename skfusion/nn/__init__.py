@@ -2,16 +2,16 @@
 
 from .clinical import ClinicalEncoder
 from .clinical_attention import MODES, ClinicalAttentionNet
-from .head import FusionHead
 from .gated_fusion import ClinicalSpatialAttention, GatedFusionNet, MultiHeadGMU
+from .head import FusionHead
 from .init import he_init_
 from .modulation import FeatureModulation
 from .modulation_net import FeatureModulationNet
 from .monai_augment import MonaiAugment
 from .rbca import ClinicalChannelAttention, RBCAFront, RBCAInner
 from .report_fusion import ReportFusionNet
-from .text import AttentionTextEncoder
 from .resnet import RESNET_SPECS, ResidualBlock, ResNet, ResNetSpec
+from .text import AttentionTextEncoder
 
 __all__ = [
     "AttentionTextEncoder",

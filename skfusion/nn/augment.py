@@ -23,8 +23,15 @@ from numbers import Real
 import torch
 from torch import nn
 
-__all__ = ["AUTO_POLICY", "FLIP_POLICY", "apply_policy", "augmentation_policy",
-           "drop_modalities", "policy_flips", "random_affine"]
+__all__ = [
+    "AUTO_POLICY",
+    "FLIP_POLICY",
+    "apply_policy",
+    "augmentation_policy",
+    "drop_modalities",
+    "policy_flips",
+    "random_affine",
+]
 
 #: The ranges of ``augment="auto"``, the default: every transform of :func:`random_affine`
 #: but the left-right flip, which would silently destroy any lateral target (the side of a
@@ -37,8 +44,9 @@ FLIP_POLICY = {**AUTO_POLICY, "flip": 0.5}
 _POLICY_BOUNDS = {"degrees": 180.0, "scale": 0.5, "shift": 0.5, "flip": 1.0, "gain": 0.9}
 
 
-def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, flip=0.5,
-                  gain=0.1, masks=None):
+def random_affine(
+    images, generator, *, degrees=8.0, scale=0.08, shift=0.06, flip=0.5, gain=0.1, masks=None
+):
     """Return a randomly transformed copy of ``images`` (``(n, C, H, W)``, or volumes
     ``(n, C, D, H, W)``).
 
@@ -63,30 +71,40 @@ def random_affine(images, generator, *, degrees=8.0, scale=0.08, shift=0.06, fli
     factor = 1.0 / uniform(1 - scale, 1 + scale)
     offset = uniform(-2 * shift, 2 * shift, (n, 3 if volume else 2))  # grid spans 2
     flip = 0.5 if flip is True else float(flip)
-    mirror = torch.where(torch.rand(n, generator=generator) < flip, -1.0, 1.0) if flip > 0 \
+    mirror = (
+        torch.where(torch.rand(n, generator=generator) < flip, -1.0, 1.0)
+        if flip > 0
         else torch.ones(n)
+    )
     gains = uniform(1 - gain, 1 + gain)
     cos, sin = torch.cos(angle) * factor, torch.sin(angle) * factor
     if volume:  # grid coordinates (x, y, z) = (W, H, D): rotate x-y, flip x, scale all
         zero = torch.zeros(n)
-        rows = [[cos * mirror, -sin, zero, offset[:, 0]],
-                [sin * mirror, cos, zero, offset[:, 1]],
-                [zero, zero, factor, offset[:, 2]]]
+        rows = [
+            [cos * mirror, -sin, zero, offset[:, 0]],
+            [sin * mirror, cos, zero, offset[:, 1]],
+            [zero, zero, factor, offset[:, 2]],
+        ]
     else:
         rows = [[cos * mirror, -sin, offset[:, 0]], [sin * mirror, cos, offset[:, 1]]]
     theta = torch.stack([torch.stack(row, dim=1) for row in rows], dim=1)
     theta = theta.to(device=images.device, dtype=images.dtype)
     grid = nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
-    out = nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="border",
-                                    align_corners=False)
+    out = nn.functional.grid_sample(
+        images, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
     gains = gains.to(device=images.device, dtype=images.dtype)
     out = out * gains.view(n, *([1] * (images.dim() - 1)))
     if masks is None:
         return out
     squeeze = masks.dim() < images.dim()
     moved = nn.functional.grid_sample(
-        (masks.unsqueeze(1) if squeeze else masks).to(grid.dtype), grid, mode="bilinear",
-        padding_mode="zeros", align_corners=False)
+        (masks.unsqueeze(1) if squeeze else masks).to(grid.dtype),
+        grid,
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     return out, moved[:, 0] if squeeze else moved
 
 
@@ -111,21 +129,29 @@ def augmentation_policy(augment, *, argument="augment"):
     if isinstance(augment, str):
         if augment == "auto":
             return dict(AUTO_POLICY)
-        raise ValueError(f"{argument}={augment!r} is not a policy; expected 'auto', True, "
-                         "False, a dict of ranges or a callable.")
+        raise ValueError(
+            f"{argument}={augment!r} is not a policy; expected 'auto', True, "
+            "False, a dict of ranges or a callable."
+        )
     if isinstance(augment, dict):
         unknown = sorted(set(map(str, augment)) - set(_POLICY_BOUNDS))
         if unknown:
-            raise ValueError(f"{argument} has unknown range(s) {unknown}; expected keys among "
-                             f"{sorted(_POLICY_BOUNDS)}, e.g. {AUTO_POLICY}.")
+            raise ValueError(
+                f"{argument} has unknown range(s) {unknown}; expected keys among "
+                f"{sorted(_POLICY_BOUNDS)}, e.g. {AUTO_POLICY}."
+            )
         policy = {name: 0.0 for name in _POLICY_BOUNDS}
         for name, value in augment.items():
-            if isinstance(value, bool) or not isinstance(value, Real) or not (
-                    0 <= float(value) <= _POLICY_BOUNDS[name]):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, Real)
+                or not (0 <= float(value) <= _POLICY_BOUNDS[name])
+            ):
                 raise ValueError(
                     f"{argument}[{name!r}]={value!r}; expected a number from 0 to "
-                    f"{_POLICY_BOUNDS[name]:g}" + (" (the probability of a left-right flip)."
-                                                    if name == "flip" else "."))
+                    f"{_POLICY_BOUNDS[name]:g}"
+                    + (" (the probability of a left-right flip)." if name == "flip" else ".")
+                )
             policy[name] = float(value)
         return policy
     if type(augment).__module__.split(".")[0] == "monai":
@@ -133,11 +159,14 @@ def augmentation_policy(augment, *, argument="augment"):
             f"{argument}={type(augment).__name__}(...) is a MONAI transform, which draws from "
             "its own random state, not from the network's generator: fits would not follow "
             f"random_state. Wrap it: {argument}=skfusion.nn.MonaiAugment(transform) reseeds "
-            "it from the generator for every image.")
+            "it from the generator for every image."
+        )
     if callable(augment):
         return augment
-    raise ValueError(f"{argument}={augment!r} is not a policy; expected 'auto', True, False, "
-                     "a dict of ranges or a callable.")
+    raise ValueError(
+        f"{argument}={augment!r} is not a policy; expected 'auto', True, False, "
+        "a dict of ranges or a callable."
+    )
 
 
 def policy_flips(policy):
@@ -156,34 +185,39 @@ def apply_policy(policy, images, generator, masks=None):
         return images if masks is None else (images, masks)
     if isinstance(policy, dict):
         return random_affine(images, generator, masks=masks, **policy)
-    out = policy(images, generator) if masks is None else policy(images, generator,
-                                                                 masks=masks)
+    out = policy(images, generator) if masks is None else policy(images, generator, masks=masks)
     moved = None
     if masks is not None:
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ValueError(
                 "augment (a callable) must return (images, masks) when it is given masks, so "
-                f"that masks move with their images; it returned {type(out).__name__}.")
+                f"that masks move with their images; it returned {type(out).__name__}."
+            )
         out, moved = out
     if not isinstance(out, torch.Tensor) or out.shape != images.shape:
         raise ValueError(
             f"augment (a callable) must return a tensor of the images' shape "
             f"{tuple(images.shape)}; it returned "
-            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}.")
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+        )
     if not out.is_floating_point() or out.device != images.device:
         raise ValueError(
             f"augment (a callable) must return floating-point images on {images.device} "
-            f"(it was given {images.dtype}); it returned {out.dtype} on {out.device}.")
+            f"(it was given {images.dtype}); it returned {out.dtype} on {out.device}."
+        )
     out = out.to(images.dtype)
     if not torch.isfinite(out).all():
         raise ValueError(
             "augment (a callable) returned images holding NaN or infinity; a transform must "
-            "keep every pixel finite (check divisions and the intensity range it assumes).")
+            "keep every pixel finite (check divisions and the intensity range it assumes)."
+        )
     if masks is None:
         return out
     if not isinstance(moved, torch.Tensor) or moved.shape != masks.shape:
-        raise ValueError(f"augment (a callable) must return masks of shape "
-                         f"{tuple(masks.shape)} beside the images.")
+        raise ValueError(
+            f"augment (a callable) must return masks of shape "
+            f"{tuple(masks.shape)} beside the images."
+        )
     return out, moved
 
 
@@ -206,16 +240,18 @@ def drop_modalities(inputs, probability, generator):
     dropped = torch.rand(n, generator=generator) < probability
     image_side = torch.rand(n, generator=generator) < 0.5
     had_image = inputs.get("image_present")
-    had_image = (torch.ones(n, dtype=torch.bool, device=device) if had_image is None
-                 else had_image.bool())
+    had_image = (
+        torch.ones(n, dtype=torch.bool, device=device) if had_image is None else had_image.bool()
+    )
     drop_image = (dropped & image_side).to(device)
     drop_other = (dropped & ~image_side).to(device) & had_image
     out = dict(inputs)
     out["image_present"] = had_image & ~drop_image
     if inputs.get("tokens") is not None:
         had_text = inputs.get("text_present")
-        had_text = (torch.ones(n, dtype=torch.bool, device=device) if had_text is None
-                    else had_text.bool())
+        had_text = (
+            torch.ones(n, dtype=torch.bool, device=device) if had_text is None else had_text.bool()
+        )
         out["text_present"] = had_text & ~drop_other
     clinical = inputs.get("clinical")
     if clinical is not None and clinical.numel():

@@ -91,9 +91,7 @@ class ClinicalAttentionNet(FusionHead):
         clinical_dim = resolve_clinical_dim(clinical_dim, backbone, base_width)
         use_image, use_clinical, use_attention = MODES[check_option("mode", mode, MODES)]
         self.mode = mode
-        self.clinical_encoder = (
-            ClinicalEncoder(n_clinical, clinical_dim) if use_clinical else None
-        )
+        self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim) if use_clinical else None
         self.image_encoder = (
             ResNet(
                 backbone,
@@ -110,15 +108,20 @@ class ClinicalAttentionNet(FusionHead):
             if use_image
             else None
         )
-        self.shortcut = (ClinicalShortcut(n_clinical, n_outputs)
-                         if clinical_shortcut and use_image and use_clinical else None)
+        self.shortcut = (
+            ClinicalShortcut(n_clinical, n_outputs)
+            if clinical_shortcut and use_image and use_clinical
+            else None
+        )
         n_features = (self.image_encoder.out_features if use_image else 0) + (
             clinical_dim if use_clinical else 0
         )
         self.head = nn.Linear(n_features, n_outputs)
-        self.missing_image = (StandIn(self.image_encoder.out_features,
-                                      n_clinical if use_clinical else 0)
-                              if use_image else None)
+        self.missing_image = (
+            StandIn(self.image_encoder.out_features, n_clinical if use_clinical else 0)
+            if use_image
+            else None
+        )
         he_init_(self)
 
     def forward_features(self, images, clinical, image_present=None):
@@ -132,10 +135,22 @@ class ClinicalAttentionNet(FusionHead):
         if self.clinical_encoder is not None:
             clinical_features = self.clinical_encoder(clinical)
         if self.image_encoder is not None:
-            stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0],
-                                    clinical if self.clinical_encoder is not None else None)
-            parts.append(encode_present(self.image_encoder, (images, clinical_features),
-                                        image_present, stand_in, self.training))
+            stand_in = stand_in_for(
+                self,
+                "missing_image",
+                image_present,
+                images.shape[0],
+                clinical if self.clinical_encoder is not None else None,
+            )
+            parts.append(
+                encode_present(
+                    self.image_encoder,
+                    (images, clinical_features),
+                    image_present,
+                    stand_in,
+                    self.training,
+                )
+            )
         if clinical_features is not None:
             parts.append(clinical_features)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)

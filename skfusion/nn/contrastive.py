@@ -26,8 +26,9 @@ __all__ = ["ContrastiveLoss", "ImageClinicalContrastiveNet", "corrupt_table"]
 
 
 def _projection(in_features, hidden, out_features):
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, out_features))
+    return nn.Sequential(
+        nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_features)
+    )
 
 
 class ImageClinicalContrastiveNet(nn.Module):
@@ -60,9 +61,21 @@ class ImageClinicalContrastiveNet(nn.Module):
         Accepted for the core's sake; a pretraining network has no shortcut.
     """
 
-    def __init__(self, n_outputs, n_clinical, in_channels=1, *, backbone="resnet18",
-                 base_width=16, spatial_dims=2, projection_dim=128, hidden_dim=256,
-                 temperature=0.1, per_slice=False, clinical_shortcut=False):
+    def __init__(
+        self,
+        n_outputs,
+        n_clinical,
+        in_channels=1,
+        *,
+        backbone="resnet18",
+        base_width=16,
+        spatial_dims=2,
+        projection_dim=128,
+        hidden_dim=256,
+        temperature=0.1,
+        per_slice=False,
+        clinical_shortcut=False,
+    ):
         super().__init__()
         check_positive_int("n_clinical", n_clinical)
         check_positive_int("projection_dim", projection_dim)
@@ -71,13 +84,23 @@ class ImageClinicalContrastiveNet(nn.Module):
             raise ValueError(f"temperature must be > 0; got {temperature!r}.")
         self.per_slice = bool(per_slice)
         self.temperature = float(temperature)
-        self.image_encoder = ResNet(backbone, in_channels=1 if per_slice else in_channels,
-                                    base_width=base_width, spatial_dims=spatial_dims)
-        self.image_projection = _projection(self.image_encoder.out_features, hidden_dim,
-                                            projection_dim)
+        self.image_encoder = ResNet(
+            backbone,
+            in_channels=1 if per_slice else in_channels,
+            base_width=base_width,
+            spatial_dims=spatial_dims,
+        )
+        self.image_projection = _projection(
+            self.image_encoder.out_features, hidden_dim, projection_dim
+        )
         self.clinical_encoder = nn.Sequential(
-            nn.Linear(n_clinical, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True))
+            nn.Linear(n_clinical, hidden_dim),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(inplace=True),
+        )
         self.clinical_projection = _projection(hidden_dim, hidden_dim, projection_dim)
 
     def image_features(self, images):
@@ -86,15 +109,17 @@ class ImageClinicalContrastiveNet(nn.Module):
             return self.image_encoder(images)
         n, slices = images.shape[:2]
         flat = images.reshape(n * slices, 1, *images.shape[2:])
-        return global_average(self.image_encoder.forward_features(flat)).reshape(
-            n, slices, -1).mean(dim=1)
+        return (
+            global_average(self.image_encoder.forward_features(flat))
+            .reshape(n, slices, -1)
+            .mean(dim=1)
+        )
 
     def embed(self, images, clinical):
         """The two L2-normalised embeddings ``(n, projection_dim)`` each."""
         image = self.image_projection(self.image_features(images))
         table = self.clinical_projection(self.clinical_encoder(clinical))
-        return (nn.functional.normalize(image, dim=1),
-                nn.functional.normalize(table, dim=1))
+        return (nn.functional.normalize(image, dim=1), nn.functional.normalize(table, dim=1))
 
     def forward(self, images, clinical, **unused):
         """Similarity logits ``(n, n)``: row i compares patient i's image with every row."""
@@ -121,8 +146,9 @@ class ContrastiveLoss(nn.Module):
     def forward(self, logits, target=None):
         pairs = torch.arange(logits.shape[0], device=logits.device)
         logits = logits.float()
-        return (self.lambda_ * nn.functional.cross_entropy(logits, pairs)
-                + (1 - self.lambda_) * nn.functional.cross_entropy(logits.T, pairs))
+        return self.lambda_ * nn.functional.cross_entropy(logits, pairs) + (
+            1 - self.lambda_
+        ) * nn.functional.cross_entropy(logits.T, pairs)
 
 
 def corrupt_table(clinical, rate, generator):

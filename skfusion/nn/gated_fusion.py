@@ -14,8 +14,8 @@ and the heads' outputs are concatenated. Arevalo et al.'s classic GMU is ``gate=
 import torch
 from torch import nn
 
-from ._dims import CONV, check_spatial_dims, global_average, per_channel
 from ._checks import check_option, check_positive_int
+from ._dims import CONV, check_spatial_dims, global_average, per_channel
 from .clinical import ClinicalEncoder, ClinicalShortcut
 from .clinical_attention import resolve_clinical_dim
 from .head import FusionHead
@@ -55,8 +55,9 @@ class ClinicalSpatialAttention(nn.Module):
 
     def forward(self, images, clinical):
         """Return ``images * a`` with the clinically conditioned spatial map ``a``."""
-        hidden = torch.tanh(self.image_projection(images)
-                            + per_channel(self.clinical_projection(clinical), images))
+        hidden = torch.tanh(
+            self.image_projection(images) + per_channel(self.clinical_projection(clinical), images)
+        )
         attention = self.map_out(torch.sigmoid(self.score(hidden)))
         return images * attention
 
@@ -101,8 +102,12 @@ class MultiHeadGMU(nn.Module):
 
     def __init__(self, image_dim, clinical_dim, head_dim, n_heads=4, gate="head"):
         super().__init__()
-        for name, value in (("image_dim", image_dim), ("clinical_dim", clinical_dim),
-                            ("head_dim", head_dim), ("n_heads", n_heads)):
+        for name, value in (
+            ("image_dim", image_dim),
+            ("clinical_dim", clinical_dim),
+            ("head_dim", head_dim),
+            ("n_heads", n_heads),
+        ):
             check_positive_int(name, value)
         self.gate_kind = check_option("gate", gate, GATES)
         self.n_heads = n_heads
@@ -137,10 +142,14 @@ class MultiHeadGMU(nn.Module):
             z = torch.sigmoid(self.gate(torch.cat([image_features, clinical_features], dim=1)))
             z = z.view(n, self.n_heads, self.head_dim)
         else:
-            both = torch.cat([h_image.view(n, self.n_heads, self.head_dim),
-                              h_clinical.view(n, self.n_heads, self.head_dim)], dim=2)
-            z = torch.sigmoid(torch.einsum("nki,kij->nkj", both, self.gate_weight)
-                              + self.gate_bias)
+            both = torch.cat(
+                [
+                    h_image.view(n, self.n_heads, self.head_dim),
+                    h_clinical.view(n, self.n_heads, self.head_dim),
+                ],
+                dim=2,
+            )
+            z = torch.sigmoid(torch.einsum("nki,kij->nkj", both, self.gate_weight) + self.gate_bias)
         z = self.gate_out(z).reshape(n, -1)
         return z * h_image + (1 - z) * h_clinical
 
@@ -173,10 +182,23 @@ class GatedFusionNet(FusionHead):
         2 for images, 3 for volumes.
     """
 
-    def __init__(self, n_outputs, n_clinical, in_channels=1, backbone="resnet50",
-                 base_width=64, clinical_dim="auto", attention_stages=(3, 4), n_heads=4,
-                 head_dim=64, gate="head", norm_layer=None,
-                 clinical_shortcut=False, stem="standard", spatial_dims=2):
+    def __init__(
+        self,
+        n_outputs,
+        n_clinical,
+        in_channels=1,
+        backbone="resnet50",
+        base_width=64,
+        clinical_dim="auto",
+        attention_stages=(3, 4),
+        n_heads=4,
+        head_dim=64,
+        gate="head",
+        norm_layer=None,
+        clinical_shortcut=False,
+        stem="standard",
+        spatial_dims=2,
+    ):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
         stages = tuple(sorted(set(attention_stages)))
@@ -185,18 +207,28 @@ class GatedFusionNet(FusionHead):
         self.attention_stages = stages
         clinical_dim = resolve_clinical_dim(clinical_dim, backbone, base_width)
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim)
-        self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, stem=stem,
-                                    spatial_dims=spatial_dims)
+        self.image_encoder = ResNet(
+            backbone,
+            in_channels=in_channels,
+            base_width=base_width,
+            norm_layer=norm_layer,
+            stem=stem,
+            spatial_dims=spatial_dims,
+        )
         self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
-        self.spatial_attention = nn.ModuleDict({
-            str(stage): ClinicalSpatialAttention(
-                self.image_encoder.stages[stage - 1][-1].out_channels, clinical_dim,
-                spatial_dims=spatial_dims)
-            for stage in stages
-        })
-        self.fusion = MultiHeadGMU(self.image_encoder.out_features, clinical_dim, head_dim,
-                                   n_heads, gate)
+        self.spatial_attention = nn.ModuleDict(
+            {
+                str(stage): ClinicalSpatialAttention(
+                    self.image_encoder.stages[stage - 1][-1].out_channels,
+                    clinical_dim,
+                    spatial_dims=spatial_dims,
+                )
+                for stage in stages
+            }
+        )
+        self.fusion = MultiHeadGMU(
+            self.image_encoder.out_features, clinical_dim, head_dim, n_heads, gate
+        )
         self.head = nn.Linear(self.fusion.out_features, n_outputs)
         self.missing_image = StandIn(self.image_encoder.out_features, n_clinical)
         he_init_(self)
@@ -213,11 +245,10 @@ class GatedFusionNet(FusionHead):
                     return self.spatial_attention[str(number)](features, clinical_features)
                 return features
 
-            return global_average(self.image_encoder.forward_features(images,
-                                                                      after_stage=attend))
+            return global_average(self.image_encoder.forward_features(images, after_stage=attend))
 
-        stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0],
-                                clinical)
-        image = encode_present(encode, (images, clinical_features), image_present, stand_in,
-                               self.training)
+        stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0], clinical)
+        image = encode_present(
+            encode, (images, clinical_features), image_present, stand_in, self.training
+        )
         return self.fusion(image, clinical_features)

@@ -40,8 +40,9 @@ def pool_factor(sample_shape, budget=PIXEL_BUDGET):
     position per axis)."""
     channels, spatial = int(sample_shape[0]), [int(s) for s in sample_shape[1:]]
     factor = 1
-    while (channels * math.prod(max(1, s // factor) for s in spatial) > budget
-           and any(s // factor > 1 for s in spatial)):
+    while channels * math.prod(max(1, s // factor) for s in spatial) > budget and any(
+        s // factor > 1 for s in spatial
+    ):
         factor += 1
     return factor
 
@@ -71,11 +72,13 @@ class ImageShortcut(nn.Module):
         check_positive_int("n_components", n_components)
         self.sample_shape = tuple(int(s) for s in sample_shape)
         if len(self.sample_shape) not in (2, 3, 4):
-            raise ValueError(f"sample_shape must be (C, *spatial) with 1-3 spatial axes; "
-                             f"got {sample_shape!r}.")
+            raise ValueError(
+                f"sample_shape must be (C, *spatial) with 1-3 spatial axes; got {sample_shape!r}."
+            )
         self.factor = pool_factor(self.sample_shape)
         values = self.sample_shape[0] * math.prod(
-            max(1, s // self.factor) for s in self.sample_shape[1:])
+            max(1, s // self.factor) for s in self.sample_shape[1:]
+        )
         self.register_buffer("mean", torch.zeros(values))
         self.register_buffer("components", torch.zeros(n_components, values))
         self.register_buffer("scale", torch.ones(n_components))
@@ -139,8 +142,7 @@ class ImageShortcutNet(nn.Module):
     network (``shortcut``, ``image_encoder``, ``slice_weights_out``...).
     """
 
-    def __init__(self, deep_class, n_outputs, image_shape, image_components=20,
-                 **deep_kwargs):
+    def __init__(self, deep_class, n_outputs, image_shape, image_components=20, **deep_kwargs):
         super().__init__()
         self.deep = deep_class(n_outputs=n_outputs, **deep_kwargs)
         self.image_shortcut = ImageShortcut(n_outputs, image_shape, image_components)
@@ -166,12 +168,14 @@ class ImageShortcutNet(nn.Module):
                 nn.init.zeros_(head.weight)
                 nn.init.zeros_(head.bias)
 
-    def forward(self, images, clinical=None, tokens=None, image_present=None,
-                text_present=None):
+    def forward(self, images, clinical=None, tokens=None, image_present=None, text_present=None):
         """The deep network's outputs plus the image shortcut's."""
         inputs = {"images": images, "clinical": clinical}
-        for name, value in (("tokens", tokens), ("image_present", image_present),
-                            ("text_present", text_present)):
+        for name, value in (
+            ("tokens", tokens),
+            ("image_present", image_present),
+            ("text_present", text_present),
+        ):
             if value is not None and (name == "tokens" or name in self._reads):
                 inputs[name] = value
         outputs = self.deep(**inputs)

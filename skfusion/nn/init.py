@@ -27,17 +27,20 @@ def he_init_(module, generator=None):
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu",
-                                    generator=generator)
+            nn.init.kaiming_normal_(
+                layer.weight, mode="fan_out", nonlinearity="relu", generator=generator
+            )
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
         elif isinstance(layer, nn.Linear):
-            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu",
-                                    generator=generator)
+            nn.init.kaiming_normal_(
+                layer.weight, mode="fan_in", nonlinearity="relu", generator=generator
+            )
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
         elif isinstance(layer, nn.modules.batchnorm._NormBase) or isinstance(
-                layer, (nn.GroupNorm, nn.LayerNorm)):
+            layer, (nn.GroupNorm, nn.LayerNorm)
+        ):
             if getattr(layer, "weight", None) is not None:
                 nn.init.ones_(layer.weight)
                 nn.init.zeros_(layer.bias)

@@ -42,10 +42,14 @@ class MaskDecoder(nn.Module):
         conv = CONV[check_spatial_dims(spatial_dims)]
         check_positive_int("width", width)
         self.lateral = nn.ModuleList(
-            [conv(c, width, 3 if i == 0 else 1, padding=1 if i == 0 else 0)
-             for i, c in enumerate(channels)])
-        self.smooth = nn.ModuleList([conv(width, width, 3, padding=1)
-                                     for _ in range(len(channels) - 1)])
+            [
+                conv(c, width, 3 if i == 0 else 1, padding=1 if i == 0 else 0)
+                for i, c in enumerate(channels)
+            ]
+        )
+        self.smooth = nn.ModuleList(
+            [conv(width, width, 3, padding=1) for _ in range(len(channels) - 1)]
+        )
         self.out = conv(width, 1, 1)
         self.mode = "trilinear" if spatial_dims == 3 else "bilinear"
 
@@ -54,8 +58,9 @@ class MaskDecoder(nn.Module):
         x = self.lateral[-1](levels[-1])
         for index in range(len(levels) - 2, -1, -1):
             finer = levels[index]
-            x = nn.functional.interpolate(x, size=finer.shape[2:], mode=self.mode,
-                                          align_corners=False)
+            x = nn.functional.interpolate(
+                x, size=finer.shape[2:], mode=self.mode, align_corners=False
+            )
             x = torch.relu(self.smooth[index](x + self.lateral[index](finer)))
         return self.out(x)
 
@@ -88,10 +93,12 @@ class LocalizingNet(nn.Module):
         if encoder is None:
             raise ValueError(
                 f"{inner_class.__name__} built with {inner_kwargs.get('mode', '')!r} has no "
-                "image path, so it cannot localise; fit without masks or use an image mode.")
+                "image path, so it cannot localise; fit without masks or use an image mode."
+            )
         in_channels = encoder.stem[0].in_channels
-        self.decoder = MaskDecoder((in_channels, *encoder.pyramid_channels), decoder_width,
-                                   encoder.spatial_dims)
+        self.decoder = MaskDecoder(
+            (in_channels, *encoder.pyramid_channels), decoder_width, encoder.spatial_dims
+        )
 
     @property
     def image_encoder(self):
@@ -103,20 +110,27 @@ class LocalizingNet(nn.Module):
     def shortcut(self):
         return self.inner.shortcut
 
-    def forward(self, images, clinical=None, tokens=None, masks=None, image_present=None,
-                text_present=None):
+    def forward(
+        self, images, clinical=None, tokens=None, masks=None, image_present=None, text_present=None
+    ):
         encoder = self.image_encoder
         inputs = {"images": images, "clinical": clinical}
         reads = inspect.signature(self.inner.forward).parameters
-        for name, value in (("tokens", tokens), ("image_present", image_present),
-                            ("text_present", text_present)):
+        for name, value in (
+            ("tokens", tokens),
+            ("image_present", image_present),
+            ("text_present", text_present),
+        ):
             if value is not None and (name == "tokens" or name in reads):
                 inputs[name] = value
         stacked = hasattr(self.inner, "slice_weights_out")
         # What the encoder sees: slice stacks enter it one slice per sample.
         seen = images.reshape(-1, 1, *images.shape[2:]) if stacked else images
-        present = (None if image_present is None else
-                   image_present.bool().repeat_interleave(images.shape[1] if stacked else 1))
+        present = (
+            None
+            if image_present is None
+            else image_present.bool().repeat_interleave(images.shape[1] if stacked else 1)
+        )
         encoder.taps = taps = [seen]
         try:
             outputs = self.inner(**inputs)
@@ -130,7 +144,8 @@ class LocalizingNet(nn.Module):
             taps[0] = seen.index_select(0, positions)
             decoded = self.decoder(taps)
             logits = decoded.new_zeros((seen.shape[0], *decoded.shape[1:])).index_copy(
-                0, positions, decoded)
+                0, positions, decoded
+            )
         else:
             logits = self.decoder(taps)  # (n or n * S, 1, *spatial)
         return outputs, (logits.reshape(images.shape) if stacked else logits[:, 0])
@@ -145,8 +160,9 @@ def segmentation_loss(logits, masks, keep=None, smooth=1.0):
     an empty prediction of an empty mask score a Dice of 1."""
     logits = logits.float().flatten(1)
     masks = masks.to(logits.dtype).flatten(1)
-    bce = nn.functional.binary_cross_entropy_with_logits(logits, masks,
-                                                         reduction="none").mean(dim=1)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, masks, reduction="none").mean(
+        dim=1
+    )
     probabilities = torch.sigmoid(logits)
     overlap = (probabilities * masks).sum(dim=1)
     total = probabilities.sum(dim=1) + masks.sum(dim=1)

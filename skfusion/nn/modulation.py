@@ -20,8 +20,8 @@ start the scale at a random value). Every other choice is theirs.
 import torch
 from torch import nn
 
-from ._dims import global_average, per_channel
 from ._checks import check_option, check_positive_int
+from ._dims import global_average, per_channel
 
 METHODS = ("film", "daft")
 

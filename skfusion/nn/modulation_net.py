@@ -6,8 +6,8 @@ from ._checks import check_option, check_positive_int
 from .clinical import ClinicalShortcut
 from .head import FusionHead
 from .init import he_init_
-from .presence import StandIn, encode_present, stand_in_for
 from .modulation import METHODS, FeatureModulation
+from .presence import StandIn, encode_present, stand_in_for
 from .resnet import RESNET_SPECS, ResNet
 
 
@@ -48,15 +48,28 @@ class FeatureModulationNet(FusionHead):
     stem : {"standard", "small"}, default="standard"
     """
 
-    def __init__(self, n_outputs, n_clinical, in_channels=1, method="daft",
-                 backbone="resnet50", base_width=64, stage=4, bottleneck_ratio=7,
-                 norm_layer=None, clinical_shortcut=False, stem="standard", spatial_dims=2):
+    def __init__(
+        self,
+        n_outputs,
+        n_clinical,
+        in_channels=1,
+        method="daft",
+        backbone="resnet50",
+        base_width=64,
+        stage=4,
+        bottleneck_ratio=7,
+        norm_layer=None,
+        clinical_shortcut=False,
+        stem="standard",
+        spatial_dims=2,
+    ):
         super().__init__()
         check_positive_int("n_outputs", n_outputs)
         check_option("method", method, METHODS)
         check_option("stage", stage, {1, 2, 3, 4})
-        last_block = RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)].depths[
-            stage - 1] - 1
+        last_block = (
+            RESNET_SPECS[check_option("backbone", backbone, RESNET_SPECS)].depths[stage - 1] - 1
+        )
 
         def condition(stage_number, block_index, width):
             if stage_number == stage and block_index == last_block:
@@ -64,9 +77,15 @@ class FeatureModulationNet(FusionHead):
             return None
 
         self.method = method
-        self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, condition=condition, stem=stem,
-                                    spatial_dims=spatial_dims)
+        self.image_encoder = ResNet(
+            backbone,
+            in_channels=in_channels,
+            base_width=base_width,
+            norm_layer=norm_layer,
+            condition=condition,
+            stem=stem,
+            spatial_dims=spatial_dims,
+        )
         self.shortcut = ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut else None
         self.head = nn.Linear(self.image_encoder.out_features, n_outputs)
         self.missing_image = StandIn(self.image_encoder.out_features, n_clinical)
@@ -76,7 +95,7 @@ class FeatureModulationNet(FusionHead):
         """Return pooled image features, modulated by the clinical values. A sample without
         an image has nothing to modulate: its features are the learned stand-in, a linear
         function of its clinical values, so the clinical values still reach its output."""
-        stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0],
-                                clinical)
-        return encode_present(self.image_encoder, (images, clinical), image_present,
-                              stand_in, self.training)
+        stand_in = stand_in_for(self, "missing_image", image_present, images.shape[0], clinical)
+        return encode_present(
+            self.image_encoder, (images, clinical), image_present, stand_in, self.training
+        )

@@ -50,10 +50,13 @@ class MonaiAugment:
             raise TypeError(
                 f"MonaiAugment(transform={type(transform).__name__}) cannot be seeded: it has no "
                 "set_random_state, so its draws could not follow random_state. Pass a MONAI "
-                "random transform (RandAffine, RandGaussianNoise, Compose([...]) of them).")
+                "random transform (RandAffine, RandGaussianNoise, Compose([...]) of them)."
+            )
         if keys is not None and (isinstance(keys, str) or len(tuple(keys)) != 2):
-            raise ValueError(f"MonaiAugment(keys={keys!r}); expected the image's and the "
-                             "mask's keys of a dictionary transform, e.g. ('image', 'mask').")
+            raise ValueError(
+                f"MonaiAugment(keys={keys!r}); expected the image's and the "
+                "mask's keys of a dictionary transform, e.g. ('image', 'mask')."
+            )
         self.transform = transform
         self.keys = None if keys is None else tuple(keys)
 
@@ -66,11 +69,11 @@ class MonaiAugment:
                 "augment=MonaiAugment(transform) was given localisation masks, which must move "
                 "with their images: pass a dictionary transform and its keys, e.g. "
                 "MonaiAugment(RandAffined(['image', 'mask'], mode=['bilinear', 'nearest'], "
-                "...), keys=('image', 'mask')).")
+                "...), keys=('image', 'mask'))."
+            )
         out, moved = [], []
         for i in range(len(images)):
-            seed = torch.randint(0, 2 ** 31 - 1, (), generator=generator,
-                                 device=generator.device)
+            seed = torch.randint(0, 2**31 - 1, (), generator=generator, device=generator.device)
             self.transform.set_random_state(seed=int(seed))
             if self.keys is None:
                 out.append(_plain(self.transform(images[i]), images))

@@ -57,15 +57,19 @@ class CrossProcessBatchNorm(nn.modules.batchnorm._BatchNorm):
         values = input.float()
         count = values.new_full((1,), values.numel() / channels)
         packed = _AllReduceSum.apply(
-            torch.cat([values.sum(dims), (values * values).sum(dims), count]))
+            torch.cat([values.sum(dims), (values * values).sum(dims), count])
+        )
         total = packed[-1]
         mean = packed[:channels] / total
-        var = (packed[channels:2 * channels] / total - mean * mean).clamp(min=0)
+        var = (packed[channels : 2 * channels] / total - mean * mean).clamp(min=0)
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
-                factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                          else self.momentum)
+                factor = (
+                    1.0 / float(self.num_batches_tracked)
+                    if self.momentum is None
+                    else self.momentum
+                )
                 unbiased = var * total / (total - 1).clamp(min=1)
                 self.running_mean.mul_(1 - factor).add_(factor * mean.detach())
                 self.running_var.mul_(1 - factor).add_(factor * unbiased.detach())

@@ -48,6 +48,7 @@ def present_only():
     finally:
         _STATE.present_only = previous
 
+
 #: The attribute names of the stand-ins a fusion network may hold.
 STAND_INS = ("missing_image", "missing_text")
 
@@ -72,8 +73,7 @@ class StandIn(nn.Module):
         super().__init__()
         check_positive_int("width", width)
         self.bias = nn.Parameter(torch.zeros(width))
-        self.weight = (nn.Parameter(torch.zeros(n_clinical, width)) if n_clinical
-                       else None)
+        self.weight = nn.Parameter(torch.zeros(n_clinical, width)) if n_clinical else None
 
     def forward(self, n, clinical=None):
         """The stand-in features of ``n`` samples, shape ``(n, width)``."""
@@ -106,8 +106,7 @@ def encode_present(encode, inputs, present, stand_in, training):
     if training or only_present:  # (no data-dependent shapes outside training and that
         positions = torch.nonzero(present).flatten()  # pass: exported graphs trace this)
         if 2 <= positions.numel() < present.shape[0]:
-            encoded = encode(*(None if x is None else x.index_select(0, positions)
-                               for x in inputs))
+            encoded = encode(*(None if x is None else x.index_select(0, positions) for x in inputs))
             return stand_in.to(encoded.dtype).index_copy(0, positions, encoded)
         if only_present and positions.numel() < 2:
             return stand_in
@@ -128,5 +127,6 @@ def stand_in_for(module, name, present, n, clinical=None):
         raise ValueError(
             f"this {type(module).__name__} was built before skfusion handled missing "
             "modalities, so it cannot predict for samples without one; refit the model "
-            "(or pass only complete samples).")
+            "(or pass only complete samples)."
+        )
     return stand_in(n, clinical)

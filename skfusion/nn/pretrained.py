@@ -61,7 +61,7 @@ class LoadReport:
 
 
 def source_layout(state):
-    """"skfusion" (our ResNet's keys), "torchvision" (torchvision's and MONAI's keys) or None."""
+    """ "skfusion" (our ResNet's keys), "torchvision" (torchvision's and MONAI's keys) or None."""
     if any(k.startswith(("stem.", "stages.")) for k in state):
         return "skfusion"
     if "conv1.weight" in state and any(k.startswith("layer1.") for k in state):
@@ -92,11 +92,18 @@ def _torchvision_map(encoder):
             source, ours = f"layer{s}.{b}.", f"stages.{s - 1}.{b}."
             pairs = [] if block.front is not None else [("conv1", "conv1"), ("bn1", "norm1")]
             if block.body[-2].kernel_size[0] == 1:  # a bottleneck ends with a 1x1 convolution
-                pairs += [("conv2", "body.0"), ("bn2", "body.1"), ("conv3", "body.3"),
-                          ("bn3", "body.4")]
+                pairs += [
+                    ("conv2", "body.0"),
+                    ("bn2", "body.1"),
+                    ("conv3", "body.3"),
+                    ("bn3", "body.4"),
+                ]
             else:  # a basic block: behind an RBCA its second convolution ends the body
-                pairs += [("conv2", "body.3"), ("bn2", "body.4")] if block.front is not None \
+                pairs += (
+                    [("conv2", "body.3"), ("bn2", "body.4")]
+                    if block.front is not None
                     else [("conv2", "body.0"), ("bn2", "body.1")]
+                )
             pairs += [("downsample.0", "shortcut.0"), ("downsample.1", "shortcut.1")]
             for theirs, mine in pairs:
                 for key in _NORM_KEYS:
@@ -106,8 +113,11 @@ def _torchvision_map(encoder):
 
 def _blocks_per_stage(state, layout):
     """The number of blocks of each stage the weights hold, as a tuple."""
-    pattern = (re.compile(r"^layer(\d+)\.(\d+)\.") if layout == "torchvision"
-               else re.compile(r"^stages\.(\d+)\.(\d+)\."))
+    pattern = (
+        re.compile(r"^layer(\d+)\.(\d+)\.")
+        if layout == "torchvision"
+        else re.compile(r"^stages\.(\d+)\.(\d+)\.")
+    )
     blocks = {}
     for key in state:
         match = pattern.match(key)
@@ -123,14 +133,21 @@ def _check_depths(encoder, state, layout):
     theirs = _blocks_per_stage(state, layout)
     mine = tuple(len(stage) for stage in encoder.stages)
     if theirs and theirs != mine:
-        names = {(2, 2, 2, 2): "resnet18", (3, 4, 6, 3): "resnet34 or resnet50",
-                 (1, 1, 1, 1): "resnet10", (3, 4, 23, 3): "resnet101"}
+        names = {
+            (2, 2, 2, 2): "resnet18",
+            (3, 4, 6, 3): "resnet34 or resnet50",
+            (1, 1, 1, 1): "resnet10",
+            (3, 4, 23, 3): "resnet101",
+        }
         hint = names.get(theirs)
         raise ValueError(
             f"the weights are of another depth: their stages hold {list(theirs)} blocks"
-            + (f" (a {hint})" if hint else "") + f", this network's {list(mine)} "
+            + (f" (a {hint})" if hint else "")
+            + f", this network's {list(mine)} "
             f"({encoder.backbone}). Pass the backbone the weights were trained with"
-            + (f" (backbone={hint.split()[0]!r})" if hint else "") + ".")
+            + (f" (backbone={hint.split()[0]!r})" if hint else "")
+            + "."
+        )
 
 
 def _fold_conv_biases(state, mapping, copies, layout):
@@ -143,7 +160,7 @@ def _fold_conv_biases(state, mapping, copies, layout):
     for key in state:
         if not key.endswith(".bias"):
             continue
-        conv = key[:-len(".bias")]
+        conv = key[: -len(".bias")]
         if conv.endswith("downsample.0"):
             norm = conv[:-1] + "1"
         else:
@@ -158,7 +175,8 @@ def _fold_conv_biases(state, mapping, copies, layout):
             raise ValueError(
                 f"the weights give {key} a bias that this network's convolution lacks, and "
                 f"its normalisation ({norm}) has no place here to fold it into; save the "
-                "source without convolution biases (MONAI: bias_downsample=False).")
+                "source without convolution biases (MONAI: bias_downsample=False)."
+            )
         copies[target] = copies[target] - state[key].to(copies[target].dtype)
         folded.add(key)
     return folded
@@ -176,15 +194,18 @@ def load_resnet_weights(encoder, state):
         raise ValueError(
             f"the weights are in no layout skfusion reads (first keys {sample}); expected a "
             "skfusion image encoder ('stem.0.weight', 'stages.0.0...') or a torchvision/MONAI "
-            "ResNet ('conv1.weight', 'layer1.0...').")
+            "ResNet ('conv1.weight', 'layer1.0...')."
+        )
     ours = encoder.state_dict()
-    mapping = ({k: k for k in state} if layout == "skfusion" else _torchvision_map(encoder))
+    mapping = {k: k for k in state} if layout == "skfusion" else _torchvision_map(encoder)
     if "stem.0.weight" not in mapping.values() or not any(
-            source in state for source, target in mapping.items() if target == "stem.0.weight"):
+        source in state for source, target in mapping.items() if target == "stem.0.weight"
+    ):
         raise ValueError(
             f"the stem does not map: the weights' first convolution has no place in this "
             f"network (stem={encoder.stem_kind!r}); load them into a network with the "
-            "standard 7x7 stem.")
+            "standard 7x7 stem."
+        )
     _check_depths(encoder, state, layout)
     copies, adapted, problems = {}, [], []
     for source, target in mapping.items():
@@ -193,35 +214,45 @@ def load_resnet_weights(encoder, state):
         tensor = state[source]
         want = ours[target]
         if tensor.dim() != want.dim():
-            problems.append(f"{source} is {tensor.dim() - 2}-D weights "
-                            f"{tuple(tensor.shape)} for {target} of a "
-                            f"{encoder.spatial_dims}-D network {tuple(want.shape)}")
+            problems.append(
+                f"{source} is {tensor.dim() - 2}-D weights "
+                f"{tuple(tensor.shape)} for {target} of a "
+                f"{encoder.spatial_dims}-D network {tuple(want.shape)}"
+            )
             continue
-        if target == "stem.0.weight" and tensor.shape[1] != want.shape[1] and \
-                tensor.shape[0] == want.shape[0] and tensor.shape[2:] == want.shape[2:]:
+        if (
+            target == "stem.0.weight"
+            and tensor.shape[1] != want.shape[1]
+            and tensor.shape[0] == want.shape[0]
+            and tensor.shape[2:] == want.shape[2:]
+        ):
             tensor = adapt_input_channels(tensor, want.shape[1])
             adapted.append(target)
         if tuple(tensor.shape) != tuple(want.shape):
-            problems.append(f"{source} {tuple(tensor.shape)} -> {target} "
-                            f"{tuple(want.shape)}")
+            problems.append(f"{source} {tuple(tensor.shape)} -> {target} {tuple(want.shape)}")
             continue
         copies[target] = tensor
     if problems:
         raise ValueError(
             f"the weights do not fit this network ({len(problems)} tensor(s)): "
             f"{'; '.join(problems[:3])}. Match the weights' depth (backbone), width "
-            "(base_width) and spatial_dims.")
-    folded = _fold_conv_biases(state, mapping, copies, layout) if layout == "torchvision" \
-        else set()
+            "(base_width) and spatial_dims."
+        )
+    folded = _fold_conv_biases(state, mapping, copies, layout) if layout == "torchvision" else set()
     for number in range(1, len(encoder.stages) + 1):
         if not any(k.startswith(f"stages.{number - 1}.") for k in copies):
             raise ValueError(
                 f"stage {number} of this network gets no tensor from the weights: they are "
-                "not weights of this backbone (check backbone and spatial_dims).")
+                "not weights of this backbone (check backbone and spatial_dims)."
+            )
     with torch.no_grad():
         for target, tensor in copies.items():
             ours[target].copy_(tensor.to(dtype=ours[target].dtype))
     used = {s for s, t in mapping.items() if t in copies and s in state} | folded
-    return LoadReport(layout=layout, loaded=sorted(copies),
-                      not_loaded=sorted(set(ours) - set(copies)),
-                      unused=sorted(set(state) - used), adapted=adapted)
+    return LoadReport(
+        layout=layout,
+        loaded=sorted(copies),
+        not_loaded=sorted(set(ours) - set(copies)),
+        unused=sorted(set(state) - used),
+        adapted=adapted,
+    )

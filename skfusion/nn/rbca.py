@@ -46,8 +46,8 @@ What the paper leaves open, and what we chose (see :class:`RBCAFront`):
 import torch
 from torch import nn
 
-from ._dims import CONV, check_spatial_dims, default_norm, global_average, per_channel
 from ._checks import check_option, check_positive_int
+from ._dims import CONV, check_spatial_dims, default_norm, global_average, per_channel
 
 #: How the clinical attention starts (see the module docstring).
 STARTS = ("paper", "neutral")
@@ -96,7 +96,8 @@ class ClinicalChannelAttention(nn.Module):
         self.centred = bool(centred)
         # A kernel-1 convolution on a vector is a linear layer; no ReLU, so t takes both signs.
         self.clinical_projection = nn.Sequential(
-            nn.Linear(clinical_dim, channels), nn.BatchNorm1d(channels))
+            nn.Linear(clinical_dim, channels), nn.BatchNorm1d(channels)
+        )
         self.gate = CentredSigmoid() if self.centred else nn.Sigmoid()
 
     def post_init_(self, generator=None):
@@ -109,8 +110,7 @@ class ClinicalChannelAttention(nn.Module):
     def forward(self, reduced, clinical):
         """Return ``reduced * sigmoid(GAP(reduced * t))`` (twice the sigmoid when centred)."""
         if clinical is None:
-            raise ValueError(
-                "ClinicalChannelAttention needs clinical features; got clinical=None.")
+            raise ValueError("ClinicalChannelAttention needs clinical features; got clinical=None.")
         projected = self.clinical_projection(clinical)
         pooled = global_average(reduced)
         # GAP(R * t) = t * GAP(R), since t is constant over positions.
@@ -136,8 +136,9 @@ class RBCAFront(nn.Module):
         How the attention starts (:class:`ClinicalChannelAttention`).
     """
 
-    def __init__(self, in_channels, width, clinical_dim, norm_layer=None, spatial_dims=2,
-                 start="paper"):
+    def __init__(
+        self, in_channels, width, clinical_dim, norm_layer=None, spatial_dims=2, start="paper"
+    ):
         super().__init__()
         spatial_dims = check_spatial_dims(spatial_dims)
         norm_layer = default_norm(norm_layer, spatial_dims)
@@ -183,10 +184,9 @@ class RBCAInner(nn.Module):
         check_positive_int("width", width, minimum=2)
         self.half = width // 2
         self.out_channels = width
-        self.attention = ClinicalChannelAttention(self.half, clinical_dim, start,
-                                                  centred=True)
+        self.attention = ClinicalChannelAttention(self.half, clinical_dim, start, centred=True)
 
     def forward(self, features, clinical):
         """Return ``cat([CAM(R), rest], dim=1)`` with ``R`` the first half of ``features``."""
-        reduced, rest = features[:, :self.half], features[:, self.half:]
+        reduced, rest = features[:, : self.half], features[:, self.half :]
         return torch.cat([self.attention(reduced, clinical), rest], dim=1)

@@ -47,18 +47,39 @@ class ReportFusionNet(FusionHead):
         2 for images, 3 for volumes.
     """
 
-    def __init__(self, n_outputs, n_clinical, vocabulary_size, in_channels=1,
-                 backbone="resnet50", base_width=64, embedding_dim=64, hidden_size=64,
-                 clinical_dim=64, fusion="concat", n_heads=4, head_dim=64,
-                 norm_layer=None, clinical_shortcut=False, stem="standard", spatial_dims=2):
+    def __init__(
+        self,
+        n_outputs,
+        n_clinical,
+        vocabulary_size,
+        in_channels=1,
+        backbone="resnet50",
+        base_width=64,
+        embedding_dim=64,
+        hidden_size=64,
+        clinical_dim=64,
+        fusion="concat",
+        n_heads=4,
+        head_dim=64,
+        norm_layer=None,
+        clinical_shortcut=False,
+        stem="standard",
+        spatial_dims=2,
+    ):
         super().__init__()
         check_option("fusion", fusion, FUSIONS)
         self.fusion_kind = fusion
-        self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, stem=stem,
-                                    spatial_dims=spatial_dims)
-        self.shortcut = (ClinicalShortcut(n_clinical, n_outputs)
-                         if clinical_shortcut and n_clinical else None)
+        self.image_encoder = ResNet(
+            backbone,
+            in_channels=in_channels,
+            base_width=base_width,
+            norm_layer=norm_layer,
+            stem=stem,
+            spatial_dims=spatial_dims,
+        )
+        self.shortcut = (
+            ClinicalShortcut(n_clinical, n_outputs) if clinical_shortcut and n_clinical else None
+        )
         self.text_encoder = AttentionTextEncoder(vocabulary_size, embedding_dim, hidden_size)
         self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim) if n_clinical else None
         other = self.text_encoder.out_features + (clinical_dim if n_clinical else 0)
@@ -73,19 +94,28 @@ class ReportFusionNet(FusionHead):
         self.missing_text = StandIn(self.text_encoder.out_features, n_clinical)
         he_init_(self)
 
-    def forward_features(self, images, clinical, tokens, image_present=None,
-                         text_present=None):
+    def forward_features(self, images, clinical, tokens, image_present=None, text_present=None):
         """Return the fused feature vector. A sample without an image (``image_present``
         False) or without a report (``text_present`` False) gets that encoder's learned
         stand-in (a linear function of its clinical values, or a constant without them)."""
         n = images.shape[0]
         reads = clinical if self.clinical_encoder is not None else None
-        image = encode_present(self.image_encoder, (images,), image_present,
-                               stand_in_for(self, "missing_image", image_present, n, reads),
-                               self.training)
-        parts = [encode_present(self.text_encoder, (tokens,), text_present,
-                                stand_in_for(self, "missing_text", text_present, n, reads),
-                                self.training)]
+        image = encode_present(
+            self.image_encoder,
+            (images,),
+            image_present,
+            stand_in_for(self, "missing_image", image_present, n, reads),
+            self.training,
+        )
+        parts = [
+            encode_present(
+                self.text_encoder,
+                (tokens,),
+                text_present,
+                stand_in_for(self, "missing_text", text_present, n, reads),
+                self.training,
+            )
+        ]
         if self.clinical_encoder is not None:
             parts.append(self.clinical_encoder(clinical))
         other = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
@@ -93,11 +123,11 @@ class ReportFusionNet(FusionHead):
             return self.fusion(image, other)
         return torch.cat([image, other], dim=1)
 
-    def forward(self, images, clinical=None, tokens=None, image_present=None,
-                text_present=None):
+    def forward(self, images, clinical=None, tokens=None, image_present=None, text_present=None):
         """Return the outputs, shape ``(n, n_outputs)``: class logits, standardised targets
         or log-risk."""
         if tokens is None:
             raise ValueError("ReportFusionNet needs report tokens; got tokens=None.")
-        return self.output(self.forward_features(images, clinical, tokens, image_present,
-                                                 text_present), clinical)
+        return self.output(
+            self.forward_features(images, clinical, tokens, image_present, text_present), clinical
+        )

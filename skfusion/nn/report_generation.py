@@ -21,9 +21,10 @@ class SequenceCrossEntropy(nn.Module):
     ignored. The mean is over every real target word of the batch."""
 
     def forward(self, logits, tokens):
-        targets = tokens[:, 1:logits.shape[1] + 1]
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
-                                           targets.reshape(-1), ignore_index=PAD)
+        targets = tokens[:, 1 : logits.shape[1] + 1]
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=PAD
+        )
 
 
 class ReportGeneratorNet(nn.Module):
@@ -61,21 +62,41 @@ class ReportGeneratorNet(nn.Module):
     ``self.attention_out`` (an identity, for hooks): shape ``(n, P)``.
     """
 
-    def __init__(self, n_outputs, n_clinical=0, in_channels=1, backbone="resnet18",
-                 base_width=64, embedding_dim=64, hidden_size=128, attention_dim=64,
-                 clinical_dim=32, dropout=0.3, norm_layer=None, stem="standard",
-                 spatial_dims=2, clinical_shortcut=False):
+    def __init__(
+        self,
+        n_outputs,
+        n_clinical=0,
+        in_channels=1,
+        backbone="resnet18",
+        base_width=64,
+        embedding_dim=64,
+        hidden_size=128,
+        attention_dim=64,
+        clinical_dim=32,
+        dropout=0.3,
+        norm_layer=None,
+        stem="standard",
+        spatial_dims=2,
+        clinical_shortcut=False,
+    ):
         super().__init__()
         check_positive_int("n_outputs", n_outputs, minimum=5)
-        for name, value in (("embedding_dim", embedding_dim), ("hidden_size", hidden_size),
-                            ("attention_dim", attention_dim)):
+        for name, value in (
+            ("embedding_dim", embedding_dim),
+            ("hidden_size", hidden_size),
+            ("attention_dim", attention_dim),
+        ):
             check_positive_int(name, value)
-        self.image_encoder = ResNet(backbone, in_channels=in_channels, base_width=base_width,
-                                    norm_layer=norm_layer, stem=stem,
-                                    spatial_dims=spatial_dims)
+        self.image_encoder = ResNet(
+            backbone,
+            in_channels=in_channels,
+            base_width=base_width,
+            norm_layer=norm_layer,
+            stem=stem,
+            spatial_dims=spatial_dims,
+        )
         features = self.image_encoder.out_features
-        self.clinical_encoder = (ClinicalEncoder(n_clinical, clinical_dim) if n_clinical
-                                 else None)
+        self.clinical_encoder = ClinicalEncoder(n_clinical, clinical_dim) if n_clinical else None
         start = features + (clinical_dim if n_clinical else 0)
         self.init_h = nn.Linear(start, hidden_size)
         self.init_c = nn.Linear(start, hidden_size)
@@ -108,8 +129,7 @@ class ReportGeneratorNet(nn.Module):
         h, c = state
         scores = self.score(torch.tanh(projected + self.hidden_projection(h).unsqueeze(1)))
         alpha = self.attention_out(torch.softmax(scores.squeeze(-1), dim=1))
-        context = torch.sigmoid(self.gate(h)) * torch.bmm(alpha.unsqueeze(1),
-                                                          positions).squeeze(1)
+        context = torch.sigmoid(self.gate(h)) * torch.bmm(alpha.unsqueeze(1), positions).squeeze(1)
         h, c = self.cell(torch.cat([self.embedding(words), context], dim=1), (h, c))
         logits = self.out(self.dropout(torch.cat([h, context], dim=1)))
         return logits, alpha, (h, c)
@@ -158,7 +178,7 @@ class ReportGeneratorNet(nn.Module):
             # only the end.
             log_p[:, [PAD, UNK, BOS]] = float("-inf")
             if step == max_length:
-                log_p[:, EOS + 1:] = float("-inf")
+                log_p[:, EOS + 1 :] = float("-inf")
             # A finished beam only extends with padding, at no cost.
             log_p[finished] = float("-inf")
             log_p[finished, PAD] = 0.0
@@ -176,10 +196,12 @@ class ReportGeneratorNet(nn.Module):
             if bool(finished.all()):
                 break
         normalised = scores.reshape(-1) / lengths.clamp(min=1)
-        normalised = normalised.masked_fill(~finished, float("-inf")) if bool(
-            finished.any()) else normalised
-        choice = normalised.reshape(n, k).argmax(dim=1) + torch.arange(
-            n, device=positions.device) * k
+        normalised = (
+            normalised.masked_fill(~finished, float("-inf")) if bool(finished.any()) else normalised
+        )
+        choice = (
+            normalised.reshape(n, k).argmax(dim=1) + torch.arange(n, device=positions.device) * k
+        )
         tokens, attention = history[choice], attention[choice]
         keep = torch.cumsum((tokens == EOS) | (tokens == PAD), dim=1) == 0
         width = int(keep.sum(dim=1).max()) if keep.numel() else 0

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ._dims import CONV, MAX_POOL, check_spatial_dims, default_norm, global_average
 from ._checks import check_option, check_positive_int
+from ._dims import CONV, MAX_POOL, check_spatial_dims, default_norm, global_average
 from .rbca import FORMS, RBCAFront, RBCAInner
 
 
@@ -89,14 +89,26 @@ class ResidualBlock(nn.Module):
         2 for images, 3 for volumes.
     """
 
-    def __init__(self, in_channels, width, stride, block, norm_layer, front=None,
-                 modulation=None, spatial_dims=2, attention=None):
+    def __init__(
+        self,
+        in_channels,
+        width,
+        stride,
+        block,
+        norm_layer,
+        front=None,
+        modulation=None,
+        spatial_dims=2,
+        attention=None,
+    ):
         super().__init__()
         conv = CONV[check_spatial_dims(spatial_dims)]
         check_option("block", block, {"basic", "bottleneck"})
         if sum(seam is not None for seam in (front, modulation, attention)) > 1:
-            raise ValueError("a block takes one of an RBCA front, an RBCA attention or a "
-                             "modulation, not several.")
+            raise ValueError(
+                "a block takes one of an RBCA front, an RBCA attention or a "
+                "modulation, not several."
+            )
         expansion = 4 if block == "bottleneck" else 1
         out_channels = width * expansion
         self.front = front
@@ -104,21 +116,37 @@ class ResidualBlock(nn.Module):
         self.attention = attention
         if front is None:
             first_kernel, first_stride = (1, 1) if block == "bottleneck" else (3, stride)
-            self.conv1 = conv(in_channels, width, first_kernel, stride=first_stride,
-                                   padding=first_kernel // 2, bias=False)
-            self.norm1 = (norm_layer(width, affine=False) if modulation is not None
-                          else norm_layer(width))
+            self.conv1 = conv(
+                in_channels,
+                width,
+                first_kernel,
+                stride=first_stride,
+                padding=first_kernel // 2,
+                bias=False,
+            )
+            self.norm1 = (
+                norm_layer(width, affine=False) if modulation is not None else norm_layer(width)
+            )
         layers = []
         if block == "bottleneck":
-            layers += [conv(width, width, 3, stride=stride, padding=1, bias=False),
-                       norm_layer(width), nn.ReLU(inplace=True),
-                       conv(width, out_channels, 1, bias=False), norm_layer(out_channels)]
+            layers += [
+                conv(width, width, 3, stride=stride, padding=1, bias=False),
+                norm_layer(width),
+                nn.ReLU(inplace=True),
+                conv(width, out_channels, 1, bias=False),
+                norm_layer(out_channels),
+            ]
         else:
             if front is not None:  # the reduction took no stride: the first 3x3 takes it
-                layers += [conv(width, width, 3, stride=stride, padding=1, bias=False),
-                           norm_layer(width), nn.ReLU(inplace=True)]
-            layers += [conv(width, out_channels, 3, padding=1, bias=False),
-                       norm_layer(out_channels)]
+                layers += [
+                    conv(width, width, 3, stride=stride, padding=1, bias=False),
+                    norm_layer(width),
+                    nn.ReLU(inplace=True),
+                ]
+            layers += [
+                conv(width, out_channels, 3, padding=1, bias=False),
+                norm_layer(out_channels),
+            ]
         self.body = nn.Sequential(*layers)
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
@@ -252,13 +280,22 @@ class ResNet(nn.Module):
                 if stage_number in attention_stages and attention_form == "inner":
                     attention = RBCAInner(width, clinical_dim, attention_start)
                 elif stage_number in attention_stages:
-                    front = RBCAFront(channels, width, clinical_dim, norm_layer, spatial_dims,
-                                      attention_start)
+                    front = RBCAFront(
+                        channels, width, clinical_dim, norm_layer, spatial_dims, attention_start
+                    )
                 elif condition is not None:
                     modulation = condition(stage_number, block_index, width)
-                block = ResidualBlock(channels, width, stride, spec.block, norm_layer,
-                                      front=front, modulation=modulation,
-                                      spatial_dims=spatial_dims, attention=attention)
+                block = ResidualBlock(
+                    channels,
+                    width,
+                    stride,
+                    spec.block,
+                    norm_layer,
+                    front=front,
+                    modulation=modulation,
+                    spatial_dims=spatial_dims,
+                    attention=attention,
+                )
                 blocks.append(block)
                 channels = block.out_channels
             stages.append(nn.ModuleList(blocks))

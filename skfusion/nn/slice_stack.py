@@ -63,16 +63,16 @@ class SliceStackNet(nn.Module):
         self.pooling = check_option("pooling", pooling, POOLINGS)
         self.net = net_class(**{**net_kwargs, "in_channels": 1})
         width = self.net.head.in_features
-        self.attention = (GatedAttentionPooling(width, attention_dim)
-                          if pooling == "attention" else None)
+        self.attention = (
+            GatedAttentionPooling(width, attention_dim) if pooling == "attention" else None
+        )
         self.slice_weights_out = nn.Identity()
 
     @property
     def shortcut(self):
         return self.net.shortcut
 
-    def forward(self, images, clinical=None, tokens=None, image_present=None,
-                text_present=None):
+    def forward(self, images, clinical=None, tokens=None, image_present=None, text_present=None):
         n, slices = images.shape[:2]
         flat = images.reshape(n * slices, 1, *images.shape[2:])
 
@@ -90,8 +90,9 @@ class SliceStackNet(nn.Module):
         features = features.reshape(n, slices, -1)
         if self.attention is None:
             pooled = features.mean(dim=1)
-            weights = torch.full((n, slices), 1.0 / slices, device=features.device,
-                                 dtype=features.dtype)
+            weights = torch.full(
+                (n, slices), 1.0 / slices, device=features.device, dtype=features.dtype
+            )
         else:
             pooled, weights = self.attention(features)
         self.slice_weights_out(weights)

@@ -30,8 +30,11 @@ class AttentionTextEncoder(nn.Module):
         check_positive_int("hidden_size", hidden_size)
         self.embedding = nn.Embedding(vocabulary_size, embedding_dim, padding_idx=0)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=True)
-        self.attention = nn.Sequential(nn.Linear(2 * hidden_size, hidden_size), nn.Tanh(),
-                                       nn.Linear(hidden_size, 1, bias=False))
+        self.attention = nn.Sequential(
+            nn.Linear(2 * hidden_size, hidden_size),
+            nn.Tanh(),
+            nn.Linear(hidden_size, 1, bias=False),
+        )
         self.weights_out = nn.Identity()
         self.out_features = 2 * hidden_size
         #: Run the BiLSTM as explicit steps over the padded batch instead of packed sequences,
@@ -46,11 +49,13 @@ class AttentionTextEncoder(nn.Module):
         if self.unrolled:
             states = self._unrolled_lstm(embedded, lengths)
         else:
-            packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(),
-                                                       batch_first=True, enforce_sorted=False)
+            packed = nn.utils.rnn.pack_padded_sequence(
+                embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
             output, _ = self.lstm(packed)
-            states, _ = nn.utils.rnn.pad_packed_sequence(output, batch_first=True,
-                                                         total_length=tokens.shape[1])
+            states, _ = nn.utils.rnn.pad_packed_sequence(
+                output, batch_first=True, total_length=tokens.shape[1]
+            )
         scores = self.attention(states).squeeze(-1)
         # An empty report attends to its first (padding) position rather than to nothing.
         mask = mask.clone()
@@ -61,10 +66,11 @@ class AttentionTextEncoder(nn.Module):
 
     def _direction(self, inputs, suffix):
         """One LSTM direction step by step (PyTorch's gate order i, f, g, o)."""
-        w_ih, w_hh = getattr(self.lstm, "weight_ih_l0" + suffix), getattr(
-            self.lstm, "weight_hh_l0" + suffix)
-        bias = getattr(self.lstm, "bias_ih_l0" + suffix) + getattr(self.lstm,
-                                                                   "bias_hh_l0" + suffix)
+        w_ih, w_hh = (
+            getattr(self.lstm, "weight_ih_l0" + suffix),
+            getattr(self.lstm, "weight_hh_l0" + suffix),
+        )
+        bias = getattr(self.lstm, "bias_ih_l0" + suffix) + getattr(self.lstm, "bias_hh_l0" + suffix)
         projected = inputs @ w_ih.T + bias
         h = inputs.new_zeros((inputs.shape[0], self.lstm.hidden_size))
         c = torch.zeros_like(h)

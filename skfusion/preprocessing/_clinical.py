@@ -164,8 +164,16 @@ def _clinical_part(X):
 
 def _replace_clinical(X, clinical):
     if isinstance(X, FusionInput):
-        return FusionInput(X.images, clinical, X.text, subjects=X.subjects, layout=X.layout,
-                           masks=X.masks, present=X.present, channel_names=X.channel_names)
+        return FusionInput(
+            X.images,
+            clinical,
+            X.text,
+            subjects=X.subjects,
+            layout=X.layout,
+            masks=X.masks,
+            present=X.present,
+            channel_names=X.channel_names,
+        )
     if isinstance(X, tuple):
         return (X[0], clinical, *X[2:])
     return clinical

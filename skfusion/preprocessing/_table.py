@@ -30,8 +30,7 @@ class TableEncoder:
                 present = column.dropna()
                 categories = sorted({str(v) for v in present})
                 self.kinds_.append("categorical")
-                self.stats_.append({"categories": categories,
-                                    "missing": bool(column.isna().any())})
+                self.stats_.append({"categories": categories, "missing": bool(column.isna().any())})
             else:
                 values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
                 finite = values[np.isfinite(values)]
@@ -39,9 +38,14 @@ class TableEncoder:
                 filled = np.where(np.isfinite(values), values, median)
                 scale = float(filled.std())
                 self.kinds_.append("numeric")
-                self.stats_.append({"median": median, "mean": float(filled.mean()),
-                                    "scale": scale if scale > 0 else 1.0,
-                                    "indicator": bool((~np.isfinite(values)).any())})
+                self.stats_.append(
+                    {
+                        "median": median,
+                        "mean": float(filled.mean()),
+                        "scale": scale if scale > 0 else 1.0,
+                        "indicator": bool((~np.isfinite(values)).any()),
+                    }
+                )
         return self
 
     @property
@@ -84,7 +88,8 @@ class TableEncoder:
                     bad = column[column.notna() & np.isnan(values)].iloc[0]
                     raise ValueError(
                         f"X.clinical column {name!r} held numbers in fit but now has "
-                        f"{bad!r}; pass numbers (or NaN for a missing value).")
+                        f"{bad!r}; pass numbers (or NaN for a missing value)."
+                    )
                 missing = ~np.isfinite(values)
                 filled = np.where(missing, stats["median"], values)
                 parts.append((filled - stats["mean"]) / stats["scale"])
@@ -102,14 +107,19 @@ class TableEncoder:
         with np.errstate(over="ignore"):
             values32 = values.astype(np.float32)
         if not np.isfinite(values32).all():
-            raise ValueError("X.clinical has values beyond the float32 range after "
-                             "standardisation; check the column units.")
+            raise ValueError(
+                "X.clinical has values beyond the float32 range after "
+                "standardisation; check the column units."
+            )
         return np.ascontiguousarray(values32)
 
     def get_state(self):
         """The fitted state as plain JSON values."""
-        return {"columns": list(self.columns_), "kinds": list(self.kinds_),
-                "stats": [dict(s) for s in self.stats_]}
+        return {
+            "columns": list(self.columns_),
+            "kinds": list(self.kinds_),
+            "stats": [dict(s) for s in self.stats_],
+        }
 
     @staticmethod
     def check_state(state, n_features):
@@ -118,38 +128,54 @@ class TableEncoder:
         import math
 
         def number(value):
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-                math.isfinite(value)
+            return (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
 
         if not isinstance(state, dict) or set(state) != {"columns", "kinds", "stats"}:
             raise ValueError("clinical_encoding must hold columns, kinds and stats.")
         columns, kinds, stats = state["columns"], state["kinds"], state["stats"]
-        if not (isinstance(columns, list) and isinstance(kinds, list) and isinstance(stats, list)
-                and len(columns) == len(kinds) == len(stats) == n_features):
+        if not (
+            isinstance(columns, list)
+            and isinstance(kinds, list)
+            and isinstance(stats, list)
+            and len(columns) == len(kinds) == len(stats) == n_features
+        ):
             raise ValueError(f"clinical_encoding must describe {n_features} columns.")
         if not all(isinstance(c, str) for c in columns):
             raise ValueError("clinical_encoding columns must be strings.")
         total = 0
         for kind, stat in zip(kinds, stats):
             if kind == "numeric":
-                if not (isinstance(stat, dict) and set(stat) == {
-                        "median", "mean", "scale", "indicator"} and number(stat["median"])
-                        and number(stat["mean"]) and number(stat["scale"])
-                        and stat["scale"] > 0 and isinstance(stat["indicator"], bool)):
+                if not (
+                    isinstance(stat, dict)
+                    and set(stat) == {"median", "mean", "scale", "indicator"}
+                    and number(stat["median"])
+                    and number(stat["mean"])
+                    and number(stat["scale"])
+                    and stat["scale"] > 0
+                    and isinstance(stat["indicator"], bool)
+                ):
                     raise ValueError("clinical_encoding has a malformed numeric column.")
                 total += 1 + stat["indicator"]
             elif kind == "categorical":
-                if not (isinstance(stat, dict) and set(stat) == {"categories", "missing"}
-                        and isinstance(stat["categories"], list)
-                        and all(isinstance(c, str) for c in stat["categories"])
-                        and isinstance(stat["missing"], bool)):
+                if not (
+                    isinstance(stat, dict)
+                    and set(stat) == {"categories", "missing"}
+                    and isinstance(stat["categories"], list)
+                    and all(isinstance(c, str) for c in stat["categories"])
+                    and isinstance(stat["missing"], bool)
+                ):
                     raise ValueError("clinical_encoding has a malformed categorical column.")
                 total += len(stat["categories"]) + stat["missing"]
             else:
                 raise ValueError(f"clinical_encoding has a column of kind {kind!r}.")
         if total > 10**6:
-            raise ValueError(f"clinical_encoding encodes {total} values per sample; over the "
-                             "cap of 10**6.")
+            raise ValueError(
+                f"clinical_encoding encodes {total} values per sample; over the cap of 10**6."
+            )
 
     @classmethod
     def from_state(cls, state):
@@ -161,8 +187,12 @@ class TableEncoder:
 
 
 def _is_missing(value):
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA \
+    return (
+        value is None
+        or (isinstance(value, float) and np.isnan(value))
+        or value is pd.NA
         or value is pd.NaT
+    )
 
 
 def _is_categorical(column):
@@ -181,8 +211,7 @@ def _as_frame(table, columns=None):
         frame = table.copy()
         frame.columns = [str(c) for c in frame.columns]
     else:
-        array = np.asarray(table, dtype=object if np.asarray(table).dtype.kind in "OUS"
-                           else None)
+        array = np.asarray(table, dtype=object if np.asarray(table).dtype.kind in "OUS" else None)
         frame = pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
     if columns is not None:
         frame.columns = list(columns)

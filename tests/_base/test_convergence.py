@@ -24,21 +24,24 @@ def test_a_fit_that_ends_while_improving_warns_where_the_user_called_it():
     _, caught = fit_warnings(max_epochs=3)
     assert len(caught) == 1
     assert "training ended at max_epochs=3 while the train loss was still improving" in str(
-        caught[0].message)
+        caught[0].message
+    )
     assert caught[0].filename == __file__
 
 
 def test_a_converged_fit_and_early_stopping_do_not_warn():
     _, caught = fit_warnings(max_epochs=12, tol=10.0, n_iter_no_change=2)
     assert not caught
-    model, caught = fit_warnings(max_epochs=30, early_stopping=True, n_iter_no_change=2,
-                                 validation_fraction=0.25)
+    model, caught = fit_warnings(
+        max_epochs=30, early_stopping=True, n_iter_no_change=2, validation_fraction=0.25
+    )
     assert model.n_epochs_ < 30 and not caught
 
 
 def test_the_validation_loss_is_judged_with_early_stopping():
-    model, caught = fit_warnings(max_epochs=2, early_stopping=True, validation_fraction=0.25,
-                                 tol=0.0)
+    model, caught = fit_warnings(
+        max_epochs=2, early_stopping=True, validation_fraction=0.25, tol=0.0
+    )
     losses = [row["valid_loss"] for row in model.net_.history]
     assert bool(caught) == still_improving(losses, 0.0, model.n_iter_no_change)
     if caught:
@@ -50,14 +53,18 @@ def test_partial_fit_never_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         ClinicalAttentionClassifier(**{**TINY, "max_epochs": 1}).partial_fit(
-            X, y, classes=["AD", "NC"])
+            X, y, classes=["AD", "NC"]
+        )
 
 
-@pytest.mark.parametrize("losses, tol, patience, expected", [
-    ([3, 2, 1, 0.5], 1e-4, 2, True),
-    ([1, 1, 1, 1], 1e-4, 2, False),
-    ([1, 0.99, 0.98, 0.97], 0.05, 3, False),
-    ([1, 0.9], 1e-4, 10, True),
-])
+@pytest.mark.parametrize(
+    "losses, tol, patience, expected",
+    [
+        ([3, 2, 1, 0.5], 1e-4, 2, True),
+        ([1, 1, 1, 1], 1e-4, 2, False),
+        ([1, 0.99, 0.98, 0.97], 0.05, 3, False),
+        ([1, 0.9], 1e-4, 10, True),
+    ],
+)
 def test_the_mlp_rule(losses, tol, patience, expected):
     assert still_improving(losses, tol, patience) is expected

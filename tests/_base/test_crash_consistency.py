@@ -42,8 +42,13 @@ def two_models(tmp_path_factory):
     settings = {**TINY, "base_width": 24, "max_epochs": 1}
     a = ClinicalAttentionClassifier(**settings).fit(X, y)
     b = ClinicalAttentionClassifier(**{**settings, "random_state": 1}).fit(X, y)
-    return folder, a.save(folder / "a.skf"), b.save(folder / "b.skf"), X, \
-        [a.predict_proba(X), b.predict_proba(X)]
+    return (
+        folder,
+        a.save(folder / "a.skf"),
+        b.save(folder / "b.skf"),
+        X,
+        [a.predict_proba(X), b.predict_proba(X)],
+    )
 
 
 def _loads_as_old_or_new(path, X, expected):
@@ -86,15 +91,20 @@ def _read_until(stream, word):
             return line.split()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
-                    reason="needs POSIX fork and SIGKILL")
+@pytest.mark.skipif(
+    not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"), reason="needs POSIX fork and SIGKILL"
+)
 def test_sigkill_during_saves_never_leaves_a_broken_file(two_models):
     folder, a, b, X, expected = two_models
     target = folder / "target.skf"
     rng = np.random.RandomState(0)
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-c", _FORK_SERVER, str(a), str(b), str(target)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", _FORK_SERVER, str(a), str(b), str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         _read_until(server.stdout, "ready")
         for kill in range(N_KILLS):
@@ -117,9 +127,13 @@ def test_sigkill_during_saves_never_leaves_a_broken_file(two_models):
 def test_concurrent_writers_leave_a_loadable_file(two_models):
     folder, a, b, X, expected = two_models
     target = folder / "shared.skf"
-    children = [subprocess.Popen([sys.executable, "-c", _WRITER, str(first), str(second),
-                                  str(target)], stdout=subprocess.DEVNULL)
-                for first, second in ((a, b), (b, a))]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(first), str(second), str(target)],
+            stdout=subprocess.DEVNULL,
+        )
+        for first, second in ((a, b), (b, a))
+    ]
     for child in children:
         assert child.wait(timeout=120) == 0
     assert _loads_as_old_or_new(target, X, expected)
@@ -150,8 +164,9 @@ def test_checkpoints_are_written_atomically(two_models, tmp_path, monkeypatch):
 
     calls = []
     original = persistence.atomic_write
-    monkeypatch.setattr(persistence, "atomic_write",
-                        lambda path, write: calls.append(path) or original(path, write))
+    monkeypatch.setattr(
+        persistence, "atomic_write", lambda path, write: calls.append(path) or original(path, write)
+    )
     X2, y2 = make_data(n=20)
     ClinicalAttentionClassifier(**TINY, callbacks=[EpochCheckpoint(tmp_path)]).fit(X2, y2)
     assert len(calls) == TINY["max_epochs"]

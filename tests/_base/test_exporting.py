@@ -14,8 +14,13 @@ import skfusion
 from skfusion import FusionInput
 
 from ..conftest import TINY
-from ..test_common import FUSION_ESTIMATORS, outputs, small, target_for
-from ..test_common import tiny_inputs  # noqa: F401  (a fixture)
+from ..test_common import (
+    FUSION_ESTIMATORS,
+    outputs,
+    small,
+    target_for,
+    tiny_inputs,  # noqa: F401  (a fixture)
+)
 
 
 def inputs_for(estimator, X, signature):
@@ -24,8 +29,7 @@ def inputs_for(estimator, X, signature):
     arrays = {"images": np.ascontiguousarray(images, dtype=np.float32)}
     if signature["clinical"] is not None:
         if signature["clinical"]["encoding_in_graph"]:
-            arrays["clinical"] = X.clinical[signature["clinical"]["columns"]].to_numpy(
-                np.float32)
+            arrays["clinical"] = X.clinical[signature["clinical"]["columns"]].to_numpy(np.float32)
         else:
             arrays["clinical"] = estimator.clinical_encoder_.transform(X.clinical)
     if signature["tokens"] is not None:
@@ -67,8 +71,12 @@ def test_torchscript_gives_what_the_estimator_predicts(cls, tiny_inputs, tmp_pat
 
 
 #: Every family and every task once (TorchScript above covers every estimator).
-ONNX_CASES = [skfusion.ClinicalAttentionClassifier, skfusion.GatedFusionRegressor,
-              skfusion.FeatureModulationSurvival, skfusion.ReportFusionClassifier]
+ONNX_CASES = [
+    skfusion.ClinicalAttentionClassifier,
+    skfusion.GatedFusionRegressor,
+    skfusion.FeatureModulationSurvival,
+    skfusion.ReportFusionClassifier,
+]
 
 
 @pytest.mark.slow
@@ -84,16 +92,22 @@ def test_onnxruntime_gives_what_the_estimator_predicts(cls, tiny_inputs, tmp_pat
     assert json.loads(meta["skfusion_signature"]) == signature
     assert [i.name for i in session.get_inputs()] == [i["name"] for i in signature["inputs"]]
     # Any batch size: the batch axis is dynamic.
-    one, _ = run_onnx(tmp_path / "model.onnx", {k: v[:1] for k, v in inputs_for(
-        estimator, X, signature).items()})
+    one, _ = run_onnx(
+        tmp_path / "model.onnx", {k: v[:1] for k, v in inputs_for(estimator, X, signature).items()}
+    )
     np.testing.assert_allclose(one, got[:1], atol=1e-4)
 
 
 def numeric_table_with_gaps(n=24, seed=0):
     rng = np.random.default_rng(seed)
     y = np.array(["AD", "NC"] * (n // 2))
-    clinical = pd.DataFrame({"age": rng.normal(70, 5, n), "score": rng.normal(size=n)
-                             + (y == "AD"), "volume": rng.normal(1500, 100, n)})
+    clinical = pd.DataFrame(
+        {
+            "age": rng.normal(70, 5, n),
+            "score": rng.normal(size=n) + (y == "AD"),
+            "volume": rng.normal(1500, 100, n),
+        }
+    )
     clinical.loc[[1, 5, 9], "score"] = np.nan
     images = rng.normal(size=(n, 16, 16)).astype(np.float32)
     return FusionInput(images, clinical), y
@@ -110,8 +124,11 @@ def test_numeric_encoding_with_missing_values_is_inside_the_graph(format, tmp_pa
     assert signature["clinical"]["encoding_in_graph"]
     assert signature["clinical"]["columns"] == ["age", "score", "volume"]
     assert signature["inputs"][1]["shape"] == ["n_samples", 3]  # raw columns, NaN allowed
-    raw = {"images": X.images[:, None], "clinical": X.clinical.to_numpy(np.float32),
-           "image_present": np.ones(len(y), dtype=bool)}
+    raw = {
+        "images": X.images[:, None],
+        "clinical": X.clinical.to_numpy(np.float32),
+        "image_present": np.ones(len(y), dtype=bool),
+    }
     assert np.isnan(raw["clinical"]).any()
     got = (run_onnx if format == "onnx" else run_torchscript)(path, raw)[0]
     np.testing.assert_allclose(got, model.predict_proba(X), atol=1e-4)
@@ -131,8 +148,9 @@ def test_categorical_tables_go_in_encoded_and_images_only_models_take_images(tmp
     image_only = skfusion.ClinicalAttentionClassifier(mode="image", **TINY).fit(X, y)
     signature = image_only.export(tmp_path / "i.pt", format="torchscript")
     assert [i["name"] for i in signature["inputs"]] == ["images", "image_present"]
-    got, _ = run_torchscript(tmp_path / "i.pt", {"images": X.images[:, None],
-                                                 "image_present": np.ones(len(y), bool)})
+    got, _ = run_torchscript(
+        tmp_path / "i.pt", {"images": X.images[:, None], "image_present": np.ones(len(y), bool)}
+    )
     np.testing.assert_allclose(got, image_only.predict_proba(X), atol=1e-4)
 
 
@@ -142,8 +160,7 @@ def test_slice_stacks_and_volumes_export(tmp_path):
     clinical = pd.DataFrame({"score": rng.normal(size=12)})
     stacks = FusionInput(rng.normal(size=(12, 3, 16, 16)).astype(np.float32), clinical)
     for params in (dict(slices="attention"), dict(spatial_dims=3)):
-        model = skfusion.ClinicalAttentionClassifier(mode="full", **TINY, **params).fit(
-            stacks, y)
+        model = skfusion.ClinicalAttentionClassifier(mode="full", **TINY, **params).fit(stacks, y)
         signature = model.export(tmp_path / "s.pt", format="torchscript")
         got, _ = run_torchscript(tmp_path / "s.pt", inputs_for(model, stacks, signature))
         np.testing.assert_allclose(got, model.predict_proba(stacks), atol=1e-4)
@@ -171,8 +188,7 @@ def exported_model():
 
 
 @pytest.mark.parametrize("format", ["onnx", "torchscript"])
-def test_a_failed_export_leaves_the_old_file_whole(exported_model, tmp_path, monkeypatch,
-                                                   format):
+def test_a_failed_export_leaves_the_old_file_whole(exported_model, tmp_path, monkeypatch, format):
     """A full disk once aborted the interpreter (TorchScript) or left a partial file (ONNX)
     in place of the old one."""
     import errno
@@ -208,8 +224,9 @@ def test_export_replaces_a_link_instead_of_writing_through_it(exported_model, tm
     dangling.symlink_to(tmp_path / "nowhere" / "x.pt")
     model.export(dangling, format="torchscript")
     assert dangling.is_file() and not dangling.is_symlink()
-    output, _ = run_torchscript(dangling, inputs_for(model, X, model.export(
-        tmp_path / "again.pt", format="torchscript")))
+    output, _ = run_torchscript(
+        dangling, inputs_for(model, X, model.export(tmp_path / "again.pt", format="torchscript"))
+    )
     np.testing.assert_allclose(output, model.predict_proba(X), atol=1e-4)
     mode = os.stat(dangling).st_mode & 0o777
     mask = os.umask(0o022)
@@ -217,13 +234,15 @@ def test_export_replaces_a_link_instead_of_writing_through_it(exported_model, tm
     assert mode == 0o666 & ~mask  # as any other writer would create it, not 0600
 
 
-@pytest.mark.parametrize("path, error, match", [
-    ("", ValueError, "names no file"),
-    ("a\x00b.pt", ValueError, "NUL character"),
-    (".", IsADirectoryError, "is a folder"),
-])
-def test_export_paths_that_name_no_file_are_refused(exported_model, tmp_path, path, error,
-                                                    match):
+@pytest.mark.parametrize(
+    "path, error, match",
+    [
+        ("", ValueError, "names no file"),
+        ("a\x00b.pt", ValueError, "NUL character"),
+        (".", IsADirectoryError, "is a folder"),
+    ],
+)
+def test_export_paths_that_name_no_file_are_refused(exported_model, tmp_path, path, error, match):
     model, _ = exported_model
     with pytest.raises(error, match=match):
         model.export(path, format="torchscript")

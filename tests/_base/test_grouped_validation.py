@@ -5,8 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -54,27 +54,32 @@ def test_groups_must_match_the_samples():
 def test_groups_flow_through_cross_validate_and_pipelines_with_routing():
     X, y, groups = subject_data()
     with sklearn.config_context(enable_metadata_routing=True):
-        clf = ClinicalAttentionClassifier(**TINY, early_stopping=True,
-                                          validation_fraction=0.25).set_fit_request(groups=True)
+        clf = ClinicalAttentionClassifier(
+            **TINY, early_stopping=True, validation_fraction=0.25
+        ).set_fit_request(groups=True)
         pipe = make_pipeline(ClinicalTransformer(StandardScaler()), clf)
         cv = StratifiedGroupKFold(3, shuffle=True, random_state=0)
-        result = cross_validate(pipe, X, y, cv=cv, params={"groups": groups},
-                                return_estimator=True, return_indices=True)
+        result = cross_validate(
+            pipe, X, y, cv=cv, params={"groups": groups}, return_estimator=True, return_indices=True
+        )
         for model, train in zip(result["estimator"], result["indices"]["train"]):
             valid = train[model[-1].validation_indices_]
             fit_part = np.setdiff1d(train, valid)
             assert not set(groups[valid]) & set(groups[fit_part])
         for train, test in zip(result["indices"]["train"], result["indices"]["test"]):
             assert not set(groups[train]) & set(groups[test])
-        search = GridSearchCV(pipe, {"clinicalattentionclassifier__mode": ["concat", "full"]},
-                              cv=cv).fit(X, y, groups=groups)
+        search = GridSearchCV(
+            pipe, {"clinicalattentionclassifier__mode": ["concat", "full"]}, cv=cv
+        ).fit(X, y, groups=groups)
         assert search.best_estimator_[-1].validation_indices_ is not None
 
 
 def test_groups_as_a_plain_fit_parameter_of_a_pipeline():
     X, y, groups = subject_data()
-    pipe = make_pipeline(ClinicalTransformer(StandardScaler()),
-                         ClinicalAttentionClassifier(**TINY, early_stopping=True))
+    pipe = make_pipeline(
+        ClinicalTransformer(StandardScaler()),
+        ClinicalAttentionClassifier(**TINY, early_stopping=True),
+    )
     pipe.fit(X, y, clinicalattentionclassifier__groups=groups)
     valid = pipe[-1].validation_indices_
     assert not set(groups[valid]) & set(groups[np.setdiff1d(np.arange(len(y)), valid)])
@@ -125,9 +130,15 @@ def test_subjects_carried_by_X_keep_every_skfusion_split_whole():
 
     cross_val_diagnostics(Recorder(**TINY), X, y, cv=3, pos_label="AD", verbose=0)
     assert len(seen) == 3 and all(len(s) == 8 for s in seen)  # 12 subjects, whole folds
-    study = tune(ClinicalAttentionClassifier(**TINY), X, y, cv=3, n_trials=1, verbose=0,
-                 space={"lr": __import__("optuna").distributions.FloatDistribution(
-                     1e-3, 1e-2, log=True)})
+    study = tune(
+        ClinicalAttentionClassifier(**TINY),
+        X,
+        y,
+        cv=3,
+        n_trials=1,
+        verbose=0,
+        space={"lr": __import__("optuna").distributions.FloatDistribution(1e-3, 1e-2, log=True)},
+    )
     assert study.trials[0].state.name == "COMPLETE"
 
 

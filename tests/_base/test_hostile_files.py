@@ -30,8 +30,18 @@ from ..conftest import TINY, make_data
 CASES = collections.Counter()
 _EVENTS = []
 _WATCH = {"active": False}
-_FORBIDDEN_EVENTS = ("import", "os.system", "subprocess.Popen", "os.exec", "os.posix_spawn",
-                     "os.spawn", "exec", "compile", "os.fork", "ctypes.dlopen")
+_FORBIDDEN_EVENTS = (
+    "import",
+    "os.system",
+    "subprocess.Popen",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "exec",
+    "compile",
+    "os.fork",
+    "ctypes.dlopen",
+)
 
 
 def _audit(event, args):
@@ -42,12 +52,25 @@ def _audit(event, args):
 sys.addaudithook(_audit)
 
 DANGEROUS_NAMES = [
-    "torch:os.system", "torch.utils.collect_env:run", "os:system", "builtins:eval",
-    "builtins:exec", "subprocess:Popen", "pickle:loads", "this:s", "antigravity:geohash",
-    "skfusion:load", "skfusion._base.persistence:atomic_write",
-    "torch.optim.adam:Adam.__init__.__globals__", "torch.optim.adam:Adam.__class__",
-    "torch.nn.modules.loss:CrossEntropyLoss.__subclasses__", "torch:load", "numpy:load",
-    "torch.optim.adam:Adam ", "torch.optim.adam:adam", "torch.optim.adam",
+    "torch:os.system",
+    "torch.utils.collect_env:run",
+    "os:system",
+    "builtins:eval",
+    "builtins:exec",
+    "subprocess:Popen",
+    "pickle:loads",
+    "this:s",
+    "antigravity:geohash",
+    "skfusion:load",
+    "skfusion._base.persistence:atomic_write",
+    "torch.optim.adam:Adam.__init__.__globals__",
+    "torch.optim.adam:Adam.__class__",
+    "torch.nn.modules.loss:CrossEntropyLoss.__subclasses__",
+    "torch:load",
+    "numpy:load",
+    "torch.optim.adam:Adam ",
+    "torch.optim.adam:adam",
+    "torch.optim.adam",
 ]
 
 
@@ -116,14 +139,17 @@ def test_names_outside_the_registry_are_refused_in_every_field(good, tmp_path, n
         "mode": {},
     }
     for field, extra in fields.items():
+
         def edit(meta, field=field, extra=extra):
             meta["params"][field] = {"__object__": name}
             meta["params"].update(extra)
+
         bad = _write(tmp_path / "evil.skf", _with_meta(members, edit))
         _must_refuse(bad, "code execution through a parameter", marker=marker)
 
         def nested(meta, field=field):
             meta["params"][field] = {"__dict__": {"a": {"__object__": name}}}
+
         bad = _write(tmp_path / "evil.skf", _with_meta(members, nested))
         _must_refuse(bad, "code execution nested in a dict", marker=marker)
 
@@ -135,17 +161,33 @@ def test_the_reported_reproducer_runs_nothing(good, tmp_path):
     def edit(meta):
         meta["params"]["criterion"] = {"__object__": "torch:os.system"}
         meta["params"]["criterion__command"] = f"touch {marker}"
-    error = _must_refuse(_write(tmp_path / "evil.skf", _with_meta(members, edit)),
-                         "code execution: the issue's reproducer", marker=marker)
+
+    error = _must_refuse(
+        _write(tmp_path / "evil.skf", _with_meta(members, edit)),
+        "code execution: the issue's reproducer",
+        marker=marker,
+    )
     assert "custom_objects" in str(error)
 
 
-@pytest.mark.parametrize("estimator", ["load", "ModelFileError", "__class__", "_persistence",
-                                       "ClinicalAttentionClassifier.fit", "", "nn", "datasets"])
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        "load",
+        "ModelFileError",
+        "__class__",
+        "_persistence",
+        "ClinicalAttentionClassifier.fit",
+        "",
+        "nn",
+        "datasets",
+    ],
+)
 def test_estimator_field_names_only_estimators(good, tmp_path, estimator):
     _, members, _, _ = good
-    bad = _write(tmp_path / "evil.skf",
-                 _with_meta(members, lambda m: m.update(estimator=estimator)))
+    bad = _write(
+        tmp_path / "evil.skf", _with_meta(members, lambda m: m.update(estimator=estimator))
+    )
     _must_refuse(bad, "estimator field")
 
 
@@ -156,8 +198,10 @@ def test_custom_objects_admit_exactly_the_names_given(good, tmp_path):
         pass
 
     name = "mypkg.losses:MyLoss"
-    bad = _write(tmp_path / "custom.skf", _with_meta(
-        members, lambda m: m["params"].update(criterion={"__object__": name})))
+    bad = _write(
+        tmp_path / "custom.skf",
+        _with_meta(members, lambda m: m["params"].update(criterion={"__object__": name})),
+    )
     _must_refuse(bad, "custom name not passed")
     _must_refuse(bad, "custom name misspelt", custom_objects={name + "s": MyLoss})
     loaded = skfusion.load(bad, custom_objects={name: MyLoss})
@@ -166,19 +210,30 @@ def test_custom_objects_admit_exactly_the_names_given(good, tmp_path):
 
 
 OVERSIZED = {
-    "base_width": 2048, "n_threads": 1500, "clinical_dim": 10**9, "batch_size": 10**12,
-    "module__base_width": 10**6, "iterator_valid__num_workers": 10**4,
-    "iterator_valid__collate_fn": 1, "callbacks__print_log__sink": 1, "max_epochs": 10**12,
-    "lr": -1.0, "mode": "fulll", "backbone": "resnet1000",
-    "module__n_outputs": 10**7, "module__clinical_dim": 10**8,
+    "base_width": 2048,
+    "n_threads": 1500,
+    "clinical_dim": 10**9,
+    "batch_size": 10**12,
+    "module__base_width": 10**6,
+    "iterator_valid__num_workers": 10**4,
+    "iterator_valid__collate_fn": 1,
+    "callbacks__print_log__sink": 1,
+    "max_epochs": 10**12,
+    "lr": -1.0,
+    "mode": "fulll",
+    "backbone": "resnet1000",
+    "module__n_outputs": 10**7,
+    "module__clinical_dim": 10**8,
 }
 
 
 @pytest.mark.parametrize("field", sorted(OVERSIZED))
 def test_oversized_or_invalid_parameters_are_refused_before_building(good, tmp_path, field):
     _, members, _, _ = good
-    bad = _write(tmp_path / "big.skf", _with_meta(
-        members, lambda m: m["params"].update({field: OVERSIZED[field]})))
+    bad = _write(
+        tmp_path / "big.skf",
+        _with_meta(members, lambda m: m["params"].update({field: OVERSIZED[field]})),
+    )
     error = _must_refuse(bad, "oversized or invalid parameter")
     assert field.split("__")[-1] in str(error) or "weights do not fit" in str(error), error
 
@@ -207,8 +262,9 @@ NEWER_PARAMETERS = {
 def test_newer_parameters_edited_out_of_range_are_refused(good, tmp_path, case):
     _, members, _, _ = good
     field, value = NEWER_PARAMETERS[case]
-    bad = _write(tmp_path / "new.skf", _with_meta(
-        members, lambda m: m["params"].update({field: value})))
+    bad = _write(
+        tmp_path / "new.skf", _with_meta(members, lambda m: m["params"].update({field: value}))
+    )
     error = _must_refuse(bad, "newer parameter edited")
     assert field in str(error), error
 
@@ -235,14 +291,16 @@ FITTED_EDITS = {
     "fitted missing classes": lambda f: f.pop("classes"),
     "clinical_encoding not a dict": lambda f: f.update(clinical_encoding=[1]),
     "clinical_encoding wrong column count": lambda f: f["clinical_encoding"].update(
-        columns=["a"], kinds=["numeric"], stats=[f["clinical_encoding"]["stats"][0]]),
+        columns=["a"], kinds=["numeric"], stats=[f["clinical_encoding"]["stats"][0]]
+    ),
     "clinical_encoding kind unknown": lambda f: f["clinical_encoding"]["kinds"].__setitem__(
-        0, "pickle"),
-    "clinical_encoding scale zero": lambda f: f["clinical_encoding"]["stats"][0].update(
-        scale=0.0),
+        0, "pickle"
+    ),
+    "clinical_encoding scale zero": lambda f: f["clinical_encoding"]["stats"][0].update(scale=0.0),
     "clinical_encoding huge categories": lambda f: f["clinical_encoding"].update(
-        kinds=["categorical"] * 3, stats=[{"categories": [str(i) for i in range(400000)],
-                                          "missing": False}] * 3),
+        kinds=["categorical"] * 3,
+        stats=[{"categories": [str(i) for i in range(400000)], "missing": False}] * 3,
+    ),
 }
 
 
@@ -255,18 +313,22 @@ TASK_FITTED_EDITS = {
         "target_scale zero": lambda f: f.update(target_scale=[0.0]),
         "target_scale wrong length": lambda f: f.update(target_scale=[1.0, 1.0]),
         "target_ndim 3": lambda f: f.update(target_ndim=3),
-        "target_ndim 1 with 2 outputs": lambda f: f.update(target_mean=[0.0, 1.0],
-                                                           target_scale=[1.0, 1.0]),
-        "huge output count": lambda f: f.update(target_mean=[0.0] * 10**6,
-                                                target_scale=[1.0] * 10**6, target_ndim=2),
+        "target_ndim 1 with 2 outputs": lambda f: f.update(
+            target_mean=[0.0, 1.0], target_scale=[1.0, 1.0]
+        ),
+        "huge output count": lambda f: f.update(
+            target_mean=[0.0] * 10**6, target_scale=[1.0] * 10**6, target_ndim=2
+        ),
     },
     "survival": {
         "times decreasing": lambda f: f.update(unique_times=f["unique_times"][::-1]),
         "hazard decreasing": lambda f: f.update(
-            baseline_cumulative_hazard=f["baseline_cumulative_hazard"][::-1]),
+            baseline_cumulative_hazard=f["baseline_cumulative_hazard"][::-1]
+        ),
         "hazard wrong length": lambda f: f.update(baseline_cumulative_hazard=[0.1]),
-        "hazard negative": lambda f: f.update(baseline_cumulative_hazard=[
-            -1.0] * len(f["unique_times"])),
+        "hazard negative": lambda f: f.update(
+            baseline_cumulative_hazard=[-1.0] * len(f["unique_times"])
+        ),
         "risk_offset text": lambda f: f.update(risk_offset="0"),
         "times not a list": lambda f: f.update(unique_times={"a": 1}),
     },
@@ -299,14 +361,21 @@ def test_malformed_target_states_are_refused(good_task_file, tmp_path):
 @pytest.mark.parametrize("case", sorted(FITTED_EDITS))
 def test_malformed_fitted_state_is_refused(good, tmp_path, case):
     _, members, _, _ = good
-    bad = _write(tmp_path / "fitted.skf",
-                 _with_meta(members, lambda m: FITTED_EDITS[case](m["fitted"])))
+    bad = _write(
+        tmp_path / "fitted.skf", _with_meta(members, lambda m: FITTED_EDITS[case](m["fitted"]))
+    )
     _must_refuse(bad, "malformed fitted state")
 
 
 META_TEXTS = {
-    "null": b"null", "list": b"[]", "number": b"1", "string": b'"x"', "truncated": b"{",
-    "not utf-8": b"\xff\xfe{}", "empty": b"", "deep nesting": b"[" * 100000 + b"]" * 100000,
+    "null": b"null",
+    "list": b"[]",
+    "number": b"1",
+    "string": b'"x"',
+    "truncated": b"{",
+    "not utf-8": b"\xff\xfe{}",
+    "empty": b"",
+    "deep nesting": b"[" * 100000 + b"]" * 100000,
     "NaN": b'{"format": NaN}',
 }
 
@@ -334,11 +403,14 @@ META_EDITS = {
     "param list of objects": lambda m: m["params"].update(callbacks={"__list__": [{"a": 1}]}),
     "param unknown encoding": lambda m: m["params"].update(lr={"__set__": [1]}),
     "param tensor dtype": lambda m: m["params"].update(
-        criterion__weight={"__tensor__": [1.0, 2.0], "dtype": "torch.complex128"}),
+        criterion__weight={"__tensor__": [1.0, 2.0], "dtype": "torch.complex128"}
+    ),
     "param tensor ragged": lambda m: m["params"].update(
-        criterion__weight={"__tensor__": [[1.0], [1.0, 2.0]], "dtype": "torch.float32"}),
+        criterion__weight={"__tensor__": [[1.0], [1.0, 2.0]], "dtype": "torch.float32"}
+    ),
     "param tensor dtype not text": lambda m: m["params"].update(
-        criterion__weight={"__tensor__": [1.0], "dtype": ["os.system"]}),
+        criterion__weight={"__tensor__": [1.0], "dtype": ["os.system"]}
+    ),
     "fitted null": lambda m: m.update(fitted=None),
     "estimator null": lambda m: m.update(estimator=None),
     "architecture edited": lambda m: m["params"].update(mode="concat"),
@@ -385,14 +457,18 @@ def _member_cases(members):
     return {
         "pickle planted in weights": {**members, "weights.pt": pickle.dumps(_Planted())},
         "pickle planted in optimizer": {**members, "optimizer.pt": pickle.dumps(_Planted())},
-        "torch file with planted object": {**members, "weights.pt": _tensor_bytes(
-            {"a": _Planted()})},
+        "torch file with planted object": {
+            **members,
+            "weights.pt": _tensor_bytes({"a": _Planted()}),
+        },
         "weights garbage": {**members, "weights.pt": b"\x00" * 100},
         "weights a list": {**members, "weights.pt": _tensor_bytes([torch.zeros(2)])},
         "weights renamed": {**members, "weights.pt": _tensor_bytes(renamed)},
         "weights reshaped": {**members, "weights.pt": _tensor_bytes(reshaped)},
-        "weights missing one": {**members, "weights.pt": _tensor_bytes(
-            dict(list(weights.items())[1:]))},
+        "weights missing one": {
+            **members,
+            "weights.pt": _tensor_bytes(dict(list(weights.items())[1:])),
+        },
         "optimizer garbage": {**members, "optimizer.pt": b"junk"},
         "optimizer a list": {**members, "optimizer.pt": _tensor_bytes([1, 2])},
         "missing weights": {k: v for k, v in members.items() if k != "weights.pt"},
@@ -468,8 +544,12 @@ def test_zip_bombs_and_huge_networks_stay_within_the_memory_bound(good, tmp_path
     """Loading the bombs raises the process's peak memory by less than 200 MB (a 256 MB
     member inflating, or a width-1024 ResNet being built, would exceed it)."""
     path, _, _, _ = good
-    result = subprocess.run([sys.executable, "-c", _BOMB_SCRIPT, str(path), str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", _BOMB_SCRIPT, str(path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     refused = [line for line in lines if line.startswith("refused")]
@@ -480,24 +560,54 @@ def test_zip_bombs_and_huge_networks_stay_within_the_memory_bound(good, tmp_path
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=12) | st.sampled_from(DANGEROUS_NAMES),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["__object__", "__tensor__", "dtype", "__dict__",
-                                       "__list__", "__tuple__", "a"]) | st.text(max_size=6),
-                      children, max_size=3),
-    max_leaves=12)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(DANGEROUS_NAMES),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["__object__", "__tensor__", "dtype", "__dict__", "__list__", "__tuple__", "a"]
+            )
+            | st.text(max_size=6),
+            children,
+            max_size=3,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow])
-@given(field=st.sampled_from(["criterion", "optimizer", "module__norm_layer", "lr", "mode",
-                              "criterion__weight", "base_width", "clinical_dim",
-                              "optimizer__weight_decay", "n_threads", "random_state",
-                              "iterator_valid__batch_size"]),
-       value=json_values, target=st.sampled_from(["params", "fitted", "top"]))
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    field=st.sampled_from(
+        [
+            "criterion",
+            "optimizer",
+            "module__norm_layer",
+            "lr",
+            "mode",
+            "criterion__weight",
+            "base_width",
+            "clinical_dim",
+            "optimizer__weight_decay",
+            "n_threads",
+            "random_state",
+            "iterator_valid__batch_size",
+        ]
+    ),
+    value=json_values,
+    target=st.sampled_from(["params", "fitted", "top"]),
+)
 def test_generated_documents_never_import_or_call(good, tmp_path, field, value, target):
     """Property: whatever JSON a file holds, load imports and calls nothing outside the
     registry, and ends in a model or a ModelFileError."""
@@ -511,6 +621,7 @@ def test_generated_documents_never_import_or_call(good, tmp_path, field, value, 
             meta["fitted"]["classes"] = value if field == "mode" else meta["fitted"]["classes"]
         else:
             meta[field] = value
+
     bad = _write(tmp_path / "gen.skf", _with_meta(members, edit))
     _EVENTS.clear()
     _WATCH["active"] = True
@@ -530,8 +641,14 @@ def test_a_files_reading_options_round_trip_and_older_files_have_none(good, tmp_
 
     path, _, clf, X = good
     assert read_reading(path) == {}
-    reading = {"image_column": "file", "id_column": None, "size": 16, "color": "gray",
-               "normalize": "zscore", "slices": 1}
+    reading = {
+        "image_column": "file",
+        "id_column": None,
+        "size": 16,
+        "color": "gray",
+        "normalize": "zscore",
+        "slices": 1,
+    }
     written = save(clf, tmp_path / "read.skf", reading=reading)
     assert read_reading(written) == reading
     assert np.array_equal(skfusion.load(written).predict_proba(X), clf.predict_proba(X))

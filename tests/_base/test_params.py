@@ -16,8 +16,17 @@ from skfusion.tuning import search_space
 
 
 class _ToyNet(torch.nn.Module):
-    def __init__(self, n_outputs, n_clinical, in_channels=1, spatial_dims=2,
-                 clinical_shortcut=True, width=8, backbone="resnet18", base_width=4):
+    def __init__(
+        self,
+        n_outputs,
+        n_clinical,
+        in_channels=1,
+        spatial_dims=2,
+        clinical_shortcut=True,
+        width=8,
+        backbone="resnet18",
+        base_width=4,
+    ):
         super().__init__()
         self.out = torch.nn.Linear(n_clinical, n_outputs)
 
@@ -27,9 +36,16 @@ class _ToyNet(torch.nn.Module):
 
 class _Toy:
     _module_class = _ToyNet
-    _params = {"width": Param(8, [Interval(Integral, 1, None, closed="left")],
-                              "Channels.", module=True, search=("categorical", (8, 16)),
-                              cap=64)}
+    _params = {
+        "width": Param(
+            8,
+            [Interval(Integral, 1, None, closed="left")],
+            "Channels.",
+            module=True,
+            search=("categorical", (8, 16)),
+            cap=64,
+        )
+    }
     _param_defaults = {"batch_size": 4}
 
 
@@ -61,8 +77,11 @@ def test_every_view_comes_from_the_records():
 
 def test_a_changed_record_changes_every_view():
     class _Wider(_Toy):
-        _params = {"width": Param(16, [Interval(Integral, 2, None, closed="left")],
-                                  "Wider.", module=False, cap=None)}
+        _params = {
+            "width": Param(
+                16, [Interval(Integral, 2, None, closed="left")], "Wider.", module=False, cap=None
+            )
+        }
 
     class _WiderClassifier(_Wider, BaseFusionClassifier):
         """Wider.
@@ -83,6 +102,7 @@ def test_a_changed_record_changes_every_view():
 
 def test_a_default_for_an_undeclared_name_is_refused():
     with pytest.raises(TypeError, match="_param_defaults names 'widht'"):
+
         class _Bad(BaseFusionClassifier):
             _param_defaults = {"widht": 3}
 
@@ -96,7 +116,13 @@ def test_a_record_without_a_type_text_needs_one():
 def test_the_real_estimators_views():
     assert ClinicalAttentionClassifier._search_space["mode"][0] == "categorical"
     assert set(ClinicalAttentionClassifier._module_param_names) == {
-        "mode", "backbone", "base_width", "clinical_dim", "attention_start", "attention_form"}
+        "mode",
+        "backbone",
+        "base_width",
+        "clinical_dim",
+        "attention_start",
+        "attention_form",
+    }
     assert ImageClinicalPretrainer().batch_size == 64
     assert "batch_size : int, default=64" in ImageClinicalPretrainer.__doc__
     assert "lr : float, default=1e-4" in ReportGenerator.__doc__
@@ -110,6 +136,7 @@ def test_a_family_record_its_module_does_not_take_is_refused_at_definition():
         _params = {"widht": Param(8, [], "Channels.", module=True)}
 
     with pytest.raises(TypeError, match=r"forwards \['widht'\] to ClinicalAttentionNet"):
+
         class _TypoClassifier(_Typo, BaseFusionClassifier):
             pass
 
@@ -140,8 +167,11 @@ def test_a_changed_default_keeps_what_earlier_models_were():
     assert before == {"attention_start": "paper", "attention_form": "paper"}
     assert ClinicalAttentionClassifier().attention_form == "inner"
     model = ClinicalAttentionClassifier(max_epochs=3)
-    state = {k: v for k, v in model.__dict__.items()
-             if k not in ("attention_form", "attention_start", "max_epochs")}
+    state = {
+        k: v
+        for k, v in model.__dict__.items()
+        if k not in ("attention_form", "attention_start", "max_epochs")
+    }
     restored = ClinicalAttentionClassifier.__new__(ClinicalAttentionClassifier)
     restored.__setstate__(state)
     assert (restored.attention_form, restored.attention_start) == ("paper", "paper")

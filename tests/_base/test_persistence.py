@@ -21,8 +21,9 @@ from ..conftest import TINY, make_data
 @pytest.fixture(scope="module")
 def fitted():
     X, y = make_data(n=20)
-    clf = ClinicalAttentionClassifier(**TINY, optimizer__weight_decay=1e-3,
-                                      criterion=torch.nn.CrossEntropyLoss).fit(X, y)
+    clf = ClinicalAttentionClassifier(
+        **TINY, optimizer__weight_decay=1e-3, criterion=torch.nn.CrossEntropyLoss
+    ).fit(X, y)
     return clf, X, y
 
 
@@ -68,12 +69,10 @@ def _rewrite(path, out, edit_meta=None, weights=None):
 def test_newer_format_and_architecture_mismatch_are_refused(fitted, tmp_path):
     clf, _, _ = fitted
     path = clf.save(tmp_path / "model.skf")
-    newer = _rewrite(path, tmp_path / "newer.skf",
-                     lambda m: m.update(format_version=99))
+    newer = _rewrite(path, tmp_path / "newer.skf", lambda m: m.update(format_version=99))
     with pytest.raises(ValueError, match="format 99.*Upgrade skfusion"):
         skfusion.load(newer)
-    other = _rewrite(path, tmp_path / "other.skf",
-                     lambda m: m["params"].update(mode="concat"))
+    other = _rewrite(path, tmp_path / "other.skf", lambda m: m["params"].update(mode="concat"))
     with pytest.raises(ValueError, match="do not fit the network"):
         skfusion.load(other)
     (tmp_path / "junk.skf").write_bytes(b"not a zip")
@@ -84,8 +83,11 @@ def test_newer_format_and_architecture_mismatch_are_refused(fitted, tmp_path):
 def test_loading_never_imports_untrusted_names(fitted, tmp_path):
     clf, _, _ = fitted
     path = clf.save(tmp_path / "model.skf")
-    evil = _rewrite(path, tmp_path / "evil.skf", lambda m: m["params"].update(
-        optimizer={"__object__": "os:system"}))
+    evil = _rewrite(
+        path,
+        tmp_path / "evil.skf",
+        lambda m: m["params"].update(optimizer={"__object__": "os:system"}),
+    )
     with pytest.raises(ValueError, match="not among the classes skfusion writes"):
         skfusion.load(evil)
     pickled = tmp_path / "weights.pt"
@@ -102,8 +104,9 @@ def test_loading_never_imports_untrusted_names(fitted, tmp_path):
 
 def test_unsaveable_parameters_are_named(tmp_path):
     X, y = make_data(n=20)
-    clf = ClinicalAttentionClassifier(**TINY, module__norm_layer=lambda c: torch.nn.GroupNorm(
-        1, c)).fit(X, y)
+    clf = ClinicalAttentionClassifier(
+        **TINY, module__norm_layer=lambda c: torch.nn.GroupNorm(1, c)
+    ).fit(X, y)
     with pytest.raises(TypeError, match="module__norm_layer"):
         clf.save(tmp_path / "m.skf")
 
@@ -117,10 +120,10 @@ def test_pickle_round_trip_across_processes(fitted, tmp_path):
     script = textwrap.dedent(f"""
         import pickle, numpy as np, pandas as pd
         from skfusion import FusionInput
-        clf = pickle.loads(open({str(tmp_path / 'model.pkl')!r}, 'rb').read())
-        X = FusionInput(np.load({str(tmp_path / 'images.npy')!r}),
-                        pd.read_pickle({str(tmp_path / 'clinical.pkl')!r}))
-        np.save({str(tmp_path / 'proba.npy')!r}, clf.predict_proba(X))
+        clf = pickle.loads(open({str(tmp_path / "model.pkl")!r}, 'rb').read())
+        X = FusionInput(np.load({str(tmp_path / "images.npy")!r}),
+                        pd.read_pickle({str(tmp_path / "clinical.pkl")!r}))
+        np.save({str(tmp_path / "proba.npy")!r}, clf.predict_proba(X))
     """)
     subprocess.run([sys.executable, "-c", script], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "proba.npy"), clf.predict_proba(X))
@@ -141,8 +144,9 @@ def test_ctrl_c_keeps_the_last_finished_epoch():
     X, y = make_data(n=24)
     reference = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 2}).fit(X, y)
     with pytest.warns(UserWarning, match="interrupted during epoch 3.*epoch 2"):
-        clf = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 5},
-                                          callbacks=[InterruptAt(3)]).fit(X, y)
+        clf = ClinicalAttentionClassifier(
+            **{**TINY, "max_epochs": 5}, callbacks=[InterruptAt(3)]
+        ).fit(X, y)
     assert clf.interrupted_ and clf.n_epochs_ == 2
     np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
     # the copy of the weights kept during training is released afterwards
@@ -191,17 +195,16 @@ def test_checkpoints_resume_and_never_collide(tmp_path):
     ClinicalAttentionClassifier(**{**TINY, "max_epochs": 3}, callbacks=[first]).fit(X, y)
     ClinicalAttentionClassifier(**{**TINY, "max_epochs": 3}, callbacks=[second]).fit(X, y)
     assert first.run_dir_ != second.run_dir_
-    assert [p.name for p in first.files_] == ["epoch_0001.skf", "epoch_0002.skf",
-                                              "epoch_0003.skf"]
+    assert [p.name for p in first.files_] == ["epoch_0001.skf", "epoch_0002.skf", "epoch_0003.skf"]
     # resume from epoch 1 for two more epochs == three epochs straight
     straight = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 3}).fit(X, y)
-    resumed = skfusion.load(first.files_[0]).set_params(warm_start=True, max_epochs=2,
-                                                       verbose=0)
+    resumed = skfusion.load(first.files_[0]).set_params(warm_start=True, max_epochs=2, verbose=0)
     assert resumed.n_epochs_ == 1
     resumed.fit(X, y)
     assert resumed.n_epochs_ == 3
-    np.testing.assert_allclose(resumed.predict_proba(X), straight.predict_proba(X), rtol=1e-6,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        resumed.predict_proba(X), straight.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_warm_start_continues_and_restores_on_error():
@@ -257,8 +260,9 @@ def test_prediction_memory_stays_flat_for_large_inputs(tmp_path):
     """)
 
     def peak_growth_mb(n):
-        out = subprocess.run([sys.executable, "-c", script, str(n)], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(n)], capture_output=True, text=True, check=True
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
     small, large = peak_growth_mb(64), peak_growth_mb(1024)
@@ -297,8 +301,11 @@ def test_a_family_of_ones_own_loads_when_its_class_is_passed(tmp_path):
     model = MyAttentionClassifier(**TINY, mode="concat").fit(X, y)
     path = tmp_path / "mine.skf"
     model.save(path)
-    with pytest.raises(ModelFileError, match=r"custom_objects=\{'MyAttentionClassifier': "
-                                             r"MyAttentionClassifier\}"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"custom_objects=\{'MyAttentionClassifier': "
+        r"MyAttentionClassifier\}",
+    ):
         load(path)
     with pytest.raises(ModelFileError, match="not one of skfusion's"):
         load(path, custom_objects={"MyAttentionClassifier": dict})  # not an estimator

@@ -15,8 +15,13 @@ from skfusion.explain import grad_cam, permutation_importance
 from skfusion.explain._importance import _modality_source
 
 from ..conftest import TINY, make_data
-from ..test_common import FUSION_ESTIMATORS, outputs, small, target_for
-from ..test_common import tiny_inputs  # noqa: F401  (a fixture)
+from ..test_common import (
+    FUSION_ESTIMATORS,
+    outputs,
+    small,
+    target_for,
+    tiny_inputs,  # noqa: F401  (a fixture)
+)
 
 DATA = __import__("pathlib").Path(__file__).parents[1] / "data"
 
@@ -50,8 +55,9 @@ def test_every_estimator_trains_and_predicts_with_incomplete_patients(cls, tiny_
     assert np.isfinite(got).all()
     # The slot of a missing image is never read: NaN, noise or a bright image, same output.
     for value in (np.nan, 1e3, -7.0):
-        np.testing.assert_allclose(outputs(model, slot_filled(gappy, value)), got,
-                                   rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            outputs(model, slot_filled(gappy, value)), got, rtol=0, atol=1e-6
+        )
     # ... and the mask does matter: the same pixels, declared present, give other outputs.
     declared = outputs(model, FusionInput(X.images, X.clinical, X.text))
     absent = ~gappy.present["images"]
@@ -72,8 +78,7 @@ def test_none_entries_are_patients_without_an_image_or_a_report(tiny_inputs):  #
     np.testing.assert_array_equal(np.flatnonzero(~listed.present["text"]), [5])
     model = small(ReportFusionClassifier).fit(listed, y)
     masked = FusionInput(X.images, X.clinical, X.text, present=listed.present)
-    np.testing.assert_allclose(model.predict_proba(listed), model.predict_proba(masked),
-                               atol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(listed), model.predict_proba(masked), atol=1e-6)
     # Slicing keeps each patient's mask with its row.
     part = listed[[8, 0, 5]]
     np.testing.assert_array_equal(part.present["images"], [False, True, True])
@@ -124,11 +129,11 @@ def test_refusals_say_what_and_how():
     model = ClinicalAttentionClassifier(**TINY).fit(gappy, y)
     with pytest.raises(ValueError, match="this explanation maps each sample's image"):
         grad_cam(model, gappy[:4])
-    generator = skfusion.ReportGenerator(backbone="resnet18", base_width=4, max_epochs=1,
-                                         verbose=0, device="cpu")
+    generator = skfusion.ReportGenerator(
+        backbone="resnet18", base_width=4, max_epochs=1, verbose=0, device="cpu"
+    )
     with pytest.raises(ValueError, match="ReportGenerator cannot take: a report is generated"):
-        generator.fit(FusionInput(gappy.images, None, present=gappy.present),
-                      ["a report"] * 16)
+        generator.fit(FusionInput(gappy.images, None, present=gappy.present), ["a report"] * 16)
 
 
 def test_model_files_keep_the_stand_ins_and_old_files_refuse_missing_images(tmp_path):
@@ -137,8 +142,7 @@ def test_model_files_keep_the_stand_ins_and_old_files_refuse_missing_images(tmp_
     model = ClinicalAttentionClassifier(mode="full", **TINY).fit(gappy, y)
     model.save(tmp_path / "model.skf")
     loaded = skfusion.load(tmp_path / "model.skf")
-    np.testing.assert_allclose(loaded.predict_proba(gappy), model.predict_proba(gappy),
-                               atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(gappy), model.predict_proba(gappy), atol=1e-6)
     # skfusion 0.3.0's file: no stand-ins; complete patients as before, incomplete refused.
     old = skfusion.load(DATA / "skfusion-0.3.0-clinical-attention.skf")
     X24, _ = make_data(n=24)
@@ -162,8 +166,11 @@ def test_exported_graphs_take_the_mask(tmp_path):
     clinical = gappy.clinical[signature["clinical"]["columns"]].to_numpy(np.float32)
     images = np.asarray(slot_filled(gappy, 0.0).images, dtype=np.float32)[:, None]
     with torch.no_grad():
-        got = graph(torch.from_numpy(images), torch.from_numpy(clinical),
-                    torch.from_numpy(gappy.present["images"])).numpy()
+        got = graph(
+            torch.from_numpy(images),
+            torch.from_numpy(clinical),
+            torch.from_numpy(gappy.present["images"]),
+        ).numpy()
     np.testing.assert_allclose(got, model.predict_proba(gappy), atol=1e-5)
 
 
@@ -185,6 +192,11 @@ def test_cross_validation_slices_the_mask_with_the_patients():
     X, y = make_data(n=24)
     gappy = with_gaps(X, absent=range(0, 24, 3))
     groups = np.repeat(np.arange(12), 2)
-    scores = cross_val_score(ClinicalAttentionClassifier(mode="concat", **TINY), gappy, y,
-                             groups=groups, cv=GroupKFold(3))
+    scores = cross_val_score(
+        ClinicalAttentionClassifier(mode="concat", **TINY),
+        gappy,
+        y,
+        groups=groups,
+        cv=GroupKFold(3),
+    )
     assert np.isfinite(scores).all()

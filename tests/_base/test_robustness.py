@@ -99,24 +99,29 @@ PREDICT_CASES = {
     "clinical_object": _clinical_case(lambda c, rng: c.astype(object)),
     "clinical_bool": _clinical_case(lambda c, rng: c > 0),
     "clinical_int": _clinical_case(lambda c, rng: c.round().astype(int)),
-    "clinical_list": lambda X, rng, n: FusionInput(X.images[:n], X.clinical[:n].to_numpy()
-                                                   .tolist()),
+    "clinical_list": lambda X, rng, n: FusionInput(
+        X.images[:n], X.clinical[:n].to_numpy().tolist()
+    ),
     "non_contiguous": lambda X, rng, n: FusionInput(
-        np.repeat(X.images[:n], 2, axis=2)[:, :, ::2], X.clinical[:n]),
+        np.repeat(X.images[:n], 2, axis=2)[:, :, ::2], X.clinical[:n]
+    ),
     "read_only": _read_only,
     "columns_shuffled": _clinical_case(lambda c, rng: c[list(rng.permutation(c.columns))]),
     "columns_renamed": _clinical_case(lambda c, rng: c.rename(columns={"age": "Age"})),
     "columns_missing": _clinical_case(lambda c, rng: c.drop(columns="noise")),
     "columns_extra": _clinical_case(lambda c, rng: c.assign(extra=1.0)),
     "length_mismatch": lambda X, rng, n: (X.images[:n], X.clinical[: max(n - 1, 0)]),
-    "columns_duplicated": _clinical_case(lambda c, rng: c.set_axis(["age", "age", "noise"],
-                                                                   axis=1)),
+    "columns_duplicated": _clinical_case(
+        lambda c, rng: c.set_axis(["age", "age", "noise"], axis=1)
+    ),
     "clinical_complex": _clinical_case(lambda c, rng: c.astype({"age": complex})),
     "images_complex": _images_case(lambda a, rng: a.astype(np.complex64)),
     "images_channels_last_rgb": _images_case(
-        lambda a, rng: np.repeat(a[..., None], rng.choice([3, 4]), axis=-1)),
+        lambda a, rng: np.repeat(a[..., None], rng.choice([3, 4]), axis=-1)
+    ),
     "images_requires_grad": lambda X, rng, n: FusionInput(
-        __import__("torch").tensor(X.images[:n], requires_grad=True), X.clinical[:n]),
+        __import__("torch").tensor(X.images[:n], requires_grad=True), X.clinical[:n]
+    ),
     "images_scaled": _images_case(lambda a, rng: a * np.float32(rng.uniform(-100, 100))),
     "clinical_scaled": _clinical_case(lambda c, rng: c * rng.uniform(-1e6, 1e6)),
 }
@@ -125,15 +130,23 @@ FIT_CASES = {
     "fit_y_length": lambda X, y, rng: (X, y[:-1]),
     "fit_single_class": lambda X, y, rng: (X, np.full(len(y), "AD")),
     "fit_mixed_labels": lambda X, y, rng: (X, np.array(["AD", 1] * (len(y) // 2), dtype=object)),
-    "fit_none_label": lambda X, y, rng: (X, np.where(np.arange(len(y)) == 0, None, y)
-                                         .astype(object)),
+    "fit_none_label": lambda X, y, rng: (
+        X,
+        np.where(np.arange(len(y)) == 0, None, y).astype(object),
+    ),
     "fit_continuous_y": lambda X, y, rng: (X, rng.rand(len(y))),
-    "fit_duplicated_columns": lambda X, y, rng: (FusionInput(X.images, X.clinical.set_axis(
-        ["age", "score", "age"], axis=1)), y),
-    "fit_complex_clinical": lambda X, y, rng: (FusionInput(X.images, X.clinical.astype(
-        {"score": complex})), y),
-    "fit_channels_last_rgb": lambda X, y, rng: (FusionInput(np.repeat(
-        X.images[..., None], 3, axis=-1), X.clinical), y),
+    "fit_duplicated_columns": lambda X, y, rng: (
+        FusionInput(X.images, X.clinical.set_axis(["age", "score", "age"], axis=1)),
+        y,
+    ),
+    "fit_complex_clinical": lambda X, y, rng: (
+        FusionInput(X.images, X.clinical.astype({"score": complex})),
+        y,
+    ),
+    "fit_channels_last_rgb": lambda X, y, rng: (
+        FusionInput(np.repeat(X.images[..., None], 3, axis=-1), X.clinical),
+        y,
+    ),
     "fit_no_clinical_columns": lambda X, y, rng: (FusionInput(X.images, X.clinical[[]]), y),
     "fit_text_one_string": lambda X, y, rng: ((X.images, X.clinical, "report " * 4), y),
 }
@@ -161,8 +174,12 @@ def check_outcome(action, n_expected):
 
 
 @pytest.mark.parametrize("case", sorted(PREDICT_CASES))
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(n=st.integers(1, 12), seed=st.integers(0, 2**16))
 def test_bad_predict_input(model, case, n, seed):
     clf, X, _, before = model
@@ -190,32 +207,51 @@ def _not_weights(rng, tmp):
 #: Training settings a user can get wrong, drawn per seed: (rng, tmp folder) -> parameters.
 SETTING_CASES = {
     "setting_augment_wrong_shape": lambda rng, tmp: {
-        "augment": lambda images, generator, masks=None: _cut(images, rng)},
+        "augment": lambda images, generator, masks=None: _cut(images, rng)
+    },
     "setting_augment_nan": lambda rng, tmp: {
-        "augment": lambda images, generator, masks=None: images * float(
-            rng.choice([np.nan, np.inf, -np.inf]))},
+        "augment": lambda images, generator, masks=None: (
+            images * float(rng.choice([np.nan, np.inf, -np.inf]))
+        )
+    },
     "setting_augment_integers": lambda rng, tmp: {
         "augment": lambda images, generator, masks=None: images.to(
-            rng.choice([__import__("torch").int32, __import__("torch").uint8]))},
+            rng.choice([__import__("torch").int32, __import__("torch").uint8])
+        )
+    },
     "setting_augment_array": lambda rng, tmp: {
-        "augment": lambda images, generator, masks=None: images.numpy()},
-    "setting_augment_policy": lambda rng, tmp: {"augment": {
-        "degrees": rng.uniform(181, 1e9), "scale": rng.uniform(1, 1e3),
-        "shift": rng.uniform(1, 1e3), "gain": rng.uniform(1, 1e3),
-        "flip": rng.uniform(1.001, 1e3), "blur": 1.0}},
+        "augment": lambda images, generator, masks=None: images.numpy()
+    },
+    "setting_augment_policy": lambda rng, tmp: {
+        "augment": {
+            "degrees": rng.uniform(181, 1e9),
+            "scale": rng.uniform(1, 1e3),
+            "shift": rng.uniform(1, 1e3),
+            "gain": rng.uniform(1, 1e3),
+            "flip": rng.uniform(1.001, 1e3),
+            "blur": 1.0,
+        }
+    },
     "setting_image_weights_missing": lambda rng, tmp: {
-        "image_weights": str(tmp / f"absent{rng.randint(10**6)}.pt")},
+        "image_weights": str(tmp / f"absent{rng.randint(10**6)}.pt")
+    },
     "setting_image_weights_not_weights": _not_weights,
     "setting_freeze_alone": lambda rng, tmp: {"freeze": rng.choice(["stem", "encoder", 2])},
-    "setting_freeze_bool": lambda rng, tmp: {"freeze": bool(rng.randint(2)),
-                                             "image_weights": str(tmp / "w.pt")},
+    "setting_freeze_bool": lambda rng, tmp: {
+        "freeze": bool(rng.randint(2)),
+        "image_weights": str(tmp / "w.pt"),
+    },
 }
 SETTING_WORDS = ("augment", "image_weights", "freeze")
 
 
 @pytest.mark.parametrize("case", sorted(SETTING_CASES))
-@settings(max_examples=6, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**16))
 def test_bad_training_settings_keep_the_fitted_model(model, case, seed, tmp_path_factory):
     clf, X, y, before = model
@@ -234,8 +270,12 @@ def test_bad_training_settings_keep_the_fitted_model(model, case, seed, tmp_path
 
 
 @pytest.mark.parametrize("case", sorted(FIT_CASES))
-@settings(max_examples=8, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**16))
 def test_bad_fit_input_keeps_the_fitted_model(model, case, seed):
     clf, X, y, before = model
@@ -265,16 +305,22 @@ def test_unseen_category_through_a_pipeline():
     X, y = make_data(n=20)
     clinical = X.clinical.assign(sex=np.where(np.arange(20) % 2, "F", "M"))
     strict = make_pipeline(
-        ClinicalTransformer(make_column_transformer((OneHotEncoder(), ["sex"]),
-                                                    remainder=StandardScaler())),
-        ClinicalAttentionClassifier(**TINY)).fit(FusionInput(X.images, clinical), y)
+        ClinicalTransformer(
+            make_column_transformer((OneHotEncoder(), ["sex"]), remainder=StandardScaler())
+        ),
+        ClinicalAttentionClassifier(**TINY),
+    ).fit(FusionInput(X.images, clinical), y)
     unseen = FusionInput(X.images, clinical.assign(sex="X"))
     with pytest.raises(ValueError, match="unknown categor"):
         strict.predict(unseen)
     lenient = make_pipeline(
-        ClinicalTransformer(make_column_transformer(
-            (OneHotEncoder(handle_unknown="ignore"), ["sex"]), remainder=StandardScaler())),
-        ClinicalAttentionClassifier(**TINY)).fit(FusionInput(X.images, clinical), y)
+        ClinicalTransformer(
+            make_column_transformer(
+                (OneHotEncoder(handle_unknown="ignore"), ["sex"]), remainder=StandardScaler()
+            )
+        ),
+        ClinicalAttentionClassifier(**TINY),
+    ).fit(FusionInput(X.images, clinical), y)
     assert np.isfinite(lenient.predict_proba(unseen)).all()
     TRIED["unseen_category:error"] += 1
     TRIED["unseen_category:result"] += 1

@@ -30,9 +30,10 @@ def routing(request):
 
 
 def pipeline():
-    return make_pipeline(ClinicalTransformer(StandardScaler()),
-                         ClinicalAttentionClassifier(**TINY, early_stopping=True,
-                                                     validation_fraction=0.3))
+    return make_pipeline(
+        ClinicalTransformer(StandardScaler()),
+        ClinicalAttentionClassifier(**TINY, early_stopping=True, validation_fraction=0.3),
+    )
 
 
 class _SeesGroups(ClinicalAttentionClassifier):
@@ -49,11 +50,21 @@ class _SeesGroups(ClinicalAttentionClassifier):
 def test_tune_passes_groups_with_routing_on_and_off(routing, pruning):
     X, y, groups = subject_data()
     _SeesGroups.seen.clear()
-    model = make_pipeline(ClinicalTransformer(StandardScaler()),
-                          _SeesGroups(**TINY, early_stopping=True, validation_fraction=0.3))
-    study = tune(model, X, y, groups=groups, cv=3, n_trials=1, pruning=pruning,
-                 space={"_seesgroups__lr": optuna.distributions.FloatDistribution(
-                     1e-3, 1e-2, log=True)}, verbose=0)
+    model = make_pipeline(
+        ClinicalTransformer(StandardScaler()),
+        _SeesGroups(**TINY, early_stopping=True, validation_fraction=0.3),
+    )
+    study = tune(
+        model,
+        X,
+        y,
+        groups=groups,
+        cv=3,
+        n_trials=1,
+        pruning=pruning,
+        space={"_seesgroups__lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)},
+        verbose=0,
+    )
     assert study.trials[0].state.name == "COMPLETE"
     assert len(_SeesGroups.seen) == 3 and all(seen is not None for seen in _SeesGroups.seen)
     assert all(len(seen) == 8 for seen in _SeesGroups.seen)  # 12 subjects, 2/3 per fold
@@ -64,8 +75,9 @@ def test_cross_val_diagnostics_with_routing_on_and_off(routing):
     X, y, groups = subject_data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        folds = cross_val_diagnostics(pipeline(), X, y, groups=groups, cv=3, pos_label="AD",
-                                      verbose=0)
+        folds = cross_val_diagnostics(
+            pipeline(), X, y, groups=groups, cv=3, pos_label="AD", verbose=0
+        )
     assert len(folds) == 3
 
 
@@ -80,16 +92,24 @@ def test_a_split_where_the_model_predicts_one_class_warns(routing):
         return OneClass(**TINY).set_fit_request(groups=True) if routing else OneClass(**TINY)
 
     with pytest.warns(UndefinedMetricWarning, match="ppv is undefined.*nanmean"):
-        scores = cross_validate(model(), X, y, cv=GroupKFold(2),
-                                scoring=diagnostic_scorers(pos_label="AD"),
-                                **({"params": {"groups": groups}} if routing
-                                   else {"groups": groups}))
+        scores = cross_validate(
+            model(),
+            X,
+            y,
+            cv=GroupKFold(2),
+            scoring=diagnostic_scorers(pos_label="AD"),
+            **({"params": {"groups": groups}} if routing else {"groups": groups}),
+        )
     assert np.isnan(scores["test_ppv"]).all()
     with pytest.warns(UndefinedMetricWarning):
-        zero = cross_validate(model(), X, y, cv=GroupKFold(2),
-                              scoring=diagnostic_scorers(pos_label="AD", zero_division=0),
-                              **({"params": {"groups": groups}} if routing
-                                 else {"groups": groups}))
+        zero = cross_validate(
+            model(),
+            X,
+            y,
+            cv=GroupKFold(2),
+            scoring=diagnostic_scorers(pos_label="AD", zero_division=0),
+            **({"params": {"groups": groups}} if routing else {"groups": groups}),
+        )
     assert (zero["test_ppv"] == 0).all()
 
 
@@ -102,6 +122,7 @@ def test_cross_val_diagnostics_names_the_fold_of_an_undefined_metric():
             return np.tile([0.0, 1.0], (len(X), 1))
 
     with pytest.warns(UndefinedMetricWarning, match=r"fold \d: .*PPV is undefined"):
-        folds = cross_val_diagnostics(OneClass(**TINY), X, y, groups=groups, cv=2,
-                                      pos_label="AD", verbose=0)
+        folds = cross_val_diagnostics(
+            OneClass(**TINY), X, y, groups=groups, cv=2, pos_label="AD", verbose=0
+        )
     assert folds["PPV"].isna().all() and folds.count()["PPV"] == 0

@@ -45,8 +45,7 @@ def test_every_family_reads_volumes(name, tmp_path):
     model = getattr(skfusion, name)(**SETTINGS[name], spatial_dims=3).fit(X, y)
     assert model.image_shape_ == (1, 8, 12, 12)
     convs = [m for m in model.net_.module_.modules() if isinstance(m, torch.nn.Conv3d)]
-    assert convs and not any(isinstance(m, torch.nn.Conv2d)
-                             for m in model.net_.module_.modules())
+    assert convs and not any(isinstance(m, torch.nn.Conv2d) for m in model.net_.module_.modules())
     predicted = model.predict(X)
     maps = grad_cam(model, X[:3])
     assert maps.shape == (3, 8, 12, 12) and maps.max() <= 1 + 1e-6
@@ -57,11 +56,13 @@ def test_every_family_reads_volumes(name, tmp_path):
 def test_volume_shapes_are_checked_with_a_fix():
     X, y = volumes()
     with pytest.raises(ValueError, match="spatial_dims=3"):
-        skfusion.ClinicalAttentionClassifier(**TINY).fit(FusionInput(X.images[:, None, None],
-                                                                     X.clinical), y)
+        skfusion.ClinicalAttentionClassifier(**TINY).fit(
+            FusionInput(X.images[:, None, None], X.clinical), y
+        )
     with pytest.raises(ValueError, match=r"\(n_samples, D, H, W\)"):
         skfusion.ClinicalAttentionClassifier(**TINY, spatial_dims=3).fit(
-            FusionInput(X.images[:, 0], X.clinical), y)
+            FusionInput(X.images[:, 0], X.clinical), y
+        )
     with pytest.raises(ValueError, match="whole volume"):
         skfusion.ClinicalAttentionClassifier(**TINY, spatial_dims=3, slices="mean").fit(X, y)
     model = skfusion.ClinicalAttentionClassifier(**TINY, spatial_dims=3).fit(X, y)
@@ -69,18 +70,25 @@ def test_volume_shapes_are_checked_with_a_fix():
         model.predict(FusionInput(X.images[:, :4], X.clinical))
 
 
-@pytest.mark.parametrize("net_class, extra", [
-    (ClinicalAttentionNet, dict(mode="full", clinical_dim=8)),
-    (GatedFusionNet, dict(n_heads=2, head_dim=8, clinical_dim=8)),
-])
+@pytest.mark.parametrize(
+    "net_class, extra",
+    [
+        (ClinicalAttentionNet, dict(mode="full", clinical_dim=8)),
+        (GatedFusionNet, dict(n_heads=2, head_dim=8, clinical_dim=8)),
+    ],
+)
 def test_the_clinical_values_condition_the_3d_feature_maps(net_class, extra):
     torch.manual_seed(0)
-    net = net_class(n_outputs=2, n_clinical=3, backbone="resnet18", base_width=4,
-                    spatial_dims=3, **extra).eval()
+    net = net_class(
+        n_outputs=2, n_clinical=3, backbone="resnet18", base_width=4, spatial_dims=3, **extra
+    ).eval()
     images = torch.randn(2, 1, 8, 16, 16)
     seen = []
-    watched = (net.spatial_attention["4"] if net_class is GatedFusionNet
-               else net.image_encoder.stages[3][-1])
+    watched = (
+        net.spatial_attention["4"]
+        if net_class is GatedFusionNet
+        else net.image_encoder.stages[3][-1]
+    )
     handle = watched.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
     clinical = torch.randn(2, 3)
     net(images, clinical)
@@ -100,8 +108,9 @@ def test_augmentation_transforms_volumes():
 
 def test_gated_fusion_spatial_attention_maps_are_volumes():
     X, y = volumes()
-    model = skfusion.GatedFusionClassifier(**SETTINGS["GatedFusionClassifier"],
-                                           spatial_dims=3).fit(X, y)
+    model = skfusion.GatedFusionClassifier(**SETTINGS["GatedFusionClassifier"], spatial_dims=3).fit(
+        X, y
+    )
     maps = attention_maps(model, X[:2])["spatial_attention"]
     assert all(value.shape == (2, 8, 12, 12) for value in maps.values())
 

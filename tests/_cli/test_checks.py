@@ -23,23 +23,26 @@ def no_work(monkeypatch):
     monkeypatch.setattr(tune_cli, "run_tune", reached)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["tune", "--storage", "notaurl"], "--storage 'notaurl': not a database URL"),
-    (["tune", "--storage", ""], "--storage '': not a database URL"),
-    (["tune", "--storage", "sqlite:////nonexistent/x.db"], "the folder /nonexistent does not"),
-    (["tune", "--storage", "sqlite:///:memory:"], "in-memory SQLite database"),
-    (["tune", "--storage", "oracle://x/y"], "unsupported scheme 'oracle'"),
-    (["tune", "--storage", "postgresql://me:secret@127.0.0.1:9/db"], "cannot connect"),
-    (["tune", "--heartbeat", "nan"], "--heartbeat nan: expected a number >= 1"),
-    (["tune", "--n-trials", "-1"], "--n-trials -1: expected a whole number >= 1"),
-    (["tune", "--threads", "0"], "--threads 0"),
-    (["tune", "--timeout", "-5"], "--timeout -5.0"),
-    (["demo", "--modes", ","], "--modes ',': expected a comma-separated list"),
-    (["demo", "--modes", "image,fancy"], "unknown \\['fancy'\\]"),
-    (["demo", "--folds", "1"], "--folds 1: expected a whole number >= 2"),
-    (["demo", "--folds", "0"], "--folds 0"),
-    (["demo", "--epochs", "0"], "--epochs 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["tune", "--storage", "notaurl"], "--storage 'notaurl': not a database URL"),
+        (["tune", "--storage", ""], "--storage '': not a database URL"),
+        (["tune", "--storage", "sqlite:////nonexistent/x.db"], "the folder /nonexistent does not"),
+        (["tune", "--storage", "sqlite:///:memory:"], "in-memory SQLite database"),
+        (["tune", "--storage", "oracle://x/y"], "unsupported scheme 'oracle'"),
+        (["tune", "--storage", "postgresql://me:secret@127.0.0.1:9/db"], "cannot connect"),
+        (["tune", "--heartbeat", "nan"], "--heartbeat nan: expected a number >= 1"),
+        (["tune", "--n-trials", "-1"], "--n-trials -1: expected a whole number >= 1"),
+        (["tune", "--threads", "0"], "--threads 0"),
+        (["tune", "--timeout", "-5"], "--timeout -5.0"),
+        (["demo", "--modes", ","], "--modes ',': expected a comma-separated list"),
+        (["demo", "--modes", "image,fancy"], "unknown \\['fancy'\\]"),
+        (["demo", "--folds", "1"], "--folds 1: expected a whole number >= 2"),
+        (["demo", "--folds", "0"], "--folds 0"),
+        (["demo", "--epochs", "0"], "--epochs 0"),
+    ],
+)
 def test_bad_options_are_refused_before_any_work(argv, message, no_work, capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
         cli.main(argv + ["--output", str(tmp_path / "out")])
@@ -79,10 +82,14 @@ def test_a_second_run_on_the_same_output_folder_is_refused(monkeypatch, capsys, 
 
 
 def test_passwords_are_masked():
-    assert mask_credentials("postgresql://me:s3cret@db:5432/optuna") == \
-        "postgresql://me:***@db:5432/optuna"
-    assert mask_credentials("sqlite:///x.db?password=hunter2&mode=rw") == \
-        "sqlite:///x.db?password=***&mode=rw"
+    assert (
+        mask_credentials("postgresql://me:s3cret@db:5432/optuna")
+        == "postgresql://me:***@db:5432/optuna"
+    )
+    assert (
+        mask_credentials("sqlite:///x.db?password=hunter2&mode=rw")
+        == "sqlite:///x.db?password=***&mode=rw"
+    )
     assert mask_credentials(None) is None
 
 
@@ -101,12 +108,29 @@ def test_tune_writes_no_password(monkeypatch, tmp_path):
             return pd.DataFrame({"state": ["COMPLETE"]})
 
     monkeypatch.setattr(tune_cli, "tune", lambda *a, **k: Study())
-    monkeypatch.setattr(tune_cli, "make_brain_cohort", lambda *a, **k: types.SimpleNamespace(
-        X=None, y=None, groups=None))
+    monkeypatch.setattr(
+        tune_cli,
+        "make_brain_cohort",
+        lambda *a, **k: types.SimpleNamespace(X=None, y=None, groups=None),
+    )
     args = types.SimpleNamespace(
-        command="tune", quiet=True, threads=None, subjects=8, task="ad_vs_nc", epochs=1,
-        device="cpu", seed=0, no_pruning=False, storage="sqlite:///x.db?password=hunter2",
-        folds=2, n_trials=1, timeout=None, study_name=None, heartbeat=60, output=tmp_path)
+        command="tune",
+        quiet=True,
+        threads=None,
+        subjects=8,
+        task="ad_vs_nc",
+        epochs=1,
+        device="cpu",
+        seed=0,
+        no_pruning=False,
+        storage="sqlite:///x.db?password=hunter2",
+        folds=2,
+        n_trials=1,
+        timeout=None,
+        study_name=None,
+        heartbeat=60,
+        output=tmp_path,
+    )
     tune_cli.run_tune(args)
     text = (tmp_path / "best_params.json").read_text()
     assert "hunter2" not in text and "password=***" in json.loads(text)["command"]

@@ -3,15 +3,23 @@ import json
 import pandas as pd
 
 from skfusion.__main__ import main
+from skfusion._cli.demo import run_demo
 
 from ..test_model_report import assert_renders_in_a_browser
-from skfusion._cli.demo import run_demo
 
 
 def test_demo_writes_the_ablation_table(tmp_path, capsys):
     results = run_demo(
-        modes=("image", "full"), n_folds=2, output=tmp_path, device="cpu",
-        n_subjects=8, n_slices=2, image_size=32, base_width=4, clinical_dim=8, max_epochs=2,
+        modes=("image", "full"),
+        n_folds=2,
+        output=tmp_path,
+        device="cpu",
+        n_subjects=8,
+        n_slices=2,
+        image_size=32,
+        base_width=4,
+        clinical_dim=8,
+        max_epochs=2,
         batch_size=8,
     )
     captured = capsys.readouterr()
@@ -31,18 +39,56 @@ def test_demo_writes_the_ablation_table(tmp_path, capsys):
 
 
 def test_command_line(tmp_path, capsys):
-    assert main(["demo", "--modes", "clinical", "--folds", "2", "--subjects", "8",
-                 "--epochs", "1", "--output", str(tmp_path), "--device", "cpu",
-                 "--quiet", "--report", "none"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--modes",
+                "clinical",
+                "--folds",
+                "2",
+                "--subjects",
+                "8",
+                "--epochs",
+                "1",
+                "--output",
+                str(tmp_path),
+                "--device",
+                "cpu",
+                "--quiet",
+                "--report",
+                "none",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == ""
     assert (tmp_path / "ablation.md").exists()
     assert not (tmp_path / "report.html").exists()
 
 
 def test_the_demo_writes_the_model_report_of_full_by_default(tmp_path):
-    assert main(["demo", "--modes", "clinical", "--folds", "2", "--subjects", "12",
-                 "--epochs", "1", "--output", str(tmp_path), "--device", "cpu",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--modes",
+                "clinical",
+                "--folds",
+                "2",
+                "--subjects",
+                "12",
+                "--epochs",
+                "1",
+                "--output",
+                str(tmp_path),
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     page = (tmp_path / "report.html").read_text()
     assert "Model report: Pipeline" in page and 'id="subgroups"' in page
     assert "Grad-CAM maps are not available" not in page
@@ -61,9 +107,19 @@ def test_the_report_reuses_the_tables_folds_of_its_mode(tmp_path, capsys, monkey
 
     monkeypatch.setattr(ClinicalAttentionClassifier, "fit", counted)
     results = run_demo(
-        modes=("clinical", "full"), n_folds=2, output=tmp_path, device="cpu",
-        n_subjects=12, n_slices=2, image_size=32, base_width=4, clinical_dim=8, max_epochs=2,
-        batch_size=8, report_mode="full")
+        modes=("clinical", "full"),
+        n_folds=2,
+        output=tmp_path,
+        device="cpu",
+        n_subjects=12,
+        n_slices=2,
+        image_size=32,
+        base_width=4,
+        clinical_dim=8,
+        max_epochs=2,
+        batch_size=8,
+        report_mode="full",
+    )
     out = capsys.readouterr().out
     # 2 folds per mode, and one fit of full on every subject for the report's maps
     assert fits == ["clinical", "clinical", "full", "full", "full"]

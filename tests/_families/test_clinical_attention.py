@@ -47,8 +47,7 @@ def test_mode_changes_the_network(data, mode, n_attention, head_in):
 def test_learns_an_easy_task():
     X, y = make_data(n=32, size=16, seed=1)
     # Capacity, not generalisation: the training-time regularisers are off.
-    clf = tiny(mode="full", max_epochs=30, lr=3e-3, augment=False,
-               modality_dropout=0.0).fit(X, y)
+    clf = tiny(mode="full", max_epochs=30, lr=3e-3, augment=False, modality_dropout=0.0).fit(X, y)
     assert clf.score(X, y) >= 0.9
     losses = clf.net_.history[:, "train_loss"]
     assert losses[-1] < losses[0]
@@ -222,6 +221,7 @@ def test_device_auto_is_cpu_here_and_cuda_is_refused_with_a_fix(data):
 
 # -- bad input: clear errors, fitted model intact ---------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def fitted():
     X, y = make_data(n=20)
@@ -243,10 +243,11 @@ def _with_images(X, images):
         (lambda X: _with_images(X, np.where(np.eye(16) > 0, np.nan, X.images)), "NaN"),
         (lambda X: _with_images(X, X.images.astype(str)), "must be numeric"),
         (lambda X: FusionInput(X.images, X.clinical.drop(columns="age")), r"missing \['age'\]"),
-        (lambda X: FusionInput(X.images, X.clinical.assign(extra=1.0)),
-         r"unexpected \['extra'\]"),
-        (lambda X: FusionInput(X.images, X.clinical.assign(age="old")),
-         r"column 'age' held numbers in fit but now has 'old'"),
+        (lambda X: FusionInput(X.images, X.clinical.assign(extra=1.0)), r"unexpected \['extra'\]"),
+        (
+            lambda X: FusionInput(X.images, X.clinical.assign(age="old")),
+            r"column 'age' held numbers in fit but now has 'old'",
+        ),
         (lambda X: FusionInput(X.images, X.clinical.assign(age=np.inf)), "infinite"),
         (lambda X: FusionInput(X.images), "fitted with clinical values"),
         (lambda X: FusionInput(X.images, X.clinical.to_numpy()[:, :2]), "2 feature"),
@@ -267,8 +268,7 @@ def test_bad_predict_input_is_explained_and_harmless(fitted, make_X, match):
         (lambda c: c.assign(age=np.nan), r"missing values.*'age': 20.*SimpleImputer"),
     ],
 )
-def test_without_own_preprocessing_text_and_missing_values_are_refused_with_a_fix(
-        clinical, match):
+def test_without_own_preprocessing_text_and_missing_values_are_refused_with_a_fix(clinical, match):
     X, y = make_data(n=20)
     with pytest.raises(ValueError, match=match):
         tiny(clinical_preprocessing=None).fit(FusionInput(X.images, clinical(X.clinical)), y)
@@ -293,8 +293,16 @@ def test_a_hospital_table_works_as_it_comes(tmp_path):
     X, y = hospital_table()
     clf = tiny().fit(X, y)
     names = clf.clinical_encoder_.output_names_
-    assert {"age", "age_missing", "sex=F", "sex=M", "sex=<missing>", "site=A",
-            "smoker=True", "etiv"} <= set(names)
+    assert {
+        "age",
+        "age_missing",
+        "sex=F",
+        "sex=M",
+        "sex=<missing>",
+        "site=A",
+        "smoker=True",
+        "etiv",
+    } <= set(names)
     assert clf.n_features_in_ == 7
     assert clf.net_.module_.shortcut.in_features == len(names)  # the network reads them all
     proba = clf.predict_proba(X)
@@ -357,7 +365,8 @@ def test_categorical_clinical_values_through_a_pipeline():
         (OneHotEncoder(handle_unknown="ignore"), ["sex"]), remainder=StandardScaler()
     )
     pipe = make_pipeline(ClinicalTransformer(encoder), tiny()).fit(
-        FusionInput(X.images, clinical), y)
+        FusionInput(X.images, clinical), y
+    )
     unseen = FusionInput(X.images, clinical.assign(sex="X"))
     assert pipe.predict(unseen).shape == (20,)
 

@@ -12,12 +12,14 @@ SMALL = TINY_NO_CLINICAL_DIM
 @pytest.mark.parametrize("method", ["film", "daft"])
 def test_trains_and_uses_the_clinical_values(method):
     X, y = make_data(n=32, seed=1)
-    clf = FeatureModulationClassifier(**{**SMALL, "max_epochs": 15, "lr": 3e-3},
-                                      method=method).fit(X, y)
+    clf = FeatureModulationClassifier(**{**SMALL, "max_epochs": 15, "lr": 3e-3}, method=method).fit(
+        X, y
+    )
     modules = [m for m in clf.net_.module_.modules() if isinstance(m, FeatureModulation)]
     assert len(modules) == 1 and modules[0].method == method
-    shuffled = FusionInput(X.images, X.clinical.sample(frac=1, random_state=0)
-                           .reset_index(drop=True))
+    shuffled = FusionInput(
+        X.images, X.clinical.sample(frac=1, random_state=0).reset_index(drop=True)
+    )
     assert not np.allclose(clf.predict_proba(X), clf.predict_proba(shuffled))
     assert clf.score(X, y) > 0.6
 

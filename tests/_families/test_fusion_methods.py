@@ -7,9 +7,13 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skfusion import (ClinicalAttentionClassifier, ClinicalTransformer,
-                      FeatureModulationClassifier, GatedFusionClassifier,
-                      ReportFusionClassifier)
+from skfusion import (
+    ClinicalAttentionClassifier,
+    ClinicalTransformer,
+    FeatureModulationClassifier,
+    GatedFusionClassifier,
+    ReportFusionClassifier,
+)
 from skfusion.datasets import make_brain_cohort
 from skfusion.metrics import diagnostic_scorers
 
@@ -27,17 +31,25 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def cohort():
-    return make_brain_cohort(16, n_slices=2, image_size=32, reports=True, random_state=0,
-                             unit="slice")
+    return make_brain_cohort(
+        16, n_slices=2, image_size=32, reports=True, random_state=0, unit="slice"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_cross_validate_on_the_cohort(cohort, name):
-    encoder = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["sex"]),
-                                      remainder=StandardScaler())
+    encoder = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["sex"]), remainder=StandardScaler()
+    )
     pipe = make_pipeline(ClinicalTransformer(encoder), MODELS[name]())
-    scores = cross_validate(pipe, cohort.X, cohort.y, groups=cohort.groups,
-                            cv=StratifiedGroupKFold(2), scoring=diagnostic_scorers("AD"),
-                            error_score="raise")
+    scores = cross_validate(
+        pipe,
+        cohort.X,
+        cohort.y,
+        groups=cohort.groups,
+        cv=StratifiedGroupKFold(2),
+        scoring=diagnostic_scorers("AD"),
+        error_score="raise",
+    )
     assert scores["test_accuracy"].shape == (2,)
     assert np.all((scores["test_roc_auc"] >= 0) & (scores["test_roc_auc"] <= 1))

@@ -8,16 +8,18 @@ from ..conftest import TINY, make_data
 
 def test_multiclass_fit_and_clinically_guided_maps():
     X, y = make_data(n=30, size=64, n_classes=3, labels=("NC", "MCI", "AD"), seed=2)
-    clf = GatedFusionClassifier(**{**TINY, "max_epochs": 8, "lr": 3e-3}, n_heads=2,
-                                head_dim=8).fit(X, y)
+    clf = GatedFusionClassifier(**{**TINY, "max_epochs": 8, "lr": 3e-3}, n_heads=2, head_dim=8).fit(
+        X, y
+    )
     assert clf.predict_proba(X).shape == (30, 3)
     module = clf.net_.module_.eval()
     maps = []
     for attention in module.modules():
         if isinstance(attention, ClinicalSpatialAttention):
             attention.map_out.register_forward_hook(lambda m, i, o: maps.append(o))
-    shuffled = FusionInput(X.images, X.clinical.sample(frac=1, random_state=0)
-                           .reset_index(drop=True))
+    shuffled = FusionInput(
+        X.images, X.clinical.sample(frac=1, random_state=0).reset_index(drop=True)
+    )
     clf.predict_proba(X)
     first = [m.clone() for m in maps]
     maps.clear()

@@ -15,8 +15,9 @@ SMALL = dict(TINY, embedding_dim=16, hidden_size=16)
 
 @pytest.fixture(scope="module")
 def cohort():
-    return make_brain_cohort(40, n_slices=1, image_size=32, reports=True, random_state=0,
-                             unit="slice")
+    return make_brain_cohort(
+        40, n_slices=1, image_size=32, reports=True, random_state=0, unit="slice"
+    )
 
 
 def test_cohort_reports_follow_the_findings(cohort):
@@ -46,15 +47,23 @@ def test_text_encoder_ignores_padding_and_exposes_word_weights():
 
 def test_tokenizer_and_encoding():
     assert tokenize("Marked hippocampal atrophy; no infarct (2 mm).") == [
-        "marked", "hippocampal", "atrophy", "no", "infarct", "2", "mm"]
+        "marked",
+        "hippocampal",
+        "atrophy",
+        "no",
+        "infarct",
+        "2",
+        "mm",
+    ]
     ids = encode_reports(["no atrophy here", ""], {"no": 2, "atrophy": 3}, 2)
     np.testing.assert_array_equal(ids, [[2, 3], [0, 0]])
 
 
 @pytest.mark.parametrize("fusion", ["concat", "gated"])
 def test_learns_from_reports_and_shows_which_words_mattered(cohort, fusion):
-    clf = ReportFusionClassifier(**{**SMALL, "max_epochs": 25, "lr": 3e-3}, fusion=fusion,
-                                 head_dim=8, n_heads=2)
+    clf = ReportFusionClassifier(
+        **{**SMALL, "max_epochs": 25, "lr": 3e-3}, fusion=fusion, head_dim=8, n_heads=2
+    )
     X = FusionInput(cohort.X.images, None, text=cohort.X.text)
     clf.fit(X, cohort.y)
     assert clf.score(X, cohort.y) > 0.75
@@ -85,5 +94,6 @@ def test_unknown_words_and_bad_text_are_handled(cohort):
     with pytest.raises(ValueError, match=r"entries \[1\]"):
         clf.predict(FusionInput(cohort.X.images[:2], None, text=["ok", 3]))
     # None is a patient without a report: predicted from the image alone.
-    assert np.isfinite(clf.predict_proba(
-        FusionInput(cohort.X.images[:2], None, text=["ok", None]))).all()
+    assert np.isfinite(
+        clf.predict_proba(FusionInput(cohort.X.images[:2], None, text=["ok", None]))
+    ).all()

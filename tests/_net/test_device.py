@@ -45,8 +45,9 @@ def test_attention_maps_hold_only_their_own_samples_while_another_thread_predict
     model, X = fitted
     first = FusionInput(X.images[:32], X.clinical.iloc[:32])
     alone = attention_maps(model, first)["channel_attention"]
-    results, errors = _alongside(lambda: attention_maps(model, first)["channel_attention"],
-                                 model, X)
+    results, errors = _alongside(
+        lambda: attention_maps(model, first)["channel_attention"], model, X
+    )
     assert not errors
     for maps in results:  # once 64 rows: the other thread's samples mixed in
         for name, value in alone.items():

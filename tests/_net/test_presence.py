@@ -36,8 +36,7 @@ def test_a_module_without_masks_gets_dropout_as_zeros_and_refuses_real_gaps():
     gappy = batch([True, False, True, True])
     assert unread_gaps(gappy, reads) and not unread_gaps(gappy, module_reads(New()))
     # All present: the mask is simply dropped.
-    assert "image_present" not in fit_to_module(batch([True] * 4), reads, "Old",
-                                                zero_dropped=False)
+    assert "image_present" not in fit_to_module(batch([True] * 4), reads, "Old", zero_dropped=False)
     # Modality dropout's drops in training: zeroed, as before masks existed.
     out = fit_to_module(gappy, reads, "Old", zero_dropped=True)
     assert out["images"][1].abs().sum() == 0 and out["images"][0].abs().sum() == 4

@@ -28,8 +28,15 @@ def test_epochs_and_folds_draw_bars_on_a_terminal(monkeypatch, capsys):
     assert "progress_bar" in dict(model.net_.callbacks_)
     err = capsys.readouterr().err
     assert "it/s]" in err or "s/it]" in err  # tqdm's rate, drawn on standard error
-    cross_val_diagnostics(skfusion.ClinicalAttentionClassifier(**TINY), X, y, cv=2,
-                          groups=np.arange(len(y)), pos_label="AD", verbose=2)
+    cross_val_diagnostics(
+        skfusion.ClinicalAttentionClassifier(**TINY),
+        X,
+        y,
+        cv=2,
+        groups=np.arange(len(y)),
+        pos_label="AD",
+        verbose=2,
+    )
     assert "folds" in capsys.readouterr().err
 
 
@@ -45,7 +52,8 @@ def test_verbose_0_and_logs_stay_quiet(monkeypatch, capsys):
 
 
 def test_the_epoch_table_has_no_colour_codes_in_a_pipe_and_keeps_them_on_a_terminal(
-        monkeypatch, capsys):
+    monkeypatch, capsys
+):
     X, y = make_data(n=24, size=16)
     skfusion.ClinicalAttentionClassifier(**{**TINY, "verbose": 1}).fit(X, y)
     out = capsys.readouterr().out

@@ -37,13 +37,10 @@ def test_running_statistics_are_the_moments_of_the_real_images(n):
     X, y, present = gappy(n)
     model = ClinicalAttentionClassifier(**{**TINY, "mode": "concat"}).fit(X, y)
     norm = model.net_.module_.get_submodule("image_encoder.stem.1")
-    real = stem_inputs(model, FusionInput(np.asarray(X.images)[present],
-                                          X.clinical[present]))
+    real = stem_inputs(model, FusionInput(np.asarray(X.images)[present], X.clinical[present]))
     dims = (0, 2, 3)
-    torch.testing.assert_close(norm.running_mean.double(), real.mean(dims),
-                               rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(norm.running_var.double(), real.var(dims),
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.running_mean.double(), real.mean(dims), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.running_var.double(), real.var(dims), rtol=1e-4, atol=1e-5)
     # The placeholders would have moved the mean far: the old pass read them.
     everything = stem_inputs(model, FusionInput(np.asarray(X.images), X.clinical))
     assert (everything.mean(dims) - real.mean(dims)).abs().max() > 0.1
@@ -58,10 +55,8 @@ def test_clinical_norms_still_read_every_patient():
         model.predict_proba(X)
     values = torch.as_tensor(np.concatenate(captured), dtype=torch.float64)
     assert values.shape[0] == 26 and isinstance(first, torch.nn.Linear)
-    torch.testing.assert_close(norm.running_mean.double(), values.mean(0), rtol=1e-4,
-                               atol=1e-5)
-    torch.testing.assert_close(norm.running_var.double(), values.var(0), rtol=1e-4,
-                               atol=1e-5)
+    torch.testing.assert_close(norm.running_mean.double(), values.mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.running_var.double(), values.var(0), rtol=1e-4, atol=1e-5)
 
 
 class _Data:
@@ -72,18 +67,21 @@ class _Data:
         return len(self.present["image_present"])
 
 
-@pytest.mark.parametrize("present, batch_size, first_batches", [
-    # All images: the natural order.
-    ([1] * 7, 3, [[0, 1, 2], [3, 4, 5], [6]]),
-    # Images first; the image-less samples after them.
-    ([0, 1, 1, 0, 1, 1], 2, [[1, 2], [4, 5], [0, 3]]),
-    # 4 images in batches of 3 would leave one image beside image-less samples: one of those
-    # moves to the front, so the batch they share holds two images.
-    ([1, 1, 0, 1, 1, 0, 0], 3, [[2, 0, 1], [3, 4, 5], [6]]),
-])
+@pytest.mark.parametrize(
+    "present, batch_size, first_batches",
+    [
+        # All images: the natural order.
+        ([1] * 7, 3, [[0, 1, 2], [3, 4, 5], [6]]),
+        # Images first; the image-less samples after them.
+        ([0, 1, 1, 0, 1, 1], 2, [[1, 2], [4, 5], [0, 3]]),
+        # 4 images in batches of 3 would leave one image beside image-less samples: one of those
+        # moves to the front, so the batch they share holds two images.
+        ([1, 1, 0, 1, 1, 0, 0], 3, [[2, 0, 1], [3, 4, 5], [6]]),
+    ],
+)
 def test_pass_order_keeps_images_together(present, batch_size, first_batches):
     order = _pass_order(_Data(np.array(present, dtype=bool)), batch_size, 100, 0)
-    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     assert batches == first_batches
     assert sorted(order.tolist()) == list(range(len(present)))
 
@@ -101,8 +99,9 @@ def test_the_pass_reads_its_budget_and_leaves_frozen_norms_alone():
     model = ClinicalAttentionClassifier(**{**TINY, "mode": "concat"}).fit(X, y)
     net = model.net_
     n_clinical = net.module_.clinical_encoder[0].in_features
-    dataset = make_dataset(np.asarray(X.images)[:, None],
-                           np.zeros((26, n_clinical), dtype=np.float32))
+    dataset = make_dataset(
+        np.asarray(X.images)[:, None], np.zeros((26, n_clinical), dtype=np.float32)
+    )
     assert recompute_batchnorm(net, dataset, max_samples=16) == 2  # 16 samples, batches of 8
     frozen = trained_norms(net.module_)[0]
     frozen.weight.requires_grad_(False)
@@ -113,11 +112,14 @@ def test_the_pass_reads_its_budget_and_leaves_frozen_norms_alone():
     assert bool((frozen.running_mean == 7.0).all())
 
 
-@pytest.mark.parametrize("shape, expected", [
-    ((1, 64, 64), 2048),        # 2**23 values: 2,048 slices of 64x64
-    ((10, 64, 64), 256),        # 204 patients of ten slices, raised to the 256 minimum
-    ((1, 16, 16), 32768),
-])
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((1, 64, 64), 2048),  # 2**23 values: 2,048 slices of 64x64
+        ((10, 64, 64), 256),  # 204 patients of ten slices, raised to the 256 minimum
+        ((1, 16, 16), 32768),
+    ],
+)
 def test_the_budget_counts_image_values(shape, expected):
     from skfusion._net.refits import pass_budget
 

@@ -40,8 +40,9 @@ class InterruptInBatch(Callback):
 def test_ctrl_c_between_epochs_is_marked_and_warned():
     X, y = make_data(n=24)
     with pytest.warns(UserWarning, match="interrupted after epoch 2 finished"):
-        clf = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 5},
-                                          callbacks=[InterruptAtEpochEnd(2)]).fit(X, y)
+        clf = ClinicalAttentionClassifier(
+            **{**TINY, "max_epochs": 5}, callbacks=[InterruptAtEpochEnd(2)]
+        ).fit(X, y)
     assert clf.interrupted_ and clf.n_epochs_ == 2
     reference = ClinicalAttentionClassifier(**TINY).fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
@@ -52,21 +53,22 @@ def test_resuming_after_ctrl_c_restores_optimizer_and_shuffling():
     X, y = make_data(n=24)
     straight = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 3}).fit(X, y)
     with pytest.warns(UserWarning, match="during epoch 3"):
-        clf = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 5},
-                                          callbacks=[InterruptInBatch(3)]).fit(X, y)
+        clf = ClinicalAttentionClassifier(
+            **{**TINY, "max_epochs": 5}, callbacks=[InterruptInBatch(3)]
+        ).fit(X, y)
     assert clf.n_epochs_ == 2
     clf.set_params(warm_start=True, max_epochs=1, callbacks=None).fit(X, y)
     assert clf.n_epochs_ == 3
-    np.testing.assert_allclose(clf.predict_proba(X), straight.predict_proba(X), rtol=1e-6,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), straight.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_warm_start_uses_the_callbacks_it_is_given(tmp_path):
     X, y = make_data(n=24)
     path = ClinicalAttentionClassifier(**TINY).fit(X, y).save(tmp_path / "m.skf")
     checkpoint = EpochCheckpoint(tmp_path / "ck")
-    resumed = skfusion.load(path).set_params(warm_start=True, max_epochs=2,
-                                            callbacks=[checkpoint])
+    resumed = skfusion.load(path).set_params(warm_start=True, max_epochs=2, callbacks=[checkpoint])
     resumed.fit(X, y)
     assert [p.name for p in checkpoint.files_] == ["epoch_0003.skf", "epoch_0004.skf"]
     assert skfusion.load(checkpoint.files_[-1]).n_epochs_ == 4
@@ -121,8 +123,9 @@ def test_images_that_require_grad_are_accepted():
     X, y = make_data(n=24)
     images = torch.tensor(X.images, requires_grad=True)
     clf = ClinicalAttentionClassifier(**TINY).fit(FusionInput(images, X.clinical), y)
-    np.testing.assert_array_equal(clf.predict_proba(FusionInput(images, X.clinical)),
-                                  clf.predict_proba(X))
+    np.testing.assert_array_equal(
+        clf.predict_proba(FusionInput(images, X.clinical)), clf.predict_proba(X)
+    )
 
 
 def test_complex_values_are_refused():
@@ -132,10 +135,12 @@ def test_complex_values_are_refused():
         ClinicalAttentionClassifier(**TINY).fit(FusionInput(X.images, clinical), y)
     with pytest.raises(ValueError, match="complex"):
         ClinicalAttentionClassifier(**TINY).fit(
-            FusionInput(X.images, X.clinical.to_numpy().astype(complex)), y)
+            FusionInput(X.images, X.clinical.to_numpy().astype(complex)), y
+        )
     with pytest.raises(ValueError, match="complex"):
         ClinicalAttentionClassifier(**TINY).fit(
-            FusionInput(X.images.astype(complex), X.clinical), y)
+            FusionInput(X.images.astype(complex), X.clinical), y
+        )
 
 
 def test_channels_last_rgb_is_refused_with_the_fix():
@@ -144,7 +149,8 @@ def test_channels_last_rgb_is_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"channels-last.*np\.moveaxis\(images, -1, 1\)"):
         ClinicalAttentionClassifier(**TINY).fit(FusionInput(rgb, X.clinical), y)
     clf = ClinicalAttentionClassifier(**TINY).fit(
-        FusionInput(np.moveaxis(rgb, -1, 1), X.clinical), y)
+        FusionInput(np.moveaxis(rgb, -1, 1), X.clinical), y
+    )
     assert clf.image_shape_ == (3, 16, 16)
 
 
@@ -156,10 +162,13 @@ def test_one_string_as_text_is_refused():
         ReportFusionClassifier(**TINY).fit((X.images, X.clinical, "x" * 24), y)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(directory="ck", every=0), "every must be an int >= 1"),
-    (dict(directory=None), "directory must be a folder path"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(directory="ck", every=0), "every must be an int >= 1"),
+        (dict(directory=None), "directory must be a folder path"),
+    ],
+)
 def test_bad_checkpoint_settings_fail_before_training(tmp_path, kwargs, match, monkeypatch):
     monkeypatch.chdir(tmp_path)
     X, y = make_data(n=24)
@@ -171,8 +180,9 @@ def test_bad_checkpoint_settings_fail_before_training(tmp_path, kwargs, match, m
 
 def test_unsaveable_random_state_with_checkpoints_fails_before_training(tmp_path):
     X, y = make_data(n=24)
-    clf = ClinicalAttentionClassifier(**{**TINY, "random_state": np.random.RandomState(0)},
-                                      callbacks=[EpochCheckpoint(tmp_path)])
+    clf = ClinicalAttentionClassifier(
+        **{**TINY, "random_state": np.random.RandomState(0)}, callbacks=[EpochCheckpoint(tmp_path)]
+    )
     with pytest.raises(TypeError, match="random_state.*an int"):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
@@ -200,8 +210,7 @@ def test_weights_that_turn_non_finite_in_the_last_step_are_reported():
                     next(net.module_.parameters()).fill_(float("nan"))
 
     X, y = make_data(n=16)
-    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 1},
-                                        callbacks=[PoisonLastStep()])
+    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 1}, callbacks=[PoisonLastStep()])
     import pytest
 
     with pytest.raises(ValueError, match=r"weights became NaN or infinite \(.*\) in the last"):

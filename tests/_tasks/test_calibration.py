@@ -24,9 +24,11 @@ def overconfident():
     X, y = make_data(n=64)
     flip = rng.rand(64) < 0.25
     y = np.where(flip, np.where(y == "AD", "NC", "AD"), y)
-    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 25, "lr": 3e-3,
-                                           "clinical_shortcut": False},
-                                        calibration="temperature", validation_fraction=0.25)
+    model = ClinicalAttentionClassifier(
+        **{**TINY, "max_epochs": 25, "lr": 3e-3, "clinical_shortcut": False},
+        calibration="temperature",
+        validation_fraction=0.25,
+    )
     return model.fit(X, y), X, y
 
 
@@ -50,10 +52,12 @@ def test_probabilities_change_and_decisions_do_not(overconfident):
     assert np.allclose(proba, softmax(raw / model.temperature_, axis=1), atol=1e-6)
     assert (model.predict(X) == model.classes_[raw.argmax(axis=1)]).all()
     assert roc_auc_score(y == "NC", proba[:, 1]) == pytest.approx(
-        roc_auc_score(y == "NC", raw[:, 1] - raw[:, 0]))
+        roc_auc_score(y == "NC", raw[:, 1] - raw[:, 0])
+    )
     assert np.allclose(np.exp(model.predict_log_proba(X)), proba, atol=1e-6)
-    assert np.allclose(model.decision_function(X), (raw[:, 1] - raw[:, 0]) /
-                       model.temperature_, atol=1e-6)
+    assert np.allclose(
+        model.decision_function(X), (raw[:, 1] - raw[:, 0]) / model.temperature_, atol=1e-6
+    )
 
 
 def test_it_survives_files_pickles_clones_and_export(overconfident, tmp_path):
@@ -78,8 +82,9 @@ def test_it_survives_files_pickles_clones_and_export(overconfident, tmp_path):
 
 def test_the_early_stopping_split_is_the_calibration_split():
     X, y = make_data(n=40)
-    both = ClinicalAttentionClassifier(**TINY, calibration="temperature",
-                                       early_stopping=True).fit(X, y)
+    both = ClinicalAttentionClassifier(**TINY, calibration="temperature", early_stopping=True).fit(
+        X, y
+    )
     stopping = ClinicalAttentionClassifier(**TINY, early_stopping=True).fit(X, y)
     assert (both.validation_indices_ == stopping.validation_indices_).all()
     assert hasattr(both, "temperature_") and not hasattr(stopping, "temperature_")
@@ -89,8 +94,9 @@ def test_subjects_stay_whole_and_warm_start_refits_the_temperature():
     X, y = make_data(n=48)
     subjects = np.repeat(np.arange(24), 2)
     X = FusionInput(X.images, X.clinical, subjects=subjects)
-    model = ClinicalAttentionClassifier(**TINY, calibration="temperature",
-                                        validation_fraction=0.25).fit(X, y)
+    model = ClinicalAttentionClassifier(
+        **TINY, calibration="temperature", validation_fraction=0.25
+    ).fit(X, y)
     held_out = set(subjects[model.validation_indices_])
     assert not held_out & set(subjects[np.setdiff1d(np.arange(48), model.validation_indices_)])
     first = model.temperature_
@@ -125,8 +131,10 @@ def shifted():
     X, y = make_data(n=96, seed=3)
     rng = np.random.RandomState(1)
     y = np.where((y == "NC") & (rng.rand(96) < 0.5), "AD", y)  # noisy labels, mostly AD
-    common = dict(**{**TINY, "max_epochs": 20, "lr": 3e-3, "clinical_shortcut": False},
-                  validation_fraction=0.25)
+    common = dict(
+        **{**TINY, "max_epochs": 20, "lr": 3e-3, "clinical_shortcut": False},
+        validation_fraction=0.25,
+    )
     both = ClinicalAttentionClassifier(**common, calibration="temperature_bias").fit(X, y)
     alone = ClinicalAttentionClassifier(**common, calibration="temperature").fit(X, y)
     return both, alone, X, y
@@ -151,7 +159,8 @@ def test_temperature_and_bias_maximise_the_held_out_likelihood(shifted):
     raw = both._outputs(X)
     assert np.allclose(both.predict_proba(X), softmax(raw / t + bias, axis=1), atol=1e-6)
     assert roc_auc_score(y == "NC", both.predict_proba(X)[:, 1]) == pytest.approx(
-        roc_auc_score(y == "NC", raw[:, 1] - raw[:, 0]))
+        roc_auc_score(y == "NC", raw[:, 1] - raw[:, 0])
+    )
 
 
 def test_the_bias_survives_files_and_export_and_goes_with_a_refit(shifted, tmp_path):
@@ -164,9 +173,11 @@ def test_the_bias_survives_files_and_export_and_goes_with_a_refit(shifted, tmp_p
     both.export(tmp_path / "both.pt", format="torchscript")
     graph = torch.jit.load(str(tmp_path / "both.pt"))
     with torch.no_grad():
-        exported = graph(torch.as_tensor(np.asarray(X.images, np.float32)[:, None]),
-                         torch.as_tensor(np.asarray(X.clinical, np.float32)),
-                         torch.ones(len(X), dtype=torch.bool)).numpy()
+        exported = graph(
+            torch.as_tensor(np.asarray(X.images, np.float32)[:, None]),
+            torch.as_tensor(np.asarray(X.clinical, np.float32)),
+            torch.ones(len(X), dtype=torch.bool),
+        ).numpy()
     assert np.allclose(exported, both.predict_proba(X), atol=1e-4)
     again = load(both.save(tmp_path / "again.skf"))
     again.set_params(calibration=None, max_epochs=1).fit(X, shifted[3])
@@ -175,10 +186,12 @@ def test_the_bias_survives_files_and_export_and_goes_with_a_refit(shifted, tmp_p
 
 def test_a_calibration_split_with_few_subjects_of_a_class_warns_with_the_counts():
     X, y = make_data(n=40)
-    model = ClinicalAttentionClassifier(**TINY, calibration="temperature",
-                                        validation_fraction=0.25)
-    with pytest.warns(UserWarning, match=r"few subjects of some class \('AD': 5, 'NC': 5; "
-                                         r"at least 10 of each"):
+    model = ClinicalAttentionClassifier(**TINY, calibration="temperature", validation_fraction=0.25)
+    with pytest.warns(
+        UserWarning,
+        match=r"few subjects of some class \('AD': 5, 'NC': 5; "
+        r"at least 10 of each",
+    ):
         model.fit(X, y)
     assert hasattr(model, "temperature_")  # fitted all the same, with the warning
 
@@ -186,8 +199,11 @@ def test_a_calibration_split_with_few_subjects_of_a_class_warns_with_the_counts(
 def test_a_temperature_near_its_search_bound_warns():
     """One held-out subject: nothing bounds the temperature from below."""
     X, y = make_data(n=12)
-    model = ClinicalAttentionClassifier(**{**TINY, "max_epochs": 30, "lr": 1e-2},
-                                        calibration="temperature", validation_fraction=0.05)
+    model = ClinicalAttentionClassifier(
+        **{**TINY, "max_epochs": 30, "lr": 1e-2},
+        calibration="temperature",
+        validation_fraction=0.05,
+    )
     with pytest.warns(UserWarning) as caught:
         model.fit(X, y)
     messages = " ".join(str(w.message) for w in caught)

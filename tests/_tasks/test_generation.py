@@ -12,10 +12,23 @@ from skfusion import FusionInput, ReportGenerator, load
 from skfusion.metrics import bleu, rouge_l
 from skfusion.nn.report_generation import BOS, EOS, ReportGeneratorNet
 
-SMALL = dict(backbone="resnet18", base_width=8, batch_size=16, lr=3e-3, random_state=0,
-             verbose=0, device="cpu", embedding_dim=16, hidden_size=32, attention_dim=16)
-TEXTS = {0: "no abnormality seen", 1: "bright square in the upper left corner",
-         2: "bright square in the lower right corner"}
+SMALL = dict(
+    backbone="resnet18",
+    base_width=8,
+    batch_size=16,
+    lr=3e-3,
+    random_state=0,
+    verbose=0,
+    device="cpu",
+    embedding_dim=16,
+    hidden_size=32,
+    attention_dim=16,
+)
+TEXTS = {
+    0: "no abnormality seen",
+    1: "bright square in the upper left corner",
+    2: "bright square in the lower right corner",
+}
 
 
 def squares(n=60, seed=0):
@@ -80,8 +93,12 @@ def test_fits_are_reproducible_and_survive_save_load_pickle_and_clone(tmp_path):
 
 def test_cross_validation_scores_rouge_l():
     images, kind, reports = squares(30)
-    scores = cross_validate(ReportGenerator(max_epochs=2, **SMALL), FusionInput(images),
-                            np.asarray(reports, dtype=object), cv=KFold(3))
+    scores = cross_validate(
+        ReportGenerator(max_epochs=2, **SMALL),
+        FusionInput(images),
+        np.asarray(reports, dtype=object),
+        cv=KFold(3),
+    )
     assert scores["test_score"].shape == (3,)
     assert ((0 <= scores["test_score"]) & (scores["test_score"] <= 1)).all()
 
@@ -89,8 +106,7 @@ def test_cross_validation_scores_rouge_l():
 @pytest.mark.slow
 def test_greedy_and_beam_decoding_agree_on_an_easy_task_and_respect_max_length():
     images, kind, reports = squares(60)
-    greedy = ReportGenerator(max_epochs=20, beam_size=1, **SMALL).fit(FusionInput(images),
-                                                                       reports)
+    greedy = ReportGenerator(max_epochs=20, beam_size=1, **SMALL).fit(FusionInput(images), reports)
     beam = clone(greedy).set_params(beam_size=4).fit(FusionInput(images), reports)
     assert greedy.predict(FusionInput(images)) == beam.predict(FusionInput(images))
     short = clone(greedy).set_params(max_length=3).fit(FusionInput(images), reports)
@@ -107,7 +123,7 @@ def test_beam_search_finds_the_most_likely_report_when_its_beam_holds_every_cand
     def mean_log_p(i, report):
         sequence = [BOS, *report, EOS]
         with torch.no_grad():
-            logits = net(images[i:i + 1], None, torch.tensor([sequence]))
+            logits = net(images[i : i + 1], None, torch.tensor([sequence]))
         log_p = torch.log_softmax(logits[0], dim=1)
         return float(sum(log_p[t, s] for t, s in enumerate(sequence[1:]))) / (len(report) + 1)
 
@@ -119,14 +135,17 @@ def test_beam_search_finds_the_most_likely_report_when_its_beam_holds_every_cand
     assert greedy.shape[1] <= 2 and attention.shape[:2] == tokens.shape
 
 
-@pytest.mark.parametrize("y, message", [
-    ("one report", "one report \\(a string\\) per sample"),
-    (["a", "b"], "has 2 reports but X has 30"),
-    ([1] * 30, "must hold strings"),
-    # Once: "n_outputs must be an int >= 5; got 4", naming neither y nor the reason.
-    ([""] * 30, "y holds no words: its 30 reports are empty or punctuation only"),
-    (["...", "!?"] * 15, "y holds no words"),
-])
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        ("one report", "one report \\(a string\\) per sample"),
+        (["a", "b"], "has 2 reports but X has 30"),
+        ([1] * 30, "must hold strings"),
+        # Once: "n_outputs must be an int >= 5; got 4", naming neither y nor the reason.
+        ([""] * 30, "y holds no words: its 30 reports are empty or punctuation only"),
+        (["...", "!?"] * 15, "y holds no words"),
+    ],
+)
 def test_bad_reports_are_refused_with_the_reason(y, message):
     images, _, _ = squares(30)
     gen = ReportGenerator(max_epochs=1, **SMALL)
@@ -167,8 +186,9 @@ def test_decoding_sizes_in_model_files_are_capped(writer, tmp_path, name, value)
         load(path)
 
 
-@pytest.mark.parametrize("word", ["<script>alert(1)</script>", "\x1b[31mred", "two\nlines",
-                                  "x" * 8_000_000, "UPPER"])
+@pytest.mark.parametrize(
+    "word", ["<script>alert(1)</script>", "\x1b[31mred", "two\nlines", "x" * 8_000_000, "UPPER"]
+)
 def test_a_vocabulary_of_non_words_in_a_model_file_is_refused(writer, tmp_path, word):
     model, _ = writer
 
@@ -192,7 +212,13 @@ def test_words_of_any_script_are_words():
     from skfusion._base.text import tokenize
 
     assert tokenize("Hämorrhagie mit Œdème cérébral, 3.5 cm") == [
-        "hämorrhagie", "mit", "œdème", "cérébral", "3.5", "cm"]
+        "hämorrhagie",
+        "mit",
+        "œdème",
+        "cérébral",
+        "3.5",
+        "cm",
+    ]
     images, _, _ = squares(12)
     reports = ["œdème cérébral", "hémorragie frontale"] * 6
     gen = ReportGenerator(max_epochs=1, **SMALL).fit(FusionInput(images), reports)
@@ -207,17 +233,19 @@ def test_export_says_why_a_generator_cannot_be_exported(tmp_path):
 
 
 def test_text_metrics_are_the_libraries_own():
-    from rouge_score import rouge_scorer
     import sacrebleu
+    from rouge_score import rouge_scorer
 
     predictions = ["no hippocampal atrophy", "mild atrophy of the hippocampi"]
     references = ["no hippocampal atrophy seen", "marked atrophy"]
     scorer = rouge_scorer.RougeScorer(["rougeL"])
-    expected = np.mean([scorer.score(r, p)["rougeL"].fmeasure
-                        for p, r in zip(predictions, references)])
+    expected = np.mean(
+        [scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references)]
+    )
     assert rouge_l(predictions, references) == pytest.approx(expected)
     assert bleu(predictions, references) == pytest.approx(
-        sacrebleu.corpus_bleu(predictions, [references]).score)
+        sacrebleu.corpus_bleu(predictions, [references]).score
+    )
     assert rouge_l(references, references) == 1.0
 
 
@@ -229,8 +257,10 @@ def test_the_cohort_frame_holds_the_stated_finding_and_report_finding_reads_it()
     assert set(frame["reader_grade"]) <= set(FINDING_GRADES[:4])
     assert "reader_grade" not in cohort.feature_names
     stated = [report_finding(r) for r in frame["report"]]
-    expected = [g if m else "not stated" for g, m in zip(frame["reader_grade"],
-                                                          frame["report_mentions_hippocampi"])]
+    expected = [
+        g if m else "not stated"
+        for g, m in zip(frame["reader_grade"], frame["report_mentions_hippocampi"])
+    ]
     assert stated == expected
     # Generated reports are lower-case words without punctuation: still read.
     assert report_finding("findings no acute infarct mild hippocampal atrophy") == "mild"
@@ -241,16 +271,16 @@ def test_slice_stacks_are_read_as_channels_volumes_in_3d_and_masks_train_localis
     rng = np.random.RandomState(2)
     stacks = rng.rand(12, 3, 16, 16).astype(np.float32)
     reports = ["no atrophy", "mild atrophy"] * 6
-    X = FusionInput(stacks, None, layout="slices",
-                    masks=rng.rand(12, 16, 16) > 0.5)
+    X = FusionInput(stacks, None, layout="slices", masks=rng.rand(12, 16, 16) > 0.5)
     gen = ReportGenerator(max_epochs=1, **SMALL).fit(X, reports)
     assert gen.slices_ == "channels" and gen.localizes_
     assert gen.localize(FusionInput(stacks)).shape == (12, 16, 16)
     with pytest.raises(ValueError, match="reads the slices of a stack as the channels"):
         ReportGenerator(max_epochs=1, slices="attention", **SMALL).fit(X, reports)
     volume = ReportGenerator(max_epochs=1, spatial_dims=3, max_length=4, **SMALL).fit(
-        FusionInput(stacks), reports)
-    (words, maps), = volume.attention_maps(FusionInput(stacks[:1]))
+        FusionInput(stacks), reports
+    )
+    ((words, maps),) = volume.attention_maps(FusionInput(stacks[:1]))
     assert maps.shape == (len(words), 3, 16, 16)
     with pytest.raises(ValueError, match="fitted without masks"):
         volume.localize(FusionInput(stacks))

@@ -23,16 +23,23 @@ def blobs(n, seed):
     latent = rng.uniform(0, 1, n)
     yy, xx = np.mgrid[:16, :16] - 7.5
     images = rng.normal(0, 0.2, (n, 1, 16, 16)).astype(np.float32)
-    images[:, 0] += np.exp(-(xx ** 2 + yy ** 2)[None] / (2 * (1 + 4 * latent[:, None, None])
-                                                         ** 2)).astype(np.float32)
-    clinical = pd.DataFrame({"marker": latent + rng.normal(0, 0.1, n),
-                             "age": rng.normal(70, 5, n), "lab": rng.normal(size=n)})
+    images[:, 0] += np.exp(
+        -(xx**2 + yy**2)[None] / (2 * (1 + 4 * latent[:, None, None]) ** 2)
+    ).astype(np.float32)
+    clinical = pd.DataFrame(
+        {
+            "marker": latent + rng.normal(0, 0.1, n),
+            "age": rng.normal(70, 5, n),
+            "lab": rng.normal(size=n),
+        }
+    )
     return FusionInput(images, clinical), latent
 
 
 def probe_r2(features, latent):
-    return cross_val_score(RidgeCV(alphas=np.logspace(-3, 3, 13)), features, latent, cv=4,
-                           scoring="r2").mean()
+    return cross_val_score(
+        RidgeCV(alphas=np.logspace(-3, 3, 13)), features, latent, cv=4, scoring="r2"
+    ).mean()
 
 
 def test_pretraining_learns_image_features_that_carry_the_tables_signal():
@@ -41,8 +48,7 @@ def test_pretraining_learns_image_features_that_carry_the_tables_signal():
     trained = ImageClinicalPretrainer(max_epochs=15, lr=3e-3, batch_size=32, **SMALL).fit(X)
     losses = [row["train_loss"] for row in trained.net_.history]
     assert losses[-1] < losses[0] - 0.3
-    before, after = probe_r2(untrained.transform(X), latent), probe_r2(trained.transform(X),
-                                                                       latent)
+    before, after = probe_r2(untrained.transform(X), latent), probe_r2(trained.transform(X), latent)
     assert after > 0.6 and after > before + 0.1, (before, after)
 
 
@@ -57,8 +63,9 @@ def test_a_fitted_pretrainer_is_image_weights_saved_loaded_and_cloned(tmp_path):
     again = clone(pretrainer).fit(X)  # reproducible from random_state
     np.testing.assert_array_equal(again.transform(X), features)
     y = np.where(latent > 0.5, "large", "small")
-    model = ClinicalAttentionClassifier(**SMALL, mode="image", max_epochs=1,
-                                        image_weights=FrozenEstimator(loaded)).fit(X, y)
+    model = ClinicalAttentionClassifier(
+        **SMALL, mode="image", max_epochs=1, image_weights=FrozenEstimator(loaded)
+    ).fit(X, y)
     assert len(model.image_weights_loaded_) == 120 and not model.image_weights_unused_
 
 
@@ -67,12 +74,17 @@ def test_stacks_and_volumes_pretrain_and_load():
 
     cohort = make_brain_cohort(16, n_slices=3, image_size=16, random_state=0)
     for spatial_dims in (2, 3):
-        pretrainer = ImageClinicalPretrainer(max_epochs=1, batch_size=8,
-                                             spatial_dims=spatial_dims, **SMALL)
+        pretrainer = ImageClinicalPretrainer(
+            max_epochs=1, batch_size=8, spatial_dims=spatial_dims, **SMALL
+        )
         pretrainer.fit(cohort.X)
         assert pretrainer.slices_ == ("mean" if spatial_dims == 2 else "channels")
-        model = ClinicalAttentionClassifier(**SMALL, max_epochs=1, spatial_dims=spatial_dims,
-                                            image_weights=FrozenEstimator(pretrainer))
+        model = ClinicalAttentionClassifier(
+            **SMALL,
+            max_epochs=1,
+            spatial_dims=spatial_dims,
+            image_weights=FrozenEstimator(pretrainer),
+        )
         model.fit(cohort.X, cohort.y)
         assert model.image_weights_loaded_
 

@@ -22,16 +22,18 @@ def small(**params):
 
 @pytest.fixture(scope="module")
 def mmse():
-    cohort = make_brain_cohort(90, task="mmse", n_slices=1, image_size=32, random_state=0,
-                               unit="slice")
+    cohort = make_brain_cohort(
+        90, task="mmse", n_slices=1, image_size=32, random_state=0, unit="slice"
+    )
     clinical = cohort.X.clinical.drop(columns="sex")
     return FusionInput(cohort.X.images, clinical), cohort.y, cohort.groups
 
 
 def test_a_model_that_learns_beats_a_constant_on_held_out_subjects(mmse):
     X, y, groups = mmse
-    model = make_pipeline(ClinicalTransformer(StandardScaler()),
-                          small(mode="concat", max_epochs=5, lr=1e-3))
+    model = make_pipeline(
+        ClinicalTransformer(StandardScaler()), small(mode="concat", max_epochs=5, lr=1e-3)
+    )
     scores = cross_validate(model, X, y, groups=groups, cv=GroupKFold(3), scoring="r2")
     # A constant (the training mean) scores R^2 <= 0 on held-out subjects.
     assert np.mean(scores["test_score"]) > 0.1, scores["test_score"]
@@ -66,15 +68,18 @@ def test_multi_output_targets():
         model.set_params(warm_start=True).fit(X, y[:, 0])
 
 
-@pytest.mark.parametrize("y, match", [
-    (np.array(["a", "b"] * 12), "must hold numbers"),
-    (np.r_[np.nan, np.ones(23)], "NaN or infinite"),
-    (np.ones(23), "23 values but X has 24"),
-    (skfusion.survival_target(np.ones(24, bool), np.ones(24)), "Survival estimator"),
-    # Standardising these once overflowed to target_scale_=[inf] and all-NaN predictions.
-    (np.r_[1e308, -1e308, np.zeros(22)], "cannot be standardised.*largest \\|y\\| = 1e\\+308"),
-    (np.r_[1e200, 3e200, np.zeros(22)], "cannot be standardised"),
-])
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.array(["a", "b"] * 12), "must hold numbers"),
+        (np.r_[np.nan, np.ones(23)], "NaN or infinite"),
+        (np.ones(23), "23 values but X has 24"),
+        (skfusion.survival_target(np.ones(24, bool), np.ones(24)), "Survival estimator"),
+        # Standardising these once overflowed to target_scale_=[inf] and all-NaN predictions.
+        (np.r_[1e308, -1e308, np.zeros(22)], "cannot be standardised.*largest \\|y\\| = 1e\\+308"),
+        (np.r_[1e200, 3e200, np.zeros(22)], "cannot be standardised"),
+    ],
+)
 def test_bad_targets_are_refused_with_a_fix(y, match):
     X, _ = make_data(n=24)
     model = small()
@@ -89,9 +94,16 @@ def test_grid_search_and_tune_use_regression_scores(mmse):
     assert np.isfinite(search.best_score_)
     from skfusion.tuning import tune
 
-    study = tune(small(mode="clinical", max_epochs=2), X, y, groups=groups, cv=2, n_trials=2,
-                 space={"lr": __import__("optuna").distributions.FloatDistribution(
-                     1e-3, 1e-2, log=True)}, verbose=0)
+    study = tune(
+        small(mode="clinical", max_epochs=2),
+        X,
+        y,
+        groups=groups,
+        cv=2,
+        n_trials=2,
+        space={"lr": __import__("optuna").distributions.FloatDistribution(1e-3, 1e-2, log=True)},
+        verbose=0,
+    )
     assert len(study.trials) == 2
     assert all(np.isfinite(t.value) and t.value <= 1 for t in study.trials)
 
@@ -124,10 +136,16 @@ def test_optuna_search_cv_prunes_a_regressor_through_partial_fit(mmse):
 
     X, y, groups = mmse
     search = OptunaSearchCV(
-        small(mode="concat"), {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1,
-                                                                             log=True)},
-        cv=GroupKFold(2), enable_pruning=True, max_iter=3, n_trials=3, random_state=0,
-        verbose=0, study=optuna.create_study(direction="maximize"))
+        small(mode="concat"),
+        {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)},
+        cv=GroupKFold(2),
+        enable_pruning=True,
+        max_iter=3,
+        n_trials=3,
+        random_state=0,
+        verbose=0,
+        study=optuna.create_study(direction="maximize"),
+    )
     search.fit(X, y, groups=groups)
     assert max(len(t.intermediate_values) for t in search.trials_) == 3
     assert search.predict(X).shape == y.shape

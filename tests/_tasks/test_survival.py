@@ -42,8 +42,13 @@ def test_a_linear_cox_fit_matches_lifelines(ties):
     time = np.round(rng.exponential(1 / np.exp(x @ [0.8, -0.5])), 1)  # many ties
     event = rng.rand(n) < 0.75
     weight = torch.zeros(2, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight], max_iter=500, tolerance_grad=1e-10,
-                                  tolerance_change=1e-14, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [weight],
+        max_iter=500,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
     xt, tt, et = (torch.tensor(v, dtype=torch.float32) for v in (x, time, event))
 
     def closure():
@@ -58,10 +63,14 @@ def test_a_linear_cox_fit_matches_lifelines(ties):
         reference = lifelines.CoxPHFitter().fit(frame, "T", "E").params_.to_numpy()
         np.testing.assert_allclose(weight.detach().numpy(), reference, atol=2e-3)
     else:  # Breslow's likelihood by its definition, maximised at the same weights
+
         def breslow(w):
             r = x @ w
-            return sum(r[i] - np.log(np.exp(r[time >= time[i]]).sum())
-                       for i in np.flatnonzero(event)) / event.sum()
+            return (
+                sum(r[i] - np.log(np.exp(r[time >= time[i]]).sum()) for i in np.flatnonzero(event))
+                / event.sum()
+            )
+
         w = weight.detach().double().numpy()
         for step in np.eye(2) * 1e-2:
             assert breslow(w) >= max(breslow(w + step), breslow(w - step))
@@ -94,7 +103,8 @@ def test_concordance_agrees_with_lifelines_and_without_it(monkeypatch):
         risk = rng.randint(0, 5, n).astype(float)
         time[0] = time.min() - 1
         assert _harrell_c_numpy(time, event, risk) == pytest.approx(
-            harrell_c(time, event, risk), abs=1e-12)
+            harrell_c(time, event, risk), abs=1e-12
+        )
     import builtins
 
     real_import = builtins.__import__
@@ -139,8 +149,7 @@ def test_baseline_is_the_nelson_aalen_estimate_for_equal_risks():
     risk = np.zeros(50)
     fitted = model._after_training(_ConstantNet(risk), None, _target(y))
     reference = lifelines.NelsonAalenFitter().fit(y["time"], y["event"])
-    expected = reference.cumulative_hazard_.iloc[:, 0].reindex(
-        fitted["unique_times_"]).to_numpy()
+    expected = reference.cumulative_hazard_.iloc[:, 0].reindex(fitted["unique_times_"]).to_numpy()
     np.testing.assert_allclose(fitted["baseline_cumulative_hazard_"], expected, rtol=1e-10)
 
 
@@ -149,8 +158,9 @@ def test_all_censored_is_refused_and_field_names_are_free():
     censored = survival_target(np.zeros(30, bool), y["time"])
     with pytest.raises(ValueError, match="no event"):
         small().fit(X, censored)
-    renamed = survival_target(y["event"], y["time"], event_name="status",
-                              time_name="survival_in_days")
+    renamed = survival_target(
+        y["event"], y["time"], event_name="status", time_name="survival_in_days"
+    )
     small().fit(X, renamed)
     with pytest.raises(ValueError, match="structured array"):
         small().fit(X, y["time"])
@@ -169,12 +179,14 @@ def test_brier_scores():
 
 
 def test_conversion_task_of_the_cohort_is_learnt_on_held_out_subjects():
-    cohort = make_brain_cohort(100, task="conversion_time", n_slices=1, image_size=32,
-                               random_state=0, unit="slice")
+    cohort = make_brain_cohort(
+        100, task="conversion_time", n_slices=1, image_size=32, random_state=0, unit="slice"
+    )
     clinical = cohort.X.clinical.drop(columns="sex")
     X = FusionInput(cohort.X.images, (clinical - clinical.mean()) / clinical.std())
-    scores = cross_validate(small(mode="concat", max_epochs=3), X, cohort.y,
-                            groups=cohort.groups, cv=GroupKFold(3))
+    scores = cross_validate(
+        small(mode="concat", max_epochs=3), X, cohort.y, groups=cohort.groups, cv=GroupKFold(3)
+    )
     assert np.mean(scores["test_score"]) > 0.6, scores["test_score"]
 
 
@@ -193,8 +205,10 @@ def test_save_and_load_round_trip(tmp_path):
     model = small().fit(X, y)
     loaded = skfusion.load(model.save(tmp_path / "cox.skf"))
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    np.testing.assert_array_equal(loaded.predict_survival_function(X, return_array=True),
-                                  model.predict_survival_function(X, return_array=True))
+    np.testing.assert_array_equal(
+        loaded.predict_survival_function(X, return_array=True),
+        model.predict_survival_function(X, return_array=True),
+    )
 
 
 def test_grad_cam_of_the_risk():
@@ -227,10 +241,18 @@ def test_tune_and_grid_search_score_by_concordance():
 
     X, y = known_risk_data(n=60)
     groups = np.repeat(np.arange(30), 2)
-    study = tune(small(mode="concat", max_epochs=2), X, y, groups=groups, cv=3, n_trials=2,
-                 space={"lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)},
-                 verbose=0)
+    study = tune(
+        small(mode="concat", max_epochs=2),
+        X,
+        y,
+        groups=groups,
+        cv=3,
+        n_trials=2,
+        space={"lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)},
+        verbose=0,
+    )
     assert all(0.5 < t.value <= 1 for t in study.trials)
-    search = GridSearchCV(small(mode="concat", max_epochs=1), {"ties": ["efron", "breslow"]},
-                          cv=GroupKFold(2)).fit(X, y, groups=groups)
+    search = GridSearchCV(
+        small(mode="concat", max_epochs=1), {"ties": ["efron", "breslow"]}, cv=GroupKFold(2)
+    ).fit(X, y, groups=groups)
     assert 0 <= search.best_score_ <= 1

@@ -21,14 +21,22 @@ def write():
     from tests.conftest import TINY, make_data
 
     X, y = make_data(n=24)
-    pipe = make_pipeline(ClinicalTransformer(StandardScaler()),
-                         ClinicalAttentionClassifier(**TINY, mode="full")).fit(X, y)
+    pipe = make_pipeline(
+        ClinicalTransformer(StandardScaler()), ClinicalAttentionClassifier(**TINY, mode="full")
+    ).fit(X, y)
     regressor = GatedFusionRegressor(**TINY, n_heads=2, head_dim=4).fit(
-        X, np.arange(24, dtype=float))
-    joblib.dump({"pipeline": pipe, "regressor": regressor},
-                FOLDER / "skfusion-0.3.0-pipeline.joblib", compress=3)
-    np.savez(FOLDER / "skfusion-0.3.0-pipeline-expected.npz",
-             proba=pipe.predict_proba(X), regression=regressor.predict(X))
+        X, np.arange(24, dtype=float)
+    )
+    joblib.dump(
+        {"pipeline": pipe, "regressor": regressor},
+        FOLDER / "skfusion-0.3.0-pipeline.joblib",
+        compress=3,
+    )
+    np.savez(
+        FOLDER / "skfusion-0.3.0-pipeline-expected.npz",
+        proba=pipe.predict_proba(X),
+        regression=regressor.predict(X),
+    )
 
 
 if __name__ == "__main__":

@@ -65,13 +65,15 @@ def test_a_missing_scan_is_refused_listed_dropped_or_marked(replica):
             warnings.simplefilter("ignore", UserWarning)
             load_adni(replica / "ADNIMERGE.csv", replica / "ADNI", task="diagnosis")
     with pytest.warns(UserWarning, match="left out 1 visits without a scan"):
-        X, y, groups = load_adni(replica / "ADNIMERGE.csv", replica / "ADNI",
-                                 task="diagnosis", missing="drop")
+        X, y, groups = load_adni(
+            replica / "ADNIMERGE.csv", replica / "ADNI", task="diagnosis", missing="drop"
+        )
     assert len(y) == 11 and "023_S_0003" not in groups
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        X, y, groups = load_adni(replica / "ADNIMERGE.csv", replica / "ADNI",
-                                 task="diagnosis", missing="allow", slices=2)
+        X, y, groups = load_adni(
+            replica / "ADNIMERGE.csv", replica / "ADNI", task="diagnosis", missing="allow", slices=2
+        )
     assert X.images.shape == (12, 2, 16, 16) and X.layout == "slices"
     assert X.present["images"].sum() == 11 and groups[~X.present["images"]] == ["023_S_0003"]
     assert list(X.clinical.columns) == list(DEFAULT_COLUMNS)
@@ -91,32 +93,39 @@ def test_images_match_the_files_and_max_days(replica):
 
 
 def _flat(tmp_path, rows, scans):
-    merge = pd.DataFrame(rows, columns=["PTID", "VISCODE", "EXAMDATE", "DX", "AGE",
-                                        "Years_bl", "PTGENDER"])
+    merge = pd.DataFrame(
+        rows, columns=["PTID", "VISCODE", "EXAMDATE", "DX", "AGE", "Years_bl", "PTGENDER"]
+    )
     for name in scans:
-        nib.save(nib.Nifti1Image(np.zeros((4, 3, 4), np.float32), np.eye(4)),
-                 tmp_path / f"{name}.nii.gz")
+        nib.save(
+            nib.Nifti1Image(np.zeros((4, 3, 4), np.float32), np.eye(4)), tmp_path / f"{name}.nii.gz"
+        )
     return merge
 
 
 def test_mci_conversion_counts_visit_months(tmp_path):
-    rows = [("1", "bl", "2010-01-01", "MCI", 70, 0, "Male"),
-            ("1", "m24", "2012-01-01", "Dementia", 70, 2, "Male"),  # converts within 3y
-            ("2", "bl", "2010-01-01", "MCI", 71, 0, "Female"),
-            ("2", "m36", "2012-12-20", "MCI", 71, 2.97, "Female"),  # stable for 36 months
-            ("3", "bl", "2010-01-01", "MCI", 72, 0, "Male"),
-            ("3", "m12", "2011-01-01", "MCI", 72, 1, "Male"),  # followed too briefly
-            ("4", "bl", "2010-01-01", "MCI", 73, 0, "Male"),
-            ("4", "m48", "2014-01-01", "Dementia", 73, 4, "Male"),  # after the horizon
-            ("5", "bl", "2010-01-01", "CN", 74, 0, "Female")]
+    rows = [
+        ("1", "bl", "2010-01-01", "MCI", 70, 0, "Male"),
+        ("1", "m24", "2012-01-01", "Dementia", 70, 2, "Male"),  # converts within 3y
+        ("2", "bl", "2010-01-01", "MCI", 71, 0, "Female"),
+        ("2", "m36", "2012-12-20", "MCI", 71, 2.97, "Female"),  # stable for 36 months
+        ("3", "bl", "2010-01-01", "MCI", 72, 0, "Male"),
+        ("3", "m12", "2011-01-01", "MCI", 72, 1, "Male"),  # followed too briefly
+        ("4", "bl", "2010-01-01", "MCI", 73, 0, "Male"),
+        ("4", "m48", "2014-01-01", "Dementia", 73, 4, "Male"),  # after the horizon
+        ("5", "bl", "2010-01-01", "CN", 74, 0, "Female"),
+    ]
     merge = _flat(tmp_path, rows, ["1_bl", "2", "3_bl", "4_bl", "5_bl", "1_m24"])
     table = adni_table(merge, tmp_path, task="mci_conversion", columns=["AGE"])
-    assert dict(zip(table["PTID"], table["label"])) == {"1": "pMCI", "2": "sMCI",
-                                                        "4": "sMCI"}
+    assert dict(zip(table["PTID"], table["label"])) == {"1": "pMCI", "2": "sMCI", "4": "sMCI"}
     assert table.set_index("PTID").loc["2", "image"].endswith("/2.nii.gz")  # <PTID>.nii.gz
     shorter = adni_table(merge, tmp_path, task="mci_conversion", years=1, columns=["AGE"])
-    assert dict(zip(shorter["PTID"], shorter["label"])) == {"1": "sMCI", "2": "sMCI",
-                                                            "3": "sMCI", "4": "sMCI"}
+    assert dict(zip(shorter["PTID"], shorter["label"])) == {
+        "1": "sMCI",
+        "2": "sMCI",
+        "3": "sMCI",
+        "4": "sMCI",
+    }
     every = adni_table(merge, tmp_path, task="diagnosis", visits="all", columns=["AGE"])
     assert every.set_index(["PTID", "VISCODE"]).loc[("4", "m48"), "AGE"] == 77  # at the visit
     assert every["image"].notna().sum() == 6  # m24 of "1" has its <PTID>_<VISCODE> file
@@ -124,13 +133,16 @@ def test_mci_conversion_counts_visit_months(tmp_path):
     assert list(picked["PTID"]) == ["1"] and picked["label"][0] == "Dementia"
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"task": "ad_vs_nc"}, ValueError, r"task='ad_vs_nc': expected one of"),
-    ({"visits": "first"}, ValueError, r"visits='first': expected 'baseline', 'all'"),
-    ({"visits": []}, ValueError, r"visits=\[\]"),
-    ({"years": 0}, ValueError, r"years=0: expected a positive number"),
-    ({"columns": ["AGE", "WEIGHT"]}, ValueError, r"columns \['WEIGHT'\] are not in adnimerge"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"task": "ad_vs_nc"}, ValueError, r"task='ad_vs_nc': expected one of"),
+        ({"visits": "first"}, ValueError, r"visits='first': expected 'baseline', 'all'"),
+        ({"visits": []}, ValueError, r"visits=\[\]"),
+        ({"years": 0}, ValueError, r"years=0: expected a positive number"),
+        ({"columns": ["AGE", "WEIGHT"]}, ValueError, r"columns \['WEIGHT'\] are not in adnimerge"),
+    ],
+)
 def test_bad_arguments_are_refused(tmp_path, kwargs, error, match):
     merge = _flat(tmp_path, [("1", "bl", "2010-01-01", "CN", 70, 0, "Male")], ["1_bl"])
     with pytest.raises(error, match=match):
@@ -154,8 +166,15 @@ def test_bad_files_are_refused(tmp_path):
 def test_from_the_replica_to_cross_validate(replica):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        X, y, groups = load_adni(replica / "ADNIMERGE.csv", replica / "ADNI",
-                                 task="diagnosis", missing="allow", size=16)
-        scores = cross_validate(ClinicalAttentionClassifier(mode="concat", **TINY), X, y,
-                                groups=groups, cv=GroupKFold(2), scoring="accuracy")
+        X, y, groups = load_adni(
+            replica / "ADNIMERGE.csv", replica / "ADNI", task="diagnosis", missing="allow", size=16
+        )
+        scores = cross_validate(
+            ClinicalAttentionClassifier(mode="concat", **TINY),
+            X,
+            y,
+            groups=groups,
+            cv=GroupKFold(2),
+            scoring="accuracy",
+        )
     assert np.all(np.isfinite(scores["test_score"]))

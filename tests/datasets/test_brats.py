@@ -33,11 +33,14 @@ def brats2020(tmp_path):
     names = [f"BraTS20_Training_{i:03d}" for i in range(1, 5)]
     for i, name in enumerate(names):
         _case(tmp_path, name, SEQUENCES_2020, seed=i)
-    pd.DataFrame({"Brats20ID": names[:3] + ["BraTS20_Training_099"],
-                  "Age": [60.5, 52.0, 71.3, 40.0],
-                  "Survival_days": ["289", "ALIVE (361 days later)", "150", "77"],
-                  "Extent_of_Resection": ["GTR", np.nan, "STR", "GTR"]}).to_csv(
-        tmp_path / "survival_info.csv", index=False)
+    pd.DataFrame(
+        {
+            "Brats20ID": names[:3] + ["BraTS20_Training_099"],
+            "Age": [60.5, 52.0, 71.3, 40.0],
+            "Survival_days": ["289", "ALIVE (361 days later)", "150", "77"],
+            "Extent_of_Resection": ["GTR", np.nan, "STR", "GTR"],
+        }
+    ).to_csv(tmp_path / "survival_info.csv", index=False)
     return tmp_path, names
 
 
@@ -50,8 +53,9 @@ def test_the_2020_layout_with_its_survival_table(brats2020):
     assert y["time"].tolist() == [289.0, 361.0, 150.0]
     assert X.clinical["Age"].tolist() == [60.5, 52.0, 71.3]
     assert X.clinical["Extent_of_Resection"].isna().tolist() == [False, True, False]
-    flair = load_nifti_volumes([folder / n / f"{n}_flair.nii.gz" for n in names[:3]],
-                               normalize="zscore")
+    flair = load_nifti_volumes(
+        [folder / n / f"{n}_flair.nii.gz" for n in names[:3]], normalize="zscore"
+    )
     assert np.allclose(X.images[:, 3], flair)  # channel 3 is FLAIR, z-scored
     assert X.masks.shape == (3, 5, 4, 6) and X.masks.sum() == 3 * 8  # the whole tumour
     everyone, no_y, ids = load_brats(folder, survival_table=None, segmentation=False)
@@ -70,8 +74,11 @@ def test_the_2023_naming_is_detected(tmp_path):
 def test_incomplete_cases_are_refused_or_dropped(brats2020):
     folder, names = brats2020
     (folder / names[1] / f"{names[1]}_t1ce.nii.gz").unlink()
-    with pytest.raises(FileNotFoundError, match=r"1 of 3 cases lack files "
-                                                r"\(BraTS20_Training_002: t1ce\)"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"1 of 3 cases lack files "
+        r"\(BraTS20_Training_002: t1ce\)",
+    ):
         load_brats(folder)
     with pytest.warns(UserWarning, match="left out 1 cases"):
         X, y, groups = load_brats(folder, missing="drop")

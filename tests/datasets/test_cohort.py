@@ -10,8 +10,9 @@ from skfusion.datasets._cohort import GROUP_STATISTICS
 
 @pytest.fixture(scope="module")
 def cohort():
-    return make_brain_cohort(40, n_slices=3, image_size=32, return_masks=True, random_state=0,
-                             unit="slice")
+    return make_brain_cohort(
+        40, n_slices=3, image_size=32, return_masks=True, random_state=0, unit="slice"
+    )
 
 
 def test_shapes_and_types(cohort):
@@ -47,8 +48,11 @@ def test_reproducible_and_seed_dependent():
 
 @pytest.mark.parametrize(
     "task, labels",
-    [("ad_vs_nc", {"AD", "NC"}), ("mci_conversion", {"sMCI", "pMCI"}),
-     ("nc_mci_ad", {"NC", "MCI", "AD"})],
+    [
+        ("ad_vs_nc", {"AD", "NC"}),
+        ("mci_conversion", {"sMCI", "pMCI"}),
+        ("nc_mci_ad", {"NC", "MCI", "AD"}),
+    ],
 )
 def test_tasks_balance_their_groups(task, labels):
     data = make_brain_cohort(9, task=task, n_slices=1, image_size=16, random_state=0, unit="slice")
@@ -62,8 +66,12 @@ def test_group_distributions_follow_the_calibration():
     for group in ("NC", "AD"):
         part = frame[frame["diagnosis"] == group]
         stats = GROUP_STATISTICS[group]
-        for column, key in [("mmse", "mmse"), ("csf_abeta42", "abeta42"),
-                            ("csf_total_tau", "total_tau"), ("plasma_nfl", "nfl")]:
+        for column, key in [
+            ("mmse", "mmse"),
+            ("csf_abeta42", "abeta42"),
+            ("csf_total_tau", "total_tau"),
+            ("plasma_nfl", "nfl"),
+        ]:
             mean, sd = stats[key]
             assert abs(part[column].mean() - mean) < 0.35 * sd, (group, column)
         carriers = (part["apoe4_count"] > 0).mean()
@@ -77,8 +85,9 @@ def test_group_distributions_follow_the_calibration():
 
 def test_images_show_atrophy_and_head_size(cohort):
     """Hippocampal regions are darker in AD (tissue lost to CSF); bigger heads fill more."""
-    data = make_brain_cohort(60, n_slices=2, image_size=32, return_masks=True, random_state=3,
-                             unit="slice")
+    data = make_brain_cohort(
+        60, n_slices=2, image_size=32, return_masks=True, random_state=3, unit="slice"
+    )
     region = [data.X.images[i][data.masks[i]].mean() for i in range(len(data.y))]
     region = pd.Series(region).groupby(data.y).mean()
     assert region["AD"] < region["NC"]
@@ -89,8 +98,9 @@ def test_images_show_atrophy_and_head_size(cohort):
 
 def test_nfl_tracks_the_images_and_csf_does_not():
     """Within diagnostic groups, NfL follows hippocampal atrophy; CSF values do not."""
-    data = make_brain_cohort(600, n_slices=1, image_size=32, return_masks=True, random_state=1,
-                             unit="slice")
+    data = make_brain_cohort(
+        600, n_slices=1, image_size=32, return_masks=True, random_state=1, unit="slice"
+    )
     frame = data.frame.copy()
     frame["region"] = [data.X.images[i][data.masks[i]].mean() for i in range(len(frame))]
     columns = ["region", "plasma_nfl", "csf_total_tau", "csf_abeta42"]
@@ -103,15 +113,23 @@ def test_nfl_tracks_the_images_and_csf_does_not():
 
 def test_cognitive_scores_stay_out_of_X_by_default():
     default = make_brain_cohort(4, n_slices=1, image_size=16, random_state=0, unit="slice")
-    included = make_brain_cohort(4, n_slices=1, image_size=16, include_cognitive=True,
-                                 random_state=0, unit="slice")
+    included = make_brain_cohort(
+        4, n_slices=1, image_size=16, include_cognitive=True, random_state=0, unit="slice"
+    )
     assert "mmse" not in default.feature_names
     assert {"mmse", "cdr_sb"} <= set(included.feature_names)
 
 
 def test_missing_values_and_noise_features():
-    data = make_brain_cohort(50, n_slices=1, image_size=16, missing_rate=0.3,
-                             n_noise_features=2, random_state=0, unit="slice")
+    data = make_brain_cohort(
+        50,
+        n_slices=1,
+        image_size=16,
+        missing_rate=0.3,
+        n_noise_features=2,
+        random_state=0,
+        unit="slice",
+    )
     clinical = data.X.clinical
     assert [c for c in clinical if c.startswith("lab_")] == ["lab_0", "lab_1"]
     assert 0.15 < clinical["csf_abeta42"].isna().mean() < 0.45
@@ -129,17 +147,18 @@ def test_generator_output_is_pinned():
     """Any change to how subjects are simulated shows up here (and in the documented
     tables, which then need re-running). Regenerate the numbers only on purpose."""
     cohort = make_brain_cohort(2, n_slices=1, image_size=32, random_state=0, unit="slice")
-    assert float(cohort.X.images.astype(np.float64).sum()) == pytest.approx(949.369572855474,
-                                                                            rel=1e-5)
-    np.testing.assert_allclose(cohort.X.images[0, 16, :4],
-                               [0.0375518, 0.38239, 0.7674702, 0.85175496], rtol=1e-4)
+    assert float(cohort.X.images.astype(np.float64).sum()) == pytest.approx(
+        949.369572855474, rel=1e-5
+    )
+    np.testing.assert_allclose(
+        cohort.X.images[0, 16, :4], [0.0375518, 0.38239, 0.7674702, 0.85175496], rtol=1e-4
+    )
 
 
 def test_the_latent_score_is_in_the_frame_and_never_in_X():
     """frame["neurodegeneration"]: the simulation's ground truth, for measuring how much of
     the image signal a model recovers; the images show it, X does not hold it."""
-    cohort = make_brain_cohort(60, n_slices=2, image_size=32, random_state=0,
-                               return_masks=True)
+    cohort = make_brain_cohort(60, n_slices=2, image_size=32, random_state=0, return_masks=True)
     latent = cohort.frame["neurodegeneration"].to_numpy()
     assert "neurodegeneration" not in cohort.X.clinical.columns
     assert np.isfinite(latent).all() and latent.std() > 0

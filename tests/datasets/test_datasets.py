@@ -26,7 +26,8 @@ def test_each_modality_carries_information_the_other_lacks():
     image_only = cross_val_score(model, image_feature, y, cv=5).mean()
     invisible = cross_val_score(model, X.clinical[["marker_invisible"]], y, cv=5).mean()
     both = cross_val_score(
-        model, np.c_[X.clinical[["marker_invisible"]], image_feature], y, cv=5).mean()
+        model, np.c_[X.clinical[["marker_invisible"]], image_feature], y, cv=5
+    ).mean()
     assert image_only > 0.6 and invisible > 0.7
     assert both > max(image_only, invisible) + 0.03
 

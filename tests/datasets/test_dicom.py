@@ -12,8 +12,12 @@ import pytest
 
 import skfusion
 from skfusion import FusionInput
-from skfusion.datasets import (DicomVolumes, load_dicom_volumes, load_nifti_volumes,
-                               read_dicom_series)
+from skfusion.datasets import (
+    DicomVolumes,
+    load_dicom_volumes,
+    load_nifti_volumes,
+    read_dicom_series,
+)
 
 from ..conftest import TINY
 
@@ -21,8 +25,7 @@ pydicom = pytest.importorskip("pydicom")
 from pydicom.dataset import FileDataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 
-DICOM_TESTS = os.path.join(os.path.dirname(pydicom.data.__file__), "test_files",
-                           "dicomdirtests")
+DICOM_TESTS = os.path.join(os.path.dirname(pydicom.data.__file__), "test_files", "dicomdirtests")
 SLOPE, INTERCEPT = 0.5, -100.0
 DICOM_CT = os.path.join(DICOM_TESTS, "98892001", "CT5N")
 
@@ -35,16 +38,18 @@ def _volume(seed, shape=(7, 9, 11)):
 
 def _affine(oblique_degrees=0.0):
     angle = np.deg2rad(oblique_degrees)
-    rotation = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)],
-                         [0, np.sin(angle), np.cos(angle)]])
+    rotation = np.array(
+        [[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]]
+    )
     affine = np.eye(4)
     affine[:3, :3] = rotation @ np.diag([1.2, 0.9, 2.5])
     affine[:3, 3] = [-40.0, 12.5, 30.0]
     return affine
 
 
-def write_series(folder, data, affine, acquisition, *, shuffle_seed=0, series_uid=None,
-                 description="T1 MPRAGE"):
+def write_series(
+    folder, data, affine, acquisition, *, shuffle_seed=0, series_uid=None, description="T1 MPRAGE"
+):
     """Write the image (data, RAS affine) as a DICOM series whose slices are acquired along
     the voxel axes ``acquisition`` names (nibabel axis codes, third = slice direction)."""
     image = nib.Nifti1Image(data, affine)
@@ -62,12 +67,16 @@ def write_series(folder, data, affine, acquisition, *, shuffle_seed=0, series_ui
         meta.MediaStorageSOPInstanceUID = generate_uid()
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, \
-            meta.MediaStorageSOPInstanceUID
+        ds.SOPClassUID, ds.SOPInstanceUID = (
+            meta.MediaStorageSOPClassUID,
+            meta.MediaStorageSOPInstanceUID,
+        )
         ds.Modality, ds.SeriesInstanceUID, ds.SeriesDescription = "MR", series_uid, description
         ds.InstanceNumber = int(order[k]) + 1  # deliberately not the spatial order
         ds.ImageOrientationPatient = [
-            *(column_step / np.linalg.norm(column_step)), *(row_step / np.linalg.norm(row_step))]
+            *(column_step / np.linalg.norm(column_step)),
+            *(row_step / np.linalg.norm(row_step)),
+        ]
         ds.PixelSpacing = [float(np.linalg.norm(row_step)), float(np.linalg.norm(column_step))]
         ds.ImagePositionPatient = list((lps @ [0, 0, k, 1])[:3])
         ds.Rows, ds.Columns = voxels.shape[:2]
@@ -80,12 +89,15 @@ def write_series(folder, data, affine, acquisition, *, shuffle_seed=0, series_ui
     return folder
 
 
-@pytest.mark.parametrize("acquisition", [
-    ("L", "P", "S"),  # axial, as scanners write it (LPS)
-    ("P", "S", "R"),  # sagittal
-    ("R", "S", "P"),  # coronal
-    ("A", "L", "I"),  # axial, rows and slices the other way round
-])
+@pytest.mark.parametrize(
+    "acquisition",
+    [
+        ("L", "P", "S"),  # axial, as scanners write it (LPS)
+        ("P", "S", "R"),  # sagittal
+        ("R", "S", "P"),  # coronal
+        ("A", "L", "I"),  # axial, rows and slices the other way round
+    ],
+)
 @pytest.mark.parametrize("oblique", [0.0, 12.0])
 def test_a_series_reads_as_the_nifti_file_of_the_same_scan(tmp_path, acquisition, oblique):
     data, affine = _volume(1), _affine(oblique)
@@ -96,25 +108,30 @@ def test_a_series_reads_as_the_nifti_file_of_the_same_scan(tmp_path, acquisition
     codes = nib.aff2axcodes(image.affine)  # slices run along the normal, either way round
     opposite = dict(zip("LRPAIS", "RLAPSI"))
     assert codes[:2] == acquisition[:2] and codes[2] in (acquisition[2], opposite[acquisition[2]])
-    np.testing.assert_allclose(image.header.get_zooms(), [
-        {"L": 1.2, "R": 1.2, "P": 0.9, "A": 0.9, "S": 2.5, "I": 2.5}[c] for c in acquisition],
-        rtol=1e-5)
+    np.testing.assert_allclose(
+        image.header.get_zooms(),
+        [{"L": 1.2, "R": 1.2, "P": 0.9, "A": 0.9, "S": 2.5, "I": 2.5}[c] for c in acquisition],
+        rtol=1e-5,
+    )
     for plane in ("coronal", "axial", "sagittal"):
         expected = load_nifti_volumes([nifti], plane=plane)
         got = load_dicom_volumes([folder], plane=plane)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, atol=1e-4)
-    np.testing.assert_allclose(load_dicom_volumes([folder], size=8, normalize="zscore"),
-                               load_nifti_volumes([nifti], size=8, normalize="zscore"),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        load_dicom_volumes([folder], size=8, normalize="zscore"),
+        load_nifti_volumes([nifti], size=8, normalize="zscore"),
+        atol=1e-4,
+    )
 
 
 def test_pydicoms_ct_series_matches_nibabels_dicom_geometry():
     ct = os.path.join(DICOM_TESTS, "98892001", "CT5N")
     image = read_dicom_series(ct)
     files = [os.path.join(ct, f) for f in os.listdir(ct)]
-    datasets = sorted((pydicom.dcmread(f) for f in files),
-                      key=lambda ds: float(ds.ImagePositionPatient[2]))  # axial: z ascending
+    datasets = sorted(
+        (pydicom.dcmread(f) for f in files), key=lambda ds: float(ds.ImagePositionPatient[2])
+    )  # axial: z ascending
     with warnings.catch_warnings():  # nibabel calls its DICOM readers experimental
         warnings.simplefilter("ignore", UserWarning)
         from nibabel.nicom import dicomwrappers
@@ -126,8 +143,10 @@ def test_pydicoms_ct_series_matches_nibabels_dicom_geometry():
     step = np.subtract(datasets[1].ImagePositionPatient, datasets[0].ImagePositionPatient)
     expected[:3, 2] = step * [-1, -1, 1]
     np.testing.assert_allclose(image.affine, expected, atol=1e-4)
-    hounsfield = np.stack([ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-                           for ds in datasets], axis=-1)
+    hounsfield = np.stack(
+        [ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept) for ds in datasets],
+        axis=-1,
+    )
     np.testing.assert_array_equal(np.asarray(image.dataobj), hounsfield)
     assert hounsfield.min() < 0  # the intercept (-1024) was applied: air-ish values are negative
     volumes = load_dicom_volumes([ct, ct], plane="axial")
@@ -139,8 +158,12 @@ def test_pydicoms_ct_series_matches_nibabels_dicom_geometry():
 
 
 def test_lazy_dicom_volumes_read_and_train_as_the_arrays_do(tmp_path):
-    folders = [write_series(tmp_path / f"p{i}", _volume(i, (8, 8, 8)), _affine(),
-                            ("L", "P", "S"), shuffle_seed=i) for i in range(6)]
+    folders = [
+        write_series(
+            tmp_path / f"p{i}", _volume(i, (8, 8, 8)), _affine(), ("L", "P", "S"), shuffle_seed=i
+        )
+        for i in range(6)
+    ]
     eager = load_dicom_volumes(folders, normalize="zscore")
     lazy = load_dicom_volumes(folders, normalize="zscore", lazy=True)
     assert isinstance(lazy, DicomVolumes) and lazy.shape == (6, 1, 8, 8, 8)
@@ -152,16 +175,31 @@ def test_lazy_dicom_volumes_read_and_train_as_the_arrays_do(tmp_path):
     params = dict(TINY, spatial_dims=3, mode="image", batch_size=3)
     model = skfusion.ClinicalAttentionClassifier(**params).fit(FusionInput(lazy, None), y)
     reference = skfusion.ClinicalAttentionClassifier(**params).fit(FusionInput(eager, None), y)
-    np.testing.assert_allclose(model.predict_proba(FusionInput(lazy, None)),
-                               reference.predict_proba(FusionInput(eager, None)), atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict_proba(FusionInput(lazy, None)),
+        reference.predict_proba(FusionInput(eager, None)),
+        atol=1e-6,
+    )
 
 
 def test_a_series_is_chosen_by_uid_or_description(tmp_path):
-    t1 = write_series(tmp_path / "patient", _volume(1), _affine(), ("L", "P", "S"),
-                      series_uid="1.2.3.1", description="T1 MPRAGE")
+    t1 = write_series(
+        tmp_path / "patient",
+        _volume(1),
+        _affine(),
+        ("L", "P", "S"),
+        series_uid="1.2.3.1",
+        description="T1 MPRAGE",
+    )
     os.makedirs(tmp_path / "patient" / "flair")
-    write_series(tmp_path / "patient" / "flair", _volume(2), _affine(), ("L", "P", "S"),
-                 series_uid="1.2.3.2", description="FLAIR")
+    write_series(
+        tmp_path / "patient" / "flair",
+        _volume(2),
+        _affine(),
+        ("L", "P", "S"),
+        series_uid="1.2.3.2",
+        description="FLAIR",
+    )
     with pytest.raises(ValueError, match="holds 2 image series.*FLAIR.*series_uid="):
         load_dicom_volumes([t1])
     by_uid = load_dicom_volumes([t1], series_uid="1.2.3.2")
@@ -171,11 +209,14 @@ def test_a_series_is_chosen_by_uid_or_description(tmp_path):
         read_dicom_series(t1, series_description="DWI")
 
 
-@pytest.mark.parametrize("folder, message", [
-    (("98892003", "MR700"), "differ in orientation"),  # projections around an axis
-    (("77654033", "CT2"), r"not evenly spaced \(gaps from 1.250 to 202.500 mm\)"),
-    (("98892003", "MR2"), "holds 3 image series"),
-])
+@pytest.mark.parametrize(
+    "folder, message",
+    [
+        (("98892003", "MR700"), "differ in orientation"),  # projections around an axis
+        (("77654033", "CT2"), r"not evenly spaced \(gaps from 1.250 to 202.500 mm\)"),
+        (("98892003", "MR2"), "holds 3 image series"),
+    ],
+)
 def test_series_that_are_not_one_volume_are_refused_with_the_reason(folder, message):
     with pytest.raises(ValueError, match=message):
         read_dicom_series(os.path.join(DICOM_TESTS, *folder))
@@ -184,8 +225,10 @@ def test_series_that_are_not_one_volume_are_refused_with_the_reason(folder, mess
 def test_other_bad_sources_are_refused_with_the_reason(tmp_path, monkeypatch):
     folder = write_series(tmp_path / "dup", _volume(3, (4, 4, 3)), _affine(), ("L", "P", "S"))
     first = sorted(os.listdir(folder))[0]
-    with open(os.path.join(folder, first), "rb") as src, \
-            open(os.path.join(folder, "copy.dcm"), "wb") as dst:
+    with (
+        open(os.path.join(folder, first), "rb") as src,
+        open(os.path.join(folder, "copy.dcm"), "wb") as dst,
+    ):
         dst.write(src.read())
     with pytest.raises(ValueError, match="several images at the same position"):
         read_dicom_series(folder)
@@ -195,11 +238,11 @@ def test_other_bad_sources_are_refused_with_the_reason(tmp_path, monkeypatch):
         read_dicom_series(tmp_path / "notes")
     with pytest.raises(FileNotFoundError, match="missing"):
         load_dicom_volumes([tmp_path / "missing"])
-    kept = load_dicom_volumes([tmp_path / "missing", DICOM_CT], plane="axial",
-                              missing="allow")
+    kept = load_dicom_volumes([tmp_path / "missing", DICOM_CT], plane="axial", missing="allow")
     assert kept[0] is None and kept[1].shape == (5, 16, 16)
-    lazy = load_dicom_volumes([DICOM_CT, tmp_path / "missing"], plane="axial",
-                              missing="allow", lazy=True)
+    lazy = load_dicom_volumes(
+        [DICOM_CT, tmp_path / "missing"], plane="axial", missing="allow", lazy=True
+    )
     np.testing.assert_array_equal(lazy.present, [True, False])
     with pytest.raises(TypeError, match="one entry per patient"):
         load_dicom_volumes(str(folder))
@@ -210,16 +253,22 @@ def test_other_bad_sources_are_refused_with_the_reason(tmp_path, monkeypatch):
         read_dicom_series(folder)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0]),
-     r"ImageOrientationPatient is .*expected 6 finite numbers"),
-    (lambda ds: setattr(ds, "ImagePositionPatient", [float("nan"), 0, 0]),
-     r"ImagePositionPatient is .*expected 3 finite numbers"),
-    (lambda ds: setattr(ds, "PixelSpacing", [0, 0.9]), "must be positive"),
-    (lambda ds: setattr(ds, "ImageOrientationPatient", [2, 0, 0, 0, 1, 0]),
-     "two unit vectors"),
-    (lambda ds: setattr(ds, "RescaleSlope", 1e300), r"RescaleSlope .*beyond float32"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0]),
+            r"ImageOrientationPatient is .*expected 6 finite numbers",
+        ),
+        (
+            lambda ds: setattr(ds, "ImagePositionPatient", [float("nan"), 0, 0]),
+            r"ImagePositionPatient is .*expected 3 finite numbers",
+        ),
+        (lambda ds: setattr(ds, "PixelSpacing", [0, 0.9]), "must be positive"),
+        (lambda ds: setattr(ds, "ImageOrientationPatient", [2, 0, 0, 0, 1, 0]), "two unit vectors"),
+        (lambda ds: setattr(ds, "RescaleSlope", 1e300), r"RescaleSlope .*beyond float32"),
+    ],
+)
 def test_damaged_geometry_and_rescale_are_refused_naming_the_file(tmp_path, edit, message):
     """Once: "incompatible dimensions for cross product", nibabel's HeaderDataError naming no
     file, or an all-zero volume."""
@@ -234,8 +283,7 @@ def test_damaged_geometry_and_rescale_are_refused_naming_the_file(tmp_path, edit
     assert str(folder) in str(info.value)
 
 
-def test_a_series_declaring_a_huge_volume_is_refused_before_allocating(tmp_path,
-                                                                      monkeypatch):
+def test_a_series_declaring_a_huge_volume_is_refused_before_allocating(tmp_path, monkeypatch):
     folder = tmp_path / "series"
     write_series(folder, _volume(0), _affine(), "LPS")
     monkeypatch.setenv("SKFUSION_MAX_VOXELS", "100")

@@ -15,7 +15,7 @@ def _gradient(h=12, w=20):
 
 def test_eight_and_sixteen_bit_grey_keep_their_values(tmp_path):
     Image.fromarray(_gradient()).save(tmp_path / "a.png")
-    deep = (_gradient().astype(np.uint16) * 250)
+    deep = _gradient().astype(np.uint16) * 250
     Image.fromarray(deep).save(tmp_path / "b.png")  # mode I;16
     Image.fromarray(deep).save(tmp_path / "c.tif")
     images = load_images([tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.tif"])
@@ -45,12 +45,14 @@ def test_colour_palette_and_alpha(tmp_path):
     assert np.allclose(grey, 0.299 * 200, atol=1e-3)  # luminance, in float
     assert np.allclose(load_images(tmp_path / "red.png", color="rgb")[0, 0], 200)
     Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(
-        tmp_path / "palette.png")
+        tmp_path / "palette.png"
+    )
     assert np.allclose(load_images(tmp_path / "palette.png", color="rgb")[0, 0], 200)
     rgba = np.dstack([rgb, np.full((8, 8), 127, np.uint8)])
     Image.fromarray(rgba).save(tmp_path / "alpha.png")
-    assert np.allclose(load_images(tmp_path / "alpha.png", color="rgb")[0, 0],
-                       200 * 127 / 255, atol=1e-3)  # composited onto black
+    assert np.allclose(
+        load_images(tmp_path / "alpha.png", color="rgb")[0, 0], 200 * 127 / 255, atol=1e-3
+    )  # composited onto black
     grey_alpha = np.dstack([np.full((8, 8), 100, np.uint8), np.full((8, 8), 255, np.uint8)])
     Image.fromarray(grey_alpha, mode="LA").save(tmp_path / "la.png")
     assert np.allclose(load_images(tmp_path / "la.png"), 100)
@@ -121,17 +123,35 @@ def test_a_table_becomes_a_cohort_with_patients_kept_whole(tmp_path):
         label = "AD" if i % 2 else "NC"
         pixels = rng.randint(0, 60, (16, 16)).astype(np.uint8) + (120 if label == "AD" else 0)
         Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
-        rows.append({"path": f"images/{i}.png", "patient": f"p{i // 2}", "age": 60 + i,
-                     "sex": "F" if i % 3 else "M", "diagnosis": label})
+        rows.append(
+            {
+                "path": f"images/{i}.png",
+                "patient": f"p{i // 2}",
+                "age": 60 + i,
+                "sex": "F" if i % 3 else "M",
+                "diagnosis": label,
+            }
+        )
     pd.DataFrame(rows).to_csv(tmp_path / "cohort.csv", index=False)
-    X, y, groups = load_table_cohort(tmp_path / "cohort.csv", image_column="path",
-                                     target="diagnosis", id_column="patient",
-                                     normalize="minmax")
+    X, y, groups = load_table_cohort(
+        tmp_path / "cohort.csv",
+        image_column="path",
+        target="diagnosis",
+        id_column="patient",
+        normalize="minmax",
+    )
     assert X.images.shape == (24, 1, 16, 16) and list(X.clinical.columns) == ["age", "sex"]
     assert (X.subjects == groups).all() and groups[0] == groups[1] == "p0"
     assert y.tolist() == [r["diagnosis"] for r in rows]
-    model = ClinicalAttentionClassifier(mode="image", backbone="resnet18", base_width=4,
-                                        max_epochs=2, batch_size=8, random_state=0, verbose=0)
+    model = ClinicalAttentionClassifier(
+        mode="image",
+        backbone="resnet18",
+        base_width=4,
+        max_epochs=2,
+        batch_size=8,
+        random_state=0,
+        verbose=0,
+    )
     scores = cross_val_score(model, X, y, groups=groups, cv=GroupKFold(3))
     assert scores.shape == (3,)
     table = pd.DataFrame(rows).assign(path=lambda t: [str(tmp_path / p) for p in t["path"]])
@@ -160,12 +180,19 @@ def _png16_rgb(path, pixels):
     raw = b"".join(b"\x00" + pixels[i].astype(">u2").tobytes() for i in range(h))
 
     def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_truncated_files_deep_colour_and_bad_options_are_refused_with_the_path(tmp_path):
@@ -174,16 +201,21 @@ def test_truncated_files_deep_colour_and_bad_options_are_refused_with_the_path(t
     Image.fromarray(noise).save(tmp_path / "a.jpg")
     for name in ("a.png", "a.jpg"):
         data = (tmp_path / name).read_bytes()
-        (tmp_path / f"cut_{name}").write_bytes(data[:len(data) // 2])
+        (tmp_path / f"cut_{name}").write_bytes(data[: len(data) // 2])
         for read in (load_images, read_image):
-            with pytest.raises(ValueError, match=rf"cut_{name} cannot be decoded.*truncated "
-                                                 "or corrupt"):
+            with pytest.raises(
+                ValueError,
+                match=rf"cut_{name} cannot be decoded.*truncated "
+                "or corrupt",
+            ):
                 read(tmp_path / f"cut_{name}")
     _png16_rgb(tmp_path / "deep.png", np.full((4, 4, 3), 40000, dtype=np.uint16))
     with pytest.raises(ValueError, match=r"deep.png is 16-bit colour.*16-bit greyscale"):
         load_images(tmp_path / "deep.png", color="rgb")
-    for kwargs, match in ((dict(color="grey"), "color='grey'"),
-                          (dict(normalize="z"), "normalize='z'")):
+    for kwargs, match in (
+        (dict(color="grey"), "color='grey'"),
+        (dict(normalize="z"), "normalize='z'"),
+    ):
         with pytest.raises(ValueError, match=match):
             read_image(tmp_path / "a.png", **kwargs)
         with pytest.raises(ValueError, match=match):
@@ -208,8 +240,11 @@ def test_a_lazy_image_of_another_size_is_refused_with_the_file(tmp_path):
     Image.fromarray(_gradient(14, 20)).save(tmp_path / "b.png")
     files = ImageFiles([tmp_path / "a.png", tmp_path / "b.png"])
     assert files.read(0).shape == (1, 12, 20)
-    with pytest.raises(ValueError, match=r"b.png is 14x20, while the images read before it "
-                                         r"are 12x20; pass size"):
+    with pytest.raises(
+        ValueError,
+        match=r"b.png is 14x20, while the images read before it "
+        r"are 12x20; pass size",
+    ):
         files.read(1)
 
 
@@ -228,8 +263,9 @@ def _half_absent_table(tmp_path, n=8):
     for i in range(n):
         if i not in (1, 5):
             Image.fromarray(np.full((16, 16), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
-        rows.append({"path": f"{i}.png", "patient": f"p{i}", "age": 50 + i,
-                     "dx": "AD" if i % 2 else "NC"})
+        rows.append(
+            {"path": f"{i}.png", "patient": f"p{i}", "age": 50 + i, "dx": "AD" if i % 2 else "NC"}
+        )
     return pd.DataFrame(rows)
 
 
@@ -238,8 +274,11 @@ def test_missing_allow_keeps_patients_without_a_file_marked_missing(tmp_path):
 
     table = _half_absent_table(tmp_path)
     paths = [tmp_path / p for p in table["path"]]
-    with pytest.raises(FileNotFoundError, match=r"2 of 8 image files do not exist.*1.png.*"
-                                                r"missing='allow'.*--missing allow"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"2 of 8 image files do not exist.*1.png.*"
+        r"missing='allow'.*--missing allow",
+    ):
         load_images(paths)
     eager = load_images(paths, missing="allow")
     assert [e is None for e in eager] == [i in (1, 5) for i in range(8)]
@@ -255,23 +294,40 @@ def test_missing_allow_keeps_patients_without_a_file_marked_missing(tmp_path):
         load_images([tmp_path / "1.png"], missing="allow")
 
     for lazy_table in (False, True):
-        X, y, groups = load_table_cohort(table, image_column="path", target="dx",
-                                         id_column="patient", root=tmp_path,
-                                         missing="allow", lazy=lazy_table)
+        X, y, groups = load_table_cohort(
+            table,
+            image_column="path",
+            target="dx",
+            id_column="patient",
+            root=tmp_path,
+            missing="allow",
+            lazy=lazy_table,
+        )
         assert X.present["images"].tolist() == [i not in (1, 5) for i in range(8)]
         assert y.tolist() == table["dx"].tolist() and groups[5] == "p5"
         assert list(X.clinical.columns) == ["age"]
-    with pytest.raises(FileNotFoundError, match=r"row 1: .*1.png.*row 5.*missing='allow'.*"
-                                                r"image_column='path'"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"row 1: .*1.png.*row 5.*missing='allow'.*"
+        r"image_column='path'",
+    ):
         load_table_cohort(table, image_column="path", root=tmp_path)
 
 
 def test_a_table_with_absent_files_trains_and_predicts_from_what_it_has(tmp_path):
     table = _half_absent_table(tmp_path, n=12)
-    X, y, _ = load_table_cohort(table, image_column="path", target="dx", root=tmp_path,
-                                missing="allow", id_column="patient")
-    model = ClinicalAttentionClassifier(mode="concat", backbone="resnet18", base_width=4,
-                                        max_epochs=1, batch_size=8, random_state=0, verbose=0)
+    X, y, _ = load_table_cohort(
+        table, image_column="path", target="dx", root=tmp_path, missing="allow", id_column="patient"
+    )
+    model = ClinicalAttentionClassifier(
+        mode="concat",
+        backbone="resnet18",
+        base_width=4,
+        max_epochs=1,
+        batch_size=8,
+        random_state=0,
+        verbose=0,
+    )
     proba = model.fit(X, y).predict_proba(X)
     assert proba.shape == (12, 2) and np.isfinite(proba).all()
     assert model.modalities_used(X)["images"].tolist() == [i not in (1, 5) for i in range(12)]
@@ -282,14 +338,23 @@ def test_nifti_rows_with_absent_files_are_read_eagerly_with_placeholders(tmp_pat
 
     rng = np.random.default_rng(0)
     for i in (0, 2):
-        nib.save(nib.Nifti1Image(rng.random((8, 10, 6)).astype(np.float32), np.eye(4)),
-                 tmp_path / f"{i}.nii.gz")
+        nib.save(
+            nib.Nifti1Image(rng.random((8, 10, 6)).astype(np.float32), np.eye(4)),
+            tmp_path / f"{i}.nii.gz",
+        )
     table = pd.DataFrame({"path": [f"{i}.nii.gz" for i in range(3)], "age": [1, 2, 3]})
     for slices in (1, 2):
-        X, _, _ = load_table_cohort(table, image_column="path", root=tmp_path,
-                                    missing="allow", slices=slices, lazy=slices == 1)
-        full, _, _ = load_table_cohort(table.iloc[[0, 2]], image_column="path",
-                                       root=tmp_path, slices=slices)
+        X, _, _ = load_table_cohort(
+            table,
+            image_column="path",
+            root=tmp_path,
+            missing="allow",
+            slices=slices,
+            lazy=slices == 1,
+        )
+        full, _, _ = load_table_cohort(
+            table.iloc[[0, 2]], image_column="path", root=tmp_path, slices=slices
+        )
         assert np.shape(X.images) == (3, *np.shape(full.images)[1:])
         assert X.present["images"].tolist() == [True, False, True]
         assert not np.asarray(X.images)[1].any()
@@ -298,27 +363,42 @@ def test_nifti_rows_with_absent_files_are_read_eagerly_with_placeholders(tmp_pat
 
 
 def test_a_column_that_looks_like_an_id_is_refused_as_a_feature_until_named(tmp_path):
-    table = _half_absent_table(tmp_path, n=12).assign(mrn=np.arange(1000, 1012),
-                                                      age=np.arange(12) * 1.5)
-    with pytest.raises(ValueError, match=r"\['patient', 'mrn'\] look like patient identifiers"
-                                         r".*id_column='patient'.*--id-column patient.*"
-                                         r"keep_id_like=\['patient', 'mrn'\]"):
-        load_table_cohort(table, image_column="path", target="dx", root=tmp_path,
-                          missing="allow")
+    table = _half_absent_table(tmp_path, n=12).assign(
+        mrn=np.arange(1000, 1012), age=np.arange(12) * 1.5
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"\['patient', 'mrn'\] look like patient identifiers"
+        r".*id_column='patient'.*--id-column patient.*"
+        r"keep_id_like=\['patient', 'mrn'\]",
+    ):
+        load_table_cohort(table, image_column="path", target="dx", root=tmp_path, missing="allow")
     with pytest.raises(ValueError, match=r"\['mrn'\] look like"):
-        load_table_cohort(table, image_column="path", id_column="patient", root=tmp_path,
-                          missing="allow")
-    X, _, groups = load_table_cohort(table, image_column="path", target="dx",
-                                     id_column="patient", keep_id_like=["mrn"],
-                                     root=tmp_path, missing="allow")
+        load_table_cohort(
+            table, image_column="path", id_column="patient", root=tmp_path, missing="allow"
+        )
+    X, _, groups = load_table_cohort(
+        table,
+        image_column="path",
+        target="dx",
+        id_column="patient",
+        keep_id_like=["mrn"],
+        root=tmp_path,
+        missing="allow",
+    )
     assert list(X.clinical.columns) == ["age", "mrn"] and groups[3] == "p3"
     with pytest.raises(ValueError, match="keep_id_like='mrn': expected a list"):
         load_table_cohort(table, image_column="path", keep_id_like="mrn", root=tmp_path)
     # Repeated ids, numbers with other names and tables under 10 rows are not ids.
     from skfusion.datasets._table import id_like_columns
+
     assert id_like_columns(table.assign(patient=[f"p{i // 2}" for i in range(12)])) == [
-        "path", "mrn"]  # the path column is unique text too: the loader names it
+        "path",
+        "mrn",
+    ]  # the path column is unique text too: the loader names it
     assert id_like_columns(table.iloc[:9]) == []
-    assert id_like_columns(pd.DataFrame({"PatientID": range(10), "fluid": range(10),
-                                         "note": [f"n{i}" for i in range(10)]})) == [
-        "PatientID", "note"]
+    assert id_like_columns(
+        pd.DataFrame(
+            {"PatientID": range(10), "fluid": range(10), "note": [f"n{i}" for i in range(10)]}
+        )
+    ) == ["PatientID", "note"]

@@ -15,8 +15,15 @@ from ..conftest import TINY
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cohort")
-    cohort = make_brain_cohort(6, n_slices=3, image_size=24, missing_rate=0.2,
-                               output_dir=folder, random_state=0, unit="slice")
+    cohort = make_brain_cohort(
+        6,
+        n_slices=3,
+        image_size=24,
+        missing_rate=0.2,
+        output_dir=folder,
+        random_state=0,
+        unit="slice",
+    )
     return cohort, folder
 
 
@@ -52,8 +59,10 @@ def test_lazy_form_reads_the_same_pixels(written):
     np.testing.assert_array_equal(restored.read(5), X.images.read(5))
 
 
-@pytest.mark.parametrize("extra", [{}, {"iterator_train__num_workers": 2,
-                                       "early_stopping": True, "validation_fraction": 0.3}])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"iterator_train__num_workers": 2, "early_stopping": True, "validation_fraction": 0.3}],
+)
 def test_lazy_and_eager_training_give_the_same_model(written, extra):
     _, folder = written
     eager, y, _ = load_cohort(folder)
@@ -106,10 +115,11 @@ def test_participants_without_an_image_are_refused_or_kept_marked_missing(tmp_pa
         assert list(groups[gone]) == ["sub-002"]
         assert y[gone][0] == cohort.y[list(cohort.groups).index("sub-002")]
         kept = np.flatnonzero(~gone)
-        np.testing.assert_array_equal(np.asarray(X.images)[kept].reshape(len(kept), 24, 24),
-                                      cohort.X.images[cohort.groups != "sub-002"])
-    model = ClinicalAttentionClassifier(mode="concat", **{**TINY, "max_epochs": 1}).fit(
-        X, y)
+        np.testing.assert_array_equal(
+            np.asarray(X.images)[kept].reshape(len(kept), 24, 24),
+            cohort.X.images[cohort.groups != "sub-002"],
+        )
+    model = ClinicalAttentionClassifier(mode="concat", **{**TINY, "max_epochs": 1}).fit(X, y)
     assert model.modalities_used(X)["images"].sum() == 15
 
 
@@ -123,26 +133,29 @@ def _one_subject_cohort(tmp_path, written, rows, name="sub-001"):
         for path in (tmp_path / name / "anat").iterdir():
             path.rename(path.with_name(path.name.replace("sub-001", name)))
     (tmp_path / "participants.tsv").write_text(
-        "participant_id\tdiagnosis\tage\n" + "".join(f"{r}\n" for r in rows))
+        "participant_id\tdiagnosis\tage\n" + "".join(f"{r}\n" for r in rows)
+    )
     return tmp_path
 
 
-@pytest.mark.parametrize("rows, match", [
-    # A glob pattern as an id once matched sub-001's files and its row replaced sub-001's.
-    (["sub-001\tAD\t80", "*\tNC\t60"], r"participant_id '\*'|no image for participant '\*'"),
-    (["sub-001\tAD\t80", "sub-00[12]\tNC\t60"], "no image for participant 'sub-00\\[12\\]'"),
-    (["sub-001\tAD\t80", "sub-001\tNC\t60"], r"must be unique.*'sub-001': 2"),
-    (["sub-001\tAD\t80", "../outside\tNC\t60"], r"'../outside' \(row 3\) is not a folder"),
-    (["sub-001\tAD\t80", "/etc\tNC\t60"], r"'/etc' \(row 3\) is not a folder"),
-    (["sub-001\tAD\t80", "n/a\tNC\t60"], r"'' \(row 3\) is not a folder"),
-])
+@pytest.mark.parametrize(
+    "rows, match",
+    [
+        # A glob pattern as an id once matched sub-001's files and its row replaced sub-001's.
+        (["sub-001\tAD\t80", "*\tNC\t60"], r"participant_id '\*'|no image for participant '\*'"),
+        (["sub-001\tAD\t80", "sub-00[12]\tNC\t60"], "no image for participant 'sub-00\\[12\\]'"),
+        (["sub-001\tAD\t80", "sub-001\tNC\t60"], r"must be unique.*'sub-001': 2"),
+        (["sub-001\tAD\t80", "../outside\tNC\t60"], r"'../outside' \(row 3\) is not a folder"),
+        (["sub-001\tAD\t80", "/etc\tNC\t60"], r"'/etc' \(row 3\) is not a folder"),
+        (["sub-001\tAD\t80", "n/a\tNC\t60"], r"'' \(row 3\) is not a folder"),
+    ],
+)
 def test_participant_ids_are_literal_unique_folder_names(tmp_path, written, rows, match):
     folder = _one_subject_cohort(tmp_path, written, rows)
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         load_cohort(folder)
     # One literal row per subject loads that subject's own row.
-    (folder / "participants.tsv").write_text("participant_id\tdiagnosis\tage\n"
-                                             "sub-001\tAD\t80\n")
+    (folder / "participants.tsv").write_text("participant_id\tdiagnosis\tage\nsub-001\tAD\t80\n")
     X, y, groups = load_cohort(folder)
     assert set(y) == {"AD"} and set(X.clinical["age"]) == {80} and set(groups) == {"sub-001"}
 
@@ -153,10 +166,13 @@ def test_participant_ids_are_read_as_strings(tmp_path, written):
     assert set(groups) == {"001"} and X.subjects[0] == "001"
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"", "is empty"),
-    (b"\xff\xfe\x00\x01binary\x00\xff" * 20, "is not a readable tab-separated text table"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "is empty"),
+        (b"\xff\xfe\x00\x01binary\x00\xff" * 20, "is not a readable tab-separated text table"),
+    ],
+)
 def test_an_empty_or_binary_participants_table_is_named(tmp_path, content, match):
     (tmp_path / "participants.tsv").write_bytes(content)
     with pytest.raises(ValueError, match=match) as info:

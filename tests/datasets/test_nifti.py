@@ -60,7 +60,8 @@ def test_four_d_files_need_a_volume():
 
 def test_several_files_resized_and_normalised():
     images, metadata = load_nifti_slices(
-        [ANATOMICAL, SERIES], slices=2, size=(16, 20), normalize="minmax", volume=0)
+        [ANATOMICAL, SERIES], slices=2, size=(16, 20), normalize="minmax", volume=0
+    )
     assert images.shape == (4, 16, 20)
     assert metadata["source"].tolist() == [ANATOMICAL] * 2 + [SERIES] * 2
     assert images.min() >= -1e-6 and images.max() <= 1 + 1e-6

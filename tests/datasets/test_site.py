@@ -39,22 +39,29 @@ def test_each_shift_moves_what_it_names():
 
 
 def test_the_external_site_is_the_fixed_one_with_its_prevalence():
-    assert EXTERNAL_SITE == {"intensity": 1.3, "noise": 2.0, "resolution": 0.75,
-                             "prevalence": 0.3}
-    external = make_brain_cohort(100, n_slices=1, image_size=32, site="external",
-                                 random_state=1)
+    assert EXTERNAL_SITE == {"intensity": 1.3, "noise": 2.0, "resolution": 0.75, "prevalence": 0.3}
+    external = make_brain_cohort(100, n_slices=1, image_size=32, site="external", random_state=1)
     assert (external.y == "AD").sum() == 30
-    conversion = make_brain_cohort(50, task="mci_conversion", n_slices=1, image_size=32,
-                                   site={"prevalence": 0.2}, random_state=1)
+    conversion = make_brain_cohort(
+        50,
+        task="mci_conversion",
+        n_slices=1,
+        image_size=32,
+        site={"prevalence": 0.2},
+        random_state=1,
+    )
     assert (conversion.y == "pMCI").sum() == 10
 
 
-@pytest.mark.parametrize("site, match", [
-    ("hospital-b", r"'site' parameter .* must be None, a str among \{'external'\}"),
-    ({"contrast": 1.2}, r"unknown shift\(s\) \['contrast'\]"),
-    ({"resolution": 1.5}, r"site\['resolution'\]=1.5; expected a number from 0.1 to 1"),
-    ({"prevalence": True}, r"site\['prevalence'\]=True"),
-])
+@pytest.mark.parametrize(
+    "site, match",
+    [
+        ("hospital-b", r"'site' parameter .* must be None, a str among \{'external'\}"),
+        ({"contrast": 1.2}, r"unknown shift\(s\) \['contrast'\]"),
+        ({"resolution": 1.5}, r"site\['resolution'\]=1.5; expected a number from 0.1 to 1"),
+        ({"prevalence": True}, r"site\['prevalence'\]=True"),
+    ],
+)
 def test_bad_sites_are_refused(site, match):
     with pytest.raises(ValueError, match=match):
         draw(site=site)

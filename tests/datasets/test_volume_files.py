@@ -16,8 +16,7 @@ from ..conftest import TINY
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("volumes")
-    cohort = make_brain_cohort(8, n_slices=6, image_size=24, output_dir=folder,
-                               random_state=0)
+    cohort = make_brain_cohort(8, n_slices=6, image_size=24, output_dir=folder, random_state=0)
     paths = sorted(glob.glob(str(folder / "sub-*" / "anat" / "*_T1w.nii.gz")))
     return cohort, paths
 
@@ -36,8 +35,11 @@ def test_a_volume_is_the_stack_of_its_slices(written):
 def test_absent_files_are_listed_or_kept_as_patients_without_an_image(written, tmp_path):
     cohort, paths = written
     gone = [paths[0], str(tmp_path / "sub-x_T1w.nii.gz"), paths[2], str(tmp_path / "y.nii")]
-    with pytest.raises(FileNotFoundError, match=r"2 of 4 image file\(s\) do not exist.*"
-                                                r"sub-x_T1w.*y.nii.*missing='allow'"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"2 of 4 image file\(s\) do not exist.*"
+        r"sub-x_T1w.*y.nii.*missing='allow'",
+    ):
         load_nifti_volumes(gone)
     with pytest.raises(FileNotFoundError, match="do not exist"):
         NiftiVolumes(gone)
@@ -56,8 +58,8 @@ def test_absent_files_are_listed_or_kept_as_patients_without_an_image(written, t
     # A 3-D model trains on them lazily, reading only the files that exist.
     X = FusionInput(lazy, cohort.X.clinical.iloc[:4].drop(columns="sex"))
     model = skfusion.ClinicalAttentionClassifier(
-        **dict(TINY, spatial_dims=3, mode="concat", batch_size=4, max_epochs=1)).fit(
-        X, ["AD", "NC", "NC", "AD"])
+        **dict(TINY, spatial_dims=3, mode="concat", batch_size=4, max_epochs=1)
+    ).fit(X, ["AD", "NC", "NC", "AD"])
     assert np.isfinite(model.predict_proba(X)).all()
 
 
@@ -66,11 +68,16 @@ def test_lazy_and_eager_volumes_train_the_same_model(written):
     clinical = cohort.X.clinical.drop(columns="sex")
     params = dict(TINY, spatial_dims=3, mode="concat", batch_size=4)
     eager = skfusion.ClinicalAttentionClassifier(**params).fit(
-        FusionInput(load_nifti_volumes(paths), clinical), cohort.y)
+        FusionInput(load_nifti_volumes(paths), clinical), cohort.y
+    )
     lazy_X = FusionInput(load_nifti_volumes(paths, lazy=True), clinical)
     lazy = skfusion.ClinicalAttentionClassifier(**params).fit(lazy_X, cohort.y)
-    np.testing.assert_allclose(lazy.predict_proba(lazy_X), eager.predict_proba(
-        FusionInput(load_nifti_volumes(paths), clinical)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        lazy.predict_proba(lazy_X),
+        eager.predict_proba(FusionInput(load_nifti_volumes(paths), clinical)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_missing_files_and_bad_arguments_are_named(tmp_path):
@@ -135,10 +142,12 @@ def test_a_header_claiming_a_huge_image_is_refused_before_reading(tmp_path, read
 
     path = _claiming(tmp_path, (1500, 1500, 1500))
     assert path.stat().st_size < 100
-    read = {"slices": lambda: load_nifti_slices([path], slices=None),
-            "slices_lazy": lambda: load_nifti_slices([path], slices=None, lazy=True),
-            "volumes": lambda: load_nifti_volumes([path]),
-            "volumes_lazy": lambda: np.asarray(load_nifti_volumes([path], lazy=True)[0:1])}
+    read = {
+        "slices": lambda: load_nifti_slices([path], slices=None),
+        "slices_lazy": lambda: load_nifti_slices([path], slices=None, lazy=True),
+        "volumes": lambda: load_nifti_volumes([path]),
+        "volumes_lazy": lambda: np.asarray(load_nifti_volumes([path], lazy=True)[0:1]),
+    }
     with pytest.raises(ValueError, match=r"declares 3375000000 voxels.*SKFUSION_MAX_VOXELS"):
         read[reader]()
 
@@ -214,19 +223,33 @@ def test_a_model_fitted_on_arrays_predicts_on_lazy_images_and_back(tmp_path):
     paths = []
     for i in range(12):
         paths.append(tmp_path / f"{i}.nii")
-        nib.save(nib.Nifti1Image(rng.normal(size=(16, 4, 16)).astype(np.float32), np.eye(4)),
-                 paths[-1])
+        nib.save(
+            nib.Nifti1Image(rng.normal(size=(16, 4, 16)).astype(np.float32), np.eye(4)), paths[-1]
+        )
     lazy, _ = load_nifti_slices(paths, slices=1, lazy=True)
     eager, _ = load_nifti_slices(paths, slices=1)
     y = np.arange(12) % 2
-    small = dict(mode="image", backbone="resnet18", base_width=4, max_epochs=1, verbose=0,
-                 random_state=0, device="cpu")
+    small = dict(
+        mode="image",
+        backbone="resnet18",
+        base_width=4,
+        max_epochs=1,
+        verbose=0,
+        random_state=0,
+        device="cpu",
+    )
     on_arrays = ClinicalAttentionClassifier(**small).fit(FusionInput(eager), y)
     on_files = ClinicalAttentionClassifier(**small).fit(FusionInput(lazy), y)
     for model in (on_arrays, on_files):
-        np.testing.assert_allclose(model.predict_proba(FusionInput(lazy)),
-                                   model.predict_proba(FusionInput(eager)), atol=1e-6)
+        np.testing.assert_allclose(
+            model.predict_proba(FusionInput(lazy)),
+            model.predict_proba(FusionInput(eager)),
+            atol=1e-6,
+        )
     on_arrays.save(tmp_path / "m.skf")
     loaded = skfusion.load(tmp_path / "m.skf")
-    np.testing.assert_allclose(loaded.predict_proba(FusionInput(lazy)),
-                               on_arrays.predict_proba(FusionInput(eager)), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_proba(FusionInput(lazy)),
+        on_arrays.predict_proba(FusionInput(eager)),
+        atol=1e-6,
+    )

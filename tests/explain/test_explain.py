@@ -3,9 +3,14 @@ import pytest
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfusion import (ClinicalAttentionClassifier, ClinicalTransformer,
-                      FeatureModulationClassifier, FusionInput, GatedFusionClassifier,
-                      ReportFusionClassifier)
+from skfusion import (
+    ClinicalAttentionClassifier,
+    ClinicalTransformer,
+    FeatureModulationClassifier,
+    FusionInput,
+    GatedFusionClassifier,
+    ReportFusionClassifier,
+)
 from skfusion.explain import attention_maps, grad_cam, localization_scores, plot_overlays
 
 from ..conftest import TINY, make_data
@@ -39,13 +44,15 @@ def test_grad_cam_shapes_range_determinism_and_response(data):
         grad_cam(clf, X, target="XX")
 
 
-
-
-@pytest.mark.parametrize("make", [
-    lambda: GatedFusionClassifier(**TINY, n_heads=2, head_dim=4),
-    lambda: FeatureModulationClassifier(**NO_CLINICAL_DIM, method="daft"),
-    lambda: ReportFusionClassifier(**TINY, embedding_dim=8, hidden_size=8),
-], ids=["gated", "daft", "report"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GatedFusionClassifier(**TINY, n_heads=2, head_dim=4),
+        lambda: FeatureModulationClassifier(**NO_CLINICAL_DIM, method="daft"),
+        lambda: ReportFusionClassifier(**TINY, embedding_dim=8, hidden_size=8),
+    ],
+    ids=["gated", "daft", "report"],
+)
 def test_grad_cam_works_for_every_image_model(data, make):
     X, y = data
     assert grad_cam(make().fit(X, y), X[:5]).shape == (5, SIZE, SIZE)
@@ -53,8 +60,9 @@ def test_grad_cam_works_for_every_image_model(data, make):
 
 def test_grad_cam_through_a_pipeline_and_refusal_without_images(data):
     X, y = data
-    pipe = make_pipeline(ClinicalTransformer(StandardScaler()),
-                         ClinicalAttentionClassifier(**TINY)).fit(X, y)
+    pipe = make_pipeline(
+        ClinicalTransformer(StandardScaler()), ClinicalAttentionClassifier(**TINY)
+    ).fit(X, y)
     assert grad_cam(pipe, X[:3]).shape == (3, SIZE, SIZE)
     clinical_only = fitted(ClinicalAttentionClassifier, data, mode="clinical")
     with pytest.raises(ValueError, match="no image path"):
@@ -64,15 +72,20 @@ def test_grad_cam_through_a_pipeline_and_refusal_without_images(data):
 def test_native_attention_maps(data):
     X, _ = data
     rbca = attention_maps(fitted(ClinicalAttentionClassifier, data), X)["channel_attention"]
-    assert sorted(rbca) == ["stage2.block0", "stage2.block1", "stage3.block0", "stage3.block1",
-                            "stage4.block0", "stage4.block1"]
+    assert sorted(rbca) == [
+        "stage2.block0",
+        "stage2.block1",
+        "stage3.block0",
+        "stage3.block1",
+        "stage4.block0",
+        "stage4.block1",
+    ]
     assert rbca["stage2.block0"].shape == (20, 4)  # half of the inner width 8 of stage 2
     gated = attention_maps(fitted(GatedFusionClassifier, data, n_heads=2, head_dim=4), X)
     assert set(gated["spatial_attention"]) == {"stage3", "stage4"}
     assert gated["spatial_attention"]["stage3"].shape == (20, SIZE, SIZE)
     assert gated["gates"].shape == (20, 2, 4)
-    report = attention_maps(fitted(ReportFusionClassifier, data, embedding_dim=8,
-                                   hidden_size=8), X)
+    report = attention_maps(fitted(ReportFusionClassifier, data, embedding_dim=8, hidden_size=8), X)
     assert [w for w, _ in report["word_attention"][0]] == ["marked", "atrophy"]
     film = FeatureModulationClassifier(**NO_CLINICAL_DIM, method="film").fit(*data)
     scales = attention_maps(film, X)["scale"]
@@ -93,8 +106,12 @@ def test_localization_scores_on_hand_built_maps():
     perfect = masks.astype(float)
     opposite = np.zeros((2, 4, 4))
     opposite[:, 3, 3] = 1.0
-    assert localization_scores(perfect, masks) == {"iou": 1.0, "dice": 1.0,
-                                                   "pointing_game": 1.0, "n_samples": 2}
+    assert localization_scores(perfect, masks) == {
+        "iou": 1.0,
+        "dice": 1.0,
+        "pointing_game": 1.0,
+        "n_samples": 2,
+    }
     scores = localization_scores(opposite, masks)
     assert scores["iou"] == 0.0 and scores["pointing_game"] == 0.0 and scores["dice"] == 0.0
     half = np.zeros((2, 4, 4))
@@ -112,8 +129,9 @@ def test_localization_scores_on_hand_built_maps():
 def test_plot_overlays(tmp_path, data):
     X, _ = data
     maps = np.random.RandomState(0).rand(4, SIZE, SIZE)
-    path = plot_overlays(X.images[:4], maps, maps > 0.8, path=tmp_path / "o.png",
-                         titles=list("abcd"))
+    path = plot_overlays(
+        X.images[:4], maps, maps > 0.8, path=tmp_path / "o.png", titles=list("abcd")
+    )
     assert path.stat().st_size > 5_000
 
 
@@ -126,13 +144,15 @@ def test_logit_parts_split_the_output_into_shortcut_and_deep(data):
     assert set(parts) == {"total", "shortcut", "image_shortcut", "deep"}
     assert parts["total"].shape == (20, 2)
     assert np.all(parts["image_shortcut"] == 0)  # no image shortcut in this network
-    np.testing.assert_allclose(parts["total"][:, 1] - parts["total"][:, 0],
-                               clf.decision_function(X))
+    np.testing.assert_allclose(
+        parts["total"][:, 1] - parts["total"][:, 0], clf.decision_function(X)
+    )
     np.testing.assert_allclose(parts["shortcut"] + parts["deep"], parts["total"])
     # The shortcut's part is the one the network adds in its own forward pass.
     seen = []
     hook = clf.net_.module_.shortcut.register_forward_hook(
-        lambda module, inputs, output: seen.append(output.detach().double().numpy()))
+        lambda module, inputs, output: seen.append(output.detach().double().numpy())
+    )
     try:
         clf.predict_proba(X)
     finally:
@@ -154,8 +174,9 @@ def test_logit_parts_without_a_shortcut_and_through_a_pipeline(data):
     parts = logit_parts(plain, X[:4])
     np.testing.assert_array_equal(parts["shortcut"], 0)
     np.testing.assert_array_equal(parts["deep"], parts["total"])
-    pipe = make_pipeline(ClinicalTransformer(StandardScaler()),
-                         ClinicalAttentionClassifier(**TINY, mode="full")).fit(X, y)
+    pipe = make_pipeline(
+        ClinicalTransformer(StandardScaler()), ClinicalAttentionClassifier(**TINY, mode="full")
+    ).fit(X, y)
     parts = logit_parts(pipe, X[:4])
     np.testing.assert_allclose(parts["total"], pipe[-1]._outputs(pipe[:-1].transform(X[:4])))
     with pytest.raises(TypeError, match="fitted skfusion estimator"):

@@ -9,8 +9,8 @@ import pytest
 
 import skfusion
 from skfusion import FusionInput
-from skfusion.explain._importance import _source_rows
 from skfusion.explain import integrated_gradients, permutation_importance, plot_importances
+from skfusion.explain._importance import _source_rows
 
 from ..conftest import TINY
 
@@ -22,8 +22,9 @@ def signal_in_two_columns(n=120, seed=0):
     a = rng.normal(size=n)
     group = rng.choice(["low", "high"], n)
     y = ((a + 1.5 * (group == "high") + 0.3 * rng.normal(size=n)) > 0.75).astype(int)
-    clinical = pd.DataFrame({"noise1": rng.normal(size=n), "a": a, "group": group,
-                             "noise2": rng.normal(size=n)})
+    clinical = pd.DataFrame(
+        {"noise1": rng.normal(size=n), "a": a, "group": group, "noise2": rng.normal(size=n)}
+    )
     images = rng.normal(size=(n, 8, 8)).astype(np.float32)
     return FusionInput(images, clinical), y
 
@@ -60,11 +61,11 @@ def test_a_modality_the_model_ignores_has_no_importance(fitted):
 def test_scoring_names_several_metrics_and_seeds(fitted):
     X, y, concat, _ = fitted
     one = permutation_importance(concat, X, y, scoring="roc_auc", n_repeats=2, random_state=3)
-    again = permutation_importance(concat, X, y, scoring="roc_auc", n_repeats=2,
-                                   random_state=3)
+    again = permutation_importance(concat, X, y, scoring="roc_auc", n_repeats=2, random_state=3)
     np.testing.assert_array_equal(one.importances, again.importances)
-    both = permutation_importance(concat, X, y, scoring=["roc_auc", "accuracy"], n_repeats=2,
-                                  random_state=3)
+    both = permutation_importance(
+        concat, X, y, scoring=["roc_auc", "accuracy"], n_repeats=2, random_state=3
+    )
     assert set(both) == {"roc_auc", "accuracy"}
     np.testing.assert_allclose(both["roc_auc"].importances, one.importances)
     with pytest.raises(ValueError, match="n_repeats must be a positive int"):
@@ -82,8 +83,9 @@ def test_whole_subjects_are_permuted_when_subjects_are_known():
             donors = subjects[source[rows]]
             assert len(set(donors)) == 1  # one subject's rows all come from one subject
             donor_rows = np.flatnonzero(subjects == donors[0])
-            assert set(source[rows]) == set(donor_rows[:len(rows)]) | (
-                set(donor_rows) if len(donor_rows) < len(rows) else set())
+            assert set(source[rows]) == set(donor_rows[: len(rows)]) | (
+                set(donor_rows) if len(donor_rows) < len(rows) else set()
+            )
     assert sorted(_source_rows(6, None, np.random.RandomState(0))) == list(range(6))
 
 
@@ -91,9 +93,9 @@ def test_subject_permutation_through_the_api(fitted):
     X, y, concat, _ = fitted
     groups = np.arange(len(y)) // 2
     grouped = permutation_importance(concat, X, y, groups=groups, n_repeats=2, random_state=0)
-    carried = permutation_importance(concat, FusionInput(X.images, X.clinical,
-                                                         subjects=groups), y,
-                                     n_repeats=2, random_state=0)
+    carried = permutation_importance(
+        concat, FusionInput(X.images, X.clinical, subjects=groups), y, n_repeats=2, random_state=0
+    )
     np.testing.assert_array_equal(grouped.importances, carried.importances)
 
 
@@ -108,8 +110,9 @@ def test_integrated_gradients_are_complete_and_find_the_signal(fitted):
     # Completeness: attributions sum to the output difference from the reference.
     assert np.abs(result.convergence_delta).max() < 1e-2
     group_inputs = [i for i, c in enumerate(encoder.output_columns_) if c == "group"]
-    np.testing.assert_allclose(result.column_attributions[:, 2],
-                               result.attributions[:, group_inputs].sum(axis=1))
+    np.testing.assert_allclose(
+        result.column_attributions[:, 2], result.attributions[:, group_inputs].sum(axis=1)
+    )
     strength = np.abs(result.column_attributions).mean(axis=0)
     assert set(np.argsort(strength)[::-1][:2]) == {1, 2}
     mean_baseline = integrated_gradients(concat, X, target=1, baseline="mean", n_steps=8)
@@ -136,7 +139,8 @@ def test_plot_importances_draws_both_kinds(fitted, tmp_path):
     ax = plot_importances(permuted, path=tmp_path / "perm.png")
     assert (tmp_path / "perm.png").stat().st_size > 0
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == permuted.names[
-        int(np.argmax(permuted.importances_mean))]
+        int(np.argmax(permuted.importances_mean))
+    ]
     ax = plot_importances(integrated_gradients(concat, X, n_steps=8), top=2)
     assert len(ax.get_yticklabels()) == 2
     with pytest.raises(ValueError, match="permutation_importance or integrated_gradients"):
@@ -156,12 +160,16 @@ def test_reports_are_a_modality_and_pipelines_permute_the_raw_columns():
     result = permutation_importance(report, X, y, n_repeats=2, random_state=0)
     assert result.names[-3:] == ["images", "clinical", "text"]
     assert result.importances.shape == (7, 2)
-    encoder = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["group"]),
-                                      remainder=StandardScaler())
-    pipe = make_pipeline(skfusion.ClinicalTransformer(encoder),
-                         skfusion.ClinicalAttentionClassifier(mode="concat", **TINY))
+    encoder = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["group"]), remainder=StandardScaler()
+    )
+    pipe = make_pipeline(
+        skfusion.ClinicalTransformer(encoder),
+        skfusion.ClinicalAttentionClassifier(mode="concat", **TINY),
+    )
     pipe.fit(FusionInput(X.images, X.clinical), y)
-    piped = permutation_importance(pipe, FusionInput(X.images, X.clinical), y, n_repeats=2,
-                                   random_state=0)
+    piped = permutation_importance(
+        pipe, FusionInput(X.images, X.clinical), y, n_repeats=2, random_state=0
+    )
     assert piped.names[:4] == ["noise1", "a", "group", "noise2"]  # the raw table's columns
     assert np.isfinite(piped.importances).all()

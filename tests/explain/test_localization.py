@@ -7,15 +7,22 @@ import numpy as np
 import pytest
 import torch
 
-from skfusion import (ClinicalAttentionClassifier, ClinicalAttentionRegressor,
-                      FeatureModulationClassifier, FusionInput, GatedFusionClassifier, load)
+from skfusion import (
+    ClinicalAttentionClassifier,
+    ClinicalAttentionRegressor,
+    FeatureModulationClassifier,
+    FusionInput,
+    GatedFusionClassifier,
+    load,
+)
 from skfusion.explain import grad_cam
+from skfusion.nn import ClinicalAttentionNet
 from skfusion.nn.augment import random_affine
 from skfusion.nn.localization import LocalizingNet, segmentation_loss
-from skfusion.nn import ClinicalAttentionNet
 
-SMALL = dict(backbone="resnet18", base_width=8, batch_size=16, random_state=0, verbose=0,
-             device="cpu")
+SMALL = dict(
+    backbone="resnet18", base_width=8, batch_size=16, random_state=0, verbose=0, device="cpu"
+)
 
 
 def moving_lesions(n=48, size=32, seed=0, volume=False):
@@ -29,9 +36,9 @@ def moving_lesions(n=48, size=32, seed=0, volume=False):
         r, c = rng.randint(2, size - 8, 2)
         if volume:
             d = rng.randint(0, 4)
-            masks[i, d:d + 4, r:r + 6, c:c + 6] = True
+            masks[i, d : d + 4, r : r + 6, c : c + 6] = True
         else:
-            masks[i, r:r + 6, c:c + 6] = True
+            masks[i, r : r + 6, c : c + 6] = True
     images[masks] += 1.0
     y = (np.argwhere(masks)[:, -1].reshape(n, -1).mean(axis=1) < size / 2).astype(int)
     clinical = rng.normal(size=(n, 2))
@@ -61,8 +68,9 @@ def test_localisation_weight_zero_leaves_the_head_untrained():
     images, clinical, masks, y = moving_lesions(48, seed=1)
     X = FusionInput(images, clinical, masks=masks)
     trained = ClinicalAttentionClassifier(max_epochs=8, lr=3e-3, **SMALL).fit(X, y)
-    untrained = ClinicalAttentionClassifier(max_epochs=8, lr=3e-3, localization_weight=0.0,
-                                            **SMALL).fit(X, y)
+    untrained = ClinicalAttentionClassifier(
+        max_epochs=8, lr=3e-3, localization_weight=0.0, **SMALL
+    ).fit(X, y)
     assert iou(trained.localize(X), masks) > iou(untrained.localize(X), masks) + 0.2
 
 
@@ -85,7 +93,8 @@ def test_localisation_is_deterministic_and_survives_save_load_and_pickle(tmp_pat
 def test_masks_change_nothing_the_task_sees_when_absent_at_predict():
     images, clinical, masks, y = moving_lesions(24, seed=3)
     clf = FeatureModulationClassifier(max_epochs=2, **SMALL).fit(
-        FusionInput(images, clinical, masks=masks), y)
+        FusionInput(images, clinical, masks=masks), y
+    )
     with_masks = clf.predict_proba(FusionInput(images, clinical, masks=masks))
     np.testing.assert_array_equal(with_masks, clf.predict_proba((images, clinical)))
 
@@ -93,10 +102,12 @@ def test_masks_change_nothing_the_task_sees_when_absent_at_predict():
 def test_slice_stacks_and_volumes_localise_per_slice_and_per_voxel():
     images, clinical, masks, y = moving_lesions(16, size=16, seed=4, volume=True)
     stack = ClinicalAttentionClassifier(max_epochs=1, slices="attention", **SMALL).fit(
-        FusionInput(images, clinical, masks=masks), y)
+        FusionInput(images, clinical, masks=masks), y
+    )
     assert stack.localize((images, clinical)).shape == masks.shape  # (n, S, H, W)
     volume = ClinicalAttentionRegressor(max_epochs=1, spatial_dims=3, **SMALL).fit(
-        FusionInput(images, clinical, masks=masks), y.astype(float))
+        FusionInput(images, clinical, masks=masks), y.astype(float)
+    )
     maps = volume.localize((images, clinical))
     assert maps.shape == masks.shape and np.isfinite(maps).all()  # (n, D, H, W)
 
@@ -109,17 +120,22 @@ def test_a_model_fitted_without_masks_gives_weakly_supervised_maps():
     assert maps.shape == masks.shape
     peaks = maps.reshape(len(maps), -1).max(axis=1)
     assert (np.isclose(peaks, 1.0, atol=1e-5) | (peaks == 0)).all() and peaks.max() == 1
-    np.testing.assert_allclose(clf.localize((images, clinical), weak="gradcam"),
-                               grad_cam(clf, (images, clinical), stage="combined"))
+    np.testing.assert_allclose(
+        clf.localize((images, clinical), weak="gradcam"),
+        grad_cam(clf, (images, clinical), stage="combined"),
+    )
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((24, 16, 16), bool), "expected (24, 32, 32)"),
-    (np.zeros((23, 32, 32), bool), "FusionInput parts must have one entry per sample"),
-    (np.full((24, 32, 32), 0.5), "must be binary"),
-    (np.full((24, 32, 32), 2), "must be binary"),
-    (np.full((24, 32, 32), "a"), "must be boolean or 0/1"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((24, 16, 16), bool), "expected (24, 32, 32)"),
+        (np.zeros((23, 32, 32), bool), "FusionInput parts must have one entry per sample"),
+        (np.full((24, 32, 32), 0.5), "must be binary"),
+        (np.full((24, 32, 32), 2), "must be binary"),
+        (np.full((24, 32, 32), "a"), "must be boolean or 0/1"),
+    ],
+)
 def test_bad_masks_are_refused_with_the_reason(bad, message):
     images, clinical, _, y = moving_lesions(24, seed=6)
     clf = ClinicalAttentionClassifier(max_epochs=1, **SMALL)
@@ -132,13 +148,15 @@ def test_masks_on_a_model_without_images_are_refused():
     images, clinical, masks, y = moving_lesions(24, seed=7)
     with pytest.raises(ValueError, match="does not look at images"):
         ClinicalAttentionClassifier(mode="clinical", max_epochs=1, **SMALL).fit(
-            FusionInput(images, clinical, masks=masks), y)
+            FusionInput(images, clinical, masks=masks), y
+        )
 
 
 def test_masks_for_a_model_fitted_without_them_are_ignored_with_a_warning():
     images, clinical, masks, y = moving_lesions(24, seed=8)
     clf = ClinicalAttentionClassifier(max_epochs=1, warm_start=True, **SMALL).fit(
-        (images, clinical), y)
+        (images, clinical), y
+    )
     with pytest.warns(UserWarning, match="X.masks are ignored"):
         clf.fit(FusionInput(images, clinical, masks=masks), y)
 
@@ -146,7 +164,8 @@ def test_masks_for_a_model_fitted_without_them_are_ignored_with_a_warning():
 def test_masks_of_singleton_channel_shape_and_0_1_numbers_are_accepted():
     images, clinical, masks, y = moving_lesions(24, seed=9)
     clf = ClinicalAttentionClassifier(max_epochs=1, **SMALL).fit(
-        FusionInput(images[:, None], clinical, masks=masks[:, None].astype(float)), y)
+        FusionInput(images[:, None], clinical, masks=masks[:, None].astype(float)), y
+    )
     assert clf.localize((images[:, None], clinical)).shape == masks.shape
 
 
@@ -176,8 +195,9 @@ def test_segmentation_loss_is_low_for_the_right_mask_and_skips_dropped_samples()
 
 
 def test_localizing_net_returns_the_inner_outputs_and_mask_logits():
-    net = LocalizingNet(ClinicalAttentionNet, n_outputs=3, n_clinical=2, backbone="resnet18",
-                        base_width=4)
+    net = LocalizingNet(
+        ClinicalAttentionNet, n_outputs=3, n_clinical=2, backbone="resnet18", base_width=4
+    )
     outputs, logits = net(torch.randn(2, 1, 32, 32), torch.randn(2, 2))
     assert outputs.shape == (2, 3) and logits.shape == (2, 32, 32)
     assert net.image_encoder.taps is None
@@ -193,8 +213,9 @@ def test_saliency_outlines_a_focal_finding_and_is_a_weak_localize_option():
     # 0.53); without augmentation the network learns it (AUC 1.0) and its saliency points
     # at the lesion (0.47 of the test images before precise batch normalisation, c147b48;
     # 0.28 after it, not yet explained: random maps score 0.06).
-    clf = ClinicalAttentionClassifier(mode="image", max_epochs=15, lr=3e-3, augment=False,
-                                      **SMALL).fit((images[:64], clinical[:64]), y[:64])
+    clf = ClinicalAttentionClassifier(
+        mode="image", max_epochs=15, lr=3e-3, augment=False, **SMALL
+    ).fit((images[:64], clinical[:64]), y[:64])
     X = (images[64:], clinical[64:])
     maps = clf.localize(X)
     np.testing.assert_allclose(maps, saliency(clf, X))
@@ -207,6 +228,11 @@ def test_saliency_outlines_a_focal_finding_and_is_a_weak_localize_option():
     with pytest.raises(ValueError, match="positive odd"):
         saliency(clf, X, smooth=4)
     stack = ClinicalAttentionClassifier(max_epochs=1, slices="mean", **SMALL).fit(
-        (images[:16].reshape(8, 2, 32, 32), clinical[:8]), y[:8])
+        (images[:16].reshape(8, 2, 32, 32), clinical[:8]), y[:8]
+    )
     assert saliency(stack, (images[:16].reshape(8, 2, 32, 32), clinical[:8])).shape == (
-        8, 2, 32, 32)
+        8,
+        2,
+        32,
+        32,
+    )

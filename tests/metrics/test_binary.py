@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 from scipy.special import expit, logit
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, precision_score,
-                             recall_score, roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from skfusion.metrics import calibration_report, diagnostic_report
 from skfusion.metrics._binary import binary_values, roc_auc

@@ -9,8 +9,12 @@ from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GroupKFold
 
 from skfusion import ClinicalAttentionClassifier, FusionInput
-from skfusion.metrics import (calibration_report, expected_calibration_error, plot_reliability,
-                              reliability_curve)
+from skfusion.metrics import (
+    calibration_report,
+    expected_calibration_error,
+    plot_reliability,
+    reliability_curve,
+)
 
 from ..conftest import TINY, make_data
 
@@ -35,13 +39,16 @@ def test_debiased_ece_removes_the_plug_ins_upward_bias_and_keeps_real_miscalibra
     big = expected_calibration_error(y, sharp, n_bins=10)
     assert big > 0.08
     assert expected_calibration_error(y, sharp, n_bins=10, debiased=True) == pytest.approx(
-        big, abs=0.005)
+        big, abs=0.005
+    )
     # The plug-in is the report's ECE; labels and errors as in calibration_report.
     assert expected_calibration_error(y, p) == pytest.approx(
-        calibration_report(y, p, n_bootstraps=0).loc["ECE", "value"])
+        calibration_report(y, p, n_bootstraps=0).loc["ECE", "value"]
+    )
     labels = np.where(y, "AD", "CN")
     assert expected_calibration_error(labels, p, pos_label="AD") == pytest.approx(
-        expected_calibration_error(y, p))
+        expected_calibration_error(y, p)
+    )
     with pytest.raises(ValueError, match="debiased"):
         expected_calibration_error(y, p, debiased="yes")
 
@@ -71,8 +78,9 @@ def test_ece_over_equal_mass_bins_by_hand():
     y = np.array([0, 0, 1, 1])
     p = np.array([0.1, 0.3, 0.6, 0.8])
     # two bins of two: |0.2 - 0| and |0.7 - 1|, each weighing a half
-    assert calibration_report(y, p, n_bins=2, n_bootstraps=0).loc["ECE", "value"] == \
-        pytest.approx(0.25)
+    assert calibration_report(y, p, n_bins=2, n_bootstraps=0).loc["ECE", "value"] == pytest.approx(
+        0.25
+    )
     predicted, observed, counts = reliability_curve(y, p, n_bins=2)
     np.testing.assert_allclose(predicted, [0.2, 0.7])
     np.testing.assert_allclose(observed, [0.0, 1.0])
@@ -99,14 +107,17 @@ def test_labels_need_pos_label_and_one_class_leaves_slope_undefined():
     assert np.isnan(single["Calibration slope"]) and np.isfinite(single["ECE"])
 
 
-@pytest.mark.parametrize("y, score, match", [
-    ([0, 1], [0.2, 1.3], r"probabilities in \[0, 1\]"),
-    ([0, 1], [0.2, np.nan], "NaN"),
-    ([0, 1, 0], [0.2, 0.4], "same, non-zero length"),
-    ([0, 1], [[0.8, 0.2], [0.3, 0.7]], "two columns"),
-    ([0, 1, 2], [0.2, 0.4, 0.5], "binary tasks"),
-    (["a", "b"], [0.2, 0.4], "pos_label"),
-])
+@pytest.mark.parametrize(
+    "y, score, match",
+    [
+        ([0, 1], [0.2, 1.3], r"probabilities in \[0, 1\]"),
+        ([0, 1], [0.2, np.nan], "NaN"),
+        ([0, 1, 0], [0.2, 0.4], "same, non-zero length"),
+        ([0, 1], [[0.8, 0.2], [0.3, 0.7]], "two columns"),
+        ([0, 1, 2], [0.2, 0.4, 0.5], "binary tasks"),
+        (["a", "b"], [0.2, 0.4], "pos_label"),
+    ],
+)
 def test_bad_input_is_refused_with_the_reason(y, score, match):
     with pytest.raises(ValueError, match=match):
         calibration_report(y, score, n_bootstraps=0)
@@ -130,8 +141,9 @@ def test_classifiers_work_inside_calibrated_classifier_cv_with_subject_folds():
     X = FusionInput(X.images, X.clinical, subjects=groups)
     # Without metadata routing, sklearn's cv sees no groups: pass the subject-grouped splits.
     splits = list(GroupKFold(3).split(np.zeros(len(y)), y, groups))
-    calibrated = CalibratedClassifierCV(ClinicalAttentionClassifier(**TINY), cv=splits,
-                                        method="sigmoid").fit(X, y)
+    calibrated = CalibratedClassifierCV(
+        ClinicalAttentionClassifier(**TINY), cv=splits, method="sigmoid"
+    ).fit(X, y)
     proba = calibrated.predict_proba(X[:5])
     assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
     assert len(calibrated.calibrated_classifiers_) == 3

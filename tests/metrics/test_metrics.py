@@ -32,8 +32,12 @@ PER_CLASS = {
     "ppv": [2 / 3, 3 / 4, 2 / 3],
     "npv": [6 / 7, 5 / 6, 6 / 7],
 }
-METRICS = {"sensitivity": sensitivity_score, "specificity": specificity_score,
-           "ppv": ppv_score, "npv": npv_score}
+METRICS = {
+    "sensitivity": sensitivity_score,
+    "specificity": specificity_score,
+    "ppv": ppv_score,
+    "npv": npv_score,
+}
 
 
 @pytest.mark.parametrize(
@@ -56,7 +60,8 @@ def test_multiclass_averages(name):
     assert metric(Y3_TRUE, Y3_PRED, average="macro") == pytest.approx(expected.mean())
     support = np.array([3, 4, 3])
     assert metric(Y3_TRUE, Y3_PRED, average="weighted") == pytest.approx(
-        np.average(expected, weights=support))
+        np.average(expected, weights=support)
+    )
 
 
 def test_micro_average_pools_the_counts():
@@ -98,10 +103,18 @@ def test_diagnostic_report_values_and_intervals():
     score = np.where(y == "AD", 0.65, 0.35) + rng.normal(scale=0.2, size=120)
     pred = np.where(score > 0.5, "AD", "NC")
     report = diagnostic_report(y, pred, score, pos_label="AD", n_bootstraps=300)
-    assert list(report.index) == ["ACC", "Sensitivity", "Specificity", "PPV", "NPV",
-                                  "Balanced ACC", "AUC"]
+    assert list(report.index) == [
+        "ACC",
+        "Sensitivity",
+        "Specificity",
+        "PPV",
+        "NPV",
+        "Balanced ACC",
+        "AUC",
+    ]
     assert report.loc["Sensitivity", "value"] == pytest.approx(
-        sensitivity_score(y, pred, pos_label="AD"))
+        sensitivity_score(y, pred, pos_label="AD")
+    )
     assert (report["ci_low"] <= report["value"]).all()
     assert (report["value"] <= report["ci_high"]).all()
     width = (report["ci_high"] - report["ci_low"]).loc["ACC"]
@@ -112,8 +125,9 @@ def test_diagnostic_report_values_and_intervals():
 def test_grouped_bootstrap_widens_intervals_for_repeated_slices():
     rng = np.random.RandomState(1)
     subject_truth = np.array(["AD", "NC"] * 20)
-    subject_pred = np.where(rng.rand(40) < 0.75, subject_truth,
-                            np.where(subject_truth == "AD", "NC", "AD"))
+    subject_pred = np.where(
+        rng.rand(40) < 0.75, subject_truth, np.where(subject_truth == "AD", "NC", "AD")
+    )
     y, pred = np.repeat(subject_truth, 10), np.repeat(subject_pred, 10)
     groups = np.repeat(np.arange(40), 10)
     naive = diagnostic_report(y, pred, pos_label="AD", n_bootstraps=300)
@@ -133,19 +147,33 @@ def test_scorers_in_cross_validate():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(80, 3))
     y = np.where(X[:, 0] + 0.5 * rng.normal(size=80) > 0, "AD", "NC")
-    scores = cross_validate(LogisticRegression(), X, y, cv=4,
-                            scoring=diagnostic_scorers(pos_label="AD"))
-    for key in ("accuracy", "sensitivity", "specificity", "ppv", "npv", "balanced_accuracy",
-                "roc_auc"):
+    scores = cross_validate(
+        LogisticRegression(), X, y, cv=4, scoring=diagnostic_scorers(pos_label="AD")
+    )
+    for key in (
+        "accuracy",
+        "sensitivity",
+        "specificity",
+        "ppv",
+        "npv",
+        "balanced_accuracy",
+        "roc_auc",
+    ):
         assert np.all((0 <= scores[f"test_{key}"]) & (scores[f"test_{key}"] <= 1)), key
     assert scores["test_roc_auc"].mean() > 0.8
     # pos_label="NC" flips sensitivity and specificity but not AUC
-    flipped = cross_validate(LogisticRegression(), X, y, cv=4,
-                             scoring=diagnostic_scorers(pos_label="NC"))
+    flipped = cross_validate(
+        LogisticRegression(), X, y, cv=4, scoring=diagnostic_scorers(pos_label="NC")
+    )
     np.testing.assert_allclose(flipped["test_sensitivity"], scores["test_specificity"])
     np.testing.assert_allclose(flipped["test_roc_auc"], scores["test_roc_auc"])
-    multi = cross_validate(LogisticRegression(), X, np.digitize(X[:, 0], [-0.5, 0.5]), cv=3,
-                           scoring=diagnostic_scorers())
+    multi = cross_validate(
+        LogisticRegression(),
+        X,
+        np.digitize(X[:, 0], [-0.5, 0.5]),
+        cv=3,
+        scoring=diagnostic_scorers(),
+    )
     assert np.isfinite(multi["test_sensitivity"]).all()
 
 
@@ -170,8 +198,14 @@ def test_scorers_pickle_and_run_in_parallel_processes():
 
 
 def test_plot_diagnostics_writes_a_png(tmp_path):
-    plot_diagnostics(Y_TRUE, Y_PRED, np.linspace(0, 1, 10)[::-1], pos_label="AD",
-                     path=tmp_path / "fold.png", title="fold 1")
+    plot_diagnostics(
+        Y_TRUE,
+        Y_PRED,
+        np.linspace(0, 1, 10)[::-1],
+        pos_label="AD",
+        path=tmp_path / "fold.png",
+        title="fold 1",
+    )
     assert (tmp_path / "fold.png").stat().st_size > 10_000
     plot_diagnostics(Y3_TRUE, Y3_PRED, path=tmp_path / "multi.png")
     assert (tmp_path / "multi.png").exists()
@@ -189,8 +223,9 @@ def test_the_positive_class_is_inferred_only_where_unambiguous():
     y_true = np.array(["AD", "NC", "AD", "NC"])
     with pytest.raises(ValueError, match="which class is the condition"):
         diagnostic_report(y_true, y_true, n_bootstraps=0)
-    numeric = diagnostic_report((y_true == "AD").astype(int), (y_true == "AD").astype(int),
-                                n_bootstraps=0)
+    numeric = diagnostic_report(
+        (y_true == "AD").astype(int), (y_true == "AD").astype(int), n_bootstraps=0
+    )
     assert numeric.loc["Sensitivity", "value"] == 1.0
     with pytest.raises(ValueError, match="pos_label="):
         cross_val_diagnostics(None, None, y_true, cv=2, verbose=0)

@@ -13,8 +13,13 @@ from sklearn.metrics import roc_auc_score
 
 import skfusion
 from skfusion import ClinicalAttentionClassifier, FusionInput, ReportGenerator
-from skfusion.nn.augment import (AUTO_POLICY, FLIP_POLICY, apply_policy, augmentation_policy,
-                                 random_affine)
+from skfusion.nn.augment import (
+    AUTO_POLICY,
+    FLIP_POLICY,
+    apply_policy,
+    augmentation_policy,
+    random_affine,
+)
 
 from ..conftest import TINY, make_data
 
@@ -28,8 +33,7 @@ def lateral_lesions(n, seed, size=16):
     yy, xx = np.mgrid[:size, :size]
     images = rng.normal(0, 0.3, (n, 1, size, size)).astype(np.float32)
     for i in range(n):
-        cx = rng.uniform(2, size / 2 - 3) if side[i] == 0 else rng.uniform(size / 2 + 2,
-                                                                            size - 3)
+        cx = rng.uniform(2, size / 2 - 3) if side[i] == 0 else rng.uniform(size / 2 + 2, size - 3)
         cy = rng.uniform(3, size - 4)
         images[i, 0] += 2.0 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 4.0)
     clinical = pd.DataFrame({"age": rng.normal(70, 5, n)})
@@ -41,9 +45,18 @@ def test_a_lateral_target_is_learned_with_the_defaults_and_destroyed_by_flips():
     X_test, y_test = lateral_lesions(60, 1)
     # The deep path alone: the linear image path starts from unaugmented images and would
     # keep the side whatever the augmentation does.
-    settings = dict(mode="image", backbone="resnet18", base_width=4, max_epochs=8, lr=3e-3,
-                    batch_size=16, device="cpu", verbose=0, random_state=0,
-                    image_shortcut=None)
+    settings = dict(
+        mode="image",
+        backbone="resnet18",
+        base_width=4,
+        max_epochs=8,
+        lr=3e-3,
+        batch_size=16,
+        device="cpu",
+        verbose=0,
+        random_state=0,
+        image_shortcut=None,
+    )
 
     def auc(**extra):
         model = ClinicalAttentionClassifier(**settings, **extra).fit(X, y)
@@ -77,13 +90,16 @@ def test_true_draws_as_0_3_did():
     torch.testing.assert_close(old, new)
 
 
-@pytest.mark.parametrize("augment, match", [
-    ({"rotation": 5}, r"unknown range\(s\) \['rotation'\]"),
-    ({"flip": 1.5}, r"augment\['flip'\]=1.5; expected a number from 0 to 1"),
-    ({"degrees": -1}, r"augment\['degrees'\]=-1"),
-    ({"gain": True}, r"augment\['gain'\]=True"),
-    ("flip", r"'augment' parameter .* a str among {'auto'}"),
-])
+@pytest.mark.parametrize(
+    "augment, match",
+    [
+        ({"rotation": 5}, r"unknown range\(s\) \['rotation'\]"),
+        ({"flip": 1.5}, r"augment\['flip'\]=1.5; expected a number from 0 to 1"),
+        ({"degrees": -1}, r"augment\['degrees'\]=-1"),
+        ({"gain": True}, r"augment\['gain'\]=True"),
+        ("flip", r"'augment' parameter .* a str among {'auto'}"),
+    ],
+)
 def test_bad_policies_are_refused_before_training(augment, match):
     X, y = make_data(n=12)
     model = ClinicalAttentionClassifier(**TINY, augment=augment)
@@ -96,8 +112,13 @@ def test_a_dict_policy_trains_and_is_saved_as_plain_values(tmp_path):
     X, y = make_data(n=16)
     policy = {"degrees": 5, "shift": 0.05}
     model = ClinicalAttentionClassifier(**TINY, augment=policy).fit(X, y)
-    assert augmentation_policy(policy) == {"degrees": 5.0, "scale": 0.0, "shift": 0.05,
-                                          "flip": 0.0, "gain": 0.0}
+    assert augmentation_policy(policy) == {
+        "degrees": 5.0,
+        "scale": 0.0,
+        "shift": 0.05,
+        "flip": 0.0,
+        "gain": 0.0,
+    }
     model.save(tmp_path / "m.skf")
     loaded = skfusion.load(tmp_path / "m.skf")
     assert loaded.augment == policy

@@ -22,8 +22,7 @@ def count(module):
         ("full", True, True, True, 40),
     ],
 )
-def test_modes_build_the_described_network(mode, has_image, has_clinical, has_attention,
-                                           head_in):
+def test_modes_build_the_described_network(mode, has_image, has_clinical, has_attention, head_in):
     net = ClinicalAttentionNet(3, 5, mode=mode, backbone="resnet18", base_width=4, clinical_dim=8)
     assert (net.image_encoder is not None) == has_image
     assert (net.clinical_encoder is not None) == has_clinical
@@ -47,7 +46,8 @@ def test_parameter_counts_add_up_across_modes():
     # per clinical value where the network reads them.
     assert count(image.missing_image) == 32 and count(concat.missing_image) == 32 * 6
     assert count(concat) - head(40) - 32 * 6 == (
-        (count(image) - head(32) - 32) + (count(clinical) - head(8)))
+        (count(image) - head(32) - 32) + (count(clinical) - head(8))
+    )
     assert count(full) > count(concat)
 
 
@@ -59,8 +59,10 @@ def test_full_costs_at_most_1_3_times_concat(backbone):
     assert count(full) <= 1.3 * count(concat)
 
 
-@pytest.mark.parametrize("backbone, base_width, expected", [
-    ("resnet50", 64, 2048), ("resnet18", 64, 512), ("resnet18", 8, 64), ("resnet101", 4, 128)])
+@pytest.mark.parametrize(
+    "backbone, base_width, expected",
+    [("resnet50", 64, 2048), ("resnet18", 64, 512), ("resnet18", 8, 64), ("resnet101", 4, 128)],
+)
 def test_auto_clinical_dim_follows_the_image_features(backbone, base_width, expected):
     for mode in ("concat", "full", "clinical"):
         net = ClinicalAttentionNet(2, 9, mode=mode, backbone=backbone, base_width=base_width)

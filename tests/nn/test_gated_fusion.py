@@ -78,8 +78,16 @@ def test_spatial_attention_map_responds_to_clinical_values():
 
 @pytest.mark.parametrize("stages, n_maps", [((3, 4), 2), ((), 0), ((1, 2, 3, 4), 4)])
 def test_gated_fusion_net_shapes(stages, n_maps):
-    net = GatedFusionNet(3, 5, backbone="resnet18", base_width=4, clinical_dim=8,
-                         attention_stages=stages, n_heads=2, head_dim=4).eval()
+    net = GatedFusionNet(
+        3,
+        5,
+        backbone="resnet18",
+        base_width=4,
+        clinical_dim=8,
+        attention_stages=stages,
+        n_heads=2,
+        head_dim=4,
+    ).eval()
     assert len(net.spatial_attention) == n_maps
     assert net(torch.randn(2, 1, 32, 32), torch.randn(2, 5)).shape == (2, 3)
     with pytest.raises(ValueError, match="attention stage=7"):

@@ -11,9 +11,10 @@ from skfusion.nn.image_shortcut import PIXEL_BUDGET, ImageShortcut, ImageShortcu
 from skfusion.nn.slice_stack import SliceStackNet
 
 
-@pytest.mark.parametrize("shape, factor", [((1, 64, 64), 1), ((1, 128, 128), 2),
-                                           ((10, 64, 64), 4), ((1, 64, 64, 64), 4),
-                                           ((3, 5, 5), 1)])
+@pytest.mark.parametrize(
+    "shape, factor",
+    [((1, 64, 64), 1), ((1, 128, 128), 2), ((10, 64, 64), 4), ((1, 64, 64, 64), 4), ((3, 5, 5), 1)],
+)
 def test_pooling_keeps_each_sample_within_the_budget(shape, factor):
     assert pool_factor(shape) == factor
     path = ImageShortcut(2, shape)
@@ -37,15 +38,21 @@ def test_scores_are_standardised_projections_and_zero_without_an_image():
 
 @pytest.mark.parametrize("stacked", [False, True])
 def test_a_new_network_outputs_its_linear_paths_and_reaches_the_deep_network(stacked):
-    kwargs = dict(n_clinical=4, mode="full", backbone="resnet18", base_width=4,
-                  clinical_shortcut=True)
+    kwargs = dict(
+        n_clinical=4, mode="full", backbone="resnet18", base_width=4, clinical_shortcut=True
+    )
     if stacked:
-        net = ImageShortcutNet(SliceStackNet, 2, (3, 16, 16), image_components=5,
-                               net_class=ClinicalAttentionNet, **kwargs)
+        net = ImageShortcutNet(
+            SliceStackNet,
+            2,
+            (3, 16, 16),
+            image_components=5,
+            net_class=ClinicalAttentionNet,
+            **kwargs,
+        )
         images = torch.randn(4, 3, 16, 16)
     else:
-        net = ImageShortcutNet(ClinicalAttentionNet, 2, (1, 16, 16), image_components=5,
-                               **kwargs)
+        net = ImageShortcutNet(ClinicalAttentionNet, 2, (1, 16, 16), image_components=5, **kwargs)
         images = torch.randn(4, 1, 16, 16)
     he_init_(net, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -54,8 +61,9 @@ def test_a_new_network_outputs_its_linear_paths_and_reaches_the_deep_network(sta
         net.image_shortcut.components.normal_()
     net.eval()
     clinical = torch.randn(4, 4)
-    torch.testing.assert_close(net(images, clinical),
-                               net.shortcut(clinical) + net.image_shortcut(images))
+    torch.testing.assert_close(
+        net(images, clinical), net.shortcut(clinical) + net.image_shortcut(images)
+    )
     assert image_encoder_of(net)[0] is not None  # found on the deep network
     assert hasattr(net, "slice_weights_out") == stacked
 
@@ -64,8 +72,16 @@ def test_delegation_survives_copy_and_pickle_and_refuses_dunder_names():
     import copy
     import io
 
-    net = ImageShortcutNet(ClinicalAttentionNet, 2, (1, 16, 16), image_components=3,
-                           n_clinical=4, mode="concat", backbone="resnet18", base_width=4)
+    net = ImageShortcutNet(
+        ClinicalAttentionNet,
+        2,
+        (1, 16, 16),
+        image_components=3,
+        n_clinical=4,
+        mode="concat",
+        backbone="resnet18",
+        base_width=4,
+    )
     for twin in (copy.deepcopy(net), torch.load(_saved(net, io), weights_only=False)):
         assert twin.head.in_features == net.head.in_features  # reached through the wrapper
     assert not hasattr(net, "__missing_dunder__")

@@ -48,8 +48,12 @@ def test_daft_input_width_and_bottleneck():
 )
 def test_modulates_the_last_block_of_the_stage(backbone, stage, block_index, channels):
     net = FeatureModulationNet(2, 5, backbone=backbone, base_width=4, stage=stage)
-    located = [(s + 1, b) for s, blocks in enumerate(net.image_encoder.stages)
-               for b, block in enumerate(blocks) if block.modulation is not None]
+    located = [
+        (s + 1, b)
+        for s, blocks in enumerate(net.image_encoder.stages)
+        for b, block in enumerate(blocks)
+        if block.modulation is not None
+    ]
     assert located == [(stage, block_index)]
     block = net.image_encoder.stages[stage - 1][block_index]
     modulation = block.modulation
@@ -68,8 +72,9 @@ def test_modulates_the_last_block_of_the_stage(backbone, stage, block_index, cha
     assert out.shape == (2, 2)
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(method="dafts"), "did you mean 'daft'"),
-                                           (dict(stage=5), "stage=5")])
+@pytest.mark.parametrize(
+    "kwargs, match", [(dict(method="dafts"), "did you mean 'daft'"), (dict(stage=5), "stage=5")]
+)
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=f"(?i){match}"):
         FeatureModulationNet(2, 3, backbone="resnet18", base_width=4, **kwargs)
@@ -84,5 +89,13 @@ def test_condition_reaches_resnet_blocks():
 
     ResNet("resnet18", base_width=4, condition=condition)
     # The modulation sees the first convolution's output: the block's width.
-    assert calls == [(1, 0, 4), (1, 1, 4), (2, 0, 8), (2, 1, 8), (3, 0, 16), (3, 1, 16),
-                     (4, 0, 32), (4, 1, 32)]
+    assert calls == [
+        (1, 0, 4),
+        (1, 1, 4),
+        (2, 0, 8),
+        (2, 1, 8),
+        (3, 0, 16),
+        (3, 1, 16),
+        (4, 0, 32),
+        (4, 1, 32),
+    ]

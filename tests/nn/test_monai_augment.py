@@ -40,11 +40,16 @@ def test_a_dictionary_transform_moves_masks_with_their_images():
     masks = torch.zeros(4, 16, 16, dtype=torch.uint8)
     masks[:, 3:8, 2:6] = 1
     images = masks[:, None].float()  # the image is its mask: they must still agree after
-    transform = monai_transforms.RandAffined(["image", "mask"], prob=1.0, rotate_range=0.6,
-                                             mode=["nearest", "nearest"],
-                                             padding_mode="zeros")
+    transform = monai_transforms.RandAffined(
+        ["image", "mask"],
+        prob=1.0,
+        rotate_range=0.6,
+        mode=["nearest", "nearest"],
+        padding_mode="zeros",
+    )
     out, moved = MonaiAugment(transform, keys=("image", "mask"))(
-        images, torch.Generator().manual_seed(0), masks=masks)
+        images, torch.Generator().manual_seed(0), masks=masks
+    )
     assert moved.shape == masks.shape and moved.dtype == masks.dtype
     assert not torch.equal(moved, masks)
     assert torch.equal(out[:, 0] > 0.5, moved.bool())
@@ -56,8 +61,9 @@ def test_what_cannot_be_repeated_or_would_leave_masks_behind_is_refused():
     with pytest.raises(ValueError, match="keys"):
         MonaiAugment(rotate(), keys="image")
     with pytest.raises(ValueError, match="masks, which must move with their images"):
-        MonaiAugment(rotate())(torch.rand(2, 1, 8, 8), torch.Generator(),
-                               masks=torch.zeros(2, 8, 8))
+        MonaiAugment(rotate())(
+            torch.rand(2, 1, 8, 8), torch.Generator(), masks=torch.zeros(2, 8, 8)
+        )
 
 
 def test_an_estimator_trains_reproducibly_with_it_and_refuses_the_bare_transform():
@@ -72,4 +78,5 @@ def test_an_estimator_trains_reproducibly_with_it_and_refuses_the_bare_transform
     masks = np.zeros((16, 16, 16), dtype=np.uint8)
     with pytest.raises(ValueError, match="dictionary transform"):
         ClinicalAttentionClassifier(**TINY, augment=MonaiAugment(rotate())).fit(
-            FusionInput(X.images, X.clinical, masks=masks), y)
+            FusionInput(X.images, X.clinical, masks=masks), y
+        )

@@ -25,8 +25,9 @@ def test_training_encodes_the_present_samples_alone():
     # What the absent samples hold changes nothing.
     x2 = x.clone()
     x2[~present] = 1e6
-    torch.testing.assert_close(encode_present(encoder().train(), (x2,), present, stand_in,
-                                              training=True), out)
+    torch.testing.assert_close(
+        encode_present(encoder().train(), (x2,), present, stand_in, training=True), out
+    )
 
 
 def test_evaluation_selects_per_sample_and_needs_no_data_dependent_shapes():
@@ -54,6 +55,7 @@ def test_stand_ins_start_at_zero_and_follow_the_clinical_values():
     torch.testing.assert_close(stand_in(3, clinical)[:, 0], clinical.sum(1))
     assert StandIn(4)(3).shape == (3, 4)
     # Its parameters are not drawn: a network's other weights start as they did before.
-    net = ClinicalAttentionNet(2, 3, mode="concat", backbone="resnet18", base_width=4,
-                               clinical_dim=8)
+    net = ClinicalAttentionNet(
+        2, 3, mode="concat", backbone="resnet18", base_width=4, clinical_dim=8
+    )
     assert (net.missing_image.weight == 0).all() and (net.missing_image.bias == 0).all()

@@ -51,14 +51,19 @@ def test_rbca_structure_in_every_block():
             assert not hasattr(block, "conv1")  # the reduction replaces the first conv
             reduce = front.reduce[0]
             assert (reduce.in_channels, reduce.out_channels, reduce.kernel_size) == (
-                in_channels, width // 2, (1, 1))
+                in_channels,
+                width // 2,
+                (1, 1),
+            )
             assert isinstance(front.attention, ClinicalChannelAttention)
             projection = front.attention.clinical_projection
             assert (projection[0].in_features, projection[0].out_features) == (32, width // 2)
             assert not any(isinstance(m, nn.ReLU) for m in projection)
             convs = [m for m in block.body if isinstance(m, nn.Conv2d)]
             assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
-                (width, width, (3, 3)), (width, 4 * width, (1, 1))]
+                (width, width, (3, 3)),
+                (width, 4 * width, (1, 1)),
+            ]
             assert convs[0].stride == ((2, 2) if index == 0 else (1, 1))
     assert all(block.front is None for block in net.stages[0])
 
@@ -72,7 +77,9 @@ def test_rbca_basic_block_structure(backbone):
     if backbone == "resnet18":
         # Reduction, then the basic block's two 3x3 convolutions (the first with the stride).
         assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == [
-            (width, width, (3, 3), (2, 2)), (width, width, (3, 3), (1, 1))]
+            (width, width, (3, 3), (2, 2)),
+            (width, width, (3, 3), (1, 1)),
+        ]
     assert block.front.reduce[0].out_channels == width // 2
     out = net(torch.randn(2, 1, 32, 32), torch.randn(2, 16))
     assert out.shape == (2, net.out_features)
@@ -123,8 +130,7 @@ def test_invalid_arguments(kwargs, match):
 
 
 def test_residual_block_with_rbca_front_keeps_shapes():
-    block = ResidualBlock(16, 8, 2, "bottleneck", nn.BatchNorm2d,
-                          front=RBCAFront(16, 8, 8)).eval()
+    block = ResidualBlock(16, 8, 2, "bottleneck", nn.BatchNorm2d, front=RBCAFront(16, 8, 8)).eval()
     out = block(torch.randn(2, 16, 8, 8), torch.randn(2, 8))
     assert out.shape == (2, 32, 4, 4)
 
@@ -164,8 +170,9 @@ def test_channel_attention_can_suppress_and_keep_channels():
     assert (values < 0.4).any() and (values > 0.6).any()
 
 
-@pytest.mark.parametrize("stem, size, final", [("standard", 32, 1), ("small", 32, 4),
-                                               ("small", 16, 2)])
+@pytest.mark.parametrize(
+    "stem, size, final", [("standard", 32, 1), ("small", 32, 4), ("small", 16, 2)]
+)
 def test_stems_keep_the_documented_resolution(stem, size, final):
     net = ResNet("resnet18", base_width=4, stem=stem).eval()
     assert net.forward_features(torch.randn(2, 1, size, size)).shape[-1] == final

@@ -34,8 +34,9 @@ def target(name, y):
     if name.endswith("Regressor"):
         return 20 + 5 * index
     if name.endswith("Survival"):
-        return skfusion.survival_target(np.ones(len(y), bool), 1 + np.arange(len(y)) % 5
-                                         - 0.5 * index)
+        return skfusion.survival_target(
+            np.ones(len(y), bool), 1 + np.arange(len(y)) % 5 - 0.5 * index
+        )
     return y
 
 
@@ -62,12 +63,21 @@ def test_every_family_reads_stacks(name, pooling, tmp_path):
 
 def test_the_clinical_vector_guides_every_slice():
     torch.manual_seed(0)
-    net = SliceStackNet(ClinicalAttentionNet, pooling="attention", n_outputs=2, n_clinical=3,
-                        mode="full", backbone="resnet18", base_width=4, clinical_dim=8).eval()
+    net = SliceStackNet(
+        ClinicalAttentionNet,
+        pooling="attention",
+        n_outputs=2,
+        n_clinical=3,
+        mode="full",
+        backbone="resnet18",
+        base_width=4,
+        clinical_dim=8,
+    ).eval()
     images = torch.randn(2, 4, 1, 16, 16).reshape(2, 4, 16, 16)
     seen = []
     handle = net.net.image_encoder.stages[3][-1].register_forward_hook(
-        lambda m, i, o: seen.append(o.detach().clone()))
+        lambda m, i, o: seen.append(o.detach().clone())
+    )
     clinical = torch.randn(2, 3)
     net(images, clinical)
     net(images, clinical + 1.0)
@@ -92,8 +102,8 @@ def test_attention_pooling_learns_which_slice_matters():
     images[:, 2] += 2.0 * y[:, None, None]  # only slice 2 carries the class
     X = FusionInput(images, rng.normal(size=(n, 2)))
     model = skfusion.ClinicalAttentionClassifier(
-        **{**TINY, "max_epochs": 15}, mode="image", slices="attention", lr=3e-3,
-        augment=False).fit(X, y)
+        **{**TINY, "max_epochs": 15}, mode="image", slices="attention", lr=3e-3, augment=False
+    ).fit(X, y)
     weights = attention_maps(model, X)["slice_attention"]
     assert model.score(X, y) > 0.9
     assert weights.mean(axis=0).argmax() == 2, weights.mean(axis=0)
@@ -104,17 +114,29 @@ def test_the_cohort_one_row_per_patient_cross_validates_by_patient():
 
     from skfusion.datasets import make_brain_cohort
 
-    cohort = make_brain_cohort(24, n_slices=3, image_size=32, unit="patient", reports=True,
-                               return_masks=True, random_state=0)
-    slices = make_brain_cohort(24, n_slices=3, image_size=32, reports=True, random_state=0,
-                               unit="slice")
+    cohort = make_brain_cohort(
+        24,
+        n_slices=3,
+        image_size=32,
+        unit="patient",
+        reports=True,
+        return_masks=True,
+        random_state=0,
+    )
+    slices = make_brain_cohort(
+        24, n_slices=3, image_size=32, reports=True, random_state=0, unit="slice"
+    )
     assert cohort.X.images.shape == (24, 3, 32, 32) and len(cohort.X.clinical) == 24
     assert cohort.masks.shape == (24, 3, 32, 32) and len(cohort.y) == len(cohort.X.text) == 24
     np.testing.assert_array_equal(cohort.X.images.reshape(72, 32, 32), slices.X.images)
     assert (cohort.X.subjects == cohort.groups).all() and len(set(cohort.groups)) == 24
     # The mission's one-liner, on patients: every row is one patient, so any split is clean.
-    scores = cross_validate(skfusion.ClinicalAttentionClassifier(
-        **TINY, mode="full", slices="mean"), cohort.X, cohort.y, cv=3)
+    scores = cross_validate(
+        skfusion.ClinicalAttentionClassifier(**TINY, mode="full", slices="mean"),
+        cohort.X,
+        cohort.y,
+        cv=3,
+    )
     assert scores["test_score"].shape == (3,)
 
 
@@ -122,8 +144,7 @@ def test_an_explicit_reading_wins_over_the_declared_layout():
     from skfusion.datasets import make_brain_cohort
 
     cohort = make_brain_cohort(12, n_slices=3, image_size=32, random_state=0)
-    model = skfusion.ClinicalAttentionClassifier(**TINY, slices="channels").fit(cohort.X,
-                                                                                cohort.y)
+    model = skfusion.ClinicalAttentionClassifier(**TINY, slices="channels").fit(cohort.X, cohort.y)
     assert model.slices_ == "channels" and model.predict(cohort.X).shape == (12,)
     auto = skfusion.ClinicalAttentionClassifier(**TINY).fit(cohort.X, cohort.y)
     assert auto.slices_ == "mean"

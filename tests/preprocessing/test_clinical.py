@@ -55,7 +55,10 @@ def test_returns_the_container_type_it_got(frame):
     assert transformer.n_features_in_ == 2
     assert list(transformer.feature_names_in_) == ["age", "sex"]
     assert list(transformer.get_feature_names_out()) == [
-        "onehotencoder__sex_F", "onehotencoder__sex_M", "pipeline__age"]
+        "onehotencoder__sex_F",
+        "onehotencoder__sex_M",
+        "pipeline__age",
+    ]
 
 
 def test_fit_equals_fit_transform_and_is_fold_local(frame):
