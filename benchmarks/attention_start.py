@@ -36,8 +36,8 @@ from skfusion import ClinicalAttentionClassifier, FusionInput  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 ARMS = {
-    "full, paper start": dict(mode="full", attention_start="paper"),
-    "full, neutral start": dict(mode="full", attention_start="neutral"),
+    "full, paper start": dict(mode="full", attention_form="paper", attention_start="paper"),
+    "full, neutral start": dict(mode="full", attention_form="paper", attention_start="neutral"),
     "full, inner form": dict(mode="full", attention_form="inner", attention_start="neutral"),
     "concat": dict(mode="concat"),
 }
