@@ -188,11 +188,23 @@ def test_every_file_kind_loads_into_an_estimator(source_files, name):
 def test_parts_with_no_source_are_reported_not_loaded(source_files):
     folder, _ = source_files
     X, y = make_data(n=16)
-    full = ClinicalAttentionClassifier(
+    paper = ClinicalAttentionClassifier(
+        **{**TINY, "max_epochs": 1},
+        attention_form="paper",
+        image_weights=folder / "plain.pt",
+    ).fit(X, y)
+    assert "layer2.0.conv1.weight" in paper.image_weights_unused_  # an RBCA front's place
+    assert any(".front." in k for k in paper.image_weights_not_loaded_)
+    # The inner form keeps the plain block: every convolution loads, only the attention's
+    # clinical projections have no source.
+    inner = ClinicalAttentionClassifier(
         **{**TINY, "max_epochs": 1}, image_weights=folder / "plain.pt"
     ).fit(X, y)
-    assert "layer2.0.conv1.weight" in full.image_weights_unused_  # an RBCA front's place
-    assert any(".front." in k for k in full.image_weights_not_loaded_)
+    assert "layer2.0.conv1.weight" not in inner.image_weights_unused_
+    assert "stages.1.0.conv1.weight" in inner.image_weights_loaded_
+    assert inner.image_weights_not_loaded_ and all(
+        ".attention." in k for k in inner.image_weights_not_loaded_
+    )
     daft = FeatureModulationClassifier(
         **{**TINY_NO_CLINICAL_DIM, "max_epochs": 1}, image_weights=folder / "plain.pt"
     ).fit(X, y)
