@@ -203,6 +203,8 @@ def test_a_temperature_near_its_search_bound_warns():
         **{**TINY, "max_epochs": 30, "lr": 1e-2},
         calibration="temperature",
         validation_fraction=0.05,
+        attention_form="paper",  # a network that overfits its one held-out subject
+        attention_start="paper",
     )
     with pytest.warns(UserWarning) as caught:
         model.fit(X, y)
