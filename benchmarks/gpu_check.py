@@ -189,7 +189,7 @@ class Checks:
     def export(self):
         model = self.reference()
         X = self.X[np.arange(8)]
-        images, _, _, _ = model._check_X(X, fitting=False)
+        images = model._check_X(X, fitting=False).images
         images = np.ascontiguousarray(images, dtype=np.float32)
         expected = model.predict_proba(X)
         details, passed = [], True

@@ -17,12 +17,12 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from .._input import LazyImages
-from .._net.data import make_dataset
 from .._net.device import torch_threads
 from .._net.linear_paths import linear_layer
 from .._net.net import FusionNet
 from . import exporting, localizing, model_files, training
 from .building import build_net
+from .checked import CheckedInput
 from .contract import check_module_keywords
 from .docstrings import fill_doc
 from .image_weights import image_encoder_state
@@ -187,15 +187,22 @@ class BaseFusionEstimator(BaseEstimator):
         mode = getattr(self, "mode", None)
         return f"{type(self).__name__}" + (f"(mode={mode!r})" if mode is not None else "")
 
-    def _check_X(self, X, *, fitting):
-        """Checked ``(images, clinical, columns, X)``; after fit, the clinical values are
-        encoded by the fitted ``clinical_encoder_`` (when the model has one)."""
+    def _check_X(self, X, *, fitting, training=None):
+        """``X`` checked once, as a :class:`~skfusion._base.checked.CheckedInput`: refusals
+        before any work; after fit, the clinical values encoded by the fitted
+        ``clinical_encoder_`` (when the model has one) and the extra inputs made. A
+        ``CheckedInput`` passes as it is (checked already, in this call). ``training``
+        (default: ``fitting``): the network will train on ``X`` (a fitted one too, in
+        ``partial_fit``), so some patient must have an image."""
+        if isinstance(X, CheckedInput):
+            return X
         images, clinical, columns, X = check_fusion_input(self, X, fitting=fitting)
-        presence_arrays(self, X, fitting=fitting)  # refusals before any work
+        present = presence_arrays(self, X, fitting=fitting if training is None else training)
         encoder = getattr(self, "clinical_encoder_", None)
         if not fitting and encoder is not None and clinical.shape[1] > 0:
             clinical = encoder.transform(clinical)
-        return images, clinical, columns, X
+        extras = {} if fitting else self._extra_arrays(X)
+        return CheckedInput(X, images, clinical, columns, present, extras)
 
     # -- fit -----------------------------------------------------------------------------------
 
@@ -281,13 +288,11 @@ class BaseFusionEstimator(BaseEstimator):
     # -- predict -------------------------------------------------------------------------------
 
     def _image_shortcut_outputs(self, X):
-        """The image shortcut's part of the outputs for ``X`` (float64, (n, n_outputs))."""
+        """The image shortcut's part of the outputs for ``X`` (float64, (n, n_outputs));
+        ``X`` as given or checked."""
         check_is_fitted(self)
-        images, clinical, _, X = self._check_X(X, fitting=False)
-        dataset = make_dataset(
-            images, clinical, **self._extra_arrays(X), **presence_arrays(self, X, fitting=False)
-        )
-        scores = self.net_.image_path_values(dataset, "scores", threads=self.n_threads)
+        checked = self._check_X(X, fitting=False)
+        scores = self.net_.image_path_values(checked.dataset(), "scores", threads=self.n_threads)
         layer = linear_layer(self.net_.module_, "image_shortcut")
         return (
             scores @ layer.weight.detach().double().cpu().numpy().T
@@ -295,13 +300,12 @@ class BaseFusionEstimator(BaseEstimator):
         )
 
     def _outputs(self, X):
-        """The network's outputs for ``X``: float64 array (n_samples, n_outputs)."""
+        """The network's outputs for ``X`` (as given or checked): float64 array
+        (n_samples, n_outputs)."""
         check_is_fitted(self)
-        images, clinical, _, X = self._check_X(X, fitting=False)
-        dataset = make_dataset(
-            images, clinical, **self._extra_arrays(X), **presence_arrays(self, X, fitting=False)
-        )
-        outputs = self.net_.predict_outputs(dataset, threads=self.n_threads)
+        checked = self._check_X(X, fitting=False)
+        images = checked.images
+        outputs = self.net_.predict_outputs(checked.dataset(), threads=self.n_threads)
         finite = np.isfinite(outputs).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite)[:5].tolist()

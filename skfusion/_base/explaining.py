@@ -8,7 +8,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .._input import as_fusion_input
-from .._net.data import make_dataset
 from .._net.maps import image_encoder_of
 from .presence import refuse_missing_images
 
@@ -29,8 +28,7 @@ def _final_estimator(estimator, X):
 def _batches(estimator, X):
     """Yield (positions, module inputs) in batches, on the estimator's device."""
     refuse_missing_images(X, "this explanation")
-    images, clinical, _, X = estimator._check_X(X, fitting=False)
-    dataset = make_dataset(images, clinical, **estimator._extra_arrays(X))
+    dataset = estimator._check_X(X, fitting=False).dataset(presence=False)
     device = torch.device(estimator.net_.device)
     size = estimator.batch_size
     for start in range(0, len(dataset), size):

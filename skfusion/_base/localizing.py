@@ -6,7 +6,6 @@ from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
 from .._input import as_fusion_input
-from .._net.data import make_dataset
 from .._net.device import torch_threads
 from .._net.maps import grad_cam_maps, saliency_maps
 from .explaining import image_maps
@@ -26,8 +25,7 @@ def localize(estimator, X, *, weak="saliency"):
         if weak == "saliency":
             return image_maps(estimator, X, saliency_maps, "saliency")
         return image_maps(estimator, X, grad_cam_maps, "Grad-CAM", stage="combined")
-    images, clinical, _, X = estimator._check_X(X, fitting=False)
-    dataset = make_dataset(images, clinical, **estimator._extra_arrays(X))
+    dataset = estimator._check_X(X, fitting=False).dataset(presence=False)
     with torch_threads(estimator.n_threads):
         logits = estimator.net_.predict_part(dataset, 1)
     return expit(logits).astype(np.float32)

@@ -10,7 +10,6 @@ from sklearn.utils import check_random_state
 
 from .._input import LazyImages, subjects_of, warn_if_subjects_repeat
 from .._net.callbacks import ValidationSplit
-from .._net.data import make_dataset
 from .._net.device import resolve_device
 from ..nn.augment import augmentation_policy, policy_flips
 from ..preprocessing._table import TableEncoder
@@ -23,7 +22,6 @@ from .input_checks import check_groups, resolve_slices
 from .linear_start import start_linear_paths
 from .masks import check_masks
 from .params import check_routed_params
-from .presence import presence_arrays
 
 __all__ = ["check_augment", "continue_training", "fit_new", "trained_positions"]
 
@@ -53,7 +51,8 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     check_augment(estimator)
     weights = check_image_weights(estimator)
     device = resolve_device(estimator.device)
-    images, clinical, columns, X = estimator._check_X(X, fitting=True)
+    checked = estimator._check_X(X, fitting=True)
+    images, clinical, X = checked.images, checked.clinical, checked.X
     slices = resolve_slices(estimator, X, images)
     n_samples = images.shape[0]
     n_features = clinical.shape[1]
@@ -61,6 +60,7 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     extra_arrays, extra_fitted = (
         ({}, {}) if estimator._extra_inputs is None else estimator._extra_inputs(estimator).fit(X)
     )
+    checked = checked.with_extras(extra_arrays)
     target = estimator._target_encoder(estimator).fit(y, n_samples=n_samples, classes=classes)
     target_fitted = target.fitted
     groups = check_groups(subjects_of(X, groups), n_samples)
@@ -89,15 +89,8 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
             clinical.iloc[train] if hasattr(clinical, "iloc") else clinical[train]
         )
         clinical = encoder.transform(clinical)
-    dataset = make_dataset(
-        images,
-        clinical,
-        target.values,
-        masks=masks,
-        **extra_arrays,
-        **estimator._target_inputs(target),
-        **presence_arrays(estimator, X, fitting=True),
-    )
+        checked = checked.with_clinical(clinical)
+    dataset = checked.dataset(target.values, masks=masks, **estimator._target_inputs(target))
     net = estimator._build_net(
         lazy=isinstance(images, LazyImages),
         n_outputs=target.n_outputs,
@@ -116,7 +109,7 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
     net.initialize_seeded()
     common = {
         "n_features_in_": n_features,
-        "feature_names_in_": columns,
+        "feature_names_in_": checked.columns,
         "channel_names_in_": X.channel_names,
         "clinical_encoder_": encoder,
         "image_shape_": tuple(images.shape[1:]),
@@ -152,7 +145,8 @@ def fit_new(estimator, X, y, *, groups, epochs, classes):
 def continue_training(estimator, X, y, *, groups, classes, epochs):
     """Train the fitted network further; on any error the model is restored."""
     check_augment(estimator)
-    images, clinical, _, X = estimator._check_X(X, fitting=False)
+    checked = estimator._check_X(X, fitting=False, training=True)
+    images, X = checked.images, checked.X
     target = estimator._target_encoder(estimator).transform(
         y, n_samples=images.shape[0], classes=classes
     )
@@ -168,15 +162,7 @@ def continue_training(estimator, X, y, *, groups, classes, epochs):
             UserWarning,
             stacklevel=4,
         )
-    dataset = make_dataset(
-        images,
-        clinical,
-        target.values,
-        masks=masks,
-        **estimator._extra_arrays(X),
-        **estimator._target_inputs(target),
-        **presence_arrays(estimator, X, fitting=True),
-    )
+    dataset = checked.dataset(target.values, masks=masks, **estimator._target_inputs(target))
     net = estimator.net_
     # Continue with the estimator's current training settings and callbacks.
     dropout = estimator.modality_dropout if estimator._is_multimodal() else 0.0

@@ -13,7 +13,6 @@ from .._base.params import Param
 from .._base.persistence import ModelFileError
 from .._base.text import MAX_WORD_LENGTH, build_vocabulary, check_reports, is_word, tokenize
 from .._input import as_fusion_input
-from .._net.data import make_dataset
 from .._net.decoding import DecodingNet
 from .._net.device import torch_threads
 from ..nn.report_generation import BOS, EOS, ReportGeneratorNet, SequenceCrossEntropy
@@ -283,8 +282,8 @@ Most frequent training words kept (the rest read as unknown, never generated).""
         check_is_fitted(self)
         # Parameters set after fit (set_params(beam_size=0)) are checked before decoding.
         self._validate_params()
-        images, clinical, _, X = self._check_X(as_fusion_input(X), fitting=False)
-        dataset = make_dataset(images, clinical)
+        checked = self._check_X(as_fusion_input(X), fitting=False)
+        images, dataset = checked.images, checked.dataset(presence=False)
         with torch_threads(self.n_threads):
             tokens, attention = self.net_.generate(
                 dataset, max_length=self.max_length, beam_size=beam_size
@@ -296,9 +295,9 @@ Most frequent training words kept (the rest read as unknown, never generated).""
         """The features the decoder starts from: the image feature map's mean over its
         positions, ``(n_samples, n_features)`` (for retrieving similar cases)."""
         check_is_fitted(self)
-        images, clinical, _, X = self._check_X(as_fusion_input(X), fitting=False)
+        checked = self._check_X(as_fusion_input(X), fitting=False)
         with torch_threads(self.n_threads):
-            return self.net_.encoded_features(make_dataset(images, clinical))
+            return self.net_.encoded_features(checked.dataset(presence=False))
 
     def predict(self, X):
         """The generated reports: a list of strings (lower-case words joined by spaces)."""

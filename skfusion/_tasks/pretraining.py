@@ -12,7 +12,6 @@ from sklearn.utils.validation import check_is_fitted
 from .._base.encoders import Target, TargetEncoder
 from .._base.estimator import BaseFusionEstimator
 from .._base.params import Param
-from .._net.data import make_dataset
 from .._net.device import torch_threads
 from ..nn.contrastive import ContrastiveLoss, ImageClinicalContrastiveNet
 from ..nn.slice_stack import POOLINGS
@@ -190,8 +189,7 @@ join.""",
     def _batches(self, X):
         """The network's inputs for ``X``, batch by batch, on the net's device."""
         check_is_fitted(self)
-        images, clinical, _, X = self._check_X(X, fitting=False)
-        dataset = make_dataset(images, clinical)
+        dataset = self._check_X(X, fitting=False).dataset(presence=False)
         for batch in self.net_.get_iterator(dataset, training=False):
             inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
             yield {

@@ -112,12 +112,13 @@ def logit_parts(estimator, X):
         column 1 minus column 0 of ``"total"``, and likewise for the parts.
     """
     estimator, X = _final_estimator(estimator, X)
+    X = estimator._check_X(X, fitting=False)  # once, for every part below
     total = estimator._outputs(X)
     shortcut = np.zeros_like(total)
     image_part = np.zeros_like(total)
     layer = getattr(estimator.net_.module_, "shortcut", None)
     if layer is not None:
-        _, clinical, _, _ = estimator._check_X(X, fitting=False)
+        clinical = X.clinical
         weight = layer.weight.detach().double().cpu().numpy()
         bias = layer.bias.detach().double().cpu().numpy()
         shortcut = np.asarray(clinical, dtype=np.float64) @ weight.T + bias

@@ -25,7 +25,8 @@ from ..test_common import (
 
 def inputs_for(estimator, X, signature):
     """The arrays the exported file takes, as its signature describes them."""
-    images, _, _, checked = estimator._check_X(X, fitting=False)
+    checked = estimator._check_X(X, fitting=False)
+    images = checked.images
     arrays = {"images": np.ascontiguousarray(images, dtype=np.float32)}
     if signature["clinical"] is not None:
         if signature["clinical"]["encoding_in_graph"]:
@@ -33,7 +34,7 @@ def inputs_for(estimator, X, signature):
         else:
             arrays["clinical"] = estimator.clinical_encoder_.transform(X.clinical)
     if signature["tokens"] is not None:
-        arrays["tokens"] = estimator._extra_arrays(checked)["tokens"]
+        arrays["tokens"] = checked.extras["tokens"]
     present = X.present or {}
     for name, part in (("image_present", "images"), ("text_present", "text")):
         mask = present.get(part)
