@@ -238,6 +238,8 @@ class Checks:
         cohort = make_brain_cohort(n, n_slices=1, image_size=size, random_state=0)
         model = ClinicalAttentionClassifier(
             mode="full",
+            attention_form="paper",  # the paper's block, as its configuration has it
+            attention_start="paper",
             backbone="resnet50",
             base_width=8 if self.rehearse else 64,
             batch_size=16,

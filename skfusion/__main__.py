@@ -66,8 +66,8 @@ def main(argv=None):
         default="quick",
         help="quick (default): 160 subjects x 3 slices of 64x64, ResNet18 of "
         "width 8, 12 epochs of batch 64 (its run time on 2 CPU cores is in "
-        "the README); paper: 400 subjects x 10 slices of 256x256, ResNet50, "
-        "100 epochs (use a GPU)",
+        "the README); paper: 400 subjects x 10 slices of 256x256, ResNet50 "
+        "with the paper's RBCA block, 100 epochs (use a GPU)",
     )
     demo.add_argument(
         "--task",

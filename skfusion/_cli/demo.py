@@ -50,6 +50,10 @@ CONFIGS = {
         batch_size=16,
         lr=1e-4,
         optimizer__weight_decay=0.0,
+        # The paper's network: its RBCA block and start (the estimator's default since 0.4.0
+        # is the clinical attention inside the plain block; docs/fusion_methods.md).
+        attention_form="paper",
+        attention_start="paper",
     ),
 }
 
@@ -117,7 +121,10 @@ def run_demo(
             "batch_size",
             "lr",
             "optimizer__weight_decay",
+            "attention_form",
+            "attention_start",
         )
+        if k in settings
     }
     say(
         f"skfusion demo, task {task}: built-in brain cohort of {settings['n_subjects']} "
