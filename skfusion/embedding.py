@@ -141,6 +141,18 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
         )
         report = load_into(encoder, weights)
         random = [k for k in report.not_loaded if ".shortcut." not in k]
+        # A clinically guided network (mode "full"'s attention inside the plain block) loads
+        # every plain tensor, but its image features depended on the table: its attention's
+        # tensors are left over.
+        guided = [k for k in report.unused if ".attention." in k or ".modulation." in k]
+        if guided:
+            raise ValueError(
+                f"image_weights hold {len(guided)} tensor(s) of clinical guidance inside the "
+                f"image network (e.g. {guided[:2]}): its image features depend on the clinical "
+                "values, which a plain encoder does not read. Embed with weights of a plain "
+                "encoder: an ImageClinicalPretrainer, a model fitted in mode 'concat' or "
+                "'image', or a torchvision/MONAI ResNet file."
+            )
         if random:
             raise ValueError(
                 f"image_weights leave {len(random)} tensor(s) of a plain {self.backbone} "

@@ -86,9 +86,12 @@ def test_refusals_name_what_to_pass(weights):
     X, y = make_data(n=12, size=16)
     with pytest.raises(ValueError, match=r"image_weights=None\) cannot embed images"):
         ImageEmbedder().fit(X)
-    full = ClinicalAttentionClassifier(**TINY).fit(X, y)  # RBCA blocks: not a plain encoder
-    with pytest.raises(ValueError, match=r"not a plain encoder's.*mode 'concat' or 'image'"):
-        ImageEmbedder(image_weights=full).fit(X)
+    for form in ("inner", "paper"):  # clinically guided blocks: not a plain encoder
+        full = ClinicalAttentionClassifier(**TINY, attention_form=form).fit(X, y)
+        with pytest.raises(
+            ValueError, match=r"clinical guidance inside the image network.*mode 'concat' or"
+        ):
+            ImageEmbedder(image_weights=full).fit(X)
     with pytest.raises(ValueError, match="another depth"):
         ImageEmbedder(image_weights=weights, backbone="resnet34").fit(X)
     fitted = ImageEmbedder(image_weights=weights).fit(X)
