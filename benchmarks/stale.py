@@ -7,9 +7,13 @@
 
 A change that alters what models output is recorded in CHANGELOG.md, under "Changed
 behaviour", with ``[outputs changed: <commit>]`` at the end of its entry (the commit that made
-it). A refactor that changes no output records nothing; it proves that with the bit-for-bit
-reference fit of ``tests/test_reference_outputs.py``, whose stored predictions any change of
-output breaks (and a change of behaviour then re-records them, and its entry here).
+it). A change that alters the outputs of some families only names them after the commit,
+``[outputs changed: <commit> for GatedFusion]`` (the reference fit stores each family's
+outputs apart, so it shows which moved): it overtakes only the results that mention one of
+those families. A refactor that changes no output records nothing; it proves that with the
+bit-for-bit reference fit of ``tests/test_reference_outputs.py``, whose stored predictions
+any change of output breaks (and a change of behaviour then re-records them, and its entry
+here).
 
 A result's commit is the ``"commit"`` its JSON file records (every benchmark writes it now);
 for results written before that, the last commit that touched the file (an upper bound: such
@@ -29,7 +33,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CHANGE = re.compile(r"\[outputs changed: ([0-9a-f]{7,40})\]")
+CHANGE = re.compile(r"\[outputs changed: ([0-9a-f]{7,40})(?: for ([A-Za-z]+(?:, [A-Za-z]+)*))?\]")
 CITING = ("README.md", "benchmarks/README.md")
 
 
@@ -39,7 +43,31 @@ def git(*args):
 
 def behaviour_changes(changelog=ROOT / "CHANGELOG.md"):
     """The commits that changed outputs, in the order the release notes list them."""
-    return list(dict.fromkeys(CHANGE.findall(changelog.read_text())))
+    return list(change_scopes(changelog))
+
+
+def change_scopes(changelog=ROOT / "CHANGELOG.md"):
+    """Each commit that changed outputs -> the families whose outputs it changed (a frozenset
+    of names), or None for a change of every family's."""
+    scopes = {}
+    for commit, families in CHANGE.findall(changelog.read_text()):
+        scope = frozenset(families.split(", ")) if families else None
+        if commit in scopes and (scopes[commit] is None or scope is None):
+            scopes[commit] = None
+        elif commit in scopes:
+            scopes[commit] = scopes[commit] | scope
+        else:
+            scopes[commit] = scope
+    return scopes
+
+
+def result_text(stem):
+    """The text of a result's files (its JSON and Markdown), to find the families it holds."""
+    return "\n".join(
+        path.read_text(errors="replace")
+        for path in sorted((RESULTS / stem).parent.glob(f"{(RESULTS / stem).name}.*"))
+        if path.suffix in (".json", ".md")
+    )
 
 
 def result_stem(path):
@@ -77,18 +105,29 @@ def _is_ancestor(older, newer):
     return git("merge-base", "--is-ancestor", older, newer).returncode == 0
 
 
-def overtaken_by(commit, changes):
-    """The recorded changes that ``commit`` does not contain (all of them when unknown)."""
-    if commit is None:
-        return list(changes)
-    return [change for change in changes if not _is_ancestor(change, commit)]
+def overtaken_by(commit, changes, scopes=None, text=""):
+    """The recorded changes that ``commit`` does not contain (all of them when unknown); a
+    change scoped to some families (``scopes``: commit -> families or None) overtakes a
+    result only when its ``text`` names one of them."""
+    scopes = scopes or {}
+
+    def concerns(change):
+        families = scopes.get(change)
+        return families is None or any(family in text for family in families)
+
+    return [
+        change
+        for change in changes
+        if concerns(change) and (commit is None or not _is_ancestor(change, commit))
+    ]
 
 
 def stale_results():
     """Result stem -> (commit, how known, the changes that overtook it) for every result."""
-    changes = behaviour_changes()
+    scopes = change_scopes()
+    changes = list(scopes)
     return {
-        stem: (commit, how, overtaken_by(commit, changes))
+        stem: (commit, how, overtaken_by(commit, changes, scopes, result_text(stem)))
         for stem, (commit, how) in result_commits().items()
     }
 

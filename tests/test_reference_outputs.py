@@ -4,7 +4,10 @@ which alters what models output cannot pass unnoticed.
 A refactor leaves these outputs as they are (to float rounding) and records nothing. A change
 of behaviour breaks this test on purpose: it then records itself in CHANGELOG.md under
 "Changed behaviour" with ``[outputs changed: <commit>]`` (so ``benchmarks/stale.py`` marks the
-results it overtakes) and stores the new outputs:
+results it overtakes) and stores the new outputs. Each family's outputs are stored apart
+(``families``): a change that moves only some of them may say so,
+``[outputs changed: <commit> for GatedFusion]``, and overtakes only the results that name
+those families:
 
     python -m tests.test_reference_outputs --write
 """
@@ -49,7 +52,46 @@ def reference_outputs():
         "classifier_proba": classifier.predict_proba(gappy)[:, 1].tolist(),
         "classifier_classes": classifier.predict(gappy).tolist(),
         "regressor": np.ravel(regressor.predict(X)).tolist(),
+        "families": family_outputs(X, y),
     }
+
+
+def family_outputs(X, y):
+    """Class probabilities of every other family with its defaults (tiny), by family name
+    (the name ``[outputs changed: <commit> for <family>]`` uses)."""
+    from skfusion import (
+        FeatureModulationClassifier,
+        GatedFusionClassifier,
+        ReportFusionClassifier,
+    )
+    from skfusion.datasets import make_brain_cohort
+
+    from .conftest import TINY
+
+    tiny = {**TINY, "max_epochs": 3}
+    reports = make_brain_cohort(30, n_slices=1, image_size=16, reports=True, random_state=0)
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, model, data, target in (
+            ("GatedFusion", GatedFusionClassifier(**tiny), X, y),
+            (
+                "FeatureModulation",
+                FeatureModulationClassifier(
+                    **{k: v for k, v in tiny.items() if k != "clinical_dim"}
+                ),
+                X,
+                y,
+            ),
+            (
+                "ReportFusion",
+                ReportFusionClassifier(**tiny, embedding_dim=8, hidden_size=8),
+                reports.X,
+                reports.y,
+            ),
+        ):
+            found[name] = model.fit(data, target).predict_proba(data)[:, 1].tolist()
+    return found
 
 
 def test_outputs_are_those_stored():
@@ -57,13 +99,27 @@ def test_outputs_are_those_stored():
     now = reference_outputs()
     hint = (
         " Outputs changed: if that is meant, record the change in CHANGELOG.md ('Changed "
-        "behaviour', with [outputs changed: <commit>]) and store the new outputs with "
+        "behaviour', with [outputs changed: <commit>], or [outputs changed: <commit> for "
+        "<family>] when only some families moved) and store the new outputs with "
         "`python -m tests.test_reference_outputs --write`; if not, the change altered "
         "what models output by mistake."
     )
+    moved = {}
     for key in ("classifier_proba", "regressor"):
-        gap = np.abs(np.asarray(now[key]) - np.asarray(stored[key])).max()
-        assert gap <= TOLERANCE, f"{key} moved by {gap:.3g}." + hint
+        moved[f"ClinicalAttention ({key})"] = np.abs(
+            np.asarray(now[key]) - np.asarray(stored[key])
+        ).max()
+    for family, outputs in now["families"].items():
+        reference = stored.get("families", {}).get(family)
+        moved[family] = (
+            np.inf
+            if reference is None
+            else np.abs(np.asarray(outputs) - np.asarray(reference)).max()
+        )
+    moved = {name: gap for name, gap in moved.items() if gap > TOLERANCE}
+    assert not moved, (
+        "Moved: " + ", ".join(f"{name} by {gap:.3g}" for name, gap in moved.items()) + "." + hint
+    )
     assert now["classifier_classes"] == stored["classifier_classes"], hint
 
 

@@ -55,3 +55,25 @@ def test_the_readmes_cite_no_stale_result_without_saying_so():
         f"{name}:{line}: results/{stem} is stale; re-run it or say 'stale' on that line"
         for name, line, stem in found
     )
+
+
+def test_a_change_scoped_to_a_family_overtakes_only_the_results_that_name_it(tmp_path):
+    stale = _stale()
+    notes = tmp_path / "CHANGELOG.md"
+    first = stale.behaviour_changes()[0]
+    notes.write_text(
+        f"- one family changed. [outputs changed: {first} for GatedFusion, FiLM]\n"
+        f"- again. [outputs changed: {first} for DAFT]\n"
+    )
+    scopes = stale.change_scopes(notes)
+    assert scopes == {first: frozenset({"GatedFusion", "FiLM", "DAFT"})}
+    parent = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", first + "^"], capture_output=True, text=True
+    ).stdout.strip()
+    changes = list(scopes)
+    assert stale.overtaken_by(parent, changes, scopes, "| GatedFusion | 0.916 |") == [first]
+    assert stale.overtaken_by(parent, changes, scopes, "| concat | 0.927 |") == []
+    assert stale.overtaken_by(first, changes, scopes, "| GatedFusion | 0.916 |") == []
+    # an unscoped entry for the same commit makes it a change of every family's outputs
+    notes.write_text(notes.read_text() + f"- all. [outputs changed: {first}]\n")
+    assert stale.change_scopes(notes) == {first: None}
