@@ -62,6 +62,11 @@ VARIANTS = [
     # (issue 38, part 5): the built-in cohort's images and labels with a table that carries
     # nothing about them (the hospital-shaped table alone, drawn independently).
     Variant("atrophy (built-in), clinical none", "built-in", clinical="none", role="choosing"),
+    # Added 2026-12-08, before any run on it, to choose how GatedFusion's fusion starts
+    # (issue 38: where the image carries no signal it fell 0.016 below logistic regression on
+    # the table): the built-in cohort's images (atrophy that says nothing about the label)
+    # with a label drawn from the hospital-shaped table alone.
+    Variant("atrophy (built-in), image none", "built-in", image_weight=0.0, role="choosing"),
     Variant("lesion side", "side", lateral=True),
     Variant("lesion size", "size"),
     Variant("lesion size, clinical more", "size", clinical="more"),
@@ -173,6 +178,11 @@ def _make_variant(variant, n, seed):
         if "neurodegeneration" in cohort.frame
         else None
     )
+    if variant.finding == "built-in" and variant.image_weight == 0.0:
+        frame, c = hospital_table(n, rng)  # the label is the table's; the images say nothing
+        score = CLINICAL_WEIGHT[variant.clinical] * c + 0.5 * rng.normal(size=n)
+        y = (score > np.median(score)).astype(int)
+        return backgrounds[:, None], frame, y, c[:, None]
     if variant.finding == "built-in" and variant.clinical == "none":
         frame, _ = hospital_table(n, rng)  # drawn independently of the cohort
         return (backgrounds[:, None], frame, (np.asarray(cohort.y) == "AD").astype(int), latent)

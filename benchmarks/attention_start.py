@@ -1,9 +1,12 @@
-"""How the clinical attention of ``ClinicalAttentionClassifier(mode="full")`` should start:
-the paper's initialisation against a neutral start (every channel weight 0.5 for every
-patient until training moves it), beside concat and the sklearn baselines.
+"""How a family's clinical guidance should start, chosen on a choosing variant: the clinical
+attention of ``ClinicalAttentionClassifier(mode="full")`` (the paper's initialisation, a
+neutral start, the inner form) and GatedFusion's gated multimodal unit (its arms ``GMU, ...``),
+beside concat and the sklearn baselines.
 
     python benchmarks/attention_start.py --draws 4 --n 400            # the choosing variant
     python benchmarks/attention_start.py --variant "lesion size, clinical none" --tag judged
+    python benchmarks/attention_start.py --variant "atrophy (built-in), image none" \
+        --arms "GMU, default" "GMU, head_dim 16" concat --tag gmu
 
 All data is **simulated** (``benchmarks/_variants.py``). Independent draws: each draw trains
 on ``--n`` new patients of the variant (``make_variant(variant, n, seed=draw)``) and every
@@ -32,14 +35,31 @@ from _stats import draws_interval  # noqa: E402
 from _variants import VARIANTS, make_variant  # noqa: E402
 from cohorts import PROFILE, Classical  # noqa: E402
 
-from skfusion import ClinicalAttentionClassifier, FusionInput  # noqa: E402
+from skfusion import (  # noqa: E402
+    ClinicalAttentionClassifier,
+    FusionInput,
+    GatedFusionClassifier,
+)
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+CA, GF = ClinicalAttentionClassifier, GatedFusionClassifier
+#: name -> (estimator class, parameters beside the CPU profile)
 ARMS = {
-    "full, paper start": dict(mode="full", attention_form="paper", attention_start="paper"),
-    "full, neutral start": dict(mode="full", attention_form="paper", attention_start="neutral"),
-    "full, inner form": dict(mode="full", attention_form="inner", attention_start="neutral"),
-    "concat": dict(mode="concat"),
+    "full, paper start": (CA, dict(mode="full", attention_form="paper", attention_start="paper")),
+    "full, neutral start": (
+        CA,
+        dict(mode="full", attention_form="paper", attention_start="neutral"),
+    ),
+    "full, inner form": (CA, dict(mode="full", attention_form="inner", attention_start="neutral")),
+    "concat": (CA, dict(mode="concat")),
+    "GMU, default": (GF, {}),
+    "GMU, head_dim 2": (GF, dict(head_dim=2)),
+    "GMU, head_dim 4": (GF, dict(head_dim=4)),
+    "GMU, head_dim 8": (GF, dict(head_dim=8)),
+    "GMU, head_dim 16": (GF, dict(head_dim=16)),
+    "GMU, head_dim 32": (GF, dict(head_dim=32)),
+    "GMU, classic gate": (GF, dict(gate="classic")),
+    "GMU, no spatial attention": (GF, dict(attention_stages=())),
 }
 
 
@@ -57,13 +77,11 @@ def run(variant, draws, n, n_test, say, arms=tuple(ARMS)):
         X, y = cohort(variant, n, draw)
         row = {"draw": draw}
         for name in arms:
-            params = ARMS[name]
+            family, params = ARMS[name]
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = ClinicalAttentionClassifier(
-                    **params, **PROFILE, random_state=draw, verbose=0
-                ).fit(X, y)
+                model = family(**params, **PROFILE, random_state=draw, verbose=0).fit(X, y)
             row[name] = float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
             row[f"{name} s"] = time.perf_counter() - start
         for name, kind, components in (
@@ -92,6 +110,8 @@ def main(argv=None):
     parser.add_argument("--tag", default="")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     args = parser.parse_args(argv)
+    if "concat" not in args.arms:
+        args.arms.append("concat")  # every arm is compared with concat
     variant = next(v for v in VARIANTS if v.name == args.variant)
     command = "python benchmarks/attention_start.py " + " ".join(
         sys.argv[1:] if argv is None else argv
@@ -101,7 +121,7 @@ def main(argv=None):
     minutes = (time.perf_counter() - started) / 60
     methods = [k for k in rows[0] if k != "draw" and not k.endswith(" s")]
     lines = [
-        "# How the clinical attention starts",
+        "# How the clinical guidance starts",
         "",
         f"`{command}` — commit {commit()}, {platform.machine()}, {os.cpu_count()} cores, "
         f"{minutes:.1f} min. Simulated variant {variant.name!r} ({variant.role}); "

@@ -64,6 +64,21 @@ class ClinicalSpatialAttention(nn.Module):
 
 GATES = ("head", "classic")
 
+#: ``head_dim="auto"``: the GMU's output is this fraction of the pooled image features' width
+#: (chosen at ResNet18 width 8, benchmarks/results/attention_start_gmu*.md), with at most
+#: :data:`MAX_AUTO_HEAD_DIM` per head.
+AUTO_FUSED_FRACTION = 4
+MAX_AUTO_HEAD_DIM = 64
+
+
+def resolve_head_dim(head_dim, image_width, n_heads):
+    """``head_dim``, with "auto" read as ``image_width / (4 * n_heads)`` (the heads together a
+    quarter as wide as the pooled image features), between 1 and 64."""
+    if head_dim == "auto":
+        check_positive_int("n_heads", n_heads)
+        return max(1, min(MAX_AUTO_HEAD_DIM, image_width // (AUTO_FUSED_FRACTION * n_heads)))
+    return check_positive_int("head_dim", head_dim)
+
 
 class MultiHeadGMU(nn.Module):
     """Gated multimodal unit with ``n_heads`` heads of width ``head_dim`` each.
@@ -170,7 +185,10 @@ class GatedFusionNet(FusionHead):
     attention_stages : tuple of int, default=(3, 4)
         Stages (1-4) after which the clinical spatial attention is applied.
     n_heads : int, default=4
-    head_dim : int, default=64
+    head_dim : int or "auto", default=64
+        Width of each head. "auto": the heads together a quarter as wide as the pooled image
+        features, at most 64 each (:func:`resolve_head_dim`; 4 for ResNet18 width 8, 32 for
+        ResNet18 width 64, 64 for ResNet50 width 64).
     gate : {"head", "classic"}, default="head"
         See :class:`MultiHeadGMU`.
     norm_layer : callable or None, default=None
@@ -226,8 +244,9 @@ class GatedFusionNet(FusionHead):
                 for stage in stages
             }
         )
+        width = self.image_encoder.out_features
         self.fusion = MultiHeadGMU(
-            self.image_encoder.out_features, clinical_dim, head_dim, n_heads, gate
+            width, clinical_dim, resolve_head_dim(head_dim, width, n_heads), n_heads, gate
         )
         self.head = nn.Linear(self.fusion.out_features, n_outputs)
         self.missing_image = StandIn(self.image_encoder.out_features, n_clinical)

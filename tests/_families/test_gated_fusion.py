@@ -28,3 +28,11 @@ def test_multiclass_fit_and_clinically_guided_maps():
     assert first[0].shape[-2:] == (4, 4)  # stage 3 of a 64x64 input
     assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(first, maps))
     assert all(float(m.std()) > 0 for m in first[::2])  # maps vary over positions
+
+
+def test_the_default_head_width_follows_the_backbone_and_an_explicit_one_is_kept():
+    X, y = make_data(n=16, size=16)
+    model = GatedFusionClassifier(**{**TINY, "max_epochs": 1, "base_width": 8}).fit(X, y)
+    assert model.head_dim == "auto" and model.net_.module_.fusion.head_dim == 4
+    model = GatedFusionClassifier(**{**TINY, "max_epochs": 1}, head_dim=3).fit(X, y)
+    assert model.net_.module_.fusion.head_dim == 3

@@ -92,3 +92,17 @@ def test_gated_fusion_net_shapes(stages, n_maps):
     assert net(torch.randn(2, 1, 32, 32), torch.randn(2, 5)).shape == (2, 3)
     with pytest.raises(ValueError, match="attention stage=7"):
         GatedFusionNet(3, 5, backbone="resnet18", base_width=4, attention_stages=(7,))
+
+
+def test_auto_head_dim_is_a_quarter_of_the_pooled_image_width_at_most_64_per_head():
+    from skfusion.nn.gated_fusion import resolve_head_dim
+
+    small = GatedFusionNet(2, 3, backbone="resnet18", base_width=8, head_dim="auto")
+    assert small.image_encoder.out_features == 64 and small.fusion.head_dim == 4
+    assert small.fusion.out_features == 16 and small.head.in_features == 16
+    assert resolve_head_dim("auto", 512, 4) == 32  # ResNet18 width 64
+    assert resolve_head_dim("auto", 2048, 4) == 64  # ResNet50 width 64: capped
+    assert resolve_head_dim("auto", 8, 4) == 1  # never zero
+    assert resolve_head_dim(7, 2048, 4) == 7
+    with pytest.raises(ValueError, match="head_dim"):
+        resolve_head_dim(0, 64, 4)
