@@ -7,31 +7,32 @@ from .._net.callbacks import still_improving
 __all__ = ["warn_if_still_improving"]
 
 
-def warn_if_still_improving(estimator, net, start=0):
+def warn_if_still_improving(settings, net, start=0):
     """Warn with sklearn's ``ConvergenceWarning`` when a fit ran all ``max_epochs`` while the
     monitored loss (the validation loss with early stopping, the training loss otherwise)
-    was still improving by sklearn's MLP rule (``tol``, ``n_iter_no_change``)."""
+    was still improving by sklearn's MLP rule (``tol``, ``n_iter_no_change``); ``settings``:
+    the estimator's :class:`~.settings.Settings`."""
     history = net.history[start:]
     if (
-        len(history) < estimator.max_epochs
+        len(history) < settings.max_epochs
         or dict(net.callbacks_)["interrupt_recovery"].interrupted_
     ):
         return
-    key = "valid_loss" if estimator.early_stopping else "train_loss"
+    key = "valid_loss" if settings.early_stopping else "train_loss"
     losses = [float(row[key]) for row in history if key in row]
-    if losses and still_improving(losses, estimator.tol, estimator.n_iter_no_change):
+    if losses and still_improving(losses, settings.tol, settings.n_iter_no_change):
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
 
         warnings.warn(
-            f"{estimator._describe_config()}: training ended at max_epochs="
-            f"{estimator.max_epochs} while the {key.replace('_', ' ')} was still improving "
-            f"(by more than tol={estimator.tol:g} within the last "
-            f"{estimator.n_iter_no_change} epochs); the model may be under-trained. Raise "
+            f"{settings.description}: training ended at max_epochs="
+            f"{settings.max_epochs} while the {key.replace('_', ' ')} was still improving "
+            f"(by more than tol={settings.tol:g} within the last "
+            f"{settings.n_iter_no_change} epochs); the model may be under-trained. Raise "
             + (
                 "max_epochs (early stopping did not trigger)."
-                if estimator.early_stopping
+                if settings.early_stopping
                 else "max_epochs, or turn on early_stopping."
             ),
             ConvergenceWarning,

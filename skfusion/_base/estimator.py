@@ -31,6 +31,7 @@ from .masks import check_masks
 from .params import declared, make_init, routed_params, split_routed
 from .presence import modalities_used, presence_arrays
 from .safe_names import register_estimator
+from .settings import Settings
 from .shared_params import KWARGS_DOC, SHARED_PARAMS
 
 __all__ = ["BaseFusionEstimator"]
@@ -258,7 +259,7 @@ class BaseFusionEstimator(BaseEstimator):
 
     def _build_net(self, **kwargs):
         """The skorch net ``fit`` trains (:func:`skfusion._base.building.build_net`)."""
-        return build_net(self, **kwargs)
+        return build_net(Settings.of(self), **kwargs)
 
     def image_encoder_state_dict(self):
         """The fitted network's image encoder (its ResNet) as a state dict of CPU tensors,

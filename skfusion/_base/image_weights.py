@@ -50,41 +50,41 @@ IMAGE_WEIGHTS_CONSTRAINTS = {
 }
 
 
-def check_image_weights(estimator):
+def check_image_weights(settings):
     """The weights ``image_weights`` names (:class:`PretrainedWeights`) or None, checked
-    before any work."""
-    if estimator.image_weights is None:
-        if estimator.freeze is not None:
+    before any work (``settings``: the estimator's :class:`~.settings.Settings`)."""
+    if settings.image_weights is None:
+        if settings.freeze is not None:
             raise ValueError(
-                f"freeze={estimator.freeze!r} holds pretrained parts of the image encoder "
+                f"freeze={settings.freeze!r} holds pretrained parts of the image encoder "
                 "fixed, but image_weights=None: there is nothing pretrained to hold. Pass "
                 "image_weights= (a weights file or a fitted estimator), or freeze=None."
             )
         return None
-    if not estimator._reads_images():
+    if not settings.reads_images:
         raise ValueError(
-            f"image_weights is set, but {estimator._describe_config()} has no image path to "
+            f"image_weights is set, but {settings.description} has no image path to "
             "load them into; use a mode that reads images, or image_weights=None."
         )
-    return resolve_image_weights(estimator.image_weights)
+    return resolve_image_weights(settings.image_weights)
 
 
-def load_image_weights(estimator, net, weights):
-    """Load ``weights`` into ``net``'s image encoder, freeze what ``freeze`` says, and
-    return the fitted attributes that record it."""
+def load_image_weights(settings, net, weights):
+    """Load ``weights`` into ``net``'s image encoder, freeze what ``settings.freeze`` says,
+    and return the fitted attributes that record it."""
     if weights is None:
         return {"pretrained_weights_": None}
     encoder, _ = image_encoder_of(net.module_)
     if encoder is None:
         raise ValueError(
-            f"{estimator._describe_config()}(image_weights=...): its network "
-            f"({type(estimator)._module_class.__name__}) has no `image_encoder` to load them "
+            f"{settings.description}(image_weights=...): its network "
+            f"({settings.module_class.__name__}) has no `image_encoder` to load them "
             "into. Image weights, freeze and Grad-CAM find the image network as the module's "
             "`image_encoder` attribute (a skfusion.nn ResNet); name it so, or fit without "
             "image_weights (docs/developers.md, the family contract)."
         )
     report = load_into(encoder, weights)
-    freeze(estimator, net, report.loaded)
+    freeze(settings.freeze, net, report.loaded)
     return {
         "pretrained_weights_": weights,
         "image_weights_sha256_": weights.sha256,
@@ -94,13 +94,13 @@ def load_image_weights(estimator, net, weights):
     }
 
 
-def freeze(estimator, net, loaded):
-    """Hold the pretrained parts ``freeze`` names fixed in ``net`` (again after a model
-    file is loaded: gradients flags are not saved)."""
+def freeze(parts, net, loaded):
+    """Hold the pretrained parts that ``parts`` (the ``freeze`` parameter) names fixed in
+    ``net`` (again after a model file is loaded: gradients flags are not saved)."""
     encoder, _ = image_encoder_of(net.module_)
     if encoder is None:
         return
-    keys = frozen_keys(estimator.freeze, loaded)
+    keys = frozen_keys(parts, loaded)
     norms = apply_freeze(encoder, keys)
     modules = dict(encoder.named_modules())
     net.frozen_norms_ = [modules[name] for name in norms]

@@ -109,21 +109,22 @@ def check_channel_names(estimator, X):
         )
 
 
-def resolve_slices(estimator, X, images):
+def resolve_slices(settings, X, images):
     """How ``fit`` reads axis 1 of ``images``: "channels", "mean" or "attention" (slice
     stacks). The estimator's ``slices`` decides; with "auto", a FusionInput that declares
     ``layout="slices"`` is read as a stack (mean pooling), 1-4 channels as channels, and more
-    is refused with the choice spelled out: the shape alone cannot say."""
-    setting = estimator.slices
-    if not getattr(estimator, "_reads_stacks", True):  # e.g. a report generator
+    is refused with the choice spelled out: the shape alone cannot say. ``settings``: the
+    estimator's :class:`~.settings.Settings`."""
+    setting = settings.slices
+    if not getattr(settings.family, "_reads_stacks", True):  # e.g. a report generator
         if setting in ("mean", "attention"):
             raise ValueError(
-                f"{type(estimator).__name__} reads the slices of a stack as the channels of "
+                f"{settings.family.__name__} reads the slices of a stack as the channels of "
                 f"one image (2.5-D), not one slice at a time; got slices={setting!r}. Use "
                 "slices='auto' or 'channels'."
             )
         return "channels"
-    if estimator.spatial_dims == 3:
+    if settings.spatial_dims == 3:
         if setting in ("mean", "attention"):
             raise ValueError(
                 f"slices={setting!r} reads slice stacks of 2-D images; with spatial_dims=3 "

@@ -11,11 +11,13 @@ __all__ = ["PCA_MAX_SAMPLES", "start_linear_paths"]
 PCA_MAX_SAMPLES = 2048
 
 
-def start_linear_paths(estimator, net, dataset, clinical, target, train, seed):
+def start_linear_paths(
+    net, dataset, clinical, target, train, seed, *, start, image_components, threads=None
+):
     """Set the net's linear paths from the training samples ``train`` (positions in
     ``dataset``; ``clinical`` the encoded values of every sample): fit the image
-    shortcut's components, then call the task's ``_start_shortcut`` with the paths'
-    inputs side by side."""
+    shortcut's ``image_components`` components, then call ``start`` (the task's
+    ``_start_shortcut(net, inputs, target, train)``) with the paths' inputs side by side."""
     names = net.linear_start
     if not names:
         return
@@ -24,9 +26,9 @@ def start_linear_paths(estimator, net, dataset, clinical, target, train, seed):
         parts.append(np.asarray(clinical[train], dtype=np.float64))
     if "image_shortcut" in names:
         training = dataset.take(train)
-        fit_components(net, training, estimator.image_components, seed, estimator.n_threads)
-        parts.append(net.image_path_values(training, "scores", threads=estimator.n_threads))
-    estimator._start_shortcut(net, np.hstack(parts), target, train)
+        fit_components(net, training, image_components, seed, threads)
+        parts.append(net.image_path_values(training, "scores", threads=threads))
+    start(net, np.hstack(parts), target, train)
 
 
 def fit_components(net, dataset, n_components, seed, threads=None):

@@ -197,7 +197,7 @@ def restore(cls, params, fitted, state, optimizer_state=None, *, source):
     }
     estimator._assign_fitted(net, common, target_fitted, extra)
     if common["pretrained_weights_"] is not None:
-        freeze(estimator, net, common["image_weights_loaded_"])
+        freeze(estimator.freeze, net, common["image_weights_loaded_"])
     estimator.interrupted_ = False
     return estimator
 

@@ -306,6 +306,7 @@ def _read(args, parser, keep=None):
 def _estimator(args, parser):
     from .._base.image_weights import check_image_weights
     from .._base.params import check_routed_params
+    from .._base.settings import Settings
     from .._families.clinical_attention import ClinicalAttentionClassifier
     from .._families.feature_modulation import FeatureModulationClassifier
     from .._families.gated_fusion import GatedFusionClassifier
@@ -335,7 +336,7 @@ def _estimator(args, parser):
     except ValueError as exc:
         parser.exit(2, f"{parser.prog}: error: --device {args.device}: {exc}\n")
     try:
-        check_image_weights(estimator)  # reads the weights file: a bad one fails now
+        check_image_weights(Settings.of(estimator))  # reads the weights file: fails now
     except (FileNotFoundError, ValueError, TypeError, ImportError) as exc:
         parser.exit(2, f"{parser.prog}: error: --param image_weights: {exc}\n")
     return estimator
