@@ -136,3 +136,19 @@ def test_nn_is_pure_torch():
             assert "skorch" not in text, name
             outside = [t for t in GRAPH[name] if not t.startswith("skfusion.nn")]
             assert not outside, f"{name} imports {outside}"
+
+
+def test_the_developers_guide_layer_table_names_every_layer():
+    """Each entry of LAYERS (a module or a folder) is named in docs/developers.md's layer
+    table, so a newcomer finds every top-level tool there."""
+    text = (PACKAGE.parent / "docs" / "developers.md").read_text()
+    table = text[text.index("| layer | what is in it | may import |") :]
+    table = table[: table.index("\n\n")]
+    missing = []
+    for name in LAYERS:
+        if name == "skfusion":
+            continue
+        short = name.removeprefix("skfusion.")
+        if f"`{short}/`" not in table and f"`{short}.py`" not in table:
+            missing.append(name)
+    assert not missing, f"not in the layer table of docs/developers.md: {missing}"
