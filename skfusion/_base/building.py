@@ -91,7 +91,7 @@ def build_net(
         check_stackable(settings.family, slices)
         module_params.update(module__net_class=settings.module_class, module__pooling=slices)
     module = SliceStackNet if slices in POOLINGS else settings.module_class
-    if settings.image_shortcut:  # a linear path on the image's components
+    if settings.has_image_shortcut:  # a linear path on the image's components
         if image_shape is None:
             raise ValueError("image_shortcut needs the image shape to build the network.")
         module_params.update(

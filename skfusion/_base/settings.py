@@ -4,7 +4,7 @@ classes), as one frozen value. The steps that build and train a network take thi
 the estimator, so each says in its signature what it reads and none can change the estimator.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -38,7 +38,7 @@ class Settings:
     uses_clinical: bool
     reads_images: bool
     multimodal: bool
-    image_shortcut: bool
+    has_image_shortcut: bool
     #: The settings that make fit hold out validation subjects, each written as the
     #: assignment that turns it off (empty: nothing is held out).
     held_out: tuple
@@ -62,17 +62,15 @@ class Settings:
             uses_clinical=estimator._uses_clinical(),
             reads_images=estimator._reads_images(),
             multimodal=estimator._is_multimodal(),
-            image_shortcut=estimator._has_image_shortcut(),
+            has_image_shortcut=estimator._has_image_shortcut(),
             held_out=tuple(estimator._hold_out_settings()),
             flip_refusal=estimator._flip_refusal,
             monitor_callbacks=tuple(estimator._monitor_callbacks()),
         )
 
-    def __getattr__(self, name):
-        try:
-            params = object.__getattribute__(self, "params")
-        except AttributeError:
-            raise AttributeError(name) from None
-        if name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__} has no field or parameter {name!r}")
+    def __post_init__(self):
+        clash = sorted(set(self.params) & {f.name for f in fields(self)})
+        if clash:
+            raise TypeError(f"{self.family.__name__}: parameters {clash} shadow Settings' fields")
+        for name, value in self.params.items():  # the parameters as plain attributes
+            object.__setattr__(self, name, value)
