@@ -86,7 +86,9 @@ class EmbedThenBoost:
 
         from skfusion import ImageClinicalPretrainer, ImageEmbedder
 
-        size = {k: v for k, v in self.profile.items() if k in ("backbone", "base_width")}
+        size = {
+            k: v for k, v in self.profile.items() if k in ("backbone", "base_width", "spatial_dims")
+        }
         pretrainer = ImageClinicalPretrainer(
             **size,
             max_epochs=self.profile["max_epochs"],
