@@ -5,7 +5,7 @@ ensemble uncertainty on a shifted site.
 Data (simulated from the MNI152 template): the built-in cohort, AD vs NC, one row per
 patient, 2 coronal slices of 64x64; its shifted site is ``site="external"`` (intensity
 x1.3, noise x2, resolution x0.75, AD prevalence 0.3; fixed in
-``skfusion/datasets/_site.py`` before any of these measurements). Every network has the
+``skfusion/datasets/_simulated/site.py`` before any of these measurements). Every network has the
 same CPU size profile (ResNet18 width 8, 15 epochs, batch 32, Adam lr 1e-3, its other
 defaults) and the fused classifier families are: ``ClinicalAttention`` full and concat,
 ``FeatureModulation`` DAFT and FiLM, ``GatedFusion`` and ``ReportFusion`` (the cohort's

@@ -1,5 +1,6 @@
 """skfusion 0.3's module paths, resolved on demand after the package was grouped into layer
-subpackages (0.4), so that pickles and joblib files of 0.3 estimators keep loading until 0.5.
+subpackages (0.4), so that pickles and joblib files of 0.3 estimators (and of lazy image
+collections, ``skfusion.datasets._lazy.NiftiSlices``...) keep loading until 0.5.
 
 A finder at the end of ``sys.meta_path`` answers only for the names below, and only when a
 pickle (or a user) imports one: it costs nothing until then and keeps lazy imports lazy. The
@@ -62,6 +63,28 @@ MOVED = {
         "_tune_cli": "_cli.tune",
         "_cli_checks": "_cli.checks",
         "_demo": "_cli.demo",
+        # 0.4 grouped the data sets by kind: readers, public cohorts, simulated cohorts.
+        "datasets._dicom": "datasets._readers.dicom",
+        "datasets._dicom_volumes": "datasets._readers.dicom_volumes",
+        "datasets._images": "datasets._readers.images",
+        "datasets._lazy": "datasets._readers.lazy",
+        "datasets._limits": "datasets._readers.limits",
+        "datasets._nifti": "datasets._readers.nifti",
+        "datasets._sequences": "datasets._readers.sequences",
+        "datasets._volumes": "datasets._readers.volumes",
+        "datasets._table": "datasets._readers.table",
+        "datasets._layout": "datasets._readers.layout",
+        "datasets._adni": "datasets._public.adni",
+        "datasets._adni_replica": "datasets._public.adni_replica",
+        "datasets._brats": "datasets._public.brats",
+        "datasets._mimic_cxr": "datasets._public.mimic_cxr",
+        "datasets._oasis": "datasets._public.oasis",
+        "datasets._cohort": "datasets._simulated.cohort",
+        "datasets._cohort_clinical": "datasets._simulated.cohort_clinical",
+        "datasets._cohort_images": "datasets._simulated.cohort_images",
+        "datasets._cohort_reports": "datasets._simulated.cohort_reports",
+        "datasets._site": "datasets._simulated.site",
+        "datasets._synthetic": "datasets._simulated.synthetic",
     }.items()
 }
 

@@ -349,7 +349,7 @@ def test_refusals_come_before_training_and_leave_nothing_behind(png_cohort, caps
     """--param module__x, a bad weights file, a device this machine lacks, a model path that
     is a folder: each refused with the option named before any image is read; a refused cv
     run leaves no claim on its --output folder, so the corrected run may use it."""
-    from skfusion.datasets import _table
+    from skfusion.datasets._readers import table as _table
 
     table = str(png_cohort / "cohort.csv")
     data = ["--table", table, "--image-column", "file", "--target", "DX", "--id-column", "PTID"]
@@ -380,7 +380,9 @@ def test_refusals_come_before_training_and_leave_nothing_behind(png_cohort, caps
         capsys.readouterr().err
     )
     assert not out.exists()  # the refused run claimed nothing
-    monkeypatch.setattr("skfusion.datasets._images.read_image", lambda *a, **k: reads.append(a))
+    monkeypatch.setattr(
+        "skfusion.datasets._readers.images.read_image", lambda *a, **k: reads.append(a)
+    )
     with pytest.raises(SystemExit):  # ADNI-style labels, no --pos-label: before any image
         main(["cv", *data, "--output", str(out), *TINY])
     assert (

@@ -12,18 +12,18 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._input import FusionInput
-from ._cohort_clinical import (
+from ..._input import FusionInput
+from .._readers.layout import write_cohort
+from .cohort_clinical import (
     COHORT_SOURCES,
     GROUP_STATISTICS,
     _add_missing,
     _clinical_frame,
     _simulate_target,
 )
-from ._cohort_images import _ORIGIN, _smoothed_slab, _subject_slices
-from ._cohort_reports import FINDING_GRADES, _write_report, report_finding
-from ._layout import write_cohort
-from ._site import check_site, lower_resolution, site_diagnosis
+from .cohort_images import _ORIGIN, _smoothed_slab, _subject_slices
+from .cohort_reports import FINDING_GRADES, _write_report, report_finding
+from .site import check_site, lower_resolution, site_diagnosis
 
 __all__ = [
     "COHORT_SOURCES",

@@ -141,8 +141,8 @@ def load_mimic_cxr(
         The ``subject_id`` of each row: pass it to every split (a patient has many
         studies).
     """
-    from .._input import FusionInput
-    from ._images import load_images
+    from ..._input import FusionInput
+    from .._readers.images import load_images
 
     if label not in CHEXPERT_LABELS:
         raise ValueError(

@@ -7,9 +7,9 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
-from ._lazy import NiftiSlices, NiftiVolumes, read_nifti_volume
-from ._sequences import load_sequences
-from ._volumes import PLANES, _check_size, _normalize, _read_volume, _resize, check_declared_size
+from .lazy import NiftiSlices, NiftiVolumes, read_nifti_volume
+from .sequences import load_sequences
+from .volumes import PLANES, _check_size, _normalize, _read_volume, _resize, check_declared_size
 
 __all__ = ["load_nifti_slices", "load_nifti_volumes"]
 

@@ -9,7 +9,7 @@ import pytest
 from skfusion import ClinicalAttentionClassifier, FusionInput
 from skfusion.datasets import NiftiSlices, load_cohort, load_nifti_slices, make_brain_cohort
 
-from ..conftest import TINY
+from ...conftest import TINY
 
 
 @pytest.fixture(scope="module")

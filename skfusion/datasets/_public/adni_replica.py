@@ -47,7 +47,7 @@ def write_adni_replica(folder, *, n_subjects=24, image_size=32, random_state=0):
     """
     import nibabel as nib
 
-    from ._cohort import make_brain_cohort
+    from .._simulated.cohort import make_brain_cohort
 
     if not (isinstance(n_subjects, (int, np.integer)) and n_subjects >= 6):
         raise ValueError(f"n_subjects={n_subjects!r}: expected a whole number >= 6.")

@@ -7,9 +7,9 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from .._input import FusionInput
-from ._lazy import NiftiSlices
-from ._nifti import load_nifti_slices
+from ..._input import FusionInput
+from .lazy import NiftiSlices
+from .nifti import load_nifti_slices
 
 #: Square field of view in the coronal plane (MNI x and z, mm) of the built-in cohort's
 #: slices and of the volumes written for it.

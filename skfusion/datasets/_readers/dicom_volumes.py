@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from ._lazy import DicomVolumes
-from ._volumes import PLANES
+from .lazy import DicomVolumes
+from .volumes import PLANES
 
 __all__ = ["load_dicom_volumes"]
 

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from .._input import FusionInput
-from ._images import _check_files, _check_options, load_images
+from ..._input import FusionInput
+from .images import _check_files, _check_options, load_images
 
 __all__ = ["load_table_cohort"]
 
@@ -208,7 +208,7 @@ def load_table_cohort(
 
 def _nifti_rows(paths, slices, plane, size, normalize, lazy):
     """NIfTI rows: ``slices`` central slices each, as (n, H, W) or a stack (n, k, H, W)."""
-    from ._nifti import load_nifti_slices
+    from .nifti import load_nifti_slices
 
     if not (isinstance(slices, (int, np.integer)) and slices >= 1):
         raise ValueError(f"slices={slices!r}: expected a whole number >= 1.")

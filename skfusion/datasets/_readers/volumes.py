@@ -10,8 +10,8 @@ from numbers import Integral
 
 import numpy as np
 
-from ._dicom import read_dicom_series
-from ._limits import max_voxels
+from .dicom import read_dicom_series
+from .limits import max_voxels
 
 __all__ = ["PLANES", "check_declared_size"]
 

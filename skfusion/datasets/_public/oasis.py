@@ -83,8 +83,8 @@ def load_oasis(
     groups : ndarray
         The subject ids (``ID``).
     """
-    from .._input import FusionInput
-    from ._nifti import load_nifti_volumes
+    from ..._input import FusionInput
+    from .._readers.nifti import load_nifti_volumes
 
     if task not in TASKS:
         raise ValueError(f"task={task!r}: expected one of {list(TASKS)}.")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from skfusion.datasets import make_brain_cohort
-from skfusion.datasets._site import EXTERNAL_SITE
+from skfusion.datasets._simulated.site import EXTERNAL_SITE
 
 SMALL = dict(n_subjects=40, n_slices=1, image_size=32)
 

@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from .._input import LazyImages
-from ._volumes import PLANES, _check_size, _normalize, _read_dicom_volume, _read_volume, _resize
+from ..._input import LazyImages
+from .volumes import PLANES, _check_size, _normalize, _read_dicom_volume, _read_volume, _resize
 
 __all__ = ["DicomVolumes", "NiftiSlices", "NiftiVolumes", "read_nifti_volume"]
 

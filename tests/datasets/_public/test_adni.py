@@ -16,10 +16,10 @@ from sklearn.model_selection import GroupKFold, cross_validate
 
 from skfusion import ClinicalAttentionClassifier
 from skfusion.datasets import adni_table, load_adni, load_nifti_slices, write_adni_replica
-from skfusion.datasets._adni import DEFAULT_COLUMNS
-from skfusion.datasets._adni_replica import DESCRIPTION
+from skfusion.datasets._public.adni import DEFAULT_COLUMNS
+from skfusion.datasets._public.adni_replica import DESCRIPTION
 
-from ..conftest import TINY
+from ...conftest import TINY
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-from .._input import FusionInput
+from ..._input import FusionInput
 
 __all__ = ["make_fusion_classification"]
 

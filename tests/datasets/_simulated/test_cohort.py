@@ -5,7 +5,7 @@ from sklearn.model_selection import GroupKFold
 
 from skfusion import FusionInput
 from skfusion.datasets import make_brain_cohort
-from skfusion.datasets._cohort import GROUP_STATISTICS
+from skfusion.datasets._simulated.cohort import GROUP_STATISTICS
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from skfusion import ClinicalAttentionClassifier, FusionInput
 from skfusion.datasets import load_nifti_slices
 
-from ..conftest import TINY
+from ...conftest import TINY
 
 DATA = nibabel.testing.data_path
 ANATOMICAL = os.path.join(DATA, "anatomical.nii")  # 33 x 41 x 25, LAS

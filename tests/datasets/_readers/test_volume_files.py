@@ -10,7 +10,7 @@ import skfusion
 from skfusion import FusionInput
 from skfusion.datasets import NiftiVolumes, load_nifti_volumes, make_brain_cohort
 
-from ..conftest import TINY
+from ...conftest import TINY
 
 
 @pytest.fixture(scope="module")

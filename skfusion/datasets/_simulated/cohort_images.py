@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ._layout import _FIELD
+from .._readers.layout import _FIELD
 
 #: Template voxel (i, j, k) of MNI (0, 0, 0) in the 1 mm ICBM 2009a template shipped by nilearn.
 _ORIGIN = np.array([98.0, 134.0, 72.0])

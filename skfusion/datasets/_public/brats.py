@@ -151,8 +151,8 @@ def load_brats(
     groups : ndarray
         The case ids.
     """
-    from .._input import FusionInput
-    from ._nifti import load_nifti_volumes
+    from ..._input import FusionInput
+    from .._readers.nifti import load_nifti_volumes
 
     folder = pathlib.Path(folder)
     if not folder.is_dir():

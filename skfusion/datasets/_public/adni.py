@@ -340,9 +340,9 @@ def load_adni(
         The PTID of each row: pass it to every split (longitudinal visits of one
         participant must stay on one side).
     """
-    from .._input import FusionInput
-    from ._layout import _with_placeholders
-    from ._table import load_table_cohort
+    from ..._input import FusionInput
+    from .._readers.layout import _with_placeholders
+    from .._readers.table import load_table_cohort
 
     if missing not in ("raise", "drop", "allow"):
         raise ValueError(f"missing={missing!r}: expected 'raise', 'drop' or 'allow'.")

@@ -390,7 +390,7 @@ def test_a_column_that_looks_like_an_id_is_refused_as_a_feature_until_named(tmp_
     with pytest.raises(ValueError, match="keep_id_like='mrn': expected a list"):
         load_table_cohort(table, image_column="path", keep_id_like="mrn", root=tmp_path)
     # Repeated ids, numbers with other names and tables under 10 rows are not ids.
-    from skfusion.datasets._table import id_like_columns
+    from skfusion.datasets._readers.table import id_like_columns
 
     assert id_like_columns(table.assign(patient=[f"p{i // 2}" for i in range(12)])) == [
         "path",

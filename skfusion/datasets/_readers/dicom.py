@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from ._limits import max_voxels
+from .limits import max_voxels
 
 __all__ = ["read_dicom_series"]
 

@@ -9,9 +9,9 @@ import warnings
 
 import numpy as np
 
-from .._input import LazyImages
-from ._limits import max_voxels
-from ._volumes import _check_size, _normalize, _resize
+from ..._input import LazyImages
+from .limits import max_voxels
+from .volumes import _check_size, _normalize, _resize
 
 __all__ = ["ImageFiles", "load_images", "read_image"]
 

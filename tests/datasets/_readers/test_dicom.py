@@ -19,7 +19,7 @@ from skfusion.datasets import (
     read_dicom_series,
 )
 
-from ..conftest import TINY
+from ...conftest import TINY
 
 pydicom = pytest.importorskip("pydicom")
 from pydicom.dataset import FileDataset, FileMetaDataset  # noqa: E402
