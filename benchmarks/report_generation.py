@@ -37,7 +37,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import ShuffleSplit
 
 from skfusion import ReportGenerator
-from skfusion._base.text import tokenize
+from skfusion._base.inputs.text import tokenize
 from skfusion.datasets import FINDING_GRADES, make_brain_cohort, report_finding
 from skfusion.metrics import bleu, rouge_l
 

@@ -1,8 +1,8 @@
 """skfusion: fuse medical images and clinical data in PyTorch networks behind scikit-learn's API."""
 
 from . import _legacy
-from ._base.persistence import ModelFileError, load
-from ._base.weights import PretrainedWeights
+from ._base.files.persistence import ModelFileError, load
+from ._base.pretrained.weights import PretrainedWeights
 from ._families.clinical_attention import (
     ClinicalAttentionClassifier,
     ClinicalAttentionRegressor,

@@ -1,6 +1,6 @@
 """Callbacks for skfusion estimators (pass them in ``callbacks=[...]``)."""
 
-from ._base.checkpoint import EpochCheckpoint
+from ._base.files.checkpoint import EpochCheckpoint
 
 EpochCheckpoint.__module__ = __name__
 

@@ -26,7 +26,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base.fitting import fit_with_groups
+from ._base.core.fitting import fit_with_groups
 from ._input import FusionInput, as_fusion_input, subjects_of
 
 __all__ = ["ConformalClassifier", "ConformalRegressor", "coverage"]

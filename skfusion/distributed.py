@@ -21,7 +21,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.base import clone
 
-from ._base.persistence import load
+from ._base.files.persistence import load
 
 __all__ = ["fit_distributed"]
 
@@ -93,7 +93,7 @@ def fit_distributed(
     >>> model = fit_distributed(ClinicalAttentionClassifier(batch_size=32), X, y,
     ...                         n_processes=2)  # doctest: +SKIP
     """
-    from ._base.estimator import BaseFusionEstimator
+    from ._base.core.estimator import BaseFusionEstimator
 
     if not isinstance(estimator, BaseFusionEstimator):
         raise TypeError(

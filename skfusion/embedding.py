@@ -12,7 +12,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base.weights import PretrainedWeights, load_into, resolve_image_weights
+from ._base.pretrained.weights import PretrainedWeights, load_into, resolve_image_weights
 from ._input import FusionInput, LazyImages, as_fusion_input
 from ._net.device import resolve_device, torch_threads
 from .nn.resnet import RESNET_SPECS, ResNet

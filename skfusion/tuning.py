@@ -20,9 +20,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
-from ._base.cv import default_folds, task_of
-from ._base.fitting import fit_with_groups
-from ._base.shared_params import ROUTED_SEARCH_SPACE
+from ._base.core.cv import default_folds, task_of
+from ._base.core.fitting import fit_with_groups
+from ._base.parameters.shared_params import ROUTED_SEARCH_SPACE
 from ._input import subjects_of, warn_if_subjects_repeat
 from ._net.progress import wants_bars
 

@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base.fitting import fit_with_groups
+from ._base.core.fitting import fit_with_groups
 from ._net.progress import progress
 from ._tasks.classification import classes_from_proba
 

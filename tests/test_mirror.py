@@ -56,4 +56,4 @@ def test_every_listed_row_names_a_module_and_a_suite_that_exist():
 
 def test_the_rule_catches_a_module_without_tests(tmp_path):
     assert not _own_test("_base/no_such_module.py")
-    assert _own_test("_base/params.py") and _own_test("datasets/_readers/nifti.py")
+    assert _own_test("_base/parameters/params.py") and _own_test("datasets/_readers/nifti.py")

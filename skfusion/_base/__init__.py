@@ -1,9 +1,9 @@
-"""The task-neutral estimator core: :class:`~skfusion._base.estimator.BaseFusionEstimator`
-and what it is built from, parameters (``params``, ``docstrings``), input checks
-(``input_checks``, ``validation``, ``masks``, ``text``), model files (``persistence``,
-``model_files``, ``safe_names``), pretrained weights (``weights``, ``image_weights``),
-``localize`` and ``export`` (``localizing``, ``exporting``), and the helpers that fit and
-split whatever the task (``fitting``, ``cv``), and ``explaining``: the fitted estimator
-behind a pipeline, its inputs in batches, and its image maps by ``_net.maps``' kernels.
-Imports ``_net``, ``nn``, ``preprocessing`` and the input layer.
+"""The task-neutral estimator core, grouped by concern: ``core`` (``BaseFusionEstimator`` and
+the steps of a fit, the checked input, the task and family contracts, ``localize``,
+``export`` and the explaining helpers), ``parameters`` (one ``Param`` record per parameter,
+and every view made from them), ``inputs`` (the checks of ``X``, targets, masks and reports,
+and which modalities each sample has), ``files`` (the safe model-file format, its checks,
+atomic writes, the registries of safe names, checkpoints) and ``pretrained`` (pretrained
+weights, ``image_weights=`` and ``freeze=``). Imports ``_net``, ``nn``, ``preprocessing``
+and the input layer.
 """

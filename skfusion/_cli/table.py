@@ -304,9 +304,9 @@ def _read(args, parser, keep=None):
 
 
 def _estimator(args, parser):
-    from .._base.image_weights import check_image_weights
-    from .._base.params import check_routed_params
-    from .._base.settings import Settings
+    from .._base.core.settings import Settings
+    from .._base.parameters.params import check_routed_params
+    from .._base.pretrained.image_weights import check_image_weights
     from .._families.clinical_attention import ClinicalAttentionClassifier
     from .._families.feature_modulation import FeatureModulationClassifier
     from .._families.gated_fusion import GatedFusionClassifier
@@ -366,7 +366,7 @@ def run_table_command(args, parser):
     if args.command == "fit":
         started = time.perf_counter()
         estimator.fit(X, y, groups=groups)
-        from .._base.model_files import save
+        from .._base.files.model_files import save
 
         # The file keeps how the table was read: predict reads new tables the same way.
         save(estimator, args.model, reading=None if args.adni is not None else reading)
@@ -541,7 +541,7 @@ def _columns(table):
 
 
 def _predict(args, parser):
-    from .._base.persistence import load, read_reading
+    from .._base.files.persistence import load, read_reading
 
     try:
         model = load(args.model)

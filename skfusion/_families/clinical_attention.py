@@ -3,9 +3,9 @@ ClinicalAttentionRegressor and ClinicalAttentionSurvival share one network and o
 
 from sklearn.utils._param_validation import StrOptions
 
-from .._base.docstrings import task_estimator_doc
-from .._base.params import Param
-from .._base.shared_params import CLINICAL_DIM
+from .._base.parameters.docstrings import task_estimator_doc
+from .._base.parameters.params import Param
+from .._base.parameters.shared_params import CLINICAL_DIM
 from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
@@ -16,7 +16,7 @@ __all__ = ["ClinicalAttentionClassifier", "ClinicalAttentionRegressor", "Clinica
 
 
 class _ClinicalAttention:
-    """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
+    """The family's contract (see :class:`skfusion._base.core.estimator.BaseFusionEstimator`)."""
 
     _module_class = ClinicalAttentionNet
     _params = {

@@ -5,8 +5,8 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base.docstrings import task_estimator_doc
-from .._base.params import Param
+from .._base.parameters.docstrings import task_estimator_doc
+from .._base.parameters.params import Param
 from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
@@ -17,7 +17,7 @@ __all__ = ["FeatureModulationClassifier", "FeatureModulationRegressor", "Feature
 
 
 class _FeatureModulation:
-    """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
+    """The family's contract (see :class:`skfusion._base.core.estimator.BaseFusionEstimator`)."""
 
     _module_class = FeatureModulationNet
     _params = {

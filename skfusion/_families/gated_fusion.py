@@ -5,9 +5,9 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base.docstrings import task_estimator_doc
-from .._base.params import Param
-from .._base.shared_params import CLINICAL_DIM
+from .._base.parameters.docstrings import task_estimator_doc
+from .._base.parameters.params import Param
+from .._base.parameters.shared_params import CLINICAL_DIM
 from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
 from .._tasks.survival import BaseFusionSurvival
@@ -17,7 +17,7 @@ __all__ = ["GatedFusionClassifier", "GatedFusionRegressor", "GatedFusionSurvival
 
 
 class _GatedFusion:
-    """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
+    """The family's contract (see :class:`skfusion._base.core.estimator.BaseFusionEstimator`)."""
 
     _module_class = GatedFusionNet
     _params = {

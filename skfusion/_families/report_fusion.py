@@ -7,10 +7,18 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._base.docstrings import task_estimator_doc
-from .._base.encoders import ExtraInputs
-from .._base.params import Param
-from .._base.text import _WORD, PAD, UNK, build_vocabulary, check_reports, encode_reports, tokenize
+from .._base.core.encoders import ExtraInputs
+from .._base.inputs.text import (
+    _WORD,
+    PAD,
+    UNK,
+    build_vocabulary,
+    check_reports,
+    encode_reports,
+    tokenize,
+)
+from .._base.parameters.docstrings import task_estimator_doc
+from .._base.parameters.params import Param
 from .._input import as_fusion_input
 from .._tasks.classification import BaseFusionClassifier
 from .._tasks.regression import BaseFusionRegressor
@@ -74,7 +82,7 @@ class _ReportTokens(ExtraInputs):
 
 
 class _ReportFusion:
-    """The family's contract (see :class:`skfusion._base.estimator.BaseFusionEstimator`)."""
+    """The family's contract (see :class:`skfusion._base.core.estimator.BaseFusionEstimator`)."""
 
     _module_class = ReportFusionNet
     _inputs = frozenset({"images", "clinical", "text"})

@@ -2,7 +2,7 @@
 combined over stages) and input-gradient saliency. Kernels over batches of module inputs, the
 torch side of :func:`skfusion.explain.grad_cam`, :func:`skfusion.explain.saliency` and
 ``localize`` of estimators fitted without masks; the estimator side (which output, which
-batches) is ``skfusion._base.explaining.image_maps``."""
+batches) is ``skfusion._base.core.explaining.image_maps``."""
 
 import numpy as np
 import torch

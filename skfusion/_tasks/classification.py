@@ -12,11 +12,11 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import StrOptions
 
-from .._base.encoders import Target, TargetEncoder
-from .._base.estimator import BaseFusionEstimator
-from .._base.params import Param
-from .._base.persistence import ModelFileError, check_number_list
-from .._base.validation import check_labels
+from .._base.core.encoders import Target, TargetEncoder
+from .._base.core.estimator import BaseFusionEstimator
+from .._base.files.persistence import ModelFileError, check_number_list
+from .._base.inputs.validation import check_labels
+from .._base.parameters.params import Param
 from .._net.callbacks import BatchAccuracy
 
 __all__ = ["BaseFusionClassifier"]

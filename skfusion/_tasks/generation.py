@@ -7,11 +7,11 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._base.encoders import Target, TargetEncoder
-from .._base.estimator import BaseFusionEstimator
-from .._base.params import Param
-from .._base.persistence import ModelFileError
-from .._base.text import MAX_WORD_LENGTH, build_vocabulary, check_reports, is_word, tokenize
+from .._base.core.encoders import Target, TargetEncoder
+from .._base.core.estimator import BaseFusionEstimator
+from .._base.files.persistence import ModelFileError
+from .._base.inputs.text import MAX_WORD_LENGTH, build_vocabulary, check_reports, is_word, tokenize
+from .._base.parameters.params import Param
 from .._input import as_fusion_input
 from .._net.decoding import DecodingNet
 from .._net.device import torch_threads

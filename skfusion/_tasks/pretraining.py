@@ -9,9 +9,9 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from .._base.encoders import Target, TargetEncoder
-from .._base.estimator import BaseFusionEstimator
-from .._base.params import Param
+from .._base.core.encoders import Target, TargetEncoder
+from .._base.core.estimator import BaseFusionEstimator
+from .._base.parameters.params import Param
 from .._net.device import torch_threads
 from ..nn.contrastive import ContrastiveLoss, ImageClinicalContrastiveNet
 from ..nn.slice_stack import POOLINGS

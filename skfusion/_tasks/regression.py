@@ -10,11 +10,11 @@ from sklearn.base import RegressorMixin
 from sklearn.linear_model import Ridge
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base.encoders import Target, TargetEncoder
-from .._base.estimator import BaseFusionEstimator
-from .._base.params import Param
-from .._base.persistence import ModelFileError, check_int, check_number_list
-from .._base.validation import check_continuous_targets
+from .._base.core.encoders import Target, TargetEncoder
+from .._base.core.estimator import BaseFusionEstimator
+from .._base.files.persistence import ModelFileError, check_int, check_number_list
+from .._base.inputs.validation import check_continuous_targets
+from .._base.parameters.params import Param
 
 __all__ = ["BaseFusionRegressor", "LOSSES"]
 

@@ -6,11 +6,11 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._base.encoders import Target, TargetEncoder
-from .._base.estimator import BaseFusionEstimator
-from .._base.params import Param
-from .._base.persistence import ModelFileError, check_number_list
-from .._base.validation import check_survival_target
+from .._base.core.encoders import Target, TargetEncoder
+from .._base.core.estimator import BaseFusionEstimator
+from .._base.files.persistence import ModelFileError, check_number_list
+from .._base.inputs.validation import check_survival_target
+from .._base.parameters.params import Param
 from ..nn.losses import TIES, CoxPHLoss
 from .concordance import harrell_c
 

@@ -10,8 +10,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import UndefinedMetricWarning
 
-from .._base.cv import default_cv
-from .._base.fitting import fit_with_groups
+from .._base.core.cv import default_cv
+from .._base.core.fitting import fit_with_groups
 from .._input import as_fusion_input, subjects_of, warn_if_subjects_repeat
 from .._net.progress import progress
 from ..metrics import (

@@ -11,8 +11,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
-from .._base.atomic import atomic_write
-from .._base.fitting import fit_with_groups
+from .._base.core.fitting import fit_with_groups
+from .._base.files.atomic import atomic_write
 from .._input import as_fusion_input, subjects_of
 from ..metrics import infer_pos_label, plot_diagnostics, plot_reliability
 from . import _report_page as html

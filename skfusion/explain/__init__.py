@@ -6,7 +6,7 @@ modalities, and Integrated Gradients of the clinical inputs."""
 import numpy as np
 import torch
 
-from .._base.explaining import _batches, _final_estimator, image_maps
+from .._base.core.explaining import _batches, _final_estimator, image_maps
 from .._net.device import thread_forward_hook
 from .._net.maps import grad_cam_maps, image_encoder_of, saliency_maps
 from ._attributions import integrated_gradients, plot_importances

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from sklearn.utils import Bunch
 
-from .._base.explaining import _batches, _final_estimator, _target_indices
+from .._base.core.explaining import _batches, _final_estimator, _target_indices
 
 __all__ = ["integrated_gradients", "plot_importances"]
 

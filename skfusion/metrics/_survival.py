@@ -4,7 +4,7 @@ time. Re-exported by :mod:`skfusion.metrics`."""
 
 import numpy as np
 
-from .._base.validation import check_survival_target
+from .._base.inputs.validation import check_survival_target
 from .._tasks.concordance import harrell_c
 
 __all__ = ["brier_score", "concordance_index", "integrated_brier_score"]

@@ -33,7 +33,7 @@ weights load either way (a stride has no tensor); for the features a MONAI netwo
 ``conv1_t_stride=1`` computes, resample the images to half their size, or train that source
 with ``conv1_t_stride=2``, which is what our stem matches.
 
-Pure torch: nothing here reads a file (see :mod:`skfusion._base.weights`).
+Pure torch: nothing here reads a file (see :mod:`skfusion._base.pretrained.weights`).
 """
 
 import re

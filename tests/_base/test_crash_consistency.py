@@ -160,7 +160,7 @@ def test_a_failed_save_keeps_the_previous_file(two_models, monkeypatch):
 
 def test_checkpoints_are_written_atomically(two_models, tmp_path, monkeypatch):
     _, a, _, X, _ = two_models
-    import skfusion._base.persistence as persistence
+    import skfusion._base.files.persistence as persistence
 
     calls = []
     original = persistence.atomic_write

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import skfusion
 from skfusion import ClinicalAttentionClassifier, ModelFileError
-from skfusion._base.persistence import read_reading
+from skfusion._base.files.persistence import read_reading
 
 from ..conftest import TINY, make_data
 
@@ -62,7 +62,7 @@ DANGEROUS_NAMES = [
     "this:s",
     "antigravity:geohash",
     "skfusion:load",
-    "skfusion._base.persistence:atomic_write",
+    "skfusion._base.files.persistence:atomic_write",
     "torch.optim.adam:Adam.__init__.__globals__",
     "torch.optim.adam:Adam.__class__",
     "torch.nn.modules.loss:CrossEntropyLoss.__subclasses__",
@@ -637,7 +637,7 @@ def test_generated_documents_never_import_or_call(good, tmp_path, field, value, 
 
 
 def test_a_files_reading_options_round_trip_and_older_files_have_none(good, tmp_path):
-    from skfusion._base.model_files import save
+    from skfusion._base.files.model_files import save
 
     path, _, clf, X = good
     assert read_reading(path) == {}

@@ -4,7 +4,7 @@ import torch
 
 import skfusion
 from skfusion import FusionInput, ReportFusionClassifier
-from skfusion._base.text import encode_reports, tokenize
+from skfusion._base.inputs.text import encode_reports, tokenize
 from skfusion.datasets import make_brain_cohort
 from skfusion.nn import AttentionTextEncoder
 

@@ -209,7 +209,7 @@ def test_parameters_set_after_fit_are_checked_before_decoding(writer, name, valu
 
 
 def test_words_of_any_script_are_words():
-    from skfusion._base.text import tokenize
+    from skfusion._base.inputs.text import tokenize
 
     assert tokenize("Hämorrhagie mit Œdème cérébral, 3.5 cm") == [
         "hämorrhagie",

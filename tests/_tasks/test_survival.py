@@ -228,7 +228,7 @@ class _ConstantNet:
 
 
 def _target(y):
-    from skfusion._base.encoders import Target
+    from skfusion._base.core.encoders import Target
 
     return Target(None, 1, raw=(y["time"].astype(np.float64), y["event"].astype(bool)))
 
