@@ -97,7 +97,10 @@ class EmbedThenBoost:
             verbose=0,
             random_state=self.seed,
         ).fit(X)
-        self.embedder_ = ImageEmbedder(image_weights=FrozenEstimator(pretrainer)).fit(X)
+        self.embedder_ = ImageEmbedder(
+            image_weights=FrozenEstimator(pretrainer),
+            spatial_dims=self.profile.get("spatial_dims", 2),
+        ).fit(X)
         features = self._features(X, fitting=True)
         model = (
             HistGradientBoostingClassifier
