@@ -296,6 +296,9 @@ reweighted classes; neither method undoes that.""",
             return -float(np.mean(scaled[np.arange(len(labels)), labels]))
 
         if self.calibration == "temperature":
+            separated = _separated_temperature(logits, labels)
+            if separated is not None:  # no finite optimum: the likelihood is monotone in T
+                return {"temperature_": _checked_temperature(separated)}
             best = minimize_scalar(loss, bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded")
             return {"temperature_": _checked_temperature(float(np.exp(best.x)))}
         n_classes = logits.shape[1]
@@ -402,6 +405,26 @@ def warn_if_calibration_split_small(calibration, labels, classes, subjects):
         UserWarning,
         stacklevel=7,
     )
+
+
+def _separated_temperature(logits, labels):
+    """The temperature's search bound where the held-out samples leave it no finite optimum,
+    else None. The held-out negative log-likelihood is convex in ``b = 1 / T``, with slope
+    ``mean(E_softmax(b z)[z] - z_label)``: when every sample's own class has the strictly
+    largest logit the slope stays below 0 and the likelihood rises as ``T`` falls, without
+    limit (the small bound); when the slope at ``b = 0`` (the mean logit minus the label's)
+    is not below 0 it rises as ``T`` grows (the large bound). A bounded search on such a
+    function stops wherever it flattens, at an arbitrary temperature, so the bound is
+    returned instead (and :func:`_checked_temperature` warns)."""
+    rows = np.arange(len(labels))
+    own = logits[rows, labels]
+    others = logits.copy()
+    others[rows, labels] = -np.inf
+    if logits.shape[1] > 1 and np.all(own > others.max(axis=1)):
+        return TEMPERATURE_BOUNDS[0]
+    if np.mean(logits.mean(axis=1) - own) >= 0:
+        return TEMPERATURE_BOUNDS[1]
+    return None
 
 
 def _checked_temperature(temperature):

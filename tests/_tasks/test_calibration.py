@@ -212,3 +212,17 @@ def test_a_temperature_near_its_search_bound_warns():
     assert len(model.validation_indices_) == 1 and model.temperature_ < 0.075
     assert "few subjects of some class" in messages
     assert "landed near its search bound" in messages
+
+
+def test_a_held_out_split_without_a_finite_optimum_gets_the_bound_not_an_arbitrary_point():
+    from skfusion._tasks.classification import TEMPERATURE_BOUNDS, _separated_temperature
+
+    low, high = TEMPERATURE_BOUNDS
+    confident = np.array([[8.0, -8.0], [-6.0, 6.0]])
+    assert _separated_temperature(confident, np.array([0, 1])) == low  # all right: T -> 0
+    assert _separated_temperature(confident, np.array([1, 0])) == high  # all wrong: T -> inf
+    mixed = np.array([[2.0, -2.0], [1.0, -1.0], [-3.0, 3.0]])
+    assert _separated_temperature(mixed, np.array([0, 1, 1])) is None  # a finite optimum
+    # three classes, every label second: the slope at T = inf is negative, so the search runs
+    second = np.array([[3.0, 2.0, -9.0], [-9.0, 3.0, 2.0]])
+    assert _separated_temperature(second, np.array([1, 2])) is None
