@@ -9,11 +9,12 @@ A change that alters what models output is recorded in CHANGELOG.md, under "Chan
 behaviour", with ``[outputs changed: <commit>]`` at the end of its entry (the commit that made
 it). A change that alters the outputs of some families only names them after the commit,
 ``[outputs changed: <commit> for GatedFusion]`` (the reference fit stores each family's
-outputs apart, so it shows which moved): it overtakes only the results that mention one of
-those families. A refactor that changes no output records nothing; it proves that with the
-bit-for-bit reference fit of ``tests/test_reference_outputs.py``, whose stored predictions
-any change of output breaks (and a change of behaviour then re-records them, and its entry
-here).
+outputs apart, so it shows which moved), or a word that every affected result mentions
+(``for temperature``: the fits calibrated by a temperature): it overtakes only the results
+that mention one of those names. A refactor that changes no output records nothing; it
+proves that with the bit-for-bit reference fit of ``tests/test_reference_outputs.py``, whose
+stored predictions any change of output breaks (and a change of behaviour then re-records
+them, and its entry here).
 
 A result's commit is the ``"commit"`` its JSON file records (every benchmark writes it now);
 for results written before that, the last commit that touched the file (an upper bound: such
